@@ -1,0 +1,219 @@
+import { csrfSync } from "csrf-sync";
+import express, {
+  type NextFunction,
+  type Request,
+  type Response,
+} from "express";
+import session from "express-session";
+import helmet from "helmet";
+import { Passport } from "passport";
+import { Strategy as LocalStrategy } from "passport-local";
+import type { Logger } from "pino";
+import { accountRoutes } from "./auth/routes.js";
+import { DatabaseSessionStore } from "./auth/session-store.js";
+import type { Clock } from "./clock.js";
+import type { Config } from "./config.js";
+import type { Db } from "./db/index.js";
+import type { Deps } from "./deps.js";
+import { formatDateTime, ROLE_LABELS } from "./format.js";
+import { HttpError } from "./http/errors.js";
+import { actorOf } from "./http/middleware.js";
+import { publicRoutes } from "./http/public-routes.js";
+import "./http/types.js";
+import { multipartParser } from "./http/uploads.js";
+import { publicDir, viewsDir } from "./paths.js";
+import { navigationFor } from "./http/navigation.js";
+import { authenticate, sessionUser } from "./users/service.js";
+import { adminUserRoutes } from "./users/routes.js";
+import { registerFeatureRoutes } from "./routes.js";
+
+export interface AppDeps {
+  db: Db;
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+}
+
+export const SESSION_COOKIE = "dd.sid";
+
+/**
+ * Builds the Express app from its dependencies (no port, no globals), so
+ * tests can run several apps side by side and move the clock.
+ */
+export function createApp(deps: AppDeps) {
+  const { config, logger } = deps;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", config.trustProxy);
+  app.set("view engine", "ejs");
+  app.set("views", viewsDir);
+  // Compiled templates are cached outside development, which the benchmark relies on.
+  app.set("view cache", config.env !== "development");
+
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          "default-src": ["'self'"],
+          "script-src": ["'self'"],
+          "style-src": ["'self'"],
+          "img-src": ["'self'", "data:"],
+          "font-src": ["'self'"],
+          "connect-src": ["'self'"],
+          "form-action": ["'self'"],
+          "frame-ancestors": ["'none'"],
+          "base-uri": ["'none'"],
+          "object-src": ["'none'"],
+        },
+      },
+      referrerPolicy: { policy: "no-referrer" },
+      xFrameOptions: { action: "deny" },
+      strictTransportSecurity: config.baseUrl.startsWith("https://"),
+    }),
+  );
+
+  // Static files and probes need no session: served before it.
+  app.use("/public", express.static(publicDir, { maxAge: "1h", index: false }));
+  app.use(publicRoutes(deps));
+
+  app.use(
+    express.urlencoded({ extended: false, limit: "1mb", parameterLimit: 200 }),
+  );
+
+  const store = new DatabaseSessionStore(
+    deps.db,
+    deps.clock,
+    config.sessionIdleMs,
+  );
+  app.use(
+    session({
+      name: SESSION_COOKIE,
+      secret: config.sessionSecret,
+      store,
+      resave: false,
+      saveUninitialized: false,
+      rolling: true,
+      cookie: {
+        httpOnly: true,
+        sameSite: "lax",
+        secure: config.secureCookies,
+        maxAge: config.sessionIdleMs,
+      },
+    }),
+  );
+
+  const passport = new Passport();
+  passport.use(
+    new LocalStrategy(
+      { usernameField: "email", passwordField: "password" },
+      (email, password, done) => {
+        authenticate(deps, email, password).then(
+          (user) => done(null, user ?? false),
+          done,
+        );
+      },
+    ),
+  );
+  passport.serializeUser((user, done) => done(null, user.id));
+  passport.deserializeUser((id: unknown, done) => {
+    if (typeof id !== "number") return done(null, false);
+    sessionUser(deps, id).then((user) => done(null, user ?? false), done);
+  });
+  app.use(passport.initialize());
+  app.use(passport.session());
+
+  // Multipart forms are parsed before the CSRF check, which needs their token.
+  app.use(multipartParser(config.dataDir));
+  const csrf = csrfSync({
+    getTokenFromRequest: (req) => {
+      const token = (req.body as Record<string, unknown> | undefined)?._csrf;
+      return typeof token === "string" ? token : undefined;
+    },
+    errorConfig: {
+      statusCode: 403,
+      message:
+        "This form has expired or did not come from this site. Go back, reload the page and try again.",
+      code: "EBADCSRFTOKEN",
+    },
+  });
+  app.use(csrf.csrfSynchronisedProtection);
+
+  // What every page's layout needs; views stay dumb.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const user = req.user;
+    res.locals.currentUser = user
+      ? {
+          displayName: user.displayName,
+          role: user.role,
+          roleLabel: ROLE_LABELS[user.role],
+        }
+      : null;
+    res.locals.nav = navigationFor(actorOf(req));
+    res.locals.csrfToken = csrf.generateToken(req);
+    res.locals.path = req.path;
+    res.locals.flash = req.session.flash ?? [];
+    res.locals.formatDateTime = formatDateTime;
+    delete req.session.flash;
+    next();
+  });
+
+  app.use(accountRoutes(deps, passport));
+  app.use(adminUserRoutes(deps));
+  registerFeatureRoutes(app, deps);
+
+  app.use((_req: Request, _res: Response, next: NextFunction) =>
+    next(new HttpError(404, "Page not found")),
+  );
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = httpStatusOf(err);
+    if (status >= 500)
+      logger.error({ err, url: req.originalUrl }, "request failed");
+    const message =
+      status === 404
+        ? "Page not found"
+        : status >= 500
+          ? "Something went wrong on our side. It has been logged; please try again."
+          : errorMessage(err);
+    if (res.headersSent) return;
+    res.status(status);
+    res.locals.currentUser ??= null;
+    res.locals.nav ??= [];
+    res.locals.flash ??= [];
+    res.locals.csrfToken ??= "";
+    res.render("errors/error", {
+      title: status === 404 ? "Page not found" : "Error",
+      status,
+      message,
+    });
+  });
+
+  return app;
+}
+
+function httpStatusOf(err: unknown): number {
+  if (err instanceof HttpError) return err.status;
+  const status =
+    (err as { status?: unknown; statusCode?: unknown })?.status ??
+    (err as { statusCode?: unknown })?.statusCode;
+  return typeof status === "number" && status >= 400 && status < 600
+    ? status
+    : 500;
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof HttpError) return err.message;
+  const e = err as {
+    code?: string;
+    type?: string;
+    expose?: boolean;
+    message?: string;
+  };
+  if (e?.code === "EBADCSRFTOKEN") return e.message ?? "Invalid form token.";
+  if (e?.type === "entity.too.large") return "What you sent is too large.";
+  if (e?.expose && e.message) return e.message;
+  return "The request could not be handled.";
+}
+
+export type { Deps };

@@ -1,0 +1,136 @@
+/**
+ * The ONLY place that decides access. Every service asks `can()` before it
+ * reads or changes anything; a report the actor may not see is answered
+ * exactly like one that does not exist (see reports/service.ts).
+ */
+
+export const ROLES = ["researcher", "org_contact", "triager", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
+export function isRole(value: unknown): value is Role {
+  return (
+    typeof value === "string" && (ROLES as readonly string[]).includes(value)
+  );
+}
+
+/** The signed-in user as the policy sees them. */
+export interface Actor {
+  id: number;
+  role: Role;
+  /** Organizations an org contact belongs to (empty for other roles). */
+  orgIds: readonly number[];
+}
+
+/** What the policy needs to know about a report to decide. */
+export interface ReportAccessFacts {
+  reporterId: number;
+  organizationId: number | null;
+  /** Set once the organization was notified: org contacts see nothing before. */
+  vendorNotifiedAt: Date | null;
+  revealIdentity: boolean;
+}
+
+export const GLOBAL_ACTIONS = [
+  "account:manage", // own account page, notification preferences
+  "report:create",
+  "report:list_own",
+  "report:list_org", // reports forwarded to one's organizations
+  "queue:view", // the triage queue, every report
+  "org:manage", // create organizations, invite contacts
+  "user:manage", // list users, change roles, disable accounts
+  "outbox:manage", // see and retry outgoing mail
+] as const;
+export type GlobalAction = (typeof GLOBAL_ACTIONS)[number];
+
+export const REPORT_ACTIONS = [
+  "report:view", // fields, public timeline, attachments
+  "report:comment", // public comment on the timeline
+  "report:upload", // add an attachment
+  "report:act", // take a workflow transition (workflow.ts narrows which)
+  "report:see_reporter", // the researcher's identity
+  "report:view_internal", // internal notes
+  "report:add_note",
+  "report:edit_triage", // CVSS, CWE, organization, duplicate of
+  "report:assign",
+] as const;
+export type ReportAction = (typeof REPORT_ACTIONS)[number];
+
+const STAFF: readonly Role[] = ["triager", "admin"];
+
+const globalRules: Record<GlobalAction, readonly Role[]> = {
+  "account:manage": ROLES,
+  "report:create": ["researcher"],
+  "report:list_own": ["researcher"],
+  "report:list_org": ["org_contact"],
+  "queue:view": STAFF,
+  "org:manage": STAFF,
+  "user:manage": ["admin"],
+  "outbox:manage": ["admin"],
+};
+
+/** How an actor stands to a report; staff stand above every report. */
+export type Relation = "staff" | "reporter" | "org_contact" | "none";
+
+export function relationTo(actor: Actor, report: ReportAccessFacts): Relation {
+  if (STAFF.includes(actor.role)) return "staff";
+  if (actor.role === "researcher" && report.reporterId === actor.id)
+    return "reporter";
+  if (
+    actor.role === "org_contact" &&
+    report.organizationId !== null &&
+    report.vendorNotifiedAt !== null &&
+    actor.orgIds.includes(report.organizationId)
+  ) {
+    return "org_contact";
+  }
+  return "none";
+}
+
+const reportRules: Record<ReportAction, readonly Relation[]> = {
+  "report:view": ["staff", "reporter", "org_contact"],
+  "report:comment": ["staff", "reporter", "org_contact"],
+  "report:upload": ["staff", "reporter"],
+  "report:act": ["staff", "reporter", "org_contact"],
+  "report:see_reporter": ["staff", "reporter", "org_contact"],
+  "report:view_internal": ["staff"],
+  "report:add_note": ["staff"],
+  "report:edit_triage": ["staff"],
+  "report:assign": ["staff"],
+};
+
+export function can(
+  actor: Actor | null | undefined,
+  action: GlobalAction,
+): boolean;
+export function can(
+  actor: Actor | null | undefined,
+  action: ReportAction,
+  report: ReportAccessFacts,
+): boolean;
+export function can(
+  actor: Actor | null | undefined,
+  action: GlobalAction | ReportAction,
+  report?: ReportAccessFacts,
+): boolean {
+  if (!actor) return false;
+  if ((GLOBAL_ACTIONS as readonly string[]).includes(action)) {
+    return globalRules[action as GlobalAction].includes(actor.role);
+  }
+  if (!report) return false;
+  const relation = relationTo(actor, report);
+  if (!reportRules[action as ReportAction].includes(relation)) return false;
+  // An organization learns who reported only if the researcher allowed it.
+  if (action === "report:see_reporter" && relation === "org_contact")
+    return report.revealIdentity;
+  return true;
+}
+
+/** Which roles may be given which role: only admins make staff. */
+export function canAssignRole(
+  actor: Actor | null | undefined,
+  role: Role,
+): boolean {
+  if (!actor) return false;
+  if (actor.role === "admin") return true;
+  return STAFF.includes(actor.role) && role === "org_contact";
+}

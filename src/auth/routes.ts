@@ -1,0 +1,316 @@
+import {
+  Router,
+  type NextFunction,
+  type Request,
+  type Response,
+} from "express";
+import { rateLimit } from "express-rate-limit";
+import type { Passport } from "passport";
+import { z } from "zod";
+import type { Deps } from "../deps.js";
+import {
+  flash,
+  requireSignIn,
+  safeReturnPath,
+  actorOf,
+} from "../http/middleware.js";
+import { homeFor } from "../http/navigation.js";
+import { parseForm } from "../http/validation.js";
+import { NOTIFY_LEVELS, type User } from "../users/types.js";
+import {
+  completeSetup,
+  isSetupTokenValid,
+  newPasswordSchema,
+  registerResearcher,
+  registrationSchema,
+  setNotificationPreference,
+  setPasswordWithToken,
+  setupSchema,
+  toActor,
+  userForPasswordToken,
+} from "../users/service.js";
+import { PASSWORD_MIN } from "./passwords.js";
+
+const LOGIN_WINDOW_MS = 15 * 60_000;
+
+/** Signs a user in on a fresh session (no fixation), keeping where they were going. */
+function signIn(
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  user: User,
+  welcome?: string,
+) {
+  const returnTo = req.session.returnTo;
+  const pendingForm = req.session.pendingForm;
+  req.logIn(user, (err) => {
+    if (err) return next(err);
+    if (pendingForm) req.session.pendingForm = pendingForm;
+    if (welcome) flash(req, "success", welcome);
+    res.redirect(
+      303,
+      returnTo ? safeReturnPath(returnTo) : homeFor(toActor(user)),
+    );
+  });
+}
+
+export function accountRoutes(
+  deps: Deps,
+  passport: InstanceType<typeof Passport>,
+) {
+  const router = Router();
+  const enabled = deps.config.rateLimits;
+  const tooMany = (message: string) => (req: Request, res: Response) => {
+    res.status(429).render("auth/login", {
+      title: "Sign in",
+      values: {
+        email: typeof req.body?.email === "string" ? req.body.email : "",
+      },
+      errors: { _form: message },
+    });
+  };
+  // Two limits: one per address (spraying many accounts) and one per account
+  // (guessing one password from many addresses).
+  const loginPerIp = rateLimit({
+    windowMs: LOGIN_WINDOW_MS,
+    limit: 30,
+    skip: () => !enabled,
+    standardHeaders: "draft-7",
+    legacyHeaders: false,
+    handler: tooMany(
+      "Too many sign-in attempts from your network. Wait 15 minutes and try again.",
+    ),
+  });
+  const loginPerAccount = rateLimit({
+    windowMs: LOGIN_WINDOW_MS,
+    limit: 10,
+    skip: () => !enabled,
+    standardHeaders: false,
+    legacyHeaders: false,
+    keyGenerator: (req) =>
+      "acct:" +
+      String(req.body?.email ?? "")
+        .trim()
+        .toLowerCase()
+        .slice(0, 254),
+    handler: tooMany(
+      "Too many sign-in attempts for this account. Wait 15 minutes and try again.",
+    ),
+  });
+  const registerLimit = rateLimit({
+    windowMs: 60 * 60_000,
+    limit: 20,
+    skip: () => !enabled,
+    standardHeaders: "draft-7",
+    legacyHeaders: false,
+  });
+
+  router.get("/", (req, res) => {
+    if (req.user) return res.redirect(303, homeFor(toActor(req.user)));
+    res.render("home", { title: "Report a vulnerability safely" });
+  });
+
+  router.get("/policy", (_req, res) => {
+    res.render("policy", {
+      title: "Disclosure policy",
+      clocks: deps.config.clocks,
+    });
+  });
+
+  router.get("/login", (req, res) => {
+    if (req.user) return res.redirect(303, homeFor(toActor(req.user)));
+    res.render("auth/login", { title: "Sign in", values: {}, errors: {} });
+  });
+
+  router.post("/login", loginPerIp, loginPerAccount, (req, res, next) => {
+    const email =
+      typeof req.body?.email === "string" ? req.body.email.slice(0, 254) : "";
+    passport.authenticate("local", (err: unknown, user: User | false) => {
+      if (err) return next(err);
+      if (!user) {
+        return res.status(401).render("auth/login", {
+          title: "Sign in",
+          values: { email },
+          errors: {
+            _form:
+              "The email or password is not right, or the account is disabled.",
+          },
+        });
+      }
+      signIn(req, res, next, user);
+    })(req, res, next);
+  });
+
+  router.post("/logout", (req, res, next) => {
+    req.logout((err) => {
+      if (err) return next(err);
+      req.session.destroy((destroyErr) => {
+        if (destroyErr) return next(destroyErr);
+        res.clearCookie("dd.sid");
+        res.redirect(303, "/login");
+      });
+    });
+  });
+
+  router.get("/register", (req, res) => {
+    if (req.user) return res.redirect(303, "/");
+    res.render("auth/register", {
+      title: "Create a researcher account",
+      values: {},
+      errors: {},
+      passwordMin: PASSWORD_MIN,
+    });
+  });
+
+  router.post("/register", registerLimit, async (req, res, next) => {
+    const form = parseForm(registrationSchema, req.body);
+    const render = (
+      status: number,
+      values: Record<string, unknown>,
+      errors: Record<string, string>,
+    ) =>
+      res.status(status).render("auth/register", {
+        title: "Create a researcher account",
+        values,
+        errors,
+        passwordMin: PASSWORD_MIN,
+      });
+    if (!form.ok) return render(422, form.values, form.errors);
+    const outcome = await registerResearcher(deps, form.data);
+    if (!outcome.ok) {
+      const { password: _omit, ...values } = form.data;
+      return render(422, values, outcome.errors);
+    }
+    signIn(
+      req,
+      res,
+      next,
+      outcome.value,
+      "Welcome to Disclosure Desk. Your account is ready.",
+    );
+  });
+
+  router.get("/setup", async (req, res) => {
+    const token = typeof req.query.token === "string" ? req.query.token : "";
+    if (!(await isSetupTokenValid(deps, token))) {
+      return res.status(400).render("errors/error", {
+        title: "Setup link not valid",
+        status: 400,
+        message:
+          "This setup link is not valid: it was used already, has expired, or is wrong. Restart the app to print a new one while no administrator exists.",
+      });
+    }
+    res.render("auth/setup", {
+      title: "Create the first administrator",
+      token,
+      values: {},
+      errors: {},
+      passwordMin: PASSWORD_MIN,
+    });
+  });
+
+  router.post("/setup", async (req, res, next) => {
+    const form = parseForm(setupSchema, req.body);
+    const token = typeof req.body?.token === "string" ? req.body.token : "";
+    const render = (
+      values: Record<string, unknown>,
+      errors: Record<string, string>,
+    ) =>
+      res
+        .status(422)
+        .render("auth/setup", {
+          title: "Create the first administrator",
+          token,
+          values,
+          errors,
+          passwordMin: PASSWORD_MIN,
+        });
+    if (!form.ok) return render(form.values, form.errors);
+    const outcome = await completeSetup(deps, form.data);
+    if (!outcome.ok) {
+      const { password: _omit, ...values } = form.data;
+      return render(values, outcome.errors);
+    }
+    signIn(
+      req,
+      res,
+      next,
+      outcome.value,
+      "Your administrator account is ready.",
+    );
+  });
+
+  router.get("/password/set", async (req, res) => {
+    const token = typeof req.query.token === "string" ? req.query.token : "";
+    const user = await userForPasswordToken(deps, token);
+    if (!user) {
+      return res.status(400).render("errors/error", {
+        title: "Link not valid",
+        status: 400,
+        message:
+          "This link is not valid: it was used already, has expired, or is wrong. Ask an administrator for a new one.",
+      });
+    }
+    res.render("auth/set-password", {
+      title: "Choose your password",
+      token,
+      email: user.email,
+      errors: {},
+      passwordMin: PASSWORD_MIN,
+    });
+  });
+
+  router.post("/password/set", async (req, res) => {
+    const form = parseForm(newPasswordSchema, req.body);
+    const token = typeof req.body?.token === "string" ? req.body.token : "";
+    const user = await userForPasswordToken(deps, token);
+    const render = (errors: Record<string, string>) =>
+      res
+        .status(422)
+        .render("auth/set-password", {
+          title: "Choose your password",
+          token,
+          email: user?.email ?? "",
+          errors,
+          passwordMin: PASSWORD_MIN,
+        });
+    if (!form.ok) return render(form.errors);
+    const outcome = await setPasswordWithToken(deps, form.data);
+    if (!outcome.ok) return render(outcome.errors);
+    req.logout(() => {
+      flash(req, "success", "Your password is set. Sign in with it now.");
+      res.redirect(303, "/login");
+    });
+  });
+
+  router.get("/account", requireSignIn, (req, res) => {
+    res.render("users/account", {
+      title: "Your account",
+      user: req.user,
+      levels: NOTIFY_LEVELS,
+      errors: {},
+    });
+  });
+
+  const preferenceSchema = z.object({
+    notify: z.enum(NOTIFY_LEVELS, { error: "Choose one option." }),
+  });
+  router.post("/account/notifications", requireSignIn, async (req, res) => {
+    const form = parseForm(preferenceSchema, req.body);
+    if (!form.ok) {
+      return res
+        .status(422)
+        .render("users/account", {
+          title: "Your account",
+          user: req.user,
+          levels: NOTIFY_LEVELS,
+          errors: form.errors,
+        });
+    }
+    await setNotificationPreference(deps, actorOf(req)!, form.data.notify);
+    flash(req, "success", "Your notification preference is saved.");
+    res.redirect(303, "/account");
+  });
+
+  return router;
+}

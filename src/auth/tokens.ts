@@ -1,0 +1,81 @@
+import type { DbOrTx } from "../db/index.js";
+import { newSecretToken, sha256Hex } from "../ids.js";
+
+export type TokenPurpose = "setup" | "set_password" | "invite";
+
+/** Issues a one-time token; the secret goes into a link, only its hash is stored. */
+export async function issueToken(
+  db: DbOrTx,
+  purpose: TokenPurpose,
+  userId: number | null,
+  now: Date,
+  validMs: number,
+): Promise<string> {
+  const secret = newSecretToken();
+  await db
+    .insertInto("tokens")
+    .values({
+      token_hash: sha256Hex(secret),
+      purpose,
+      user_id: userId,
+      expires_at: now.getTime() + validMs,
+      created_at: now.getTime(),
+    })
+    .execute();
+  return secret;
+}
+
+export interface ValidToken {
+  id: number;
+  userId: number | null;
+}
+
+/** A token that exists, has this purpose, is unused and unexpired; else undefined. */
+export async function findValidToken(
+  db: DbOrTx,
+  purpose: TokenPurpose | readonly TokenPurpose[],
+  secret: string,
+  now: Date,
+): Promise<ValidToken | undefined> {
+  if (!secret || secret.length > 200) return undefined;
+  const purposes = Array.isArray(purpose) ? purpose : [purpose];
+  const row = await db
+    .selectFrom("tokens")
+    .select(["id", "user_id"])
+    .where("token_hash", "=", sha256Hex(secret))
+    .where("purpose", "in", purposes as TokenPurpose[])
+    .where("used_at", "is", null)
+    .where("expires_at", ">", now.getTime())
+    .executeTakeFirst();
+  return row && { id: row.id, userId: row.user_id };
+}
+
+/** Marks a token used; false if another request used it first. */
+export async function consumeToken(
+  db: DbOrTx,
+  id: number,
+  now: Date,
+): Promise<boolean> {
+  const result = await db
+    .updateTable("tokens")
+    .set({ used_at: now.getTime() })
+    .where("id", "=", id)
+    .where("used_at", "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function hasUnusedToken(
+  db: DbOrTx,
+  purpose: TokenPurpose,
+  now: Date,
+) {
+  const row = await db
+    .selectFrom("tokens")
+    .select("id")
+    .where("purpose", "=", purpose)
+    .where("used_at", "is", null)
+    .where("expires_at", ">", now.getTime())
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -1,0 +1,133 @@
+import { parseArgs } from "node:util";
+import { systemClock } from "./clock.js";
+import { loadConfig } from "./config.js";
+import { databaseFile, openDatabase } from "./db/index.js";
+import { migrateToLatest } from "./db/migrate.js";
+import { createLogger } from "./logger.js";
+import { isRole, ROLES } from "./auth/policy.js";
+import { parseForm } from "./http/validation.js";
+import {
+  createAccount,
+  createAccountSchema,
+  disableUser,
+  listAllUsers,
+} from "./users/service.js";
+
+const USAGE = `Usage: npm run cli -- <command> [options]
+
+  user:create --email E --role ${ROLES.join("|")} [--name N]
+      Create an account and print a one-time link to set its password.
+  user:list
+      List every account with its role and status.
+  user:disable --email E
+      Disable an account and end all its sessions.
+`;
+
+/** Runs one admin command; returns the process exit code. */
+export async function runCli(
+  argv: string[],
+  env = process.env,
+  out = console,
+): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === "help" || command === "--help") {
+    out.log(USAGE);
+    return command ? 0 : 2;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      email: { type: "string" },
+      role: { type: "string" },
+      name: { type: "string" },
+    },
+    strict: true,
+  });
+  const config = loadConfig(env);
+  const { db } = openDatabase(databaseFile(config.dataDir));
+  const deps = { db, config, clock: systemClock, logger: createLogger("warn") };
+  try {
+    await migrateToLatest(db);
+    switch (command) {
+      case "user:create": {
+        if (!values.role || !isRole(values.role)) {
+          out.error(`--role must be one of: ${ROLES.join(", ")}`);
+          return 2;
+        }
+        const form = parseForm(createAccountSchema, {
+          email: values.email ?? "",
+          displayName: values.name ?? values.email?.split("@")[0] ?? "",
+          role: values.role,
+        });
+        if (!form.ok) {
+          for (const [field, message] of Object.entries(form.errors))
+            out.error(`${field}: ${message}`);
+          return 2;
+        }
+        const outcome = await createAccount(deps, null, form.data);
+        if (!outcome.ok) {
+          for (const [field, message] of Object.entries(outcome.errors))
+            out.error(`${field}: ${message}`);
+          return 1;
+        }
+        out.log(
+          `Created ${outcome.value.user.role} ${outcome.value.user.email}.`,
+        );
+        out.log(
+          `Set-password link (valid once, 72 hours): ${outcome.value.link}`,
+        );
+        return 0;
+      }
+      case "user:list": {
+        for (const u of await listAllUsers(deps, null)) {
+          out.log(
+            [
+              u.email,
+              u.role,
+              u.disabledAt ? "disabled" : "active",
+              u.displayName,
+            ].join("\t"),
+          );
+        }
+        return 0;
+      }
+      case "user:disable": {
+        if (!values.email) {
+          out.error("--email is required");
+          return 2;
+        }
+        try {
+          const user = await disableUser(
+            deps,
+            null,
+            values.email.trim().toLowerCase(),
+          );
+          out.log(`Disabled ${user.email}; their sessions are ended.`);
+          return 0;
+        } catch {
+          out.error(`No account with email ${values.email}`);
+          return 1;
+        }
+      }
+      default:
+        out.error(`Unknown command: ${command}\n\n${USAGE}`);
+        return 2;
+    }
+  } finally {
+    await db.destroy();
+  }
+}
+
+// Run only when executed directly, so tests can import runCli.
+if (
+  import.meta.url === `file://${process.argv[1]}` ||
+  process.argv[1]?.endsWith("cli.ts")
+) {
+  runCli(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(err instanceof Error ? err.message : err);
+      process.exit(1);
+    },
+  );
+}

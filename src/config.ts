@@ -1,0 +1,158 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { projectRoot } from "./paths.js";
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+const positiveInt = z.coerce.number().int().positive();
+
+/** Every environment variable the app reads, with its embedded default. */
+const envSchema = z.object({
+  NODE_ENV: z
+    .enum(["development", "production", "test"])
+    .default("development"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  BASE_URL: z.url({ protocol: /^https?$/ }).default("http://localhost:3000"),
+  DATA_DIR: z.string().min(1).default("db/data"),
+  SESSION_SECRET: z
+    .string()
+    .min(32, "must be at least 32 characters")
+    .optional(),
+  SESSION_IDLE_MINUTES: positiveInt.default(120),
+  TRUST_PROXY: z.string().default("false"),
+  LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+    .default("info"),
+  SMTP_URL: z.string().optional(),
+  MAIL_FROM: z.string().min(3).default("Disclosure Desk <no-reply@localhost>"),
+  MAIL_MAX_ATTEMPTS: positiveInt.default(8),
+  MAIL_POLL_MS: positiveInt.default(2000),
+  SCRYPT_COST: z.coerce
+    .number()
+    .int()
+    .refine(
+      (n) => n >= 1024 && (n & (n - 1)) === 0,
+      "must be a power of two of at least 1024",
+    )
+    .default(2 ** 17),
+  SECURITY_CONTACT: z.string().min(3).optional(),
+  SECURITY_POLICY_URL: z.url().optional(),
+  SECURITY_TXT_EXPIRES_DAYS: positiveInt.default(180),
+  SECURITY_LANGUAGES: z.string().default("en"),
+  ACK_DUE_DAYS: positiveInt.default(3),
+  TRIAGE_DUE_DAYS: positiveInt.default(10),
+  DISCLOSURE_DAYS: positiveInt.default(90),
+  SETUP_TOKEN_HOURS: positiveInt.default(24),
+  SECURE_COOKIES: bool.optional(),
+  RATE_LIMITS: bool.default(true),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  env: Env["NODE_ENV"];
+  port: number;
+  host: string;
+  baseUrl: string;
+  dataDir: string;
+  sessionSecret: string;
+  sessionIdleMs: number;
+  trustProxy: boolean | number | string;
+  logLevel: Env["LOG_LEVEL"];
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  mailMaxAttempts: number;
+  mailPollMs: number;
+  scryptCost: number;
+  secureCookies: boolean;
+  rateLimits: boolean;
+  security: {
+    contact: string;
+    policyUrl: string;
+    expiresDays: number;
+    languages: string;
+  };
+  clocks: { ackDueDays: number; triageDueDays: number; disclosureDays: number };
+  setupTokenHours: number;
+}
+
+export class ConfigError extends Error {}
+
+function parseTrustProxy(value: string): boolean | number | string {
+  if (value === "true") return true;
+  if (value === "false" || value === "") return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value; // an address list or "loopback", as Express accepts
+}
+
+/**
+ * Development keeps a generated secret in DATA_DIR so sessions survive a
+ * restart without anyone having to invent one; production must be given one.
+ */
+function developmentSecret(dataDir: string): string {
+  const file = path.join(dataDir, "session-secret");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const secret = randomBytes(32).toString("hex");
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, secret + "\n", { mode: 0o600 });
+  return secret;
+}
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map(
+      (i) => `  ${i.path.join(".")}: ${i.message}`,
+    );
+    throw new ConfigError("Invalid configuration:\n" + lines.join("\n"));
+  }
+  const e = parsed.data;
+  const baseUrl = e.BASE_URL.replace(/\/+$/, "");
+  const https = baseUrl.startsWith("https://");
+  if (e.NODE_ENV === "production") {
+    const problems: string[] = [];
+    if (!https) problems.push("  BASE_URL: must be https in production");
+    if (!e.SESSION_SECRET)
+      problems.push(
+        "  SESSION_SECRET: required in production (32+ characters)",
+      );
+    if (problems.length)
+      throw new ConfigError("Invalid configuration:\n" + problems.join("\n"));
+  }
+  const dataDir = path.resolve(projectRoot, e.DATA_DIR);
+  const host = new URL(baseUrl).hostname;
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    baseUrl,
+    dataDir,
+    sessionSecret: e.SESSION_SECRET ?? developmentSecret(dataDir),
+    sessionIdleMs: e.SESSION_IDLE_MINUTES * 60_000,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    logLevel: e.LOG_LEVEL,
+    smtpUrl: e.SMTP_URL || undefined,
+    mailFrom: e.MAIL_FROM,
+    mailMaxAttempts: e.MAIL_MAX_ATTEMPTS,
+    mailPollMs: e.MAIL_POLL_MS,
+    scryptCost: e.SCRYPT_COST,
+    secureCookies: e.SECURE_COOKIES ?? https,
+    rateLimits: e.RATE_LIMITS,
+    security: {
+      contact: e.SECURITY_CONTACT ?? `mailto:security@${host}`,
+      policyUrl: e.SECURITY_POLICY_URL ?? `${baseUrl}/policy`,
+      expiresDays: e.SECURITY_TXT_EXPIRES_DAYS,
+      languages: e.SECURITY_LANGUAGES,
+    },
+    clocks: {
+      ackDueDays: e.ACK_DUE_DAYS,
+      triageDueDays: e.TRIAGE_DUE_DAYS,
+      disclosureDays: e.DISCLOSURE_DAYS,
+    },
+    setupTokenHours: e.SETUP_TOKEN_HOURS,
+  };
+}

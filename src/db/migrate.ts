@@ -1,0 +1,26 @@
+import { Migrator, type Migration, type MigrationProvider } from "kysely";
+import * as accounts from "../../db/migrations/2026-11-24-01-accounts.js";
+import * as reports from "../../db/migrations/2026-11-24-02-reports.js";
+import * as outbox from "../../db/migrations/2026-11-24-03-outbox.js";
+import type { Db } from "./index.js";
+
+/**
+ * Migrations are listed here rather than read from a folder, so the same list
+ * works from TypeScript sources and from the build. Append; never reorder.
+ */
+const migrations: Record<string, Migration> = {
+  "2026-11-24-01-accounts": accounts,
+  "2026-11-24-02-reports": reports,
+  "2026-11-24-03-outbox": outbox,
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+export async function migrateToLatest(db: Db): Promise<string[]> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? [])
+    .filter((r) => r.status === "Success")
+    .map((r) => r.migrationName);
+}

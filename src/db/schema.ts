@@ -1,0 +1,137 @@
+import type { Generated } from "kysely";
+
+/** Table types for Kysely. Times are integer milliseconds since the epoch. */
+export interface UsersTable {
+  id: Generated<number>;
+  public_id: string;
+  email: string;
+  display_name: string;
+  role: string;
+  password_hash: string | null;
+  notify: Generated<string>;
+  disabled_at: number | null;
+  email_verified_at: number | null;
+  password_changed_at: number | null;
+  created_at: number;
+}
+
+export interface SessionsTable {
+  sid: string;
+  user_id: number | null;
+  data: string;
+  expires_at: number;
+}
+
+export interface TokensTable {
+  id: Generated<number>;
+  token_hash: string;
+  purpose: string;
+  user_id: number | null;
+  expires_at: number;
+  used_at: number | null;
+  created_at: number;
+}
+
+export interface OrganizationsTable {
+  id: Generated<number>;
+  public_id: string;
+  name: string;
+  created_at: number;
+}
+
+export interface OrgMembersTable {
+  org_id: number;
+  user_id: number;
+}
+
+export interface ReportsTable {
+  id: Generated<number>;
+  public_id: string;
+  reporter_id: number;
+  organization_id: number | null;
+  suggested_org_name: string | null;
+  title: string;
+  asset: string;
+  cwe: string;
+  cvss_vector: string | null;
+  cvss_score: number | null;
+  severity: string | null;
+  description: string;
+  steps: string;
+  impact: string;
+  data_exposed: string;
+  records_affected: number | null;
+  credit_kind: string;
+  credit_handle: string | null;
+  reveal_identity: number;
+  state: string;
+  state_before_info: string | null;
+  resolution: string | null;
+  duplicate_of_id: number | null;
+  assignee_id: number | null;
+  created_at: number;
+  updated_at: number;
+  ack_due_at: number | null;
+  triage_due_at: number | null;
+  vendor_notified_at: number | null;
+  disclosure_due_at: number | null;
+  closed_at: number | null;
+}
+
+export interface ReportEventsTable {
+  id: Generated<number>;
+  report_id: number;
+  actor_id: number | null;
+  kind: string;
+  action: string | null;
+  from_state: string | null;
+  to_state: string | null;
+  visibility: string;
+  body: string | null;
+  created_at: number;
+}
+
+export interface AttachmentsTable {
+  id: Generated<number>;
+  public_id: string;
+  report_id: number | null;
+  owner_id: number;
+  sha256: string;
+  media_type: string;
+  size: number;
+  file_name: string;
+  created_at: number;
+}
+
+export interface OutboxTable {
+  id: Generated<number>;
+  message_id: string;
+  report_id: number | null;
+  to_user_id: number | null;
+  to_address: string;
+  template: string;
+  subject: string;
+  text_body: string;
+  html_body: string;
+  thread_id: string | null;
+  status: Generated<string>;
+  attempts: Generated<number>;
+  next_attempt_at: number;
+  lease_until: number | null;
+  last_error: string | null;
+  smtp_response: string | null;
+  created_at: number;
+  sent_at: number | null;
+}
+
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  tokens: TokensTable;
+  organizations: OrganizationsTable;
+  org_members: OrgMembersTable;
+  reports: ReportsTable;
+  report_events: ReportEventsTable;
+  attachments: AttachmentsTable;
+  outbox: OutboxTable;
+}

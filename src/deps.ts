@@ -1,0 +1,12 @@
+import type { Logger } from "pino";
+import type { Clock } from "./clock.js";
+import type { Config } from "./config.js";
+import type { Db } from "./db/index.js";
+
+/** What services need from the outside world; tests pass their own. */
+export interface Deps {
+  db: Db;
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+}

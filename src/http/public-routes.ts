@@ -1,0 +1,37 @@
+import { Router } from "express";
+import { sql } from "kysely";
+import type { Deps } from "../deps.js";
+
+/** Routes that need no session: health probe and security.txt. */
+export function publicRoutes(deps: Deps) {
+  const router = Router();
+
+  router.get("/healthz", async (_req, res) => {
+    try {
+      await sql`select 1`.execute(deps.db);
+      res.status(200).type("text/plain").send("ok");
+    } catch {
+      res.status(503).type("text/plain").send("database unavailable");
+    }
+  });
+
+  // RFC 9116. Expires moves forward with the clock, so the file never goes stale
+  // while the app runs; the period is configurable.
+  router.get(["/.well-known/security.txt", "/security.txt"], (_req, res) => {
+    const { security, baseUrl } = deps.config;
+    const expires = new Date(
+      deps.clock.now().getTime() + security.expiresDays * 86_400_000,
+    );
+    const lines = [
+      `Contact: ${baseUrl}/reports/new`,
+      `Contact: ${security.contact}`,
+      `Expires: ${expires.toISOString().replace(/\.\d{3}Z$/, "Z")}`,
+      `Policy: ${security.policyUrl}`,
+      `Preferred-Languages: ${security.languages}`,
+      `Canonical: ${baseUrl}/.well-known/security.txt`,
+    ];
+    res.type("text/plain; charset=utf-8").send(lines.join("\n") + "\n");
+  });
+
+  return router;
+}

@@ -1,0 +1,26 @@
+import type { User as AppUser } from "../users/types.js";
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    // passport puts the signed-in account on req.user
+    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+    interface User extends AppUser {}
+  }
+}
+
+declare module "express-session" {
+  interface SessionData {
+    flash?: { kind: "success" | "error" | "info"; message: string }[];
+    /** Where to go after signing in (a same-site path). */
+    returnTo?: string;
+    /** A form the session expired on, kept to be filed or refilled after sign-in. */
+    pendingForm?: {
+      action: string;
+      values: Record<string, unknown>;
+      savedAt: number;
+    };
+  }
+}
+
+export {};

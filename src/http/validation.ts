@@ -1,0 +1,76 @@
+import { z } from "zod";
+
+export type FieldErrors = Record<string, string>;
+
+export type FormResult<T> =
+  | { ok: true; data: T }
+  | { ok: false; errors: FieldErrors; values: Record<string, unknown> };
+
+/** Form fields arrive as strings (or arrays of them); anything else is discarded. */
+export function formValues(body: unknown): Record<string, unknown> {
+  if (!body || typeof body !== "object") return {};
+  const values: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+    if (typeof value === "string") values[key] = value;
+    else if (Array.isArray(value))
+      values[key] = value.filter((v) => typeof v === "string");
+  }
+  return values;
+}
+
+/**
+ * Validates a submitted form. On failure it returns one message per field
+ * (the first) and the values as typed, so the page can show both; password
+ * fields are never echoed back.
+ */
+export function parseForm<S extends z.ZodType>(
+  schema: S,
+  body: unknown,
+): FormResult<z.infer<S>> {
+  const values = formValues(body);
+  const result = schema.safeParse(values);
+  if (result.success) return { ok: true, data: result.data };
+  const errors: FieldErrors = {};
+  for (const issue of result.error.issues) {
+    const field = String(issue.path[0] ?? "_form");
+    if (!errors[field]) errors[field] = issue.message;
+  }
+  for (const key of Object.keys(values))
+    if (/password/i.test(key)) delete values[key];
+  return { ok: false, errors, values };
+}
+
+/** Trimmed text with a length window and a clear message; control characters refused. */
+export function text(label: string, min: number, max: number) {
+  return z
+    .string({ error: `${label} is required.` })
+    .transform((s) => s.trim())
+    .pipe(
+      z
+        .string()
+        .min(
+          min,
+          min <= 1
+            ? `${label} is required.`
+            : `${label} needs at least ${min} characters.`,
+        )
+        .max(max, `${label} must be at most ${max} characters.`)
+        .refine(
+          (s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s),
+          {
+            message: `${label} contains characters that are not allowed.`,
+          },
+        ),
+    );
+}
+
+export const emailField = z
+  .string({ error: "Email is required." })
+  .transform((s) => s.trim().toLowerCase())
+  .pipe(
+    z
+      .string()
+      .min(1, "Email is required.")
+      .max(254, "Email must be at most 254 characters.")
+      .pipe(z.email("Enter a valid email address, like name@example.org.")),
+  );

@@ -1,0 +1,47 @@
+import { createHash, randomBytes } from "node:crypto";
+
+/** Crockford base32: no I, L, O or U, so IDs read aloud and typed by hand survive. */
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+export function crockford(length: number): string {
+  const bytes = randomBytes(length);
+  let out = "";
+  for (let i = 0; i < length; i++) out += CROCKFORD[bytes[i]! & 31];
+  return out;
+}
+
+/** A quotable, unguessable report ID such as DD-7K2Q-9M4D (40 random bits). */
+export function newReportId(): string {
+  return `DD-${crockford(4)}-${crockford(4)}`;
+}
+
+export const REPORT_ID_PATTERN =
+  /^DD-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$/;
+
+/**
+ * Reads a report ID as people type it: case-insensitive, and the letters
+ * Crockford maps (O→0, I/L→1). Returns null for anything not shaped like one.
+ */
+export function normalizeReportId(input: string): string | null {
+  const id = input
+    .trim()
+    .toUpperCase()
+    .replace(/O/g, "0")
+    .replace(/[IL]/g, "1")
+    .replace(/^D0-/, "DD-");
+  return REPORT_ID_PATTERN.test(id) ? id : null;
+}
+
+/** An opaque public ID for objects other than reports (users, attachments, orgs). */
+export function newPublicId(): string {
+  return crockford(16).toLowerCase();
+}
+
+/** A secret for a one-time link; only its hash is stored. */
+export function newSecretToken(): string {
+  return randomBytes(32).toString("base64url");
+}
+
+export function sha256Hex(value: string | Buffer): string {
+  return createHash("sha256").update(value).digest("hex");
+}

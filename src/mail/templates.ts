@@ -1,0 +1,50 @@
+import ejs from "ejs";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { viewsDir } from "../paths.js";
+
+/**
+ * Subjects are built here from fixed text and IDs only: user-written text in a
+ * subject is a known injection path, so no template may put any there.
+ */
+const subjects = {
+  setup: () => "Finish setting up Disclosure Desk",
+  set_password: () => "Set your Disclosure Desk password",
+  invitation: () => "You have been invited to Disclosure Desk",
+} satisfies Record<string, (data: Record<string, unknown>) => string>;
+
+export type MailTemplate = keyof typeof subjects;
+
+const compiled = new Map<string, ejs.TemplateFunction>();
+
+function template(file: string): ejs.TemplateFunction {
+  let fn = compiled.get(file);
+  if (!fn) {
+    fn = ejs.compile(readFileSync(file, "utf8"), { filename: file });
+    compiled.set(file, fn);
+  }
+  return fn;
+}
+
+export interface RenderedMail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export function renderMail(
+  name: MailTemplate,
+  data: Record<string, unknown>,
+): RenderedMail {
+  const dir = path.join(viewsDir, "mail");
+  return {
+    subject: (subjects[name] as (data: Record<string, unknown>) => string)(
+      data,
+    ),
+    text: template(path.join(dir, `${name}.text.ejs`))(data),
+    html: template(path.join(dir, "layout.html.ejs"))({
+      ...data,
+      body: template(path.join(dir, `${name}.html.ejs`))(data),
+    }),
+  };
+}

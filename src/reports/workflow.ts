@@ -1,0 +1,470 @@
+/**
+ * The disclosure workflow as a pure state machine: which transitions exist,
+ * from which states, who may take them, what they need and whom they notify.
+ * No I/O here; reports/service.ts applies a plan inside one transaction.
+ *
+ * States map onto CERT/CC's Vultron report management (received → valid →
+ * accepted → closed) and ISO/IEC 30111's phases (receipt, verification,
+ * remediation, release); see src/reports/CONTEXT.md.
+ */
+import type { Relation } from "../auth/policy.js";
+
+export const STATES = [
+  "submitted",
+  "acknowledged",
+  "needs_info",
+  "triaged",
+  "vendor_notified",
+  "fix_in_progress",
+  "fixed",
+  "fix_verified",
+  "closed",
+  "disclosed",
+] as const;
+export type State = (typeof STATES)[number];
+
+export const OPEN_STATES: readonly State[] = STATES.filter(
+  (s) => s !== "closed" && s !== "disclosed",
+);
+
+export const RESOLUTIONS = [
+  "resolved",
+  "invalid",
+  "duplicate",
+  "out_of_scope",
+  "wont_fix",
+  "withdrawn",
+] as const;
+export type Resolution = (typeof RESOLUTIONS)[number];
+
+/** Who hears about a transition; the mail layer resolves these to people. */
+export type Audience = "reporter" | "triage" | "org";
+
+export const TRANSITION_NAMES = [
+  "acknowledge",
+  "request_info",
+  "provide_info",
+  "triage",
+  "notify_vendor",
+  "vendor_acknowledge",
+  "mark_fixed",
+  "verify_fix",
+  "reject_fix",
+  "close",
+  "withdraw",
+  "publish",
+  "reopen",
+] as const;
+export type TransitionName = (typeof TRANSITION_NAMES)[number];
+
+export interface TransitionDef {
+  name: TransitionName;
+  /** The button's text. */
+  label: string;
+  from: readonly State[];
+  /** "previous" returns to the state before the request for information. */
+  to: State | "previous";
+  by: readonly Relation[];
+  message: "required" | "optional";
+  /** What the timeline says, after the actor's name. */
+  summary: string;
+  notify: readonly Audience[];
+}
+
+const OPEN_BEFORE_VENDOR: readonly State[] = [
+  "submitted",
+  "acknowledged",
+  "needs_info",
+  "triaged",
+];
+
+export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
+  acknowledge: {
+    name: "acknowledge",
+    label: "Acknowledge",
+    from: ["submitted"],
+    to: "acknowledged",
+    by: ["staff"],
+    message: "optional",
+    summary: "acknowledged the report",
+    notify: ["reporter"],
+  },
+  request_info: {
+    name: "request_info",
+    label: "Ask the researcher for information",
+    from: ["submitted", "acknowledged", "triaged"],
+    to: "needs_info",
+    by: ["staff"],
+    message: "required",
+    summary: "asked the researcher for more information",
+    notify: ["reporter"],
+  },
+  provide_info: {
+    name: "provide_info",
+    label: "Send the information",
+    from: ["needs_info"],
+    to: "previous",
+    by: ["reporter"],
+    message: "required",
+    summary: "answered the request for information",
+    notify: ["triage"],
+  },
+  triage: {
+    name: "triage",
+    label: "Mark as triaged (valid)",
+    from: ["submitted", "acknowledged"],
+    to: "triaged",
+    by: ["staff"],
+    message: "optional",
+    summary: "validated the report",
+    notify: ["reporter"],
+  },
+  notify_vendor: {
+    name: "notify_vendor",
+    label: "Notify the organization",
+    from: ["triaged"],
+    to: "vendor_notified",
+    by: ["staff"],
+    message: "optional",
+    summary: "notified the affected organization",
+    notify: ["reporter", "org"],
+  },
+  vendor_acknowledge: {
+    name: "vendor_acknowledge",
+    label: "Acknowledge and start fixing",
+    from: ["vendor_notified"],
+    to: "fix_in_progress",
+    by: ["org_contact", "staff"],
+    message: "optional",
+    summary:
+      "acknowledged the report for the organization; a fix is in progress",
+    notify: ["reporter", "triage", "org"],
+  },
+  mark_fixed: {
+    name: "mark_fixed",
+    label: "Mark the fix as deployed",
+    from: ["vendor_notified", "fix_in_progress"],
+    to: "fixed",
+    by: ["org_contact", "staff"],
+    message: "optional",
+    summary: "marked the fix as deployed; the researcher is asked to retest",
+    notify: ["reporter", "triage", "org"],
+  },
+  verify_fix: {
+    name: "verify_fix",
+    label: "Confirm the fix works",
+    from: ["fixed"],
+    to: "fix_verified",
+    by: ["reporter", "staff"],
+    message: "optional",
+    summary: "confirmed the fix",
+    notify: ["reporter", "triage", "org"],
+  },
+  reject_fix: {
+    name: "reject_fix",
+    label: "Report that it is not fixed",
+    from: ["fixed"],
+    to: "fix_in_progress",
+    by: ["reporter", "staff"],
+    message: "required",
+    summary: "reported that the vulnerability is not fixed",
+    notify: ["reporter", "triage", "org"],
+  },
+  close: {
+    name: "close",
+    label: "Close",
+    from: OPEN_STATES,
+    to: "closed",
+    by: ["staff"],
+    message: "optional",
+    summary: "closed the report",
+    notify: ["reporter", "org"],
+  },
+  withdraw: {
+    name: "withdraw",
+    label: "Withdraw the report",
+    from: OPEN_BEFORE_VENDOR,
+    to: "closed",
+    by: ["reporter"],
+    message: "optional",
+    summary: "withdrew the report",
+    notify: ["triage"],
+  },
+  publish: {
+    name: "publish",
+    label: "Publish as advisory",
+    from: ["fix_verified", "closed"],
+    to: "disclosed",
+    by: ["staff"],
+    message: "optional",
+    summary: "published the report as a public advisory",
+    notify: ["reporter", "org"],
+  },
+  reopen: {
+    name: "reopen",
+    label: "Reopen",
+    from: ["closed"],
+    to: "triaged",
+    by: ["staff"],
+    message: "required",
+    summary: "reopened the report",
+    notify: ["reporter"],
+  },
+};
+
+/** What the workflow needs to know about a report. */
+export interface WorkflowReport {
+  state: State;
+  stateBeforeInfo: State | null;
+  organizationId: number | null;
+  resolution: Resolution | null;
+}
+
+export interface TransitionInput {
+  message?: string;
+  resolution?: Resolution;
+  /** Internal id of the original report, for a duplicate. */
+  duplicateOfId?: number | null;
+}
+
+/** The changes a transition makes; the service writes them in one transaction. */
+export interface TransitionPlan {
+  transition: TransitionDef;
+  from: State;
+  to: State;
+  stateBeforeInfo: State | null;
+  resolution: Resolution | null;
+  duplicateOfId: number | null;
+  /** The moment the organization is notified starts the disclosure clock. */
+  startsDisclosureClock: boolean;
+  message: string | null;
+  notify: readonly Audience[];
+}
+
+export type PlanResult =
+  | { ok: true; plan: TransitionPlan }
+  | {
+      ok: false;
+      field?: "message" | "resolution" | "duplicateOf" | "organization";
+      error: string;
+    };
+
+export function isState(value: unknown): value is State {
+  return (
+    typeof value === "string" && (STATES as readonly string[]).includes(value)
+  );
+}
+
+export function isTransitionName(value: unknown): value is TransitionName {
+  return (
+    typeof value === "string" &&
+    (TRANSITION_NAMES as readonly string[]).includes(value)
+  );
+}
+
+function permitted(
+  def: TransitionDef,
+  report: WorkflowReport,
+  relation: Relation,
+): boolean {
+  if (!def.by.includes(relation) || !def.from.includes(report.state))
+    return false;
+  // Only a report that was resolved becomes a public advisory.
+  if (
+    def.name === "publish" &&
+    report.state === "closed" &&
+    report.resolution !== "resolved"
+  ) {
+    return false;
+  }
+  return true;
+}
+
+/** The transitions this relation may take now: exactly the buttons a page shows. */
+export function availableTransitions(
+  report: WorkflowReport,
+  relation: Relation,
+): TransitionDef[] {
+  return TRANSITION_NAMES.map((n) => TRANSITIONS[n]).filter((d) =>
+    permitted(d, report, relation),
+  );
+}
+
+/**
+ * Decides a transition: refuses what this relation may not do in this state,
+ * checks what it needs, and returns the changes to make.
+ */
+export function planTransition(
+  report: WorkflowReport,
+  relation: Relation,
+  name: TransitionName,
+  input: TransitionInput = {},
+): PlanResult {
+  const def = TRANSITIONS[name];
+  if (!permitted(def, report, relation)) {
+    return {
+      ok: false,
+      error: "This action is not possible in the report's current state.",
+    };
+  }
+  const message = input.message?.trim() || null;
+  if (def.message === "required" && !message) {
+    return {
+      ok: false,
+      field: "message",
+      error: "Write a message: it is required for this step.",
+    };
+  }
+  if (
+    (name === "triage" || name === "notify_vendor") &&
+    report.organizationId === null
+  ) {
+    return {
+      ok: false,
+      field: "organization",
+      error: "Set the affected organization before this step.",
+    };
+  }
+
+  let resolution: Resolution | null = report.resolution;
+  let duplicateOfId: number | null = null;
+  if (name === "close") {
+    if (!input.resolution || input.resolution === "withdrawn") {
+      return { ok: false, field: "resolution", error: "Choose a resolution." };
+    }
+    resolution = input.resolution;
+    if (resolution === "duplicate") {
+      if (!input.duplicateOfId) {
+        return {
+          ok: false,
+          field: "duplicateOf",
+          error: "A duplicate names the original report's ID.",
+        };
+      }
+      duplicateOfId = input.duplicateOfId;
+    }
+  } else if (name === "withdraw") {
+    resolution = "withdrawn";
+  } else if (name === "reopen") {
+    resolution = null;
+  }
+
+  const to =
+    def.to === "previous" ? (report.stateBeforeInfo ?? "acknowledged") : def.to;
+  return {
+    ok: true,
+    plan: {
+      transition: def,
+      from: report.state,
+      to,
+      stateBeforeInfo: to === "needs_info" ? report.state : null,
+      resolution,
+      duplicateOfId,
+      startsDisclosureClock: name === "notify_vendor",
+      message,
+      notify: def.notify,
+    },
+  };
+}
+
+/** Plain words for every state: what it means and what happens next, per viewer. */
+export const STATE_INFO: Record<
+  State,
+  { label: string; meaning: string; next: Partial<Record<Relation, string>> }
+> = {
+  submitted: {
+    label: "Submitted",
+    meaning: "The report was received and has a tracking ID.",
+    next: {
+      reporter: "A CERT triager will read it and acknowledge it.",
+      staff: "Acknowledge it, ask for information, or validate it.",
+    },
+  },
+  acknowledged: {
+    label: "Acknowledged",
+    meaning: "A CERT triager has read the report.",
+    next: {
+      reporter:
+        "The CERT is validating it: severity, weakness and the affected organization.",
+      staff:
+        "Validate it (set CVSS, CWE and organization) or ask for information.",
+    },
+  },
+  needs_info: {
+    label: "Needs information",
+    meaning: "The CERT is waiting for an answer from the researcher.",
+    next: {
+      reporter:
+        "Answer the CERT's question below; the report then continues where it was.",
+      staff: "Waiting for the researcher's answer.",
+    },
+  },
+  triaged: {
+    label: "Triaged",
+    meaning:
+      "The report is valid: severity, weakness and organization are set.",
+    next: {
+      reporter: "The CERT will notify the affected organization.",
+      staff: "Notify the organization.",
+    },
+  },
+  vendor_notified: {
+    label: "Organization notified",
+    meaning:
+      "The affected organization has been told; the disclosure clock runs.",
+    next: {
+      reporter: "The organization should acknowledge it and start fixing.",
+      org_contact: "Acknowledge the report and start working on a fix.",
+      staff: "Waiting for the organization to acknowledge it.",
+    },
+  },
+  fix_in_progress: {
+    label: "Fix in progress",
+    meaning: "The organization is working on a fix.",
+    next: {
+      reporter: "You will be asked to retest once the fix is deployed.",
+      org_contact: "Mark the fix as deployed when it is live.",
+      staff: "Follow the fix against the disclosure deadline.",
+    },
+  },
+  fixed: {
+    label: "Fixed",
+    meaning: "The organization says the fix is deployed.",
+    next: {
+      reporter:
+        "Please retest and confirm the fix, or report that it is not fixed.",
+      org_contact: "The researcher is retesting.",
+      staff:
+        "Waiting for the researcher's retest; you may confirm it yourself.",
+    },
+  },
+  fix_verified: {
+    label: "Fix verified",
+    meaning: "The fix was confirmed.",
+    next: {
+      reporter:
+        "The CERT will close the case or publish an advisory with your credit.",
+      org_contact: "The CERT will close the case or publish an advisory.",
+      staff: "Close the case or publish an advisory.",
+    },
+  },
+  closed: {
+    label: "Closed",
+    meaning: "The case is closed.",
+    next: {},
+  },
+  disclosed: {
+    label: "Disclosed",
+    meaning: "The case was published as a public advisory.",
+    next: {},
+  },
+};
+
+export const RESOLUTION_LABELS: Record<Resolution, string> = {
+  resolved: "Resolved",
+  invalid: "Invalid",
+  duplicate: "Duplicate",
+  out_of_scope: "Out of scope",
+  wont_fix: "Won't fix",
+  withdrawn: "Withdrawn by the researcher",
+};

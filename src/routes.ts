@@ -1,0 +1,11 @@
+import type { Express } from "express";
+import type { Deps } from "./deps.js";
+
+/**
+ * Feature routers (reports, organizations, mail outbox, ...) are mounted here,
+ * after the session, CSRF and layout middleware, and before the 404 handler.
+ */
+export function registerFeatureRoutes(app: Express, deps: Deps): void {
+  void app;
+  void deps;
+}

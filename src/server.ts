@@ -1,0 +1,54 @@
+import { createApp } from "./app.js";
+import { systemClock } from "./clock.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { databaseFile, openDatabase } from "./db/index.js";
+import { migrateToLatest } from "./db/migrate.js";
+import { createLogger } from "./logger.js";
+import { issueSetupLinkIfNeeded } from "./users/service.js";
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  const { db } = openDatabase(databaseFile(config.dataDir));
+  const applied = await migrateToLatest(db);
+  if (applied.length) logger.info({ applied }, "database migrated");
+
+  const deps = { db, config, clock: systemClock, logger };
+  const setupLink = await issueSetupLinkIfNeeded(deps);
+  if (setupLink) {
+    logger.warn(
+      `No administrator yet. Create the first one (link valid once, ${config.setupTokenHours} h): ${setupLink}`,
+    );
+  }
+
+  const app = createApp(deps);
+  const server = app.listen(config.port, config.host, () => {
+    logger.info(
+      `Disclosure Desk listening on ${config.baseUrl} (data in ${config.dataDir})`,
+    );
+  });
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, "shutting down");
+    server.close(async () => {
+      await db.destroy();
+      process.exit(0);
+    });
+  };
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

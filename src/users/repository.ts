@@ -1,0 +1,201 @@
+import type { Selectable } from "kysely";
+import type { Role } from "../auth/policy.js";
+import type { DbOrTx } from "../db/index.js";
+import type { UsersTable } from "../db/schema.js";
+import type { NotifyLevel, User } from "./types.js";
+
+function toUser(row: Selectable<UsersTable>, orgIds: number[]): User {
+  return {
+    id: row.id,
+    publicId: row.public_id,
+    email: row.email,
+    displayName: row.display_name,
+    role: row.role as Role,
+    notify: row.notify as NotifyLevel,
+    disabledAt: row.disabled_at === null ? null : new Date(row.disabled_at),
+    emailVerifiedAt:
+      row.email_verified_at === null ? null : new Date(row.email_verified_at),
+    createdAt: new Date(row.created_at),
+    orgIds,
+  };
+}
+
+async function orgIdsOf(db: DbOrTx, userId: number): Promise<number[]> {
+  const rows = await db
+    .selectFrom("org_members")
+    .select("org_id")
+    .where("user_id", "=", userId)
+    .orderBy("org_id")
+    .execute();
+  return rows.map((r) => r.org_id);
+}
+
+export async function findUserById(
+  db: DbOrTx,
+  id: number,
+): Promise<User | undefined> {
+  const row = await db
+    .selectFrom("users")
+    .selectAll()
+    .where("id", "=", id)
+    .executeTakeFirst();
+  return row && toUser(row, await orgIdsOf(db, row.id));
+}
+
+export async function findUserByPublicId(
+  db: DbOrTx,
+  publicId: string,
+): Promise<User | undefined> {
+  const row = await db
+    .selectFrom("users")
+    .selectAll()
+    .where("public_id", "=", publicId)
+    .executeTakeFirst();
+  return row && toUser(row, await orgIdsOf(db, row.id));
+}
+
+export async function findUserByEmail(
+  db: DbOrTx,
+  email: string,
+): Promise<User | undefined> {
+  const row = await db
+    .selectFrom("users")
+    .selectAll()
+    .where("email", "=", email.toLowerCase())
+    .executeTakeFirst();
+  return row && toUser(row, await orgIdsOf(db, row.id));
+}
+
+/** The stored password hash, read only by the sign-in and password-change paths. */
+export async function findPasswordHash(
+  db: DbOrTx,
+  userId: number,
+): Promise<string | null> {
+  const row = await db
+    .selectFrom("users")
+    .select("password_hash")
+    .where("id", "=", userId)
+    .executeTakeFirst();
+  return row?.password_hash ?? null;
+}
+
+export interface NewUser {
+  publicId: string;
+  email: string;
+  displayName: string;
+  role: Role;
+  passwordHash: string | null;
+  createdAt: Date;
+}
+
+export async function insertUser(db: DbOrTx, user: NewUser): Promise<User> {
+  const row = await db
+    .insertInto("users")
+    .values({
+      public_id: user.publicId,
+      email: user.email.toLowerCase(),
+      display_name: user.displayName,
+      role: user.role,
+      password_hash: user.passwordHash,
+      created_at: user.createdAt.getTime(),
+      password_changed_at: user.passwordHash ? user.createdAt.getTime() : null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toUser(row, []);
+}
+
+export async function setPasswordHash(
+  db: DbOrTx,
+  userId: number,
+  hash: string,
+  at: Date,
+) {
+  await db
+    .updateTable("users")
+    .set({ password_hash: hash, password_changed_at: at.getTime() })
+    .where("id", "=", userId)
+    .execute();
+}
+
+export async function setUserRole(db: DbOrTx, userId: number, role: Role) {
+  await db
+    .updateTable("users")
+    .set({ role })
+    .where("id", "=", userId)
+    .execute();
+}
+
+export async function setUserDisabled(
+  db: DbOrTx,
+  userId: number,
+  at: Date | null,
+) {
+  await db
+    .updateTable("users")
+    .set({ disabled_at: at ? at.getTime() : null })
+    .where("id", "=", userId)
+    .execute();
+}
+
+export async function setNotifyLevel(
+  db: DbOrTx,
+  userId: number,
+  notify: NotifyLevel,
+) {
+  await db
+    .updateTable("users")
+    .set({ notify })
+    .where("id", "=", userId)
+    .execute();
+}
+
+export async function markEmailVerified(db: DbOrTx, userId: number, at: Date) {
+  await db
+    .updateTable("users")
+    .set({ email_verified_at: at.getTime() })
+    .where("id", "=", userId)
+    .where("email_verified_at", "is", null)
+    .execute();
+}
+
+export async function countAdmins(db: DbOrTx): Promise<number> {
+  const row = await db
+    .selectFrom("users")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("role", "=", "admin")
+    .where("disabled_at", "is", null)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function listUsers(db: DbOrTx, limit = 500): Promise<User[]> {
+  const rows = await db
+    .selectFrom("users")
+    .selectAll()
+    .orderBy("id")
+    .limit(limit)
+    .execute();
+  const members = await db
+    .selectFrom("org_members")
+    .select(["org_id", "user_id"])
+    .execute();
+  return rows.map((row) =>
+    toUser(
+      row,
+      members.filter((m) => m.user_id === row.id).map((m) => m.org_id),
+    ),
+  );
+}
+
+/** Staff who receive mail for the whole triage team. */
+export async function listActiveStaff(db: DbOrTx): Promise<User[]> {
+  const rows = await db
+    .selectFrom("users")
+    .selectAll()
+    .where("role", "in", ["triager", "admin"])
+    .where("disabled_at", "is", null)
+    .orderBy("id")
+    .execute();
+  return rows.map((row) => toUser(row, []));
+}

@@ -1,0 +1,405 @@
+import { z } from "zod";
+import {
+  canAssignRole,
+  type Actor,
+  type Role,
+  ROLES,
+  can,
+} from "../auth/policy.js";
+import {
+  hashPassword,
+  needsRehash,
+  passwordProblem,
+  verifyPassword,
+} from "../auth/passwords.js";
+import { deleteUserSessions } from "../auth/session-repository.js";
+import {
+  consumeToken,
+  findValidToken,
+  issueToken,
+  type TokenPurpose,
+} from "../auth/tokens.js";
+import type { Deps } from "../deps.js";
+import { formatDateTime, ROLE_LABELS } from "../format.js";
+import { HttpError, NotFoundError } from "../http/errors.js";
+import { emailField, text, type FieldErrors } from "../http/validation.js";
+import { newPublicId } from "../ids.js";
+import { enqueueMail } from "../mail/outbox.js";
+import {
+  countAdmins,
+  findPasswordHash,
+  findUserByEmail,
+  findUserById,
+  findUserByPublicId,
+  insertUser,
+  listUsers,
+  setNotifyLevel,
+  setPasswordHash,
+  setUserDisabled,
+  setUserRole,
+} from "./repository.js";
+import type { NotifyLevel, User } from "./types.js";
+
+const SET_PASSWORD_VALID_MS = 72 * 3600_000;
+
+export type Outcome<T> =
+  { ok: true; value: T } | { ok: false; errors: FieldErrors };
+
+export const displayNameField = text("Display name", 1, 80);
+
+export const registrationSchema = z.object({
+  email: emailField,
+  displayName: displayNameField,
+  password: z.string({ error: "Password is required." }),
+});
+
+export function toActor(user: User): Actor {
+  return { id: user.id, role: user.role, orgIds: user.orgIds };
+}
+
+/** Researchers register themselves; every other role is made by staff. */
+export async function registerResearcher(
+  deps: Deps,
+  input: z.infer<typeof registrationSchema>,
+): Promise<Outcome<User>> {
+  const problem = passwordProblem(input.password, input.email);
+  if (problem) return { ok: false, errors: { password: problem } };
+  if (await findUserByEmail(deps.db, input.email)) {
+    return {
+      ok: false,
+      errors: {
+        email: "An account with this email already exists. Sign in instead.",
+      },
+    };
+  }
+  const passwordHash = await hashPassword(
+    input.password,
+    deps.config.scryptCost,
+  );
+  const user = await insertUser(deps.db, {
+    publicId: newPublicId(),
+    email: input.email,
+    displayName: input.displayName,
+    role: "researcher",
+    passwordHash,
+    createdAt: deps.clock.now(),
+  });
+  return { ok: true, value: user };
+}
+
+// Compared against when the email is unknown, so a miss takes as long as a hit.
+let decoyHash: Promise<string> | undefined;
+
+/**
+ * Checks credentials. Unknown email, wrong password and disabled account all
+ * answer null after the same amount of work: the response tells nothing.
+ */
+export async function authenticate(
+  deps: Deps,
+  email: string,
+  password: string,
+) {
+  const user = await findUserByEmail(deps.db, email.trim().toLowerCase());
+  const stored = user ? await findPasswordHash(deps.db, user.id) : null;
+  if (!stored) {
+    decoyHash ??= hashPassword(
+      "decoy-password-never-matches",
+      deps.config.scryptCost,
+    );
+    await verifyPassword(password, await decoyHash);
+    return null;
+  }
+  const ok = await verifyPassword(password, stored);
+  if (!ok || !user || user.disabledAt) return null;
+  if (needsRehash(stored, deps.config.scryptCost)) {
+    await setPasswordHash(
+      deps.db,
+      user.id,
+      await hashPassword(password, deps.config.scryptCost),
+      deps.clock.now(),
+    );
+  }
+  return user;
+}
+
+/** Loads the user behind a session; a disabled account has no session. */
+export async function sessionUser(
+  deps: Deps,
+  id: number,
+): Promise<User | undefined> {
+  const user = await findUserById(deps.db, id);
+  return user && !user.disabledAt ? user : undefined;
+}
+
+export const createAccountSchema = z.object({
+  email: emailField,
+  displayName: displayNameField,
+  role: z.enum(ROLES, { error: "Choose a role." }),
+});
+
+export interface CreatedAccount {
+  user: User;
+  link: string;
+}
+
+/**
+ * Makes an account without a password and mails (and returns) a one-time link
+ * to choose one. `actor` null means the command line, which runs as the host.
+ */
+export async function createAccount(
+  deps: Deps,
+  actor: Actor | null,
+  input: z.infer<typeof createAccountSchema>,
+  options: { orgName?: string } = {},
+): Promise<Outcome<CreatedAccount>> {
+  if (actor !== null && !canAssignRole(actor, input.role))
+    throw new NotFoundError();
+  if (await findUserByEmail(deps.db, input.email)) {
+    return {
+      ok: false,
+      errors: { email: "An account with this email already exists." },
+    };
+  }
+  const now = deps.clock.now();
+  return deps.db.transaction().execute(async (tx) => {
+    const user = await insertUser(tx, {
+      publicId: newPublicId(),
+      email: input.email,
+      displayName: input.displayName,
+      role: input.role,
+      passwordHash: null,
+      createdAt: now,
+    });
+    const token = await issueToken(
+      tx,
+      "set_password",
+      user.id,
+      now,
+      SET_PASSWORD_VALID_MS,
+    );
+    const link = `${deps.config.baseUrl}/password/set?token=${token}`;
+    const expires = formatDateTime(
+      new Date(now.getTime() + SET_PASSWORD_VALID_MS),
+    );
+    await enqueueMail(tx, deps, {
+      template: options.orgName ? "invitation" : "set_password",
+      to: { address: user.email, userId: user.id },
+      data: {
+        displayName: user.displayName,
+        roleLabel: ROLE_LABELS[user.role],
+        orgName: options.orgName,
+        link,
+        expires,
+      },
+    });
+    return { ok: true as const, value: { user, link } };
+  });
+}
+
+export const newPasswordSchema = z.object({
+  token: z.string().max(200).default(""),
+  password: z.string({ error: "Password is required." }),
+  confirm: z.string().default(""),
+});
+
+/** Who a set-password link is for, or undefined if it is not (or no longer) valid. */
+export async function userForPasswordToken(deps: Deps, token: string) {
+  const valid = await findValidToken(
+    deps.db,
+    ["set_password"],
+    token,
+    deps.clock.now(),
+  );
+  return valid?.userId ? findUserById(deps.db, valid.userId) : undefined;
+}
+
+/** Sets a password through a one-time link; ends every session of that account. */
+export async function setPasswordWithToken(
+  deps: Deps,
+  input: z.infer<typeof newPasswordSchema>,
+): Promise<Outcome<User>> {
+  const user = await userForPasswordToken(deps, input.token);
+  if (!user)
+    throw new HttpError(
+      400,
+      "This link is not valid any more. Ask for a new one.",
+    );
+  const problem = passwordProblem(input.password, user.email);
+  if (problem) return { ok: false, errors: { password: problem } };
+  if (input.password !== input.confirm) {
+    return {
+      ok: false,
+      errors: { confirm: "The two passwords do not match." },
+    };
+  }
+  const hash = await hashPassword(input.password, deps.config.scryptCost);
+  const now = deps.clock.now();
+  return deps.db.transaction().execute(async (tx) => {
+    const token = await findValidToken(tx, ["set_password"], input.token, now);
+    if (!token || !(await consumeToken(tx, token.id, now))) {
+      throw new HttpError(
+        400,
+        "This link is not valid any more. Ask for a new one.",
+      );
+    }
+    await setPasswordHash(tx, user.id, hash, now);
+    await deleteUserSessions(tx, user.id);
+    return { ok: true as const, value: user };
+  });
+}
+
+/** The first admin: only while there is none, through the one-time setup link. */
+export const setupSchema = registrationSchema.extend({
+  token: z.string().max(200).default(""),
+});
+
+export async function isSetupTokenValid(
+  deps: Deps,
+  token: string,
+): Promise<boolean> {
+  if ((await countAdmins(deps.db)) > 0) return false;
+  return (
+    (await findValidToken(deps.db, "setup", token, deps.clock.now())) !==
+    undefined
+  );
+}
+
+export async function completeSetup(
+  deps: Deps,
+  input: z.infer<typeof setupSchema>,
+): Promise<Outcome<User>> {
+  if (!(await isSetupTokenValid(deps, input.token))) {
+    throw new HttpError(400, "This setup link is not valid any more.");
+  }
+  const problem = passwordProblem(input.password, input.email);
+  if (problem) return { ok: false, errors: { password: problem } };
+  if (await findUserByEmail(deps.db, input.email)) {
+    return {
+      ok: false,
+      errors: { email: "An account with this email already exists." },
+    };
+  }
+  const hash = await hashPassword(input.password, deps.config.scryptCost);
+  const now = deps.clock.now();
+  return deps.db.transaction().execute(async (tx) => {
+    const token = await findValidToken(tx, "setup", input.token, now);
+    if (!token || !(await consumeToken(tx, token.id, now))) {
+      throw new HttpError(400, "This setup link is not valid any more.");
+    }
+    const user = await insertUser(tx, {
+      publicId: newPublicId(),
+      email: input.email,
+      displayName: input.displayName,
+      role: "admin",
+      passwordHash: hash,
+      createdAt: now,
+    });
+    return { ok: true as const, value: user };
+  });
+}
+
+/**
+ * At start with no admin: a fresh one-time setup link (earlier unused ones are
+ * voided, since their secret was only ever printed once). Null when not needed.
+ */
+export async function issueSetupLinkIfNeeded(
+  deps: Deps,
+): Promise<string | null> {
+  if ((await countAdmins(deps.db)) > 0) return null;
+  const now = deps.clock.now();
+  const token = await deps.db.transaction().execute(async (tx) => {
+    await tx
+      .updateTable("tokens")
+      .set({ used_at: now.getTime() })
+      .where("purpose", "=", "setup" satisfies TokenPurpose)
+      .where("used_at", "is", null)
+      .execute();
+    return issueToken(
+      tx,
+      "setup",
+      null,
+      now,
+      deps.config.setupTokenHours * 3600_000,
+    );
+  });
+  return `${deps.config.baseUrl}/setup?token=${token}`;
+}
+
+// ---- administration ----
+
+function requireUserAdmin(actor: Actor | null) {
+  if (actor !== null && !can(actor, "user:manage")) throw new NotFoundError();
+}
+
+export async function listAllUsers(
+  deps: Deps,
+  actor: Actor | null,
+): Promise<User[]> {
+  requireUserAdmin(actor);
+  return listUsers(deps.db);
+}
+
+async function targetUser(deps: Deps, target: string | number): Promise<User> {
+  const user =
+    typeof target === "number"
+      ? await findUserById(deps.db, target)
+      : ((await findUserByPublicId(deps.db, target)) ??
+        (await findUserByEmail(deps.db, target)));
+  if (!user) throw new NotFoundError();
+  return user;
+}
+
+/** Disabling ends every session of the account at once. */
+export async function disableUser(
+  deps: Deps,
+  actor: Actor | null,
+  target: string | number,
+) {
+  requireUserAdmin(actor);
+  const user = await targetUser(deps, target);
+  if (actor && user.id === actor.id)
+    throw new HttpError(400, "You cannot disable your own account.");
+  await deps.db.transaction().execute(async (tx) => {
+    await setUserDisabled(tx, user.id, deps.clock.now());
+    await deleteUserSessions(tx, user.id);
+  });
+  return user;
+}
+
+export async function enableUser(
+  deps: Deps,
+  actor: Actor | null,
+  target: string | number,
+) {
+  requireUserAdmin(actor);
+  const user = await targetUser(deps, target);
+  await setUserDisabled(deps.db, user.id, null);
+  return user;
+}
+
+export async function changeRole(
+  deps: Deps,
+  actor: Actor | null,
+  target: string | number,
+  role: Role,
+) {
+  requireUserAdmin(actor);
+  const user = await targetUser(deps, target);
+  if (actor && user.id === actor.id)
+    throw new HttpError(400, "You cannot change your own role.");
+  await deps.db.transaction().execute(async (tx) => {
+    await setUserRole(tx, user.id, role);
+    // A role change changes what the sessions may do: make them sign in again.
+    await deleteUserSessions(tx, user.id);
+  });
+  return user;
+}
+
+export async function setNotificationPreference(
+  deps: Deps,
+  actor: Actor,
+  notify: NotifyLevel,
+) {
+  if (!can(actor, "account:manage")) throw new NotFoundError();
+  await setNotifyLevel(deps.db, actor.id, notify);
+}

@@ -1,0 +1,177 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import supertest from "supertest";
+import { createApp } from "../../src/app.js";
+import type { Role } from "../../src/auth/policy.js";
+import { hashPassword } from "../../src/auth/passwords.js";
+import type { Clock } from "../../src/clock.js";
+import { loadConfig, type Config } from "../../src/config.js";
+import { databaseFile, openDatabase, type Db } from "../../src/db/index.js";
+import { migrateToLatest } from "../../src/db/migrate.js";
+import type { Deps } from "../../src/deps.js";
+import { newPublicId } from "../../src/ids.js";
+import { createLogger } from "../../src/logger.js";
+import { insertUser } from "../../src/users/repository.js";
+import type { User } from "../../src/users/types.js";
+
+/** A clock tests can move. Starts at a fixed instant so runs are repeatable. */
+export class TestClock implements Clock {
+  constructor(public ms = Date.parse("2026-03-02T09:00:00Z")) {}
+  now() {
+    return new Date(this.ms);
+  }
+  advance(ms: number) {
+    this.ms += ms;
+  }
+  advanceDays(days: number) {
+    this.ms += days * 86_400_000;
+  }
+}
+
+export interface TestContext {
+  app: ReturnType<typeof createApp>;
+  deps: Deps;
+  db: Db;
+  config: Config;
+  clock: TestClock;
+  dataDir: string;
+  /** Closes the database and removes the data directory. */
+  close(): Promise<void>;
+}
+
+export const TEST_ENV = {
+  NODE_ENV: "test",
+  SESSION_SECRET: "test-secret-test-secret-test-secret-0123",
+  SCRYPT_COST: "1024",
+  LOG_LEVEL: "silent",
+  BASE_URL: "http://localhost:3000",
+} as const;
+
+export function testConfig(
+  dataDir: string,
+  env: Record<string, string> = {},
+): Config {
+  return loadConfig({ ...TEST_ENV, DATA_DIR: dataDir, ...env });
+}
+
+/** A real SQLite file in a fresh temporary DATA_DIR, migrated, and an app on it. */
+export async function createTestContext(
+  options: {
+    env?: Record<string, string>;
+    dataDir?: string;
+    clock?: TestClock;
+  } = {},
+): Promise<TestContext> {
+  const dataDir =
+    options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), "dd-test-"));
+  const config = testConfig(dataDir, options.env);
+  const { db } = openDatabase(databaseFile(dataDir));
+  await migrateToLatest(db);
+  const clock = options.clock ?? new TestClock();
+  const deps: Deps = { db, config, clock, logger: createLogger("silent") };
+  const app = createApp(deps);
+  return {
+    app,
+    deps,
+    db,
+    config,
+    clock,
+    dataDir,
+    async close() {
+      await db.destroy();
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+let userCounter = 0;
+export const TEST_PASSWORD = "correct horse battery staple 42";
+
+export interface TestUser {
+  user: User;
+  email: string;
+  password: string;
+}
+
+/** Inserts an account directly (fast), with a known password and optional memberships. */
+export async function createUser(
+  ctx: Pick<TestContext, "db" | "config" | "clock">,
+  role: Role,
+  options: { email?: string; displayName?: string; orgIds?: number[] } = {},
+): Promise<TestUser> {
+  userCounter += 1;
+  const email = options.email ?? `${role}${userCounter}@example.test`;
+  const user = await insertUser(ctx.db, {
+    publicId: newPublicId(),
+    email,
+    displayName: options.displayName ?? `${role} ${userCounter}`,
+    role,
+    passwordHash: await hashPassword(TEST_PASSWORD, ctx.config.scryptCost),
+    createdAt: ctx.clock.now(),
+  });
+  for (const orgId of options.orgIds ?? []) {
+    await ctx.db
+      .insertInto("org_members")
+      .values({ org_id: orgId, user_id: user.id })
+      .execute();
+  }
+  user.orgIds = options.orgIds ?? [];
+  return { user, email, password: TEST_PASSWORD };
+}
+
+/** Reads the CSRF token out of a rendered page. */
+export function csrfFrom(html: string): string {
+  const match = /name="_csrf" value="([^"]+)"/.exec(html);
+  if (!match?.[1]) throw new Error("no CSRF token on the page");
+  return match[1];
+}
+
+/** A cookie-keeping client with the session's CSRF token at hand. */
+export interface Browser {
+  agent: ReturnType<typeof supertest.agent>;
+  csrf: string;
+  /** GETs a page and refreshes the CSRF token from it. */
+  refreshCsrf(page?: string): Promise<string>;
+  /** POSTs a urlencoded form with the current CSRF token. */
+  post(url: string, fields?: Record<string, string | string[]>): supertest.Test;
+}
+
+export async function anonymous(
+  ctx: Pick<TestContext, "app">,
+): Promise<Browser> {
+  const agent = supertest.agent(ctx.app);
+  const browser: Browser = {
+    agent,
+    csrf: "",
+    async refreshCsrf(page = "/login") {
+      const res = await agent.get(page);
+      browser.csrf = csrfFrom(res.text);
+      return browser.csrf;
+    },
+    post(url, fields = {}) {
+      return agent
+        .post(url)
+        .type("form")
+        .send({ _csrf: browser.csrf, ...fields });
+    },
+  };
+  await browser.refreshCsrf("/login");
+  return browser;
+}
+
+/** Signs in through the real login form and returns the signed-in client. */
+export async function signedIn(
+  ctx: Pick<TestContext, "app">,
+  who: TestUser,
+): Promise<Browser> {
+  const browser = await anonymous(ctx);
+  const res = await browser.post("/login", {
+    email: who.email,
+    password: who.password,
+  });
+  if (res.status !== 303)
+    throw new Error(`sign-in failed for ${who.email}: ${res.status}`);
+  await browser.refreshCsrf("/account");
+  return browser;
+}
