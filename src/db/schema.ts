@@ -124,6 +124,22 @@ export interface OutboxTable {
   sent_at: number | null;
 }
 
+/** Append-only (triggers refuse UPDATE and DELETE); see src/audit. */
+export interface AuditLogTable {
+  id: number;
+  at: number;
+  actor_id: number | null;
+  actor_label: string;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -134,4 +150,5 @@ export interface Database {
   report_events: ReportEventsTable;
   attachments: AttachmentsTable;
   outbox: OutboxTable;
+  audit_log: AuditLogTable;
 }
