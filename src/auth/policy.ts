@@ -39,6 +39,7 @@ export const GLOBAL_ACTIONS = [
   "org:manage", // create organizations, invite contacts
   "user:manage", // list users, change roles, disable accounts
   "outbox:manage", // see and retry outgoing mail
+  "audit:view", // browse the audit log
 ] as const;
 export type GlobalAction = (typeof GLOBAL_ACTIONS)[number];
 
@@ -52,6 +53,7 @@ export const REPORT_ACTIONS = [
   "report:add_note",
   "report:edit_triage", // CVSS, CWE, organization, duplicate of
   "report:assign",
+  "report:view_viewers", // roles and organizations that viewed it (audit/service.ts)
 ] as const;
 export type ReportAction = (typeof REPORT_ACTIONS)[number];
 
@@ -66,6 +68,7 @@ const globalRules: Record<GlobalAction, readonly Role[]> = {
   "org:manage": STAFF,
   "user:manage": ["admin"],
   "outbox:manage": ["admin"],
+  "audit:view": ["admin"],
 };
 
 /** How an actor stands to a report; staff stand above every report. */
@@ -96,6 +99,9 @@ const reportRules: Record<ReportAction, readonly Relation[]> = {
   "report:add_note": ["staff"],
   "report:edit_triage": ["staff"],
   "report:assign": ["staff"],
+  // The researcher learns who looked at their report; org contacts do not
+  // learn about CERT staff activity.
+  "report:view_viewers": ["staff", "reporter"],
 };
 
 export function can(
