@@ -1,4 +1,5 @@
 import type { Express } from "express";
+import { auditRoutes } from "./audit/routes.js";
 import type { Deps } from "./deps.js";
 
 /**
@@ -8,4 +9,5 @@ import type { Deps } from "./deps.js";
 export function registerFeatureRoutes(app: Express, deps: Deps): void {
   void app;
   void deps;
+  app.use(auditRoutes(deps));
 }

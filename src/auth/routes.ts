@@ -30,6 +30,8 @@ import {
   userForPasswordToken,
 } from "../users/service.js";
 import { PASSWORD_MIN } from "./passwords.js";
+import { auditContextOf } from "../audit/routes.js";
+import { recordSignInAttempt, recordSignOut } from "../audit/service.js";
 
 const LOGIN_WINDOW_MS = 15 * 60_000;
 
@@ -125,8 +127,19 @@ export function accountRoutes(
   router.post("/login", loginPerIp, loginPerAccount, (req, res, next) => {
     const email =
       typeof req.body?.email === "string" ? req.body.email.slice(0, 254) : "";
-    passport.authenticate("local", (err: unknown, user: User | false) => {
+    passport.authenticate("local", async (err: unknown, user: User | false) => {
       if (err) return next(err);
+      // Every attempt is audited before it is answered: no entry, no sign-in.
+      try {
+        await recordSignInAttempt(
+          deps,
+          user || null,
+          email,
+          auditContextOf(req),
+        );
+      } catch (auditErr) {
+        return next(auditErr);
+      }
       if (!user) {
         return res.status(401).render("auth/login", {
           title: "Sign in",
@@ -141,7 +154,8 @@ export function accountRoutes(
     })(req, res, next);
   });
 
-  router.post("/logout", (req, res, next) => {
+  router.post("/logout", async (req, res, next) => {
+    await recordSignOut(deps, req.user ?? null, auditContextOf(req));
     req.logout((err) => {
       if (err) return next(err);
       req.session.destroy((destroyErr) => {

@@ -28,6 +28,8 @@ export function navigationFor(actor: Actor | null): NavLink[] {
     links.push({ href: "/admin/users", label: "Users" });
   if (can(actor, "outbox:manage"))
     links.push({ href: "/admin/outbox", label: "Outbox" });
+  if (can(actor, "audit:view"))
+    links.push({ href: "/admin/audit", label: "Audit log" });
   links.push({ href: "/account", label: "Account" });
   return links;
 }

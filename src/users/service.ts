@@ -25,6 +25,7 @@ import { HttpError, NotFoundError } from "../http/errors.js";
 import { emailField, text, type FieldErrors } from "../http/validation.js";
 import { newPublicId } from "../ids.js";
 import { enqueueMail } from "../mail/outbox.js";
+import { recordAudit } from "../audit/service.js";
 import {
   countAdmins,
   findPasswordHash,
@@ -83,6 +84,13 @@ export async function registerResearcher(
     role: "researcher",
     passwordHash,
     createdAt: deps.clock.now(),
+  });
+  await recordAudit(deps.db, {
+    action: "user.created",
+    actor: user,
+    target: { type: "user", id: user.publicId },
+    details: { role: user.role, via: "registration" },
+    at: user.createdAt,
   });
   return { ok: true, value: user };
 }
@@ -169,6 +177,13 @@ export async function createAccount(
       role: input.role,
       passwordHash: null,
       createdAt: now,
+    });
+    await recordAudit(tx, {
+      action: "user.created",
+      actor,
+      target: { type: "user", id: user.publicId },
+      details: { role: user.role },
+      at: now,
     });
     const token = await issueToken(
       tx,
@@ -294,6 +309,13 @@ export async function completeSetup(
       passwordHash: hash,
       createdAt: now,
     });
+    await recordAudit(tx, {
+      action: "user.created",
+      actor: user,
+      target: { type: "user", id: user.publicId },
+      details: { role: user.role, via: "setup" },
+      at: now,
+    });
     return { ok: true as const, value: user };
   });
 }
@@ -362,6 +384,12 @@ export async function disableUser(
   await deps.db.transaction().execute(async (tx) => {
     await setUserDisabled(tx, user.id, deps.clock.now());
     await deleteUserSessions(tx, user.id);
+    await recordAudit(tx, {
+      action: "user.disabled",
+      actor,
+      target: { type: "user", id: user.publicId },
+      at: deps.clock.now(),
+    });
   });
   return user;
 }
@@ -373,7 +401,15 @@ export async function enableUser(
 ) {
   requireUserAdmin(actor);
   const user = await targetUser(deps, target);
-  await setUserDisabled(deps.db, user.id, null);
+  await deps.db.transaction().execute(async (tx) => {
+    await setUserDisabled(tx, user.id, null);
+    await recordAudit(tx, {
+      action: "user.enabled",
+      actor,
+      target: { type: "user", id: user.publicId },
+      at: deps.clock.now(),
+    });
+  });
   return user;
 }
 
@@ -391,6 +427,13 @@ export async function changeRole(
     await setUserRole(tx, user.id, role);
     // A role change changes what the sessions may do: make them sign in again.
     await deleteUserSessions(tx, user.id);
+    await recordAudit(tx, {
+      action: "user.role_changed",
+      actor,
+      target: { type: "user", id: user.publicId },
+      details: { from: user.role, to: role },
+      at: deps.clock.now(),
+    });
   });
   return user;
 }

@@ -1,0 +1,185 @@
+import type { Selectable } from "kysely";
+import type { ReportAccessFacts } from "../auth/policy.js";
+import type { DbOrTx } from "../db/index.js";
+import type { AuditLogTable } from "../db/schema.js";
+import type { AuditEntry, AuditFilter, AuditListItem } from "./types.js";
+
+/*
+ * Append-only: this module offers an insert and reads, nothing else. The
+ * database triggers refuse UPDATE and DELETE on audit_log as a second line.
+ */
+
+function toEntry(row: Selectable<AuditLogTable>): AuditEntry {
+  return {
+    id: row.id,
+    at: new Date(row.at),
+    actorId: row.actor_id,
+    actorLabel: row.actor_label,
+    action: row.action,
+    targetType: row.target_type,
+    targetId: row.target_id,
+    ip: row.ip,
+    userAgent: row.user_agent,
+    details: row.details,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+/** The head of the chain: the entry a new one links to. */
+export async function lastAuditLink(
+  db: DbOrTx,
+): Promise<{ id: number; hash: string } | undefined> {
+  return db
+    .selectFrom("audit_log")
+    .select(["id", "hash"])
+    .orderBy("id", "desc")
+    .limit(1)
+    .executeTakeFirst();
+}
+
+export async function insertAuditEntry(
+  db: DbOrTx,
+  entry: AuditEntry,
+): Promise<void> {
+  await db
+    .insertInto("audit_log")
+    .values({
+      id: entry.id,
+      at: entry.at.getTime(),
+      actor_id: entry.actorId,
+      actor_label: entry.actorLabel,
+      action: entry.action,
+      target_type: entry.targetType,
+      target_id: entry.targetId,
+      ip: entry.ip,
+      user_agent: entry.userAgent,
+      details: entry.details,
+      prev_hash: entry.prevHash,
+      hash: entry.hash,
+    })
+    .execute();
+}
+
+/** A page of the chain in id order, for verification (bounded memory). */
+export async function auditEntriesAfter(
+  db: DbOrTx,
+  afterId: number,
+  limit: number,
+): Promise<AuditEntry[]> {
+  const rows = await db
+    .selectFrom("audit_log")
+    .selectAll()
+    .where("id", ">", afterId)
+    .orderBy("id", "asc")
+    .limit(limit)
+    .execute();
+  return rows.map(toEntry);
+}
+
+/** Newest first, keyset-paged by id (stable under concurrent appends). */
+export async function listAuditEntries(
+  db: DbOrTx,
+  filter: AuditFilter,
+  beforeId: number | null,
+  limit: number,
+): Promise<AuditListItem[]> {
+  let query = db
+    .selectFrom("audit_log")
+    .leftJoin("users", "users.id", "audit_log.actor_id")
+    .selectAll("audit_log")
+    .select("users.email as actor_email");
+  if (filter.action)
+    query = query.where("audit_log.action", "=", filter.action);
+  if (filter.actorId !== undefined)
+    query = query.where("audit_log.actor_id", "=", filter.actorId);
+  if (filter.targetId)
+    query = query.where("audit_log.target_id", "=", filter.targetId);
+  if (filter.fromMs !== undefined)
+    query = query.where("audit_log.at", ">=", filter.fromMs);
+  if (filter.untilMs !== undefined)
+    query = query.where("audit_log.at", "<", filter.untilMs);
+  if (beforeId !== null) query = query.where("audit_log.id", "<", beforeId);
+  const rows = await query
+    .orderBy("audit_log.id", "desc")
+    .limit(limit)
+    .execute();
+  return rows.map((row) => {
+    const { actor_email, ...entry } = row;
+    return { ...toEntry(entry), actorEmail: actor_email };
+  });
+}
+
+/** The recorded views of one report (by its public ID), newest first. */
+export async function reportViewEntries(
+  db: DbOrTx,
+  reportPublicId: string,
+  limit: number,
+): Promise<AuditEntry[]> {
+  const rows = await db
+    .selectFrom("audit_log")
+    .selectAll()
+    .where("target_id", "=", reportPublicId)
+    .where("target_type", "=", "report")
+    .where("action", "=", "report.viewed")
+    .orderBy("id", "desc")
+    .limit(limit)
+    .execute();
+  return rows.map(toEntry);
+}
+
+/**
+ * What the policy needs to decide on a report, plus its public ID (the only
+ * ID the audit log stores). Read here because the audit trail needs it
+ * before the reports feature may exist; it reads, never writes, reports.
+ */
+export async function reportFactsForAudit(
+  db: DbOrTx,
+  reportId: number,
+): Promise<(ReportAccessFacts & { publicId: string }) | undefined> {
+  const row = await db
+    .selectFrom("reports")
+    .select([
+      "public_id",
+      "reporter_id",
+      "organization_id",
+      "vendor_notified_at",
+      "reveal_identity",
+    ])
+    .where("id", "=", reportId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    publicId: row.public_id,
+    reporterId: row.reporter_id,
+    organizationId: row.organization_id,
+    vendorNotifiedAt:
+      row.vendor_notified_at === null ? null : new Date(row.vendor_notified_at),
+    revealIdentity: row.reveal_identity === 1,
+  };
+}
+
+export async function organizationPublicId(
+  db: DbOrTx,
+  orgId: number,
+): Promise<string | undefined> {
+  const row = await db
+    .selectFrom("organizations")
+    .select("public_id")
+    .where("id", "=", orgId)
+    .executeTakeFirst();
+  return row?.public_id;
+}
+
+export async function organizationNamesByPublicId(
+  db: DbOrTx,
+  publicIds: readonly string[],
+): Promise<Map<string, string>> {
+  if (publicIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("organizations")
+    .select(["public_id", "name"])
+    .where("public_id", "in", [...publicIds])
+    .execute();
+  return new Map(rows.map((r) => [r.public_id, r.name]));
+}

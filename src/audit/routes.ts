@@ -1,0 +1,144 @@
+import { Router, type Request } from "express";
+import { z } from "zod";
+import type { Deps } from "../deps.js";
+import { ROLE_LABELS } from "../format.js";
+import { actorOf, requireAllowed } from "../http/middleware.js";
+import { parseForm } from "../http/validation.js";
+import { browseAudit, type AuditQuery } from "./service.js";
+import {
+  AUDIT_ACTIONS,
+  type AuditListItem,
+  type AuditRequestContext,
+} from "./types.js";
+
+/**
+ * Where a request came from, for an audit entry. req.ip honours the
+ * configured TRUST_PROXY, so a client cannot pick its own address with a
+ * forwarded header unless a trusted proxy put it there.
+ */
+export function auditContextOf(req: Request): AuditRequestContext {
+  return { ip: req.ip ?? null, userAgent: req.get("user-agent") ?? null };
+}
+
+const DAY_MS = 86_400_000;
+const dateField = (label: string) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (s) =>
+        s === "" ||
+        (/^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(s))),
+      { message: `${label} must be a date like 2026-03-02.` },
+    )
+    .default("");
+
+const filterSchema = z.object({
+  action: z
+    .union([z.literal(""), z.enum(AUDIT_ACTIONS)], {
+      error: "Choose an action from the list.",
+    })
+    .default(""),
+  actor: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .max(254, "Email must be at most 254 characters.")
+    .default(""),
+  target: z
+    .string()
+    .trim()
+    .max(100, "Target ID must be at most 100 characters.")
+    .default(""),
+  from: dateField("From"),
+  to: dateField("To"),
+  before: z
+    .string()
+    .regex(/^\d{1,15}$/, "Not a valid page.")
+    .optional(),
+});
+type Filters = z.infer<typeof filterSchema>;
+
+function toQuery(f: Filters): AuditQuery {
+  return {
+    action: f.action || undefined,
+    actorEmail: f.actor || undefined,
+    targetId: f.target || undefined,
+    // Dates are days in UTC, the time zone the page shows.
+    from: f.from ? new Date(`${f.from}T00:00:00Z`) : undefined,
+    until: f.to
+      ? new Date(new Date(`${f.to}T00:00:00Z`).getTime() + DAY_MS)
+      : undefined,
+    before: f.before ? Number(f.before) : undefined,
+  };
+}
+
+function pageHref(f: Filters, before?: number): string {
+  const params = new URLSearchParams();
+  for (const key of ["action", "actor", "target", "from", "to"] as const)
+    if (f[key]) params.set(key, f[key]);
+  if (before !== undefined) params.set("before", String(before));
+  const query = params.toString();
+  return query ? `/admin/audit?${query}` : "/admin/audit";
+}
+
+/** "2026-03-02 09:00:05 UTC": seconds matter in an audit log. */
+function utcText(date: Date): string {
+  return `${date.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
+function entryRow(entry: AuditListItem) {
+  return {
+    id: entry.id,
+    atIso: entry.at.toISOString(),
+    atText: utcText(entry.at),
+    actorEmail: entry.actorEmail,
+    actorLabel: ROLE_LABELS[entry.actorLabel] ?? entry.actorLabel,
+    action: entry.action,
+    target: entry.targetType
+      ? `${entry.targetType} ${entry.targetId ?? ""}`.trim()
+      : "",
+    ip: entry.ip ?? "",
+    userAgent: entry.userAgent ?? "",
+    details: entry.details === "{}" ? "" : entry.details,
+  };
+}
+
+/** The admin's audit log: filter, newest first, keyset pages. */
+export function auditRoutes(deps: Deps) {
+  const router = Router();
+  router.use("/admin/audit", requireAllowed("audit:view"));
+
+  router.get("/admin/audit", async (req, res) => {
+    const form = parseForm(filterSchema, req.query);
+    const actions = [
+      { value: "", label: "Any action" },
+      ...AUDIT_ACTIONS.map((a) => ({ value: a, label: a })),
+    ];
+    if (!form.ok) {
+      return res.status(422).render("admin/audit", {
+        title: "Audit log",
+        actions,
+        values: form.values,
+        errors: form.errors,
+        entries: [],
+        nextHref: null,
+        newestHref: null,
+      });
+    }
+    const filters = form.data;
+    const page = await browseAudit(deps, actorOf(req), toQuery(filters));
+    res.render("admin/audit", {
+      title: "Audit log",
+      actions,
+      values: filters,
+      errors: {},
+      entries: page.entries.map(entryRow),
+      nextHref:
+        page.nextBefore === null ? null : pageHref(filters, page.nextBefore),
+      newestHref: filters.before ? pageHref(filters) : null,
+    });
+  });
+
+  return router;
+}

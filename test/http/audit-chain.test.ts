@@ -1,0 +1,342 @@
+// The hash chain against a real SQLite file: appends, concurrency, and an
+// attacker with write access to the file (triggers dropped first).
+import assert from "node:assert/strict";
+import { sql } from "kysely";
+import { afterEach, beforeEach, describe, it } from "mocha";
+import {
+  auditHash,
+  recordAudit,
+  verifyAuditChain,
+} from "../../src/audit/service.js";
+import type { AuditAction } from "../../src/audit/types.js";
+import { runCli } from "../../src/cli.js";
+import {
+  createTestContext,
+  TEST_ENV,
+  type TestContext,
+} from "../support/harness.js";
+
+const ACTIONS: AuditAction[] = [
+  "auth.sign_in",
+  "report.viewed",
+  "user.role_changed",
+  "auth.sign_out",
+];
+
+async function seed(ctx: TestContext, n: number) {
+  for (let i = 0; i < n; i++) {
+    await recordAudit(ctx.db, {
+      action: ACTIONS[i % ACTIONS.length]!,
+      actor: { id: 1 + (i % 3), role: "triager" },
+      target: { type: "report", id: `DD-0000-000${i % 10}` },
+      request: { ip: "203.0.113.7", userAgent: "test-agent" },
+      details: { n: i },
+      at: new Date(ctx.clock.now().getTime() + i * 1000),
+    });
+  }
+}
+
+/** What someone with the database file can do: the triggers are no obstacle. */
+async function actAsAttacker(ctx: TestContext) {
+  await sql`drop trigger audit_log_no_update`.execute(ctx.db);
+  await sql`drop trigger audit_log_no_delete`.execute(ctx.db);
+  await sql`drop index audit_log_prev_hash`.execute(ctx.db);
+}
+
+async function row(ctx: TestContext, id: number) {
+  return ctx.db
+    .selectFrom("audit_log")
+    .selectAll()
+    .where("id", "=", id)
+    .executeTakeFirstOrThrow();
+}
+
+function cliOutput() {
+  const lines: string[] = [];
+  const out = {
+    log: (...args: unknown[]) => lines.push(args.join(" ")),
+    error: (...args: unknown[]) => lines.push(args.join(" ")),
+  } as unknown as Console;
+  return { out, lines };
+}
+
+describe("audit chain", () => {
+  let ctx: TestContext;
+  beforeEach(async () => {
+    ctx = await createTestContext();
+  });
+  afterEach(() => ctx.close());
+
+  it("verifies an empty log", async () => {
+    assert.deepEqual(await verifyAuditChain(ctx.db), {
+      ok: true,
+      count: 0,
+      headHash: "0".repeat(64),
+    });
+  });
+
+  it("verifies a chain of N entries, each linked to the one before", async () => {
+    await seed(ctx, 25);
+    const result = await verifyAuditChain(ctx.db);
+    assert.equal(result.ok, true);
+    assert.equal(result.count, 25);
+    const rows = await ctx.db
+      .selectFrom("audit_log")
+      .selectAll()
+      .orderBy("id")
+      .execute();
+    assert.deepEqual(
+      rows.map((r) => r.id),
+      Array.from({ length: 25 }, (_, i) => i + 1),
+    );
+    assert.equal(rows[0]!.prev_hash, "0".repeat(64));
+    for (let i = 1; i < rows.length; i++)
+      assert.equal(rows[i]!.prev_hash, rows[i - 1]!.hash);
+    assert.equal(result.ok && result.headHash, rows[24]!.hash);
+  });
+
+  it("stays one chain when many entries are written at once", async () => {
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        recordAudit(ctx.db, {
+          action: "report.viewed",
+          actor: { id: i + 1, role: "triager" },
+          at: ctx.clock.now(),
+        }),
+      ),
+    );
+    assert.deepEqual(await verifyAuditChain(ctx.db), {
+      ok: true,
+      count: 30,
+      headHash: (await row(ctx, 30)).hash,
+    });
+  });
+
+  it("joins the caller's transaction: rolled back with it, chain intact", async () => {
+    await seed(ctx, 2);
+    await assert.rejects(
+      ctx.db.transaction().execute(async (tx) => {
+        await recordAudit(tx, {
+          action: "user.disabled",
+          actor: null,
+          at: ctx.clock.now(),
+        });
+        throw new Error("the change failed");
+      }),
+      /the change failed/,
+    );
+    await seed(ctx, 1);
+    const result = await verifyAuditChain(ctx.db);
+    assert.equal(result.count, 3);
+    assert.equal(result.ok, true);
+    assert.equal((await row(ctx, 3)).action, "auth.sign_in");
+  });
+
+  it("labels entries by the actor's role, or system / anonymous", async () => {
+    const a = await recordAudit(ctx.db, {
+      action: "user.created",
+      actor: null,
+      at: ctx.clock.now(),
+    });
+    const b = await recordAudit(ctx.db, {
+      action: "auth.sign_in_failed",
+      actor: null,
+      request: { ip: "198.51.100.1", userAgent: "x".repeat(1000) },
+      at: ctx.clock.now(),
+    });
+    const c = await recordAudit(ctx.db, {
+      action: "user.role_changed",
+      actor: { id: 4, role: "admin" },
+      at: ctx.clock.now(),
+    });
+    assert.deepEqual(
+      [a.actorLabel, b.actorLabel, c.actorLabel],
+      ["system", "anonymous", "admin"],
+    );
+    assert.equal(b.userAgent?.length, 256);
+  });
+
+  it("refuses details that carry a secret, and writes nothing", async () => {
+    await assert.rejects(
+      recordAudit(ctx.db, {
+        action: "auth.password_changed",
+        actor: { id: 1, role: "researcher" },
+        details: { password: "hunter2" },
+        at: ctx.clock.now(),
+      }),
+      /must not carry/,
+    );
+    assert.equal((await verifyAuditChain(ctx.db)).count, 0);
+  });
+
+  describe("the database refuses to rewrite history", () => {
+    it("rejects UPDATE and DELETE, and the chain still verifies", async () => {
+      await seed(ctx, 3);
+      await assert.rejects(
+        ctx.db
+          .updateTable("audit_log")
+          .set({ action: "auth.sign_out" })
+          .where("id", "=", 2)
+          .execute(),
+        /append-only/,
+      );
+      await assert.rejects(
+        ctx.db.deleteFrom("audit_log").where("id", "=", 2).execute(),
+        /append-only/,
+      );
+      await assert.rejects(
+        ctx.db.deleteFrom("audit_log").execute(),
+        /append-only/,
+      );
+      assert.equal((await row(ctx, 2)).action, "report.viewed");
+      const result = await verifyAuditChain(ctx.db);
+      assert.equal(result.ok, true);
+      assert.equal(result.count, 3);
+    });
+
+    it("refuses a second entry on the same head (no fork)", async () => {
+      await seed(ctx, 2);
+      const head = await row(ctx, 2);
+      await assert.rejects(
+        ctx.db
+          .insertInto("audit_log")
+          .values({ ...head, id: 99, details: '{"fork":true}' })
+          .execute(),
+        /UNIQUE/,
+      );
+    });
+  });
+
+  describe("tampering is caught at the first broken link", () => {
+    beforeEach(async () => {
+      await seed(ctx, 10);
+      await actAsAttacker(ctx);
+    });
+
+    it("an edited action", async () => {
+      await ctx.db
+        .updateTable("audit_log")
+        .set({ action: "auth.sign_out" })
+        .where("id", "=", 5)
+        .execute();
+      const result = await verifyAuditChain(ctx.db);
+      assert.equal(result.ok, false);
+      assert.equal(!result.ok && result.brokenAt, 5);
+      assert.match(!result.ok ? result.reason : "", /changed/);
+      assert.equal(!result.ok && result.count, 4);
+    });
+
+    it("an edited entry whose own hash was recomputed breaks the next link", async () => {
+      const r = await row(ctx, 5);
+      const forged = {
+        id: r.id,
+        at: new Date(r.at),
+        actorId: r.actor_id,
+        actorLabel: r.actor_label,
+        action: r.action,
+        targetType: r.target_type,
+        targetId: r.target_id,
+        ip: "192.0.2.66",
+        userAgent: r.user_agent,
+        details: r.details,
+        prevHash: r.prev_hash,
+      };
+      await ctx.db
+        .updateTable("audit_log")
+        .set({ ip: forged.ip, hash: auditHash(forged) })
+        .where("id", "=", 5)
+        .execute();
+      const result = await verifyAuditChain(ctx.db);
+      assert.equal(!result.ok && result.brokenAt, 6);
+      assert.match(
+        !result.ok ? result.reason : "",
+        /removed, inserted or moved/,
+      );
+    });
+
+    it("a deleted entry", async () => {
+      await ctx.db.deleteFrom("audit_log").where("id", "=", 4).execute();
+      const result = await verifyAuditChain(ctx.db);
+      assert.equal(result.ok, false);
+      assert.equal(!result.ok && result.brokenAt, 5);
+      assert.match(!result.ok ? result.reason : "", /removed/);
+    });
+
+    it("the first entry deleted", async () => {
+      await ctx.db.deleteFrom("audit_log").where("id", "=", 1).execute();
+      const result = await verifyAuditChain(ctx.db);
+      assert.equal(!result.ok && result.brokenAt, 2);
+    });
+
+    it("two entries swapped (their contents exchanged)", async () => {
+      const a = await row(ctx, 3);
+      const b = await row(ctx, 7);
+      const { id: _a, ...contentA } = a;
+      const { id: _b, ...contentB } = b;
+      await ctx.db
+        .updateTable("audit_log")
+        .set(contentB)
+        .where("id", "=", 3)
+        .execute();
+      await ctx.db
+        .updateTable("audit_log")
+        .set(contentA)
+        .where("id", "=", 7)
+        .execute();
+      const result = await verifyAuditChain(ctx.db);
+      assert.equal(result.ok, false);
+      assert.equal(!result.ok && result.brokenAt, 3);
+    });
+
+    it("two neighbours swapped", async () => {
+      const a = await row(ctx, 8);
+      const b = await row(ctx, 9);
+      const { id: _a, ...contentA } = a;
+      const { id: _b, ...contentB } = b;
+      await ctx.db
+        .updateTable("audit_log")
+        .set(contentB)
+        .where("id", "=", 8)
+        .execute();
+      await ctx.db
+        .updateTable("audit_log")
+        .set(contentA)
+        .where("id", "=", 9)
+        .execute();
+      const result = await verifyAuditChain(ctx.db);
+      assert.equal(!result.ok && result.brokenAt, 8);
+    });
+
+    it("a changed prev_hash", async () => {
+      await ctx.db
+        .updateTable("audit_log")
+        .set({ prev_hash: "ab".repeat(32) })
+        .where("id", "=", 6)
+        .execute();
+      const result = await verifyAuditChain(ctx.db);
+      assert.equal(result.ok, false);
+      assert.equal(!result.ok && result.brokenAt, 6);
+    });
+  });
+
+  describe("npm run cli -- audit:verify", () => {
+    const env = () => ({ ...TEST_ENV, DATA_DIR: ctx.dataDir });
+
+    it("exits 0 and prints the count and head hash when the chain holds", async () => {
+      await seed(ctx, 4);
+      const { out, lines } = cliOutput();
+      assert.equal(await runCli(["audit:verify"], env(), out), 0);
+      const head = (await row(ctx, 4)).hash;
+      assert.match(lines.join("\n"), new RegExp(`OK: 4 entries, head ${head}`));
+    });
+
+    it("exits 1 and names the first broken entry when it does not", async () => {
+      await seed(ctx, 6);
+      await actAsAttacker(ctx);
+      await ctx.db.deleteFrom("audit_log").where("id", "=", 3).execute();
+      const { out, lines } = cliOutput();
+      assert.equal(await runCli(["audit:verify"], env(), out), 1);
+      assert.match(lines.join("\n"), /BROKEN at entry #4/);
+    });
+  });
+});
