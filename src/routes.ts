@@ -1,6 +1,8 @@
 import type { Express } from "express";
 import { auditRoutes } from "./audit/routes.js";
 import type { Deps } from "./deps.js";
+import { organizationRoutes } from "./orgs/routes.js";
+import { reportListRoutes } from "./reports/list-routes.js";
 
 /**
  * Feature routers (reports, organizations, mail outbox, ...) are mounted here,
@@ -10,4 +12,6 @@ export function registerFeatureRoutes(app: Express, deps: Deps): void {
   void app;
   void deps;
   app.use(auditRoutes(deps));
+  app.use(organizationRoutes(deps));
+  app.use(reportListRoutes(deps));
 }

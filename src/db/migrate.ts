@@ -2,6 +2,7 @@ import { Migrator, type Migration, type MigrationProvider } from "kysely";
 import * as accounts from "../../db/migrations/2026-11-24-01-accounts.js";
 import * as reports from "../../db/migrations/2026-11-24-02-reports.js";
 import * as outbox from "../../db/migrations/2026-11-24-03-outbox.js";
+import * as listIndexes from "../../db/migrations/2026-11-24-05-list-indexes.js";
 import * as audit from "../../db/migrations/2026-11-24-09-audit.js";
 import type { Db } from "./index.js";
 
@@ -13,6 +14,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-24-01-accounts": accounts,
   "2026-11-24-02-reports": reports,
   "2026-11-24-03-outbox": outbox,
+  "2026-11-24-05-list-indexes": listIndexes,
   "2026-11-24-09-audit": audit,
 };
 

@@ -1,0 +1,171 @@
+import { sql, type Selectable } from "kysely";
+import type { DbOrTx } from "../db/index.js";
+import type { OrganizationsTable } from "../db/schema.js";
+import type { Organization, OrganizationSummary, OrgContact } from "./types.js";
+
+function toOrganization(row: Selectable<OrganizationsTable>): Organization {
+  return {
+    id: row.id,
+    publicId: row.public_id,
+    name: row.name,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+export async function insertOrganization(
+  db: DbOrTx,
+  org: { publicId: string; name: string; createdAt: Date },
+): Promise<Organization> {
+  const row = await db
+    .insertInto("organizations")
+    .values({
+      public_id: org.publicId,
+      name: org.name,
+      created_at: org.createdAt.getTime(),
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toOrganization(row);
+}
+
+/** Names are unique without regard to case (the index is `collate nocase`). */
+export async function findOrganizationByName(
+  db: DbOrTx,
+  name: string,
+): Promise<Organization | undefined> {
+  const row = await db
+    .selectFrom("organizations")
+    .selectAll()
+    .where(sql<boolean>`name = ${name} collate nocase`)
+    .executeTakeFirst();
+  return row && toOrganization(row);
+}
+
+export async function findOrganizationByPublicId(
+  db: DbOrTx,
+  publicId: string,
+): Promise<Organization | undefined> {
+  const row = await db
+    .selectFrom("organizations")
+    .selectAll()
+    .where("public_id", "=", publicId)
+    .executeTakeFirst();
+  return row && toOrganization(row);
+}
+
+export async function findOrganizationById(
+  db: DbOrTx,
+  id: number,
+): Promise<Organization | undefined> {
+  const row = await db
+    .selectFrom("organizations")
+    .selectAll()
+    .where("id", "=", id)
+    .executeTakeFirst();
+  return row && toOrganization(row);
+}
+
+/** Every organization by name, for pickers and filters. */
+export async function listOrganizations(db: DbOrTx): Promise<Organization[]> {
+  const rows = await db
+    .selectFrom("organizations")
+    .selectAll()
+    .orderBy("name")
+    .execute();
+  return rows.map(toOrganization);
+}
+
+export async function listOrganizationSummaries(
+  db: DbOrTx,
+): Promise<OrganizationSummary[]> {
+  const rows = await db
+    .selectFrom("organizations as o")
+    .selectAll("o")
+    .select((eb) => [
+      eb
+        .selectFrom("org_members as m")
+        .select(eb.fn.countAll<number>().as("n"))
+        .whereRef("m.org_id", "=", "o.id")
+        .as("member_count"),
+      eb
+        .selectFrom("reports as r")
+        .select(eb.fn.countAll<number>().as("n"))
+        .whereRef("r.organization_id", "=", "o.id")
+        .as("report_count"),
+    ])
+    .orderBy("o.name")
+    .execute();
+  return rows.map((row) => ({
+    ...toOrganization(row),
+    memberCount: Number(row.member_count ?? 0),
+    reportCount: Number(row.report_count ?? 0),
+  }));
+}
+
+export async function listOrgContacts(
+  db: DbOrTx,
+  orgId: number,
+): Promise<OrgContact[]> {
+  const rows = await db
+    .selectFrom("org_members as m")
+    .innerJoin("users as u", "u.id", "m.user_id")
+    .select([
+      "u.id",
+      "u.public_id",
+      "u.email",
+      "u.display_name",
+      "u.disabled_at",
+      "u.password_hash",
+    ])
+    .where("m.org_id", "=", orgId)
+    .orderBy("u.display_name")
+    .execute();
+  return rows.map((row) => ({
+    id: row.id,
+    publicId: row.public_id,
+    email: row.email,
+    displayName: row.display_name,
+    disabled: row.disabled_at !== null,
+    hasPassword: row.password_hash !== null,
+  }));
+}
+
+export async function isOrgMember(
+  db: DbOrTx,
+  orgId: number,
+  userId: number,
+): Promise<boolean> {
+  const row = await db
+    .selectFrom("org_members")
+    .select("org_id")
+    .where("org_id", "=", orgId)
+    .where("user_id", "=", userId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function addOrgMember(
+  db: DbOrTx,
+  orgId: number,
+  userId: number,
+): Promise<void> {
+  await db
+    .insertInto("org_members")
+    .values({ org_id: orgId, user_id: userId })
+    .onConflict((oc) => oc.doNothing())
+    .execute();
+}
+
+/** True when there was such a membership. */
+export async function removeOrgMember(
+  db: DbOrTx,
+  orgId: number,
+  userId: number,
+): Promise<boolean> {
+  const result = await db
+    .deleteFrom("org_members")
+    .where("org_id", "=", orgId)
+    .where("user_id", "=", userId)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}

@@ -1,0 +1,247 @@
+import { z } from "zod";
+import { can, type Actor } from "../auth/policy.js";
+import { recordAudit } from "../audit/service.js";
+import type { AuditRequestContext } from "../audit/types.js";
+import type { Deps } from "../deps.js";
+import { NotFoundError } from "../http/errors.js";
+import { emailField, text } from "../http/validation.js";
+import { newPublicId } from "../ids.js";
+import { ROLE_LABELS } from "../format.js";
+import { findUserByEmail, findUserByPublicId } from "../users/repository.js";
+import {
+  createAccount,
+  displayNameField,
+  type Outcome,
+} from "../users/service.js";
+import {
+  addOrgMember,
+  findOrganizationByName,
+  findOrganizationByPublicId,
+  insertOrganization,
+  isOrgMember,
+  listOrgContacts,
+  listOrganizationSummaries,
+  removeOrgMember,
+} from "./repository.js";
+import type { Organization, OrganizationSummary, OrgContact } from "./types.js";
+
+export const organizationSchema = z.object({
+  name: text("Organization name", 2, 120),
+});
+
+export const contactSchema = z.object({
+  email: emailField,
+  displayName: displayNameField,
+});
+
+function requireOrgManager(actor: Actor | null): asserts actor is Actor {
+  if (!can(actor, "org:manage")) throw new NotFoundError();
+}
+
+async function loadOrganization(
+  deps: Deps,
+  publicId: string,
+): Promise<Organization> {
+  const org = await findOrganizationByPublicId(deps.db, publicId);
+  if (!org) throw new NotFoundError();
+  return org;
+}
+
+export async function listOrganizationsWithCounts(
+  deps: Deps,
+  actor: Actor | null,
+): Promise<OrganizationSummary[]> {
+  requireOrgManager(actor);
+  return listOrganizationSummaries(deps.db);
+}
+
+const NAME_TAKEN = "An organization with this name already exists.";
+
+export async function createOrganization(
+  deps: Deps,
+  actor: Actor | null,
+  input: z.infer<typeof organizationSchema>,
+  request: AuditRequestContext | null = null,
+): Promise<Outcome<Organization>> {
+  requireOrgManager(actor);
+  const existing = await findOrganizationByName(deps.db, input.name);
+  if (existing) {
+    return {
+      ok: false,
+      errors: { name: `${NAME_TAKEN} (“${existing.name}”)` },
+    };
+  }
+  const now = deps.clock.now();
+  try {
+    const org = await deps.db.transaction().execute(async (tx) => {
+      const created = await insertOrganization(tx, {
+        publicId: newPublicId(),
+        name: input.name,
+        createdAt: now,
+      });
+      await recordAudit(tx, {
+        action: "org.created",
+        actor,
+        target: { type: "organization", id: created.publicId },
+        request,
+        details: { name: created.name },
+        at: now,
+      });
+      return created;
+    });
+    return { ok: true, value: org };
+  } catch (err) {
+    // Two people creating the same name at once: the unique index decides.
+    if (String((err as { code?: string }).code).startsWith("SQLITE_CONSTRAINT"))
+      return { ok: false, errors: { name: NAME_TAKEN } };
+    throw err;
+  }
+}
+
+export interface OrganizationDetails {
+  organization: Organization;
+  contacts: OrgContact[];
+}
+
+export async function organizationDetails(
+  deps: Deps,
+  actor: Actor | null,
+  orgPublicId: string,
+): Promise<OrganizationDetails> {
+  requireOrgManager(actor);
+  const organization = await loadOrganization(deps, orgPublicId);
+  return {
+    organization,
+    contacts: await listOrgContacts(deps.db, organization.id),
+  };
+}
+
+export type InviteResult =
+  | { kind: "invited"; email: string; link: string }
+  | { kind: "added"; email: string };
+
+/**
+ * Makes someone a contact of an organization. A new address gets an
+ * org_contact account and a one-time invitation link by mail; an existing
+ * org contact (of another organization) is simply added. Other roles are
+ * refused: an org contact's account sees only its organizations' reports,
+ * which would silently change what a researcher or triager sees.
+ */
+export async function inviteContact(
+  deps: Deps,
+  actor: Actor | null,
+  orgPublicId: string,
+  input: z.infer<typeof contactSchema>,
+  request: AuditRequestContext | null = null,
+): Promise<Outcome<InviteResult>> {
+  requireOrgManager(actor);
+  const org = await loadOrganization(deps, orgPublicId);
+  const existing = await findUserByEmail(deps.db, input.email);
+  if (existing) {
+    if (existing.role !== "org_contact") {
+      return {
+        ok: false,
+        errors: {
+          email: `This email belongs to an account with the role ${ROLE_LABELS[existing.role]}; only organization contact accounts can be added to an organization.`,
+        },
+      };
+    }
+    if (await isOrgMember(deps.db, org.id, existing.id)) {
+      return {
+        ok: false,
+        errors: {
+          email: `${existing.email} is already a contact of ${org.name}.`,
+        },
+      };
+    }
+    await deps.db.transaction().execute(async (tx) => {
+      await addOrgMember(tx, org.id, existing.id);
+      await recordMembership(
+        tx,
+        "org.member_added",
+        actor,
+        org,
+        existing.publicId,
+        request,
+        deps.clock.now(),
+      );
+    });
+    return { ok: true, value: { kind: "added", email: existing.email } };
+  }
+
+  const created = await createAccount(
+    deps,
+    actor,
+    { email: input.email, displayName: input.displayName, role: "org_contact" },
+    { orgName: org.name },
+  );
+  if (!created.ok) return created;
+  // createAccount commits on its own; if this step failed, inviting the same
+  // address again finds the org_contact account and only adds the membership.
+  const user = created.value.user;
+  await deps.db.transaction().execute(async (tx) => {
+    await addOrgMember(tx, org.id, user.id);
+    await recordMembership(
+      tx,
+      "org.member_added",
+      actor,
+      org,
+      user.publicId,
+      request,
+      deps.clock.now(),
+    );
+  });
+  return {
+    ok: true,
+    value: { kind: "invited", email: user.email, link: created.value.link },
+  };
+}
+
+async function recordMembership(
+  db: Parameters<typeof recordAudit>[0],
+  action: "org.member_added" | "org.member_removed",
+  actor: Actor,
+  org: Organization,
+  userPublicId: string,
+  request: AuditRequestContext | null,
+  at: Date,
+) {
+  await recordAudit(db, {
+    action,
+    actor,
+    target: { type: "organization", id: org.publicId },
+    request,
+    details: { user: userPublicId },
+    at,
+  });
+}
+
+/** Ends a membership; the contact's next request already sees one organization less. */
+export async function removeContact(
+  deps: Deps,
+  actor: Actor | null,
+  orgPublicId: string,
+  userPublicId: string,
+  request: AuditRequestContext | null = null,
+): Promise<{ organization: Organization; email: string }> {
+  requireOrgManager(actor);
+  const org = await loadOrganization(deps, orgPublicId);
+  const user = await findUserByPublicId(deps.db, userPublicId);
+  if (!user) throw new NotFoundError();
+  const removed = await deps.db.transaction().execute(async (tx) => {
+    const done = await removeOrgMember(tx, org.id, user.id);
+    if (done)
+      await recordMembership(
+        tx,
+        "org.member_removed",
+        actor,
+        org,
+        user.publicId,
+        request,
+        deps.clock.now(),
+      );
+    return done;
+  });
+  if (!removed) throw new NotFoundError();
+  return { organization: org, email: user.email };
+}

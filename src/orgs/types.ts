@@ -1,0 +1,21 @@
+export interface Organization {
+  id: number;
+  publicId: string;
+  name: string;
+  createdAt: Date;
+}
+
+export interface OrganizationSummary extends Organization {
+  memberCount: number;
+  reportCount: number;
+}
+
+export interface OrgContact {
+  id: number;
+  publicId: string;
+  email: string;
+  displayName: string;
+  disabled: boolean;
+  /** False while the invitation link has not been used yet. */
+  hasPassword: boolean;
+}

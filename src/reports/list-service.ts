@@ -1,0 +1,497 @@
+import { can, type Actor } from "../auth/policy.js";
+import type { Deps } from "../deps.js";
+import { formatDateTime } from "../format.js";
+import { NotFoundError } from "../http/errors.js";
+import { normalizeReportId } from "../ids.js";
+import {
+  findOrganizationByPublicId,
+  listOrganizations,
+} from "../orgs/repository.js";
+import { findUserByPublicId, listActiveStaff } from "../users/repository.js";
+import {
+  findCursorId,
+  findReportListPage,
+  type KeysetPosition,
+  type ListFilters,
+  type ListScope,
+  type ListSort,
+  type ReportListItem,
+  type SortDirection,
+} from "./list-repository.js";
+import { isState, STATE_INFO, STATES, type State } from "./workflow.js";
+
+export const PAGE_SIZE = 25;
+
+export const SEVERITIES = [
+  "critical",
+  "high",
+  "medium",
+  "low",
+  "none",
+] as const;
+const SEVERITY_LABELS: Record<string, string> = {
+  critical: "Critical",
+  high: "High",
+  medium: "Medium",
+  low: "Low",
+  none: "None",
+};
+
+export const SORTS = {
+  activity_desc: {
+    sort: "activity",
+    direction: "desc",
+    label: "Last activity, newest first",
+  },
+  activity_asc: {
+    sort: "activity",
+    direction: "asc",
+    label: "Last activity, oldest first",
+  },
+  submitted_asc: {
+    sort: "submitted",
+    direction: "asc",
+    label: "Submission date, oldest first",
+  },
+  submitted_desc: {
+    sort: "submitted",
+    direction: "desc",
+    label: "Submission date, newest first",
+  },
+} as const satisfies Record<
+  string,
+  { sort: ListSort; direction: SortDirection; label: string }
+>;
+export type SortKey = keyof typeof SORTS;
+const DEFAULT_SORT: SortKey = "activity_desc";
+
+/** Raw query-string values, as Express hands them over. */
+export type RawQuery = Record<string, unknown>;
+
+function one(value: unknown): string {
+  return typeof value === "string" ? value.trim() : "";
+}
+
+// ---- cursors ----
+// Opaque to the user; carries the sort it belongs to, the sort value and the
+// report's public ID (internal ids never appear in a URL).
+
+function encodeCursor(sort: SortKey, value: number, publicId: string): string {
+  return Buffer.from(`${sort}|${value}|${publicId}`).toString("base64url");
+}
+
+function decodeCursor(
+  raw: string,
+  sort: SortKey,
+): { value: number; publicId: string } | null {
+  if (!raw || raw.length > 100) return null;
+  const parts = Buffer.from(raw, "base64url").toString("utf8").split("|");
+  if (parts.length !== 3 || parts[0] !== sort) return null;
+  const value = Number(parts[1]);
+  const publicId = normalizeReportId(parts[2] ?? "");
+  if (!Number.isSafeInteger(value) || !publicId) return null;
+  return { value, publicId };
+}
+
+async function resolveCursor(
+  deps: Deps,
+  scope: ListScope,
+  raw: string,
+  sort: SortKey,
+): Promise<{ after?: KeysetPosition; invalid: boolean }> {
+  if (!raw) return { invalid: false };
+  const cursor = decodeCursor(raw, sort);
+  const id = cursor && (await findCursorId(deps.db, scope, cursor.publicId));
+  if (!cursor || !id) return { invalid: true };
+  return { after: { value: cursor.value, id }, invalid: false };
+}
+
+// ---- due dates in plain words ----
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+function plural(n: number, word: string) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/** "2 days", "5 hours", "less than an hour". */
+export function lateness(ms: number): string {
+  if (ms >= DAY) return plural(Math.floor(ms / DAY), "day");
+  if (ms >= HOUR) return plural(Math.floor(ms / HOUR), "hour");
+  return "less than an hour";
+}
+
+/** Whether a step is still awaited: acknowledgment until acknowledged, triage until triaged. */
+const WAITING_FOR_ACK: readonly State[] = ["submitted"];
+const WAITING_FOR_TRIAGE: readonly State[] = ["submitted", "acknowledged"];
+
+export interface DueView {
+  text: string;
+  overdue: string | null;
+}
+
+function due(
+  step: "acknowledgment" | "triage",
+  at: Date | null,
+  waiting: boolean,
+  now: Date,
+): DueView | null {
+  if (!waiting || !at) return null;
+  const late = now.getTime() - at.getTime();
+  return {
+    text: formatDateTime(at),
+    overdue: late > 0 ? `${step} overdue by ${lateness(late)}` : null,
+  };
+}
+
+export interface ListItemView {
+  publicId: string;
+  href: string;
+  title: string;
+  state: State;
+  stateLabel: string;
+  severity: string | null;
+  severityLabel: string | null;
+  cvssScore: number | null;
+  cwe: string;
+  organization: string | null;
+  assignee: string | null;
+  /** Null where the viewer may not learn who reported it. */
+  reporter: string | null;
+  submitted: string;
+  lastActivity: string;
+  notified: string | null;
+  disclosureDue: string | null;
+  ackDue: DueView | null;
+  triageDue: DueView | null;
+  overdue: string[];
+}
+
+function itemView(actor: Actor, item: ReportListItem, now: Date): ListItemView {
+  const ackDue = due(
+    "acknowledgment",
+    item.ackDueAt,
+    WAITING_FOR_ACK.includes(item.state),
+    now,
+  );
+  const triageDue = due(
+    "triage",
+    item.triageDueAt,
+    WAITING_FOR_TRIAGE.includes(item.state),
+    now,
+  );
+  const facts = {
+    reporterId: item.reporterId,
+    organizationId: item.organizationId,
+    vendorNotifiedAt: item.vendorNotifiedAt,
+    revealIdentity: item.revealIdentity,
+  };
+  return {
+    publicId: item.publicId,
+    href: `/reports/${item.publicId}`,
+    title: item.title,
+    state: item.state,
+    stateLabel: STATE_INFO[item.state].label,
+    severity: item.severity,
+    severityLabel: item.severity
+      ? (SEVERITY_LABELS[item.severity] ?? item.severity)
+      : null,
+    cvssScore: item.cvssScore,
+    cwe: item.cwe,
+    organization:
+      item.organizationName ??
+      (item.suggestedOrgName ? `${item.suggestedOrgName} (suggested)` : null),
+    assignee: item.assigneeName,
+    reporter: can(actor, "report:see_reporter", facts)
+      ? item.reporterName
+      : null,
+    submitted: formatDateTime(item.createdAt),
+    lastActivity: formatDateTime(item.updatedAt),
+    notified: item.vendorNotifiedAt
+      ? formatDateTime(item.vendorNotifiedAt)
+      : null,
+    disclosureDue: item.disclosureDueAt
+      ? formatDateTime(item.disclosureDueAt)
+      : null,
+    ackDue,
+    triageDue,
+    overdue: [ackDue?.overdue, triageDue?.overdue].filter(
+      (s): s is string => !!s,
+    ),
+  };
+}
+
+export interface ListPageView {
+  items: ListItemView[];
+  /** Query string of the next page, or null on the last one. */
+  nextHref: string | null;
+  /** Set when the list does not start at the beginning. */
+  firstHref: string | null;
+  notices: string[];
+}
+
+async function listPage(
+  deps: Deps,
+  actor: Actor,
+  path: string,
+  scope: ListScope,
+  filters: ListFilters,
+  sortKey: SortKey,
+  rawCursor: string,
+  keep: Record<string, string>,
+  notices: string[],
+): Promise<ListPageView> {
+  const { sort, direction } = SORTS[sortKey];
+  const cursor = await resolveCursor(deps, scope, rawCursor, sortKey);
+  if (cursor.invalid)
+    notices.push("That page link is no longer valid; showing the first page.");
+  const page = await findReportListPage(deps.db, {
+    scope,
+    filters,
+    sort,
+    direction,
+    after: cursor.after,
+    limit: PAGE_SIZE,
+  });
+  const now = deps.clock.now();
+  // Defence in depth: the query is scoped already; the policy has the last word.
+  const items = page.items.filter((item) =>
+    can(actor, "report:view", {
+      reporterId: item.reporterId,
+      organizationId: item.organizationId,
+      vendorNotifiedAt: item.vendorNotifiedAt,
+      revealIdentity: item.revealIdentity,
+    }),
+  );
+  const href = (extra: Record<string, string>) => {
+    const params = new URLSearchParams(
+      Object.entries({ ...keep, ...extra }).filter(([, v]) => v !== ""),
+    );
+    const qs = params.toString();
+    return qs ? `${path}?${qs}` : path;
+  };
+  return {
+    items: items.map((item) => itemView(actor, item, now)),
+    nextHref: page.next
+      ? href({
+          cursor: encodeCursor(sortKey, page.next.value, page.next.publicId),
+        })
+      : null,
+    firstHref: cursor.after ? href({}) : null,
+    notices,
+  };
+}
+
+/** A researcher's own reports, latest activity first. */
+export async function myReports(
+  deps: Deps,
+  actor: Actor | null,
+  query: RawQuery,
+): Promise<ListPageView> {
+  if (!actor || !can(actor, "report:list_own")) throw new NotFoundError();
+  return listPage(
+    deps,
+    actor,
+    "/reports",
+    { kind: "reporter", reporterId: actor.id },
+    {},
+    DEFAULT_SORT,
+    one(query.cursor),
+    {},
+    [],
+  );
+}
+
+/** Reports forwarded to the contact's organizations (from vendor_notified on). */
+export async function organizationReports(
+  deps: Deps,
+  actor: Actor | null,
+  query: RawQuery,
+): Promise<ListPageView> {
+  if (!actor || !can(actor, "report:list_org")) throw new NotFoundError();
+  return listPage(
+    deps,
+    actor,
+    "/org/reports",
+    { kind: "organizations", organizationIds: actor.orgIds },
+    {},
+    DEFAULT_SORT,
+    one(query.cursor),
+    {},
+    [],
+  );
+}
+
+export interface Option {
+  value: string;
+  label: string;
+}
+
+export interface QueueView extends ListPageView {
+  /** The filters as applied (unknown values dropped), for the form. */
+  values: {
+    state: string;
+    org: string;
+    severity: string;
+    cwe: string;
+    assignee: string;
+    overdue: boolean;
+    sort: SortKey;
+  };
+  options: {
+    states: Option[];
+    orgs: Option[];
+    severities: Option[];
+    assignees: Option[];
+    sorts: Option[];
+  };
+  filtered: boolean;
+}
+
+const CWE_PATTERN = /^CWE-\d{1,6}$/;
+
+/** The triage queue: every report, filtered and sorted, paged by keyset. */
+export async function triageQueue(
+  deps: Deps,
+  actor: Actor | null,
+  query: RawQuery,
+): Promise<QueueView> {
+  if (!actor || !can(actor, "queue:view")) throw new NotFoundError();
+  const notices: string[] = [];
+  const filters: ListFilters = {};
+  const values: QueueView["values"] = {
+    state: "",
+    org: "",
+    severity: "",
+    cwe: "",
+    assignee: "",
+    overdue: false,
+    sort: DEFAULT_SORT,
+  };
+
+  const state = one(query.state);
+  if (state) {
+    if (isState(state)) {
+      filters.state = state;
+      values.state = state;
+    } else notices.push(`Unknown state “${state}” was ignored.`);
+  }
+
+  const orgId = one(query.org);
+  if (orgId) {
+    const org = await findOrganizationByPublicId(deps.db, orgId);
+    if (org) {
+      filters.organizationId = org.id;
+      values.org = org.publicId;
+    } else notices.push("Unknown organization was ignored.");
+  }
+
+  const severity = one(query.severity).toLowerCase();
+  if (severity) {
+    if ((SEVERITIES as readonly string[]).includes(severity)) {
+      filters.severity = severity;
+      values.severity = severity;
+    } else notices.push(`Unknown severity “${severity}” was ignored.`);
+  }
+
+  const cwe = one(query.cwe)
+    .toUpperCase()
+    .replace(/^(\d+)$/, "CWE-$1");
+  if (cwe) {
+    if (CWE_PATTERN.test(cwe) || cwe === "OTHER") {
+      filters.cwe = cwe === "OTHER" ? "other" : cwe;
+      values.cwe = filters.cwe;
+    } else
+      notices.push(
+        `“${cwe}” is not a CWE identifier (like CWE-639) and was ignored.`,
+      );
+  }
+
+  const assignee = one(query.assignee);
+  if (assignee === "me") {
+    filters.assignee = { kind: "user", userId: actor.id };
+    values.assignee = "me";
+  } else if (assignee === "unassigned") {
+    filters.assignee = { kind: "unassigned" };
+    values.assignee = "unassigned";
+  } else if (assignee) {
+    const user = await findUserByPublicId(deps.db, assignee);
+    if (
+      user &&
+      can({ id: user.id, role: user.role, orgIds: [] }, "queue:view")
+    ) {
+      filters.assignee = { kind: "user", userId: user.id };
+      values.assignee = user.publicId;
+    } else notices.push("Unknown assignee was ignored.");
+  }
+
+  const overdue = one(query.overdue);
+  if (overdue === "1" || overdue === "on" || overdue === "true") {
+    filters.overdueAt = deps.clock.now();
+    values.overdue = true;
+  }
+
+  const sort = one(query.sort);
+  if (sort) {
+    if (sort in SORTS) values.sort = sort as SortKey;
+    else notices.push("Unknown sort order was ignored.");
+  }
+
+  const keep: Record<string, string> = {
+    state: values.state,
+    org: values.org,
+    severity: values.severity,
+    cwe: values.cwe,
+    assignee: values.assignee,
+    overdue: values.overdue ? "1" : "",
+    sort: values.sort === DEFAULT_SORT ? "" : values.sort,
+  };
+  const page = await listPage(
+    deps,
+    actor,
+    "/queue",
+    { kind: "all" },
+    filters,
+    values.sort,
+    one(query.cursor),
+    keep,
+    notices,
+  );
+
+  const [orgs, staff] = await Promise.all([
+    listOrganizations(deps.db),
+    listActiveStaff(deps.db),
+  ]);
+  return {
+    ...page,
+    values,
+    filtered: Object.values(filters).some((v) => v !== undefined),
+    options: {
+      states: [
+        { value: "", label: "Any state" },
+        ...STATES.map((s) => ({ value: s, label: STATE_INFO[s].label })),
+      ],
+      orgs: [
+        { value: "", label: "Any organization" },
+        ...orgs.map((o) => ({ value: o.publicId, label: o.name })),
+      ],
+      severities: [
+        { value: "", label: "Any severity" },
+        ...SEVERITIES.map((s) => ({ value: s, label: SEVERITY_LABELS[s]! })),
+      ],
+      assignees: [
+        { value: "", label: "Anyone" },
+        { value: "me", label: "Assigned to me" },
+        { value: "unassigned", label: "Unassigned" },
+        ...staff
+          .filter((u) => u.id !== actor.id)
+          .map((u) => ({ value: u.publicId, label: u.displayName })),
+      ],
+      sorts: Object.entries(SORTS).map(([value, s]) => ({
+        value,
+        label: s.label,
+      })),
+    },
+  };
+}
