@@ -1,0 +1,323 @@
+import assert from "node:assert/strict";
+import { describe, it } from "mocha";
+import {
+  can,
+  canAssignRole,
+  GLOBAL_ACTIONS,
+  relationTo,
+  REPORT_ACTIONS,
+  ROLES,
+  type Actor,
+  type GlobalAction,
+  type ReportAccessFacts,
+  type ReportAction,
+  type Role,
+} from "../../src/auth/policy.js";
+
+const ORG_A = 100;
+const ORG_B = 200;
+const OTHER_RESEARCHER = 99;
+
+const actors: Record<Role, Actor> = {
+  researcher: { id: 1, role: "researcher", orgIds: [] },
+  org_contact: { id: 2, role: "org_contact", orgIds: [ORG_A] },
+  triager: { id: 3, role: "triager", orgIds: [] },
+  admin: { id: 4, role: "admin", orgIds: [] },
+};
+
+const notified = new Date("2026-03-01T00:00:00Z");
+
+/**
+ * How the report stands to the actor. "own" is filed by the actor themself;
+ * the org columns concern the contact's organization A (before and after it
+ * was notified, with and without the researcher's consent to be named) and
+ * another organization B.
+ */
+const RELATIONS = [
+  "own",
+  "other",
+  "orgBefore",
+  "orgAfter",
+  "orgAfterHidden",
+  "otherOrg",
+] as const;
+type Rel = (typeof RELATIONS)[number];
+
+function factsFor(actor: Actor, rel: Rel): ReportAccessFacts {
+  switch (rel) {
+    case "own":
+      return {
+        reporterId: actor.id,
+        organizationId: null,
+        vendorNotifiedAt: null,
+        revealIdentity: false,
+      };
+    case "other":
+      return {
+        reporterId: OTHER_RESEARCHER,
+        organizationId: null,
+        vendorNotifiedAt: null,
+        revealIdentity: true,
+      };
+    case "orgBefore":
+      return {
+        reporterId: OTHER_RESEARCHER,
+        organizationId: ORG_A,
+        vendorNotifiedAt: null,
+        revealIdentity: true,
+      };
+    case "orgAfter":
+      return {
+        reporterId: OTHER_RESEARCHER,
+        organizationId: ORG_A,
+        vendorNotifiedAt: notified,
+        revealIdentity: true,
+      };
+    case "orgAfterHidden":
+      return {
+        reporterId: OTHER_RESEARCHER,
+        organizationId: ORG_A,
+        vendorNotifiedAt: notified,
+        revealIdentity: false,
+      };
+    case "otherOrg":
+      return {
+        reporterId: OTHER_RESEARCHER,
+        organizationId: ORG_B,
+        vendorNotifiedAt: notified,
+        revealIdentity: true,
+      };
+  }
+}
+
+// Columns, in order: own, other, orgBefore, orgAfter, orgAfterHidden, otherOrg.
+// Y = allowed, . = refused.
+const ALL = "YYYYYY";
+const NONE = "......";
+const REPORT_TABLE: Record<ReportAction, Record<Role, string>> = {
+  "report:view": {
+    researcher: "Y.....",
+    org_contact: "...YY.",
+    triager: ALL,
+    admin: ALL,
+  },
+  "report:comment": {
+    researcher: "Y.....",
+    org_contact: "...YY.",
+    triager: ALL,
+    admin: ALL,
+  },
+  "report:upload": {
+    researcher: "Y.....",
+    org_contact: NONE,
+    triager: ALL,
+    admin: ALL,
+  },
+  "report:act": {
+    researcher: "Y.....",
+    org_contact: "...YY.",
+    triager: ALL,
+    admin: ALL,
+  },
+  "report:see_reporter": {
+    researcher: "Y.....",
+    org_contact: "...Y..",
+    triager: ALL,
+    admin: ALL,
+  },
+  "report:view_internal": {
+    researcher: NONE,
+    org_contact: NONE,
+    triager: ALL,
+    admin: ALL,
+  },
+  "report:add_note": {
+    researcher: NONE,
+    org_contact: NONE,
+    triager: ALL,
+    admin: ALL,
+  },
+  "report:edit_triage": {
+    researcher: NONE,
+    org_contact: NONE,
+    triager: ALL,
+    admin: ALL,
+  },
+  "report:assign": {
+    researcher: NONE,
+    org_contact: NONE,
+    triager: ALL,
+    admin: ALL,
+  },
+  "report:view_viewers": {
+    researcher: "Y.....",
+    org_contact: NONE,
+    triager: ALL,
+    admin: ALL,
+  },
+};
+
+const GLOBAL_TABLE: Record<GlobalAction, readonly Role[]> = {
+  "account:manage": ["researcher", "org_contact", "triager", "admin"],
+  "report:create": ["researcher"],
+  "report:list_own": ["researcher"],
+  "report:list_org": ["org_contact"],
+  "queue:view": ["triager", "admin"],
+  "org:manage": ["triager", "admin"],
+  "user:manage": ["admin"],
+  "outbox:manage": ["admin"],
+  "audit:view": ["admin"],
+};
+
+describe("policy", () => {
+  it("has an expected answer for every action (a new action must be added here)", () => {
+    assert.deepEqual(
+      Object.keys(GLOBAL_TABLE).sort(),
+      [...GLOBAL_ACTIONS].sort(),
+    );
+    assert.deepEqual(
+      Object.keys(REPORT_TABLE).sort(),
+      [...REPORT_ACTIONS].sort(),
+    );
+  });
+
+  describe("global actions", () => {
+    for (const action of GLOBAL_ACTIONS) {
+      for (const role of ROLES) {
+        const expected = GLOBAL_TABLE[action].includes(role);
+        it(`${role} ${expected ? "may" : "may not"} ${action}`, () => {
+          assert.equal(can(actors[role], action), expected);
+        });
+      }
+      it(`nobody signed out may ${action}`, () => {
+        assert.equal(can(null, action), false);
+        assert.equal(can(undefined, action), false);
+      });
+    }
+  });
+
+  describe("report actions", () => {
+    for (const action of REPORT_ACTIONS) {
+      for (const role of ROLES) {
+        RELATIONS.forEach((rel, i) => {
+          const expected = REPORT_TABLE[action][role][i] === "Y";
+          it(`${role} on ${rel}: ${action} → ${expected ? "allowed" : "refused"}`, () => {
+            assert.equal(
+              can(actors[role], action, factsFor(actors[role], rel)),
+              expected,
+            );
+          });
+        });
+      }
+      it(`nobody signed out may ${action}`, () => {
+        for (const rel of RELATIONS)
+          assert.equal(
+            can(null, action, factsFor(actors.researcher, rel)),
+            false,
+          );
+      });
+    }
+
+    it("a report action asked without the report is refused", () => {
+      for (const action of REPORT_ACTIONS)
+        assert.equal(
+          (can as (a: Actor, x: string) => boolean)(actors.admin, action),
+          false,
+        );
+    });
+
+    it("an org contact in several organizations sees the reports of each", () => {
+      const contact: Actor = {
+        id: 5,
+        role: "org_contact",
+        orgIds: [ORG_A, ORG_B],
+      };
+      assert.equal(
+        can(contact, "report:view", factsFor(contact, "otherOrg")),
+        true,
+      );
+      assert.equal(
+        can(contact, "report:view", factsFor(contact, "orgAfter")),
+        true,
+      );
+      assert.equal(
+        can(contact, "report:view", factsFor(contact, "orgBefore")),
+        false,
+      );
+    });
+
+    it("an org contact whose id is a report.s reporter id is not its reporter", () => {
+      // An org contact whose id happens to be a report's reporter id is not its reporter.
+      const contact = actors.org_contact;
+      assert.equal(relationTo(contact, factsFor(contact, "own")), "none");
+      assert.equal(
+        can(contact, "report:view", factsFor(contact, "own")),
+        false,
+      );
+    });
+  });
+
+  describe("relationTo", () => {
+    const expected: Record<Role, Record<Rel, string>> = {
+      researcher: {
+        own: "reporter",
+        other: "none",
+        orgBefore: "none",
+        orgAfter: "none",
+        orgAfterHidden: "none",
+        otherOrg: "none",
+      },
+      org_contact: {
+        own: "none",
+        other: "none",
+        orgBefore: "none",
+        orgAfter: "org_contact",
+        orgAfterHidden: "org_contact",
+        otherOrg: "none",
+      },
+      triager: {
+        own: "staff",
+        other: "staff",
+        orgBefore: "staff",
+        orgAfter: "staff",
+        orgAfterHidden: "staff",
+        otherOrg: "staff",
+      },
+      admin: {
+        own: "staff",
+        other: "staff",
+        orgBefore: "staff",
+        orgAfter: "staff",
+        orgAfterHidden: "staff",
+        otherOrg: "staff",
+      },
+    };
+    for (const role of ROLES)
+      for (const rel of RELATIONS)
+        it(`${role} on ${rel} is ${expected[role][rel]}`, () => {
+          assert.equal(
+            relationTo(actors[role], factsFor(actors[role], rel)),
+            expected[role][rel],
+          );
+        });
+  });
+
+  describe("canAssignRole", () => {
+    const table: Record<Role, readonly Role[]> = {
+      researcher: [],
+      org_contact: [],
+      triager: ["org_contact"],
+      admin: ["researcher", "org_contact", "triager", "admin"],
+    };
+    for (const actorRole of ROLES)
+      for (const role of ROLES) {
+        const expected = table[actorRole].includes(role);
+        it(`${actorRole} ${expected ? "may" : "may not"} make a ${role}`, () => {
+          assert.equal(canAssignRole(actors[actorRole], role), expected);
+        });
+      }
+    it("nobody signed out may give a role", () => {
+      for (const role of ROLES) assert.equal(canAssignRole(null, role), false);
+    });
+  });
+});
