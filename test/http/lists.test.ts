@@ -1,0 +1,522 @@
+import assert from "node:assert/strict";
+import { CompiledQuery } from "kysely";
+import { after, before, describe, it } from "mocha";
+import {
+  reportListQuery,
+  type ListFilters,
+  type ListQuery,
+  type ListSort,
+} from "../../src/reports/list-repository.js";
+import { createOrg, insertReport } from "../support/fixtures.js";
+import {
+  anonymous,
+  createTestContext,
+  createUser,
+  signedIn,
+  type TestContext,
+  type TestUser,
+} from "../support/harness.js";
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+
+/** Report IDs in the order the page lists them. */
+function idsOn(html: string): string[] {
+  return [...html.matchAll(/<td><a href="\/reports\/(DD-[0-9A-Z-]+)">/g)].map(
+    (m) => m[1]!,
+  );
+}
+
+function nextLink(html: string): string | null {
+  const m = /<a href="([^"]+)" rel="next">/.exec(html);
+  return m ? m[1]!.replace(/&amp;/g, "&") : null;
+}
+
+async function allPages(
+  browser: Awaited<ReturnType<typeof signedIn>>,
+  first: string,
+): Promise<string[][]> {
+  const pages: string[][] = [];
+  let url: string | null = first;
+  while (url) {
+    const res = await browser.agent.get(url);
+    assert.equal(res.status, 200);
+    pages.push(idsOn(res.text));
+    url = nextLink(res.text);
+    assert.ok(pages.length < 50, "paging does not end");
+  }
+  return pages;
+}
+
+describe("report lists", () => {
+  let ctx: TestContext;
+  let alice: TestUser;
+  let bob: TestUser;
+  const aliceIds: string[] = [];
+
+  before(async () => {
+    ctx = await createTestContext();
+    alice = await createUser(ctx, "researcher");
+    bob = await createUser(ctx, "researcher");
+  });
+  after(() => ctx.close());
+
+  describe("GET /reports (my reports)", () => {
+    before(async () => {
+      const start = ctx.clock.now().getTime();
+      // 30 reports, several sharing one activity time to exercise the id tie-break.
+      for (let i = 0; i < 30; i++) {
+        const r = await insertReport(ctx, {
+          reporterId: alice.user.id,
+          title: `Alice finding ${i}`,
+          createdAt: new Date(start + i * MINUTE),
+          updatedAt: new Date(start + Math.floor(i / 3) * MINUTE),
+        });
+        aliceIds.push(r.publicId);
+      }
+      await insertReport(ctx, {
+        reporterId: bob.user.id,
+        title: "Bob secret finding",
+      });
+    });
+
+    it("shows only the researcher's own reports, newest activity first, paged by keyset", async () => {
+      const browser = await signedIn(ctx, alice);
+      const pages = await allPages(browser, "/reports");
+      assert.deepEqual(
+        pages.map((p) => p.length),
+        [25, 5],
+      );
+      // updated_at desc, then id desc: the reverse of insertion order here.
+      assert.deepEqual(pages.flat(), [...aliceIds].reverse());
+      const first = await browser.agent.get("/reports");
+      assert.doesNotMatch(first.text, /Bob secret finding/);
+      assert.match(
+        first.text,
+        /<span class="badge state-submitted">Submitted<\/span>/,
+      );
+    });
+
+    it("shows due dates, and says in plain words when the CERT is late", async () => {
+      const late = await createUser(ctx, "researcher");
+      const now = ctx.clock.now().getTime();
+      await insertReport(ctx, {
+        reporterId: late.user.id,
+        createdAt: new Date(now - 5 * DAY),
+      });
+      await insertReport(ctx, {
+        reporterId: late.user.id,
+        state: "acknowledged",
+        createdAt: new Date(now - 11 * DAY - 3 * 3_600_000),
+      });
+      const browser = await signedIn(ctx, late);
+      const res = await browser.agent.get("/reports");
+      assert.match(res.text, /acknowledgment overdue by 2 days/);
+      assert.match(res.text, /triage overdue by 1 day</);
+      // Filed 5 days ago: due 3 days after, shown with its time zone.
+      assert.match(res.text, /<td>28 Feb 2026, 09:00 UTC<br \/>/);
+    });
+
+    it("keeps internal ids out of page links and refuses a cursor naming someone else's report", async () => {
+      const browser = await signedIn(ctx, alice);
+      const res = await browser.agent.get("/reports");
+      const next = nextLink(res.text)!;
+      const cursor = new URL(next, "http://x").searchParams.get("cursor")!;
+      const decoded = Buffer.from(cursor, "base64url").toString();
+      assert.match(decoded, /\|DD-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+
+      const bobReport = await ctx.db
+        .selectFrom("reports")
+        .select(["public_id", "updated_at"])
+        .where("reporter_id", "=", bob.user.id)
+        .executeTakeFirstOrThrow();
+      const forged = Buffer.from(
+        `activity_desc|${bobReport.updated_at}|${bobReport.public_id}`,
+      ).toString("base64url");
+      const missing = Buffer.from(
+        `activity_desc|${bobReport.updated_at}|DD-0000-0000`,
+      ).toString("base64url");
+      const a = await browser.agent.get(`/reports?cursor=${forged}`);
+      const b = await browser.agent.get(`/reports?cursor=${missing}`);
+      assert.equal(a.status, 200);
+      assert.equal(a.text, b.text);
+      assert.match(
+        a.text,
+        /That page link is no longer valid; showing the first page/,
+      );
+      assert.deepEqual(idsOn(a.text), idsOn(res.text));
+      const garbage = await browser.agent.get("/reports?cursor=%%%not-base64");
+      assert.equal(garbage.status, 200);
+    });
+
+    it("is the researcher's page: staff and org contacts get 404, visitors sign in", async () => {
+      for (const role of ["triager", "org_contact", "admin"] as const) {
+        const b = await signedIn(ctx, await createUser(ctx, role));
+        assert.equal((await b.agent.get("/reports")).status, 404);
+      }
+      const anon = await anonymous(ctx);
+      const res = await anon.agent.get("/reports");
+      assert.equal(res.status, 303);
+      assert.equal(res.headers.location, "/login");
+    });
+  });
+
+  describe("GET /queue", () => {
+    let triager: TestUser;
+    let other: TestUser;
+    let orgA: { id: number; publicId: string };
+    const named: Record<string, string> = {};
+
+    before(async () => {
+      triager = await createUser(ctx, "triager", {
+        displayName: "Tess Triager",
+      });
+      other = await createUser(ctx, "triager", { displayName: "Otto Other" });
+      orgA = await createOrg(ctx, "Queue Org A");
+      const now = ctx.clock.now().getTime();
+      const add = async (
+        key: string,
+        fixture: Parameters<typeof insertReport>[1],
+      ) => {
+        named[key] = (
+          await insertReport(ctx, { title: `Q ${key}`, ...fixture })
+        ).publicId;
+      };
+      // Filed 5 days ago: acknowledgment (3 days) overdue by 2 days.
+      await add("late_ack", {
+        reporterId: bob.user.id,
+        createdAt: new Date(now - 5 * DAY),
+        updatedAt: new Date(now - 5 * DAY),
+      });
+      // Acknowledged, filed 12 days ago: triage (10 days) overdue by 2 days.
+      await add("late_triage", {
+        reporterId: bob.user.id,
+        state: "acknowledged",
+        createdAt: new Date(now - 12 * DAY),
+        updatedAt: new Date(now - 4 * DAY),
+        assigneeId: triager.user.id,
+      });
+      // Old but already triaged: nothing is overdue.
+      await add("old_triaged", {
+        reporterId: bob.user.id,
+        state: "triaged",
+        organizationId: orgA.id,
+        severity: "critical",
+        cvssScore: 9.8,
+        cwe: "CWE-89",
+        createdAt: new Date(now - 30 * DAY),
+        updatedAt: new Date(now - 2 * DAY),
+        assigneeId: other.user.id,
+      });
+      await add("notified", {
+        reporterId: bob.user.id,
+        state: "vendor_notified",
+        organizationId: orgA.id,
+        severity: "high",
+        createdAt: new Date(now - 20 * DAY),
+        updatedAt: new Date(now - 1 * DAY),
+      });
+    });
+
+    let browser: Awaited<ReturnType<typeof signedIn>> | undefined;
+    async function queue(url: string) {
+      browser ??= await signedIn(ctx, triager);
+      const b = browser;
+      const res = await b.agent.get(url);
+      assert.equal(res.status, 200);
+      return res;
+    }
+
+    it("flags overdue reports in plain words and filters on them", async () => {
+      const res = await queue("/queue?overdue=1");
+      const ids = idsOn(res.text);
+      assert.ok(
+        ids.includes(named.late_ack!) && ids.includes(named.late_triage!),
+      );
+      assert.ok(
+        !ids.includes(named.old_triaged!) && !ids.includes(named.notified!),
+      );
+      assert.match(res.text, /Acknowledgment overdue by 2 days/);
+      assert.match(res.text, /Triage overdue by 2 days/);
+      assert.match(res.text, /id="f-overdue" name="overdue" value="1" checked/);
+    });
+
+    it("filters by state, organization, severity, CWE and assignee", async () => {
+      assert.deepEqual(
+        idsOn((await queue("/queue?state=vendor_notified")).text),
+        [named.notified],
+      );
+      assert.deepEqual(
+        idsOn((await queue(`/queue?org=${orgA.publicId}`)).text),
+        [named.notified, named.old_triaged],
+      );
+      assert.deepEqual(idsOn((await queue("/queue?severity=critical")).text), [
+        named.old_triaged,
+      ]);
+      assert.deepEqual(idsOn((await queue("/queue?cwe=cwe-89")).text), [
+        named.old_triaged,
+      ]);
+      assert.deepEqual(idsOn((await queue("/queue?cwe=89")).text), [
+        named.old_triaged,
+      ]);
+      assert.deepEqual(idsOn((await queue("/queue?assignee=me")).text), [
+        named.late_triage,
+      ]);
+      assert.deepEqual(
+        idsOn((await queue(`/queue?assignee=${other.user.publicId}`)).text),
+        [named.old_triaged],
+      );
+      assert.deepEqual(
+        idsOn(
+          (await queue(`/queue?assignee=unassigned&org=${orgA.publicId}`)).text,
+        ),
+        [named.notified],
+      );
+      const unassigned = await allPages(browser!, "/queue?assignee=unassigned");
+      assert.ok(unassigned.flat().includes(named.late_ack!));
+      assert.ok(!unassigned.flat().includes(named.late_triage!));
+      assert.deepEqual(
+        idsOn(
+          (
+            await queue(
+              `/queue?state=triaged&org=${orgA.publicId}&severity=critical`,
+            )
+          ).text,
+        ),
+        [named.old_triaged],
+      );
+    });
+
+    it("ignores unknown filter values with a message instead of failing", async () => {
+      const res = await queue(
+        "/queue?state=pwned&severity=apocalyptic&cwe=<b>x</b>&assignee=nobody&org=nope&sort=random",
+      );
+      assert.match(res.text, /Unknown state “pwned” was ignored/);
+      assert.match(res.text, /Unknown severity “apocalyptic” was ignored/);
+      assert.match(res.text, /“&lt;B&gt;X&lt;\/B&gt;” is not a CWE identifier/);
+      assert.match(res.text, /Unknown assignee was ignored/);
+      assert.match(res.text, /Unknown organization was ignored/);
+      assert.match(res.text, /Unknown sort order was ignored/);
+      // Everything is shown, as without filters.
+      assert.ok(idsOn(res.text).length >= 4);
+      // A researcher's public id is not an assignee.
+      const r = await queue(`/queue?assignee=${bob.user.publicId}`);
+      assert.match(r.text, /Unknown assignee was ignored/);
+    });
+
+    it("sorts by submission date", async () => {
+      const res = await queue(
+        "/queue?sort=submitted_asc&assignee=unassigned&state=vendor_notified",
+      );
+      assert.deepEqual(idsOn(res.text), [named.notified]);
+      const mixed = idsOn(
+        (await queue(`/queue?sort=submitted_asc&org=${orgA.publicId}`)).text,
+      );
+      assert.deepEqual(mixed, [named.old_triaged, named.notified]);
+      const desc = idsOn(
+        (await queue(`/queue?sort=submitted_desc&org=${orgA.publicId}`)).text,
+      );
+      assert.deepEqual(desc, [named.notified, named.old_triaged]);
+    });
+
+    for (const sort of [
+      "activity_desc",
+      "activity_asc",
+      "submitted_asc",
+      "submitted_desc",
+    ]) {
+      it(`pages through every report exactly once (${sort})`, async () => {
+        const total = Number(
+          (
+            await ctx.db
+              .selectFrom("reports")
+              .select((eb) => eb.fn.countAll<number>().as("n"))
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
+        browser ??= await signedIn(ctx, triager);
+        const b = browser;
+        const pages = await allPages(b, `/queue?sort=${sort}`);
+        const seen = pages.flat();
+        assert.equal(seen.length, total);
+        assert.equal(new Set(seen).size, total);
+        assert.ok(pages.length >= 2);
+        // Filters survive paging.
+        const filtered = await allPages(
+          b,
+          `/queue?sort=${sort}&state=submitted`,
+        );
+        assert.equal(filtered.flat().length, new Set(filtered.flat()).size);
+        assert.ok(!filtered.flat().includes(named.notified!));
+      });
+    }
+
+    it("follows the injected clock for overdue", async () => {
+      const soon = await insertReport(ctx, {
+        reporterId: bob.user.id,
+        title: "Due in half a day",
+        createdAt: new Date(ctx.clock.now().getTime() - 2.5 * DAY),
+      });
+      assert.ok(
+        !idsOn((await queue("/queue?overdue=1")).text).includes(soon.publicId),
+      );
+      ctx.clock.advanceDays(1);
+      // The old session idled out meanwhile: sign in again.
+      browser = await signedIn(ctx, triager);
+      const res = await queue("/queue?overdue=1");
+      assert.ok(idsOn(res.text).includes(soon.publicId));
+      assert.match(res.text, /Acknowledgment overdue by 12 hours/);
+    });
+
+    it("is for staff: researchers and org contacts get 404", async () => {
+      for (const role of ["researcher", "org_contact"] as const) {
+        const b = await signedIn(ctx, await createUser(ctx, role));
+        assert.equal((await b.agent.get("/queue")).status, 404);
+      }
+    });
+  });
+
+  describe("GET /org/reports", () => {
+    it("lists only notified reports of the contact's organizations, naming the researcher only when allowed", async () => {
+      const mine = await createOrg(ctx, "Contact's Org");
+      const second = await createOrg(ctx, "Contact's Second Org");
+      const foreign = await createOrg(ctx, "Someone Else's Org");
+      const contact = await createUser(ctx, "org_contact", {
+        orgIds: [mine.id, second.id],
+      });
+      const carol = await createUser(ctx, "researcher", {
+        displayName: "Carol Named",
+      });
+      const dave = await createUser(ctx, "researcher", {
+        displayName: "Dave Hidden",
+      });
+      const visible = await insertReport(ctx, {
+        reporterId: carol.user.id,
+        state: "vendor_notified",
+        organizationId: mine.id,
+        revealIdentity: true,
+      });
+      const hidden = await insertReport(ctx, {
+        reporterId: dave.user.id,
+        state: "fixed",
+        organizationId: second.id,
+        revealIdentity: false,
+      });
+      const notYet = await insertReport(ctx, {
+        reporterId: carol.user.id,
+        state: "triaged",
+        organizationId: mine.id,
+        title: "Not yet forwarded",
+      });
+      const elsewhere = await insertReport(ctx, {
+        reporterId: carol.user.id,
+        state: "vendor_notified",
+        organizationId: foreign.id,
+        title: "Other org's report",
+      });
+      const b = await signedIn(ctx, contact);
+      const res = await b.agent.get("/org/reports");
+      assert.equal(res.status, 200);
+      assert.deepEqual(
+        idsOn(res.text).sort(),
+        [visible.publicId, hidden.publicId].sort(),
+      );
+      assert.doesNotMatch(res.text, new RegExp(notYet.publicId));
+      assert.doesNotMatch(res.text, new RegExp(elsewhere.publicId));
+      assert.match(res.text, /Carol Named/);
+      assert.doesNotMatch(res.text, /Dave Hidden/);
+      assert.match(res.text, /Not disclosed/);
+
+      for (const role of ["researcher", "triager"] as const) {
+        const other = await signedIn(ctx, await createUser(ctx, role));
+        assert.equal((await other.agent.get("/org/reports")).status, 404);
+      }
+    });
+  });
+
+  describe("query plans", () => {
+    const filterCases: Record<string, ListFilters> = {
+      none: {},
+      state: { state: "submitted" },
+      organization: { organizationId: 1 },
+      severity: { severity: "high" },
+      cwe: { cwe: "CWE-639" },
+      assignee: { assignee: { kind: "user", userId: 1 } },
+      unassigned: { assignee: { kind: "unassigned" } },
+      overdue: { overdueAt: new Date() },
+      "state+org": { state: "triaged", organizationId: 1 },
+    };
+
+    async function plan(query: ListQuery): Promise<string[]> {
+      const compiled = reportListQuery(ctx.db, query).compile();
+      const result = await ctx.db.executeQuery<{ detail: string }>(
+        CompiledQuery.raw(`explain query plan ${compiled.sql}`, [
+          ...compiled.parameters,
+        ]),
+      );
+      return result.rows.map((r) => r.detail);
+    }
+
+    for (const sort of ["activity", "submitted"] as ListSort[]) {
+      for (const [name, filters] of Object.entries(filterCases)) {
+        it(`the queue (${name}, by ${sort}) reads reports through an index`, async () => {
+          const details = await plan({
+            scope: { kind: "all" },
+            filters,
+            sort,
+            direction: "desc",
+            after: { value: Date.now(), id: 1000 },
+            limit: 25,
+          });
+          const onReports = details.filter((d) => /\br\b/.test(d));
+          assert.ok(
+            onReports.some(
+              (d) =>
+                /^SEARCH r USING (COVERING )?INDEX/.test(d) ||
+                /^SCAN r USING (COVERING )?INDEX/.test(d),
+            ),
+            details.join("\n"),
+          );
+          assert.ok(
+            !details.some((d) => /^SCAN r$/.test(d)),
+            details.join("\n"),
+          );
+          // The common cases need no sort at all: the index gives the order.
+          // Overdue reads the waiting reports (the backlog) and sorts them:
+          // SQLite prefers the state index until ANALYZE has statistics.
+          if (sort === "activity" && name !== "state+org" && name !== "overdue")
+            assert.ok(
+              !details.some((d) => /TEMP B-TREE/.test(d)),
+              details.join("\n"),
+            );
+        });
+      }
+    }
+
+    it("my reports and an organization's reports read through an index", async () => {
+      for (const scope of [
+        { kind: "reporter" as const, reporterId: 1 },
+        { kind: "organizations" as const, organizationIds: [1] },
+      ]) {
+        const details = await plan({
+          scope,
+          filters: {},
+          sort: "activity",
+          direction: "desc",
+          after: { value: 1, id: 1 },
+          limit: 25,
+        });
+        assert.ok(
+          details.some((d) =>
+            /^SEARCH r USING INDEX reports_(reporter|org)/.test(d),
+          ),
+          details.join("\n"),
+        );
+        assert.ok(
+          !details.some((d) => /TEMP B-TREE/.test(d)),
+          details.join("\n"),
+        );
+      }
+    });
+  });
+});
