@@ -1,0 +1,521 @@
+/**
+ * The access matrix: every route of the app, read from the router itself,
+ * must be classified below, and every non-public route is attacked by every
+ * kind of outsider with foreign and with non-existent IDs. A route added
+ * later without a row here fails the first test.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "mocha";
+import { sql } from "kysely";
+import { can, type GlobalAction } from "../../src/auth/policy.js";
+import {
+  createOrg,
+  insertAttachmentRow,
+  insertReport,
+} from "../support/fixtures.js";
+import {
+  anonymous,
+  createTestContext,
+  createUser,
+  signedIn,
+  type Browser,
+  type TestContext,
+  type TestUser,
+} from "../support/harness.js";
+import { listRoutes, type AppRoute } from "../support/routes.js";
+
+type ParamKind = "report" | "attachment" | "org" | "user";
+
+type Access =
+  /** Anyone, signed in or not. Not attacked here (sign-in, registration, ...). */
+  | { kind: "public" }
+  /** Any signed-in user, acting on their own account only. */
+  | { kind: "signed-in" }
+  /** A page of a role: everybody without the action gets 404. */
+  | { kind: "role"; action: GlobalAction }
+  /** Takes IDs: foreign and non-existent IDs answer the same 404. */
+  | {
+      kind: "object";
+      params: Record<string, ParamKind>;
+      /** Also gated by a global action (staff and admin pages). */
+      action?: GlobalAction;
+      /** Only staff may use it, even on the researcher's own report. */
+      staffOnly?: boolean;
+    };
+
+const ACCESS: Record<string, Access> = {
+  "GET /healthz": { kind: "public" },
+  "GET /.well-known/security.txt": { kind: "public" },
+  "GET /security.txt": { kind: "public" },
+  "GET /": { kind: "public" },
+  "GET /policy": { kind: "public" },
+  "GET /login": { kind: "public" },
+  "POST /login": { kind: "public" },
+  "POST /logout": { kind: "public" },
+  "GET /register": { kind: "public" },
+  "POST /register": { kind: "public" },
+  "GET /setup": { kind: "public" },
+  "POST /setup": { kind: "public" },
+  "GET /password/set": { kind: "public" },
+  "POST /password/set": { kind: "public" },
+
+  "GET /account": { kind: "signed-in" },
+  "POST /account/notifications": { kind: "signed-in" },
+
+  "GET /admin/users": { kind: "role", action: "user:manage" },
+  "POST /admin/users": { kind: "role", action: "user:manage" },
+  "POST /admin/users/:publicId/role": {
+    kind: "object",
+    action: "user:manage",
+    params: { publicId: "user" },
+  },
+  "POST /admin/users/:publicId/disable": {
+    kind: "object",
+    action: "user:manage",
+    params: { publicId: "user" },
+  },
+  "POST /admin/users/:publicId/enable": {
+    kind: "object",
+    action: "user:manage",
+    params: { publicId: "user" },
+  },
+  "GET /admin/audit": { kind: "role", action: "audit:view" },
+
+  "GET /orgs": { kind: "role", action: "org:manage" },
+  "POST /orgs": { kind: "role", action: "org:manage" },
+  "GET /orgs/:orgPublicId": {
+    kind: "object",
+    action: "org:manage",
+    params: { orgPublicId: "org" },
+  },
+  "POST /orgs/:orgPublicId/contacts": {
+    kind: "object",
+    action: "org:manage",
+    params: { orgPublicId: "org" },
+  },
+  "POST /orgs/:orgPublicId/contacts/:userPublicId/remove": {
+    kind: "object",
+    action: "org:manage",
+    params: { orgPublicId: "org", userPublicId: "user" },
+  },
+
+  "GET /reports": { kind: "role", action: "report:list_own" },
+  "GET /queue": { kind: "role", action: "queue:view" },
+  "GET /org/reports": { kind: "role", action: "report:list_org" },
+
+  // Filing and the report page (src/reports/routes.ts).
+  "GET /reports/new": { kind: "public" },
+  "POST /reports/new": { kind: "public" },
+  "GET /reports/:id": { kind: "object", params: { id: "report" } },
+  "POST /reports/:id/transition": { kind: "object", params: { id: "report" } },
+  "POST /reports/:id/comments": { kind: "object", params: { id: "report" } },
+  "POST /reports/:id/notes": {
+    kind: "object",
+    params: { id: "report" },
+    staffOnly: true,
+  },
+  "POST /reports/:id/triage": {
+    kind: "object",
+    params: { id: "report" },
+    staffOnly: true,
+  },
+  "POST /reports/:id/assign": {
+    kind: "object",
+    params: { id: "report" },
+    staffOnly: true,
+  },
+  "POST /reports/:id/attachments": {
+    kind: "object",
+    params: { id: "report" },
+  },
+  "GET /reports/:id/attachments/:aid": {
+    kind: "object",
+    params: { id: "report", aid: "attachment" },
+  },
+};
+
+/** Everything a forged form could try to smuggle in. */
+const HOSTILE_FIELDS: Record<string, string> = {
+  transition: "close",
+  resolution: "resolved",
+  message: "pwned",
+  body: "pwned",
+  state: "closed",
+  assignee: "me",
+  reporter_id: "1",
+  organization: "",
+  cwe: "CWE-79",
+  cvssVector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+  role: "admin",
+  name: "Hijacked Org",
+  email: "attacker@evil.example",
+  displayName: "Attacker",
+  notify: "none",
+};
+
+const MISSING: Record<ParamKind, string> = {
+  report: "DD-0000-0000",
+  attachment: "0000000000000000",
+  org: "0000000000000000",
+  user: "0000000000000000",
+};
+
+/** Attempts that record an access in the audit log are expected, not a change. */
+const AUDITED_ATTEMPTS = ["report.not_found"];
+
+function fill(path: string, values: Record<string, string>): string {
+  return path.replace(/:(\w+)/g, (_, name: string) => {
+    const v = values[name];
+    if (v === undefined) throw new Error(`no value for :${name} in ${path}`);
+    return encodeURIComponent(v);
+  });
+}
+
+describe("access matrix", function () {
+  this.timeout(120_000);
+  let ctx: TestContext;
+  let routes: AppRoute[];
+
+  interface Seeded {
+    alice: TestUser;
+    bob: TestUser;
+    contactA: TestUser;
+    contactB: TestUser;
+    triager: TestUser;
+    admin: TestUser;
+    orgA: { id: number; publicId: string };
+    orgB: { id: number; publicId: string };
+    /** Alice's, forwarded to organization A. */
+    forwarded: { id: number; publicId: string };
+    /** Alice's, about organization A but not forwarded yet. */
+    notYetForwarded: { id: number; publicId: string };
+    /** Bob's own. */
+    bobs: { id: number; publicId: string };
+    attachmentA: { publicId: string };
+    attachmentB: { publicId: string };
+  }
+  let s: Seeded;
+  const browsers = new Map<string, Browser>();
+
+  async function as(name: keyof Seeded | "anonymous"): Promise<Browser> {
+    let b = browsers.get(name);
+    if (!b) {
+      b =
+        name === "anonymous"
+          ? await anonymous(ctx)
+          : await signedIn(ctx, s[name] as TestUser);
+      browsers.set(name, b);
+    }
+    return b;
+  }
+
+  async function snapshot() {
+    const tables = await sql<{ name: string }>`
+      select name from sqlite_master where type = 'table'
+        and name not like 'sqlite_%' and name not like 'kysely_%'
+        and name not in ('sessions', 'audit_log') order by name`.execute(
+      ctx.db,
+    );
+    const dump: Record<string, unknown> = {};
+    for (const { name } of tables.rows) {
+      dump[name] = (
+        await sql`select * from ${sql.table(name)} order by rowid`.execute(
+          ctx.db,
+        )
+      ).rows;
+    }
+    dump.audit_log = (
+      await ctx.db
+        .selectFrom("audit_log")
+        .select(["id", "action", "target_id"])
+        .where("action", "not in", AUDITED_ATTEMPTS)
+        .orderBy("id")
+        .execute()
+    ).length;
+    return dump;
+  }
+
+  before(async () => {
+    ctx = await createTestContext();
+    routes = listRoutes(ctx.app);
+    const orgA = await createOrg(ctx, "Org A");
+    const orgB = await createOrg(ctx, "Org B");
+    const alice = await createUser(ctx, "researcher");
+    const bob = await createUser(ctx, "researcher");
+    const contactA = await createUser(ctx, "org_contact", {
+      orgIds: [orgA.id],
+    });
+    const contactB = await createUser(ctx, "org_contact", {
+      orgIds: [orgB.id],
+    });
+    const triager = await createUser(ctx, "triager");
+    const admin = await createUser(ctx, "admin");
+    const forwarded = await insertReport(ctx, {
+      reporterId: alice.user.id,
+      state: "vendor_notified",
+      organizationId: orgA.id,
+      assigneeId: triager.user.id,
+    });
+    const notYetForwarded = await insertReport(ctx, {
+      reporterId: alice.user.id,
+      state: "triaged",
+      organizationId: orgA.id,
+    });
+    const bobs = await insertReport(ctx, { reporterId: bob.user.id });
+    const attachmentA = await insertAttachmentRow(
+      ctx,
+      forwarded.id,
+      alice.user.id,
+    );
+    const attachmentB = await insertAttachmentRow(ctx, bobs.id, bob.user.id);
+    s = {
+      alice,
+      bob,
+      contactA,
+      contactB,
+      triager,
+      admin,
+      orgA,
+      orgB,
+      forwarded,
+      notYetForwarded,
+      bobs,
+      attachmentA,
+      attachmentB,
+    };
+  });
+  after(() => ctx.close());
+
+  it("classifies every route of the app", () => {
+    const unclassified = routes
+      .map((r) => `${r.method} ${r.path}`)
+      .filter((key) => !(key in ACCESS));
+    assert.deepEqual(
+      unclassified,
+      [],
+      "Add these routes to ACCESS in test/http/access-matrix.test.ts",
+    );
+    // The matrix is only as good as the enumeration: it must see our routers.
+    assert.ok(routes.length >= 25);
+    for (const key of [
+      "GET /queue",
+      "GET /orgs/:orgPublicId",
+      "GET /admin/users",
+    ])
+      assert.ok(
+        routes.some((r) => `${r.method} ${r.path}` === key),
+        key,
+      );
+  });
+
+  async function attempt(
+    who: keyof Seeded | "anonymous",
+    route: AppRoute,
+    url: string,
+  ) {
+    const b = await as(who);
+    const before = await snapshot();
+    const res =
+      route.method === "GET"
+        ? await b.agent.get(url)
+        : await b.post(url, HOSTILE_FIELDS);
+    const after = await snapshot();
+    assert.deepEqual(
+      after,
+      before,
+      `${who} ${route.method} ${url} changed the database`,
+    );
+    return res;
+  }
+
+  function expectSignIn(
+    res: { status: number; headers: Record<string, string> },
+    what: string,
+  ) {
+    assert.equal(res.status, 303, what);
+    assert.equal(res.headers.location, "/login", what);
+  }
+
+  const SIGNED_IN_USERS = [
+    "alice",
+    "bob",
+    "contactA",
+    "contactB",
+    "triager",
+    "admin",
+  ] as const;
+
+  function lacking(action: GlobalAction) {
+    return SIGNED_IN_USERS.filter((name) => !can(s[name].user, action));
+  }
+  function holding(action: GlobalAction) {
+    return SIGNED_IN_USERS.filter((name) => can(s[name].user, action));
+  }
+
+  /** Who attacks an object route, and with which foreign values. */
+  function objectAttacks(access: Extract<Access, { kind: "object" }>) {
+    const kinds = new Set(Object.values(access.params));
+    const attacks: {
+      who: keyof Seeded | "anonymous";
+      foreign: Record<ParamKind, string>;
+      label: string;
+    }[] = [];
+    const foreignOf = (
+      report: string,
+      attachment: string,
+    ): Record<ParamKind, string> => ({
+      report,
+      attachment,
+      org: s.orgA.publicId,
+      user: s.contactA.user.publicId,
+    });
+    const attackers: (keyof Seeded | "anonymous")[] = access.action
+      ? ["anonymous", ...lacking(access.action)]
+      : ["anonymous", "bob", "contactB"];
+    for (const who of attackers) {
+      attacks.push({
+        who,
+        foreign: foreignOf(s.forwarded.publicId, s.attachmentA.publicId),
+        label: "another user's object",
+      });
+    }
+    if (kinds.has("report") && !access.action) {
+      // The organization's contact before the organization was notified.
+      attacks.push({
+        who: "contactA",
+        foreign: foreignOf(s.notYetForwarded.publicId, s.attachmentA.publicId),
+        label: "a report not yet forwarded to the contact's organization",
+      });
+      if (kinds.has("attachment")) {
+        // Bob's own report with Alice's attachment ID.
+        attacks.push({
+          who: "bob",
+          foreign: foreignOf(s.bobs.publicId, s.attachmentA.publicId),
+          label: "an attachment of another report, through one's own report",
+        });
+      }
+    }
+    return attacks;
+  }
+
+  describe("attacks", () => {
+    it("every non-public route refuses outsiders and changes nothing", async () => {
+      let checked = 0;
+      for (const route of routes) {
+        const key = `${route.method} ${route.path}`;
+        const access = ACCESS[key];
+        if (!access || access.kind === "public") continue;
+        if (route.method === "ALL") continue;
+
+        if (access.kind === "signed-in") {
+          expectSignIn(await attempt("anonymous", route, route.path), key);
+          checked++;
+          continue;
+        }
+
+        if (access.kind === "role") {
+          expectSignIn(
+            await attempt("anonymous", route, route.path),
+            `anonymous ${key}`,
+          );
+          for (const who of lacking(access.action)) {
+            const res = await attempt(who, route, route.path);
+            assert.equal(res.status, 404, `${who} ${key}`);
+            // Exactly the page of an address that does not exist.
+            const none = await (await as(who)).agent.get("/no-such-page");
+            assert.equal(
+              res.text,
+              none.text,
+              `${who} ${key}: 404 page differs`,
+            );
+            checked++;
+          }
+          continue;
+        }
+
+        for (const attack of objectAttacks(access)) {
+          const values = (map: Record<ParamKind, string>) =>
+            Object.fromEntries(
+              Object.entries(access.params).map(([name, kind]) => [
+                name,
+                map[kind],
+              ]),
+            );
+          const foreignUrl = fill(route.path, values(attack.foreign));
+          const missingUrl = fill(route.path, values(MISSING));
+          const what = `${attack.who} ${route.method} ${route.path} (${attack.label})`;
+          const foreign = await attempt(attack.who, route, foreignUrl);
+          const missing = await attempt(attack.who, route, missingUrl);
+          if (attack.who === "anonymous") {
+            expectSignIn(foreign, what);
+            expectSignIn(missing, what);
+          } else {
+            assert.equal(foreign.status, 404, `${what}: foreign ID`);
+            assert.equal(missing.status, 404, `${what}: missing ID`);
+            assert.equal(
+              foreign.text,
+              missing.text,
+              `${what}: the two 404 pages differ`,
+            );
+          }
+          checked++;
+        }
+
+        if (access.staffOnly) {
+          // The researcher on her own report may not do the staff's part either.
+          const url = fill(route.path, { id: s.forwarded.publicId });
+          const res = await attempt("alice", route, url);
+          assert.ok(
+            [403, 404].includes(res.status),
+            `alice ${key} on her own report: ${res.status}`,
+          );
+          checked++;
+        }
+      }
+      assert.ok(checked > 30, `only ${checked} attempts ran`);
+    });
+  });
+
+  describe("the right people get in", () => {
+    it("every role page answers 200 to the roles that hold its action", async () => {
+      for (const route of routes) {
+        const access = ACCESS[`${route.method} ${route.path}`];
+        if (route.method !== "GET" || access?.kind !== "role") continue;
+        for (const who of holding(access.action)) {
+          const res = await (await as(who)).agent.get(route.path);
+          assert.equal(res.status, 200, `${who} GET ${route.path}`);
+        }
+      }
+    });
+
+    it("every object page answers 200 to its owner or the staff", async () => {
+      for (const route of routes) {
+        const access = ACCESS[`${route.method} ${route.path}`];
+        if (route.method !== "GET" || access?.kind !== "object") continue;
+        const kinds = Object.values(access.params);
+        // Attachment rows here have no file behind them; their downloads are
+        // covered with real uploads in the report tests.
+        if (kinds.includes("attachment")) continue;
+        const map: Record<ParamKind, string> = {
+          report: s.forwarded.publicId,
+          attachment: s.attachmentA.publicId,
+          org: s.orgA.publicId,
+          user: s.contactA.user.publicId,
+        };
+        const url = fill(
+          route.path,
+          Object.fromEntries(
+            Object.entries(access.params).map(([n, k]) => [n, map[k]]),
+          ),
+        );
+        const who = access.action
+          ? holding(access.action)
+          : (["alice", "contactA", "triager", "admin"] as const);
+        for (const name of who) {
+          const res = await (await as(name)).agent.get(url);
+          assert.equal(res.status, 200, `${name} GET ${url}`);
+        }
+      }
+    });
+  });
+});
