@@ -1,0 +1,56 @@
+import cvss from "ae-cvss-calculator";
+
+export type Severity = "none" | "low" | "medium" | "high" | "critical";
+
+export interface CvssResult {
+  vector: string;
+  version: "3.1" | "4.0";
+  score: number;
+  severity: Severity;
+}
+
+// The library accepts partial vectors, so the base metrics are checked here
+// first: every base metric, in order, with a legal value. Further metrics
+// (temporal, environmental, threat) may follow.
+const BASE_31 =
+  /^CVSS:3\.1\/AV:[NALP]\/AC:[LH]\/PR:[NLH]\/UI:[NR]\/S:[UC]\/C:[HLN]\/I:[HLN]\/A:[HLN]((\/[A-Z]{1,3}:[A-Z])*)$/;
+const BASE_40 =
+  /^CVSS:4\.0\/AV:[NALP]\/AC:[LH]\/AT:[NP]\/PR:[NLH]\/UI:[NPA]\/VC:[HLN]\/VI:[HLN]\/VA:[HLN]\/SC:[HLN]\/SI:[HLN]\/SA:[HLN]((\/[A-Z]{1,3}:[A-Z])*)$/;
+
+/** The qualitative rating shared by CVSS 3.1 and 4.0. */
+export function severityOf(score: number): Severity {
+  if (score === 0) return "none";
+  if (score < 4) return "low";
+  if (score < 7) return "medium";
+  if (score < 9) return "high";
+  return "critical";
+}
+
+/** Scores a vector server-side; null when it is not a complete, valid CVSS 3.1 or 4.0 vector. */
+export function scoreCvss(input: string): CvssResult | null {
+  const vector = input.trim();
+  if (vector.length > 300) return null;
+  const version = BASE_31.test(vector)
+    ? "3.1"
+    : BASE_40.test(vector)
+      ? "4.0"
+      : null;
+  if (!version) return null;
+  try {
+    const calculator =
+      version === "3.1" ? new cvss.Cvss3P1(vector) : new cvss.Cvss4P0(vector);
+    const score = calculator.calculateScores().overall;
+    if (typeof score !== "number" || Number.isNaN(score)) return null;
+    return { vector, version, score, severity: severityOf(score) };
+  } catch {
+    return null;
+  }
+}
+
+export const SEVERITY_LABELS: Record<Severity, string> = {
+  none: "None",
+  low: "Low",
+  medium: "Medium",
+  high: "High",
+  critical: "Critical",
+};

@@ -1,0 +1,408 @@
+import type { Selectable } from "kysely";
+import type { DbOrTx } from "../db/index.js";
+import type { AttachmentsTable, ReportsTable } from "../db/schema.js";
+import type { Severity } from "./cvss.js";
+import type {
+  Attachment,
+  CreditKind,
+  DataKind,
+  EventKind,
+  Report,
+  TimelineEvent,
+} from "./types.js";
+import type { Resolution, State } from "./workflow.js";
+
+const date = (ms: number | null) => (ms === null ? null : new Date(ms));
+
+function toReport(row: Selectable<ReportsTable>): Report {
+  return {
+    id: row.id,
+    publicId: row.public_id,
+    reporterId: row.reporter_id,
+    organizationId: row.organization_id,
+    suggestedOrgName: row.suggested_org_name,
+    title: row.title,
+    asset: row.asset,
+    cwe: row.cwe,
+    cvssVector: row.cvss_vector,
+    cvssScore: row.cvss_score,
+    severity: row.severity as Severity | null,
+    description: row.description,
+    steps: row.steps,
+    impact: row.impact,
+    dataExposed: JSON.parse(row.data_exposed) as DataKind[],
+    recordsAffected: row.records_affected,
+    creditKind: row.credit_kind as CreditKind,
+    creditHandle: row.credit_handle,
+    revealIdentity: row.reveal_identity === 1,
+    state: row.state as State,
+    stateBeforeInfo: row.state_before_info as State | null,
+    resolution: row.resolution as Resolution | null,
+    duplicateOfId: row.duplicate_of_id,
+    assigneeId: row.assignee_id,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    ackDueAt: date(row.ack_due_at),
+    triageDueAt: date(row.triage_due_at),
+    vendorNotifiedAt: date(row.vendor_notified_at),
+    disclosureDueAt: date(row.disclosure_due_at),
+    closedAt: date(row.closed_at),
+  };
+}
+
+function toAttachment(row: Selectable<AttachmentsTable>): Attachment {
+  return {
+    id: row.id,
+    publicId: row.public_id,
+    reportId: row.report_id,
+    ownerId: row.owner_id,
+    sha256: row.sha256,
+    mediaType: row.media_type,
+    size: row.size,
+    fileName: row.file_name,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+export interface NewReport {
+  publicId: string;
+  reporterId: number;
+  organizationId: number | null;
+  suggestedOrgName: string | null;
+  title: string;
+  asset: string;
+  cwe: string;
+  cvssVector: string | null;
+  cvssScore: number | null;
+  severity: Severity | null;
+  description: string;
+  steps: string;
+  impact: string;
+  dataExposed: DataKind[];
+  recordsAffected: number | null;
+  creditKind: CreditKind;
+  creditHandle: string | null;
+  revealIdentity: boolean;
+  createdAt: Date;
+  ackDueAt: Date;
+  triageDueAt: Date;
+}
+
+export async function insertReport(
+  db: DbOrTx,
+  report: NewReport,
+): Promise<Report> {
+  const at = report.createdAt.getTime();
+  const row = await db
+    .insertInto("reports")
+    .values({
+      public_id: report.publicId,
+      reporter_id: report.reporterId,
+      organization_id: report.organizationId,
+      suggested_org_name: report.suggestedOrgName,
+      title: report.title,
+      asset: report.asset,
+      cwe: report.cwe,
+      cvss_vector: report.cvssVector,
+      cvss_score: report.cvssScore,
+      severity: report.severity,
+      description: report.description,
+      steps: report.steps,
+      impact: report.impact,
+      data_exposed: JSON.stringify(report.dataExposed),
+      records_affected: report.recordsAffected,
+      credit_kind: report.creditKind,
+      credit_handle: report.creditHandle,
+      reveal_identity: report.revealIdentity ? 1 : 0,
+      state: "submitted",
+      created_at: at,
+      updated_at: at,
+      ack_due_at: report.ackDueAt.getTime(),
+      triage_due_at: report.triageDueAt.getTime(),
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toReport(row);
+}
+
+export async function findReportByPublicId(db: DbOrTx, publicId: string) {
+  const row = await db
+    .selectFrom("reports")
+    .selectAll()
+    .where("public_id", "=", publicId)
+    .executeTakeFirst();
+  return row && toReport(row);
+}
+
+export async function findReportById(db: DbOrTx, id: number) {
+  const row = await db
+    .selectFrom("reports")
+    .selectAll()
+    .where("id", "=", id)
+    .executeTakeFirst();
+  return row && toReport(row);
+}
+
+export interface StateChange {
+  state: State;
+  stateBeforeInfo: State | null;
+  resolution: Resolution | null;
+  duplicateOfId: number | null;
+  vendorNotifiedAt?: Date;
+  disclosureDueAt?: Date;
+  closedAt: Date | null;
+  at: Date;
+}
+
+/**
+ * Moves a report to a new state only if it is still in the state the decision
+ * was made on; false means someone else changed it first.
+ */
+export async function changeReportState(
+  db: DbOrTx,
+  id: number,
+  from: State,
+  change: StateChange,
+): Promise<boolean> {
+  const result = await db
+    .updateTable("reports")
+    .set({
+      state: change.state,
+      state_before_info: change.stateBeforeInfo,
+      resolution: change.resolution,
+      duplicate_of_id: change.duplicateOfId,
+      closed_at: change.closedAt ? change.closedAt.getTime() : null,
+      updated_at: change.at.getTime(),
+      ...(change.vendorNotifiedAt && {
+        vendor_notified_at: change.vendorNotifiedAt.getTime(),
+      }),
+      ...(change.disclosureDueAt && {
+        disclosure_due_at: change.disclosureDueAt.getTime(),
+      }),
+    })
+    .where("id", "=", id)
+    .where("state", "=", from)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export interface TriageFields {
+  cwe: string;
+  cvssVector: string | null;
+  cvssScore: number | null;
+  severity: Severity | null;
+  organizationId: number | null;
+}
+
+export async function updateTriageFields(
+  db: DbOrTx,
+  id: number,
+  fields: TriageFields,
+  at: Date,
+) {
+  await db
+    .updateTable("reports")
+    .set({
+      cwe: fields.cwe,
+      cvss_vector: fields.cvssVector,
+      cvss_score: fields.cvssScore,
+      severity: fields.severity,
+      organization_id: fields.organizationId,
+      updated_at: at.getTime(),
+    })
+    .where("id", "=", id)
+    .execute();
+}
+
+export async function setAssignee(
+  db: DbOrTx,
+  id: number,
+  assigneeId: number | null,
+  at: Date,
+) {
+  await db
+    .updateTable("reports")
+    .set({ assignee_id: assigneeId, updated_at: at.getTime() })
+    .where("id", "=", id)
+    .execute();
+}
+
+/** Marks activity on a report (a comment), so lists sort by it. */
+export async function touchReport(db: DbOrTx, id: number, at: Date) {
+  await db
+    .updateTable("reports")
+    .set({ updated_at: at.getTime() })
+    .where("id", "=", id)
+    .execute();
+}
+
+export interface NewEvent {
+  reportId: number;
+  actorId: number | null;
+  kind: EventKind;
+  action?: string | null;
+  fromState?: State | null;
+  toState?: State | null;
+  visibility: "public" | "internal";
+  body?: string | null;
+  at: Date;
+}
+
+export async function insertEvent(db: DbOrTx, event: NewEvent) {
+  await db
+    .insertInto("report_events")
+    .values({
+      report_id: event.reportId,
+      actor_id: event.actorId,
+      kind: event.kind,
+      action: event.action ?? null,
+      from_state: event.fromState ?? null,
+      to_state: event.toState ?? null,
+      visibility: event.visibility,
+      body: event.body ?? null,
+      created_at: event.at.getTime(),
+    })
+    .execute();
+}
+
+/** The timeline, oldest first; internal notes only when asked for. */
+export async function listEvents(
+  db: DbOrTx,
+  reportId: number,
+  includeInternal: boolean,
+): Promise<TimelineEvent[]> {
+  let query = db
+    .selectFrom("report_events as e")
+    .leftJoin("users as u", "u.id", "e.actor_id")
+    .select([
+      "e.id",
+      "e.actor_id",
+      "u.display_name",
+      "u.role",
+      "e.kind",
+      "e.action",
+      "e.from_state",
+      "e.to_state",
+      "e.visibility",
+      "e.body",
+      "e.created_at",
+    ])
+    .where("e.report_id", "=", reportId);
+  if (!includeInternal) query = query.where("e.visibility", "=", "public");
+  const rows = await query.orderBy("e.id").execute();
+  return rows.map((r) => ({
+    id: r.id,
+    actorId: r.actor_id,
+    actorName: r.display_name,
+    actorRole: r.role,
+    kind: r.kind as EventKind,
+    action: r.action,
+    fromState: r.from_state as State | null,
+    toState: r.to_state as State | null,
+    visibility: r.visibility as "public" | "internal",
+    body: r.body,
+    createdAt: new Date(r.created_at),
+  }));
+}
+
+export interface NewAttachment {
+  publicId: string;
+  reportId: number | null;
+  ownerId: number;
+  sha256: string;
+  mediaType: string;
+  size: number;
+  fileName: string;
+  at: Date;
+}
+
+export async function insertAttachment(
+  db: DbOrTx,
+  a: NewAttachment,
+): Promise<Attachment> {
+  const row = await db
+    .insertInto("attachments")
+    .values({
+      public_id: a.publicId,
+      report_id: a.reportId,
+      owner_id: a.ownerId,
+      sha256: a.sha256,
+      media_type: a.mediaType,
+      size: a.size,
+      file_name: a.fileName,
+      created_at: a.at.getTime(),
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toAttachment(row);
+}
+
+export async function listAttachments(
+  db: DbOrTx,
+  reportId: number,
+): Promise<Attachment[]> {
+  const rows = await db
+    .selectFrom("attachments")
+    .selectAll()
+    .where("report_id", "=", reportId)
+    .orderBy("id")
+    .execute();
+  return rows.map(toAttachment);
+}
+
+export async function findAttachment(
+  db: DbOrTx,
+  reportId: number,
+  publicId: string,
+) {
+  const row = await db
+    .selectFrom("attachments")
+    .selectAll()
+    .where("report_id", "=", reportId)
+    .where("public_id", "=", publicId)
+    .executeTakeFirst();
+  return row && toAttachment(row);
+}
+
+/** Files kept from a form that failed validation: only the owner's, only unlinked. */
+export async function findPendingAttachments(
+  db: DbOrTx,
+  ownerId: number,
+  publicIds: readonly string[],
+): Promise<Attachment[]> {
+  if (publicIds.length === 0) return [];
+  const rows = await db
+    .selectFrom("attachments")
+    .selectAll()
+    .where("owner_id", "=", ownerId)
+    .where("report_id", "is", null)
+    .where("public_id", "in", publicIds as string[])
+    .orderBy("id")
+    .execute();
+  return rows.map(toAttachment);
+}
+
+export async function linkAttachments(
+  db: DbOrTx,
+  reportId: number,
+  ids: readonly number[],
+) {
+  if (ids.length === 0) return;
+  await db
+    .updateTable("attachments")
+    .set({ report_id: reportId })
+    .where("id", "in", ids as number[])
+    .where("report_id", "is", null)
+    .execute();
+}
+
+/** Names of the people a report page mentions (reporter, assignee). */
+export async function userNames(db: DbOrTx, ids: readonly number[]) {
+  if (ids.length === 0) return new Map<number, string>();
+  const rows = await db
+    .selectFrom("users")
+    .select(["id", "display_name"])
+    .where("id", "in", ids as number[])
+    .execute();
+  return new Map(rows.map((r) => [r.id, r.display_name]));
+}

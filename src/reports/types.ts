@@ -1,0 +1,93 @@
+import type { ReportAccessFacts } from "../auth/policy.js";
+import type { Severity } from "./cvss.js";
+import type { Resolution, State } from "./workflow.js";
+
+export const DATA_KINDS = [
+  "personal",
+  "health",
+  "credentials",
+  "financial",
+  "other",
+] as const;
+export type DataKind = (typeof DATA_KINDS)[number];
+
+export const CREDIT_KINDS = ["name", "handle", "anonymous"] as const;
+export type CreditKind = (typeof CREDIT_KINDS)[number];
+
+export interface Report {
+  id: number;
+  publicId: string;
+  reporterId: number;
+  organizationId: number | null;
+  suggestedOrgName: string | null;
+  title: string;
+  asset: string;
+  cwe: string;
+  cvssVector: string | null;
+  cvssScore: number | null;
+  severity: Severity | null;
+  description: string;
+  steps: string;
+  impact: string;
+  dataExposed: DataKind[];
+  recordsAffected: number | null;
+  creditKind: CreditKind;
+  creditHandle: string | null;
+  revealIdentity: boolean;
+  state: State;
+  stateBeforeInfo: State | null;
+  resolution: Resolution | null;
+  duplicateOfId: number | null;
+  assigneeId: number | null;
+  createdAt: Date;
+  updatedAt: Date;
+  ackDueAt: Date | null;
+  triageDueAt: Date | null;
+  vendorNotifiedAt: Date | null;
+  disclosureDueAt: Date | null;
+  closedAt: Date | null;
+}
+
+export type EventKind =
+  | "submitted"
+  | "transition"
+  | "comment"
+  | "note"
+  | "field_change"
+  | "assignment"
+  | "attachment";
+
+export interface TimelineEvent {
+  id: number;
+  actorId: number | null;
+  actorName: string | null;
+  actorRole: string | null;
+  kind: EventKind;
+  action: string | null;
+  fromState: State | null;
+  toState: State | null;
+  visibility: "public" | "internal";
+  body: string | null;
+  createdAt: Date;
+}
+
+export interface Attachment {
+  id: number;
+  publicId: string;
+  reportId: number | null;
+  ownerId: number;
+  sha256: string;
+  mediaType: string;
+  size: number;
+  fileName: string;
+  createdAt: Date;
+}
+
+export function accessFacts(report: Report): ReportAccessFacts {
+  return {
+    reporterId: report.reporterId,
+    organizationId: report.organizationId,
+    vendorNotifiedAt: report.vendorNotifiedAt,
+    revealIdentity: report.revealIdentity,
+  };
+}
