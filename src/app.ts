@@ -18,6 +18,7 @@ import type { Deps } from "./deps.js";
 import { formatDateTime, ROLE_LABELS } from "./format.js";
 import { HttpError } from "./http/errors.js";
 import { actorOf } from "./http/middleware.js";
+import { formValues } from "./http/validation.js";
 import { publicRoutes } from "./http/public-routes.js";
 import "./http/types.js";
 import { multipartParser } from "./http/uploads.js";
@@ -137,7 +138,22 @@ export function createApp(deps: AppDeps) {
       code: "EBADCSRFTOKEN",
     },
   });
-  app.use(csrf.csrfSynchronisedProtection);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    csrf.csrfSynchronisedProtection(req, res, (err?: unknown) => {
+      // A report must not be lost to an expired session: keep what was typed
+      // (never filed automatically, which would be a CSRF hole) and show it
+      // again, filled in, after signing in.
+      if (
+        err &&
+        !req.user &&
+        req.method === "POST" &&
+        req.path === "/reports/new"
+      ) {
+        return keepExpiredForm(req, res, "/reports/new");
+      }
+      next(err);
+    });
+  });
 
   // What every page's layout needs; views stay dumb.
   app.use((req: Request, res: Response, next: NextFunction) => {
@@ -190,6 +206,22 @@ export function createApp(deps: AppDeps) {
   });
 
   return app;
+}
+
+function keepExpiredForm(req: Request, res: Response, action: string) {
+  const {
+    _csrf: _token,
+    keptAttachments: _files,
+    ...values
+  } = formValues(req.body);
+  req.session.pendingForm = { action, values, savedAt: Date.now() };
+  req.session.returnTo = action;
+  (req.session.flash ??= []).push({
+    kind: "info",
+    message:
+      "Your session ended before the report was sent. Sign in and it will be shown again, filled in.",
+  });
+  res.redirect(303, "/login");
 }
 
 function httpStatusOf(err: unknown): number {

@@ -3,15 +3,15 @@ import { auditRoutes } from "./audit/routes.js";
 import type { Deps } from "./deps.js";
 import { organizationRoutes } from "./orgs/routes.js";
 import { reportListRoutes } from "./reports/list-routes.js";
+import { reportRoutes } from "./reports/routes.js";
 
 /**
  * Feature routers (reports, organizations, mail outbox, ...) are mounted here,
  * after the session, CSRF and layout middleware, and before the 404 handler.
  */
 export function registerFeatureRoutes(app: Express, deps: Deps): void {
-  void app;
-  void deps;
   app.use(auditRoutes(deps));
   app.use(organizationRoutes(deps));
   app.use(reportListRoutes(deps));
+  app.use(reportRoutes(deps));
 }

@@ -1,4 +1,12 @@
-import cvss from "ae-cvss-calculator";
+import * as cvssModule from "ae-cvss-calculator";
+
+// The package is CommonJS; depending on the loader its classes sit on the
+// namespace or on its default export.
+type CvssLibrary = Pick<typeof cvssModule, "Cvss3P1" | "Cvss4P0">;
+const cvss: CvssLibrary =
+  "Cvss3P1" in cvssModule && cvssModule.Cvss3P1
+    ? cvssModule
+    : (cvssModule as unknown as { default: CvssLibrary }).default;
 
 export type Severity = "none" | "low" | "medium" | "high" | "critical";
 

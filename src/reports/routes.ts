@@ -1,0 +1,304 @@
+import { Router, type Request, type Response } from "express";
+import { auditContextOf } from "../audit/routes.js";
+import type { Deps } from "../deps.js";
+import { actorOf, flash, requireSignIn } from "../http/middleware.js";
+import { formValues, parseForm, type FieldErrors } from "../http/validation.js";
+import { can } from "../auth/policy.js";
+import { NotFoundError } from "../http/errors.js";
+import {
+  acceptUploads,
+  addComment,
+  addNote,
+  assignReport,
+  assignSchema,
+  attachFiles,
+  attachmentFor,
+  commentSchema,
+  fileReport,
+  loadReportFor,
+  reportFormOptions,
+  reportFormSchema,
+  reportPage,
+  takeTransition,
+  transitionSchema,
+  triageSchema,
+  updateTriage,
+  type KeptAttachment,
+  type PageForm,
+  type UploadedFile,
+} from "./service.js";
+
+const uploadedFiles = (req: Request): UploadedFile[] =>
+  ((req.files as Express.Multer.File[] | undefined) ?? []).map((f) => ({
+    path: f.path,
+    originalname: f.originalname,
+  }));
+
+const asList = (v: unknown): string[] =>
+  (Array.isArray(v) ? v : v === undefined ? [] : [v]).filter(
+    (s): s is string => typeof s === "string",
+  );
+
+/** Filing, the report page and the actions on it. IDs in URLs are public report IDs. */
+export function reportRoutes(deps: Deps) {
+  const router = Router();
+
+  const renderForm = async (
+    res: Response,
+    status: number,
+    values: Record<string, unknown>,
+    errors: FieldErrors,
+    kept: KeptAttachment[],
+    restored = false,
+  ) => {
+    res.status(status).render("reports/new", {
+      title: "Report a vulnerability",
+      values,
+      errors,
+      kept,
+      restored,
+      ...(await reportFormOptions(deps)),
+    });
+  };
+
+  router.get("/reports/new", requireSignIn, async (req, res) => {
+    if (!can(actorOf(req), "report:create")) throw new NotFoundError();
+    // A form the session expired on comes back filled in, once.
+    const pending = req.session.pendingForm;
+    delete req.session.pendingForm;
+    const restored = pending?.action === "/reports/new";
+    await renderForm(
+      res,
+      200,
+      restored ? pending.values : { creditKind: "name" },
+      {},
+      [],
+      restored,
+    );
+  });
+
+  router.post("/reports/new", requireSignIn, async (req, res) => {
+    const actor = actorOf(req)!;
+    if (!can(actor, "report:create")) throw new NotFoundError();
+    const uploads = await acceptUploads(
+      deps,
+      actor,
+      uploadedFiles(req),
+      asList(req.body?.keptAttachments),
+      req.uploadError,
+    );
+    const body = {
+      ...formValues(req.body),
+      keptAttachments: uploads.kept.map((k) => k.publicId),
+    };
+    const form = parseForm(reportFormSchema, body);
+    if (!form.ok || uploads.error) {
+      const errors = form.ok ? {} : form.errors;
+      if (uploads.error) errors.attachments = uploads.error;
+      return renderForm(res, 422, formValues(req.body), errors, uploads.kept);
+    }
+    const outcome = await fileReport(deps, actor, form.data);
+    if (!outcome.ok)
+      return renderForm(
+        res,
+        422,
+        formValues(req.body),
+        outcome.errors,
+        uploads.kept,
+      );
+    flash(
+      req,
+      "success",
+      `Report ${outcome.value.publicId} received. Keep this ID: it is how the CERT and you refer to the report.`,
+    );
+    res.redirect(303, `/reports/${outcome.value.publicId}`);
+  });
+
+  const renderReport = async (
+    req: Request,
+    res: Response,
+    status = 200,
+    pageForm: PageForm | null = null,
+  ) => {
+    const actor = actorOf(req)!;
+    const report = await loadReportFor(deps, actor, String(req.params.id));
+    const model = await reportPage(
+      deps,
+      actor,
+      report,
+      auditContextOf(req),
+      pageForm,
+    );
+    res
+      .status(status)
+      .render("reports/show", {
+        title: `${model.report.publicId}: ${model.report.title}`,
+        ...model,
+      });
+  };
+
+  router.get("/reports/:id", requireSignIn, (req, res) =>
+    renderReport(req, res),
+  );
+
+  router.post("/reports/:id/transition", requireSignIn, async (req, res) => {
+    const actor = actorOf(req)!;
+    const report = await loadReportFor(deps, actor, String(req.params.id));
+    const form = parseForm(transitionSchema, req.body);
+    const formName =
+      typeof req.body?.name === "string" ? req.body.name.slice(0, 40) : "";
+    if (!form.ok)
+      return renderReport(req, res, 422, {
+        form: formName,
+        errors: form.errors,
+        values: form.values,
+      });
+    const outcome = await takeTransition(
+      deps,
+      actor,
+      report,
+      form.data,
+      auditContextOf(req),
+    );
+    if (!outcome.ok) {
+      return renderReport(req, res, 422, {
+        form: formName,
+        errors: outcome.errors,
+        values: formValues(req.body),
+      });
+    }
+    flash(
+      req,
+      "success",
+      `Done: the report is now “${outcome.value.state.replace(/_/g, " ")}”.`,
+    );
+    res.redirect(303, `/reports/${report.publicId}`);
+  });
+
+  router.post("/reports/:id/comments", requireSignIn, async (req, res) => {
+    const actor = actorOf(req)!;
+    const report = await loadReportFor(deps, actor, String(req.params.id));
+    const form = parseForm(commentSchema, req.body);
+    if (!form.ok)
+      return renderReport(req, res, 422, {
+        form: "comment",
+        errors: form.errors,
+        values: form.values,
+      });
+    await addComment(deps, actor, report, form.data.body);
+    flash(req, "success", "Your comment was added.");
+    res.redirect(303, `/reports/${report.publicId}#timeline`);
+  });
+
+  router.post("/reports/:id/notes", requireSignIn, async (req, res) => {
+    const actor = actorOf(req)!;
+    const report = await loadReportFor(deps, actor, String(req.params.id));
+    const form = parseForm(commentSchema, req.body);
+    if (!form.ok)
+      return renderReport(req, res, 422, {
+        form: "note",
+        errors: form.errors,
+        values: form.values,
+      });
+    await addNote(deps, actor, report, form.data.body);
+    flash(req, "success", "Internal note added.");
+    res.redirect(303, `/reports/${report.publicId}#timeline`);
+  });
+
+  router.post("/reports/:id/triage", requireSignIn, async (req, res) => {
+    const actor = actorOf(req)!;
+    const report = await loadReportFor(deps, actor, String(req.params.id));
+    const form = parseForm(triageSchema, req.body);
+    if (!form.ok)
+      return renderReport(req, res, 422, {
+        form: "triage",
+        errors: form.errors,
+        values: form.values,
+      });
+    const outcome = await updateTriage(deps, actor, report, form.data);
+    if (!outcome.ok) {
+      return renderReport(req, res, 422, {
+        form: "triage",
+        errors: outcome.errors,
+        values: formValues(req.body),
+      });
+    }
+    flash(req, "success", "Triage details saved.");
+    res.redirect(303, `/reports/${report.publicId}`);
+  });
+
+  router.post("/reports/:id/assign", requireSignIn, async (req, res) => {
+    const actor = actorOf(req)!;
+    const report = await loadReportFor(deps, actor, String(req.params.id));
+    const form = parseForm(assignSchema, req.body);
+    if (!form.ok)
+      return renderReport(req, res, 422, {
+        form: "assign",
+        errors: form.errors,
+        values: form.values,
+      });
+    await assignReport(deps, actor, report, form.data.assignee);
+    flash(
+      req,
+      "success",
+      form.data.assignee === "me"
+        ? "The report is assigned to you."
+        : "The report is unassigned.",
+    );
+    res.redirect(303, `/reports/${report.publicId}`);
+  });
+
+  router.post("/reports/:id/attachments", requireSignIn, async (req, res) => {
+    const actor = actorOf(req)!;
+    const report = await loadReportFor(deps, actor, String(req.params.id));
+    const outcome = await attachFiles(
+      deps,
+      actor,
+      report,
+      uploadedFiles(req),
+      req.uploadError,
+    );
+    if (!outcome.ok)
+      return renderReport(req, res, 422, {
+        form: "attachments",
+        errors: outcome.errors,
+        values: {},
+      });
+    flash(
+      req,
+      "success",
+      `${outcome.value} file${outcome.value === 1 ? "" : "s"} attached.`,
+    );
+    res.redirect(303, `/reports/${report.publicId}`);
+  });
+
+  router.get(
+    "/reports/:id/attachments/:aid",
+    requireSignIn,
+    async (req, res) => {
+      const file = await attachmentFor(
+        deps,
+        actorOf(req),
+        String(req.params.id),
+        String(req.params.aid),
+        auditContextOf(req),
+      );
+      // The file is served as inert bytes: never sniffed, never scripted, never framed.
+      res.set({
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+      });
+      res.attachment(file.fileName);
+      if (file.inline)
+        res.set(
+          "Content-Disposition",
+          res.get("Content-Disposition")!.replace(/^attachment/, "inline"),
+        );
+      res.type(file.mediaType);
+      res.sendFile(file.file);
+    },
+  );
+
+  return router;
+}

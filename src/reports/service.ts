@@ -1,0 +1,949 @@
+import { z } from "zod";
+import { can, relationTo, type Actor } from "../auth/policy.js";
+import {
+  recordAudit,
+  recordReportView,
+  viewersOfReport,
+} from "../audit/service.js";
+import type { AuditRequestContext } from "../audit/types.js";
+import type { Deps } from "../deps.js";
+import { formatDateTime, ROLE_LABELS } from "../format.js";
+import { ConflictError, NotFoundError } from "../http/errors.js";
+import { text, type FieldErrors } from "../http/validation.js";
+import { MAX_FILES } from "../http/uploads.js";
+import { newPublicId, newReportId, normalizeReportId } from "../ids.js";
+import { notifyReportEvent, type ReportEvent } from "../mail/notifications.js";
+import { renderMarkdown } from "../markdown.js";
+import {
+  findOrganizationById,
+  findOrganizationByPublicId,
+  listOrganizations,
+} from "../orgs/repository.js";
+import {
+  isImage,
+  sanitizeFileName,
+  sniffMediaType,
+  storeUpload,
+  storedPath,
+} from "./attachments.js";
+import { scoreCvss, SEVERITY_LABELS } from "./cvss.js";
+import { CWE_OPTIONS, cweLabel, isKnownCwe } from "./cwe.js";
+import {
+  changeReportState,
+  findAttachment,
+  findPendingAttachments,
+  findReportById,
+  findReportByPublicId,
+  insertAttachment,
+  insertEvent,
+  insertReport,
+  linkAttachments,
+  listAttachments,
+  listEvents,
+  setAssignee,
+  touchReport,
+  updateTriageFields,
+  userNames,
+} from "./repository.js";
+import {
+  accessFacts,
+  CREDIT_KINDS,
+  DATA_KINDS,
+  type Attachment,
+  type Report,
+} from "./types.js";
+import {
+  availableTransitions,
+  planTransition,
+  RESOLUTION_LABELS,
+  RESOLUTIONS,
+  STATE_INFO,
+  TRANSITION_NAMES,
+  type TransitionName,
+} from "./workflow.js";
+
+const DAY = 86_400_000;
+export const NEW_ORGANIZATION = "new";
+
+export type Outcome<T> =
+  { ok: true; value: T } | { ok: false; errors: FieldErrors };
+
+// ---- filing ----
+
+const optionalText = (label: string, max: number) =>
+  z
+    .string()
+    .default("")
+    .transform((s) => s.trim())
+    .pipe(z.string().max(max, `${label} must be at most ${max} characters.`));
+
+const asList = (v: unknown) =>
+  v === undefined ? [] : Array.isArray(v) ? v : [v];
+
+export const reportFormSchema = z
+  .object({
+    title: text("Title", 5, 200),
+    organization: z.string().max(40).default(""),
+    newOrganization: optionalText("Organization name", 200),
+    asset: text("Affected asset", 2, 500),
+    cwe: z
+      .string({ error: "Choose a weakness." })
+      .refine(isKnownCwe, "Choose a weakness from the list, or “Other”."),
+    cvss: optionalText("CVSS vector", 300).refine(
+      (v) => v === "" || scoreCvss(v) !== null,
+      "Enter a complete CVSS 3.1 or 4.0 vector, like CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N, or leave it empty.",
+    ),
+    description: text("Description", 20, 50_000),
+    steps: text("Steps to reproduce", 5, 50_000),
+    impact: text("Impact", 5, 20_000),
+    dataExposed: z.preprocess(
+      asList,
+      z
+        .array(
+          z.enum(DATA_KINDS, {
+            error: "Choose from the listed kinds of data.",
+          }),
+        )
+        .max(5),
+    ),
+    recordsAffected: z
+      .string()
+      .default("")
+      .transform((s) => s.replace(/[\s,._]/g, ""))
+      .refine(
+        (s) => s === "" || /^\d{1,12}$/.test(s),
+        "Enter a whole number, like 2000000, or leave it empty.",
+      )
+      .transform((s) => (s === "" ? null : Number(s))),
+    creditKind: z.enum(CREDIT_KINDS, {
+      error: "Choose how you want to be credited.",
+    }),
+    creditHandle: optionalText("Handle", 80),
+    revealIdentity: z
+      .string()
+      .optional()
+      .transform((v) => v === "yes"),
+    keptAttachments: z.preprocess(
+      asList,
+      z.array(z.string().max(40)).max(MAX_FILES),
+    ),
+  })
+  .superRefine((form, ctx) => {
+    if (
+      form.organization === NEW_ORGANIZATION &&
+      form.newOrganization.length < 2
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["newOrganization"],
+        message: "Name the affected organization.",
+      });
+    }
+    if (form.organization === "") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["organization"],
+        message:
+          "Choose the affected organization, or “Another organization” and name it.",
+      });
+    }
+    if (form.creditKind === "handle" && form.creditHandle.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["creditHandle"],
+        message: "Enter the handle to credit.",
+      });
+    }
+  });
+export type ReportForm = z.infer<typeof reportFormSchema>;
+
+/** What the report form needs besides the values typed. */
+export async function reportFormOptions(deps: Deps) {
+  const organizations = await listOrganizations(deps.db);
+  return {
+    organizations: [
+      { value: "", label: "Choose…" },
+      ...organizations.map((o) => ({ value: o.publicId, label: o.name })),
+      {
+        value: NEW_ORGANIZATION,
+        label: "Another organization (name it below)",
+      },
+    ],
+    cweOptions: [{ value: "", label: "Choose…" }, ...CWE_OPTIONS],
+    dataKinds: DATA_KINDS,
+    maxFiles: MAX_FILES,
+  };
+}
+
+export interface UploadedFile {
+  path: string;
+  originalname: string;
+}
+
+export interface KeptAttachment {
+  publicId: string;
+  fileName: string;
+  size: number;
+}
+
+const keptView = (a: Attachment): KeptAttachment => ({
+  publicId: a.publicId,
+  fileName: a.fileName,
+  size: a.size,
+});
+
+/**
+ * Stores uploaded files before the rest of the form is judged, so a form sent
+ * back for a typo keeps its files: they wait as pending attachments of their
+ * owner and come back as hidden fields. A file of a type we do not accept is
+ * refused by its content, whatever its name says.
+ */
+export async function acceptUploads(
+  deps: Deps,
+  actor: Actor,
+  files: readonly UploadedFile[],
+  keptIds: readonly string[],
+  uploadError?: string,
+): Promise<{ kept: KeptAttachment[]; error: string | null }> {
+  const kept = (await findPendingAttachments(deps.db, actor.id, keptIds)).map(
+    keptView,
+  );
+  if (uploadError) return { kept, error: uploadError };
+  if (kept.length + files.length > MAX_FILES) {
+    return { kept, error: `Attach at most ${MAX_FILES} files.` };
+  }
+  const refused: string[] = [];
+  for (const file of files) {
+    const mediaType = await sniffMediaType(file.path);
+    const fileName = sanitizeFileName(file.originalname);
+    if (!mediaType) {
+      refused.push(fileName);
+      continue;
+    }
+    const stored = storeUpload(deps.config.dataDir, file.path);
+    const attachment = await insertAttachment(deps.db, {
+      publicId: newPublicId(),
+      reportId: null,
+      ownerId: actor.id,
+      sha256: stored.sha256,
+      mediaType,
+      size: stored.size,
+      fileName,
+      at: deps.clock.now(),
+    });
+    kept.push(keptView(attachment));
+  }
+  const error = refused.length
+    ? `Not accepted (only images, PDF and plain text): ${refused.join(", ")}.`
+    : null;
+  return { kept, error };
+}
+
+/** Files a report: the report, its first timeline event, its files and its mail in one transaction. */
+export async function fileReport(
+  deps: Deps,
+  actor: Actor,
+  form: ReportForm,
+): Promise<Outcome<Report>> {
+  if (!can(actor, "report:create")) throw new NotFoundError();
+  let organizationId: number | null = null;
+  if (form.organization !== NEW_ORGANIZATION) {
+    const org = await findOrganizationByPublicId(deps.db, form.organization);
+    if (!org)
+      return {
+        ok: false,
+        errors: { organization: "Choose an organization from the list." },
+      };
+    organizationId = org.id;
+  }
+  const cvss = form.cvss ? scoreCvss(form.cvss) : null;
+  const now = deps.clock.now();
+  const { clocks } = deps.config;
+  const report = await deps.db.transaction().execute(async (tx) => {
+    const attachments = await findPendingAttachments(
+      tx,
+      actor.id,
+      form.keptAttachments,
+    );
+    const report = await insertReport(tx, {
+      publicId: newReportId(),
+      reporterId: actor.id,
+      organizationId,
+      suggestedOrgName: organizationId === null ? form.newOrganization : null,
+      title: form.title,
+      asset: form.asset,
+      cwe: form.cwe,
+      cvssVector: cvss?.vector ?? null,
+      cvssScore: cvss?.score ?? null,
+      severity: cvss?.severity ?? null,
+      description: form.description,
+      steps: form.steps,
+      impact: form.impact,
+      dataExposed: [...new Set(form.dataExposed)],
+      recordsAffected: form.recordsAffected,
+      creditKind: form.creditKind,
+      creditHandle: form.creditKind === "handle" ? form.creditHandle : null,
+      revealIdentity: form.revealIdentity,
+      createdAt: now,
+      ackDueAt: new Date(now.getTime() + clocks.ackDueDays * DAY),
+      triageDueAt: new Date(now.getTime() + clocks.triageDueDays * DAY),
+    });
+    await linkAttachments(
+      tx,
+      report.id,
+      attachments.map((a) => a.id),
+    );
+    await insertEvent(tx, {
+      reportId: report.id,
+      actorId: actor.id,
+      kind: "submitted",
+      toState: "submitted",
+      visibility: "public",
+      at: now,
+    });
+    await notifyReportEvent(
+      tx,
+      deps,
+      reportEvent("submitted", report, actor, ["reporter", "triage"]),
+    );
+    return report;
+  });
+  return { ok: true, value: report };
+}
+
+function reportEvent(
+  kind: ReportEvent["kind"],
+  report: Report,
+  actor: Actor,
+  audiences: ReportEvent["audiences"],
+): ReportEvent {
+  return {
+    kind,
+    report: {
+      id: report.id,
+      publicId: report.publicId,
+      state: report.state,
+      reporterId: report.reporterId,
+      organizationId: report.organizationId,
+      assigneeId: report.assigneeId,
+      vendorNotifiedAt: report.vendorNotifiedAt,
+    },
+    actorId: actor.id,
+    audiences,
+  };
+}
+
+// ---- loading ----
+
+/**
+ * The one way a route gets a report: by its public ID, and only if the policy
+ * lets this actor see it. Anything else is the same NotFoundError as a
+ * report that does not exist.
+ */
+export async function loadReportFor(
+  deps: Deps,
+  actor: Actor | null,
+  rawId: string,
+): Promise<Report> {
+  const publicId = normalizeReportId(rawId);
+  const report = publicId
+    ? await findReportByPublicId(deps.db, publicId)
+    : undefined;
+  if (!report || !can(actor, "report:view", accessFacts(report)))
+    throw new NotFoundError();
+  return report;
+}
+
+function requireOn(
+  actor: Actor,
+  action: Parameters<typeof can>[1],
+  report: Report,
+) {
+  if (!can(actor, action as "report:view", accessFacts(report)))
+    throw new NotFoundError();
+}
+
+// ---- the report page ----
+
+export interface PageForm {
+  /** Which form on the page the values and errors belong to. */
+  form: string;
+  errors: FieldErrors;
+  values: Record<string, unknown>;
+}
+
+function dueText(due: Date | null, now: Date, what: string, stillDue: boolean) {
+  if (!due || !stillDue) return null;
+  const days = Math.round(Math.abs(due.getTime() - now.getTime()) / DAY);
+  const overdue = due.getTime() < now.getTime();
+  const span = days === 0 ? "today" : `${days} day${days === 1 ? "" : "s"}`;
+  return {
+    label: what,
+    at: formatDateTime(due),
+    overdue,
+    text: overdue ? `${what} overdue by ${span}` : `${what} due in ${span}`,
+  };
+}
+
+/** Everything the report page shows, decided here so the view stays dumb. */
+export async function reportPage(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  request: AuditRequestContext | null,
+  pageForm: PageForm | null = null,
+) {
+  const facts = accessFacts(report);
+  const relation = relationTo(actor, facts);
+  const staff = can(actor, "report:view_internal", facts);
+  await recordReportView(
+    deps,
+    actor,
+    { ...facts, publicId: report.publicId },
+    request,
+  );
+
+  const [events, attachments, organizations] = await Promise.all([
+    listEvents(deps.db, report.id, staff),
+    listAttachments(deps.db, report.id),
+    staff ? listOrganizations(deps.db) : Promise.resolve([]),
+  ]);
+  const names = await userNames(
+    deps.db,
+    [report.reporterId, report.assigneeId].filter(
+      (id): id is number => id !== null,
+    ),
+  );
+  const organization = report.organizationId
+    ? await findOrganizationById(deps.db, report.organizationId)
+    : undefined;
+  const duplicateOf = report.duplicateOfId
+    ? await findReportById(deps.db, report.duplicateOfId)
+    : undefined;
+  const now = deps.clock.now();
+  const seesReporter = can(actor, "report:see_reporter", facts);
+  const credit =
+    report.creditKind === "anonymous"
+      ? "Anonymous"
+      : report.creditKind === "handle"
+        ? report.creditHandle
+        : names.get(report.reporterId);
+  const viewers =
+    relation === "reporter"
+      ? await viewersOfReport(deps, actor, report.id)
+      : null;
+  const info = STATE_INFO[report.state];
+
+  return {
+    report: {
+      publicId: report.publicId,
+      title: report.title,
+      asset: report.asset,
+      cwe: cweLabel(report.cwe),
+      cweId: report.cwe,
+      cvssVector: report.cvssVector,
+      cvssScore: report.cvssScore,
+      severity: report.severity,
+      severityLabel: report.severity ? SEVERITY_LABELS[report.severity] : null,
+      descriptionHtml: renderMarkdown(report.description),
+      stepsHtml: renderMarkdown(report.steps),
+      impactHtml: renderMarkdown(report.impact),
+      dataExposed: report.dataExposed,
+      recordsAffected: report.recordsAffected?.toLocaleString("en-GB") ?? null,
+      organization: organization?.name ?? null,
+      organizationPublicId: organization?.publicId ?? "",
+      suggestedOrgName: report.suggestedOrgName,
+      state: report.state,
+      stateLabel: info.label,
+      stateMeaning: info.meaning,
+      nextStep: info.next[relation] ?? null,
+      resolution: report.resolution
+        ? RESOLUTION_LABELS[report.resolution]
+        : null,
+      createdAt: formatDateTime(report.createdAt),
+      updatedAt: formatDateTime(report.updatedAt),
+      reporter: seesReporter ? (names.get(report.reporterId) ?? null) : null,
+      credit,
+      revealIdentity: report.revealIdentity,
+      assignee: report.assigneeId
+        ? (names.get(report.assigneeId) ?? null)
+        : null,
+      assignedToMe: report.assigneeId === actor.id,
+    },
+    // A duplicate's researcher learns the original's ID and state, never its content.
+    duplicateOf: duplicateOf
+      ? {
+          publicId: duplicateOf.publicId,
+          stateLabel: STATE_INFO[duplicateOf.state].label,
+          visible: can(actor, "report:view", accessFacts(duplicateOf)),
+        }
+      : null,
+    deadlines: [
+      dueText(
+        report.ackDueAt,
+        now,
+        "Acknowledgment",
+        report.state === "submitted",
+      ),
+      dueText(
+        report.triageDueAt,
+        now,
+        "Triage",
+        report.state === "submitted" || report.state === "acknowledged",
+      ),
+      dueText(
+        report.disclosureDueAt,
+        now,
+        "Disclosure",
+        report.state !== "closed" && report.state !== "disclosed",
+      ),
+    ].filter((d) => d !== null),
+    attachments: attachments.map((a) => ({
+      publicId: a.publicId,
+      fileName: a.fileName,
+      size: a.size,
+      mediaType: a.mediaType,
+    })),
+    timeline: events.map((e) => ({
+      kind: e.kind,
+      internal: e.visibility === "internal",
+      actor: e.actorName ?? "Disclosure Desk",
+      // Org contacts see staff names; an anonymous researcher stays anonymous to them.
+      actorRole: e.actorRole ? ROLE_LABELS[e.actorRole] : null,
+      hideActor: !seesReporter && e.actorId === report.reporterId,
+      summary: timelineSummary(e.kind, e.action),
+      from: e.fromState ? STATE_INFO[e.fromState].label : null,
+      to: e.toState ? STATE_INFO[e.toState].label : null,
+      bodyHtml:
+        e.body &&
+        (e.kind === "comment" || e.kind === "note" || e.kind === "transition")
+          ? renderMarkdown(e.body)
+          : null,
+      bodyText:
+        e.body && (e.kind === "field_change" || e.kind === "assignment")
+          ? e.body
+          : null,
+      at: formatDateTime(e.createdAt),
+    })),
+    actions: availableTransitions(report, relation).map((t) => ({
+      name: t.name,
+      label: t.label,
+      messageRequired: t.message === "required",
+      needsResolution: t.name === "close",
+    })),
+    resolutions: RESOLUTIONS.filter((r) => r !== "withdrawn").map((r) => ({
+      value: r,
+      label: RESOLUTION_LABELS[r],
+    })),
+    can: {
+      comment: can(actor, "report:comment", facts),
+      note: can(actor, "report:add_note", facts),
+      triage: can(actor, "report:edit_triage", facts),
+      assign: can(actor, "report:assign", facts),
+      upload: can(actor, "report:upload", facts),
+    },
+    triageOptions: staff
+      ? {
+          organizations: [
+            { value: "", label: "Not set" },
+            ...organizations.map((o) => ({ value: o.publicId, label: o.name })),
+          ],
+          cweOptions: CWE_OPTIONS,
+        }
+      : null,
+    viewers,
+    pageForm,
+    maxFiles: MAX_FILES,
+  };
+}
+
+function timelineSummary(kind: string, action: string | null): string {
+  switch (kind) {
+    case "submitted":
+      return "submitted the report";
+    case "comment":
+      return "commented";
+    case "note":
+      return "added an internal note";
+    case "field_change":
+      return "changed the triage details";
+    case "assignment":
+      return "changed the assignment";
+    case "attachment":
+      return "attached files";
+    default: {
+      const name = TRANSITION_NAMES.find((n) => n === action);
+      return name ? transitionSummary(name) : "updated the report";
+    }
+  }
+}
+
+function transitionSummary(name: TransitionName): string {
+  const summaries: Record<TransitionName, string> = {
+    acknowledge: "acknowledged the report",
+    request_info: "asked the researcher for more information",
+    provide_info: "answered the request for information",
+    triage: "validated the report",
+    notify_vendor: "notified the affected organization",
+    vendor_acknowledge:
+      "acknowledged the report for the organization; a fix is in progress",
+    mark_fixed: "marked the fix as deployed",
+    verify_fix: "confirmed the fix",
+    reject_fix: "reported that the vulnerability is not fixed",
+    close: "closed the report",
+    withdraw: "withdrew the report",
+    publish: "published the report as a public advisory",
+    reopen: "reopened the report",
+  };
+  return summaries[name];
+}
+
+// ---- actions ----
+
+export const transitionSchema = z.object({
+  name: z.enum(TRANSITION_NAMES, { error: "Unknown action." }),
+  message: optionalText("Message", 20_000),
+  resolution: z
+    .enum(RESOLUTIONS)
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
+  duplicateOf: optionalText("Original report ID", 20),
+});
+
+/**
+ * Takes a workflow step: the workflow decides, then the state change, its
+ * timeline event, its audit entry and its mail are written in one transaction.
+ */
+export async function takeTransition(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  input: z.infer<typeof transitionSchema>,
+  request: AuditRequestContext | null,
+): Promise<Outcome<Report>> {
+  const facts = accessFacts(report);
+  requireOn(actor, "report:act", report);
+  let duplicateOfId: number | null = null;
+  if (input.name === "close" && input.resolution === "duplicate") {
+    const id = normalizeReportId(input.duplicateOf);
+    const original = id ? await findReportByPublicId(deps.db, id) : undefined;
+    if (!original || original.id === report.id) {
+      return {
+        ok: false,
+        errors: {
+          duplicateOf: "Enter the ID of another report, like DD-7K2Q-9M4D.",
+        },
+      };
+    }
+    duplicateOfId = original.id;
+  }
+  const decision = planTransition(
+    report,
+    relationTo(actor, facts),
+    input.name,
+    {
+      message: input.message,
+      resolution: input.resolution,
+      duplicateOfId,
+    },
+  );
+  if (!decision.ok)
+    return {
+      ok: false,
+      errors: { [decision.field ?? "name"]: decision.error },
+    };
+  const { plan } = decision;
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (tx) => {
+    const changed = await changeReportState(tx, report.id, plan.from, {
+      state: plan.to,
+      stateBeforeInfo: plan.stateBeforeInfo,
+      resolution: plan.resolution,
+      duplicateOfId: plan.duplicateOfId,
+      closedAt: plan.to === "closed" ? now : report.closedAt,
+      at: now,
+      ...(plan.startsDisclosureClock && {
+        vendorNotifiedAt: now,
+        disclosureDueAt: new Date(
+          now.getTime() + deps.config.clocks.disclosureDays * DAY,
+        ),
+      }),
+    });
+    if (!changed)
+      throw new ConflictError(
+        "Someone changed this report a moment ago. Reload the page and try again.",
+      );
+    await insertEvent(tx, {
+      reportId: report.id,
+      actorId: actor.id,
+      kind: "transition",
+      action: plan.transition.name,
+      fromState: plan.from,
+      toState: plan.to,
+      visibility: "public",
+      body: plan.message,
+      at: now,
+    });
+    await recordAudit(tx, {
+      action: "report.state_changed",
+      actor,
+      target: { type: "report", id: report.publicId },
+      details: {
+        transition: plan.transition.name,
+        from: plan.from,
+        to: plan.to,
+      },
+      request,
+      at: now,
+    });
+    const updated = (await findReportById(tx, report.id))!;
+    await notifyReportEvent(
+      tx,
+      deps,
+      reportEvent(plan.transition.name, updated, actor, plan.notify),
+    );
+  });
+  return { ok: true, value: (await findReportById(deps.db, report.id))! };
+}
+
+export const commentSchema = z.object({ body: text("Comment", 1, 20_000) });
+
+/** A public comment: on the timeline for everyone who sees the report, and mailed. */
+export async function addComment(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  body: string,
+) {
+  requireOn(actor, "report:comment", report);
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (tx) => {
+    await insertEvent(tx, {
+      reportId: report.id,
+      actorId: actor.id,
+      kind: "comment",
+      visibility: "public",
+      body,
+      at: now,
+    });
+    await touchReport(tx, report.id, now);
+    await notifyReportEvent(
+      tx,
+      deps,
+      reportEvent("comment", report, actor, ["reporter", "triage", "org"]),
+    );
+  });
+}
+
+/** An internal note: staff only, never shown to researchers or organizations, never mailed. */
+export async function addNote(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  body: string,
+) {
+  requireOn(actor, "report:add_note", report);
+  await insertEvent(deps.db, {
+    reportId: report.id,
+    actorId: actor.id,
+    kind: "note",
+    visibility: "internal",
+    body,
+    at: deps.clock.now(),
+  });
+}
+
+export const triageSchema = z.object({
+  cwe: z.string().refine(isKnownCwe, "Choose a weakness from the list."),
+  cvss: optionalText("CVSS vector", 300).refine(
+    (v) => v === "" || scoreCvss(v) !== null,
+    "Enter a complete CVSS 3.1 or 4.0 vector, or leave it empty.",
+  ),
+  organization: z.string().max(40).default(""),
+});
+
+/** Staff set severity, weakness and organization; each change is on the timeline. */
+export async function updateTriage(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  input: z.infer<typeof triageSchema>,
+): Promise<Outcome<void>> {
+  requireOn(actor, "report:edit_triage", report);
+  const org = input.organization
+    ? await findOrganizationByPublicId(deps.db, input.organization)
+    : undefined;
+  if (input.organization && !org)
+    return {
+      ok: false,
+      errors: { organization: "Choose an organization from the list." },
+    };
+  // Once an organization was notified, moving the report would show it to another one.
+  if (report.vendorNotifiedAt && (org?.id ?? null) !== report.organizationId) {
+    return {
+      ok: false,
+      errors: {
+        organization:
+          "The organization was already notified; it cannot be changed.",
+      },
+    };
+  }
+  const cvss = input.cvss ? scoreCvss(input.cvss) : null;
+  const changes: string[] = [];
+  if (input.cwe !== report.cwe)
+    changes.push(`Weakness: ${cweLabel(report.cwe)} → ${cweLabel(input.cwe)}`);
+  if ((cvss?.vector ?? null) !== report.cvssVector) {
+    changes.push(
+      `CVSS: ${report.cvssVector ?? "none"} → ${cvss ? `${cvss.vector} (${cvss.score})` : "none"}`,
+    );
+  }
+  if ((org?.id ?? null) !== report.organizationId) {
+    const before = report.organizationId
+      ? (await findOrganizationById(deps.db, report.organizationId))?.name
+      : null;
+    changes.push(
+      `Organization: ${before ?? "not set"} → ${org?.name ?? "not set"}`,
+    );
+  }
+  if (changes.length === 0) return { ok: true, value: undefined };
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (tx) => {
+    await updateTriageFields(
+      tx,
+      report.id,
+      {
+        cwe: input.cwe,
+        cvssVector: cvss?.vector ?? null,
+        cvssScore: cvss?.score ?? null,
+        severity: cvss?.severity ?? null,
+        organizationId: org?.id ?? null,
+      },
+      now,
+    );
+    await insertEvent(tx, {
+      reportId: report.id,
+      actorId: actor.id,
+      kind: "field_change",
+      visibility: "public",
+      body: changes.join("\n"),
+      at: now,
+    });
+  });
+  return { ok: true, value: undefined };
+}
+
+export const assignSchema = z.object({
+  assignee: z.enum(["me", "none"], { error: "Unknown choice." }),
+});
+
+export async function assignReport(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  assignee: "me" | "none",
+) {
+  requireOn(actor, "report:assign", report);
+  const assigneeId = assignee === "me" ? actor.id : null;
+  if (assigneeId === report.assigneeId) return;
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (tx) => {
+    await setAssignee(tx, report.id, assigneeId, now);
+    await insertEvent(tx, {
+      reportId: report.id,
+      actorId: actor.id,
+      kind: "assignment",
+      visibility: "internal",
+      body: assigneeId ? "Assigned to themselves" : "Unassigned",
+      at: now,
+    });
+  });
+}
+
+/** Files added after filing (a new screenshot, a retest log). */
+export async function attachFiles(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  files: readonly UploadedFile[],
+  uploadError?: string,
+): Promise<Outcome<number>> {
+  requireOn(actor, "report:upload", report);
+  const existing = (await listAttachments(deps.db, report.id)).length;
+  if (files.length === 0)
+    return {
+      ok: false,
+      errors: { attachments: uploadError ?? "Choose at least one file." },
+    };
+  if (existing + files.length > MAX_FILES * 4) {
+    return {
+      ok: false,
+      errors: { attachments: "This report has as many files as it can hold." },
+    };
+  }
+  const { kept, error } = await acceptUploads(
+    deps,
+    actor,
+    files,
+    [],
+    uploadError,
+  );
+  if (error || kept.length === 0)
+    return {
+      ok: false,
+      errors: { attachments: error ?? "No file was accepted." },
+    };
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (tx) => {
+    const pending = await findPendingAttachments(
+      tx,
+      actor.id,
+      kept.map((k) => k.publicId),
+    );
+    await linkAttachments(
+      tx,
+      report.id,
+      pending.map((a) => a.id),
+    );
+    await insertEvent(tx, {
+      reportId: report.id,
+      actorId: actor.id,
+      kind: "attachment",
+      visibility: "public",
+      body: kept.map((k) => k.fileName).join(", "),
+      at: now,
+    });
+    await touchReport(tx, report.id, now);
+  });
+  return { ok: true, value: kept.length };
+}
+
+/** A file of a report, asked of the policy again on every download. */
+export async function attachmentFor(
+  deps: Deps,
+  actor: Actor | null,
+  rawReportId: string,
+  attachmentId: string,
+  request: AuditRequestContext | null,
+) {
+  const report = await loadReportFor(deps, actor, rawReportId);
+  const attachment = await findAttachment(
+    deps.db,
+    report.id,
+    attachmentId.slice(0, 40),
+  );
+  if (!attachment || !actor) throw new NotFoundError();
+  await recordAudit(deps.db, {
+    action: "attachment.downloaded",
+    actor,
+    target: { type: "attachment", id: attachment.publicId },
+    details: { report: report.publicId },
+    request,
+    at: deps.clock.now(),
+  });
+  return {
+    file: storedPath(deps.config.dataDir, attachment.sha256),
+    fileName: attachment.fileName,
+    mediaType: attachment.mediaType,
+    inline: isImage(attachment.mediaType),
+  };
+}
