@@ -48,12 +48,8 @@ export function text(label: string, min: number, max: number) {
     .pipe(
       z
         .string()
-        .min(
-          min,
-          min <= 1
-            ? `${label} is required.`
-            : `${label} needs at least ${min} characters.`,
-        )
+        .min(1, `${label} is required.`)
+        .min(min, `${label} needs at least ${min} characters.`)
         .max(max, `${label} must be at most ${max} characters.`)
         .refine(
           (s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s),
