@@ -77,7 +77,7 @@ describe("organizations", () => {
     assert.equal(res.status, 422);
     assert.match(
       res.text,
-      /id="f-name-error"[^>]*>.*Organization name needs at least 2 characters/s,
+      /id="f-name-error"[^>]*>.*Organization name is required/s,
     );
   });
 
