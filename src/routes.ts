@@ -1,6 +1,7 @@
 import type { Express } from "express";
 import { auditRoutes } from "./audit/routes.js";
 import type { Deps } from "./deps.js";
+import { outboxRoutes } from "./mail/routes.js";
 import { organizationRoutes } from "./orgs/routes.js";
 import { reportListRoutes } from "./reports/list-routes.js";
 import { reportRoutes } from "./reports/routes.js";
@@ -14,4 +15,5 @@ export function registerFeatureRoutes(app: Express, deps: Deps): void {
   app.use(organizationRoutes(deps));
   app.use(reportListRoutes(deps));
   app.use(reportRoutes(deps));
+  app.use(outboxRoutes(deps));
 }

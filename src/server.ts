@@ -4,6 +4,8 @@ import { ConfigError, loadConfig } from "./config.js";
 import { databaseFile, openDatabase } from "./db/index.js";
 import { migrateToLatest } from "./db/migrate.js";
 import { createLogger } from "./logger.js";
+import { createTransport } from "./mail/transport.js";
+import { createMailWorker } from "./mail/worker.js";
 import { issueSetupLinkIfNeeded } from "./users/service.js";
 
 async function main() {
@@ -37,12 +39,29 @@ async function main() {
     );
   });
 
+  // The outbox is delivered by a worker in this process, after commit.
+  const transport = createTransport(config, logger);
+  const worker = createMailWorker({ ...deps, transport });
+  worker.start();
+
   const shutdown = (signal: string) => {
     logger.info({ signal }, "shutting down");
-    server.close(async () => {
-      await db.destroy();
-      process.exit(0);
-    });
+    server.close();
+    server.closeIdleConnections();
+    // Let the message in flight finish, then close the database.
+    worker
+      .stop()
+      .then(() => db.destroy())
+      .then(
+        () => {
+          transport.close();
+          process.exit(0);
+        },
+        (err) => {
+          logger.error({ err }, "shutdown failed");
+          process.exit(1);
+        },
+      );
   };
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));

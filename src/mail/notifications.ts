@@ -1,6 +1,15 @@
+import type { Relation } from "../auth/policy.js";
 import type { DbOrTx } from "../db/index.js";
-import type { Audience, State, TransitionName } from "../reports/workflow.js";
-import type { MailContext } from "./outbox.js";
+import { listOrgContacts } from "../orgs/repository.js";
+import {
+  STATE_INFO,
+  type Audience,
+  type State,
+  type TransitionName,
+} from "../reports/workflow.js";
+import { findUsersByIds, listActiveStaff } from "../users/repository.js";
+import type { User } from "../users/types.js";
+import { enqueueMail, messageIdFor, type MailContext } from "./outbox.js";
 
 /** Something that happened to a report that people may need to hear about. */
 export interface ReportEvent {
@@ -18,17 +27,158 @@ export interface ReportEvent {
   audiences: readonly Audience[];
 }
 
+/** Fixed words only: a subject never carries text a user wrote. */
+const HAPPENED: Record<
+  ReportEvent["kind"],
+  { subject: string; sentence: string }
+> = {
+  submitted: {
+    subject: "New report submitted",
+    sentence: "A new vulnerability report was submitted.",
+  },
+  acknowledge: {
+    subject: "Acknowledged by CERT",
+    sentence: "A CERT triager acknowledged the report.",
+  },
+  request_info: {
+    subject: "More information needed",
+    sentence: "The CERT needs more information from the researcher.",
+  },
+  provide_info: {
+    subject: "Researcher answered",
+    sentence: "The researcher answered the request for information.",
+  },
+  triage: {
+    subject: "Validated by CERT",
+    sentence: "The CERT validated the report.",
+  },
+  notify_vendor: {
+    subject: "Organization notified",
+    sentence:
+      "The affected organization was notified; the disclosure clock is running.",
+  },
+  vendor_acknowledge: {
+    subject: "Organization is fixing it",
+    sentence:
+      "The organization acknowledged the report and is working on a fix.",
+  },
+  mark_fixed: {
+    subject: "Fix deployed, please retest",
+    sentence: "The organization says the fix is deployed.",
+  },
+  verify_fix: { subject: "Fix verified", sentence: "The fix was confirmed." },
+  reject_fix: {
+    subject: "Not fixed",
+    sentence: "The retest found that the vulnerability is not fixed.",
+  },
+  close: { subject: "Closed", sentence: "The report was closed." },
+  withdraw: {
+    subject: "Withdrawn",
+    sentence: "The researcher withdrew the report.",
+  },
+  publish: {
+    subject: "Published as advisory",
+    sentence: "The report was published as a public advisory.",
+  },
+  reopen: { subject: "Reopened", sentence: "The report was reopened." },
+  comment: {
+    subject: "New comment",
+    sentence: "There is a new comment on the report.",
+  },
+};
+
+/** What the researcher's own receipt says instead. */
+const RECEIPT = {
+  subject: "Received",
+  sentence:
+    "Your report was received. Keep its ID: it is how the CERT and you refer to it.",
+};
+
+const ORG_NOTICE = {
+  subject: "New vulnerability report for your organization",
+  sentence:
+    "The CERT forwarded a vulnerability report about your organization to you.",
+};
+
+export function threadIdFor(ctx: MailContext, publicId: string): string {
+  return messageIdFor(ctx.config, `report.${publicId}`);
+}
+
 /**
- * Writes the outbox rows announcing a report event. Called by the reports
- * service inside the transaction that records the event.
- * (Recipient resolution and templates: see the mail issue; until then no mail.)
+ * Writes the outbox rows announcing a report event, inside the caller's
+ * transaction. Who hears: the researcher; the assigned triager or, when
+ * nobody is assigned, the whole triage team; the organization's contacts once
+ * it was notified. Nobody hears of their own action, except the researcher's
+ * receipt for their own report. Each person's preference decides: everything,
+ * state changes only, or nothing but security mail.
  */
 export async function notifyReportEvent(
   db: DbOrTx,
   ctx: MailContext,
   event: ReportEvent,
 ): Promise<void> {
-  void db;
-  void ctx;
-  void event;
+  const recipients = new Map<number, { user: User; relation: Relation }>();
+  const add = (users: User[], relation: Relation) => {
+    for (const user of users)
+      if (!recipients.has(user.id)) recipients.set(user.id, { user, relation });
+  };
+  const { report } = event;
+  if (event.audiences.includes("reporter")) {
+    add(await findUsersByIds(db, [report.reporterId]), "reporter");
+  }
+  if (event.audiences.includes("triage")) {
+    const assignee = report.assigneeId
+      ? await findUsersByIds(db, [report.assigneeId])
+      : [];
+    add(
+      assignee.some((u) => !u.disabledAt)
+        ? assignee
+        : await listActiveStaff(db),
+      "staff",
+    );
+  }
+  if (
+    event.audiences.includes("org") &&
+    report.vendorNotifiedAt &&
+    report.organizationId
+  ) {
+    const contacts = await listOrgContacts(db, report.organizationId);
+    add(
+      await findUsersByIds(
+        db,
+        contacts.map((c) => c.id),
+      ),
+      "org_contact",
+    );
+  }
+
+  const threadId = threadIdFor(ctx, report.publicId);
+  for (const { user, relation } of recipients.values()) {
+    const receipt = event.kind === "submitted" && relation === "reporter";
+    if (user.id === event.actorId && !receipt) continue;
+    if (user.disabledAt || user.notify === "none") continue;
+    if (user.notify === "state" && event.kind === "comment") continue;
+    const what = receipt
+      ? RECEIPT
+      : event.kind === "notify_vendor" && relation === "org_contact"
+        ? ORG_NOTICE
+        : HAPPENED[event.kind];
+    await enqueueMail(db, ctx, {
+      template: "report_event",
+      to: { address: user.email, userId: user.id },
+      reportId: report.id,
+      threadId,
+      // The researcher's receipt opens the thread: its Message-ID is the thread's.
+      ...(receipt && { messageId: threadId }),
+      data: {
+        displayName: user.displayName,
+        publicId: report.publicId,
+        subjectText: what.subject,
+        happened: what.sentence,
+        stateLabel: STATE_INFO[report.state].label,
+        next: STATE_INFO[report.state].next[relation] ?? null,
+        link: `${ctx.config.baseUrl}/reports/${report.publicId}`,
+      },
+    });
+  }
 }

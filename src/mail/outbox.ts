@@ -2,6 +2,7 @@ import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
 import type { DbOrTx } from "../db/index.js";
 import { newSecretToken } from "../ids.js";
+import { insertOutboxMessage } from "./repository.js";
 import { renderMail, type MailTemplate } from "./templates.js";
 
 export interface MailContext {
@@ -40,22 +41,17 @@ export async function enqueueMail(
   });
   const messageId =
     mail.messageId ?? messageIdFor(ctx.config, `m.${newSecretToken()}`);
-  const now = ctx.clock.now().getTime();
-  await db
-    .insertInto("outbox")
-    .values({
-      message_id: messageId,
-      report_id: mail.reportId ?? null,
-      to_user_id: mail.to.userId ?? null,
-      to_address: mail.to.address,
-      template: mail.template,
-      subject: rendered.subject,
-      text_body: rendered.text,
-      html_body: rendered.html,
-      thread_id: mail.threadId ?? null,
-      next_attempt_at: now,
-      created_at: now,
-    })
-    .execute();
+  await insertOutboxMessage(db, {
+    messageId,
+    reportId: mail.reportId ?? null,
+    toUserId: mail.to.userId ?? null,
+    toAddress: mail.to.address,
+    template: mail.template,
+    subject: rendered.subject,
+    text: rendered.text,
+    html: rendered.html,
+    threadId: mail.threadId ?? null,
+    at: ctx.clock.now(),
+  });
   return messageId;
 }

@@ -11,6 +11,9 @@ const subjects = {
   setup: () => "Finish setting up Disclosure Desk",
   set_password: () => "Set your Disclosure Desk password",
   invitation: () => "You have been invited to Disclosure Desk",
+  // Only our own fixed words and the report ID: see notifications.ts.
+  report_event: (data: Record<string, unknown>) =>
+    `[${String(data.publicId)}] ${String(data.subjectText)}`,
 } satisfies Record<string, (data: Record<string, unknown>) => string>;
 
 export type MailTemplate = keyof typeof subjects;

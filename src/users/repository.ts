@@ -199,3 +199,17 @@ export async function listActiveStaff(db: DbOrTx): Promise<User[]> {
     .execute();
   return rows.map((row) => toUser(row, []));
 }
+
+/** Several accounts at once (mail recipients); memberships are not loaded. */
+export async function findUsersByIds(
+  db: DbOrTx,
+  ids: readonly number[],
+): Promise<User[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .selectFrom("users")
+    .selectAll()
+    .where("id", "in", ids as number[])
+    .execute();
+  return rows.map((row) => toUser(row, []));
+}

@@ -80,6 +80,8 @@ const ACCESS: Record<string, Access> = {
     params: { publicId: "user" },
   },
   "GET /admin/audit": { kind: "role", action: "audit:view" },
+  "GET /admin/outbox": { kind: "role", action: "outbox:manage" },
+  "POST /admin/outbox/:key/retry": { kind: "role", action: "outbox:manage" },
 
   "GET /orgs": { kind: "role", action: "org:manage" },
   "POST /orgs": { kind: "role", action: "org:manage" },
@@ -104,8 +106,8 @@ const ACCESS: Record<string, Access> = {
   "GET /org/reports": { kind: "role", action: "report:list_org" },
 
   // Filing and the report page (src/reports/routes.ts).
-  "GET /reports/new": { kind: "public" },
-  "POST /reports/new": { kind: "public" },
+  "GET /reports/new": { kind: "role", action: "report:create" },
+  "POST /reports/new": { kind: "role", action: "report:create" },
   "GET /reports/:id": { kind: "object", params: { id: "report" } },
   "POST /reports/:id/transition": { kind: "object", params: { id: "report" } },
   "POST /reports/:id/comments": { kind: "object", params: { id: "report" } },

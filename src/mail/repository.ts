@@ -1,0 +1,217 @@
+import type { Selectable } from "kysely";
+import type { DbOrTx } from "../db/index.js";
+import type { OutboxTable } from "../db/schema.js";
+
+export type OutboxStatus = "queued" | "sending" | "sent" | "failed";
+
+export interface OutboxMessage {
+  id: number;
+  messageId: string;
+  reportId: number | null;
+  toAddress: string;
+  template: string;
+  subject: string;
+  text: string;
+  html: string;
+  threadId: string | null;
+  status: OutboxStatus;
+  attempts: number;
+  nextAttemptAt: Date;
+  leaseUntil: Date | null;
+  lastError: string | null;
+  smtpResponse: string | null;
+  createdAt: Date;
+  sentAt: Date | null;
+}
+
+const date = (ms: number | null) => (ms === null ? null : new Date(ms));
+
+function toMessage(row: Selectable<OutboxTable>): OutboxMessage {
+  return {
+    id: row.id,
+    messageId: row.message_id,
+    reportId: row.report_id,
+    toAddress: row.to_address,
+    template: row.template,
+    subject: row.subject,
+    text: row.text_body,
+    html: row.html_body,
+    threadId: row.thread_id,
+    status: row.status as OutboxStatus,
+    attempts: row.attempts,
+    nextAttemptAt: new Date(row.next_attempt_at),
+    leaseUntil: date(row.lease_until),
+    lastError: row.last_error,
+    smtpResponse: row.smtp_response,
+    createdAt: new Date(row.created_at),
+    sentAt: date(row.sent_at),
+  };
+}
+
+export interface NewOutboxMessage {
+  messageId: string;
+  reportId: number | null;
+  toUserId: number | null;
+  toAddress: string;
+  template: string;
+  subject: string;
+  text: string;
+  html: string;
+  threadId: string | null;
+  at: Date;
+}
+
+export async function insertOutboxMessage(db: DbOrTx, m: NewOutboxMessage) {
+  await db
+    .insertInto("outbox")
+    .values({
+      message_id: m.messageId,
+      report_id: m.reportId,
+      to_user_id: m.toUserId,
+      to_address: m.toAddress,
+      template: m.template,
+      subject: m.subject,
+      text_body: m.text,
+      html_body: m.html,
+      thread_id: m.threadId,
+      next_attempt_at: m.at.getTime(),
+      created_at: m.at.getTime(),
+    })
+    .execute();
+}
+
+/**
+ * Claims what is due in one statement: queued messages whose time has come,
+ * and messages a worker claimed but never finished (its lease ran out, so it
+ * died). Claimed rows carry a lease; nobody else takes them until it ends.
+ */
+export async function claimDueMessages(
+  db: DbOrTx,
+  now: Date,
+  leaseMs: number,
+  limit: number,
+): Promise<OutboxMessage[]> {
+  const at = now.getTime();
+  const rows = await db
+    .updateTable("outbox")
+    .set({ status: "sending", lease_until: at + leaseMs })
+    .where("id", "in", (eb) =>
+      eb
+        .selectFrom("outbox")
+        .select("id")
+        .where((w) =>
+          w.or([
+            w.and([w("status", "=", "queued"), w("next_attempt_at", "<=", at)]),
+            w.and([w("status", "=", "sending"), w("lease_until", "<", at)]),
+          ]),
+        )
+        .orderBy("id")
+        .limit(limit),
+    )
+    .returningAll()
+    .execute();
+  return rows.map(toMessage).sort((a, b) => a.id - b.id);
+}
+
+export async function markSent(
+  db: DbOrTx,
+  id: number,
+  at: Date,
+  response: string,
+) {
+  await db
+    .updateTable("outbox")
+    .set({
+      status: "sent",
+      sent_at: at.getTime(),
+      smtp_response: response.slice(0, 500),
+      lease_until: null,
+      attempts: (eb) => eb("attempts", "+", 1),
+    })
+    .where("id", "=", id)
+    .execute();
+}
+
+/** A failed attempt: try again at `retryAt`, or give up (null) and mark it failed. */
+export async function markAttemptFailed(
+  db: DbOrTx,
+  id: number,
+  error: string,
+  retryAt: Date | null,
+) {
+  await db
+    .updateTable("outbox")
+    .set({
+      status: retryAt ? "queued" : "failed",
+      next_attempt_at: retryAt
+        ? retryAt.getTime()
+        : (eb) => eb.ref("next_attempt_at"),
+      lease_until: null,
+      last_error: error.slice(0, 500),
+      attempts: (eb) => eb("attempts", "+", 1),
+    })
+    .where("id", "=", id)
+    .execute();
+}
+
+export async function findMessageById(db: DbOrTx, messageId: string) {
+  const row = await db
+    .selectFrom("outbox")
+    .selectAll()
+    .where("message_id", "=", messageId)
+    .executeTakeFirst();
+  return row && toMessage(row);
+}
+
+/** Puts a failed message back in the queue, due now, with a fresh count of attempts. */
+export async function requeueFailed(
+  db: DbOrTx,
+  messageId: string,
+  now: Date,
+): Promise<boolean> {
+  const result = await db
+    .updateTable("outbox")
+    .set({
+      status: "queued",
+      attempts: 0,
+      next_attempt_at: now.getTime(),
+      lease_until: null,
+    })
+    .where("message_id", "=", messageId)
+    .where("status", "=", "failed")
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function countByStatus(
+  db: DbOrTx,
+): Promise<Record<OutboxStatus, number>> {
+  const rows = await db
+    .selectFrom("outbox")
+    .select(["status", (eb) => eb.fn.countAll<number>().as("n")])
+    .groupBy("status")
+    .execute();
+  const counts: Record<OutboxStatus, number> = {
+    queued: 0,
+    sending: 0,
+    sent: 0,
+    failed: 0,
+  };
+  for (const r of rows) counts[r.status as OutboxStatus] = Number(r.n);
+  return counts;
+}
+
+export async function listMessages(
+  db: DbOrTx,
+  statuses: readonly OutboxStatus[],
+  limit: number,
+): Promise<OutboxMessage[]> {
+  const rows = await db
+    .selectFrom("outbox")
+    .selectAll()
+    .where("status", "in", statuses as OutboxStatus[])
+    .orderBy("id", "desc")
+    .limit(limit)
+    .execute();
+  return rows.map(toMessage);
+}

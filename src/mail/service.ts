@@ -1,0 +1,72 @@
+import { can, type Actor } from "../auth/policy.js";
+import { recordAudit } from "../audit/service.js";
+import type { AuditRequestContext } from "../audit/types.js";
+import type { Deps } from "../deps.js";
+import { formatDateTime } from "../format.js";
+import { NotFoundError } from "../http/errors.js";
+import { messageIdFor } from "./outbox.js";
+import {
+  countByStatus,
+  listMessages,
+  requeueFailed,
+  type OutboxMessage,
+} from "./repository.js";
+
+const LIST_LIMIT = 50;
+
+/** The URL key of a message: its Message-ID's local part (never the row number). */
+function keyOf(messageId: string): string {
+  return messageId.replace(/^</, "").replace(/@[^@]*>$/, "");
+}
+
+function row(m: OutboxMessage) {
+  return {
+    key: keyOf(m.messageId),
+    to: m.toAddress,
+    subject: m.subject,
+    status: m.status,
+    attempts: m.attempts,
+    lastError: m.lastError,
+    created: formatDateTime(m.createdAt),
+    next: m.status === "queued" ? formatDateTime(m.nextAttemptAt) : null,
+    sent: m.sentAt ? formatDateTime(m.sentAt) : null,
+  };
+}
+
+export async function outboxOverview(deps: Deps, actor: Actor) {
+  if (!can(actor, "outbox:manage")) throw new NotFoundError();
+  const [counts, failed, waiting, sent] = await Promise.all([
+    countByStatus(deps.db),
+    listMessages(deps.db, ["failed"], LIST_LIMIT),
+    listMessages(deps.db, ["queued", "sending"], LIST_LIMIT),
+    listMessages(deps.db, ["sent"], LIST_LIMIT),
+  ]);
+  return {
+    counts,
+    failed: failed.map(row),
+    waiting: waiting.map(row),
+    sent: sent.map(row),
+  };
+}
+
+export async function retryMessage(
+  deps: Deps,
+  actor: Actor,
+  key: string,
+  request: AuditRequestContext | null,
+) {
+  if (!can(actor, "outbox:manage") || !/^[\w.-]{1,120}$/.test(key))
+    throw new NotFoundError();
+  const messageId = messageIdFor(deps.config, key);
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (tx) => {
+    if (!(await requeueFailed(tx, messageId, now))) throw new NotFoundError();
+    await recordAudit(tx, {
+      action: "outbox.retried",
+      actor,
+      target: { type: "outbox", id: key },
+      request,
+      at: now,
+    });
+  });
+}

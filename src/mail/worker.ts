@@ -1,0 +1,126 @@
+import type { Logger } from "pino";
+import type { Clock } from "../clock.js";
+import type { Config } from "../config.js";
+import type { Db } from "../db/index.js";
+import { claimDueMessages, markAttemptFailed, markSent } from "./repository.js";
+import type { MailTransport } from "./transport.js";
+
+/** How long a claimed message is ours; a worker that died gives it up when this ends. */
+export const LEASE_MS = 2 * 60_000;
+const BATCH = 20;
+const BACKOFF_BASE_MS = 30_000;
+const BACKOFF_CAP_MS = 3_600_000;
+
+/** Exponential backoff with jitter: about 30 s, 1 min, 2 min … capped at an hour. */
+export function backoffMs(attempt: number, random = Math.random): number {
+  const exp = Math.min(
+    BACKOFF_CAP_MS,
+    BACKOFF_BASE_MS * 2 ** Math.max(0, attempt - 1),
+  );
+  return Math.round(exp * (0.5 + random() * 0.5));
+}
+
+export interface MailWorkerDeps {
+  db: Db;
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  transport: MailTransport;
+}
+
+export interface RunResult {
+  sent: number;
+  failed: number;
+  retried: number;
+}
+
+/**
+ * Delivers the outbox after commit. One message is in flight at a time, so
+ * stopping waits for at most one send; every message keeps the Message-ID it
+ * was written with, so a retry is the same mail, never a second one.
+ */
+export function createMailWorker(deps: MailWorkerDeps) {
+  const { db, config, clock, logger, transport } = deps;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<RunResult> | undefined;
+  let stopping = false;
+
+  async function deliverDue(): Promise<RunResult> {
+    const result: RunResult = { sent: 0, failed: 0, retried: 0 };
+    for (;;) {
+      if (stopping) return result;
+      const batch = await claimDueMessages(db, clock.now(), LEASE_MS, BATCH);
+      if (batch.length === 0) return result;
+      for (const message of batch) {
+        // Claimed but not started: the lease hands these to the next run.
+        if (stopping) return result;
+        const threaded =
+          message.threadId && message.threadId !== message.messageId;
+        try {
+          const response = await transport.send({
+            from: config.mailFrom,
+            to: message.toAddress,
+            subject: message.subject,
+            text: message.text,
+            html: message.html,
+            messageId: message.messageId,
+            ...(threaded && {
+              inReplyTo: message.threadId!,
+              references: message.threadId!,
+            }),
+          });
+          await markSent(db, message.id, clock.now(), response);
+          result.sent += 1;
+        } catch (err) {
+          const attempt = message.attempts + 1;
+          const error = err instanceof Error ? err.message : String(err);
+          const giveUp = attempt >= config.mailMaxAttempts;
+          const retryAt = giveUp
+            ? null
+            : new Date(clock.now().getTime() + backoffMs(attempt));
+          await markAttemptFailed(db, message.id, error, retryAt);
+          if (giveUp) result.failed += 1;
+          else result.retried += 1;
+          logger.warn(
+            { messageId: message.messageId, attempt, error, giveUp },
+            "mail delivery failed",
+          );
+        }
+      }
+    }
+  }
+
+  /** Sends everything due now; concurrent calls share one run. */
+  function runOnce(): Promise<RunResult> {
+    running ??= deliverDue().finally(() => {
+      running = undefined;
+    });
+    return running;
+  }
+
+  function schedule() {
+    if (stopping) return;
+    timer = setTimeout(() => {
+      runOnce()
+        .catch((err) => logger.error({ err }, "mail worker run failed"))
+        .finally(schedule);
+    }, config.mailPollMs);
+    timer.unref();
+  }
+
+  return {
+    runOnce,
+    start() {
+      stopping = false;
+      schedule();
+    },
+    /** Stops polling and resolves once the message in flight is finished. */
+    async stop() {
+      stopping = true;
+      if (timer) clearTimeout(timer);
+      await running?.catch(() => undefined);
+    },
+  };
+}
+
+export type MailWorker = ReturnType<typeof createMailWorker>;
