@@ -35,7 +35,7 @@ async function main() {
   const app = createApp(deps);
   const server = app.listen(config.port, config.host, () => {
     logger.info(
-      `Disclosure Desk listening on ${config.baseUrl} (data in ${config.dataDir})`,
+      `Disclosure Desk listening on http://${config.host}:${config.port}, public URL ${config.baseUrl} (data in ${config.dataDir})`,
     );
   });
 
