@@ -22,7 +22,13 @@ const sessionCookie = (res: supertest.Response) =>
     ?.split(";")[0];
 
 const countSessions = async (ctx: TestContext, userId: number) =>
-  (await ctx.db.selectFrom("sessions").select("sid").where("user_id", "=", userId).execute()).length;
+  (
+    await ctx.db
+      .selectFrom("sessions")
+      .select("sid")
+      .where("user_id", "=", userId)
+      .execute()
+  ).length;
 
 describe("accounts and sessions", () => {
   let ctx: TestContext;
@@ -40,22 +46,40 @@ describe("accounts and sessions", () => {
     });
     assert.equal(res.status, 303);
     assert.equal(res.headers.location, "/reports");
-    const row = await ctx.db.selectFrom("users").selectAll().where("email", "=", "ada@example.test").executeTakeFirstOrThrow();
+    const row = await ctx.db
+      .selectFrom("users")
+      .selectAll()
+      .where("email", "=", "ada@example.test")
+      .executeTakeFirstOrThrow();
     assert.equal(row.role, "researcher");
     assert.match(row.password_hash ?? "", /^scrypt\$1024\$8\$1\$/);
     const account = await browser.agent.get("/account");
-    assert.match(account.text, /Signed in as <strong>Ada Lovelace 🔍<\/strong>/);
+    assert.match(
+      account.text,
+      /Signed in as <strong>Ada Lovelace 🔍<\/strong>/,
+    );
     assert.match(account.text, /Welcome to Disclosure Desk/);
   });
 
   it("answers a wrong password and an unknown email with the same page", async () => {
     const user = await createUser(ctx, "researcher");
-    const strip = (html: string) => html.replace(/name="_csrf" value="[^"]+"/g, "");
-    const a = await (await anonymous(ctx)).post("/login", { email: user.email, password: "wrong password 123" });
-    const b = await (await anonymous(ctx)).post("/login", { email: "nobody@example.test", password: "wrong password 123" });
+    const strip = (html: string) =>
+      html.replace(/name="_csrf" value="[^"]+"/g, "");
+    const a = await (
+      await anonymous(ctx)
+    ).post("/login", { email: user.email, password: "wrong password 123" });
+    const b = await (
+      await anonymous(ctx)
+    ).post("/login", {
+      email: "nobody@example.test",
+      password: "wrong password 123",
+    });
     assert.equal(a.status, 401);
     assert.equal(b.status, 401);
-    assert.equal(strip(a.text).replace(user.email, "X"), strip(b.text).replace("nobody@example.test", "X"));
+    assert.equal(
+      strip(a.text).replace(user.email, "X"),
+      strip(b.text).replace("nobody@example.test", "X"),
+    );
   });
 
   it("rotates the session on sign-in: the session id from before no longer exists", async () => {
@@ -64,12 +88,23 @@ describe("accounts and sessions", () => {
     const page = await agent.get("/login");
     const before = sessionCookie(page);
     assert.ok(before);
-    const login = await agent.post("/login").type("form").send({ _csrf: csrfFrom(page.text), email: user.email, password: TEST_PASSWORD });
+    const login = await agent
+      .post("/login")
+      .type("form")
+      .send({
+        _csrf: csrfFrom(page.text),
+        email: user.email,
+        password: TEST_PASSWORD,
+      });
     const afterCookie = sessionCookie(login);
     assert.ok(afterCookie);
     assert.notEqual(afterCookie, before);
     const old = await supertest(ctx.app).get("/account").set("Cookie", before!);
-    assert.equal(old.status, 303, "the pre-login session does not authenticate");
+    assert.equal(
+      old.status,
+      303,
+      "the pre-login session does not authenticate",
+    );
     assert.equal(old.headers.location, "/login");
   });
 
@@ -87,7 +122,11 @@ describe("accounts and sessions", () => {
     const user = await createUser(ctx, "researcher");
     const browser = await signedIn(ctx, user);
     ctx.clock.advance(ctx.config.sessionIdleMs - 60_000);
-    assert.equal((await browser.agent.get("/account")).status, 200, "activity keeps it alive");
+    assert.equal(
+      (await browser.agent.get("/account")).status,
+      200,
+      "activity keeps it alive",
+    );
     ctx.clock.advance(ctx.config.sessionIdleMs - 60_000);
     assert.equal((await browser.agent.get("/account")).status, 200);
     ctx.clock.advance(ctx.config.sessionIdleMs + 60_000);
@@ -100,11 +139,15 @@ describe("accounts and sessions", () => {
     const admin = await signedIn(ctx, await createUser(ctx, "admin"));
     const victim = await createUser(ctx, "triager");
     const session = await signedIn(ctx, victim);
-    const res = await admin.post(`/admin/users/${victim.user.publicId}/disable`);
+    const res = await admin.post(
+      `/admin/users/${victim.user.publicId}/disable`,
+    );
     assert.equal(res.status, 303);
     assert.equal(await countSessions(ctx, victim.user.id), 0);
     assert.equal((await session.agent.get("/queue")).status, 303);
-    const again = await (await anonymous(ctx)).post("/login", { email: victim.email, password: victim.password });
+    const again = await (
+      await anonymous(ctx)
+    ).post("/login", { email: victim.email, password: victim.password });
     assert.equal(again.status, 401);
   });
 
@@ -112,9 +155,20 @@ describe("accounts and sessions", () => {
     const admin = await signedIn(ctx, await createUser(ctx, "admin"));
     const user = await createUser(ctx, "triager");
     const session = await signedIn(ctx, user);
-    assert.equal((await admin.post(`/admin/users/${user.user.publicId}/role`, { role: "researcher" })).status, 303);
+    assert.equal(
+      (
+        await admin.post(`/admin/users/${user.user.publicId}/role`, {
+          role: "researcher",
+        })
+      ).status,
+      303,
+    );
     assert.equal((await session.agent.get("/account")).status, 303);
-    const row = await ctx.db.selectFrom("users").select("role").where("id", "=", user.user.id).executeTakeFirstOrThrow();
+    const row = await ctx.db
+      .selectFrom("users")
+      .select("role")
+      .where("id", "=", user.user.id)
+      .executeTakeFirstOrThrow();
     assert.equal(row.role, "researcher");
   });
 
@@ -128,25 +182,48 @@ describe("accounts and sessions", () => {
 
   it("an admin creates a staff account; the set-password link is mailed through the outbox and works once", async () => {
     const admin = await signedIn(ctx, await createUser(ctx, "admin"));
-    const res = await admin.post("/admin/users", { email: "Tri@Example.test", displayName: "Tri Ager", role: "triager" });
+    const res = await admin.post("/admin/users", {
+      email: "Tri@Example.test",
+      displayName: "Tri Ager",
+      role: "triager",
+    });
     assert.equal(res.status, 303);
-    const mail = await ctx.db.selectFrom("outbox").selectAll().where("to_address", "=", "tri@example.test").executeTakeFirstOrThrow();
+    const mail = await ctx.db
+      .selectFrom("outbox")
+      .selectAll()
+      .where("to_address", "=", "tri@example.test")
+      .executeTakeFirstOrThrow();
     assert.equal(mail.subject, "Set your Disclosure Desk password");
-    const link = /http:\/\/localhost:3000(\/password\/set\?token=[\w-]+)/.exec(mail.text_body)?.[1];
+    const link = /http:\/\/localhost:3000(\/password\/set\?token=[\w-]+)/.exec(
+      mail.text_body,
+    )?.[1];
     assert.ok(link);
     const browser = await anonymous(ctx);
     const form = await browser.agent.get(link);
     assert.equal(form.status, 200);
     const token = new URL(link, "http://x").searchParams.get("token")!;
     browser.csrf = csrfFrom(form.text);
-    const mismatch = await browser.post("/password/set", { token, password: "a brand new passphrase", confirm: "different" });
+    const mismatch = await browser.post("/password/set", {
+      token,
+      password: "a brand new passphrase",
+      confirm: "different",
+    });
     assert.equal(mismatch.status, 422);
     assert.match(mismatch.text, /The two passwords do not match/);
-    const set = await browser.post("/password/set", { token, password: "a brand new passphrase", confirm: "a brand new passphrase" });
+    const set = await browser.post("/password/set", {
+      token,
+      password: "a brand new passphrase",
+      confirm: "a brand new passphrase",
+    });
     assert.equal(set.status, 303);
     const reuse = await browser.agent.get(link);
     assert.equal(reuse.status, 400, "the link works once");
-    const login = await (await anonymous(ctx)).post("/login", { email: "tri@example.test", password: "a brand new passphrase" });
+    const login = await (
+      await anonymous(ctx)
+    ).post("/login", {
+      email: "tri@example.test",
+      password: "a brand new passphrase",
+    });
     assert.equal(login.status, 303);
     assert.equal(login.headers.location, "/queue");
   });
@@ -157,11 +234,18 @@ describe("accounts and sessions", () => {
       const user = await createUser(limited, "researcher");
       let last: supertest.Response | undefined;
       for (let i = 0; i < 11; i++) {
-        last = await (await anonymous(limited)).post("/login", { email: user.email, password: `wrong ${i} password` });
+        last = await (
+          await anonymous(limited)
+        ).post("/login", {
+          email: user.email,
+          password: `wrong ${i} password`,
+        });
       }
       assert.equal(last!.status, 429);
       assert.match(last!.text, /Too many sign-in attempts for this account/);
-      const correct = await (await anonymous(limited)).post("/login", { email: user.email, password: user.password });
+      const correct = await (
+        await anonymous(limited)
+      ).post("/login", { email: user.email, password: user.password });
       assert.equal(correct.status, 429, "even the right password waits");
     } finally {
       await limited.close();
@@ -174,14 +258,21 @@ describe("sessions survive a restart", () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "dd-restart-"));
     try {
       const first = await createTestContext({ dataDir });
-      const user = await createUser(first, "researcher", { displayName: "Persistent Pat" });
+      const user = await createUser(first, "researcher", {
+        displayName: "Persistent Pat",
+      });
       const browser = await anonymous(first);
-      const login = await browser.post("/login", { email: user.email, password: user.password });
+      const login = await browser.post("/login", {
+        email: user.email,
+        password: user.password,
+      });
       const cookie = sessionCookie(login)!;
       await first.close();
       const second = await createTestContext({ dataDir, clock: first.clock });
       try {
-        const res = await supertest(second.app).get("/account").set("Cookie", cookie);
+        const res = await supertest(second.app)
+          .get("/account")
+          .set("Cookie", cookie);
         assert.equal(res.status, 200);
         assert.match(res.text, /Persistent Pat/);
       } finally {
