@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, it } from "mocha";
+import { ConfigError, loadConfig } from "../../src/config.js";
+import {
+  hashPassword,
+  needsRehash,
+  passwordProblem,
+  verifyPassword,
+} from "../../src/auth/passwords.js";
+
+describe("configuration", () => {
+  const tmp = () => mkdtempSync(path.join(os.tmpdir(), "dd-config-"));
+
+  it("has embedded defaults for development", () => {
+    const dir = tmp();
+    try {
+      const c = loadConfig({ DATA_DIR: dir });
+      assert.equal(c.port, 3000);
+      assert.equal(c.baseUrl, "http://localhost:3000");
+      assert.equal(c.scryptCost, 2 ** 17);
+      assert.equal(c.clocks.ackDueDays, 3);
+      assert.equal(c.smtpUrl, undefined);
+      assert.equal(c.secureCookies, false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("generates a development session secret once and keeps it in DATA_DIR", () => {
+    const dir = tmp();
+    try {
+      const a = loadConfig({ DATA_DIR: dir });
+      const b = loadConfig({ DATA_DIR: dir });
+      assert.equal(a.sessionSecret, b.sessionSecret);
+      assert.equal(
+        readFileSync(path.join(dir, "session-secret"), "utf8").trim(),
+        a.sessionSecret,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses to start on bad values, naming each", () => {
+    const refuse = (env: Record<string, string>, message: RegExp) =>
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) =>
+          err instanceof ConfigError && message.test(err.message),
+      );
+    refuse(
+      {
+        NODE_ENV: "production",
+        BASE_URL: "http://desk.example.org",
+        SESSION_SECRET: "x".repeat(40),
+      },
+      /BASE_URL: must be https/,
+    );
+    refuse(
+      { NODE_ENV: "production", BASE_URL: "https://desk.example.org" },
+      /SESSION_SECRET: required in production/,
+    );
+    refuse({ PORT: "99999" }, /PORT/);
+    refuse({ SCRYPT_COST: "1000" }, /SCRYPT_COST: must be a power of two/);
+    refuse({ BASE_URL: "ftp://x" }, /BASE_URL/);
+    refuse(
+      { SESSION_SECRET: "short" },
+      /SESSION_SECRET: must be at least 32 characters/,
+    );
+    const ok = loadConfig({
+      NODE_ENV: "production",
+      BASE_URL: "https://desk.example.org/",
+      SESSION_SECRET: "y".repeat(40),
+    });
+    assert.equal(ok.baseUrl, "https://desk.example.org");
+    assert.equal(ok.secureCookies, true);
+  });
+});
+
+describe("passwords", () => {
+  it("hashes with scrypt in a self-describing format and verifies", async () => {
+    const hash = await hashPassword("correct horse battery", 1024);
+    assert.match(
+      hash,
+      /^scrypt\$1024\$8\$1\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/,
+    );
+    assert.equal(await verifyPassword("correct horse battery", hash), true);
+    assert.equal(await verifyPassword("correct horse batterY", hash), false);
+    assert.equal(await verifyPassword("x", "md5$garbage"), false);
+    assert.notEqual(
+      hash,
+      await hashPassword("correct horse battery", 1024),
+      "salted",
+    );
+  });
+
+  it("asks for a rehash when the configured cost rises", async () => {
+    const hash = await hashPassword("correct horse battery", 1024);
+    assert.equal(needsRehash(hash, 1024), false);
+    assert.equal(needsRehash(hash, 2048), true);
+  });
+
+  it("refuses short, long, common and email-based passwords", () => {
+    assert.match(passwordProblem("short") ?? "", /at least 12/);
+    assert.match(passwordProblem("x".repeat(129)) ?? "", /at most 128/);
+    assert.match(passwordProblem("Password1234") ?? "", /too common/);
+    assert.match(passwordProblem("aaaaaaaaaaaaaaaa") ?? "", /too common/);
+    assert.match(
+      passwordProblem("alice.smith-2026!", "alice.smith@example.org") ?? "",
+      /email/,
+    );
+    assert.equal(
+      passwordProblem("a calm river at dawn", "alice@example.org"),
+      null,
+    );
+  });
+});
