@@ -230,15 +230,13 @@ export function accountRoutes(
       values: Record<string, unknown>,
       errors: Record<string, string>,
     ) =>
-      res
-        .status(422)
-        .render("auth/setup", {
-          title: "Create the first administrator",
-          token,
-          values,
-          errors,
-          passwordMin: PASSWORD_MIN,
-        });
+      res.status(422).render("auth/setup", {
+        title: "Create the first administrator",
+        token,
+        values,
+        errors,
+        passwordMin: PASSWORD_MIN,
+      });
     if (!form.ok) return render(form.values, form.errors);
     const outcome = await completeSetup(deps, form.data);
     if (!outcome.ok) {
@@ -279,15 +277,13 @@ export function accountRoutes(
     const token = typeof req.body?.token === "string" ? req.body.token : "";
     const user = await userForPasswordToken(deps, token);
     const render = (errors: Record<string, string>) =>
-      res
-        .status(422)
-        .render("auth/set-password", {
-          title: "Choose your password",
-          token,
-          email: user?.email ?? "",
-          errors,
-          passwordMin: PASSWORD_MIN,
-        });
+      res.status(422).render("auth/set-password", {
+        title: "Choose your password",
+        token,
+        email: user?.email ?? "",
+        errors,
+        passwordMin: PASSWORD_MIN,
+      });
     if (!form.ok) return render(form.errors);
     const outcome = await setPasswordWithToken(deps, form.data);
     if (!outcome.ok) return render(outcome.errors);
@@ -312,14 +308,12 @@ export function accountRoutes(
   router.post("/account/notifications", requireSignIn, async (req, res) => {
     const form = parseForm(preferenceSchema, req.body);
     if (!form.ok) {
-      return res
-        .status(422)
-        .render("users/account", {
-          title: "Your account",
-          user: req.user,
-          levels: NOTIFY_LEVELS,
-          errors: form.errors,
-        });
+      return res.status(422).render("users/account", {
+        title: "Your account",
+        user: req.user,
+        levels: NOTIFY_LEVELS,
+        errors: form.errors,
+      });
     }
     await setNotificationPreference(deps, actorOf(req)!, form.data.notify);
     flash(req, "success", "Your notification preference is saved.");

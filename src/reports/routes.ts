@@ -129,12 +129,10 @@ export function reportRoutes(deps: Deps) {
       auditContextOf(req),
       pageForm,
     );
-    res
-      .status(status)
-      .render("reports/show", {
-        title: `${model.report.publicId}: ${model.report.title}`,
-        ...model,
-      });
+    res.status(status).render("reports/show", {
+      title: `${model.report.publicId}: ${model.report.title}`,
+      ...model,
+    });
   };
 
   router.get("/reports/:id", requireSignIn, (req, res) =>

@@ -270,14 +270,11 @@ describe("reports: hostile and forged input", () => {
     const login = await browser.agent.get("/login");
     assert.match(login.text, /Sign in and it will be shown again, filled in/);
     const token = /name="_csrf" value="([^"]+)"/.exec(login.text)![1]!;
-    const signIn = await browser.agent
-      .post("/login")
-      .type("form")
-      .send({
-        _csrf: token,
-        email: researcherUser.email,
-        password: researcherUser.password,
-      });
+    const signIn = await browser.agent.post("/login").type("form").send({
+      _csrf: token,
+      email: researcherUser.email,
+      password: researcherUser.password,
+    });
     assert.equal(signIn.headers.location, "/reports/new");
     const form = await browser.agent.get("/reports/new");
     assert.match(form.text, /value="Written during a long night"/);

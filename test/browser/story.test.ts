@@ -1,0 +1,314 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "mocha";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { SCREENSHOT } from "../support/reports.js";
+import {
+  launchChromium,
+  sidewaysOverflow,
+  seriousViolations,
+} from "../support/browser.js";
+import { startApp, type RunningApp } from "../support/server-process.js";
+
+/**
+ * The story as people live it, in a real browser against the real built
+ * server: each person in their own browser context, fields found by their
+ * labels and buttons by their names, and axe run on every page they see.
+ */
+describe("in a real browser: the whole story", function () {
+  this.timeout(120_000);
+  let app: RunningApp;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  const checked = new Set<string>();
+  let reportUrl = "";
+
+  before(async () => {
+    app = await startApp();
+    browser = await launchChromium();
+  });
+  after(async () => {
+    for (const c of contexts) await c.close();
+    await browser?.close();
+    await app?.stop();
+  });
+
+  async function person(): Promise<Page> {
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 900 },
+    });
+    contexts.push(context);
+    return context.newPage();
+  }
+
+  /** Every page a person lands on must have no serious or critical accessibility problem. */
+  async function accessible(page: Page, label: string) {
+    const key = `${label} ${new URL(page.url()).pathname}`;
+    if (checked.has(key)) return;
+    checked.add(key);
+    const violations = await seriousViolations(page);
+    assert.deepEqual(violations, [], `${key}: ${JSON.stringify(violations)}`);
+  }
+
+  async function waitForMail(to: string, subject: RegExp) {
+    for (let i = 0; i < 100; i++) {
+      const mail = app
+        .mails()
+        .find((m) => m.to === to && subject.test(m.subject));
+      if (mail) return mail;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(
+      `no mail "${subject}" to ${to}; got ${JSON.stringify(app.mails().map((m) => [m.to, m.subject]))}`,
+    );
+  }
+
+  async function setPasswordFromMail(
+    page: Page,
+    to: string,
+    subject: RegExp,
+    password: string,
+  ) {
+    const mail = await waitForMail(to, subject);
+    const link =
+      /(http:\/\/127\.0\.0\.1:\d+\/password\/set\?token=[\w-]+)/.exec(
+        mail.text,
+      )?.[1];
+    assert.ok(link, "the mail carries a set-password link");
+    await page.goto(link);
+    await accessible(page, "set password");
+    await page.getByLabel("New password").fill(password);
+    await page.getByLabel("Repeat the password").fill(password);
+    await page.getByRole("button", { name: "Set password" }).click();
+    await page.getByLabel("Email").fill(to);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+  }
+
+  let admin: Page, triager: Page, researcher: Page, contact: Page;
+
+  it("an admin sets up the desk through the one-time link and invites staff and an organization", async () => {
+    admin = await person();
+    await admin.goto(app.setupLink);
+    await accessible(admin, "setup");
+    await admin.getByLabel("Email").fill("admin@cert.example");
+    await admin.getByLabel("Display name").fill("Ada Admin");
+    await admin.getByLabel("Password").fill("a steady harbour light");
+    await admin.getByRole("button", { name: "Create administrator" }).click();
+    await admin.waitForURL(/\/queue/);
+    assert.match(
+      (await admin.textContent("header")) ?? "",
+      /Signed in as Ada Admin/,
+    );
+    await accessible(admin, "queue (empty)");
+
+    await admin.goto(`${app.baseUrl}/admin/users`);
+    await accessible(admin, "users");
+    await admin.getByLabel("Email").fill("tom@cert.example");
+    await admin.getByLabel("Display name").fill("Tom Triager");
+    await admin.getByLabel("Role (required)").selectOption("triager");
+    await admin.getByRole("button", { name: "Create account" }).click();
+    await admin.getByText("Account created for tom@cert.example").waitFor();
+
+    await admin.goto(`${app.baseUrl}/orgs`);
+    await accessible(admin, "organizations");
+    await admin.getByLabel("Name").fill("National Hospital Portal");
+    await admin.getByRole("button", { name: "Add organization" }).click();
+    // Adding an organization opens its page, where its contacts are invited.
+    await admin
+      .getByRole("heading", { name: "National Hospital Portal" })
+      .waitFor();
+    await accessible(admin, "organization");
+    await admin.getByLabel("Email").fill("ops@hospital.example");
+    await admin.getByLabel("Name").fill("Olga Ops");
+    await admin.getByRole("button", { name: "Invite contact" }).click();
+    await admin.getByText("ops@hospital.example").first().waitFor();
+  });
+
+  it("a researcher registers and files a report with a screenshot", async () => {
+    researcher = await person();
+    await researcher.goto(app.baseUrl);
+    await accessible(researcher, "home");
+    await researcher.getByRole("link", { name: "Register" }).click();
+    await accessible(researcher, "register");
+    await researcher.getByLabel("Email").fill("rhea@finder.example");
+    await researcher.getByLabel("Display name").fill("Rhea Searcher");
+    await researcher.getByLabel("Password").fill("short");
+    await researcher.getByRole("button", { name: "Create account" }).click();
+    // The error is next to the field, focus is on the summary, and what was typed is kept.
+    await researcher.getByText("Use at least 12 characters.").first().waitFor();
+    assert.equal(
+      await researcher.getByLabel("Display name").inputValue(),
+      "Rhea Searcher",
+    );
+    assert.equal(
+      await researcher.evaluate(() => document.activeElement?.id),
+      "error-summary",
+    );
+    await accessible(researcher, "register with errors");
+    await researcher
+      .getByLabel("Password")
+      .fill("a long researcher passphrase");
+    await researcher.getByRole("button", { name: "Create account" }).click();
+    await researcher.waitForURL(/\/reports$/);
+    await accessible(researcher, "my reports (empty)");
+
+    await researcher
+      .getByRole("link", { name: "Report a vulnerability" })
+      .first()
+      .click();
+    await accessible(researcher, "report form");
+    await researcher
+      .getByLabel("Title")
+      .fill("Any patient's appointment readable by changing the ID");
+    await researcher
+      .getByLabel("Affected organization")
+      .selectOption({ label: "National Hospital Portal" });
+    await researcher
+      .getByLabel("Affected asset")
+      .fill("https://appointments.hospital.example/booking?id=1");
+    await researcher.getByLabel("Weakness (CWE)").selectOption("CWE-639");
+    await researcher
+      .getByLabel("CVSS vector (optional)")
+      .fill("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N");
+    await researcher
+      .getByLabel("Description")
+      .fill(
+        "Changing the booking ID in the URL shows another patient's appointment.",
+      );
+    await researcher
+      .getByLabel("Steps to reproduce")
+      .fill("1. Sign in\n2. Open a booking\n3. Change the id");
+    await researcher
+      .getByLabel("Impact")
+      .fill("About two million patients' appointments are exposed.");
+    await researcher.getByLabel("Health data").check();
+    await researcher
+      .getByLabel("Attachments (optional)")
+      .setInputFiles(SCREENSHOT);
+    await researcher.getByLabel("By a handle").check();
+    await researcher.getByLabel("Handle to credit").fill("rhea");
+    await researcher.getByRole("button", { name: "Send report" }).click();
+    await researcher.waitForURL(/\/reports\/DD-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    reportUrl = researcher.url();
+    assert.match((await researcher.textContent("main")) ?? "", /received/);
+    assert.match(
+      (await researcher.textContent("main")) ?? "",
+      /A CERT triager will read it and acknowledge it/,
+    );
+    await researcher.getByRole("link", { name: "screenshot.png" }).waitFor();
+    await accessible(researcher, "report page");
+  });
+
+  it("a triager signs in from the invitation mail, acknowledges, triages and forwards it", async () => {
+    triager = await person();
+    await setPasswordFromMail(
+      triager,
+      "tom@cert.example",
+      /Set your Disclosure Desk password/,
+      "tom's long passphrase",
+    );
+    await triager.waitForURL(/\/queue/);
+    await accessible(triager, "queue");
+    await triager.getByRole("link", { name: /DD-/ }).first().click();
+    await accessible(triager, "report page (staff)");
+    await triager.getByRole("button", { name: "Assign to me" }).click();
+    await triager
+      .getByRole("button", { name: "Acknowledge", exact: true })
+      .click();
+    await triager.getByText("Acknowledged", { exact: true }).first().waitFor();
+    await triager
+      .getByLabel("CVSS vector")
+      .fill("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:N");
+    await triager.getByRole("button", { name: "Save triage details" }).click();
+    await triager
+      .getByRole("button", { name: "Mark as triaged (valid)" })
+      .click();
+    await triager
+      .getByRole("button", { name: "Notify the organization" })
+      .click();
+    await triager
+      .getByText("Organization notified", { exact: true })
+      .first()
+      .waitFor();
+    await accessible(triager, "report page (notified)");
+  });
+
+  it("the organization's contact follows the invitation, acknowledges and marks it fixed", async () => {
+    contact = await person();
+    await setPasswordFromMail(
+      contact,
+      "ops@hospital.example",
+      /invited to Disclosure Desk/,
+      "olga's long passphrase",
+    );
+    await contact.waitForURL(/\/org\/reports/);
+    await accessible(contact, "org reports");
+    await contact.getByRole("link", { name: /DD-/ }).first().click();
+    await accessible(contact, "report page (org)");
+    await contact
+      .getByRole("button", { name: "Acknowledge and start fixing" })
+      .click();
+    await contact
+      .getByRole("button", { name: "Mark the fix as deployed" })
+      .click();
+    await contact.getByText("Fixed", { exact: true }).first().waitFor();
+  });
+
+  it("the researcher confirms the fix and the triager closes the case", async () => {
+    await researcher.goto(reportUrl);
+    assert.match(
+      (await researcher.textContent("main")) ?? "",
+      /Please retest and confirm the fix/,
+    );
+    await researcher
+      .getByRole("button", { name: "Confirm the fix works" })
+      .click();
+    await researcher
+      .getByText("Fix verified", { exact: true })
+      .first()
+      .waitFor();
+
+    await triager.goto(reportUrl);
+    await triager.getByLabel("Resolution").selectOption("resolved");
+    await triager.getByRole("button", { name: "Close", exact: true }).click();
+    await triager.getByText("Resolution: Resolved").waitFor();
+    await researcher.reload();
+    assert.match(
+      (await researcher.textContent("main")) ?? "",
+      /closed the report/,
+    );
+  });
+
+  it("fits a 375 px wide phone without sideways scrolling", async () => {
+    for (const [page, url] of [
+      [researcher, reportUrl],
+      [researcher, `${app.baseUrl}/reports/new`],
+      [triager, `${app.baseUrl}/queue`],
+      [contact, `${app.baseUrl}/org/reports`],
+    ] as const) {
+      await page.setViewportSize({ width: 375, height: 800 });
+      await page.goto(url);
+      assert.deepEqual(await sidewaysOverflow(page), [], url);
+      await page.setViewportSize({ width: 1440, height: 900 });
+      assert.deepEqual(await sidewaysOverflow(page), [], url);
+    }
+  });
+
+  it("signs in by keyboard alone", async () => {
+    const page = await person();
+    await page.goto(`${app.baseUrl}/login`);
+    await page.keyboard.press("Tab"); // skip link
+    await page.keyboard.press("Tab"); // brand
+    for (let i = 0; i < 10; i++) {
+      if (await page.evaluate(() => document.activeElement?.id === "f-email"))
+        break;
+      await page.keyboard.press("Tab");
+    }
+    await page.keyboard.type("rhea@finder.example");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("a long researcher passphrase");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/\/reports$/);
+    assert.match((await page.textContent("header")) ?? "", /Rhea Searcher/);
+  });
+});

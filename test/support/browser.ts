@@ -1,0 +1,66 @@
+import axe from "axe-core";
+import { chromium, type Browser, type Page } from "playwright-core";
+
+/** Debian's Chromium, started the way this machine (and CI) allows. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-dev-shm-usage",
+    ],
+  });
+}
+
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: number;
+}
+
+/**
+ * Runs axe-core on the page and returns the serious and critical violations.
+ * axe is injected through Playwright's evaluate (the app's CSP forbids inline
+ * scripts, which is the point), so no page script is added.
+ */
+export async function seriousViolations(page: Page): Promise<AxeViolation[]> {
+  await page.evaluate(axe.source);
+  const results = await page.evaluate(() =>
+    (window as unknown as { axe: typeof axe }).axe.run(document, {
+      resultTypes: ["violations"],
+    }),
+  );
+  return results.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => ({
+      id: v.id,
+      impact: v.impact ?? null,
+      help: v.help,
+      nodes: v.nodes.length,
+    }));
+}
+
+/**
+ * The elements that stick out past the right edge of the viewport (empty when
+ * the page does not scroll sideways), named so a failure says what to fix.
+ */
+export function sidewaysOverflow(page: Page): Promise<string[]> {
+  // A string, not a function: tsx would wrap inner functions in a helper
+  // (__name) that does not exist inside the page.
+  return page.evaluate(`(() => {
+    if (document.documentElement.scrollWidth <= window.innerWidth + 1) return [];
+    const describe = (e) =>
+      e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className ? "." + String(e.className).replace(/ /g, ".") : "");
+    return [...document.body.querySelectorAll("*")]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+      .map((e) => describe(e.parentElement) + " > " + describe(e) + " (" + Math.round(e.getBoundingClientRect().right) + "px)")
+      .slice(0, 10);
+  })()`);
+}
