@@ -49,6 +49,18 @@ describe("in a real browser: the whole story", function () {
     assert.deepEqual(violations, [], `${key}: ${JSON.stringify(violations)}`);
   }
 
+  /**
+   * `npm run screenshots` sets SCREENSHOTS=1 to save the README's pictures
+   * from this run, so they always show the pages as they are.
+   */
+  async function screenshot(page: Page, name: string) {
+    if (process.env.SCREENSHOTS !== "1") return;
+    await page.screenshot({
+      path: `docs/screenshots/${name}.png`,
+      fullPage: true,
+    });
+  }
+
   async function waitForMail(to: string, subject: RegExp) {
     for (let i = 0; i < 100; i++) {
       const mail = app
@@ -187,6 +199,7 @@ describe("in a real browser: the whole story", function () {
       .setInputFiles(SCREENSHOT);
     await researcher.getByLabel("By a handle").check();
     await researcher.getByLabel("Handle to credit").fill("rhea");
+    await screenshot(researcher, "report-form");
     await researcher.getByRole("button", { name: "Send report" }).click();
     await researcher.waitForURL(/\/reports\/DD-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
     reportUrl = researcher.url();
@@ -209,6 +222,7 @@ describe("in a real browser: the whole story", function () {
     );
     await triager.waitForURL(/\/queue/);
     await accessible(triager, "queue");
+    await screenshot(triager, "triager-queue");
     await triager.getByRole("link", { name: /DD-/ }).first().click();
     await accessible(triager, "report page (staff)");
     await triager.getByRole("button", { name: "Assign to me" }).click();
@@ -252,6 +266,7 @@ describe("in a real browser: the whole story", function () {
       .getByRole("button", { name: "Mark the fix as deployed" })
       .click();
     await contact.getByText("Fixed", { exact: true }).first().waitFor();
+    await screenshot(contact, "org-contact-report");
   });
 
   it("the researcher confirms the fix and the triager closes the case", async () => {
@@ -277,6 +292,15 @@ describe("in a real browser: the whole story", function () {
       (await researcher.textContent("main")) ?? "",
       /closed the report/,
     );
+    await screenshot(researcher, "researcher-report");
+
+    await admin.goto(`${app.baseUrl}/admin/outbox`);
+    await accessible(admin, "outbox");
+    assert.match(
+      (await admin.textContent("main")) ?? "",
+      /Organization notified/,
+    );
+    await screenshot(admin, "admin-outbox");
   });
 
   it("fits a 375 px wide phone without sideways scrolling", async () => {
