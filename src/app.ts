@@ -10,6 +10,9 @@ import { Passport } from "passport";
 import { Strategy as LocalStrategy } from "passport-local";
 import type { Logger } from "pino";
 import { accountRoutes } from "./auth/routes.js";
+import { mustEnrollTwoFactor } from "./auth/policy.js";
+import { twoFactorRoutes } from "./auth/two-factor-routes.js";
+import { accountSecurityRoutes } from "./auth/account-routes.js";
 import { DatabaseSessionStore } from "./auth/session-store.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
@@ -36,6 +39,8 @@ export interface AppDeps {
 }
 
 export const SESSION_COOKIE = "dd.sid";
+
+const ENROLLMENT_PATHS = new Set(["/account/2fa", "/logout"]);
 
 /**
  * Builds the Express app from its dependencies (no port, no globals), so
@@ -174,6 +179,15 @@ export function createApp(deps: AppDeps) {
     next();
   });
 
+  // Staff without two-factor sign-in see nothing but its enrollment page.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (mustEnrollTwoFactor(actorOf(req)) && !ENROLLMENT_PATHS.has(req.path))
+      return res.redirect(303, "/account/2fa");
+    next();
+  });
+
+  app.use(twoFactorRoutes(deps));
+  app.use(accountSecurityRoutes(deps));
   app.use(accountRoutes(deps, passport));
   app.use(adminUserRoutes(deps));
   registerFeatureRoutes(app, deps);

@@ -19,6 +19,10 @@ export interface Actor {
   role: Role;
   /** Organizations an org contact belongs to (empty for other roles). */
   orgIds: readonly number[];
+  /** The account's address was confirmed (researchers file only then). */
+  emailVerified: boolean;
+  /** TOTP two-factor sign-in is on. */
+  twoFactorEnabled: boolean;
 }
 
 /** What the policy needs to know about a report to decide. */
@@ -58,6 +62,11 @@ export const REPORT_ACTIONS = [
 export type ReportAction = (typeof REPORT_ACTIONS)[number];
 
 const STAFF: readonly Role[] = ["triager", "admin"];
+
+/** CERT staff: the roles that work the queue and can hold an assignment. */
+export function isStaffRole(role: Role): boolean {
+  return STAFF.includes(role);
+}
 
 const globalRules: Record<GlobalAction, readonly Role[]> = {
   "account:manage": ROLES,
@@ -104,6 +113,20 @@ const reportRules: Record<ReportAction, readonly Relation[]> = {
   "report:view_viewers": ["staff", "reporter"],
 };
 
+/**
+ * Staff see every unpatched vulnerability: they must use two-factor sign-in,
+ * enrolled before any staff page opens. Until then they may only manage their
+ * own account (where enrollment happens).
+ */
+export function mustEnrollTwoFactor(actor: Actor | null | undefined): boolean {
+  return !!actor && STAFF.includes(actor.role) && !actor.twoFactorEnabled;
+}
+
+/** A researcher who must confirm their address before filing (see report:create). */
+export function mustVerifyEmail(actor: Actor | null | undefined): boolean {
+  return !!actor && actor.role === "researcher" && !actor.emailVerified;
+}
+
 export function can(
   actor: Actor | null | undefined,
   action: GlobalAction,
@@ -119,7 +142,11 @@ export function can(
   report?: ReportAccessFacts,
 ): boolean {
   if (!actor) return false;
+  if (mustEnrollTwoFactor(actor) && action !== "account:manage") return false;
   if ((GLOBAL_ACTIONS as readonly string[]).includes(action)) {
+    // A report is filed only from a confirmed address: the CERT must be able
+    // to reach the researcher, and throwaway accounts cannot flood the queue.
+    if (action === "report:create" && !actor.emailVerified) return false;
     return globalRules[action as GlobalAction].includes(actor.role);
   }
   if (!report) return false;

@@ -1,19 +1,9 @@
-import {
-  Router,
-  type NextFunction,
-  type Request,
-  type Response,
-} from "express";
+import { Router, type Request, type Response } from "express";
 import { rateLimit } from "express-rate-limit";
 import type { Passport } from "passport";
 import { z } from "zod";
 import type { Deps } from "../deps.js";
-import {
-  flash,
-  requireSignIn,
-  safeReturnPath,
-  actorOf,
-} from "../http/middleware.js";
+import { flash, requireSignIn, actorOf } from "../http/middleware.js";
 import { homeFor } from "../http/navigation.js";
 import { parseForm } from "../http/validation.js";
 import { NOTIFY_LEVELS, type User } from "../users/types.js";
@@ -30,31 +20,11 @@ import {
   userForPasswordToken,
 } from "../users/service.js";
 import { PASSWORD_MIN } from "./passwords.js";
+import { askForSecondFactor, signIn } from "./sign-in.js";
 import { auditContextOf } from "../audit/routes.js";
 import { recordSignInAttempt, recordSignOut } from "../audit/service.js";
 
 const LOGIN_WINDOW_MS = 15 * 60_000;
-
-/** Signs a user in on a fresh session (no fixation), keeping where they were going. */
-function signIn(
-  req: Request,
-  res: Response,
-  next: NextFunction,
-  user: User,
-  welcome?: string,
-) {
-  const returnTo = req.session.returnTo;
-  const pendingForm = req.session.pendingForm;
-  req.logIn(user, (err) => {
-    if (err) return next(err);
-    if (pendingForm) req.session.pendingForm = pendingForm;
-    if (welcome) flash(req, "success", welcome);
-    res.redirect(
-      303,
-      returnTo ? safeReturnPath(returnTo) : homeFor(toActor(user)),
-    );
-  });
-}
 
 export function accountRoutes(
   deps: Deps,
@@ -150,6 +120,8 @@ export function accountRoutes(
           },
         });
       }
+      if (user.twoFactorEnabled)
+        return askForSecondFactor(req, res, next, user, deps.clock.now());
       signIn(req, res, next, user);
     })(req, res, next);
   });
@@ -195,13 +167,10 @@ export function accountRoutes(
       const { password: _omit, ...values } = form.data;
       return render(422, values, outcome.errors);
     }
-    signIn(
-      req,
-      res,
-      next,
-      outcome.value,
-      "Welcome to Disclosure Desk. Your account is ready.",
-    );
+    res.render("auth/check-email", {
+      title: "Check your email",
+      email: outcome.value.email,
+    });
   });
 
   router.get("/setup", async (req, res) => {
@@ -285,39 +254,16 @@ export function accountRoutes(
         passwordMin: PASSWORD_MIN,
       });
     if (!form.ok) return render(form.errors);
-    const outcome = await setPasswordWithToken(deps, form.data);
+    const outcome = await setPasswordWithToken(
+      deps,
+      form.data,
+      auditContextOf(req),
+    );
     if (!outcome.ok) return render(outcome.errors);
     req.logout(() => {
       flash(req, "success", "Your password is set. Sign in with it now.");
       res.redirect(303, "/login");
     });
-  });
-
-  router.get("/account", requireSignIn, (req, res) => {
-    res.render("users/account", {
-      title: "Your account",
-      user: req.user,
-      levels: NOTIFY_LEVELS,
-      errors: {},
-    });
-  });
-
-  const preferenceSchema = z.object({
-    notify: z.enum(NOTIFY_LEVELS, { error: "Choose one option." }),
-  });
-  router.post("/account/notifications", requireSignIn, async (req, res) => {
-    const form = parseForm(preferenceSchema, req.body);
-    if (!form.ok) {
-      return res.status(422).render("users/account", {
-        title: "Your account",
-        user: req.user,
-        levels: NOTIFY_LEVELS,
-        errors: form.errors,
-      });
-    }
-    await setNotificationPreference(deps, actorOf(req)!, form.data.notify);
-    flash(req, "success", "Your notification preference is saved.");
-    res.redirect(303, "/account");
   });
 
   return router;

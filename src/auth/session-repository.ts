@@ -17,30 +17,79 @@ export async function readSession(
   return row && { data: row.data, expiresAt: row.expires_at };
 }
 
+/** Where a session was opened, for the owner's list of sessions. */
+export interface SessionClient {
+  ip: string | null;
+  userAgent: string | null;
+}
+
 export async function writeSession(
   db: DbOrTx,
   sid: string,
   userId: number | null,
   data: string,
   expiresAt: number,
+  client: SessionClient | null,
+  now: number,
 ) {
+  const values = {
+    user_id: userId,
+    data,
+    expires_at: expiresAt,
+    ip: client?.ip ?? null,
+    user_agent: client?.userAgent?.slice(0, 300) ?? null,
+    last_seen_at: now,
+  };
+  // A regenerated session (sign-in) is a new row, so created_at is its start.
   await db
     .insertInto("sessions")
-    .values({ sid, user_id: userId, data, expires_at: expiresAt })
-    .onConflict((oc) =>
-      oc
-        .column("sid")
-        .doUpdateSet({ user_id: userId, data, expires_at: expiresAt }),
-    )
+    .values({ sid, ...values, created_at: now })
+    .onConflict((oc) => oc.column("sid").doUpdateSet(values))
     .execute();
 }
 
-export async function touchSession(db: DbOrTx, sid: string, expiresAt: number) {
+export async function touchSession(
+  db: DbOrTx,
+  sid: string,
+  expiresAt: number,
+  now: number,
+) {
   await db
     .updateTable("sessions")
-    .set({ expires_at: expiresAt })
+    .set({ expires_at: expiresAt, last_seen_at: now })
     .where("sid", "=", sid)
     .execute();
+}
+
+export interface UserSessionRow {
+  sid: string;
+  ip: string | null;
+  userAgent: string | null;
+  createdAt: number | null;
+  lastSeenAt: number | null;
+}
+
+/** A user's live sessions, most recently used first. */
+export async function listUserSessions(
+  db: DbOrTx,
+  userId: number,
+  now: number,
+): Promise<UserSessionRow[]> {
+  const rows = await db
+    .selectFrom("sessions")
+    .select(["sid", "ip", "user_agent", "created_at", "last_seen_at"])
+    .where("user_id", "=", userId)
+    .where("expires_at", ">", now)
+    .orderBy("last_seen_at", "desc")
+    .limit(100)
+    .execute();
+  return rows.map((r) => ({
+    sid: r.sid,
+    ip: r.ip,
+    userAgent: r.user_agent,
+    createdAt: r.created_at,
+    lastSeenAt: r.last_seen_at,
+  }));
 }
 
 export async function deleteSession(db: DbOrTx, sid: string) {

@@ -50,6 +50,8 @@ export class DatabaseSessionStore extends session.Store {
       userIdOf(sess),
       JSON.stringify(sess),
       this.expiry(),
+      sess.client ?? null,
+      this.clock.now().getTime(),
     ).then(
       () => cb?.(),
       (err) => cb?.(err),
@@ -57,7 +59,7 @@ export class DatabaseSessionStore extends session.Store {
   }
 
   override touch(sid: string, _sess: session.SessionData, cb?: Callback): void {
-    touchSession(this.db, sid, this.expiry()).then(
+    touchSession(this.db, sid, this.expiry(), this.clock.now().getTime()).then(
       () => cb?.(),
       (err) => cb?.(err),
     );

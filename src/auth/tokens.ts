@@ -1,7 +1,13 @@
 import type { DbOrTx } from "../db/index.js";
 import { newSecretToken, sha256Hex } from "../ids.js";
 
-export type TokenPurpose = "setup" | "set_password" | "invite";
+export type TokenPurpose =
+  | "setup"
+  | "set_password"
+  | "invite"
+  | "verify_email"
+  | "password_reset"
+  | "change_email";
 
 /** Issues a one-time token; the secret goes into a link, only its hash is stored. */
 export async function issueToken(
@@ -10,6 +16,8 @@ export async function issueToken(
   userId: number | null,
   now: Date,
   validMs: number,
+  /** Data the link carries (a new email address), kept server-side. */
+  payload: string | null = null,
 ): Promise<string> {
   const secret = newSecretToken();
   await db
@@ -20,6 +28,7 @@ export async function issueToken(
       user_id: userId,
       expires_at: now.getTime() + validMs,
       created_at: now.getTime(),
+      payload,
     })
     .execute();
   return secret;
@@ -28,6 +37,8 @@ export async function issueToken(
 export interface ValidToken {
   id: number;
   userId: number | null;
+  purpose: TokenPurpose;
+  payload: string | null;
 }
 
 /** A token that exists, has this purpose, is unused and unexpired; else undefined. */
@@ -41,13 +52,20 @@ export async function findValidToken(
   const purposes = Array.isArray(purpose) ? purpose : [purpose];
   const row = await db
     .selectFrom("tokens")
-    .select(["id", "user_id"])
+    .select(["id", "user_id", "purpose", "payload"])
     .where("token_hash", "=", sha256Hex(secret))
     .where("purpose", "in", purposes as TokenPurpose[])
     .where("used_at", "is", null)
     .where("expires_at", ">", now.getTime())
     .executeTakeFirst();
-  return row && { id: row.id, userId: row.user_id };
+  return (
+    row && {
+      id: row.id,
+      userId: row.user_id,
+      purpose: row.purpose as TokenPurpose,
+      payload: row.payload,
+    }
+  );
 }
 
 /** Marks a token used; false if another request used it first. */
@@ -78,4 +96,20 @@ export async function hasUnusedToken(
     .where("expires_at", ">", now.getTime())
     .executeTakeFirst();
   return row !== undefined;
+}
+
+/** Retires a user's unused links of one purpose (a newer one replaces them). */
+export async function retireTokens(
+  db: DbOrTx,
+  userId: number,
+  purpose: TokenPurpose,
+  now: Date,
+) {
+  await db
+    .updateTable("tokens")
+    .set({ used_at: now.getTime() })
+    .where("user_id", "=", userId)
+    .where("purpose", "=", purpose)
+    .where("used_at", "is", null)
+    .execute();
 }

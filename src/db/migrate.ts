@@ -4,6 +4,7 @@ import * as reports from "../../db/migrations/2026-11-24-02-reports.js";
 import * as outbox from "../../db/migrations/2026-11-24-03-outbox.js";
 import * as listIndexes from "../../db/migrations/2026-11-24-05-list-indexes.js";
 import * as audit from "../../db/migrations/2026-11-24-09-audit.js";
+import * as accountSecurity from "../../db/migrations/2026-11-25-01-account-security.js";
 import type { Db } from "./index.js";
 
 /**
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-24-03-outbox": outbox,
   "2026-11-24-05-list-indexes": listIndexes,
   "2026-11-24-09-audit": audit,
+  "2026-11-25-01-account-security": accountSecurity,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

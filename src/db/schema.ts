@@ -13,6 +13,16 @@ export interface UsersTable {
   email_verified_at: number | null;
   password_changed_at: number | null;
   created_at: number;
+  totp_secret: string | null;
+  totp_enabled_at: number | null;
+  totp_last_step: number | null;
+}
+
+export interface RecoveryCodesTable {
+  id: Generated<number>;
+  user_id: number;
+  code_hash: string;
+  used_at: number | null;
 }
 
 export interface SessionsTable {
@@ -20,6 +30,10 @@ export interface SessionsTable {
   user_id: number | null;
   data: string;
   expires_at: number;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: number | null;
+  last_seen_at: number | null;
 }
 
 export interface TokensTable {
@@ -30,6 +44,7 @@ export interface TokensTable {
   expires_at: number;
   used_at: number | null;
   created_at: number;
+  payload: string | null;
 }
 
 export interface OrganizationsTable {
@@ -144,6 +159,7 @@ export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   tokens: TokensTable;
+  recovery_codes: RecoveryCodesTable;
   organizations: OrganizationsTable;
   org_members: OrgMembersTable;
   reports: ReportsTable;

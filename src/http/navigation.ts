@@ -1,4 +1,9 @@
-import { can, type Actor } from "../auth/policy.js";
+import {
+  can,
+  mustEnrollTwoFactor,
+  mustVerifyEmail,
+  type Actor,
+} from "../auth/policy.js";
 
 export interface NavLink {
   href: string;
@@ -17,7 +22,7 @@ export function navigationFor(actor: Actor | null): NavLink[] {
   const links: NavLink[] = [];
   if (can(actor, "report:list_own"))
     links.push({ href: "/reports", label: "My reports" });
-  if (can(actor, "report:create"))
+  if (can(actor, "report:create") || mustVerifyEmail(actor))
     links.push({ href: "/reports/new", label: "Report a vulnerability" });
   if (can(actor, "report:list_org"))
     links.push({ href: "/org/reports", label: "Our reports" });
@@ -36,6 +41,7 @@ export function navigationFor(actor: Actor | null): NavLink[] {
 
 /** Where each role starts after signing in. */
 export function homeFor(actor: Actor): string {
+  if (mustEnrollTwoFactor(actor)) return "/account/2fa";
   if (can(actor, "queue:view")) return "/queue";
   if (can(actor, "report:list_org")) return "/org/reports";
   return "/reports";

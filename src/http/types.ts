@@ -14,6 +14,10 @@ declare module "express-session" {
     flash?: { kind: "success" | "error" | "info"; message: string }[];
     /** Where to go after signing in (a same-site path). */
     returnTo?: string;
+    /** Where this signed-in session was opened (the account's sessions list). */
+    client?: { ip: string | null; userAgent: string | null };
+    /** Password checked, second factor not yet: who, and since when (ms). */
+    twoFactorPending?: { userId: number; since: number };
     /** A form the session expired on, kept to be filed or refilled after sign-in. */
     pendingForm?: {
       action: string;

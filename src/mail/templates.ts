@@ -11,6 +11,12 @@ const subjects = {
   setup: () => "Finish setting up Disclosure Desk",
   set_password: () => "Set your Disclosure Desk password",
   invitation: () => "You have been invited to Disclosure Desk",
+  verify_email: () => "Confirm your email address for Disclosure Desk",
+  email_taken: () => "Someone tried to register with your address",
+  password_reset: () => "Reset your Disclosure Desk password",
+  email_change_confirm: () => "Confirm your new email address",
+  email_change_notice: () => "Your Disclosure Desk email address is changing",
+  password_changed: () => "Your Disclosure Desk password was changed",
   // Only our own fixed words and the report ID: see notifications.ts.
   report_event: (data: Record<string, unknown>) =>
     `[${String(data.publicId)}] ${String(data.subjectText)}`,

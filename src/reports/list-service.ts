@@ -1,4 +1,4 @@
-import { can, type Actor } from "../auth/policy.js";
+import { can, isStaffRole, type Actor } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
@@ -417,10 +417,7 @@ export async function triageQueue(
     values.assignee = "unassigned";
   } else if (assignee) {
     const user = await findUserByPublicId(deps.db, assignee);
-    if (
-      user &&
-      can({ id: user.id, role: user.role, orgIds: [] }, "queue:view")
-    ) {
+    if (user && isStaffRole(user.role)) {
       filters.assignee = { kind: "user", userId: user.id };
       values.assignee = user.publicId;
     } else notices.push("Unknown assignee was ignored.");

@@ -3,7 +3,7 @@ import { auditContextOf } from "../audit/routes.js";
 import type { Deps } from "../deps.js";
 import { actorOf, flash, requireSignIn } from "../http/middleware.js";
 import { formValues, parseForm, type FieldErrors } from "../http/validation.js";
-import { can } from "../auth/policy.js";
+import { can, mustVerifyEmail } from "../auth/policy.js";
 import { NotFoundError } from "../http/errors.js";
 import {
   acceptUploads,
@@ -62,6 +62,8 @@ export function reportRoutes(deps: Deps) {
   };
 
   router.get("/reports/new", requireSignIn, async (req, res) => {
+    if (mustVerifyEmail(actorOf(req)))
+      return res.redirect(303, "/verify-email/needed");
     if (!can(actorOf(req), "report:create")) throw new NotFoundError();
     // A form the session expired on comes back filled in, once.
     const pending = req.session.pendingForm;

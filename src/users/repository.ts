@@ -15,6 +15,7 @@ function toUser(row: Selectable<UsersTable>, orgIds: number[]): User {
     disabledAt: row.disabled_at === null ? null : new Date(row.disabled_at),
     emailVerifiedAt:
       row.email_verified_at === null ? null : new Date(row.email_verified_at),
+    twoFactorEnabled: row.totp_enabled_at !== null,
     createdAt: new Date(row.created_at),
     orgIds,
   };
@@ -86,6 +87,8 @@ export interface NewUser {
   role: Role;
   passwordHash: string | null;
   createdAt: Date;
+  /** Set for accounts whose address is known good (made by staff, tests). */
+  emailVerifiedAt?: Date | null;
 }
 
 export async function insertUser(db: DbOrTx, user: NewUser): Promise<User> {
@@ -99,6 +102,7 @@ export async function insertUser(db: DbOrTx, user: NewUser): Promise<User> {
       password_hash: user.passwordHash,
       created_at: user.createdAt.getTime(),
       password_changed_at: user.passwordHash ? user.createdAt.getTime() : null,
+      email_verified_at: user.emailVerifiedAt?.getTime() ?? null,
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -212,4 +216,17 @@ export async function findUsersByIds(
     .where("id", "in", ids as number[])
     .execute();
   return rows.map((row) => toUser(row, []));
+}
+
+export async function setUserEmail(
+  db: DbOrTx,
+  userId: number,
+  email: string,
+  at: Date,
+) {
+  await db
+    .updateTable("users")
+    .set({ email: email.toLowerCase(), email_verified_at: at.getTime() })
+    .where("id", "=", userId)
+    .execute();
 }

@@ -26,6 +26,8 @@ import { emailField, text, type FieldErrors } from "../http/validation.js";
 import { newPublicId } from "../ids.js";
 import { enqueueMail } from "../mail/outbox.js";
 import { recordAudit } from "../audit/service.js";
+import type { AuditRequestContext } from "../audit/types.js";
+import { notifyEmailTaken, sendEmailVerification } from "./account-service.js";
 import {
   countAdmins,
   findPasswordHash,
@@ -34,6 +36,7 @@ import {
   findUserByPublicId,
   insertUser,
   listUsers,
+  markEmailVerified,
   setNotifyLevel,
   setPasswordHash,
   setUserDisabled,
@@ -55,28 +58,36 @@ export const registrationSchema = z.object({
 });
 
 export function toActor(user: User): Actor {
-  return { id: user.id, role: user.role, orgIds: user.orgIds };
+  return {
+    id: user.id,
+    role: user.role,
+    orgIds: user.orgIds,
+    emailVerified: user.emailVerifiedAt !== null,
+    twoFactorEnabled: user.twoFactorEnabled,
+  };
 }
 
-/** Researchers register themselves; every other role is made by staff. */
+/**
+ * Researchers register themselves; every other role is made by staff. The
+ * answer is the same whether the address is new or taken ("check your
+ * mail"): a new account gets a confirmation link, the owner of a taken
+ * address a notice. The password is hashed either way, so timing matches.
+ */
 export async function registerResearcher(
   deps: Deps,
   input: z.infer<typeof registrationSchema>,
-): Promise<Outcome<User>> {
+): Promise<Outcome<{ email: string }>> {
   const problem = passwordProblem(input.password, input.email);
   if (problem) return { ok: false, errors: { password: problem } };
-  if (await findUserByEmail(deps.db, input.email)) {
-    return {
-      ok: false,
-      errors: {
-        email: "An account with this email already exists. Sign in instead.",
-      },
-    };
-  }
   const passwordHash = await hashPassword(
     input.password,
     deps.config.scryptCost,
   );
+  const existing = await findUserByEmail(deps.db, input.email);
+  if (existing) {
+    await notifyEmailTaken(deps, existing);
+    return { ok: true, value: { email: input.email } };
+  }
   const user = await insertUser(deps.db, {
     publicId: newPublicId(),
     email: input.email,
@@ -92,7 +103,8 @@ export async function registerResearcher(
     details: { role: user.role, via: "registration" },
     at: user.createdAt,
   });
-  return { ok: true, value: user };
+  await sendEmailVerification(deps, user);
+  return { ok: true, value: { email: user.email } };
 }
 
 // Compared against when the email is unknown, so a miss takes as long as a hit.
@@ -217,11 +229,14 @@ export const newPasswordSchema = z.object({
   confirm: z.string().default(""),
 });
 
+/** Links that set a password: the first one (invitation) and a reset. */
+const PASSWORD_LINKS = ["set_password", "password_reset"] as const;
+
 /** Who a set-password link is for, or undefined if it is not (or no longer) valid. */
 export async function userForPasswordToken(deps: Deps, token: string) {
   const valid = await findValidToken(
     deps.db,
-    ["set_password"],
+    PASSWORD_LINKS,
     token,
     deps.clock.now(),
   );
@@ -232,6 +247,7 @@ export async function userForPasswordToken(deps: Deps, token: string) {
 export async function setPasswordWithToken(
   deps: Deps,
   input: z.infer<typeof newPasswordSchema>,
+  request: AuditRequestContext | null = null,
 ): Promise<Outcome<User>> {
   const user = await userForPasswordToken(deps, input.token);
   if (!user)
@@ -250,7 +266,7 @@ export async function setPasswordWithToken(
   const hash = await hashPassword(input.password, deps.config.scryptCost);
   const now = deps.clock.now();
   return deps.db.transaction().execute(async (tx) => {
-    const token = await findValidToken(tx, ["set_password"], input.token, now);
+    const token = await findValidToken(tx, PASSWORD_LINKS, input.token, now);
     if (!token || !(await consumeToken(tx, token.id, now))) {
       throw new HttpError(
         400,
@@ -259,6 +275,18 @@ export async function setPasswordWithToken(
     }
     await setPasswordHash(tx, user.id, hash, now);
     await deleteUserSessions(tx, user.id);
+    // The link arrived by mail, so the address is proven.
+    await markEmailVerified(tx, user.id, now);
+    await recordAudit(tx, {
+      action:
+        token.purpose === "password_reset"
+          ? "auth.password_reset"
+          : "auth.password_changed",
+      actor: user,
+      target: { type: "user", id: user.publicId },
+      request,
+      at: now,
+    });
     return { ok: true as const, value: user };
   });
 }

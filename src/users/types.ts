@@ -12,6 +12,8 @@ export interface User {
   notify: NotifyLevel;
   disabledAt: Date | null;
   emailVerifiedAt: Date | null;
+  /** TOTP two-factor sign-in is on (required for staff, see policy.ts). */
+  twoFactorEnabled: boolean;
   createdAt: Date;
   /** Organizations the user belongs to (org contacts). */
   orgIds: number[];

@@ -37,28 +37,34 @@ describe("accounts and sessions", () => {
   });
   after(() => ctx.close());
 
-  it("registers a researcher, signs them in, and shows who is signed in", async () => {
+  it("registers a researcher, who confirms the address by mail, then signs in", async () => {
     const browser = await anonymous(ctx);
     const res = await browser.post("/register", {
       email: "Ada@Example.test",
       displayName: "Ada Lovelace 🔍",
       password: "a long passphrase that is mine",
     });
-    assert.equal(res.status, 303);
-    assert.equal(res.headers.location, "/reports");
+    assert.equal(res.status, 200);
+    assert.match(res.text, /Check your email/);
     const row = await ctx.db
       .selectFrom("users")
       .selectAll()
       .where("email", "=", "ada@example.test")
       .executeTakeFirstOrThrow();
     assert.equal(row.role, "researcher");
+    assert.equal(row.email_verified_at, null);
     assert.match(row.password_hash ?? "", /^scrypt\$1024\$8\$1\$/);
+    const signIn = await browser.post("/login", {
+      email: "ada@example.test",
+      password: "a long passphrase that is mine",
+    });
+    assert.equal(signIn.headers.location, "/reports");
     const account = await browser.agent.get("/account");
     assert.match(
       account.text,
       /Signed in as <strong>Ada Lovelace 🔍<\/strong>/,
     );
-    assert.match(account.text, /Welcome to Disclosure Desk/);
+    assert.match(account.text, /not confirmed/);
   });
 
   it("answers a wrong password and an unknown email with the same page", async () => {
@@ -225,7 +231,8 @@ describe("accounts and sessions", () => {
       password: "a brand new passphrase",
     });
     assert.equal(login.status, 303);
-    assert.equal(login.headers.location, "/queue");
+    // A new triager sets up two-factor sign-in before anything else.
+    assert.equal(login.headers.location, "/account/2fa");
   });
 
   it("limits sign-in attempts per account with a clear message", async () => {

@@ -22,7 +22,7 @@ const DAY = 86_400_000;
 
 /** Report IDs in the order the page lists them. */
 function idsOn(html: string): string[] {
-  return [...html.matchAll(/<td><a href="\/reports\/(DD-[0-9A-Z-]+)">/g)].map(
+  return [...html.matchAll(/<td[^>]*><a href="\/reports\/(DD-[0-9A-Z-]+)">/g)].map(
     (m) => m[1]!,
   );
 }

@@ -60,7 +60,8 @@ describe("first run: the one-time setup link", () => {
       password: "the first admin passphrase",
     });
     assert.equal(ok.status, 303);
-    assert.equal(ok.headers.location, "/queue");
+    // Staff enroll in two-factor sign-in before any other page.
+    assert.equal(ok.headers.location, "/account/2fa");
     const row = await ctx.db
       .selectFrom("users")
       .select("role")

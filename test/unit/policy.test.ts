@@ -18,11 +18,14 @@ const ORG_A = 100;
 const ORG_B = 200;
 const OTHER_RESEARCHER = 99;
 
+/** An account with its address confirmed and two-factor sign-in on. */
+const ready = { emailVerified: true, twoFactorEnabled: true };
+
 const actors: Record<Role, Actor> = {
-  researcher: { id: 1, role: "researcher", orgIds: [] },
-  org_contact: { id: 2, role: "org_contact", orgIds: [ORG_A] },
-  triager: { id: 3, role: "triager", orgIds: [] },
-  admin: { id: 4, role: "admin", orgIds: [] },
+  researcher: { id: 1, role: "researcher", orgIds: [], ...ready },
+  org_contact: { id: 2, role: "org_contact", orgIds: [ORG_A], ...ready },
+  triager: { id: 3, role: "triager", orgIds: [], ...ready },
+  admin: { id: 4, role: "admin", orgIds: [], ...ready },
 };
 
 const notified = new Date("2026-03-01T00:00:00Z");
@@ -231,6 +234,7 @@ describe("policy", () => {
         id: 5,
         role: "org_contact",
         orgIds: [ORG_A, ORG_B],
+        ...ready,
       };
       assert.equal(
         can(contact, "report:view", factsFor(contact, "otherOrg")),

@@ -1,0 +1,285 @@
+import { Router, type Request, type Response } from "express";
+import { rateLimit } from "express-rate-limit";
+import { z } from "zod";
+import { auditContextOf } from "../audit/routes.js";
+import type { Deps } from "../deps.js";
+import { actorOf, flash, requireSignIn } from "../http/middleware.js";
+import { parseForm, type FieldErrors } from "../http/validation.js";
+import {
+  changeEmailSchema,
+  changePassword,
+  changePasswordSchema,
+  confirmEmailLink,
+  endOtherSessions,
+  forgotPasswordSchema,
+  listSessions,
+  readEmailLink,
+  requestEmailChange,
+  requestPasswordReset,
+  sendEmailVerification,
+} from "../users/account-service.js";
+import { setNotificationPreference } from "../users/service.js";
+import { NOTIFY_LEVELS } from "../users/types.js";
+import { PASSWORD_MIN } from "./passwords.js";
+import { recoveryCodesLeft } from "./two-factor.js";
+
+const HOUR_MS = 3600_000;
+
+/**
+ * The account page and the flows around an address and a password:
+ * confirming an email, forgetting a password, changing either, and seeing
+ * and ending one's sessions.
+ */
+export function accountSecurityRoutes(deps: Deps) {
+  const router = Router();
+  const enabled = deps.config.rateLimits;
+  const limit = (
+    windowMs: number,
+    max: number,
+    message: string,
+    key?: (req: Request) => string,
+  ) =>
+    rateLimit({
+      windowMs,
+      limit: max,
+      skip: () => !enabled,
+      standardHeaders: "draft-7",
+      legacyHeaders: false,
+      ...(key ? { keyGenerator: key } : {}),
+      handler: (_req, res) => {
+        res.status(429).render("errors/error", {
+          title: "Too many requests",
+          status: 429,
+          message,
+        });
+      },
+    });
+  const forgotPerIp = limit(
+    HOUR_MS,
+    20,
+    "Too many password reset requests from your network. Wait an hour and try again.",
+  );
+  const forgotPerEmail = limit(
+    HOUR_MS,
+    3,
+    "Too many password reset requests for this address. Wait an hour and try again.",
+    (req) =>
+      "reset:" +
+      String(req.body?.email ?? "")
+        .trim()
+        .toLowerCase()
+        .slice(0, 254),
+  );
+  const perUser = (max: number, what: string) =>
+    limit(
+      HOUR_MS,
+      max,
+      `Too many ${what}. Wait an hour and try again.`,
+      (req) => `${what}:${req.user?.id ?? "signed-out"}`,
+    );
+  const resendLimit = perUser(5, "confirmation mails");
+  const emailChangeLimit = perUser(5, "address changes");
+  const passwordChangeLimit = perUser(10, "password changes");
+
+  async function renderAccount(
+    req: Request,
+    res: Response,
+    status = 200,
+    errors: FieldErrors = {},
+    values: Record<string, unknown> = {},
+  ) {
+    const user = req.user!;
+    res.status(status).render("users/account", {
+      title: "Your account",
+      user,
+      levels: NOTIFY_LEVELS,
+      sessions: await listSessions(deps, user, req.sessionID),
+      codesLeft: user.twoFactorEnabled
+        ? await recoveryCodesLeft(deps, user)
+        : null,
+      passwordMin: PASSWORD_MIN,
+      errors,
+      values,
+    });
+  }
+
+  router.get("/account", requireSignIn, (req, res) => renderAccount(req, res));
+
+  const preferenceSchema = z.object({
+    notify: z.enum(NOTIFY_LEVELS, { error: "Choose one option." }),
+  });
+  router.post("/account/notifications", requireSignIn, async (req, res) => {
+    const form = parseForm(preferenceSchema, req.body);
+    if (!form.ok) return renderAccount(req, res, 422, form.errors);
+    await setNotificationPreference(deps, actorOf(req)!, form.data.notify);
+    flash(req, "success", "Your notification preference is saved.");
+    res.redirect(303, "/account");
+  });
+
+  router.post(
+    "/account/password",
+    requireSignIn,
+    passwordChangeLimit,
+    async (req, res) => {
+      const form = parseForm(changePasswordSchema, req.body);
+      if (!form.ok) return renderAccount(req, res, 422, form.errors);
+      const outcome = await changePassword(
+        deps,
+        req.user!,
+        form.data,
+        req.sessionID,
+        auditContextOf(req),
+      );
+      if (!outcome.ok) return renderAccount(req, res, 422, outcome.errors);
+      flash(
+        req,
+        "success",
+        "Your password is changed, and every other session is signed out.",
+      );
+      res.redirect(303, "/account");
+    },
+  );
+
+  router.post(
+    "/account/email",
+    requireSignIn,
+    emailChangeLimit,
+    async (req, res) => {
+      const form = parseForm(changeEmailSchema, req.body);
+      if (!form.ok)
+        return renderAccount(req, res, 422, form.errors, form.values);
+      const outcome = await requestEmailChange(deps, req.user!, form.data);
+      if (!outcome.ok)
+        return renderAccount(req, res, 422, outcome.errors, {
+          email: form.data.email,
+        });
+      flash(
+        req,
+        "success",
+        `We sent a link to ${outcome.value.newEmail}. Your address changes when you open it; your current address was told.`,
+      );
+      res.redirect(303, "/account");
+    },
+  );
+
+  router.post(
+    "/account/sessions/end-others",
+    requireSignIn,
+    async (req, res) => {
+      await endOtherSessions(
+        deps,
+        req.user!,
+        req.sessionID,
+        auditContextOf(req),
+      );
+      flash(req, "success", "Every other session is signed out.");
+      res.redirect(303, "/account");
+    },
+  );
+
+  router.post(
+    "/account/verify-email",
+    requireSignIn,
+    resendLimit,
+    async (req, res) => {
+      await sendEmailVerification(deps, req.user!);
+      flash(
+        req,
+        "success",
+        `We sent a new confirmation link to ${req.user!.email}.`,
+      );
+      res.redirect(303, "/verify-email/needed");
+    },
+  );
+
+  /** Where an unconfirmed researcher is sent instead of the report form. */
+  router.get("/verify-email/needed", requireSignIn, (req, res) => {
+    if (req.user!.emailVerifiedAt) return res.redirect(303, "/reports/new");
+    res.render("auth/verify-needed", {
+      title: "Confirm your email address",
+      email: req.user!.email,
+    });
+  });
+
+  // The mailed link opens a page with a button: mail scanners that follow
+  // links must not use up (or confirm) anything.
+  router.get("/verify-email", async (req, res) => {
+    const token = typeof req.query.token === "string" ? req.query.token : "";
+    const link = await readEmailLink(deps, token);
+    if (!link) {
+      return res.status(400).render("errors/error", {
+        title: "Link not valid",
+        status: 400,
+        message:
+          "This link is not valid: it was used already, has expired, or is wrong. Sign in and ask for a new one on your account page.",
+      });
+    }
+    res.render("auth/confirm-email", {
+      title: "Confirm your email address",
+      token,
+      address: link.kind === "change" ? link.newEmail : link.user.email,
+      errors: {},
+    });
+  });
+
+  router.post("/verify-email", async (req, res) => {
+    const token = typeof req.body?.token === "string" ? req.body.token : "";
+    const outcome = await confirmEmailLink(deps, token, auditContextOf(req));
+    if (!outcome.ok) {
+      return res.status(400).render("errors/error", {
+        title: "Link not valid",
+        status: 400,
+        message: outcome.errors._form,
+      });
+    }
+    const signedInAsOwner = req.user?.id === outcome.value.user.id;
+    if (outcome.value.kind === "change") {
+      flash(req, "success", "Your new email address is confirmed and in use.");
+      return res.redirect(303, signedInAsOwner ? "/account" : "/login");
+    }
+    flash(
+      req,
+      "success",
+      signedInAsOwner
+        ? "Your email address is confirmed. You can report a vulnerability now."
+        : "Your email address is confirmed. Sign in to report a vulnerability.",
+    );
+    res.redirect(303, signedInAsOwner ? "/reports/new" : "/login");
+  });
+
+  router.get("/password/forgot", (_req, res) => {
+    res.render("auth/forgot-password", {
+      title: "Forgot your password?",
+      values: {},
+      errors: {},
+      sent: false,
+    });
+  });
+
+  router.post(
+    "/password/forgot",
+    forgotPerIp,
+    forgotPerEmail,
+    async (req, res) => {
+      const form = parseForm(forgotPasswordSchema, req.body);
+      if (!form.ok) {
+        return res.status(422).render("auth/forgot-password", {
+          title: "Forgot your password?",
+          values: form.values,
+          errors: form.errors,
+          sent: false,
+        });
+      }
+      await requestPasswordReset(deps, form.data.email);
+      // The same answer whether or not the address has an account.
+      res.render("auth/forgot-password", {
+        title: "Forgot your password?",
+        values: { email: form.data.email },
+        errors: {},
+        sent: true,
+      });
+    },
+  );
+
+  return router;
+}
