@@ -25,6 +25,9 @@ import { formValues } from "./http/validation.js";
 import { publicRoutes } from "./http/public-routes.js";
 import "./http/types.js";
 import { multipartParser } from "./http/uploads.js";
+import { limiter, MINUTE_MS } from "./http/rate-limits.js";
+import { recordAudit } from "./audit/service.js";
+import { auditContextOf } from "./audit/routes.js";
 import { publicDir, viewsDir } from "./paths.js";
 import { navigationFor } from "./http/navigation.js";
 import { authenticate, sessionUser } from "./users/service.js";
@@ -179,6 +182,19 @@ export function createApp(deps: AppDeps) {
     next();
   });
 
+  // Guessing report IDs shows up as a run of "not found" answers: a few are
+  // normal, dozens are enumeration. Each is audited (error handler below).
+  app.use(
+    limiter(deps, {
+      name: "not_found",
+      windowMs: 15 * MINUTE_MS,
+      limit: 60,
+      message:
+        "Too many pages asked for were not found. Wait 15 minutes and try again.",
+      counts: (_req, res) => res.statusCode === 404,
+    }),
+  );
+
   // Staff without two-factor sign-in see nothing but its enrollment page.
   app.use((req: Request, res: Response, next: NextFunction) => {
     if (mustEnrollTwoFactor(actorOf(req)) && !ENROLLMENT_PATHS.has(req.path))
@@ -196,30 +212,50 @@ export function createApp(deps: AppDeps) {
     next(new HttpError(404, "Page not found")),
   );
 
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const status = httpStatusOf(err);
-    if (status >= 500)
-      logger.error({ err, url: req.originalUrl }, "request failed");
-    const message =
-      status === 404
-        ? "Page not found"
-        : status >= 500
-          ? "Something went wrong on our side. It has been logged; please try again."
-          : errorMessage(err);
-    if (res.headersSent) return;
-    res.status(status);
-    res.locals.currentUser ??= null;
-    res.locals.nav ??= [];
-    res.locals.flash ??= [];
-    res.locals.csrfToken ??= "";
-    res.render("errors/error", {
-      title: status === 404 ? "Page not found" : "Error",
-      status,
-      message,
-    });
-  });
+  app.use(
+    async (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+      const status = httpStatusOf(err);
+      if (status >= 500)
+        logger.error({ err, url: req.originalUrl }, "request failed");
+      if (status === 404 && req.user) await auditNotFound(deps, req);
+      const message =
+        status === 404
+          ? "Page not found"
+          : status >= 500
+            ? "Something went wrong on our side. It has been logged; please try again."
+            : errorMessage(err);
+      if (res.headersSent) return;
+      res.status(status);
+      res.locals.currentUser ??= null;
+      res.locals.nav ??= [];
+      res.locals.flash ??= [];
+      res.locals.csrfToken ??= "";
+      res.render("errors/error", {
+        title: status === 404 ? "Page not found" : "Error",
+        status,
+        message,
+      });
+    },
+  );
 
   return app;
+}
+
+/** A signed-in person asked for a report that is not theirs to see (or none). */
+async function auditNotFound(deps: AppDeps, req: Request) {
+  const tried = /^\/reports\/([^/]{1,40})/.exec(req.path)?.[1];
+  if (!tried || tried === "new") return;
+  try {
+    await recordAudit(deps.db, {
+      action: "report.not_found",
+      actor: req.user!,
+      target: { type: "report", id: tried },
+      request: auditContextOf(req),
+      at: deps.clock.now(),
+    });
+  } catch (err) {
+    deps.logger.error({ err }, "could not audit a not-found report");
+  }
 }
 
 function keepExpiredForm(req: Request, res: Response, action: string) {

@@ -1,10 +1,10 @@
 import { Router, type Request, type Response } from "express";
-import { rateLimit } from "express-rate-limit";
 import { z } from "zod";
 import { auditContextOf } from "../audit/routes.js";
 import type { Deps } from "../deps.js";
 import { actorOf, flash, requireSignIn } from "../http/middleware.js";
 import { parseForm, type FieldErrors } from "../http/validation.js";
+import { HOUR_MS, limiter } from "../http/rate-limits.js";
 import {
   changeEmailSchema,
   changePassword,
@@ -23,8 +23,6 @@ import { NOTIFY_LEVELS } from "../users/types.js";
 import { PASSWORD_MIN } from "./passwords.js";
 import { recoveryCodesLeft } from "./two-factor.js";
 
-const HOUR_MS = 3600_000;
-
 /**
  * The account page and the flows around an address and a password:
  * confirming an email, forgetting a password, changing either, and seeing
@@ -32,54 +30,40 @@ const HOUR_MS = 3600_000;
  */
 export function accountSecurityRoutes(deps: Deps) {
   const router = Router();
-  const enabled = deps.config.rateLimits;
-  const limit = (
-    windowMs: number,
-    max: number,
-    message: string,
-    key?: (req: Request) => string,
-  ) =>
-    rateLimit({
-      windowMs,
-      limit: max,
-      skip: () => !enabled,
-      standardHeaders: "draft-7",
-      legacyHeaders: false,
-      ...(key ? { keyGenerator: key } : {}),
-      handler: (_req, res) => {
-        res.status(429).render("errors/error", {
-          title: "Too many requests",
-          status: 429,
-          message,
-        });
-      },
-    });
-  const forgotPerIp = limit(
-    HOUR_MS,
-    20,
-    "Too many password reset requests from your network. Wait an hour and try again.",
-  );
-  const forgotPerEmail = limit(
-    HOUR_MS,
-    3,
-    "Too many password reset requests for this address. Wait an hour and try again.",
-    (req) =>
+  const forgotPerIp = limiter(deps, {
+    name: "password_reset_ip",
+    windowMs: HOUR_MS,
+    limit: 20,
+    message:
+      "Too many password reset requests from your network. Wait an hour and try again.",
+  });
+  const forgotPerEmail = limiter(deps, {
+    name: "password_reset_email",
+    windowMs: HOUR_MS,
+    limit: 3,
+    message:
+      "Too many password reset requests for this address. Wait an hour and try again.",
+    key: (req) =>
       "reset:" +
       String(req.body?.email ?? "")
         .trim()
         .toLowerCase()
         .slice(0, 254),
+  });
+  const perUser = (name: string, limit: number, what: string) =>
+    limiter(deps, {
+      name,
+      windowMs: HOUR_MS,
+      limit,
+      message: `Too many ${what}. Wait an hour and try again.`,
+    });
+  const resendLimit = perUser("verify_email", 5, "confirmation mails");
+  const emailChangeLimit = perUser("email_change", 5, "address changes");
+  const passwordChangeLimit = perUser(
+    "password_change",
+    10,
+    "password changes",
   );
-  const perUser = (max: number, what: string) =>
-    limit(
-      HOUR_MS,
-      max,
-      `Too many ${what}. Wait an hour and try again.`,
-      (req) => `${what}:${req.user?.id ?? "signed-out"}`,
-    );
-  const resendLimit = perUser(5, "confirmation mails");
-  const emailChangeLimit = perUser(5, "address changes");
-  const passwordChangeLimit = perUser(10, "password changes");
 
   async function renderAccount(
     req: Request,

@@ -6,6 +6,7 @@ import type { Deps } from "../deps.js";
 import { flash, requireSignIn, actorOf } from "../http/middleware.js";
 import { homeFor } from "../http/navigation.js";
 import { parseForm } from "../http/validation.js";
+import { HOUR_MS, limiter } from "../http/rate-limits.js";
 import { NOTIFY_LEVELS, type User } from "../users/types.js";
 import {
   completeSetup,
@@ -69,12 +70,12 @@ export function accountRoutes(
       "Too many sign-in attempts for this account. Wait 15 minutes and try again.",
     ),
   });
-  const registerLimit = rateLimit({
-    windowMs: 60 * 60_000,
+  const registerLimit = limiter(deps, {
+    name: "registration",
+    windowMs: HOUR_MS,
     limit: 20,
-    skip: () => !enabled,
-    standardHeaders: "draft-7",
-    legacyHeaders: false,
+    message:
+      "Too many accounts were registered from your network. Wait an hour and try again.",
   });
 
   router.get("/", (req, res) => {

@@ -4,6 +4,7 @@ import type { Deps } from "../deps.js";
 import { actorOf, flash, requireSignIn } from "../http/middleware.js";
 import { formValues, parseForm, type FieldErrors } from "../http/validation.js";
 import { can, mustVerifyEmail } from "../auth/policy.js";
+import { HOUR_MS, limiter } from "../http/rate-limits.js";
 import { NotFoundError } from "../http/errors.js";
 import {
   acceptUploads,
@@ -79,7 +80,15 @@ export function reportRoutes(deps: Deps) {
     );
   });
 
-  router.post("/reports/new", requireSignIn, async (req, res) => {
+  const submitLimit = limiter(deps, {
+    name: "report_submission",
+    windowMs: HOUR_MS,
+    limit: 30,
+    message:
+      "You have sent many reports in the last hour. Wait a little and send this one again; what you typed is not lost if you go back.",
+  });
+
+  router.post("/reports/new", requireSignIn, submitLimit, async (req, res) => {
     const actor = actorOf(req)!;
     if (!can(actor, "report:create")) throw new NotFoundError();
     const uploads = await acceptUploads(
