@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
+import { authenticator } from "otplib";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { SCREENSHOT } from "../support/reports.js";
 import {
@@ -96,6 +97,43 @@ describe("in a real browser: the whole story", function () {
     await page.getByRole("button", { name: "Sign in" }).click();
   }
 
+  /** A code from the "authenticator app"; steps ahead avoids reusing one. */
+  function codeFrom(secret: string, stepsAhead = 0) {
+    return authenticator
+      .clone({ epoch: Date.now() + stepsAhead * 30_000 })
+      .generate(secret);
+  }
+
+  /** Staff enroll in two-factor sign-in before any other page opens. */
+  async function enrollTwoFactor(page: Page, label: string): Promise<string> {
+    await page.waitForURL(/\/account\/2fa$/);
+    await accessible(page, `${label} two-factor enrollment`);
+    await page.getByRole("img", { name: /QR code/ }).waitFor();
+    const secret = ((await page.textContent("#totp-secret")) ?? "").replace(
+      /\s/g,
+      "",
+    );
+    await page.getByLabel("Code from the app").fill(codeFrom(secret));
+    await page
+      .getByRole("button", { name: "Turn on two-factor sign-in" })
+      .click();
+    await page
+      .getByRole("heading", { name: "Two-factor sign-in is on" })
+      .waitFor();
+    await accessible(page, `${label} recovery codes`);
+    assert.equal(
+      await page
+        .getByRole("list", { name: "Recovery codes" })
+        .locator("li")
+        .count(),
+      10,
+    );
+    await page
+      .getByRole("link", { name: "I have saved them, continue" })
+      .click();
+    return secret;
+  }
+
   let admin: Page, triager: Page, researcher: Page, contact: Page;
 
   it("an admin sets up the desk through the one-time link and invites staff and an organization", async () => {
@@ -106,6 +144,7 @@ describe("in a real browser: the whole story", function () {
     await admin.getByLabel("Display name").fill("Ada Admin");
     await admin.getByLabel("Password").fill("a steady harbour light");
     await admin.getByRole("button", { name: "Create administrator" }).click();
+    await enrollTwoFactor(admin, "admin");
     await admin.waitForURL(/\/queue/);
     assert.match(
       (await admin.textContent("header")) ?? "",
@@ -161,6 +200,28 @@ describe("in a real browser: the whole story", function () {
       .getByLabel("Password")
       .fill("a long researcher passphrase");
     await researcher.getByRole("button", { name: "Create account" }).click();
+    await researcher
+      .getByRole("heading", { name: "Check your email" })
+      .waitFor();
+    await accessible(researcher, "check your email");
+
+    // The confirmation link from the mail opens a page with one button.
+    const mail = await waitForMail("rhea@finder.example", /Confirm your email/);
+    const link = /(http:\/\/127\.0\.0\.1:\d+\/verify-email\?token=[\w-]+)/.exec(
+      mail.text,
+    )?.[1];
+    assert.ok(link, "the mail carries a confirmation link");
+    await researcher.goto(link);
+    await accessible(researcher, "confirm email");
+    await researcher
+      .getByRole("button", { name: "Confirm my email address" })
+      .click();
+    await researcher.getByText("Your email address is confirmed").waitFor();
+    await researcher.getByLabel("Email").fill("rhea@finder.example");
+    await researcher
+      .getByLabel("Password")
+      .fill("a long researcher passphrase");
+    await researcher.getByRole("button", { name: "Sign in" }).click();
     await researcher.waitForURL(/\/reports$/);
     await accessible(researcher, "my reports (empty)");
 
@@ -220,6 +281,19 @@ describe("in a real browser: the whole story", function () {
       /Set your Disclosure Desk password/,
       "tom's long passphrase",
     );
+    const secret = await enrollTwoFactor(triager, "triager");
+    await triager.waitForURL(/\/queue/);
+
+    // Signing in again asks for the code after the password.
+    await triager.getByRole("button", { name: "Sign out" }).click();
+    await triager.getByLabel("Email").fill("tom@cert.example");
+    await triager.getByLabel("Password").fill("tom's long passphrase");
+    await triager.getByRole("button", { name: "Sign in" }).click();
+    await triager.waitForURL(/\/login\/2fa$/);
+    await accessible(triager, "two-factor challenge");
+    // The code used to enroll is spent; the app's next one is accepted.
+    await triager.getByLabel("Code").fill(codeFrom(secret, 1));
+    await triager.getByRole("button", { name: "Verify" }).click();
     await triager.waitForURL(/\/queue/);
     await accessible(triager, "queue");
     await screenshot(triager, "triager-queue");
@@ -321,6 +395,7 @@ describe("in a real browser: the whole story", function () {
   it("signs in by keyboard alone", async () => {
     const page = await person();
     await page.goto(`${app.baseUrl}/login`);
+    await screenshot(page, "sign-in");
     await page.keyboard.press("Tab"); // skip link
     await page.keyboard.press("Tab"); // brand
     for (let i = 0; i < 10; i++) {
