@@ -178,6 +178,8 @@ export function createApp(deps: AppDeps) {
     res.locals.path = req.path;
     res.locals.flash = req.session.flash ?? [];
     res.locals.formatDateTime = formatDateTime;
+    // Signed-in pages hold report details: no browser or proxy may keep them.
+    if (user) res.set("Cache-Control", "no-store");
     delete req.session.flash;
     next();
   });

@@ -663,6 +663,7 @@ describe("the account page", () => {
     const laptop = await signedIn(ctx, who);
     const page = await laptop.agent.get("/account");
     assert.match(page.text, /Safari on iOS/);
+    assert.equal(page.headers["cache-control"], "no-store");
     assert.match(page.text, /\(this session\)/);
     assert.match(page.text, /Sign out everywhere else/);
     const end = await laptop.post("/account/sessions/end-others");
