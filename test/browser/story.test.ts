@@ -392,22 +392,57 @@ describe("in a real browser: the whole story", function () {
     }
   });
 
-  it("signs in by keyboard alone", async () => {
+  it("a researcher does it all by keyboard alone: signs in, opens the report, comments", async () => {
     const page = await person();
     await page.goto(`${app.baseUrl}/login`);
     await screenshot(page, "sign-in");
-    await page.keyboard.press("Tab"); // skip link
-    await page.keyboard.press("Tab"); // brand
-    for (let i = 0; i < 10; i++) {
-      if (await page.evaluate(() => document.activeElement?.id === "f-email"))
-        break;
-      await page.keyboard.press("Tab");
+
+    /** Presses Tab until the focused element fits; fails if it never does. */
+    async function tabTo(description: string, condition: string) {
+      for (let i = 0; i < 80; i++) {
+        await page.keyboard.press("Tab");
+        if (
+          await page.evaluate(
+            `(() => { const e = document.activeElement; return !!(${condition}); })()`,
+          )
+        )
+          return;
+      }
+      assert.fail(`Tab never reached ${description}`);
     }
+    const focusedText = (text: string) =>
+      `e && e.textContent.trim() === ${JSON.stringify(text)}`;
+
+    // The skip link comes first, so keyboard users can jump past the header.
+    await page.keyboard.press("Tab");
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.textContent?.trim()),
+      "Skip to content",
+    );
+    await tabTo("the email field", `e && e.id === "f-email"`);
     await page.keyboard.type("rhea@finder.example");
     await page.keyboard.press("Tab");
     await page.keyboard.type("a long researcher passphrase");
     await page.keyboard.press("Enter");
     await page.waitForURL(/\/reports$/);
     assert.match((await page.textContent("header")) ?? "", /Rhea Searcher/);
+
+    const reportId = new URL(reportUrl).pathname.split("/").pop()!;
+    await tabTo("the report link", focusedText(reportId));
+    await page.keyboard.press("Enter");
+    await page.waitForURL(reportUrl);
+    await tabTo("the comment field", `e && e.id === "f-body"`);
+    await page.keyboard.type("Thank you, confirmed fixed from my side too.");
+    await tabTo("the Comment button", focusedText("Comment"));
+    await page.keyboard.press("Enter");
+    await page
+      .getByText("Thank you, confirmed fixed from my side too.")
+      .waitFor();
+    // Focus is visible wherever it lands: the outline is not removed.
+    await tabTo("the first link in the page", `e && e.tagName === "A"`);
+    const outline = await page.evaluate(
+      () => getComputedStyle(document.activeElement!).outlineStyle,
+    );
+    assert.notEqual(outline, "none");
   });
 });
