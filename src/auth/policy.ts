@@ -40,6 +40,7 @@ export const GLOBAL_ACTIONS = [
   "report:list_own",
   "report:list_org", // reports forwarded to one's organizations
   "queue:view", // the triage queue, every report
+  "report:search", // full-text search within the reports one may see
   "org:manage", // create organizations, invite contacts
   "user:manage", // list users, change roles, disable accounts
   "outbox:manage", // see and retry outgoing mail
@@ -74,6 +75,7 @@ const globalRules: Record<GlobalAction, readonly Role[]> = {
   "report:list_own": ["researcher"],
   "report:list_org": ["org_contact"],
   "queue:view": STAFF,
+  "report:search": ROLES,
   "org:manage": STAFF,
   "user:manage": ["admin"],
   "outbox:manage": ["admin"],

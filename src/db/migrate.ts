@@ -5,6 +5,7 @@ import * as outbox from "../../db/migrations/2026-11-24-03-outbox.js";
 import * as listIndexes from "../../db/migrations/2026-11-24-05-list-indexes.js";
 import * as audit from "../../db/migrations/2026-11-24-09-audit.js";
 import * as accountSecurity from "../../db/migrations/2026-11-25-01-account-security.js";
+import * as search from "../../db/migrations/2026-11-25-11-search.js";
 import type { Db } from "./index.js";
 
 /**
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-24-05-list-indexes": listIndexes,
   "2026-11-24-09-audit": audit,
   "2026-11-25-01-account-security": accountSecurity,
+  "2026-11-25-11-search": search,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

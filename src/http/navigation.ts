@@ -27,6 +27,8 @@ export function navigationFor(actor: Actor | null): NavLink[] {
   if (can(actor, "report:list_org"))
     links.push({ href: "/org/reports", label: "Our reports" });
   if (can(actor, "queue:view")) links.push({ href: "/queue", label: "Queue" });
+  if (can(actor, "report:search"))
+    links.push({ href: "/search", label: "Search" });
   if (can(actor, "org:manage"))
     links.push({ href: "/orgs", label: "Organizations" });
   if (can(actor, "user:manage"))

@@ -28,6 +28,8 @@ export interface ListFilters {
   assignee?: { kind: "user"; userId: number } | { kind: "unassigned" };
   /** Only reports whose acknowledgment or triage is overdue at this instant. */
   overdueAt?: Date;
+  /** An FTS5 query (built by toSearchQuery, never raw user input). */
+  text?: string;
 }
 
 export interface KeysetPosition {
@@ -128,6 +130,10 @@ function applyFilters(query: ReportsQuery, filters: ListFilters): ReportsQuery {
     q = q.where("r.assignee_id", "=", filters.assignee.userId);
   if (filters.overdueAt)
     q = q.where(overdueCondition(filters.overdueAt.getTime()));
+  if (filters.text)
+    q = q.where(
+      sql<boolean>`r.id in (select rowid from reports_fts where reports_fts match ${filters.text})`,
+    );
   return q;
 }
 

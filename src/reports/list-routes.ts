@@ -1,7 +1,12 @@
 import { Router } from "express";
 import type { Deps } from "../deps.js";
 import { actorOf, requireAllowed } from "../http/middleware.js";
-import { myReports, organizationReports, triageQueue } from "./list-service.js";
+import {
+  myReports,
+  organizationReports,
+  searchReports,
+  triageQueue,
+} from "./list-service.js";
 
 /** The three report lists: a researcher's own, the triage queue, an organization's. */
 export function reportListRoutes(deps: Deps) {
@@ -29,6 +34,11 @@ export function reportListRoutes(deps: Deps) {
       res.render("reports/org-list", { title: "Our reports", ...page });
     },
   );
+
+  router.get("/search", requireAllowed("report:search"), async (req, res) => {
+    const results = await searchReports(deps, actorOf(req), req.query);
+    res.render("reports/search", { title: "Search reports", ...results });
+  });
 
   return router;
 }

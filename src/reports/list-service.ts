@@ -323,6 +323,78 @@ export async function organizationReports(
   );
 }
 
+/** At most this many words of a search are used; more only slows it down. */
+const SEARCH_TERMS = 12;
+
+/**
+ * Turns what a person typed into a safe FTS5 query: words only (letters and
+ * digits), each quoted and matched as a prefix, all of them required. FTS5
+ * syntax typed by the user (NEAR, column filters, quotes) is thus plain text.
+ * Returns null when nothing searchable is left.
+ */
+export function toSearchQuery(input: string): string | null {
+  const words = (input.normalize("NFKC").match(/[\p{L}\p{N}]+/gu) ?? [])
+    .map((w) => w.slice(0, 64))
+    .slice(0, SEARCH_TERMS);
+  if (words.length === 0) return null;
+  return words.map((w) => `"${w}"*`).join(" ");
+}
+
+/** Whose reports an actor's search and lists may contain, by the policy. */
+function visibleScope(actor: Actor): ListScope | null {
+  if (can(actor, "queue:view")) return { kind: "all" };
+  if (can(actor, "report:list_org"))
+    return { kind: "organizations", organizationIds: actor.orgIds };
+  if (can(actor, "report:list_own"))
+    return { kind: "reporter", reporterId: actor.id };
+  return null;
+}
+
+export interface SearchView extends ListPageView {
+  q: string;
+  searched: boolean;
+}
+
+/**
+ * Full-text search over ID, title, organization, asset and text, newest
+ * activity first, within exactly the reports the actor may see.
+ */
+export async function searchReports(
+  deps: Deps,
+  actor: Actor | null,
+  query: RawQuery,
+): Promise<SearchView> {
+  if (!actor || !can(actor, "report:search")) throw new NotFoundError();
+  const scope = visibleScope(actor);
+  if (!scope) throw new NotFoundError();
+  const q = one(query.q).slice(0, 200);
+  const text = toSearchQuery(q);
+  if (!text) {
+    return {
+      q,
+      searched: false,
+      items: [],
+      nextHref: null,
+      firstHref: null,
+      notices: q.trim()
+        ? ["Type at least one word or number to search for."]
+        : [],
+    };
+  }
+  const page = await listPage(
+    deps,
+    actor,
+    "/search",
+    scope,
+    { text },
+    DEFAULT_SORT,
+    one(query.cursor),
+    { q },
+    [],
+  );
+  return { q, searched: true, ...page };
+}
+
 export interface Option {
   value: string;
   label: string;

@@ -4,6 +4,8 @@ import {
   can,
   canAssignRole,
   GLOBAL_ACTIONS,
+  mustEnrollTwoFactor,
+  mustVerifyEmail,
   relationTo,
   REPORT_ACTIONS,
   ROLES,
@@ -166,6 +168,7 @@ const GLOBAL_TABLE: Record<GlobalAction, readonly Role[]> = {
   "report:list_own": ["researcher"],
   "report:list_org": ["org_contact"],
   "queue:view": ["triager", "admin"],
+  "report:search": ["researcher", "org_contact", "triager", "admin"],
   "org:manage": ["triager", "admin"],
   "user:manage": ["admin"],
   "outbox:manage": ["admin"],
@@ -182,6 +185,42 @@ describe("policy", () => {
       Object.keys(REPORT_TABLE).sort(),
       [...REPORT_ACTIONS].sort(),
     );
+  });
+
+  describe("account state", () => {
+    it("a researcher whose address is not confirmed may not file a report, but may do the rest", () => {
+      const unconfirmed = { ...actors.researcher, emailVerified: false };
+      assert.equal(can(unconfirmed, "report:create"), false);
+      assert.equal(can(unconfirmed, "report:list_own"), true);
+      assert.equal(mustVerifyEmail(unconfirmed), true);
+      assert.equal(mustVerifyEmail(actors.researcher), false);
+    });
+    for (const role of ["triager", "admin"] as const) {
+      it(`a ${role} without two-factor sign-in may do nothing but manage the account`, () => {
+        const bare = { ...actors[role], twoFactorEnabled: false };
+        assert.equal(mustEnrollTwoFactor(bare), true);
+        for (const action of GLOBAL_ACTIONS)
+          assert.equal(can(bare, action), action === "account:manage", action);
+        for (const action of REPORT_ACTIONS)
+          assert.equal(
+            can(bare, action, {
+              reporterId: 1,
+              organizationId: ORG_A,
+              vendorNotifiedAt: notified,
+              revealIdentity: true,
+            }),
+            false,
+            action,
+          );
+      });
+    }
+    it("two-factor sign-in is optional for researchers and org contacts", () => {
+      for (const role of ["researcher", "org_contact"] as const) {
+        const bare = { ...actors[role], twoFactorEnabled: false };
+        assert.equal(mustEnrollTwoFactor(bare), false);
+        assert.equal(can(bare, "account:manage"), true);
+      }
+    });
   });
 
   describe("global actions", () => {

@@ -1,0 +1,171 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "mocha";
+import { toSearchQuery } from "../../src/reports/list-service.js";
+import { createOrg, insertReport } from "../support/fixtures.js";
+import {
+  anonymous,
+  createTestContext,
+  createUser,
+  signedIn,
+  type TestContext,
+  type TestUser,
+} from "../support/harness.js";
+
+/** The report IDs listed on a results page, in order. */
+const idsOn = (html: string) =>
+  [...html.matchAll(/<td[^>]*><a href="\/reports\/(DD-[0-9A-Z-]+)">/g)].map(
+    (m) => m[1]!,
+  );
+
+describe("full-text search", () => {
+  let ctx: TestContext;
+  let alice: TestUser, bob: TestUser, contact: TestUser, other: TestUser;
+  let triager: TestUser;
+  const ids: Record<string, string> = {};
+
+  before(async () => {
+    ctx = await createTestContext();
+    const hospital = await createOrg(ctx, "Hôpital Général");
+    const bank = await createOrg(ctx, "Sparkasse Nord");
+    alice = await createUser(ctx, "researcher");
+    bob = await createUser(ctx, "researcher");
+    triager = await createUser(ctx, "triager");
+    contact = await createUser(ctx, "org_contact", { orgIds: [hospital.id] });
+    other = await createUser(ctx, "org_contact", { orgIds: [bank.id] });
+    const insert = async (
+      key: string,
+      fixture: Parameters<typeof insertReport>[1],
+    ) => {
+      ids[key] = (await insertReport(ctx, fixture)).publicId;
+    };
+    await insert("aliceAppointments", {
+      reporterId: alice.user.id,
+      title: "Appointment IDOR in the booking page",
+      organizationId: hospital.id,
+      state: "vendor_notified",
+    });
+    await insert("aliceUnsent", {
+      reporterId: alice.user.id,
+      title: "Appointment export leaks names",
+      organizationId: hospital.id,
+      state: "triaged",
+    });
+    await insert("bobBank", {
+      reporterId: bob.user.id,
+      title: "Transfer limit bypass",
+      organizationId: bank.id,
+      state: "fix_in_progress",
+    });
+  });
+  after(() => ctx.close());
+
+  const browsers = new Map<TestUser, Awaited<ReturnType<typeof signedIn>>>();
+  async function search(who: TestUser, q: string) {
+    // One sign-in per person: sign-in itself is rate limited.
+    let browser = browsers.get(who);
+    if (!browser) browsers.set(who, (browser = await signedIn(ctx, who)));
+    const res = await browser.agent.get(`/search?q=${encodeURIComponent(q)}`);
+    assert.equal(res.status, 200, q);
+    return res;
+  }
+
+  it("finds reports by a word of the title, the text, the asset, the organization and the ID", async () => {
+    assert.deepEqual(
+      new Set(idsOn((await search(triager, "appointment")).text)),
+      new Set([ids.aliceAppointments, ids.aliceUnsent, ids.bobBank]),
+      "every fixture's text mentions an appointment",
+    );
+    assert.deepEqual(idsOn((await search(triager, "transfer")).text), [
+      ids.bobBank,
+    ]);
+    assert.deepEqual(idsOn((await search(triager, "sparkasse")).text), [
+      ids.bobBank,
+    ]);
+    // Accents and case do not matter; words match as prefixes.
+    assert.equal(idsOn((await search(triager, "hopital gen")).text).length, 2);
+    assert.deepEqual(
+      idsOn((await search(triager, ids.bobBank!.toLowerCase())).text),
+      [ids.bobBank],
+    );
+    assert.equal(
+      idsOn((await search(triager, "portal.example.test")).text).length,
+      3,
+    );
+  });
+
+  it("shows each person only what they may see", async () => {
+    assert.deepEqual(
+      new Set(idsOn((await search(alice, "appointment")).text)),
+      new Set([ids.aliceAppointments, ids.aliceUnsent]),
+    );
+    assert.deepEqual(idsOn((await search(bob, "appointment")).text), [
+      ids.bobBank,
+    ]);
+    // The contact sees the notified hospital report, not the unsent one.
+    assert.deepEqual(idsOn((await search(contact, "appointment")).text), [
+      ids.aliceAppointments,
+    ]);
+    const foreign = await search(other, "hopital");
+    assert.deepEqual(idsOn(foreign.text), []);
+    assert.match(foreign.text, /No report you can see matches/);
+    // Anonymous visitors are sent to sign in.
+    const anon = await anonymous(ctx);
+    const res = await anon.agent.get("/search?q=appointment");
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.location, "/login");
+  });
+
+  it("follows edits: a changed title is found under its new words only", async () => {
+    await ctx.db
+      .updateTable("reports")
+      .set({ title: "Wire limit circumvention" })
+      .where("public_id", "=", ids.bobBank!)
+      .execute();
+    assert.deepEqual(idsOn((await search(triager, "circumvention")).text), [
+      ids.bobBank,
+    ]);
+    assert.deepEqual(idsOn((await search(triager, "transfer")).text), []);
+  });
+
+  it("treats search syntax and hostile input as plain words", async () => {
+    for (const q of [
+      '" OR title:* NEAR(',
+      "*",
+      "'; drop table reports; --",
+      "<script>alert(1)</script>",
+      "a".repeat(500),
+      "\u0000\u202e",
+      "title:appointment",
+    ]) {
+      const res = await search(triager, q);
+      assert.doesNotMatch(res.text, /<script>alert/);
+    }
+    assert.equal(toSearchQuery('" OR title:* NEAR('), '"OR"* "title"* "NEAR"*');
+    assert.equal(toSearchQuery("*"), null);
+    assert.equal(
+      (await ctx.db.selectFrom("reports").select("id").execute()).length,
+      3,
+    );
+  });
+
+  it("pages through many results by keyset", async () => {
+    for (let i = 0; i < 30; i++)
+      await insertReport(ctx, {
+        reporterId: alice.user.id,
+        title: `Zebra finding ${i}`,
+        createdAt: new Date(ctx.clock.now().getTime() + i * 60_000),
+      });
+    const first = await search(triager, "zebra");
+    const browser = browsers.get(triager)!;
+    assert.equal(idsOn(first.text).length, 25);
+    const next = /<a href="([^"]+)" rel="next">/
+      .exec(first.text)![1]!
+      .replace(/&amp;/g, "&");
+    const second = await browser.agent.get(next);
+    assert.equal(idsOn(second.text).length, 5);
+    assert.equal(
+      new Set([...idsOn(first.text), ...idsOn(second.text)]).size,
+      30,
+    );
+  });
+});
