@@ -1,7 +1,9 @@
 import { Router } from "express";
 import type { Deps } from "../deps.js";
 import { actorOf, requireAllowed } from "../http/middleware.js";
+import { auditContextOf } from "../audit/routes.js";
 import {
+  exportQueueCsv,
   myReports,
   organizationReports,
   searchReports,
@@ -32,6 +34,29 @@ export function reportListRoutes(deps: Deps) {
     async (req, res) => {
       const page = await organizationReports(deps, actorOf(req), req.query);
       res.render("reports/org-list", { title: "Our reports", ...page });
+    },
+  );
+
+  // Before a failure the header is not sent, so errors still get their page.
+  router.get(
+    "/queue/export.csv",
+    requireAllowed("queue:view"),
+    async (req, res) => {
+      const rows = exportQueueCsv(
+        deps,
+        actorOf(req),
+        req.query,
+        auditContextOf(req),
+      );
+      const first = await rows.next();
+      const day = deps.clock.now().toISOString().slice(0, 10);
+      res.set({
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": `attachment; filename="queue-${day}.csv"`,
+      });
+      if (!first.done) res.write(first.value);
+      for await (const chunk of rows) res.write(chunk);
+      res.end();
     },
   );
 

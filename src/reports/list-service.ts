@@ -1,4 +1,7 @@
 import { can, isStaffRole, type Actor } from "../auth/policy.js";
+import { recordAudit } from "../audit/service.js";
+import type { AuditRequestContext } from "../audit/types.js";
+import { csvRow } from "./csv.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
@@ -231,6 +234,14 @@ export interface ListPageView {
   notices: string[];
 }
 
+/** A path with the non-empty parameters as its query string. */
+function withQuery(path: string, params: Record<string, string>): string {
+  const qs = new URLSearchParams(
+    Object.entries(params).filter(([, v]) => v !== ""),
+  ).toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
 async function listPage(
   deps: Deps,
   actor: Actor,
@@ -264,13 +275,8 @@ async function listPage(
       revealIdentity: item.revealIdentity,
     }),
   );
-  const href = (extra: Record<string, string>) => {
-    const params = new URLSearchParams(
-      Object.entries({ ...keep, ...extra }).filter(([, v]) => v !== ""),
-    );
-    const qs = params.toString();
-    return qs ? `${path}?${qs}` : path;
-  };
+  const href = (extra: Record<string, string>) =>
+    withQuery(path, { ...keep, ...extra });
   return {
     items: items.map((item) => itemView(actor, item, now)),
     nextHref: page.next
@@ -419,17 +425,25 @@ export interface QueueView extends ListPageView {
     sorts: Option[];
   };
   filtered: boolean;
+  /** The same filters as a CSV download. */
+  exportHref: string;
 }
 
 const CWE_PATTERN = /^CWE-\d{1,6}$/;
 
-/** The triage queue: every report, filtered and sorted, paged by keyset. */
-export async function triageQueue(
+interface QueueQuery {
+  filters: ListFilters;
+  values: QueueView["values"];
+  keep: Record<string, string>;
+  notices: string[];
+}
+
+/** Reads the queue's filters from the query string; unknown values are dropped with a notice. */
+async function parseQueueQuery(
   deps: Deps,
-  actor: Actor | null,
+  actor: Actor,
   query: RawQuery,
-): Promise<QueueView> {
-  if (!actor || !can(actor, "queue:view")) throw new NotFoundError();
+): Promise<QueueQuery> {
   const notices: string[] = [];
   const filters: ListFilters = {};
   const values: QueueView["values"] = {
@@ -516,6 +530,21 @@ export async function triageQueue(
     overdue: values.overdue ? "1" : "",
     sort: values.sort === DEFAULT_SORT ? "" : values.sort,
   };
+  return { filters, values, keep, notices };
+}
+
+/** The triage queue: every report, filtered and sorted, paged by keyset. */
+export async function triageQueue(
+  deps: Deps,
+  actor: Actor | null,
+  query: RawQuery,
+): Promise<QueueView> {
+  if (!actor || !can(actor, "queue:view")) throw new NotFoundError();
+  const { filters, values, keep, notices } = await parseQueueQuery(
+    deps,
+    actor,
+    query,
+  );
   const page = await listPage(
     deps,
     actor,
@@ -536,6 +565,7 @@ export async function triageQueue(
     ...page,
     values,
     filtered: Object.values(filters).some((v) => v !== undefined),
+    exportHref: withQuery("/queue/export.csv", keep),
     options: {
       states: [
         { value: "", label: "Any state" },
@@ -563,4 +593,92 @@ export async function triageQueue(
       })),
     },
   };
+}
+
+/** At most this many rows per export; the filters narrow a larger queue. */
+export const EXPORT_LIMIT = 100_000;
+const EXPORT_PAGE = 1000;
+
+const iso = (d: Date | null) => (d ? d.toISOString() : "");
+
+/**
+ * The queue as CSV with the same filters as the page, in pages of a
+ * thousand by keyset so memory stays flat. Audited before the first byte.
+ */
+export async function* exportQueueCsv(
+  deps: Deps,
+  actor: Actor | null,
+  query: RawQuery,
+  request: AuditRequestContext | null,
+): AsyncGenerator<string> {
+  if (!actor || !can(actor, "queue:view")) throw new NotFoundError();
+  const { filters, values, keep } = await parseQueueQuery(deps, actor, query);
+  const { sort, direction } = SORTS[values.sort];
+  await recordAudit(deps.db, {
+    action: "export.csv",
+    actor,
+    target: { type: "export", id: "queue" },
+    details: Object.fromEntries(
+      Object.entries(keep).filter(([, v]) => v !== ""),
+    ),
+    request,
+    at: deps.clock.now(),
+  });
+  yield csvRow([
+    "ID",
+    "Title",
+    "State",
+    "Severity",
+    "CVSS score",
+    "CWE",
+    "Organization",
+    "Assignee",
+    "Researcher",
+    "Submitted",
+    "Last activity",
+    "Acknowledgment due",
+    "Triage due",
+    "Organization notified",
+    "Disclosure due",
+    "Overdue",
+  ]);
+  const now = deps.clock.now();
+  let after: KeysetPosition | undefined;
+  let written = 0;
+  while (written < EXPORT_LIMIT) {
+    const page = await findReportListPage(deps.db, {
+      scope: { kind: "all" },
+      filters,
+      sort,
+      direction,
+      after,
+      limit: Math.min(EXPORT_PAGE, EXPORT_LIMIT - written),
+    });
+    let chunk = "";
+    for (const item of page.items) {
+      const view = itemView(actor, item, now);
+      chunk += csvRow([
+        item.publicId,
+        item.title,
+        view.stateLabel,
+        view.severityLabel,
+        item.cvssScore,
+        item.cwe,
+        view.organization,
+        item.assigneeName,
+        view.reporter,
+        iso(item.createdAt),
+        iso(item.updatedAt),
+        iso(item.ackDueAt),
+        iso(item.triageDueAt),
+        iso(item.vendorNotifiedAt),
+        iso(item.disclosureDueAt),
+        view.overdue.join("; "),
+      ]);
+    }
+    written += page.items.length;
+    if (chunk) yield chunk;
+    if (!page.next) break;
+    after = { value: page.next.value, id: page.next.id };
+  }
 }

@@ -121,6 +121,7 @@ const ACCESS: Record<string, Access> = {
   "GET /reports": { kind: "role", action: "report:list_own" },
   "GET /queue": { kind: "role", action: "queue:view" },
   "GET /search": { kind: "role", action: "report:search" },
+  "GET /queue/export.csv": { kind: "role", action: "queue:view" },
   "GET /org/reports": { kind: "role", action: "report:list_org" },
 
   // Filing and the report page (src/reports/routes.ts).
