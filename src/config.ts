@@ -46,6 +46,9 @@ const envSchema = z.object({
   ACK_DUE_DAYS: positiveInt.default(3),
   TRIAGE_DUE_DAYS: positiveInt.default(10),
   DISCLOSURE_DAYS: positiveInt.default(90),
+  INFO_REMINDER_DAYS: positiveInt.default(7),
+  INFO_EXPIRY_DAYS: positiveInt.default(30),
+  SCHEDULER_INTERVAL_MS: positiveInt.default(60_000),
   SETUP_TOKEN_HOURS: positiveInt.default(24),
   SECURE_COOKIES: bool.optional(),
   RATE_LIMITS: bool.default(true),
@@ -76,7 +79,15 @@ export interface Config {
     expiresDays: number;
     languages: string;
   };
-  clocks: { ackDueDays: number; triageDueDays: number; disclosureDays: number };
+  clocks: {
+    ackDueDays: number;
+    triageDueDays: number;
+    disclosureDays: number;
+    /** An unanswered request for information: reminder, then closed as invalid. */
+    infoReminderDays: number;
+    infoExpiryDays: number;
+  };
+  schedulerIntervalMs: number;
   setupTokenHours: number;
 }
 
@@ -152,7 +163,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       ackDueDays: e.ACK_DUE_DAYS,
       triageDueDays: e.TRIAGE_DUE_DAYS,
       disclosureDays: e.DISCLOSURE_DAYS,
+      infoReminderDays: e.INFO_REMINDER_DAYS,
+      infoExpiryDays: e.INFO_EXPIRY_DAYS,
     },
+    schedulerIntervalMs: e.SCHEDULER_INTERVAL_MS,
     setupTokenHours: e.SETUP_TOKEN_HOURS,
   };
 }

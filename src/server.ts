@@ -6,6 +6,7 @@ import { migrateToLatest } from "./db/migrate.js";
 import { createLogger } from "./logger.js";
 import { createTransport } from "./mail/transport.js";
 import { createMailWorker } from "./mail/worker.js";
+import { startScheduler } from "./reports/reminders.js";
 import { issueSetupLinkIfNeeded } from "./users/service.js";
 
 async function main() {
@@ -43,14 +44,15 @@ async function main() {
   const transport = createTransport(config, logger);
   const worker = createMailWorker({ ...deps, transport });
   worker.start();
+  // Deadlines and reminders, checked by a loop in this process (no cron).
+  const scheduler = startScheduler(deps, logger);
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, "shutting down");
     server.close();
     server.closeIdleConnections();
     // Let the message in flight finish, then close the database.
-    worker
-      .stop()
+    Promise.all([worker.stop(), scheduler.stop()])
       .then(() => db.destroy())
       .then(
         () => {

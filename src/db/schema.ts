@@ -91,6 +91,14 @@ export interface ReportsTable {
   vendor_notified_at: number | null;
   disclosure_due_at: number | null;
   closed_at: number | null;
+  info_requested_at: number | null;
+}
+
+export interface RemindersTable {
+  report_id: number;
+  kind: string;
+  due_at: number;
+  sent_at: number;
 }
 
 export interface ReportEventsTable {
@@ -160,6 +168,7 @@ export interface Database {
   sessions: SessionsTable;
   tokens: TokensTable;
   recovery_codes: RecoveryCodesTable;
+  reminders: RemindersTable;
   organizations: OrganizationsTable;
   org_members: OrgMembersTable;
   reports: ReportsTable;

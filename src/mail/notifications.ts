@@ -12,8 +12,21 @@ import type { User } from "../users/types.js";
 import { enqueueMail, messageIdFor, type MailContext } from "./outbox.js";
 
 /** Something that happened to a report that people may need to hear about. */
+/** What the scheduler mails about (reports/reminders.ts). */
+export const REMINDER_KINDS = [
+  "ack_overdue",
+  "triage_overdue",
+  "disclosure_30",
+  "disclosure_7",
+  "disclosure_1",
+  "disclosure_passed",
+  "info_reminder",
+  "info_expired",
+] as const;
+export type ReminderKind = (typeof REMINDER_KINDS)[number];
+
 export interface ReportEvent {
-  kind: TransitionName | "submitted" | "comment";
+  kind: TransitionName | "submitted" | "comment" | ReminderKind;
   report: {
     id: number;
     publicId: string;
@@ -23,8 +36,11 @@ export interface ReportEvent {
     assigneeId: number | null;
     vendorNotifiedAt: Date | null;
   };
-  actorId: number;
+  /** Null when the app itself acts (the scheduler). */
+  actorId: number | null;
   audiences: readonly Audience[];
+  /** A line of our own words (a deadline's date), never user text. */
+  detail?: string;
 }
 
 /** Fixed words only: a subject never carries text a user wrote. */
@@ -84,6 +100,42 @@ const HAPPENED: Record<
   comment: {
     subject: "New comment",
     sentence: "There is a new comment on the report.",
+  },
+  ack_overdue: {
+    subject: "Acknowledgment overdue",
+    sentence:
+      "This report passed its acknowledgment deadline without being acknowledged.",
+  },
+  triage_overdue: {
+    subject: "Triage overdue",
+    sentence: "This report passed its triage deadline without being triaged.",
+  },
+  disclosure_30: {
+    subject: "Disclosure deadline in 30 days",
+    sentence: "The disclosure deadline of this report is 30 days away.",
+  },
+  disclosure_7: {
+    subject: "Disclosure deadline in 7 days",
+    sentence: "The disclosure deadline of this report is 7 days away.",
+  },
+  disclosure_1: {
+    subject: "Disclosure deadline tomorrow",
+    sentence: "The disclosure deadline of this report is one day away.",
+  },
+  disclosure_passed: {
+    subject: "Disclosure deadline passed",
+    sentence:
+      "The disclosure deadline of this report has passed; the CERT may now publish it.",
+  },
+  info_reminder: {
+    subject: "Your answer is needed",
+    sentence:
+      "The CERT asked you for more information and is still waiting for your answer.",
+  },
+  info_expired: {
+    subject: "Closed: no answer",
+    sentence:
+      "The report was closed as invalid because the request for information went unanswered.",
   },
 };
 
@@ -175,6 +227,7 @@ export async function notifyReportEvent(
         publicId: report.publicId,
         subjectText: what.subject,
         happened: what.sentence,
+        detail: event.detail ?? null,
         stateLabel: STATE_INFO[report.state].label,
         next: STATE_INFO[report.state].next[relation] ?? null,
         link: `${ctx.config.baseUrl}/reports/${report.publicId}`,

@@ -47,6 +47,7 @@ function toReport(row: Selectable<ReportsTable>): Report {
     vendorNotifiedAt: date(row.vendor_notified_at),
     disclosureDueAt: date(row.disclosure_due_at),
     closedAt: date(row.closed_at),
+    infoRequestedAt: date(row.info_requested_at),
   };
 }
 
@@ -150,6 +151,10 @@ export interface StateChange {
   duplicateOfId: number | null;
   vendorNotifiedAt?: Date;
   disclosureDueAt?: Date;
+  /** Set when acknowledged: triage is due a fixed time after that. */
+  triageDueAt?: Date;
+  /** When a request for information was made (null in every other state). */
+  infoRequestedAt: Date | null;
   closedAt: Date | null;
   at: Date;
 }
@@ -179,6 +184,10 @@ export async function changeReportState(
       ...(change.disclosureDueAt && {
         disclosure_due_at: change.disclosureDueAt.getTime(),
       }),
+      ...(change.triageDueAt && {
+        triage_due_at: change.triageDueAt.getTime(),
+      }),
+      info_requested_at: change.infoRequestedAt?.getTime() ?? null,
     })
     .where("id", "=", id)
     .where("state", "=", from)

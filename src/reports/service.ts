@@ -662,6 +662,12 @@ export async function takeTransition(
       duplicateOfId: plan.duplicateOfId,
       closedAt: plan.to === "closed" ? now : report.closedAt,
       at: now,
+      ...(plan.transition.name === "acknowledge" && {
+        triageDueAt: new Date(
+          now.getTime() + deps.config.clocks.triageDueDays * DAY,
+        ),
+      }),
+      infoRequestedAt: plan.to === "needs_info" ? now : null,
       ...(plan.startsDisclosureClock && {
         vendorNotifiedAt: now,
         disclosureDueAt: new Date(

@@ -46,6 +46,8 @@ export interface Report {
   vendorNotifiedAt: Date | null;
   disclosureDueAt: Date | null;
   closedAt: Date | null;
+  /** When the open request for information was made (state needs_info). */
+  infoRequestedAt: Date | null;
 }
 
 export type EventKind =

@@ -1,0 +1,238 @@
+import type { Logger } from "pino";
+import { recordAudit } from "../audit/service.js";
+import type { DbOrTx } from "../db/index.js";
+import type { Deps } from "../deps.js";
+import { formatDateTime } from "../format.js";
+import { notifyReportEvent, type ReminderKind } from "../mail/notifications.js";
+import {
+  claimReminder,
+  findReportsNeedingReminder,
+  type Clock,
+} from "./reminder-repository.js";
+import {
+  changeReportState,
+  findReportById,
+  insertEvent,
+} from "./repository.js";
+import type { Report } from "./types.js";
+import type { Audience } from "./workflow.js";
+
+/*
+ * The scheduler: a loop in the app process (no cron) that mails what is due.
+ * Each reminder is claimed in the reminders table in the same transaction as
+ * its outbox rows, so it goes out exactly once even across restarts or with
+ * two processes; a run only does what is due at the injected clock's "now",
+ * so tests move the clock and run it.
+ */
+
+const DAY = 86_400_000;
+const BATCH = 200;
+
+interface Rule {
+  kind: ReminderKind;
+  clock: Clock;
+  /** How long before (negative: after) the clock's time it is due. */
+  leadMs: (deps: Pick<Deps, "config">) => number;
+  audiences: readonly Audience[];
+  /** Reminders for the same deadline that this one makes pointless. */
+  supersedes?: readonly ReminderKind[];
+}
+
+// Order matters: the latest disclosure reminder first, so one that comes
+// late (the app was down) is sent alone and the earlier ones are skipped.
+const RULES: readonly Rule[] = [
+  { kind: "ack_overdue", clock: "ack", leadMs: () => 0, audiences: ["triage"] },
+  {
+    kind: "triage_overdue",
+    clock: "triage",
+    leadMs: () => 0,
+    audiences: ["triage"],
+  },
+  {
+    kind: "disclosure_passed",
+    clock: "disclosure",
+    leadMs: () => 0,
+    audiences: ["org", "triage"],
+    supersedes: ["disclosure_1", "disclosure_7", "disclosure_30"],
+  },
+  {
+    kind: "disclosure_1",
+    clock: "disclosure",
+    leadMs: () => DAY,
+    audiences: ["org", "triage"],
+    supersedes: ["disclosure_7", "disclosure_30"],
+  },
+  {
+    kind: "disclosure_7",
+    clock: "disclosure",
+    leadMs: () => 7 * DAY,
+    audiences: ["org", "triage"],
+    supersedes: ["disclosure_30"],
+  },
+  {
+    kind: "disclosure_30",
+    clock: "disclosure",
+    leadMs: () => 30 * DAY,
+    audiences: ["org", "triage"],
+  },
+  {
+    kind: "info_expired",
+    clock: "info",
+    leadMs: (d) => -d.config.clocks.infoExpiryDays * DAY,
+    audiences: ["reporter", "triage"],
+    supersedes: ["info_reminder"],
+  },
+  {
+    kind: "info_reminder",
+    clock: "info",
+    leadMs: (d) => -d.config.clocks.infoReminderDays * DAY,
+    audiences: ["reporter"],
+  },
+];
+
+function clockTime(report: Report, clock: Clock): Date | null {
+  switch (clock) {
+    case "ack":
+      return report.ackDueAt;
+    case "triage":
+      return report.triageDueAt;
+    case "disclosure":
+      return report.disclosureDueAt;
+    case "info":
+      return report.infoRequestedAt;
+  }
+}
+
+function detailFor(rule: Rule, time: Date): string {
+  switch (rule.clock) {
+    case "ack":
+      return `Acknowledgment was due ${formatDateTime(time)}.`;
+    case "triage":
+      return `Triage was due ${formatDateTime(time)}.`;
+    case "disclosure":
+      return `Disclosure deadline: ${formatDateTime(time)}.`;
+    case "info":
+      return `The information was requested ${formatDateTime(time)}.`;
+  }
+}
+
+/**
+ * A request for information unanswered too long: the report closes as
+ * invalid, by the app itself, on the timeline and in the audit log.
+ */
+async function closeUnanswered(
+  tx: DbOrTx,
+  report: Report,
+  now: Date,
+): Promise<boolean> {
+  const closed = await changeReportState(tx, report.id, "needs_info", {
+    state: "closed",
+    stateBeforeInfo: null,
+    resolution: "invalid",
+    duplicateOfId: null,
+    infoRequestedAt: null,
+    closedAt: now,
+    at: now,
+  });
+  if (!closed) return false;
+  await insertEvent(tx, {
+    reportId: report.id,
+    actorId: null,
+    kind: "transition",
+    action: "close",
+    fromState: "needs_info",
+    toState: "closed",
+    visibility: "public",
+    body: "Closed automatically: the request for information went unanswered.",
+    at: now,
+  });
+  await recordAudit(tx, {
+    action: "report.state_changed",
+    actor: null,
+    target: { type: "report", id: report.publicId },
+    details: { transition: "info_expired", from: "needs_info", to: "closed" },
+    at: now,
+  });
+  return true;
+}
+
+/** Sends every reminder due now; returns how many went out. */
+export async function runDueReminders(
+  deps: Pick<Deps, "db" | "clock" | "config">,
+): Promise<number> {
+  const now = deps.clock.now();
+  let sent = 0;
+  for (const rule of RULES) {
+    for (;;) {
+      const upTo = now.getTime() + rule.leadMs(deps);
+      const due = await findReportsNeedingReminder(
+        deps.db,
+        rule.clock,
+        rule.kind,
+        upTo,
+        BATCH,
+      );
+      for (const report of due) {
+        const time = clockTime(report, rule.clock)!;
+        const mailed = await deps.db.transaction().execute(async (tx) => {
+          if (
+            !(await claimReminder(
+              tx,
+              report.id,
+              rule.kind,
+              time.getTime(),
+              now,
+            ))
+          )
+            return false;
+          for (const earlier of rule.supersedes ?? [])
+            await claimReminder(tx, report.id, earlier, time.getTime(), now);
+          if (rule.kind === "info_expired") {
+            if (!(await closeUnanswered(tx, report, now))) return false;
+          }
+          const current = (await findReportById(tx, report.id))!;
+          await notifyReportEvent(tx, deps, {
+            kind: rule.kind,
+            report: current,
+            actorId: null,
+            audiences: rule.audiences,
+            detail: detailFor(rule, time),
+          });
+          return true;
+        });
+        if (mailed) sent++;
+      }
+      if (due.length < BATCH) break;
+    }
+  }
+  return sent;
+}
+
+/** Runs the scheduler every `intervalMs` until stopped; a run never overlaps the next. */
+export function startScheduler(
+  deps: Pick<Deps, "db" | "clock" | "config">,
+  logger: Logger,
+) {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  let stopped = false;
+  const tick = () => {
+    running = runDueReminders(deps).then(
+      (n) => {
+        if (n) logger.info({ reminders: n }, "reminders sent");
+      },
+      (err) => logger.error({ err }, "reminder run failed"),
+    );
+    void running.then(() => {
+      if (!stopped) timer = setTimeout(tick, deps.config.schedulerIntervalMs);
+    });
+  };
+  tick();
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}

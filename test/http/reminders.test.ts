@@ -1,0 +1,223 @@
+import assert from "node:assert/strict";
+import { after, beforeEach, describe, it } from "mocha";
+import { runDueReminders } from "../../src/reports/reminders.js";
+import { createOrg, insertReport } from "../support/fixtures.js";
+import {
+  createTestContext,
+  createUser,
+  signedIn,
+  type TestContext,
+  type TestUser,
+} from "../support/harness.js";
+
+const DAY = 86_400_000;
+
+/** The outbox as [address, subject] pairs, in order. */
+async function mails(ctx: TestContext) {
+  const rows = await ctx.db
+    .selectFrom("outbox")
+    .select(["to_address", "subject", "text_body"])
+    .orderBy("id")
+    .execute();
+  return rows.map((r) => [r.to_address, r.subject]);
+}
+
+describe("deadlines and reminders (the scheduler, with the clock moved)", () => {
+  let ctx: TestContext;
+  let researcher: TestUser, triager: TestUser, contact: TestUser;
+  let orgId: number;
+
+  beforeEach(async () => {
+    ctx = await createTestContext();
+    researcher = await createUser(ctx, "researcher", {
+      email: "rhea@example.test",
+    });
+    triager = await createUser(ctx, "triager", { email: "tom@example.test" });
+    const org = await createOrg(ctx, "City Hospital");
+    orgId = org.id;
+    contact = await createUser(ctx, "org_contact", {
+      email: "olga@example.test",
+      orgIds: [org.id],
+    });
+  });
+  after(() => ctx?.close());
+
+  it("mails the triage team once when acknowledgment is overdue, and again only for triage", async () => {
+    const report = await insertReport(ctx, { reporterId: researcher.user.id });
+    assert.equal(await runDueReminders(ctx.deps), 0, "nothing due yet");
+    ctx.clock.advanceDays(3);
+    ctx.clock.advance(1000);
+    assert.equal(await runDueReminders(ctx.deps), 1);
+    assert.deepEqual(await mails(ctx), [
+      ["tom@example.test", `[${report.publicId}] Acknowledgment overdue`],
+    ]);
+    // Idempotent: a second run (or a restart) sends nothing more.
+    assert.equal(await runDueReminders(ctx.deps), 0);
+    ctx.clock.advanceDays(30);
+    assert.equal(await runDueReminders(ctx.deps), 0);
+    assert.equal((await mails(ctx)).length, 1);
+  });
+
+  it("counts triage from the acknowledgment and reminds when it is overdue", async () => {
+    const report = await insertReport(ctx, { reporterId: researcher.user.id });
+    ctx.clock.advanceDays(2);
+    const browser = await signedIn(ctx, triager);
+    await browser.refreshCsrf(`/reports/${report.publicId}`);
+    const ack = await browser.post(`/reports/${report.publicId}/transition`, {
+      name: "acknowledge",
+    });
+    assert.equal(ack.status, 303);
+    const row = await ctx.db
+      .selectFrom("reports")
+      .select("triage_due_at")
+      .where("public_id", "=", report.publicId)
+      .executeTakeFirstOrThrow();
+    assert.equal(row.triage_due_at, ctx.clock.now().getTime() + 10 * DAY);
+    const before = (await mails(ctx)).length;
+    ctx.clock.advanceDays(9);
+    assert.equal(
+      await runDueReminders(ctx.deps),
+      0,
+      "ack is done; triage not due",
+    );
+    ctx.clock.advanceDays(1);
+    ctx.clock.advance(1000);
+    assert.equal(await runDueReminders(ctx.deps), 1);
+    assert.deepEqual((await mails(ctx)).slice(before), [
+      ["tom@example.test", `[${report.publicId}] Triage overdue`],
+    ]);
+  });
+
+  it("mails the organization and the assigned triager 30, 7 and 1 days before the disclosure deadline and when it passes", async () => {
+    const report = await insertReport(ctx, {
+      reporterId: researcher.user.id,
+      organizationId: orgId,
+      state: "fix_in_progress",
+      assigneeId: triager.user.id,
+    });
+    const subjects = async () =>
+      (await mails(ctx)).map(([to, subject]) => `${to} ${subject}`);
+    const id = report.publicId;
+    ctx.clock.advanceDays(59);
+    assert.equal(await runDueReminders(ctx.deps), 0);
+    ctx.clock.advanceDays(1);
+    // One reminder, mailed to the contact and the assigned triager.
+    assert.equal(await runDueReminders(ctx.deps), 1);
+    ctx.clock.advanceDays(23);
+    await runDueReminders(ctx.deps);
+    ctx.clock.advanceDays(6);
+    await runDueReminders(ctx.deps);
+    ctx.clock.advanceDays(1);
+    ctx.clock.advance(1000);
+    await runDueReminders(ctx.deps);
+    await runDueReminders(ctx.deps);
+    assert.deepEqual(await subjects(), [
+      `tom@example.test [${id}] Disclosure deadline in 30 days`,
+      `olga@example.test [${id}] Disclosure deadline in 30 days`,
+      `tom@example.test [${id}] Disclosure deadline in 7 days`,
+      `olga@example.test [${id}] Disclosure deadline in 7 days`,
+      `tom@example.test [${id}] Disclosure deadline tomorrow`,
+      `olga@example.test [${id}] Disclosure deadline tomorrow`,
+      `tom@example.test [${id}] Disclosure deadline passed`,
+      `olga@example.test [${id}] Disclosure deadline passed`,
+    ]);
+    const body = (
+      await ctx.db
+        .selectFrom("outbox")
+        .select("text_body")
+        .orderBy("id")
+        .executeTakeFirstOrThrow()
+    ).text_body;
+    assert.match(body, /Disclosure deadline: \d+ \w+ \d{4}, \d{2}:\d{2} UTC\./);
+    assert.doesNotMatch(body, /patient's appointment/, "no report text");
+  });
+
+  it("sends only the latest disclosure reminder when the app was down for the earlier ones", async () => {
+    await insertReport(ctx, {
+      reporterId: researcher.user.id,
+      organizationId: orgId,
+      state: "vendor_notified",
+      assigneeId: triager.user.id,
+    });
+    ctx.clock.advanceDays(85);
+    assert.equal(await runDueReminders(ctx.deps), 1);
+    const subjects = (await mails(ctx)).map(([, s]) =>
+      s!.replace(/^\[.*?\] /, ""),
+    );
+    assert.deepEqual(subjects, [
+      "Disclosure deadline in 7 days",
+      "Disclosure deadline in 7 days",
+    ]);
+  });
+
+  it("reminds the researcher after 7 days of an unanswered request, and closes it as invalid after 30", async () => {
+    const report = await insertReport(ctx, { reporterId: researcher.user.id });
+    const browser = await signedIn(ctx, triager);
+    await browser.refreshCsrf(`/reports/${report.publicId}`);
+    const ask = await browser.post(`/reports/${report.publicId}/transition`, {
+      name: "request_info",
+      message: "Which booking page?",
+    });
+    assert.equal(ask.status, 303);
+    const before = (await mails(ctx)).length;
+    ctx.clock.advanceDays(7);
+    assert.equal(await runDueReminders(ctx.deps), 1);
+    assert.deepEqual((await mails(ctx)).slice(before), [
+      ["rhea@example.test", `[${report.publicId}] Your answer is needed`],
+    ]);
+    ctx.clock.advanceDays(23);
+    assert.equal(await runDueReminders(ctx.deps), 1);
+    const row = await ctx.db
+      .selectFrom("reports")
+      .selectAll()
+      .where("public_id", "=", report.publicId)
+      .executeTakeFirstOrThrow();
+    assert.equal(row.state, "closed");
+    assert.equal(row.resolution, "invalid");
+    const closing = (await mails(ctx)).slice(before + 1);
+    assert.deepEqual(closing, [
+      ["rhea@example.test", `[${report.publicId}] Closed: no answer`],
+      ["tom@example.test", `[${report.publicId}] Closed: no answer`],
+    ]);
+    // (30 days later the triager's session has long expired: sign in again.)
+    const again = await signedIn(ctx, triager);
+    const page = await again.agent.get(`/reports/${report.publicId}`);
+    assert.match(
+      page.text,
+      /Closed automatically: the request for information went unanswered/,
+    );
+    assert.match(page.text, /<strong>Disclosure Desk<\/strong>/);
+    const audit = await ctx.db
+      .selectFrom("audit_log")
+      .selectAll()
+      .where("action", "=", "report.state_changed")
+      .where("actor_label", "=", "system")
+      .execute();
+    assert.equal(audit.length, 1);
+  });
+
+  it("an answer in time stops the clock", async () => {
+    const report = await insertReport(ctx, { reporterId: researcher.user.id });
+    const staff = await signedIn(ctx, triager);
+    await staff.refreshCsrf(`/reports/${report.publicId}`);
+    const ask = await staff.post(`/reports/${report.publicId}/transition`, {
+      name: "request_info",
+      message: "Which page?",
+    });
+    assert.equal(ask.status, 303);
+    ctx.clock.advanceDays(3);
+    const finder = await signedIn(ctx, researcher);
+    await finder.refreshCsrf(`/reports/${report.publicId}`);
+    const reply = await finder.post(`/reports/${report.publicId}/transition`, {
+      name: "provide_info",
+      message: "The one at /booking?id=",
+    });
+    assert.equal(reply.status, 303);
+    ctx.clock.advanceDays(40);
+    const sent = await runDueReminders(ctx.deps);
+    const kinds = await ctx.db.selectFrom("reminders").select("kind").execute();
+    assert.ok(!kinds.some((k) => k.kind.startsWith("info_")));
+    assert.ok(sent <= 1, "at most the overdue acknowledgment");
+    void contact;
+  });
+});
