@@ -46,6 +46,13 @@ const envSchema = z.object({
   ACK_DUE_DAYS: positiveInt.default(3),
   TRIAGE_DUE_DAYS: positiveInt.default(10),
   DISCLOSURE_DAYS: positiveInt.default(90),
+  REMEDIATION_DAYS: z
+    .string()
+    .regex(
+      /^\d+,\d+,\d+,\d+$/,
+      "must be four day counts: critical,high,medium,low (like 7,30,90,120)",
+    )
+    .default("7,30,90,120"),
   INFO_REMINDER_DAYS: positiveInt.default(7),
   INFO_EXPIRY_DAYS: positiveInt.default(30),
   SCHEDULER_INTERVAL_MS: positiveInt.default(60_000),
@@ -86,6 +93,8 @@ export interface Config {
     /** An unanswered request for information: reminder, then closed as invalid. */
     infoReminderDays: number;
     infoExpiryDays: number;
+    /** Days after the organization is notified to fix it, by severity. */
+    remediationDays: Record<"critical" | "high" | "medium" | "low", number>;
   };
   schedulerIntervalMs: number;
   setupTokenHours: number;
@@ -111,6 +120,16 @@ function developmentSecret(dataDir: string): string {
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(file, secret + "\n", { mode: 0o600 });
   return secret;
+}
+
+function remediationDays(value: string) {
+  const [critical, high, medium, low] = value.split(",").map(Number) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  return { critical, high, medium, low };
 }
 
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
@@ -165,6 +184,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       disclosureDays: e.DISCLOSURE_DAYS,
       infoReminderDays: e.INFO_REMINDER_DAYS,
       infoExpiryDays: e.INFO_EXPIRY_DAYS,
+      remediationDays: remediationDays(e.REMEDIATION_DAYS),
     },
     schedulerIntervalMs: e.SCHEDULER_INTERVAL_MS,
     setupTokenHours: e.SETUP_TOKEN_HOURS,

@@ -385,6 +385,18 @@ function dueText(due: Date | null, now: Date, what: string, stillDue: boolean) {
   };
 }
 
+/** When the fix is expected, by severity, counted from the organization's notice. */
+function remediationTarget(
+  report: Report,
+  days: Deps["config"]["clocks"]["remediationDays"],
+): Date | null {
+  if (!report.vendorNotifiedAt || !report.severity) return null;
+  if (report.severity === "none") return null;
+  return new Date(
+    report.vendorNotifiedAt.getTime() + days[report.severity] * DAY,
+  );
+}
+
 /** Everything the report page shows, decided here so the view stays dumb. */
 export async function reportPage(
   deps: Deps,
@@ -497,6 +509,16 @@ export async function reportPage(
         "Disclosure",
         report.state !== "closed" && report.state !== "disclosed",
       ),
+      // The fix target by severity, for the people who fix and follow it.
+      relation === "staff" || relation === "org_contact"
+        ? dueText(
+            remediationTarget(report, deps.config.clocks.remediationDays),
+            now,
+            "Fix target",
+            report.state === "vendor_notified" ||
+              report.state === "fix_in_progress",
+          )
+        : null,
     ].filter((d) => d !== null),
     attachments: attachments.map((a) => ({
       publicId: a.publicId,

@@ -196,6 +196,36 @@ describe("deadlines and reminders (the scheduler, with the clock moved)", () => 
     assert.equal(audit.length, 1);
   });
 
+  it("shows the organization and the triager the fix target by severity, in plain words with the date", async () => {
+    const report = await insertReport(ctx, {
+      reporterId: researcher.user.id,
+      organizationId: orgId,
+      state: "fix_in_progress",
+      severity: "high",
+      cvssScore: 8.1,
+    });
+    ctx.clock.advanceDays(2);
+    for (const who of [contact, triager]) {
+      const page = await (
+        await signedIn(ctx, who)
+      ).agent.get(`/reports/${report.publicId}`);
+      assert.match(
+        page.text,
+        /Fix target due in 28 days \(\d+ \w+ \d{4}, \d{2}:\d{2} UTC\)/,
+      );
+      assert.match(page.text, /Disclosure due in 88 days/);
+    }
+    const own = await (
+      await signedIn(ctx, researcher)
+    ).agent.get(`/reports/${report.publicId}`);
+    assert.doesNotMatch(own.text, /Fix target/);
+    ctx.clock.advanceDays(30);
+    const late = await (
+      await signedIn(ctx, triager)
+    ).agent.get(`/reports/${report.publicId}`);
+    assert.match(late.text, /class="overdue">Fix target overdue by 2 days/);
+  });
+
   it("an answer in time stops the clock", async () => {
     const report = await insertReport(ctx, { reporterId: researcher.user.id });
     const staff = await signedIn(ctx, triager);
