@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { connect, type Socket } from "node:net";
 import nodemailer from "nodemailer";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
@@ -18,6 +19,8 @@ export interface OutgoingMessage {
 /** Sends one message; resolves with the server's answer, rejects on failure. */
 export interface MailTransport {
   send(message: OutgoingMessage): Promise<string>;
+  /** Nothing more to send for now: let go of any open connection. */
+  idle?(): void;
   close(): void;
 }
 
@@ -32,19 +35,69 @@ function envelope(message: OutgoingMessage) {
 }
 
 /**
+ * The connection is kept open between the messages of a worker run (a pool
+ * of one: the worker sends one at a time; `idle()` closes it when the outbox
+ * is empty) instead of a new TCP and SMTP handshake per message,
+ * and its socket has Nagle's algorithm off: nodemailer writes a message and
+ * its final "." separately, and waiting for the server's delayed ACK of the
+ * first cost about 40 ms per message in the benchmark. nodemailer is handed
+ * the connected socket and does the rest (TLS for smtps://, STARTTLS).
+ */
+export function smtpOptions(url: string) {
+  const options = {
+    ...nodemailer.createTransport(url).options,
+    pool: true,
+    maxConnections: 1,
+  } as Record<string, unknown>;
+  options.getSocket = (
+    target: { host?: string; port?: number; secure?: boolean },
+    callback: (
+      err: Error | null,
+      socketOptions?: { connection: Socket },
+    ) => void,
+  ) => {
+    // The same defaults as nodemailer's own connection.
+    const port = Number(target.port) || (target.secure ? 465 : 587);
+    const socket = connect({ host: target.host ?? "localhost", port });
+    socket.setNoDelay(true);
+    socket.setTimeout(CONNECT_TIMEOUT_MS, () =>
+      socket.destroy(new Error("SMTP connection timed out")),
+    );
+    const failed = (err: Error) => callback(err);
+    socket.once("error", failed);
+    socket.once("connect", () => {
+      socket.setTimeout(0);
+      socket.removeListener("error", failed);
+      callback(null, { connection: socket });
+    });
+  };
+  return options;
+}
+
+const CONNECT_TIMEOUT_MS = 30_000;
+
+/**
  * SMTP_URL (smtp:// with STARTTLS when offered, smtps:// for TLS, credentials
  * in the URL) in production; without it, each message is written as an .eml
  * file under DATA_DIR/mail/ so the app runs with no mail server at all.
  */
 export function createTransport(config: Config, logger: Logger): MailTransport {
   if (config.smtpUrl) {
-    const smtp = nodemailer.createTransport(config.smtpUrl);
+    const options = smtpOptions(config.smtpUrl);
+    // Opened by the first message of a run, closed when the run ends.
+    let smtp: ReturnType<typeof nodemailer.createTransport> | null = null;
+    const close = () => {
+      smtp?.close();
+      smtp = null;
+    };
     return {
       async send(message) {
+        smtp ??= nodemailer.createTransport(options);
         const info = await smtp.sendMail(envelope(message));
         return String(info.response ?? "sent");
       },
-      close: () => smtp.close(),
+      idle: close,
+      close,
     };
   }
   const dir = path.join(config.dataDir, "mail");

@@ -94,6 +94,7 @@ export function createMailWorker(deps: MailWorkerDeps) {
   function runOnce(): Promise<RunResult> {
     running ??= deliverDue().finally(() => {
       running = undefined;
+      transport.idle?.();
     });
     return running;
   }
