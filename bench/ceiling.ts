@@ -1,0 +1,156 @@
+/**
+ * The ceiling: how fast this machine can serve the same pages when nothing
+ * but Express 5 and the same compiled EJS templates is involved. A bare
+ * Express app in its own process renders the report page, the queue and
+ * "my reports" from view models held in memory: no database, no session, no
+ * helmet, no CSRF, no policy. The app's requests/s divided by these is the
+ * ratio the benchmark reports.
+ *
+ * The view models are the app's own: at start-up the app's service functions
+ * build them once against the seeded database, inside a transaction that is
+ * rolled back (the report page records a view in the audit log).
+ *
+ * Started by bench/run.ts as `node dist/bench/ceiling.js` (built like the app)
+ * with BENCH_PLAN (JSON, see CeilingPlan) and the app's environment; prints
+ * "ceiling ready on <port>" when it listens.
+ */
+import express from "express";
+import type { AddressInfo } from "node:net";
+import { systemClock } from "../src/clock.js";
+import { loadConfig } from "../src/config.js";
+import { databaseFile, openDatabase, type Db } from "../src/db/index.js";
+import type { Deps } from "../src/deps.js";
+import { formatDateTime, ROLE_LABELS } from "../src/format.js";
+import { navigationFor } from "../src/http/navigation.js";
+import { createLogger } from "../src/logger.js";
+import { paramsOf } from "./plan.js";
+import { myReports, triageQueue } from "../src/reports/list-service.js";
+import { loadReportFor, reportPage } from "../src/reports/service.js";
+import { findUserById } from "../src/users/repository.js";
+import { toActor } from "../src/users/service.js";
+import { viewsDir } from "../src/paths.js";
+import type { CeilingPlan } from "./plan.js";
+
+class Rollback extends Error {
+  constructor(readonly value: unknown) {
+    super("rollback");
+  }
+}
+
+/** Runs fn in a transaction that is always rolled back, returning what fn returned. */
+async function withoutWrites<T>(
+  db: Db,
+  fn: (db: Db) => Promise<T>,
+): Promise<T> {
+  try {
+    await db.transaction().execute(async (tx) => {
+      throw new Rollback(await fn(tx));
+    });
+  } catch (err) {
+    if (err instanceof Rollback) return err.value as T;
+    throw err;
+  }
+  throw new Error("unreachable");
+}
+
+interface Page {
+  view: string;
+  locals: Record<string, unknown>;
+}
+
+async function main() {
+  const plan = JSON.parse(process.env.BENCH_PLAN ?? "null") as CeilingPlan;
+  if (!plan) throw new Error("BENCH_PLAN is not set");
+  const config = loadConfig();
+  const { db } = openDatabase(databaseFile(config.dataDir));
+  const pages = new Map<string, Page>();
+
+  for (const entry of plan.pages) {
+    const page = await withoutWrites(db, async (tx) => {
+      const deps: Deps = {
+        db: tx,
+        config,
+        clock: systemClock,
+        logger: createLogger("silent"),
+      };
+      const user = await findUserById(tx, entry.userId);
+      if (!user) throw new Error(`no user ${entry.userId}`);
+      const actor = toActor(user);
+      const url = new URL(entry.url, "http://ceiling");
+      const query = paramsOf(url);
+      // What the app's middleware puts in res.locals for every page.
+      const common = {
+        currentUser: {
+          displayName: user.displayName,
+          role: user.role,
+          roleLabel: ROLE_LABELS[user.role],
+        },
+        nav: navigationFor(actor),
+        csrfToken: "c".repeat(128),
+        path: url.pathname,
+        flash: [],
+        formatDateTime,
+      };
+      switch (entry.kind) {
+        case "queue":
+          return {
+            view: "reports/queue",
+            locals: {
+              ...common,
+              title: "Queue",
+              ...(await triageQueue(deps, actor, query)),
+            },
+          };
+        case "mine":
+          return {
+            view: "reports/mine",
+            locals: {
+              ...common,
+              title: "My reports",
+              ...(await myReports(deps, actor, query)),
+            },
+          };
+        case "report": {
+          const id = url.pathname.split("/").pop() ?? "";
+          const report = await loadReportFor(deps, actor, id);
+          const model = await reportPage(deps, actor, report, null, null);
+          return {
+            view: "reports/show",
+            locals: {
+              ...common,
+              title: `${model.report.publicId}: ${model.report.title}`,
+              ...model,
+            },
+          };
+        }
+      }
+    });
+    pages.set(entry.url, page);
+  }
+  await db.destroy();
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("view engine", "ejs");
+  app.set("views", viewsDir);
+  app.set("view cache", true);
+  app.use((req, res) => {
+    const page = pages.get(req.originalUrl);
+    if (!page) return res.status(404).type("text/plain").send("not in plan");
+    res.render(page.view, page.locals);
+  });
+  const server = app.listen(0, "127.0.0.1", () => {
+    const { port } = server.address() as AddressInfo;
+    process.stdout.write(`ceiling ready on ${port}\n`);
+  });
+  process.once("SIGTERM", () => {
+    server.close();
+    server.closeAllConnections();
+    process.exit(0);
+  });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

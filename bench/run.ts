@@ -1,0 +1,842 @@
+/**
+ * The benchmark: starts the real built app on a seeded database and measures
+ * signed-in pages, report submission, peak memory and mail delivery, each
+ * page beside the ceiling (bench/ceiling.ts).
+ *
+ *   npm run bench:seed -- --reports 1000000
+ *   npm run bench [-- --data-dir D] [--duration 10] [--mail 10000] [--no-build]
+ *
+ * The last line is machine-readable:
+ *   bench: queue_ratio=… report_ratio=… search_p99_ms=… submit_rps=… lost=… rss_mb=… mail_per_s=…
+ * The process exits non-zero if a submission was lost, a measured request
+ * failed or answered other than expected, or the outbox did not drain; the
+ * performance goals themselves are reported, not enforced.
+ */
+import autocannon from "autocannon";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { authenticator } from "otplib";
+import { SMTPServer } from "smtp-server";
+import { systemClock } from "../src/clock.js";
+import { loadConfig } from "../src/config.js";
+import { databaseFile, openDatabase } from "../src/db/index.js";
+import { enqueueMail } from "../src/mail/outbox.js";
+import { projectRoot } from "../src/paths.js";
+import {
+  argFlag,
+  argValue,
+  BENCH_PASSWORD,
+  BENCH_RESEARCHER_EMAIL,
+  BENCH_TOTP_SECRET,
+  BENCH_TRIAGER_EMAIL,
+  DEFAULT_DATA_DIR,
+  parseCount,
+} from "./accounts.js";
+import type { CeilingPlan } from "./plan.js";
+import * as text from "./text.js";
+
+export interface BenchOptions {
+  dataDir: string;
+  /** Seconds per measurement. */
+  duration: number;
+  /** Seconds of unmeasured load before each page. */
+  warmup: number;
+  connections: number[];
+  /** Size of the outbox burst. */
+  mail: number;
+  build: boolean;
+  /** How many report pages the report measurement cycles through. */
+  reportPages: number;
+}
+
+interface Measurement {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  ok: number;
+  bad: number;
+  detail: string;
+}
+
+interface PageResult {
+  name: string;
+  kind: "queue" | "report" | "mine";
+  connections: number;
+  app: Measurement;
+  ceiling: Measurement;
+}
+
+interface SubmitResult {
+  connections: number;
+  seconds: number;
+  accepted: number;
+  stored: number;
+  bad: number;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+const SESSION_SECRET = "bench-session-secret-".padEnd(64, "x");
+const BASE_URL = "https://desk.bench.example";
+/** The app runs as deployed: behind a TLS-terminating proxy on loopback. */
+const PROXY_HEADERS = { "x-forwarded-proto": "https" };
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A loopback SMTP server that accepts and counts, doing as little as it can. */
+async function startSmtp() {
+  const state = { count: 0, first: 0, last: 0 };
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ["STARTTLS"],
+    disableReverseLookup: true,
+    logger: false,
+    onData(stream, _session, callback) {
+      stream.on("data", () => undefined);
+      stream.on("end", () => {
+        const now = performance.now();
+        if (state.count === 0) state.first = now;
+        state.count += 1;
+        state.last = now;
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const port = (server.server.address() as AddressInfo).port;
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    state,
+    reset() {
+      state.count = 0;
+      state.first = 0;
+      state.last = 0;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function spawnNode(
+  script: string,
+  env: Record<string, string>,
+  args: string[] = [],
+): { child: ChildProcess; log: string[] } {
+  const child = spawn(process.execPath, [...args, script], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const log: string[] = [];
+  const keep = (chunk: Buffer) => {
+    for (const line of chunk.toString().split("\n").filter(Boolean)) {
+      log.push(line);
+      if (log.length > 200) log.shift();
+    }
+  };
+  child.stdout!.on("data", keep);
+  child.stderr!.on("data", keep);
+  return { child, log };
+}
+
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  child?: { child: ChildProcess; log: string[] },
+) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (child && child.child.exitCode !== null)
+      throw new Error(`${what}: process exited\n${child.log.join("\n")}`);
+    if (
+      await Promise.resolve()
+        .then(check)
+        .catch(() => false)
+    )
+      return;
+    if (Date.now() > until)
+      throw new Error(
+        `${what}: timed out\n${child ? child.log.join("\n") : ""}`,
+      );
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function stopChild(child: ChildProcess) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+function cookieFrom(res: Response, name: string): string | null {
+  for (const line of res.headers.getSetCookie()) {
+    const [pair] = line.split(";");
+    if (pair?.startsWith(`${name}=`)) return pair;
+  }
+  return null;
+}
+
+const csrfOf = (html: string) =>
+  /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? null;
+
+/** Signs in over HTTP like a browser: the form's CSRF token, then the POST. */
+export async function signIn(base: string, email: string): Promise<string> {
+  const form = await fetch(`${base}/login`, { headers: PROXY_HEADERS });
+  const first = cookieFrom(form, "dd.sid");
+  const token = csrfOf(await form.text());
+  if (!first || !token) throw new Error("no session or CSRF token on /login");
+  const res = await fetch(`${base}/login`, {
+    method: "POST",
+    redirect: "manual",
+    headers: {
+      ...PROXY_HEADERS,
+      cookie: first,
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: new URLSearchParams({
+      email,
+      password: BENCH_PASSWORD,
+      _csrf: token,
+    }),
+  });
+  let cookie = cookieFrom(res, "dd.sid");
+  if (res.status !== 303 || !cookie)
+    throw new Error(`sign-in as ${email} answered ${res.status}`);
+  // Staff accounts answer with a second step: a TOTP code.
+  const location = res.headers.get("location") ?? "";
+  if (location.startsWith("/login/2fa")) {
+    // A code is accepted once: if this 30 s step's code was used (an earlier
+    // run), the next step's code is still within the accepted window.
+    let status = 0;
+    for (const offset of [0, 30_000]) {
+      const challenge = await fetch(base + location, {
+        headers: { ...PROXY_HEADERS, cookie },
+      });
+      const challengeToken = csrfOf(await challenge.text());
+      if (!challengeToken) throw new Error(`no CSRF token on ${location}`);
+      const second = await fetch(`${base}/login/2fa`, {
+        method: "POST",
+        redirect: "manual",
+        headers: {
+          ...PROXY_HEADERS,
+          cookie,
+          "content-type": "application/x-www-form-urlencoded",
+        },
+        body: new URLSearchParams({
+          code: authenticator
+            .clone({ epoch: Date.now() + offset })
+            .generate(BENCH_TOTP_SECRET),
+          _csrf: challengeToken,
+        }),
+      });
+      status = second.status;
+      if (status === 303) {
+        cookie = cookieFrom(second, "dd.sid") ?? cookie;
+        break;
+      }
+    }
+    if (status !== 303)
+      throw new Error(`two-factor sign-in as ${email} answered ${status}`);
+  }
+  return cookie;
+}
+
+async function get(base: string, url: string, cookie?: string) {
+  const res = await fetch(base + url, {
+    headers: { ...PROXY_HEADERS, ...(cookie && { cookie }) },
+    redirect: "manual",
+  });
+  return { status: res.status, body: await res.text() };
+}
+
+function summarize(result: autocannon.Result, ok: number): Measurement {
+  return {
+    rps: ok / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    ok,
+    bad: result.non2xx + result.errors + result.timeouts,
+    detail: `3xx ${result["3xx"]}, 4xx ${result["4xx"]}, 5xx ${result["5xx"]}, errors ${result.errors}, timeouts ${result.timeouts}`,
+  };
+}
+
+/** Measures GETs cycling through urls (one URL or several) on one server. */
+async function load(
+  base: string,
+  urls: string[],
+  cookie: string | undefined,
+  connections: number,
+  duration: number,
+): Promise<Measurement> {
+  let next = 0;
+  const result = await autocannon({
+    url: base + urls[0],
+    connections,
+    duration,
+    timeout: 10,
+    headers: { ...PROXY_HEADERS, ...(cookie && { cookie }) },
+    requests:
+      urls.length > 1
+        ? [
+            {
+              setupRequest: (req) => {
+                req.path = urls[next++ % urls.length]!;
+                return req;
+              },
+            },
+          ]
+        : undefined,
+  });
+  return summarize(result, result["2xx"]);
+}
+
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-GB", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+
+export interface BenchOutcome {
+  ok: boolean;
+  line: string;
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
+  const out = (line = "") => process.stdout.write(line + "\n");
+  const note = (line: string) => process.stderr.write(`· ${line}\n`);
+  const problems: string[] = [];
+  const file = databaseFile(options.dataDir);
+  if (!existsSync(file))
+    throw new Error(
+      `no database at ${file}: run npm run bench:seed -- --data-dir ${options.dataDir} first`,
+    );
+
+  if (options.build) {
+    note("building the app (tsc -p tsconfig.build.json)");
+    execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], {
+      cwd: projectRoot,
+      stdio: "inherit",
+    });
+  }
+
+  const smtp = await startSmtp();
+  const port = await freePort();
+  const env: Record<string, string> = {
+    NODE_ENV: "production",
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    BASE_URL,
+    DATA_DIR: options.dataDir,
+    SESSION_SECRET,
+    TRUST_PROXY: "loopback",
+    SMTP_URL: smtp.url,
+    LOG_LEVEL: "warn",
+    // One researcher files thousands of reports a minute here; the per-account
+    // limit (30 an hour) exists to refuse exactly that.
+    RATE_LIMITS: "false",
+  };
+  const base = `http://127.0.0.1:${port}`;
+  const { db, sqlite } = openDatabase(file);
+  const count = (sql: string, ...params: unknown[]) =>
+    Number(
+      (sqlite
+        .prepare(sql)
+        .pluck()
+        .get(...params) as number | bigint | null) ?? 0,
+    );
+
+  // ---- what to measure ----
+  const reports = count("select count(*) from reports");
+  const userId = (email: string) =>
+    count("select id from users where email = ?", email);
+  const triagerId = userId(BENCH_TRIAGER_EMAIL);
+  const researcherId = userId(BENCH_RESEARCHER_EMAIL);
+  if (!triagerId || !researcherId)
+    throw new Error("the seeded accounts are missing: seed with bench:seed");
+  const deep = sqlite
+    .prepare(
+      `select updated_at as value, public_id as publicId from reports
+       order by updated_at desc, id desc limit 1 offset ?`,
+    )
+    .get(Math.floor(reports / 2)) as { value: number; publicId: string };
+  // The queue's cursor format (list-service.ts): checked below against a real "next" link.
+  const deepCursor = Buffer.from(
+    `activity_desc|${deep.value}|${deep.publicId}`,
+  ).toString("base64url");
+  const open = sqlite
+    .prepare(
+      "select public_id from reports where state not in ('closed', 'disclosed') order by id",
+    )
+    .pluck()
+    .all() as string[];
+  const reportUrls = Array.from(
+    { length: Math.min(options.reportPages, open.length) },
+    (_, i) =>
+      `/reports/${open[Math.floor((i * open.length) / options.reportPages)]}`,
+  );
+  const queuePages = [
+    { name: "queue, first page", url: "/queue" },
+    {
+      name: "queue, filtered",
+      url: "/queue?state=vendor_notified&severity=high",
+    },
+    {
+      name: `queue, deep (row ${fmt(Math.floor(reports / 2))})`,
+      url: `/queue?cursor=${deepCursor}`,
+    },
+  ];
+  const plan: CeilingPlan = {
+    pages: [
+      ...queuePages.map((p) => ({
+        url: p.url,
+        kind: "queue" as const,
+        userId: triagerId,
+      })),
+      ...reportUrls.map((url) => ({
+        url,
+        kind: "report" as const,
+        userId: triagerId,
+      })),
+      { url: "/reports", kind: "mine" as const, userId: researcherId },
+    ],
+  };
+
+  note(`starting the app on ${base} (NODE_ENV=production)`);
+  const app = spawnNode("dist/src/server.js", env);
+  const ceiling = spawnNode("dist/bench/ceiling.js", {
+    ...env,
+    PORT: "0",
+    BENCH_PLAN: JSON.stringify(plan),
+  });
+  const pages: PageResult[] = [];
+  const submits: SubmitResult[] = [];
+  let mailPerSecond = 0;
+  let rssMb = 0;
+  try {
+    await waitFor(
+      "app start",
+      async () => (await fetch(`${base}/healthz`)).ok,
+      // The first start on a seeded database runs the migrations after those
+      // the seeder ran (for a migration that builds an index over a million
+      // reports, that takes a while).
+      30 * 60_000,
+      app,
+    );
+    let ceilingPort = 0;
+    await waitFor(
+      "ceiling start",
+      () => {
+        const line = ceiling.log.find((l) => l.startsWith("ceiling ready on"));
+        ceilingPort = line ? Number(line.split(" ").pop()) : 0;
+        return ceilingPort > 0;
+      },
+      120_000,
+      ceiling,
+    );
+    const ceilingBase = `http://127.0.0.1:${ceilingPort}`;
+
+    note("signing in as a triager and as a researcher");
+    const triager = await signIn(base, BENCH_TRIAGER_EMAIL);
+    const researcher = await signIn(base, BENCH_RESEARCHER_EMAIL);
+
+    // Every page answers 200 on both servers before anything is measured, and
+    // the hand-built deep cursor has the shape of a real "next" link.
+    const first = await get(base, "/queue", triager);
+    const nextLink = /href="\/queue\?cursor=([^"&]+)"/.exec(first.body)?.[1];
+    const decoded = nextLink
+      ? Buffer.from(nextLink, "base64url").toString()
+      : "";
+    if (!decoded.startsWith("activity_desc|"))
+      throw new Error(`unexpected queue cursor: ${decoded || "none"}`);
+    for (const page of plan.pages) {
+      const cookie = page.kind === "mine" ? researcher : triager;
+      const a = await get(base, page.url, cookie);
+      const c = await get(ceilingBase, page.url);
+      if (a.status !== 200 || c.status !== 200)
+        throw new Error(`${page.url}: app ${a.status}, ceiling ${c.status}`);
+      if (a.body.includes("no longer valid"))
+        throw new Error(`${page.url}: the cursor was refused`);
+    }
+
+    const groups: {
+      name: string;
+      kind: PageResult["kind"];
+      urls: string[];
+      cookie: string;
+    }[] = [
+      ...queuePages.map((p) => ({
+        name: p.name,
+        kind: "queue" as const,
+        urls: [p.url],
+        cookie: triager,
+      })),
+      {
+        name: `report page (${reportUrls.length} open reports)`,
+        kind: "report",
+        urls: reportUrls,
+        cookie: triager,
+      },
+      {
+        name: "my reports",
+        kind: "mine",
+        urls: ["/reports"],
+        cookie: researcher,
+      },
+    ];
+    for (const group of groups) {
+      note(`measuring ${group.name}`);
+      if (options.warmup > 0) {
+        await load(base, group.urls, group.cookie, 16, options.warmup);
+        await load(ceilingBase, group.urls, undefined, 16, options.warmup);
+      }
+      for (const connections of options.connections) {
+        const appResult = await load(
+          base,
+          group.urls,
+          group.cookie,
+          connections,
+          options.duration,
+        );
+        const ceilingResult = await load(
+          ceilingBase,
+          group.urls,
+          undefined,
+          connections,
+          options.duration,
+        );
+        if (appResult.bad > 0)
+          problems.push(
+            `${group.name} at ${connections} connections: ${appResult.bad} requests failed or answered non-2xx (${appResult.detail})`,
+          );
+        pages.push({
+          name: group.name,
+          kind: group.kind,
+          connections,
+          app: appResult,
+          ceiling: ceilingResult,
+        });
+      }
+    }
+
+    // ---- submissions: POST the form, then load the receipt page it redirects to ----
+    const formPage = await get(base, "/reports/new", researcher);
+    const token = csrfOf(formPage.body);
+    const orgPublicId = /<option value="([a-z0-9]{16})"/.exec(
+      formPage.body,
+    )?.[1];
+    if (!token || !orgPublicId)
+      throw new Error("no CSRF token or organization on /reports/new");
+    const rng = text.prng(7);
+    const url = "https://portal.bench-hospital.example/api/v1/appointments";
+    const body = new URLSearchParams({
+      _csrf: token,
+      title: "IDOR in appointment lookup exposes other patients' bookings",
+      organization: orgPublicId,
+      newOrganization: "",
+      asset: url,
+      cwe: "CWE-639",
+      cvss: "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N",
+      description: text.description(rng, url),
+      steps: text.steps(rng, url),
+      impact: text.impact(rng, 2_000_000),
+      dataExposed: "health",
+      recordsAffected: "2000000",
+      creditKind: "name",
+      creditHandle: "",
+      revealIdentity: "yes",
+    }).toString();
+    const outboxBefore = count("select coalesce(max(id), 0) from outbox");
+    for (const connections of options.connections) {
+      note(`measuring submissions at ${connections} connections`);
+      const before = count("select coalesce(max(id), 0) from reports");
+      const tally = { accepted: 0, bad: 0 };
+      // A fixed number of requests, so every answer is counted (a run cut by
+      // time would leave answers in flight that stored a report).
+      const pairs = Math.max(
+        4,
+        Math.ceil((options.duration * 400) / connections),
+      );
+      const result = await autocannon({
+        url: `${base}/reports/new`,
+        connections,
+        amount: pairs * 2 * connections,
+        timeout: 30,
+        headers: { ...PROXY_HEADERS, cookie: researcher },
+        requests: [
+          {
+            method: "POST",
+            path: "/reports/new",
+            headers: {
+              ...PROXY_HEADERS,
+              cookie: researcher,
+              "content-type": "application/x-www-form-urlencoded",
+            },
+            body,
+            onResponse: (status, _body, context, headers) => {
+              const location = String(
+                Object.entries(headers ?? {}).find(
+                  ([name]) => name.toLowerCase() === "location",
+                )?.[1] ?? "",
+              );
+              if (status === 303 && /^\/reports\/DD-/.test(location)) {
+                tally.accepted += 1;
+                (context as { location?: string }).location = location;
+              } else tally.bad += 1;
+            },
+          },
+          {
+            method: "GET",
+            headers: { ...PROXY_HEADERS, cookie: researcher },
+            setupRequest: (req, context) => {
+              const location = (context as { location?: string }).location;
+              if (!location) return undefined as unknown as typeof req;
+              return { ...req, path: location };
+            },
+            onResponse: (status) => {
+              if (status !== 200) tally.bad += 1;
+            },
+          },
+        ],
+      });
+      const stored = count("select count(*) from reports where id > ?", before);
+      const bad = tally.bad + result.errors + result.timeouts;
+      submits.push({
+        connections,
+        seconds: result.duration,
+        accepted: tally.accepted,
+        stored,
+        bad,
+        rps: tally.accepted / result.duration,
+        p50: result.latency.p50,
+        p99: result.latency.p99,
+      });
+      if (tally.accepted > stored)
+        problems.push(
+          `submissions at ${connections} connections: ${tally.accepted} accepted, only ${stored} stored`,
+        );
+      if (stored > tally.accepted)
+        problems.push(
+          `submissions at ${connections} connections: ${stored - tally.accepted} stored but never answered in time`,
+        );
+      if (bad > 0)
+        problems.push(
+          `submissions at ${connections} connections: ${bad} answers were not 303 + 200`,
+        );
+    }
+
+    // ---- the outbox: a burst of notifications into a loopback SMTP server ----
+    // The submissions above queued mail (the receipt and the triage team's
+    // notice); that backlog is dropped so the burst is measured on its own.
+    const dropped = sqlite
+      .prepare("delete from outbox where id > ? and status = 'queued'")
+      .run(outboxBefore).changes;
+    await waitFor(
+      "outbox settles",
+      () => count("select count(*) from outbox where status = 'sending'") === 0,
+      60_000,
+    );
+    note(
+      `dropped ${fmt(dropped)} queued notifications from the submissions; enqueueing ${fmt(options.mail)}`,
+    );
+    smtp.reset();
+    const config = loadConfig({ ...process.env, ...env });
+    const recipients = sqlite
+      .prepare(
+        "select id, email, display_name from users where role = 'researcher' order by id limit 1000",
+      )
+      .all() as { id: number; email: string; display_name: string }[];
+    const burstStart = count("select coalesce(max(id), 0) from outbox");
+    const enqueued = performance.now();
+    await db.transaction().execute(async (tx) => {
+      for (let i = 0; i < options.mail; i++) {
+        const to = recipients[i % recipients.length]!;
+        const publicId = open[i % open.length]!;
+        await enqueueMail(
+          tx,
+          { config, clock: systemClock },
+          {
+            template: "report_event",
+            to: { address: to.email, userId: to.id },
+            data: {
+              displayName: to.display_name,
+              publicId,
+              subjectText: "New comment",
+              happened: "There is a new comment on the report.",
+              stateLabel: "Fix in progress",
+              next: null,
+              link: `${BASE_URL}/reports/${publicId}`,
+            },
+          },
+        );
+      }
+    });
+    await waitFor(
+      "outbox drain",
+      () => smtp.state.count >= options.mail,
+      Math.max(120_000, options.mail * 50),
+      app,
+    );
+    const sent = count(
+      "select count(*) from outbox where id > ? and status = 'sent'",
+      burstStart,
+    );
+    const seconds = (smtp.state.last - smtp.state.first) / 1000;
+    mailPerSecond = seconds > 0 ? (options.mail - 1) / seconds : 0;
+    const firstAfter = (smtp.state.first - enqueued) / 1000;
+    const total = (smtp.state.last - enqueued) / 1000;
+    if (sent !== options.mail || smtp.state.count !== options.mail)
+      problems.push(
+        `outbox: ${options.mail} enqueued, ${smtp.state.count} received, ${sent} marked sent`,
+      );
+
+    const status = readFileSync(`/proc/${app.child.pid}/status`, "utf8");
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+    rssMb = hwm ? Number(hwm) / 1024 : 0;
+
+    // ---- report ----
+    const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+    out();
+    out(
+      `Disclosure Desk benchmark: ${fmt(reports)} reports, ${os.cpus().length} × ${cpu}, Node ${process.version}, ${options.duration} s per measurement`,
+    );
+    const header = [
+      "page".padEnd(36),
+      "conns".padStart(5),
+      "app req/s".padStart(10),
+      "p50 ms".padStart(7),
+      "p99 ms".padStart(7),
+      "ceiling req/s".padStart(14),
+      "p50 ms".padStart(7),
+      "p99 ms".padStart(7),
+      "ratio".padStart(6),
+    ].join(" ");
+    out(header);
+    out("-".repeat(header.length));
+    for (const p of pages) {
+      out(
+        [
+          p.name.padEnd(36),
+          String(p.connections).padStart(5),
+          fmt(p.app.rps, 1).padStart(10),
+          fmt(p.app.p50).padStart(7),
+          fmt(p.app.p99).padStart(7),
+          fmt(p.ceiling.rps, 1).padStart(14),
+          fmt(p.ceiling.p50).padStart(7),
+          fmt(p.ceiling.p99).padStart(7),
+          (p.app.rps / p.ceiling.rps).toFixed(2).padStart(6),
+        ].join(" "),
+      );
+    }
+    out(`${"search".padEnd(36)}   n/a (search is not built yet)`);
+    for (const s of submits) {
+      out(
+        `${"submit (POST + receipt page)".padEnd(36)} ${String(s.connections).padStart(5)} ${fmt(s.rps, 1).padStart(10)} ${fmt(s.p50).padStart(7)} ${fmt(s.p99).padStart(7)}   submissions/s; ${fmt(s.accepted)} accepted, ${fmt(s.stored)} stored, lost ${Math.max(0, s.accepted - s.stored)}`,
+      );
+    }
+    out(
+      `outbox: ${fmt(options.mail)} messages delivered in ${seconds.toFixed(1)} s after the first (${fmt(mailPerSecond, 1)}/s); first delivery ${firstAfter.toFixed(1)} s after commit, last ${total.toFixed(1)} s`,
+    );
+    out(`app peak RSS (VmHWM): ${rssMb.toFixed(0)} MB`);
+  } finally {
+    await stopChild(app.child);
+    await stopChild(ceiling.child);
+    await smtp.close();
+    await db.destroy();
+  }
+
+  const ratio = (kind: PageResult["kind"]) =>
+    Math.min(
+      ...pages
+        .filter((p) => p.kind === kind)
+        .map((p) => p.app.rps / p.ceiling.rps),
+    );
+  const queueRatio = ratio("queue");
+  const reportRatio = ratio("report");
+  const submitRps = Math.min(...submits.map((s) => s.rps));
+  // Accepted (303) but not in the database. A report stored whose answer
+  // never came is not lost, but is reported as a problem above.
+  const lost = submits.reduce(
+    (n, s) => n + Math.max(0, s.accepted - s.stored),
+    0,
+  );
+  const p99At16 = pages.filter((p) => p.connections === 16);
+  const worstP99 = Math.max(...p99At16.map((p) => p.app.p99));
+  const goals: [string, boolean][] = [
+    [`queue ratio ${queueRatio.toFixed(2)} ≥ 0.6`, queueRatio >= 0.6],
+    [`report ratio ${reportRatio.toFixed(2)} ≥ 0.6`, reportRatio >= 0.6],
+    [
+      `worst page p99 at 16 connections ${fmt(worstP99)} ms ≤ 50`,
+      worstP99 <= 50,
+    ],
+    [`submissions ${fmt(submitRps, 1)}/s ≥ 300`, submitRps >= 300],
+    [`lost ${lost} = 0`, lost === 0],
+    [`RSS ${rssMb.toFixed(0)} MB ≤ 300`, rssMb <= 300],
+    [`mail ${fmt(mailPerSecond, 1)}/s ≥ 200`, mailPerSecond >= 200],
+    ["search p99 ≤ 100 ms", false],
+  ];
+  out(
+    "goals: " +
+      goals.map(([g, met]) => `${met ? "met" : "MISSED"}: ${g}`).join("; ") +
+      " (search not built)",
+  );
+  for (const problem of problems) out(`PROBLEM: ${problem}`);
+  const line = `bench: queue_ratio=${queueRatio.toFixed(2)} report_ratio=${reportRatio.toFixed(2)} search_p99_ms=na submit_rps=${submitRps.toFixed(0)} lost=${lost} rss_mb=${rssMb.toFixed(0)} mail_per_s=${mailPerSecond.toFixed(0)}`;
+  out(line);
+  return { ok: problems.length === 0, line };
+}
+
+export function optionsFromArgs(args: string[]): BenchOptions {
+  const number = (name: string, fallback: number) => {
+    const raw = argValue(args, name);
+    const n = raw === undefined ? fallback : Number(raw);
+    if (!Number.isFinite(n) || n < 0)
+      throw new Error(`--${name} must be a number`);
+    return n;
+  };
+  return {
+    dataDir: path.resolve(
+      argValue(args, "data-dir") ?? process.env.DATA_DIR ?? DEFAULT_DATA_DIR,
+    ),
+    duration: number("duration", 10),
+    warmup: number("warmup", 3),
+    connections: (argValue(args, "connections") ?? "16,64")
+      .split(",")
+      .map((c) => parseCount(c, "--connections")),
+    mail: parseCount(argValue(args, "mail") ?? "10000", "--mail"),
+    build: !argFlag(args, "no-build"),
+    reportPages: parseCount(
+      argValue(args, "report-pages") ?? "50",
+      "--report-pages",
+    ),
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  runBench(optionsFromArgs(process.argv.slice(2))).then(
+    (outcome) => process.exit(outcome.ok ? 0 : 1),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,37 @@
+/**
+ * The benchmark in small, for CI: seeds 2,000 reports into a temporary
+ * directory and runs every measurement for a second. It proves the bench
+ * works end to end (and that no submission is lost); its numbers mean little.
+ * Exits non-zero when the bench reports a problem.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { optionsFromArgs, runBench } from "./run.js";
+import { seed } from "./seed.js";
+
+async function main() {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "dd-bench-smoke-"));
+  try {
+    await seed({ reports: 2000, dataDir });
+    const outcome = await runBench({
+      ...optionsFromArgs(process.argv.slice(2)),
+      dataDir,
+      duration: 1,
+      warmup: 0.5,
+      mail: 1000,
+      reportPages: 10,
+    });
+    return outcome.ok ? 0 : 1;
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
