@@ -5,6 +5,7 @@ import { outboxRoutes } from "./mail/routes.js";
 import { organizationRoutes } from "./orgs/routes.js";
 import { reportListRoutes } from "./reports/list-routes.js";
 import { reportRoutes } from "./reports/routes.js";
+import { statsRoutes } from "./stats/routes.js";
 
 /**
  * Feature routers (reports, organizations, mail outbox, ...) are mounted here,
@@ -16,4 +17,5 @@ export function registerFeatureRoutes(app: Express, deps: Deps): void {
   app.use(reportListRoutes(deps));
   app.use(reportRoutes(deps));
   app.use(outboxRoutes(deps));
+  app.use(statsRoutes(deps));
 }

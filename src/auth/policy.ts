@@ -45,6 +45,7 @@ export const GLOBAL_ACTIONS = [
   "user:manage", // list users, change roles, disable accounts
   "outbox:manage", // see and retry outgoing mail
   "audit:view", // browse the audit log
+  "stats:view_staff", // statistics with organizations (the public page has none)
 ] as const;
 export type GlobalAction = (typeof GLOBAL_ACTIONS)[number];
 
@@ -80,6 +81,7 @@ const globalRules: Record<GlobalAction, readonly Role[]> = {
   "user:manage": ["admin"],
   "outbox:manage": ["admin"],
   "audit:view": ["admin"],
+  "stats:view_staff": STAFF,
 };
 
 /** How an actor stands to a report; staff stand above every report. */

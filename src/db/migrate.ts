@@ -8,6 +8,7 @@ import * as accountSecurity from "../../db/migrations/2026-11-25-01-account-secu
 import * as search from "../../db/migrations/2026-11-25-11-search.js";
 import * as reminders from "../../db/migrations/2026-11-25-12-reminders.js";
 import * as benchIndexes from "../../db/migrations/2026-11-25-14-bench-indexes.js";
+import * as statsIndexes from "../../db/migrations/2026-11-25-20-stats-indexes.js";
 import type { Db } from "./index.js";
 
 /**
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-25-11-search": search,
   "2026-11-25-12-reminders": reminders,
   "2026-11-25-14-bench-indexes": benchIndexes,
+  "2026-11-25-20-stats-indexes": statsIndexes,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -50,6 +50,7 @@ const ACCESS: Record<string, Access> = {
   "GET /security.txt": { kind: "public" },
   "GET /": { kind: "public" },
   "GET /policy": { kind: "public" },
+  "GET /stats": { kind: "public" },
   "GET /login": { kind: "public" },
   "POST /login": { kind: "public" },
   "POST /logout": { kind: "public" },
@@ -97,6 +98,7 @@ const ACCESS: Record<string, Access> = {
     params: { publicId: "user" },
   },
   "GET /admin/audit": { kind: "role", action: "audit:view" },
+  "GET /stats/staff": { kind: "role", action: "stats:view_staff" },
   "GET /admin/outbox": { kind: "role", action: "outbox:manage" },
   "POST /admin/outbox/:key/retry": { kind: "role", action: "outbox:manage" },
 

@@ -173,6 +173,7 @@ const GLOBAL_TABLE: Record<GlobalAction, readonly Role[]> = {
   "user:manage": ["admin"],
   "outbox:manage": ["admin"],
   "audit:view": ["admin"],
+  "stats:view_staff": ["triager", "admin"],
 };
 
 describe("policy", () => {

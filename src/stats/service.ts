@@ -1,0 +1,649 @@
+import { can, type Actor } from "../auth/policy.js";
+import type { Deps } from "../deps.js";
+import { NotFoundError } from "../http/errors.js";
+import { SEVERITY_LABELS, type Severity } from "../reports/cvss.js";
+import { CWE_OTHER, cweLabel } from "../reports/cwe.js";
+import { STATES, STATE_INFO, type State } from "../reports/workflow.js";
+import {
+  countAllReports,
+  countReportsByState,
+  countReportsBySeverity,
+  countReportsCreatedIn,
+  maxReportId,
+  reportMilestonesInIdRange,
+  topOrganizations,
+  topReportedCwes,
+  type Bucket,
+  type OrganizationCount,
+  type ReportMilestones,
+} from "./repository.js";
+
+/** Statistics are computed at most once a minute; every page view in between reads memory. */
+export const STATS_CACHE_MS = 60_000;
+/** The public page shows counts below this as "fewer than 3". */
+export const SUPPRESS_BELOW = 3;
+export const MONTHS_SHOWN = 24;
+export const TOP_CWES = 10;
+export const TOP_ORGANIZATIONS = 20;
+/**
+ * Reports read per query when deriving timings. Between batches the event
+ * loop gets a turn, so a recomputation at a million reports never holds up
+ * other requests for more than one batch.
+ */
+const ID_BATCH = 5_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+// ---------------------------------------------------------------- numbers
+
+/** Median and 90th percentile of durations (ms), linearly interpolated between ranks. */
+export interface Distribution {
+  n: number;
+  median: number | null;
+  p90: number | null;
+}
+
+export function percentile(
+  sorted: ArrayLike<number>,
+  p: number,
+): number | null {
+  const n = sorted.length;
+  if (n === 0) return null;
+  const rank = (n - 1) * p;
+  const lo = Math.floor(rank);
+  const hi = Math.min(lo + 1, n - 1);
+  return sorted[lo]! + (rank - lo) * (sorted[hi]! - sorted[lo]!);
+}
+
+export function distribution(values: readonly number[]): Distribution {
+  const sorted = Float64Array.from(values).sort();
+  return {
+    n: sorted.length,
+    median: percentile(sorted, 0.5),
+    p90: percentile(sorted, 0.9),
+  };
+}
+
+export const TIMINGS = ["acknowledge", "triage", "fix", "disclose"] as const;
+export type Timing = (typeof TIMINGS)[number];
+export type TimingSet = Record<Timing, Distribution>;
+
+export const DEADLINES = ["acknowledge", "triage", "disclosure"] as const;
+export type Deadline = (typeof DEADLINES)[number];
+export interface DeadlineShare {
+  met: number;
+  /** Reports whose deadline was met or missed (not those still running). */
+  assessed: number;
+}
+
+class TimingCollector {
+  readonly values: Record<Timing, number[]> = {
+    acknowledge: [],
+    triage: [],
+    fix: [],
+    disclose: [],
+  };
+  add(timing: Timing, from: number | null, to: number | null) {
+    if (from !== null && to !== null && to >= from)
+      this.values[timing].push(to - from);
+  }
+  result(): TimingSet {
+    return {
+      acknowledge: distribution(this.values.acknowledge),
+      triage: distribution(this.values.triage),
+      fix: distribution(this.values.fix),
+      disclose: distribution(this.values.disclose),
+    };
+  }
+}
+
+function earliest(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.min(a, b);
+}
+
+/** Met, missed, or still running (null) at `now`. */
+function deadlineOutcome(
+  due: number | null,
+  doneAt: number | null,
+  now: number,
+): boolean | null {
+  if (due === null) return null;
+  if (doneAt !== null) return doneAt <= due;
+  return due < now ? false : null;
+}
+
+export interface StatsSnapshot {
+  computedAt: Date;
+  total: number;
+  months: { start: Date; count: number }[];
+  states: Bucket[];
+  severities: Bucket[];
+  cwes: Bucket[];
+  organizations: OrganizationCount[];
+  timings: TimingSet;
+  organizationTimings: Map<number, TimingSet>;
+  deadlines: Record<Deadline, DeadlineShare>;
+}
+
+function monthStarts(now: Date): Date[] {
+  const y = now.getUTCFullYear();
+  const m = now.getUTCMonth();
+  return Array.from(
+    { length: MONTHS_SHOWN + 1 },
+    (_, i) => new Date(Date.UTC(y, m - MONTHS_SHOWN + 1 + i, 1)),
+  );
+}
+
+const yieldToEventLoop = () =>
+  new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Everything both pages show, from aggregate queries and one pass over the
+ * reports' milestones in ID batches.
+ *
+ * - time to acknowledge: submission → first response (acknowledged, asked
+ *   for information, triaged or closed);
+ * - time to triage: submission → first triaged;
+ * - time to fix: organization notified → first marked fixed;
+ * - time to disclose: submission → published.
+ * Deadlines: acknowledgment met if the first response came by its due date;
+ * triage met if the report was triaged (or closed) by its due date;
+ * disclosure met if the fix was deployed by the disclosure deadline. A
+ * deadline still running is not counted either way.
+ */
+export async function computeStats(
+  deps: Pick<Deps, "db">,
+  now: Date,
+): Promise<StatsSnapshot> {
+  const { db } = deps;
+  const starts = monthStarts(now);
+  const ranges = starts.slice(0, -1).map((start, i) => ({
+    from: start.getTime(),
+    until: starts[i + 1]!.getTime(),
+  }));
+  const monthCounts = await countReportsCreatedIn(db, ranges);
+  const total = await countAllReports(db);
+  const states = await countReportsByState(db);
+  const severities = await countReportsBySeverity(db);
+  const cwes = await topReportedCwes(db, TOP_CWES);
+  const organizations = await topOrganizations(db, TOP_ORGANIZATIONS);
+
+  const overall = new TimingCollector();
+  const perOrg = new Map<number, TimingCollector>(
+    organizations.map((o) => [o.organizationId, new TimingCollector()]),
+  );
+  const deadlines: Record<Deadline, DeadlineShare> = {
+    acknowledge: { met: 0, assessed: 0 },
+    triage: { met: 0, assessed: 0 },
+    disclosure: { met: 0, assessed: 0 },
+  };
+  const count = (deadline: Deadline, outcome: boolean | null) => {
+    if (outcome === null) return;
+    deadlines[deadline].assessed += 1;
+    if (outcome) deadlines[deadline].met += 1;
+  };
+  const nowMs = now.getTime();
+  const take = (r: ReportMilestones) => {
+    const collectors = [overall];
+    const org =
+      r.organizationId === null ? undefined : perOrg.get(r.organizationId);
+    if (org) collectors.push(org);
+    for (const c of collectors) {
+      c.add("acknowledge", r.createdAt, r.respondedAt);
+      c.add("triage", r.createdAt, r.triagedAt);
+      c.add("fix", r.vendorNotifiedAt, r.fixedAt);
+      c.add("disclose", r.createdAt, r.disclosedAt);
+    }
+    count("acknowledge", deadlineOutcome(r.ackDueAt, r.respondedAt, nowMs));
+    count(
+      "triage",
+      deadlineOutcome(r.triageDueAt, earliest(r.triagedAt, r.closedAt), nowMs),
+    );
+    count("disclosure", deadlineOutcome(r.disclosureDueAt, r.fixedAt, nowMs));
+  };
+  const lastId = await maxReportId(db);
+  for (let from = 1; from <= lastId; from += ID_BATCH) {
+    const batch = await reportMilestonesInIdRange(
+      db,
+      from,
+      from + ID_BATCH - 1,
+    );
+    for (const r of batch) take(r);
+    await yieldToEventLoop();
+  }
+
+  return {
+    computedAt: now,
+    total,
+    months: ranges.map((r, i) => ({
+      start: new Date(r.from),
+      count: monthCounts[i]!,
+    })),
+    states,
+    severities,
+    cwes,
+    organizations,
+    timings: overall.result(),
+    organizationTimings: new Map(
+      [...perOrg].map(([id, c]) => [id, c.result()]),
+    ),
+    deadlines,
+  };
+}
+
+// ---------------------------------------------------------------- cache
+
+interface CacheEntry {
+  snapshot?: StatsSnapshot;
+  expiresAt: number;
+  pending?: Promise<StatsSnapshot>;
+}
+/** One cache per database, so tests with their own database never share one. */
+const cache = new WeakMap<object, CacheEntry>();
+
+/** The statistics, recomputed when older than a minute by the app's clock. */
+export async function currentStats(
+  deps: Pick<Deps, "db" | "clock">,
+): Promise<StatsSnapshot> {
+  const now = deps.clock.now();
+  const entry = cache.get(deps.db);
+  if (entry?.snapshot && now.getTime() < entry.expiresAt) return entry.snapshot;
+  // Concurrent requests after expiry share one computation.
+  if (entry?.pending) return entry.pending;
+  const pending = computeStats(deps, now).then(
+    (snapshot) => {
+      cache.set(deps.db, {
+        snapshot,
+        expiresAt: now.getTime() + STATS_CACHE_MS,
+      });
+      return snapshot;
+    },
+    (err: unknown) => {
+      cache.delete(deps.db);
+      throw err;
+    },
+  );
+  cache.set(deps.db, { expiresAt: 0, pending });
+  return pending;
+}
+
+// ---------------------------------------------------------------- view models
+
+export interface ChartBar {
+  label: string;
+  valueText: string;
+  /** Geometry in the chart's viewBox units; width 0 draws no bar. */
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  /** Baseline of the row's texts. */
+  textY: number;
+  valueX: number;
+}
+
+export interface BarChart {
+  id: string;
+  title: string;
+  /** Read by screen readers in place of the drawing: every bar in words. */
+  description: string;
+  width: number;
+  height: number;
+  labelX: number;
+  bars: ChartBar[];
+  /** The same numbers as a table. */
+  table: {
+    caption: string;
+    labelHeader: string;
+    valueHeader: string;
+    rows: { label: string; valueText: string }[];
+  };
+}
+
+export interface ChartItem {
+  /** Short, for the drawing. */
+  label: string;
+  /** Full, for the table. */
+  tableLabel?: string;
+  value: number;
+  /** Set when the number is not shown (small-number suppression). */
+  suppressed?: boolean;
+}
+
+const CHART_WIDTH = 480;
+const LABEL_WIDTH = 170;
+const VALUE_WIDTH = 100;
+const ROW_HEIGHT = 26;
+const BAR_HEIGHT = 16;
+const MAX_LABEL = 24;
+
+function shortLabel(text: string): string {
+  return text.length > MAX_LABEL ? `${text.slice(0, MAX_LABEL - 1)}…` : text;
+}
+
+function countText(item: ChartItem): string {
+  return item.suppressed
+    ? `fewer than ${SUPPRESS_BELOW}`
+    : item.value.toLocaleString("en-GB");
+}
+
+/** Horizontal bars, one row per item, with the label left and the number right of each bar. */
+export function barChart(
+  id: string,
+  title: string,
+  valueHeader: string,
+  labelHeader: string,
+  items: readonly ChartItem[],
+): BarChart {
+  const barArea = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH;
+  const max = Math.max(
+    0,
+    ...items.filter((i) => !i.suppressed).map((i) => i.value),
+  );
+  const bars = items.map((item, row) => {
+    const y = 4 + row * ROW_HEIGHT;
+    const width =
+      item.suppressed || max === 0 || item.value <= 0
+        ? 0
+        : Math.max(1, Math.round((item.value / max) * barArea * 10) / 10);
+    return {
+      label: shortLabel(item.label),
+      valueText: countText(item),
+      x: LABEL_WIDTH,
+      y: y + (ROW_HEIGHT - BAR_HEIGHT) / 2,
+      width,
+      height: BAR_HEIGHT,
+      textY: y + ROW_HEIGHT / 2 + 5,
+      valueX: LABEL_WIDTH + width + 6,
+    };
+  });
+  const rows = items.map((item) => ({
+    label: item.tableLabel ?? item.label,
+    valueText: countText(item),
+  }));
+  return {
+    id,
+    title,
+    description:
+      items.length === 0
+        ? "No reports yet."
+        : `Bar chart of ${valueHeader.toLowerCase()}: ` +
+          rows.map((r) => `${r.label}, ${r.valueText}`).join("; ") +
+          ".",
+    width: CHART_WIDTH,
+    height: 8 + Math.max(1, items.length) * ROW_HEIGHT,
+    labelX: LABEL_WIDTH - 8,
+    bars,
+    table: { caption: title, labelHeader, valueHeader, rows },
+  };
+}
+
+/** "5 hours", "1 day", "2.5 days". */
+export function durationText(ms: number | null): string {
+  if (ms === null) return "none yet";
+  const round = (v: number) => Math.round(v * 10) / 10;
+  if (ms < DAY) {
+    const hours = round(ms / HOUR);
+    return `${hours} ${hours === 1 ? "hour" : "hours"}`;
+  }
+  const days = round(ms / DAY);
+  return `${days} ${days === 1 ? "day" : "days"}`;
+}
+
+const TIMING_INFO: Record<Timing, { label: string; explanation: string }> = {
+  acknowledge: {
+    label: "Time to acknowledge",
+    explanation: "From submission to the first answer by the CERT.",
+  },
+  triage: {
+    label: "Time to triage",
+    explanation: "From submission to the report being validated.",
+  },
+  fix: {
+    label: "Time to fix",
+    explanation:
+      "From the organization being notified to the fix being deployed.",
+  },
+  disclose: {
+    label: "Time to disclose",
+    explanation: "From submission to publication as an advisory.",
+  },
+};
+
+const DEADLINE_INFO: Record<Deadline, { label: string; explanation: string }> =
+  {
+    acknowledge: {
+      label: "Acknowledgment due",
+      explanation: "Answered by the acknowledgment due date.",
+    },
+    triage: {
+      label: "Triage due",
+      explanation: "Validated or closed by the triage due date.",
+    },
+    disclosure: {
+      label: "Disclosure deadline",
+      explanation: "Fix deployed by the disclosure deadline.",
+    },
+  };
+
+export interface TimingRow {
+  label: string;
+  explanation: string;
+  countText: string;
+  medianText: string;
+  p90Text: string;
+}
+
+export interface DeadlineRow {
+  label: string;
+  explanation: string;
+  shareText: string;
+  metText: string;
+  assessedText: string;
+}
+
+function timingRows(timings: TimingSet, suppress: boolean): TimingRow[] {
+  return TIMINGS.map((t) => {
+    const d = timings[t];
+    const hidden = suppress && d.n > 0 && d.n < SUPPRESS_BELOW;
+    return {
+      ...TIMING_INFO[t],
+      countText: hidden
+        ? `fewer than ${SUPPRESS_BELOW}`
+        : d.n.toLocaleString("en-GB"),
+      medianText: hidden ? "too few reports" : durationText(d.median),
+      p90Text: hidden ? "too few reports" : durationText(d.p90),
+    };
+  });
+}
+
+function deadlineRows(
+  deadlines: Record<Deadline, DeadlineShare>,
+  suppress: boolean,
+): DeadlineRow[] {
+  return DEADLINES.map((d) => {
+    const { met, assessed } = deadlines[d];
+    const hidden = suppress && assessed > 0 && assessed < SUPPRESS_BELOW;
+    return {
+      ...DEADLINE_INFO[d],
+      shareText: hidden
+        ? "too few reports"
+        : assessed === 0
+          ? "none yet"
+          : `${Math.round((met / assessed) * 100)}%`,
+      metText: hidden ? "–" : met.toLocaleString("en-GB"),
+      assessedText: hidden
+        ? `fewer than ${SUPPRESS_BELOW}`
+        : assessed.toLocaleString("en-GB"),
+    };
+  });
+}
+
+const SEVERITY_ORDER: readonly (Severity | null)[] = [
+  "critical",
+  "high",
+  "medium",
+  "low",
+  "none",
+  null,
+];
+
+function item(
+  label: string,
+  value: number,
+  suppress: boolean,
+  tableLabel?: string,
+): ChartItem {
+  return {
+    label,
+    tableLabel,
+    value,
+    suppressed: suppress && value > 0 && value < SUPPRESS_BELOW,
+  };
+}
+
+const monthFormat = new Intl.DateTimeFormat("en-GB", {
+  month: "short",
+  year: "numeric",
+  timeZone: "UTC",
+});
+
+function countOf(buckets: readonly Bucket[], key: string | null): number {
+  return buckets.find((b) => b.key === key)?.count ?? 0;
+}
+
+export interface StatsView {
+  title: string;
+  computedAtText: string;
+  computedAtIso: string;
+  totalText: string;
+  suppressBelow: number;
+  charts: {
+    months: BarChart;
+    states: BarChart;
+    severities: BarChart;
+    cwes: BarChart;
+  };
+  timings: TimingRow[];
+  deadlines: DeadlineRow[];
+}
+
+export interface StaffStatsView extends StatsView {
+  organizationsChart: BarChart;
+  organizations: {
+    name: string;
+    countText: string;
+    timings: { label: string; medianText: string; p90Text: string }[];
+  }[];
+  timingLabels: string[];
+}
+
+function statsView(
+  snapshot: StatsSnapshot,
+  suppress: boolean,
+  title: string,
+): StatsView {
+  const months = snapshot.months.map((m) =>
+    item(monthFormat.format(m.start), m.count, suppress),
+  );
+  const states = STATES.map((s: State) =>
+    item(STATE_INFO[s].label, countOf(snapshot.states, s), suppress),
+  );
+  const severities = SEVERITY_ORDER.map((s) =>
+    item(
+      s === null ? "Not rated yet" : SEVERITY_LABELS[s],
+      countOf(snapshot.severities, s),
+      suppress,
+    ),
+  );
+  const cwes = snapshot.cwes.map((b) =>
+    item(
+      b.key === CWE_OTHER ? "Other" : (b.key ?? ""),
+      b.count,
+      suppress,
+      cweLabel(b.key ?? ""),
+    ),
+  );
+  const iso = snapshot.computedAt.toISOString();
+  return {
+    title,
+    computedAtIso: iso,
+    computedAtText: `${iso.slice(0, 16).replace("T", " ")} UTC`,
+    totalText: snapshot.total.toLocaleString("en-GB"),
+    suppressBelow: SUPPRESS_BELOW,
+    charts: {
+      months: barChart(
+        "chart-months",
+        `Reports per month, last ${MONTHS_SHOWN} months`,
+        "Reports",
+        "Month",
+        months,
+      ),
+      states: barChart(
+        "chart-states",
+        "Reports by state",
+        "Reports",
+        "State",
+        states,
+      ),
+      severities: barChart(
+        "chart-severities",
+        "Reports by severity",
+        "Reports",
+        "Severity",
+        severities,
+      ),
+      cwes: barChart(
+        "chart-cwes",
+        `Most reported weaknesses (top ${TOP_CWES})`,
+        "Reports",
+        "Weakness",
+        cwes,
+      ),
+    },
+    timings: timingRows(snapshot.timings, suppress),
+    deadlines: deadlineRows(snapshot.deadlines, suppress),
+  };
+}
+
+/** The public page: aggregates only, no organization, small numbers suppressed. */
+export async function publicStatsView(
+  deps: Pick<Deps, "db" | "clock">,
+): Promise<StatsView> {
+  return statsView(await currentStats(deps), true, "Statistics");
+}
+
+/** The staff page: exact numbers, and by organization. */
+export async function staffStatsView(
+  deps: Pick<Deps, "db" | "clock">,
+  actor: Actor | null,
+): Promise<StaffStatsView> {
+  if (!can(actor, "stats:view_staff")) throw new NotFoundError();
+  const snapshot = await currentStats(deps);
+  const base = statsView(snapshot, false, "Statistics for staff");
+  return {
+    ...base,
+    organizationsChart: barChart(
+      "chart-organizations",
+      `Organizations with the most reports (top ${TOP_ORGANIZATIONS})`,
+      "Reports",
+      "Organization",
+      snapshot.organizations.map((o) => item(o.name, o.count, false)),
+    ),
+    timingLabels: TIMINGS.map((t) => TIMING_INFO[t].label),
+    organizations: snapshot.organizations.map((o) => {
+      const timings = snapshot.organizationTimings.get(o.organizationId)!;
+      return {
+        name: o.name,
+        countText: o.count.toLocaleString("en-GB"),
+        timings: TIMINGS.map((t) => ({
+          label: TIMING_INFO[t].label,
+          medianText: durationText(timings[t].median),
+          p90Text: durationText(timings[t].p90),
+        })),
+      };
+    }),
+  };
+}

@@ -1,0 +1,368 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "mocha";
+import type { State } from "../../src/reports/workflow.js";
+import { createOrg, insertReport } from "../support/fixtures.js";
+import {
+  anonymous,
+  createTestContext,
+  createUser,
+  signedIn,
+  TestClock,
+  type TestContext,
+  type TestUser,
+} from "../support/harness.js";
+
+const DAY = 86_400_000;
+/** All the recent reports are filed at the start of February 2026. */
+const T0 = Date.parse("2026-02-01T00:00:00Z");
+const NOW = Date.parse("2026-03-02T09:00:00Z");
+
+/** The rows of the table that follows `marker`, each as its cells' plain text. */
+function tableRows(html: string, marker: string): string[][] {
+  const start = html.indexOf(marker);
+  assert.ok(start >= 0, `no table after ${marker}`);
+  const table = html.slice(start, html.indexOf("</table>", start));
+  return [...table.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map((row) =>
+    [...row[1]!.matchAll(/<t[hd][^>]*>([\s\S]*?)<\/t[hd]>/g)].map((cell) =>
+      cell[1]!
+        .replace(/<br \/>[\s\S]*$/, "")
+        .replace(/<[^>]+>/g, " ")
+        .replace(/\s+/g, " ")
+        .trim(),
+    ),
+  );
+}
+
+function row(html: string, marker: string, label: string): string[] {
+  const found = tableRows(html, marker).find((r) => r[0] === label);
+  assert.ok(found, `no row ${label} after ${marker}`);
+  return found.slice(1);
+}
+
+describe("statistics", () => {
+  let ctx: TestContext;
+  let researcher: TestUser;
+  let contact: TestUser;
+  let triager: TestUser;
+  let admin: TestUser;
+  const secrets: string[] = [];
+
+  const at = (days: number) => new Date(T0 + days * DAY);
+  async function event(reportId: number, to: State, ms: number) {
+    await ctx.db
+      .insertInto("report_events")
+      .values({
+        report_id: reportId,
+        actor_id: null,
+        kind: "transition",
+        action: null,
+        from_state: null,
+        to_state: to,
+        visibility: "public",
+        body: null,
+        created_at: ms,
+      })
+      .execute();
+  }
+  /** A report filed at `created` (days after T0) that reached each state after so many days. */
+  async function report(
+    fields: {
+      state: State;
+      organizationId?: number | null;
+      severity?: string | null;
+      cwe?: string;
+      created?: number;
+      notified?: number;
+    },
+    milestones: [State, number][],
+  ) {
+    const created = fields.created ?? 0;
+    const r = await insertReport(ctx, {
+      reporterId: researcher.user.id,
+      state: fields.state,
+      organizationId: fields.organizationId ?? null,
+      severity: fields.severity ?? null,
+      cwe: fields.cwe ?? "CWE-639",
+      createdAt: at(created),
+      vendorNotifiedAt:
+        fields.notified === undefined ? null : at(created + fields.notified),
+    });
+    secrets.push(r.publicId, `Report ${r.publicId}`);
+    for (const [state, days] of milestones)
+      await event(r.id, state, T0 + (created + days) * DAY);
+    return r;
+  }
+
+  before(async () => {
+    ctx = await createTestContext({ clock: new TestClock(NOW) });
+    const alpha = await createOrg(ctx, "Hospital Alpha Trust");
+    const beta = await createOrg(ctx, "Beta Water Works");
+    secrets.push(alpha.name, beta.name, alpha.publicId, beta.publicId);
+    researcher = await createUser(ctx, "researcher", {
+      displayName: "Rita Quietfinder",
+    });
+    secrets.push("Rita Quietfinder", researcher.email);
+    contact = await createUser(ctx, "org_contact", { orgIds: [alpha.id] });
+    triager = await createUser(ctx, "triager");
+    admin = await createUser(ctx, "admin");
+
+    // R1: acknowledged after 1 day, triaged 2, notified 3, fixed 13, published 20.
+    await report(
+      {
+        state: "disclosed",
+        organizationId: alpha.id,
+        severity: "high",
+        notified: 3,
+      },
+      [
+        ["acknowledged", 1],
+        ["triaged", 2],
+        ["vendor_notified", 3],
+        ["fixed", 13],
+        ["closed", 15],
+        ["disclosed", 20],
+      ],
+    );
+    // R2: 2, 4, notified 5, fixed 25.
+    await report(
+      {
+        state: "fixed",
+        organizationId: alpha.id,
+        severity: "high",
+        notified: 5,
+      },
+      [
+        ["acknowledged", 2],
+        ["triaged", 4],
+        ["vendor_notified", 5],
+        ["fixed", 25],
+      ],
+    );
+    // R3: acknowledged on its due date (3), triaged late (12), notified 13.
+    await report(
+      {
+        state: "vendor_notified",
+        organizationId: alpha.id,
+        severity: "high",
+        notified: 13,
+      },
+      [
+        ["acknowledged", 3],
+        ["triaged", 12],
+        ["vendor_notified", 13],
+      ],
+    );
+    // R4: acknowledged late (5), closed as invalid at 6.
+    await report(
+      { state: "closed", organizationId: alpha.id, severity: "high" },
+      [
+        ["acknowledged", 5],
+        ["closed", 6],
+      ],
+    );
+    // R5, R6: never answered, both deadlines long passed.
+    await report({ state: "submitted", organizationId: alpha.id }, []);
+    await report(
+      {
+        state: "submitted",
+        organizationId: beta.id,
+        cwe: "CWE-79",
+        created: 10,
+      },
+      [],
+    );
+    // R7: from 2023, outside the months shown; answered and closed the next day.
+    await report(
+      {
+        state: "closed",
+        created: (Date.parse("2023-06-01T00:00:00Z") - T0) / DAY,
+      },
+      [
+        ["needs_info", 1],
+        ["closed", 1],
+      ],
+    );
+  });
+
+  after(async () => {
+    await ctx?.close();
+  });
+
+  it("the public page shows exact aggregates, medians and 90th percentiles", async () => {
+    const res = await (await anonymous(ctx)).agent.get("/stats");
+    assert.equal(res.status, 200);
+    const html = res.text;
+    assert.match(html, /Reports received: <strong>7<\/strong>/);
+
+    // Months: the last 24 (April 2024 to March 2026); the 2023 report is not among them.
+    const months = tableRows(
+      html,
+      "Reports per month, last 24 months</caption>",
+    );
+    assert.equal(months.length, 1 + 24);
+    assert.deepEqual(months[1], ["Apr 2024", "0"]);
+    assert.deepEqual(months.at(-2), ["Feb 2026", "6"]);
+    assert.deepEqual(months.at(-1), ["Mar 2026", "0"]);
+
+    // Below 3 is suppressed in public.
+    const states = "Reports by state</caption>";
+    assert.deepEqual(row(html, states, "Submitted"), ["fewer than 3"]);
+    assert.deepEqual(row(html, states, "Closed"), ["fewer than 3"]);
+    assert.deepEqual(row(html, states, "Triaged"), ["0"]);
+    const severities = "Reports by severity</caption>";
+    assert.deepEqual(row(html, severities, "High"), ["4"]);
+    assert.deepEqual(row(html, severities, "Not rated yet"), ["3"]);
+    const cwes = "Most reported weaknesses (top 10)</caption>";
+    const cweRows = tableRows(html, cwes).slice(1);
+    assert.equal(cweRows[0]![1], "6");
+    assert.match(cweRows[0]![0]!, /^CWE-639: /);
+    assert.equal(cweRows[1]![1], "fewer than 3");
+    assert.match(cweRows[1]![0]!, /^CWE-79: /);
+
+    // Acknowledged after 1, 1, 2, 3 and 5 days: median 2, p90 3 + 0.6 × 2.
+    const timings = '<table id="timings">';
+    assert.deepEqual(row(html, timings, "Time to acknowledge"), [
+      "5",
+      "2 days",
+      "4.2 days",
+    ]);
+    // Triaged after 2, 4 and 12 days: median 4, p90 4 + 0.8 × 8.
+    assert.deepEqual(row(html, timings, "Time to triage"), [
+      "3",
+      "4 days",
+      "10.4 days",
+    ]);
+    // Two fixes and one publication: too few to show in public.
+    assert.deepEqual(row(html, timings, "Time to fix"), [
+      "fewer than 3",
+      "too few reports",
+      "too few reports",
+    ]);
+    assert.deepEqual(row(html, timings, "Time to disclose"), [
+      "fewer than 3",
+      "too few reports",
+      "too few reports",
+    ]);
+
+    // Acknowledgment: R1, R2, R3 (on the day) and R7 in time; R4 late; R5, R6 never.
+    const deadlines = '<table id="deadlines">';
+    assert.deepEqual(row(html, deadlines, "Acknowledgment due"), [
+      "4",
+      "7",
+      "57%",
+    ]);
+    // Triage: R1, R2, R4 (closed), R7 (closed) in time; R3 late; R5, R6 never.
+    assert.deepEqual(row(html, deadlines, "Triage due"), ["4", "7", "57%"]);
+    // Disclosure: R1 and R2 fixed in time, R3's deadline still running.
+    assert.deepEqual(row(html, deadlines, "Disclosure deadline"), [
+      "–",
+      "fewer than 3",
+      "too few reports",
+    ]);
+  });
+
+  it("the public page identifies nothing: no organization, title, ID or researcher", async () => {
+    const res = await (await anonymous(ctx)).agent.get("/stats");
+    for (const secret of secrets)
+      assert.ok(!res.text.includes(secret), `public page shows ${secret}`);
+    assert.doesNotMatch(res.text, /chart-organizations|organization-timings/);
+  });
+
+  it("draws each chart as an accessible SVG with a title, a description and text labels", async () => {
+    const res = await (await anonymous(ctx)).agent.get("/stats");
+    const svgs = [...res.text.matchAll(/<svg ([^>]*)>([\s\S]*?)<\/svg>/g)];
+    assert.equal(svgs.length, 4);
+    for (const [, attrs, body] of svgs) {
+      assert.match(attrs!, /role="img"/);
+      const id = /aria-labelledby="([\w-]+)-title \1-desc"/.exec(attrs!)?.[1];
+      assert.ok(id, "labelled by its title and description");
+      assert.match(body!, new RegExp(`<title id="${id}-title">[^<]+</title>`));
+      assert.match(body!, new RegExp(`<desc id="${id}-desc">[^<]+</desc>`));
+      assert.match(body!, /<text [^>]*>[^<]+<\/text>/);
+    }
+    assert.match(
+      res.text,
+      /<desc id="chart-severities-desc">Bar chart of reports: Critical, 0; High, 4; [^<]*Not rated yet, 3\.<\/desc>/,
+    );
+    // No inline style anywhere (strict CSP).
+    assert.doesNotMatch(res.text, /style=/);
+  });
+
+  it("the staff page has exact numbers and timings by organization", async () => {
+    const browser = await signedIn(ctx, triager);
+    const res = await browser.agent.get("/stats/staff");
+    assert.equal(res.status, 200);
+    const html = res.text;
+    assert.match(html, /href="\/stats\/staff" aria-current="page">Statistics</);
+    assert.deepEqual(row(html, "Reports by state</caption>", "Submitted"), [
+      "2",
+    ]);
+    assert.deepEqual(row(html, '<table id="timings">', "Time to fix"), [
+      "2",
+      "15 days",
+      "19 days",
+    ]);
+    assert.deepEqual(row(html, '<table id="timings">', "Time to disclose"), [
+      "1",
+      "20 days",
+      "20 days",
+    ]);
+    assert.deepEqual(
+      row(html, '<table id="deadlines">', "Disclosure deadline"),
+      ["2", "2", "100%"],
+    );
+    const orgs = "Organizations with the most reports (top 20)</caption>";
+    assert.deepEqual(tableRows(html, orgs).slice(1), [
+      ["Hospital Alpha Trust", "5"],
+      ["Beta Water Works", "1"],
+    ]);
+    const byOrg = '<table id="organization-timings">';
+    assert.deepEqual(row(html, byOrg, "Hospital Alpha Trust"), [
+      "5",
+      "2.5 days",
+      "4.4 days",
+      "4 days",
+      "10.4 days",
+      "15 days",
+      "19 days",
+      "20 days",
+      "20 days",
+    ]);
+    assert.deepEqual(row(html, byOrg, "Beta Water Works"), [
+      "1",
+      ...Array(8).fill("none yet"),
+    ]);
+    const adminPage = await (
+      await signedIn(ctx, admin)
+    ).agent.get("/stats/staff");
+    assert.equal(adminPage.status, 200);
+  });
+
+  it("the staff page is not found for researchers and organization contacts; signed-out visitors sign in", async () => {
+    for (const who of [researcher, contact]) {
+      const browser = await signedIn(ctx, who);
+      assert.equal((await browser.agent.get("/stats/staff")).status, 404);
+      const page = await browser.agent.get("/stats");
+      assert.equal(page.status, 200);
+      assert.doesNotMatch(page.text, /href="\/stats\/staff"/);
+    }
+    const res = await (await anonymous(ctx)).agent.get("/stats/staff");
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.location, "/login");
+  });
+
+  it("is computed at most once a minute by the app's clock", async () => {
+    const visitor = await anonymous(ctx);
+    const total = async () =>
+      /Reports received: <strong>(\d+)<\/strong>/.exec(
+        (await visitor.agent.get("/stats")).text,
+      )?.[1];
+    assert.equal(await total(), "7");
+    await report({ state: "submitted", created: 20 }, []);
+    assert.equal(await total(), "7", "still the cached numbers");
+    ctx.clock.advance(59_000);
+    assert.equal(await total(), "7");
+    ctx.clock.advance(2_000);
+    assert.equal(await total(), "8", "recomputed after a minute");
+  });
+});
