@@ -243,30 +243,39 @@ interface CacheEntry {
 /** One cache per database, so tests with their own database never share one. */
 const cache = new WeakMap<object, CacheEntry>();
 
-/** The statistics, recomputed when older than a minute by the app's clock. */
+/**
+ * The statistics, recomputed when older than a minute by the app's clock.
+ * Concurrent requests share one computation. Once there are numbers, they are
+ * served while newer ones are computed (the page says when they were), so
+ * only the very first visit waits for a computation; at a million reports
+ * that takes seconds.
+ */
 export async function currentStats(
-  deps: Pick<Deps, "db" | "clock">,
+  deps: Pick<Deps, "db" | "clock"> & Partial<Pick<Deps, "logger">>,
 ): Promise<StatsSnapshot> {
   const now = deps.clock.now();
-  const entry = cache.get(deps.db);
-  if (entry?.snapshot && now.getTime() < entry.expiresAt) return entry.snapshot;
-  // Concurrent requests after expiry share one computation.
-  if (entry?.pending) return entry.pending;
-  const pending = computeStats(deps, now).then(
-    (snapshot) => {
-      cache.set(deps.db, {
-        snapshot,
-        expiresAt: now.getTime() + STATS_CACHE_MS,
+  let entry = cache.get(deps.db);
+  if (!entry) cache.set(deps.db, (entry = { expiresAt: 0 }));
+  if (entry.snapshot && now.getTime() < entry.expiresAt) return entry.snapshot;
+  if (!entry.pending) {
+    const current = entry;
+    const pending = computeStats(deps, now);
+    current.pending = pending;
+    void pending
+      .then(
+        (snapshot) => {
+          current.snapshot = snapshot;
+          current.expiresAt = now.getTime() + STATS_CACHE_MS;
+        },
+        // Whoever waits on it gets the error; with older numbers there is
+        // nobody waiting, and the next visit tries again.
+        (err: unknown) => deps.logger?.error({ err }, "statistics failed"),
+      )
+      .finally(() => {
+        if (current.pending === pending) current.pending = undefined;
       });
-      return snapshot;
-    },
-    (err: unknown) => {
-      cache.delete(deps.db);
-      throw err;
-    },
-  );
-  cache.set(deps.db, { expiresAt: 0, pending });
-  return pending;
+  }
+  return entry.snapshot ?? entry.pending!;
 }
 
 // ---------------------------------------------------------------- view models
