@@ -5,6 +5,7 @@ import { outboxRoutes } from "./mail/routes.js";
 import { organizationRoutes } from "./orgs/routes.js";
 import { reportListRoutes } from "./reports/list-routes.js";
 import { reportRoutes } from "./reports/routes.js";
+import { advisoryRoutes } from "./advisories/routes.js";
 import { statsRoutes } from "./stats/routes.js";
 
 /**
@@ -17,5 +18,6 @@ export function registerFeatureRoutes(app: Express, deps: Deps): void {
   app.use(reportListRoutes(deps));
   app.use(reportRoutes(deps));
   app.use(outboxRoutes(deps));
+  app.use(advisoryRoutes(deps));
   app.use(statsRoutes(deps));
 }

@@ -162,6 +162,14 @@ export function can(
   return true;
 }
 
+/**
+ * A report's advisory is public, to everyone signed in or not, only once the
+ * report is disclosed; until then it does not exist outside the report.
+ */
+export function advisoryIsPublic(report: { state: string }): boolean {
+  return report.state === "disclosed";
+}
+
 /** Which roles may be given which role: only admins make staff. */
 export function canAssignRole(
   actor: Actor | null | undefined,

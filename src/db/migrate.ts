@@ -7,6 +7,7 @@ import * as audit from "../../db/migrations/2026-11-24-09-audit.js";
 import * as accountSecurity from "../../db/migrations/2026-11-25-01-account-security.js";
 import * as search from "../../db/migrations/2026-11-25-11-search.js";
 import * as reminders from "../../db/migrations/2026-11-25-12-reminders.js";
+import * as advisories from "../../db/migrations/2026-11-25-13-advisories.js";
 import * as benchIndexes from "../../db/migrations/2026-11-25-14-bench-indexes.js";
 import * as statsIndexes from "../../db/migrations/2026-11-25-20-stats-indexes.js";
 import type { Db } from "./index.js";
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-25-01-account-security": accountSecurity,
   "2026-11-25-11-search": search,
   "2026-11-25-12-reminders": reminders,
+  "2026-11-25-13-advisories": advisories,
   "2026-11-25-14-bench-indexes": benchIndexes,
   "2026-11-25-20-stats-indexes": statsIndexes,
 };

@@ -94,6 +94,14 @@ export interface ReportsTable {
   info_requested_at: number | null;
 }
 
+export interface AdvisoriesTable {
+  report_id: number;
+  summary: string;
+  cve_id: string | null;
+  updated_at: number;
+  published_at: number | null;
+}
+
 export interface RemindersTable {
   report_id: number;
   kind: string;
@@ -169,6 +177,7 @@ export interface Database {
   tokens: TokensTable;
   recovery_codes: RecoveryCodesTable;
   reminders: RemindersTable;
+  advisories: AdvisoriesTable;
   organizations: OrganizationsTable;
   org_members: OrgMembersTable;
   reports: ReportsTable;

@@ -27,6 +27,7 @@ export function publicRoutes(deps: Deps) {
       `Contact: ${security.contact}`,
       `Expires: ${expires.toISOString().replace(/\.\d{3}Z$/, "Z")}`,
       `Policy: ${security.policyUrl}`,
+      `Acknowledgments: ${baseUrl}/acknowledgments`,
       `Preferred-Languages: ${security.languages}`,
       `Canonical: ${baseUrl}/.well-known/security.txt`,
     ];

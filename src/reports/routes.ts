@@ -5,6 +5,7 @@ import { actorOf, flash, requireSignIn } from "../http/middleware.js";
 import { formValues, parseForm, type FieldErrors } from "../http/validation.js";
 import { can, mustVerifyEmail } from "../auth/policy.js";
 import { HOUR_MS, limiter } from "../http/rate-limits.js";
+import { saveAdvisory } from "../advisories/service.js";
 import { NotFoundError } from "../http/errors.js";
 import {
   acceptUploads,
@@ -233,6 +234,20 @@ export function reportRoutes(deps: Deps) {
       });
     }
     flash(req, "success", "Triage details saved.");
+    res.redirect(303, `/reports/${report.publicId}`);
+  });
+
+  router.post("/reports/:id/advisory", requireSignIn, async (req, res) => {
+    const actor = actorOf(req)!;
+    const report = await loadReportFor(deps, actor, String(req.params.id));
+    const saved = await saveAdvisory(deps, actor, report, req.body);
+    if (!saved.ok)
+      return renderReport(req, res, 422, {
+        form: "advisory",
+        errors: saved.errors,
+        values: saved.values,
+      });
+    flash(req, "success", "Advisory summary saved.");
     res.redirect(303, `/reports/${report.publicId}`);
   });
 

@@ -12,6 +12,11 @@ import { ConflictError, NotFoundError } from "../http/errors.js";
 import { text, type FieldErrors } from "../http/validation.js";
 import { MAX_FILES } from "../http/uploads.js";
 import { newPublicId, newReportId, normalizeReportId } from "../ids.js";
+import {
+  findAdvisory,
+  markAdvisoryPublished,
+} from "../advisories/repository.js";
+import { advisoryDraftFor } from "../advisories/service.js";
 import { notifyReportEvent, type ReportEvent } from "../mail/notifications.js";
 import { renderMarkdown } from "../markdown.js";
 import {
@@ -490,6 +495,7 @@ export async function reportPage(
           visible: can(actor, "report:view", accessFacts(duplicateOf)),
         }
       : null,
+    advisory: await advisoryDraftFor(deps, actor, report),
     deadlines: [
       dueText(
         report.ackDueAt,
@@ -675,8 +681,22 @@ export async function takeTransition(
       errors: { [decision.field ?? "name"]: decision.error },
     };
   const { plan } = decision;
+  // Only a triager-written advisory is ever published, never the raw report.
+  if (
+    plan.transition.name === "publish" &&
+    !(await findAdvisory(deps.db, report.id))
+  )
+    return {
+      ok: false,
+      errors: {
+        message:
+          "Write and save the advisory summary first (the Advisory panel); it is what the public page shows.",
+      },
+    };
   const now = deps.clock.now();
   await deps.db.transaction().execute(async (tx) => {
+    if (plan.transition.name === "publish")
+      await markAdvisoryPublished(tx, report.id, now);
     const changed = await changeReportState(tx, report.id, plan.from, {
       state: plan.to,
       stateBeforeInfo: plan.stateBeforeInfo,

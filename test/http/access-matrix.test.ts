@@ -61,6 +61,11 @@ const ACCESS: Record<string, Access> = {
   "GET /password/set": { kind: "public" },
   "POST /password/set": { kind: "public" },
   "GET /password/forgot": { kind: "public" },
+  // Published advisories are public; unpublished ones answer 404 (advisories.test.ts).
+  "GET /advisories": { kind: "public" },
+  "GET /advisories.atom": { kind: "public" },
+  "GET /advisories/:id": { kind: "public" },
+  "GET /acknowledgments": { kind: "public" },
   "POST /password/forgot": { kind: "public" },
   // Without a half-finished sign-in in the session these send to /login.
   "GET /login/2fa": { kind: "public" },
@@ -138,6 +143,11 @@ const ACCESS: Record<string, Access> = {
     staffOnly: true,
   },
   "POST /reports/:id/triage": {
+    kind: "object",
+    params: { id: "report" },
+    staffOnly: true,
+  },
+  "POST /reports/:id/advisory": {
     kind: "object",
     params: { id: "report" },
     staffOnly: true,

@@ -1,0 +1,190 @@
+import type { DbOrTx } from "../db/index.js";
+
+export interface AdvisoryDraft {
+  summary: string;
+  cveId: string | null;
+  updatedAt: Date;
+  publishedAt: Date | null;
+}
+
+export async function findAdvisory(
+  db: DbOrTx,
+  reportId: number,
+): Promise<AdvisoryDraft | undefined> {
+  const row = await db
+    .selectFrom("advisories")
+    .selectAll()
+    .where("report_id", "=", reportId)
+    .executeTakeFirst();
+  return (
+    row && {
+      summary: row.summary,
+      cveId: row.cve_id,
+      updatedAt: new Date(row.updated_at),
+      publishedAt:
+        row.published_at === null ? null : new Date(row.published_at),
+    }
+  );
+}
+
+export async function saveAdvisoryDraft(
+  db: DbOrTx,
+  reportId: number,
+  summary: string,
+  cveId: string | null,
+  at: Date,
+) {
+  await db
+    .insertInto("advisories")
+    .values({
+      report_id: reportId,
+      summary,
+      cve_id: cveId,
+      updated_at: at.getTime(),
+    })
+    .onConflict((oc) =>
+      oc
+        .column("report_id")
+        .doUpdateSet({ summary, cve_id: cveId, updated_at: at.getTime() }),
+    )
+    .execute();
+}
+
+export async function markAdvisoryPublished(
+  db: DbOrTx,
+  reportId: number,
+  at: Date,
+) {
+  await db
+    .updateTable("advisories")
+    .set({ published_at: at.getTime() })
+    .where("report_id", "=", reportId)
+    .execute();
+}
+
+/** What a public advisory shows: never the researcher's own text. */
+export interface PublishedAdvisory {
+  reportId: number;
+  state: string;
+  publicId: string;
+  title: string;
+  asset: string;
+  cwe: string;
+  cvssVector: string | null;
+  cvssScore: number | null;
+  severity: string | null;
+  organizationName: string | null;
+  organizationPublicId: string | null;
+  summary: string;
+  cveId: string | null;
+  creditKind: string;
+  creditHandle: string | null;
+  reporterName: string;
+  createdAt: Date;
+  vendorNotifiedAt: Date | null;
+  publishedAt: Date;
+}
+
+function publishedQuery(db: DbOrTx) {
+  return db
+    .selectFrom("advisories as a")
+    .innerJoin("reports as r", "r.id", "a.report_id")
+    .innerJoin("users as u", "u.id", "r.reporter_id")
+    .leftJoin("organizations as o", "o.id", "r.organization_id")
+    .select([
+      "r.id as report_id",
+      "r.state",
+      "r.public_id",
+      "r.title",
+      "r.asset",
+      "r.cwe",
+      "r.cvss_vector",
+      "r.cvss_score",
+      "r.severity",
+      "o.name as organization_name",
+      "o.public_id as organization_public_id",
+      "a.summary",
+      "a.cve_id",
+      "r.credit_kind",
+      "r.credit_handle",
+      "u.display_name as reporter_name",
+      "r.created_at",
+      "r.vendor_notified_at",
+      "a.published_at",
+    ])
+    .where("a.published_at", "is not", null)
+    .where("r.state", "=", "disclosed");
+}
+
+type Row = Awaited<
+  ReturnType<ReturnType<typeof publishedQuery>["executeTakeFirstOrThrow"]>
+>;
+
+function toPublished(row: Row): PublishedAdvisory {
+  return {
+    reportId: row.report_id,
+    state: row.state,
+    publicId: row.public_id,
+    title: row.title,
+    asset: row.asset,
+    cwe: row.cwe,
+    cvssVector: row.cvss_vector,
+    cvssScore: row.cvss_score,
+    severity: row.severity,
+    organizationName: row.organization_name,
+    organizationPublicId: row.organization_public_id,
+    summary: row.summary,
+    cveId: row.cve_id,
+    creditKind: row.credit_kind,
+    creditHandle: row.credit_handle,
+    reporterName: row.reporter_name,
+    createdAt: new Date(row.created_at),
+    vendorNotifiedAt:
+      row.vendor_notified_at === null ? null : new Date(row.vendor_notified_at),
+    publishedAt: new Date(row.published_at!),
+  };
+}
+
+export async function findPublishedAdvisory(
+  db: DbOrTx,
+  publicId: string,
+): Promise<PublishedAdvisory | undefined> {
+  const row = await publishedQuery(db)
+    .where("r.public_id", "=", publicId)
+    .executeTakeFirst();
+  return row && toPublished(row);
+}
+
+/** Published advisories, newest first, optionally for one organization or CWE. */
+export async function listPublishedAdvisories(
+  db: DbOrTx,
+  filter: { organizationId?: number; cwe?: string },
+  limit: number,
+): Promise<PublishedAdvisory[]> {
+  let q = publishedQuery(db);
+  if (filter.organizationId !== undefined)
+    q = q.where("r.organization_id", "=", filter.organizationId);
+  if (filter.cwe) q = q.where("r.cwe", "=", filter.cwe);
+  const rows = await q
+    .orderBy("a.published_at", "desc")
+    .orderBy("a.report_id", "desc")
+    .limit(limit)
+    .execute();
+  return rows.map(toPublished);
+}
+
+/** When a report first reached each state, from its timeline. */
+export async function firstReachedStates(
+  db: DbOrTx,
+  reportId: number,
+): Promise<Map<string, Date>> {
+  const rows = await db
+    .selectFrom("report_events")
+    .select(["to_state", (eb) => eb.fn.min("created_at").as("at")])
+    .where("report_id", "=", reportId)
+    .where("kind", "=", "transition")
+    .where("to_state", "is not", null)
+    .groupBy("to_state")
+    .execute();
+  return new Map(rows.map((r) => [r.to_state!, new Date(Number(r.at))]));
+}
