@@ -321,12 +321,12 @@ export interface ChartItem {
   suppressed?: boolean;
 }
 
-const CHART_WIDTH = 480;
-const LABEL_WIDTH = 170;
-const VALUE_WIDTH = 100;
-const ROW_HEIGHT = 26;
-const BAR_HEIGHT = 16;
-const MAX_LABEL = 24;
+const CHART_WIDTH = 400;
+const LABEL_WIDTH = 150;
+const VALUE_WIDTH = 90;
+const ROW_HEIGHT = 22;
+const BAR_HEIGHT = 14;
+const MAX_LABEL = 22;
 
 function shortLabel(text: string): string {
   return text.length > MAX_LABEL ? `${text.slice(0, MAX_LABEL - 1)}…` : text;
