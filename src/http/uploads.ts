@@ -2,6 +2,10 @@ import type { NextFunction, Request, Response } from "express";
 import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import multer from "multer";
+import { HttpError } from "./errors.js";
+
+const UNREADABLE_FORM =
+  "The form could not be read. Go back, reload the page and try again.";
 
 export const MAX_FILES = 5;
 export const MAX_FILE_BYTES = 10 * 1024 * 1024;
@@ -39,7 +43,10 @@ export function multipartParser(dataDir: string) {
         req.uploadError = uploadErrorMessage(err);
         return next();
       }
-      next(err);
+      // Anything else is a body that is not valid multipart (a NUL in a
+      // file name, a broken part header): the sender's fault, not ours.
+      if (err) return next(new HttpError(400, UNREADABLE_FORM));
+      next();
     });
   };
 }
