@@ -377,12 +377,52 @@ describe("in a real browser: the whole story", function () {
     await screenshot(admin, "admin-outbox");
   });
 
+  it("the triager publishes an advisory; anyone reads it, the thanks and the statistics", async () => {
+    await triager.goto(reportUrl);
+    await triager
+      .getByLabel("Advisory summary")
+      .fill(
+        "Appointment pages accepted any booking ID, so a signed-in patient could read other patients' bookings. The portal now checks that a booking belongs to the patient.",
+      );
+    await triager.getByLabel("CVE ID (optional)").fill("CVE-2026-40001");
+    await triager
+      .getByRole("button", { name: "Save advisory summary" })
+      .click();
+    await triager.getByText("Advisory summary saved.").waitFor();
+    await triager.getByRole("button", { name: "Publish as advisory" }).click();
+    await triager.getByRole("link", { name: "the public advisory" }).waitFor();
+
+    const visitor = await person();
+    await visitor.goto(`${app.baseUrl}/advisories`);
+    await accessible(visitor, "advisories");
+    const id = new URL(reportUrl).pathname.split("/").pop()!;
+    await visitor.getByRole("link", { name: id }).click();
+    await visitor
+      .getByRole("heading", { name: /appointment readable/ })
+      .waitFor();
+    const text = (await visitor.textContent("main")) ?? "";
+    assert.match(text, /CVE-2026-40001/);
+    assert.match(text, /rhea/);
+    assert.doesNotMatch(text, /Changing the booking ID in the URL/);
+    await accessible(visitor, "advisory");
+    await screenshot(visitor, "advisory");
+    await visitor.goto(`${app.baseUrl}/acknowledgments`);
+    await accessible(visitor, "acknowledgments");
+    assert.match((await visitor.textContent("main")) ?? "", /rhea/);
+    await screenshot(visitor, "acknowledgments");
+    await visitor.goto(`${app.baseUrl}/stats`);
+    await accessible(visitor, "statistics");
+    await screenshot(visitor, "stats");
+  });
+
   it("fits a 375 px wide phone without sideways scrolling", async () => {
     for (const [page, url] of [
       [researcher, reportUrl],
       [researcher, `${app.baseUrl}/reports/new`],
       [triager, `${app.baseUrl}/queue`],
       [contact, `${app.baseUrl}/org/reports`],
+      [triager, `${app.baseUrl}/search?q=appointment`],
+      [contact, `${app.baseUrl}/advisories`],
     ] as const) {
       await page.setViewportSize({ width: 375, height: 800 });
       await page.goto(url);
