@@ -346,6 +346,25 @@ export function toSearchQuery(input: string): string | null {
   return words.map((w) => `"${w}"*`).join(" ");
 }
 
+/**
+ * Words of a title worth comparing (four letters or more), as an FTS5 query
+ * on the title column matching any of them: the triager's duplicate hint.
+ */
+export function toSimilarTitleQuery(title: string): string | null {
+  const words = [
+    ...new Set(
+      (
+        title
+          .normalize("NFKC")
+          .toLowerCase()
+          .match(/[\p{L}\p{N}]{4,}/gu) ?? []
+      ).map((w) => w.slice(0, 64)),
+    ),
+  ].slice(0, 8);
+  if (words.length === 0) return null;
+  return `title : (${words.map((w) => `"${w}"`).join(" OR ")})`;
+}
+
 /** Whose reports an actor's search and lists may contain, by the policy. */
 function visibleScope(actor: Actor): ListScope | null {
   if (can(actor, "queue:view")) return { kind: "all" };

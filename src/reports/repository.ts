@@ -1,4 +1,4 @@
-import type { Selectable } from "kysely";
+import { sql, type Selectable } from "kysely";
 import type { DbOrTx } from "../db/index.js";
 import type { AttachmentsTable, ReportsTable } from "../db/schema.js";
 import type { Severity } from "./cvss.js";
@@ -414,4 +414,49 @@ export async function userNames(db: DbOrTx, ids: readonly number[]) {
     .where("id", "in", ids as number[])
     .execute();
   return new Map(rows.map((r) => [r.id, r.display_name]));
+}
+
+export interface RelatedReport {
+  publicId: string;
+  title: string;
+  state: State;
+}
+
+/**
+ * Reports that may describe the same problem, for the triager: the same
+ * asset at the same organization, or titles sharing words (an FTS5 OR
+ * query built by the caller from the title's words only). Newest first.
+ */
+export async function findPossibleDuplicates(
+  db: DbOrTx,
+  report: { id: number; organizationId: number | null; asset: string },
+  titleQuery: string | null,
+  limit: number,
+): Promise<RelatedReport[]> {
+  const rows = await db
+    .selectFrom("reports as r")
+    .select(["r.public_id", "r.title", "r.state"])
+    .where("r.id", "!=", report.id)
+    .where((eb) => {
+      const same = eb.and([
+        report.organizationId === null
+          ? eb("r.organization_id", "is", null)
+          : eb("r.organization_id", "=", report.organizationId),
+        eb("r.asset", "=", report.asset),
+      ]);
+      return titleQuery
+        ? eb.or([
+            same,
+            sql<boolean>`r.id in (select rowid from reports_fts where reports_fts match ${titleQuery} order by rank limit 50)`,
+          ])
+        : same;
+    })
+    .orderBy("r.id", "desc")
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    publicId: r.public_id,
+    title: r.title,
+    state: r.state as State,
+  }));
 }

@@ -19,6 +19,7 @@ import {
 import { advisoryDraftFor } from "../advisories/service.js";
 import { notifyReportEvent, type ReportEvent } from "../mail/notifications.js";
 import { renderMarkdown } from "../markdown.js";
+import { toSimilarTitleQuery } from "./list-service.js";
 import {
   findOrganizationById,
   findOrganizationByPublicId,
@@ -38,6 +39,7 @@ import {
   findAttachment,
   findPendingAttachments,
   findReportById,
+  findPossibleDuplicates,
   findReportByPublicId,
   insertAttachment,
   insertEvent,
@@ -496,6 +498,17 @@ export async function reportPage(
         }
       : null,
     advisory: await advisoryDraftFor(deps, actor, report),
+    // A triager's hint: same asset at the same organization, or similar titles.
+    possibleDuplicates: staff
+      ? (
+          await findPossibleDuplicates(
+            deps.db,
+            report,
+            toSimilarTitleQuery(report.title),
+            5,
+          )
+        ).map((r) => ({ ...r, stateLabel: STATE_INFO[r.state].label }))
+      : [],
     deadlines: [
       dueText(
         report.ackDueAt,

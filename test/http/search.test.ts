@@ -148,6 +148,28 @@ describe("full-text search", () => {
     );
   });
 
+  it("hints the triager at possible duplicates: same asset at the organization, or a similar title", async () => {
+    const browser = browsers.get(triager) ?? (await signedIn(ctx, triager));
+    browsers.set(triager, browser);
+    const page = await browser.agent.get(`/reports/${ids.aliceAppointments}`);
+    const related = /Possibly related reports<\/h2>([\s\S]*?)<\/section>/.exec(
+      page.text,
+    )![1]!;
+    // Same asset and organization; and "Appointment export" shares a title word.
+    assert.match(related, new RegExp(ids.aliceUnsent!));
+    assert.doesNotMatch(
+      related,
+      new RegExp(ids.aliceAppointments!),
+      "not itself",
+    );
+    assert.doesNotMatch(related, new RegExp(ids.bobBank!));
+    // Researchers do not get the hint (it would show other people's reports).
+    const own = await (
+      await signedIn(ctx, alice)
+    ).agent.get(`/reports/${ids.aliceAppointments}`);
+    assert.doesNotMatch(own.text, /Possibly related reports/);
+  });
+
   it("pages through many results by keyset", async () => {
     for (let i = 0; i < 30; i++)
       await insertReport(ctx, {
