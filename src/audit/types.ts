@@ -32,6 +32,7 @@ export const AUDIT_ACTIONS = [
   "export.csv",
   "setting.changed",
   "outbox.retried",
+  "report.deadline_changed",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -59,6 +59,8 @@ export const REPORT_ACTIONS = [
   "report:add_note",
   "report:edit_triage", // CVSS, CWE, organization, duplicate of
   "report:assign",
+  "report:set_deadline", // move the disclosure deadline, settle extension requests
+  "report:request_extension", // the organization asks for more time
   "report:view_viewers", // roles and organizations that viewed it (audit/service.ts)
 ] as const;
 export type ReportAction = (typeof REPORT_ACTIONS)[number];
@@ -112,6 +114,8 @@ const reportRules: Record<ReportAction, readonly Relation[]> = {
   "report:add_note": ["staff"],
   "report:edit_triage": ["staff"],
   "report:assign": ["staff"],
+  "report:set_deadline": ["staff"],
+  "report:request_extension": ["org_contact"],
   // The researcher learns who looked at their report; org contacts do not
   // learn about CERT staff activity.
   "report:view_viewers": ["staff", "reporter"],

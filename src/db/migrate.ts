@@ -10,6 +10,7 @@ import * as reminders from "../../db/migrations/2026-11-25-12-reminders.js";
 import * as advisories from "../../db/migrations/2026-11-25-13-advisories.js";
 import * as benchIndexes from "../../db/migrations/2026-11-25-14-bench-indexes.js";
 import * as statsIndexes from "../../db/migrations/2026-11-25-20-stats-indexes.js";
+import * as extensions from "../../db/migrations/2026-11-25-15-extensions.js";
 import type { Db } from "./index.js";
 
 /**
@@ -27,6 +28,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-25-12-reminders": reminders,
   "2026-11-25-13-advisories": advisories,
   "2026-11-25-14-bench-indexes": benchIndexes,
+  "2026-11-25-15-extensions": extensions,
   "2026-11-25-20-stats-indexes": statsIndexes,
 };
 

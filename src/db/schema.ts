@@ -92,6 +92,7 @@ export interface ReportsTable {
   disclosure_due_at: number | null;
   closed_at: number | null;
   info_requested_at: number | null;
+  extension_requested_to: number | null;
 }
 
 export interface AdvisoriesTable {

@@ -23,10 +23,22 @@ export const REMINDER_KINDS = [
   "info_reminder",
   "info_expired",
 ] as const;
+
+/** Changes to the disclosure deadline (reports/deadlines.ts). */
+export type DeadlineEventKind =
+  | "deadline_changed"
+  | "extension_requested"
+  | "extension_granted"
+  | "extension_refused";
 export type ReminderKind = (typeof REMINDER_KINDS)[number];
 
 export interface ReportEvent {
-  kind: TransitionName | "submitted" | "comment" | ReminderKind;
+  kind:
+    | TransitionName
+    | "submitted"
+    | "comment"
+    | ReminderKind
+    | DeadlineEventKind;
   report: {
     id: number;
     publicId: string;
@@ -131,6 +143,24 @@ const HAPPENED: Record<
     subject: "Your answer is needed",
     sentence:
       "The CERT asked you for more information and is still waiting for your answer.",
+  },
+  deadline_changed: {
+    subject: "Disclosure deadline moved",
+    sentence: "The CERT moved the disclosure deadline of this report.",
+  },
+  extension_requested: {
+    subject: "Extension requested",
+    sentence:
+      "The organization asked for more time before this report is disclosed.",
+  },
+  extension_granted: {
+    subject: "Extension granted",
+    sentence: "The CERT granted the organization's request for more time.",
+  },
+  extension_refused: {
+    subject: "Extension refused",
+    sentence:
+      "The CERT refused the organization's request for more time; the deadline stays.",
   },
   info_expired: {
     subject: "Closed: no answer",

@@ -48,6 +48,7 @@ function toReport(row: Selectable<ReportsTable>): Report {
     disclosureDueAt: date(row.disclosure_due_at),
     closedAt: date(row.closed_at),
     infoRequestedAt: date(row.info_requested_at),
+    extensionRequestedTo: date(row.extension_requested_to),
   };
 }
 
@@ -459,4 +460,38 @@ export async function findPossibleDuplicates(
     title: r.title,
     state: r.state as State,
   }));
+}
+
+/** Moves the disclosure deadline (and settles any open extension request). */
+export async function setDisclosureDeadline(
+  db: DbOrTx,
+  id: number,
+  dueAt: Date,
+  at: Date,
+) {
+  await db
+    .updateTable("reports")
+    .set({
+      disclosure_due_at: dueAt.getTime(),
+      extension_requested_to: null,
+      updated_at: at.getTime(),
+    })
+    .where("id", "=", id)
+    .execute();
+}
+
+export async function setExtensionRequest(
+  db: DbOrTx,
+  id: number,
+  to: Date | null,
+  at: Date,
+) {
+  await db
+    .updateTable("reports")
+    .set({
+      extension_requested_to: to ? to.getTime() : null,
+      updated_at: at.getTime(),
+    })
+    .where("id", "=", id)
+    .execute();
 }

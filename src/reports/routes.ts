@@ -2,10 +2,22 @@ import { Router, type Request, type Response } from "express";
 import { auditContextOf } from "../audit/routes.js";
 import type { Deps } from "../deps.js";
 import { actorOf, flash, requireSignIn } from "../http/middleware.js";
-import { formValues, parseForm, type FieldErrors } from "../http/validation.js";
-import { can, mustVerifyEmail } from "../auth/policy.js";
+import {
+  formValues,
+  parseForm,
+  type FieldErrors,
+  type FormResult,
+} from "../http/validation.js";
+import { can, mustVerifyEmail, type Actor } from "../auth/policy.js";
+import type { AuditRequestContext } from "../audit/types.js";
+import type { Report } from "./types.js";
 import { HOUR_MS, limiter } from "../http/rate-limits.js";
 import { saveAdvisory } from "../advisories/service.js";
+import {
+  changeDeadline,
+  decideExtension,
+  requestExtension,
+} from "./deadlines.js";
 import { NotFoundError } from "../http/errors.js";
 import {
   acceptUploads,
@@ -250,6 +262,57 @@ export function reportRoutes(deps: Deps) {
     flash(req, "success", "Advisory summary saved.");
     res.redirect(303, `/reports/${report.publicId}`);
   });
+
+  // The disclosure deadline: moved by a triager, more time asked by the organization.
+  const deadlineRoute = (
+    path: string,
+    form: string,
+    step: (
+      d: typeof deps,
+      actor: Actor,
+      report: Report,
+      body: unknown,
+      request: AuditRequestContext | null,
+    ) => Promise<FormResult<unknown>>,
+    done: string,
+  ) =>
+    router.post(path, requireSignIn, async (req, res) => {
+      const actor = actorOf(req)!;
+      const report = await loadReportFor(deps, actor, String(req.params.id));
+      const result = await step(
+        deps,
+        actor,
+        report,
+        req.body,
+        auditContextOf(req),
+      );
+      if (!result.ok)
+        return renderReport(req, res, 422, {
+          form,
+          errors: result.errors,
+          values: result.values,
+        });
+      flash(req, "success", done);
+      res.redirect(303, `/reports/${report.publicId}`);
+    });
+  deadlineRoute(
+    "/reports/:id/deadline",
+    "deadline",
+    changeDeadline,
+    "The disclosure deadline is moved.",
+  );
+  deadlineRoute(
+    "/reports/:id/extension",
+    "extension",
+    requestExtension,
+    "Your request for more time was sent to the CERT.",
+  );
+  deadlineRoute(
+    "/reports/:id/extension/decision",
+    "decision",
+    decideExtension,
+    "The decision on the extension is recorded.",
+  );
 
   router.post("/reports/:id/assign", requireSignIn, async (req, res) => {
     const actor = actorOf(req)!;

@@ -404,6 +404,26 @@ function remediationTarget(
   );
 }
 
+/** The disclosure deadline panel: who may move it or ask for more time, now. */
+function deadlineView(actor: Actor, report: Report) {
+  const facts = accessFacts(report);
+  const running =
+    report.disclosureDueAt !== null &&
+    ["vendor_notified", "fix_in_progress", "fixed"].includes(report.state);
+  if (!running) return null;
+  const canSet = can(actor, "report:set_deadline", facts);
+  const canRequest = can(actor, "report:request_extension", facts);
+  if (!canSet && !canRequest) return null;
+  return {
+    current: formatDateTime(report.disclosureDueAt!),
+    requested: report.extensionRequestedTo
+      ? formatDateTime(report.extensionRequestedTo)
+      : null,
+    canSet,
+    canRequest,
+  };
+}
+
 /** Everything the report page shows, decided here so the view stays dumb. */
 export async function reportPage(
   deps: Deps,
@@ -561,7 +581,10 @@ export async function reportPage(
           ? renderMarkdown(e.body)
           : null,
       bodyText:
-        e.body && (e.kind === "field_change" || e.kind === "assignment")
+        e.body &&
+        (e.kind === "field_change" ||
+          e.kind === "assignment" ||
+          e.kind === "deadline")
           ? e.body
           : null,
       at: formatDateTime(e.createdAt),
@@ -583,6 +606,7 @@ export async function reportPage(
       assign: can(actor, "report:assign", facts),
       upload: can(actor, "report:upload", facts),
     },
+    deadline: deadlineView(actor, report),
     triageOptions: staff
       ? {
           organizations: [
@@ -598,6 +622,13 @@ export async function reportPage(
   };
 }
 
+const DEADLINE_SUMMARIES: Record<string, string> = {
+  changed: "moved the disclosure deadline",
+  extension_requested: "asked for more time before disclosure",
+  extension_granted: "granted the extension",
+  extension_refused: "refused the extension",
+};
+
 function timelineSummary(kind: string, action: string | null): string {
   switch (kind) {
     case "submitted":
@@ -612,6 +643,10 @@ function timelineSummary(kind: string, action: string | null): string {
       return "changed the assignment";
     case "attachment":
       return "attached files";
+    case "deadline":
+      return (
+        DEADLINE_SUMMARIES[action ?? ""] ?? "changed the disclosure deadline"
+      );
     default: {
       const name = TRANSITION_NAMES.find((n) => n === action);
       return name ? transitionSummary(name) : "updated the report";

@@ -48,6 +48,8 @@ export interface Report {
   closedAt: Date | null;
   /** When the open request for information was made (state needs_info). */
   infoRequestedAt: Date | null;
+  /** An organization's open request to move the disclosure deadline to this date. */
+  extensionRequestedTo: Date | null;
 }
 
 export type EventKind =
@@ -57,7 +59,8 @@ export type EventKind =
   | "note"
   | "field_change"
   | "assignment"
-  | "attachment";
+  | "attachment"
+  | "deadline";
 
 export interface TimelineEvent {
   id: number;

@@ -153,7 +153,19 @@ const REPORT_TABLE: Record<ReportAction, Record<Role, string>> = {
     org_contact: NONE,
     triager: ALL,
     admin: ALL,
+  },  "report:set_deadline": {
+    researcher: NONE,
+    org_contact: NONE,
+    triager: ALL,
+    admin: ALL,
   },
+  "report:request_extension": {
+    researcher: NONE,
+    org_contact: "...YY.",
+    triager: NONE,
+    admin: NONE,
+  },
+
   "report:view_viewers": {
     researcher: "Y.....",
     org_contact: NONE,

@@ -1,0 +1,237 @@
+import { z } from "zod";
+import { recordAudit } from "../audit/service.js";
+import type { AuditRequestContext } from "../audit/types.js";
+import { can, type Actor } from "../auth/policy.js";
+import type { Deps } from "../deps.js";
+import { formatDateTime } from "../format.js";
+import { NotFoundError } from "../http/errors.js";
+import { parseForm, text, type FormResult } from "../http/validation.js";
+import {
+  notifyReportEvent,
+  type DeadlineEventKind,
+} from "../mail/notifications.js";
+import type { DbOrTx } from "../db/index.js";
+import {
+  findReportById,
+  insertEvent,
+  setDisclosureDeadline,
+  setExtensionRequest,
+} from "./repository.js";
+import { accessFacts, type Report } from "./types.js";
+import type { Audience, State } from "./workflow.js";
+
+/*
+ * The disclosure deadline after the organization is notified: a triager
+ * moves it with a reason on the timeline; the organization can ask for more
+ * time, and a triager grants or refuses. Each step is on the timeline, in the
+ * audit log and mailed to the people on the report.
+ */
+
+/** States in which the disclosure clock runs. */
+const CLOCK_RUNNING: readonly State[] = [
+  "vendor_notified",
+  "fix_in_progress",
+  "fixed",
+];
+
+const dateField = z
+  .string({ error: "Enter a date." })
+  .trim()
+  .refine(
+    (s) => /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(s)),
+    {
+      message: "Enter a date like 2027-03-31.",
+    },
+  );
+
+export const deadlineSchema = z.object({
+  date: dateField,
+  reason: text("Reason", 3, 2000),
+});
+
+export const decisionSchema = z.object({
+  decision: z.enum(["grant", "refuse"], { error: "Choose grant or refuse." }),
+  note: z.string().default(""),
+});
+
+/** A date typed as YYYY-MM-DD means the end of that day, UTC. */
+const endOfDay = (date: string) => new Date(`${date}T23:59:00.000Z`);
+
+function requireOn(
+  actor: Actor,
+  action: "report:set_deadline" | "report:request_extension",
+  report: Report,
+) {
+  if (!can(actor, action, accessFacts(report))) throw new NotFoundError();
+}
+
+const notRunning = {
+  ok: false as const,
+  errors: {
+    _form:
+      "The disclosure deadline runs only between notifying the organization and verifying the fix.",
+  },
+  values: {},
+};
+
+async function record(
+  deps: Pick<Deps, "db" | "clock" | "config">,
+  tx: DbOrTx,
+  actor: Actor,
+  report: Report,
+  kind: DeadlineEventKind,
+  action: string,
+  body: string,
+  audiences: readonly Audience[],
+  request: AuditRequestContext | null,
+) {
+  const now = deps.clock.now();
+  await insertEvent(tx, {
+    reportId: report.id,
+    actorId: actor.id,
+    kind: "deadline",
+    action,
+    visibility: "public",
+    body,
+    at: now,
+  });
+  await recordAudit(tx, {
+    action: "report.deadline_changed",
+    actor,
+    target: { type: "report", id: report.publicId },
+    details: { step: action },
+    request,
+    at: now,
+  });
+  const current = (await findReportById(tx, report.id))!;
+  await notifyReportEvent(tx, deps, {
+    kind,
+    report: current,
+    actorId: actor.id,
+    audiences,
+    detail: current.disclosureDueAt
+      ? `Disclosure deadline: ${formatDateTime(current.disclosureDueAt)}.`
+      : undefined,
+  });
+}
+
+/** A triager moves the deadline, with the reason on the timeline. */
+export async function changeDeadline(
+  deps: Pick<Deps, "db" | "clock" | "config">,
+  actor: Actor,
+  report: Report,
+  body: unknown,
+  request: AuditRequestContext | null,
+): Promise<FormResult<z.infer<typeof deadlineSchema>>> {
+  requireOn(actor, "report:set_deadline", report);
+  if (!CLOCK_RUNNING.includes(report.state) || !report.disclosureDueAt)
+    return notRunning;
+  const form = parseForm(deadlineSchema, body);
+  if (!form.ok) return form;
+  const to = endOfDay(form.data.date);
+  const now = deps.clock.now();
+  if (to.getTime() <= now.getTime())
+    return {
+      ok: false,
+      errors: { date: "The new deadline must be in the future." },
+      values: form.data,
+    };
+  const from = report.disclosureDueAt;
+  await deps.db.transaction().execute(async (tx) => {
+    await setDisclosureDeadline(tx, report.id, to, now);
+    await record(
+      deps,
+      tx,
+      actor,
+      report,
+      "deadline_changed",
+      "changed",
+      `From ${formatDateTime(from)} to ${formatDateTime(to)}. Reason: ${form.data.reason}`,
+      ["reporter", "org", "triage"],
+      request,
+    );
+  });
+  return form;
+}
+
+/** The organization asks for a later deadline; a triager decides. */
+export async function requestExtension(
+  deps: Pick<Deps, "db" | "clock" | "config">,
+  actor: Actor,
+  report: Report,
+  body: unknown,
+  request: AuditRequestContext | null,
+): Promise<FormResult<z.infer<typeof deadlineSchema>>> {
+  requireOn(actor, "report:request_extension", report);
+  if (!CLOCK_RUNNING.includes(report.state) || !report.disclosureDueAt)
+    return notRunning;
+  const form = parseForm(deadlineSchema, body);
+  if (!form.ok) return form;
+  const to = endOfDay(form.data.date);
+  if (to.getTime() <= report.disclosureDueAt.getTime())
+    return {
+      ok: false,
+      errors: { date: "Ask for a date after the current deadline." },
+      values: form.data,
+    };
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (tx) => {
+    await setExtensionRequest(tx, report.id, to, now);
+    await record(
+      deps,
+      tx,
+      actor,
+      report,
+      "extension_requested",
+      "extension_requested",
+      `Until ${formatDateTime(to)}. Reason: ${form.data.reason}`,
+      ["triage"],
+      request,
+    );
+  });
+  return form;
+}
+
+export async function decideExtension(
+  deps: Pick<Deps, "db" | "clock" | "config">,
+  actor: Actor,
+  report: Report,
+  body: unknown,
+  request: AuditRequestContext | null,
+): Promise<FormResult<z.infer<typeof decisionSchema>>> {
+  requireOn(actor, "report:set_deadline", report);
+  const requested = report.extensionRequestedTo;
+  if (!requested || !CLOCK_RUNNING.includes(report.state))
+    return {
+      ok: false,
+      errors: { _form: "There is no open request for more time." },
+      values: {},
+    };
+  const form = parseForm(decisionSchema, body);
+  if (!form.ok) return form;
+  const now = deps.clock.now();
+  const reason = form.data.note.trim().slice(0, 2000);
+  await deps.db.transaction().execute(async (tx) => {
+    if (form.data.decision === "grant") {
+      await setDisclosureDeadline(tx, report.id, requested, now);
+    } else {
+      await setExtensionRequest(tx, report.id, null, now);
+    }
+    const granted = form.data.decision === "grant";
+    await record(
+      deps,
+      tx,
+      actor,
+      report,
+      granted ? "extension_granted" : "extension_refused",
+      granted ? "extension_granted" : "extension_refused",
+      (granted
+        ? `New deadline ${formatDateTime(requested)}.`
+        : `The deadline stays ${formatDateTime(report.disclosureDueAt!)}.`) +
+        (reason ? ` ${reason}` : ""),
+      ["org", "reporter"],
+      request,
+    );
+  });
+  return form;
+}
