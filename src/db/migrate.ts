@@ -11,6 +11,7 @@ import * as advisories from "../../db/migrations/2026-11-25-13-advisories.js";
 import * as benchIndexes from "../../db/migrations/2026-11-25-14-bench-indexes.js";
 import * as statsIndexes from "../../db/migrations/2026-11-25-20-stats-indexes.js";
 import * as extensions from "../../db/migrations/2026-11-25-15-extensions.js";
+import * as caseFacts from "../../db/migrations/2026-11-25-16-case-facts.js";
 import type { Db } from "./index.js";
 
 /**
@@ -29,6 +30,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-25-13-advisories": advisories,
   "2026-11-25-14-bench-indexes": benchIndexes,
   "2026-11-25-15-extensions": extensions,
+  "2026-11-25-16-case-facts": caseFacts,
   "2026-11-25-20-stats-indexes": statsIndexes,
 };
 

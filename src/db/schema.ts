@@ -93,6 +93,10 @@ export interface ReportsTable {
   closed_at: number | null;
   info_requested_at: number | null;
   extension_requested_to: number | null;
+  public_aware_at: number | null;
+  exploit_public_at: number | null;
+  attacks_observed_at: number | null;
+  ssvc: string | null;
 }
 
 export interface AdvisoriesTable {

@@ -49,6 +49,10 @@ function toReport(row: Selectable<ReportsTable>): Report {
     closedAt: date(row.closed_at),
     infoRequestedAt: date(row.info_requested_at),
     extensionRequestedTo: date(row.extension_requested_to),
+    publicAwareAt: date(row.public_aware_at),
+    exploitPublicAt: date(row.exploit_public_at),
+    attacksObservedAt: date(row.attacks_observed_at),
+    ssvc: row.ssvc,
   };
 }
 
@@ -492,6 +496,38 @@ export async function setExtensionRequest(
       extension_requested_to: to ? to.getTime() : null,
       updated_at: at.getTime(),
     })
+    .where("id", "=", id)
+    .execute();
+}
+
+export type CaseFactColumn =
+  "public_aware_at" | "exploit_public_at" | "attacks_observed_at";
+
+/** Records a case fact once; false when it was already true (facts are one-way). */
+export async function markCaseFact(
+  db: DbOrTx,
+  id: number,
+  column: CaseFactColumn,
+  at: Date,
+): Promise<boolean> {
+  const result = await db
+    .updateTable("reports")
+    .set({ [column]: at.getTime(), updated_at: at.getTime() })
+    .where("id", "=", id)
+    .where(column, "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function saveSsvcDecision(
+  db: DbOrTx,
+  id: number,
+  json: string,
+  at: Date,
+) {
+  await db
+    .updateTable("reports")
+    .set({ ssvc: json, updated_at: at.getTime() })
     .where("id", "=", id)
     .execute();
 }

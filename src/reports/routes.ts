@@ -13,6 +13,7 @@ import type { AuditRequestContext } from "../audit/types.js";
 import type { Report } from "./types.js";
 import { HOUR_MS, limiter } from "../http/rate-limits.js";
 import { saveAdvisory } from "../advisories/service.js";
+import { recordCaseFact, recordSsvc } from "./case-facts.js";
 import {
   changeDeadline,
   decideExtension,
@@ -263,8 +264,9 @@ export function reportRoutes(deps: Deps) {
     res.redirect(303, `/reports/${report.publicId}`);
   });
 
-  // The disclosure deadline: moved by a triager, more time asked by the organization.
-  const deadlineRoute = (
+  // Small forms on the report page that a service checks and records:
+  // the disclosure deadline, extension requests, case facts, SSVC.
+  const formRoute = (
     path: string,
     form: string,
     step: (
@@ -295,19 +297,31 @@ export function reportRoutes(deps: Deps) {
       flash(req, "success", done);
       res.redirect(303, `/reports/${report.publicId}`);
     });
-  deadlineRoute(
+  formRoute(
     "/reports/:id/deadline",
     "deadline",
     changeDeadline,
     "The disclosure deadline is moved.",
   );
-  deadlineRoute(
+  formRoute(
     "/reports/:id/extension",
     "extension",
     requestExtension,
     "Your request for more time was sent to the CERT.",
   );
-  deadlineRoute(
+  formRoute(
+    "/reports/:id/facts",
+    "facts",
+    recordCaseFact,
+    "The case fact is recorded.",
+  );
+  formRoute(
+    "/reports/:id/ssvc",
+    "ssvc",
+    recordSsvc,
+    "The SSVC decision is saved.",
+  );
+  formRoute(
     "/reports/:id/extension/decision",
     "decision",
     decideExtension,

@@ -20,6 +20,7 @@ import { advisoryDraftFor } from "../advisories/service.js";
 import { notifyReportEvent, type ReportEvent } from "../mail/notifications.js";
 import { renderMarkdown } from "../markdown.js";
 import { toSimilarTitleQuery } from "./list-service.js";
+import { caseView } from "./case-facts.js";
 import {
   findOrganizationById,
   findOrganizationByPublicId,
@@ -607,6 +608,7 @@ export async function reportPage(
       upload: can(actor, "report:upload", facts),
     },
     deadline: deadlineView(actor, report),
+    caseFacts: caseView(actor, report),
     triageOptions: staff
       ? {
           organizations: [

@@ -50,6 +50,12 @@ export interface Report {
   infoRequestedAt: Date | null;
   /** An organization's open request to move the disclosure deadline to this date. */
   extensionRequestedTo: Date | null;
+  /** One-way case facts and when they became true (case-facts.ts). */
+  publicAwareAt: Date | null;
+  exploitPublicAt: Date | null;
+  attacksObservedAt: Date | null;
+  /** The coordinator's SSVC triage decision, as JSON (case-facts.ts). */
+  ssvc: string | null;
 }
 
 export type EventKind =

@@ -147,6 +147,16 @@ const ACCESS: Record<string, Access> = {
     params: { id: "report" },
     staffOnly: true,
   },
+  "POST /reports/:id/facts": {
+    kind: "object",
+    params: { id: "report" },
+    staffOnly: true,
+  },
+  "POST /reports/:id/ssvc": {
+    kind: "object",
+    params: { id: "report" },
+    staffOnly: true,
+  },
   "POST /reports/:id/deadline": {
     kind: "object",
     params: { id: "report" },
