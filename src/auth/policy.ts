@@ -61,6 +61,7 @@ export const REPORT_ACTIONS = [
   "report:assign",
   "report:set_deadline", // move the disclosure deadline, settle extension requests
   "report:request_extension", // the organization asks for more time
+  "report:letter", // the researcher's letter of acknowledgment
   "report:view_viewers", // roles and organizations that viewed it (audit/service.ts)
 ] as const;
 export type ReportAction = (typeof REPORT_ACTIONS)[number];
@@ -116,6 +117,7 @@ const reportRules: Record<ReportAction, readonly Relation[]> = {
   "report:assign": ["staff"],
   "report:set_deadline": ["staff"],
   "report:request_extension": ["org_contact"],
+  "report:letter": ["reporter"],
   // The researcher learns who looked at their report; org contacts do not
   // learn about CERT staff activity.
   "report:view_viewers": ["staff", "reporter"],

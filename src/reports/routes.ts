@@ -14,6 +14,7 @@ import type { Report } from "./types.js";
 import { HOUR_MS, limiter } from "../http/rate-limits.js";
 import { saveAdvisory } from "../advisories/service.js";
 import { recordCaseFact, recordSsvc } from "./case-facts.js";
+import { acknowledgmentLetter } from "./letter.js";
 import {
   changeDeadline,
   decideExtension,
@@ -327,6 +328,15 @@ export function reportRoutes(deps: Deps) {
     decideExtension,
     "The decision on the extension is recorded.",
   );
+
+  router.get("/reports/:id/letter", requireSignIn, async (req, res) => {
+    const actor = actorOf(req)!;
+    const report = await loadReportFor(deps, actor, String(req.params.id));
+    res.render("reports/letter", {
+      title: `Letter of acknowledgment for ${report.publicId}`,
+      letter: await acknowledgmentLetter(deps, actor, report),
+    });
+  });
 
   router.post("/reports/:id/assign", requireSignIn, async (req, res) => {
     const actor = actorOf(req)!;

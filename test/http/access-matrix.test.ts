@@ -42,6 +42,8 @@ type Access =
       action?: GlobalAction;
       /** Only staff may use it, even on the researcher's own report. */
       staffOnly?: boolean;
+      /** Only the researcher who filed it; staff and the organization get 404. */
+      ownerOnly?: boolean;
     };
 
 const ACCESS: Record<string, Access> = {
@@ -146,6 +148,12 @@ const ACCESS: Record<string, Access> = {
     kind: "object",
     params: { id: "report" },
     staffOnly: true,
+  },
+  // Only the reporter, once resolved (advisories.test.ts).
+  "GET /reports/:id/letter": {
+    kind: "object",
+    params: { id: "report" },
+    ownerOnly: true,
   },
   "POST /reports/:id/facts": {
     kind: "object",
@@ -523,6 +531,16 @@ describe("access matrix", function () {
           checked++;
         }
 
+        if (access.ownerOnly) {
+          // Not even the staff or the notified organization: it is the researcher's.
+          const url = fill(route.path, { id: s.forwarded.publicId });
+          for (const who of ["contactA", "triager", "admin"] as const) {
+            const res = await attempt(who, route, url);
+            assert.equal(res.status, 404, `${who} ${key} on alice's report`);
+            checked++;
+          }
+        }
+
         if (access.staffOnly) {
           // The researcher on her own report may not do the staff's part either.
           const url = fill(route.path, { id: s.forwarded.publicId });
@@ -554,6 +572,8 @@ describe("access matrix", function () {
       for (const route of routes) {
         const access = ACCESS[`${route.method} ${route.path}`];
         if (route.method !== "GET" || access?.kind !== "object") continue;
+        // Owner-only pages exist only in some states (advisories.test.ts).
+        if (access.ownerOnly) continue;
         const kinds = Object.values(access.params);
         // Attachment rows here have no file behind them; their downloads are
         // covered with real uploads in the report tests.

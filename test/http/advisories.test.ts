@@ -162,6 +162,36 @@ describe("public advisories, their feed and the acknowledgments", () => {
     assert.doesNotMatch(res.text, /<readable>/);
   });
 
+  it("gives the researcher a letter of acknowledgment for a resolved report, and nobody else", async () => {
+    const own = await signedIn(ctx, researcher);
+    const page = await own.agent.get(`/reports/${publicId}`);
+    assert.match(page.text, /Your letter of acknowledgment/);
+    const letter = await own.agent.get(`/reports/${publicId}/letter`);
+    assert.equal(letter.status, 200);
+    assert.match(
+      letter.text,
+      /<strong>Rhea Real-Name<\/strong> responsibly reported/,
+    );
+    assert.match(letter.text, /Hospital &amp; Clinics &lt;North&gt;/);
+    assert.match(letter.text, new RegExp(`/advisories/${publicId}`));
+    // Staff and other researchers: not found, like any page not theirs.
+    assert.equal(
+      (await triager.agent.get(`/reports/${publicId}/letter`)).status,
+      404,
+    );
+    const other = await signedIn(ctx, await createUser(ctx, "researcher"));
+    assert.equal(
+      (await other.agent.get(`/reports/${publicId}/letter`)).status,
+      404,
+    );
+    // A report that is not resolved has no letter yet.
+    const open = await insertReport(ctx, { reporterId: researcher.user.id });
+    assert.equal(
+      (await own.agent.get(`/reports/${open.publicId}/letter`)).status,
+      404,
+    );
+  });
+
   it("thanks credited researchers as they chose to be named, and security.txt points there", async () => {
     const res = await publicAgent().get("/acknowledgments");
     assert.match(res.text, /<strong>rhea<\/strong>/);

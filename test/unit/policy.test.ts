@@ -165,6 +165,12 @@ const REPORT_TABLE: Record<ReportAction, Record<Role, string>> = {
     triager: NONE,
     admin: NONE,
   },
+  "report:letter": {
+    researcher: "Y.....",
+    org_contact: NONE,
+    triager: NONE,
+    admin: NONE,
+  },
 
   "report:view_viewers": {
     researcher: "Y.....",
