@@ -115,81 +115,110 @@ async function record(
   });
 }
 
-/** A triager moves the deadline, with the reason on the timeline. */
-export async function changeDeadline(
+type DeadlineForm = FormResult<z.infer<typeof deadlineSchema>>;
+
+/**
+ * The shared part of moving the deadline and asking to: the policy, a
+ * running clock, a valid date after `notBefore`, then `apply` in one
+ * transaction with its timeline entry, audit entry and mail.
+ */
+async function newDeadline(
   deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
   body: unknown,
+  step: {
+    action: "report:set_deadline" | "report:request_extension";
+    notBefore: (current: Date, now: Date) => Date;
+    tooEarly: string;
+    apply: (tx: DbOrTx, to: Date, now: Date) => Promise<void>;
+    kind: DeadlineEventKind;
+    timelineAction: string;
+    describe: (from: Date, to: Date, reason: string) => string;
+    audiences: readonly Audience[];
+  },
   request: AuditRequestContext | null,
-): Promise<FormResult<z.infer<typeof deadlineSchema>>> {
-  requireOn(actor, "report:set_deadline", report);
-  if (!CLOCK_RUNNING.includes(report.state) || !report.disclosureDueAt)
-    return notRunning;
+): Promise<DeadlineForm> {
+  requireOn(actor, step.action, report);
+  const from = report.disclosureDueAt;
+  if (!CLOCK_RUNNING.includes(report.state) || !from) return notRunning;
   const form = parseForm(deadlineSchema, body);
   if (!form.ok) return form;
   const to = endOfDay(form.data.date);
   const now = deps.clock.now();
-  if (to.getTime() <= now.getTime())
-    return {
-      ok: false,
-      errors: { date: "The new deadline must be in the future." },
-      values: form.data,
-    };
-  const from = report.disclosureDueAt;
+  if (to.getTime() <= step.notBefore(from, now).getTime())
+    return { ok: false, errors: { date: step.tooEarly }, values: form.data };
   await deps.db.transaction().execute(async (tx) => {
-    await setDisclosureDeadline(tx, report.id, to, now);
+    await step.apply(tx, to, now);
     await record(
       deps,
       tx,
       actor,
       report,
-      "deadline_changed",
-      "changed",
-      `From ${formatDateTime(from)} to ${formatDateTime(to)}. Reason: ${form.data.reason}`,
-      ["reporter", "org", "triage"],
+      step.kind,
+      step.timelineAction,
+      step.describe(from, to, form.data.reason),
+      step.audiences,
       request,
     );
   });
   return form;
 }
 
-/** The organization asks for a later deadline; a triager decides. */
-export async function requestExtension(
+/** A triager moves the deadline, with the reason on the timeline. */
+export function changeDeadline(
   deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
   body: unknown,
   request: AuditRequestContext | null,
-): Promise<FormResult<z.infer<typeof deadlineSchema>>> {
-  requireOn(actor, "report:request_extension", report);
-  if (!CLOCK_RUNNING.includes(report.state) || !report.disclosureDueAt)
-    return notRunning;
-  const form = parseForm(deadlineSchema, body);
-  if (!form.ok) return form;
-  const to = endOfDay(form.data.date);
-  if (to.getTime() <= report.disclosureDueAt.getTime())
-    return {
-      ok: false,
-      errors: { date: "Ask for a date after the current deadline." },
-      values: form.data,
-    };
-  const now = deps.clock.now();
-  await deps.db.transaction().execute(async (tx) => {
-    await setExtensionRequest(tx, report.id, to, now);
-    await record(
-      deps,
-      tx,
-      actor,
-      report,
-      "extension_requested",
-      "extension_requested",
-      `Until ${formatDateTime(to)}. Reason: ${form.data.reason}`,
-      ["triage"],
-      request,
-    );
-  });
-  return form;
+): Promise<DeadlineForm> {
+  return newDeadline(
+    deps,
+    actor,
+    report,
+    body,
+    {
+      action: "report:set_deadline",
+      notBefore: (_current, now) => now,
+      tooEarly: "The new deadline must be in the future.",
+      apply: (tx, to, now) => setDisclosureDeadline(tx, report.id, to, now),
+      kind: "deadline_changed",
+      timelineAction: "changed",
+      describe: (from, to, reason) =>
+        `From ${formatDateTime(from)} to ${formatDateTime(to)}. Reason: ${reason}`,
+      audiences: ["reporter", "org", "triage"],
+    },
+    request,
+  );
+}
+
+/** The organization asks for a later deadline; a triager decides. */
+export function requestExtension(
+  deps: Pick<Deps, "db" | "clock" | "config">,
+  actor: Actor,
+  report: Report,
+  body: unknown,
+  request: AuditRequestContext | null,
+): Promise<DeadlineForm> {
+  return newDeadline(
+    deps,
+    actor,
+    report,
+    body,
+    {
+      action: "report:request_extension",
+      notBefore: (current) => current,
+      tooEarly: "Ask for a date after the current deadline.",
+      apply: (tx, to, now) => setExtensionRequest(tx, report.id, to, now),
+      kind: "extension_requested",
+      timelineAction: "extension_requested",
+      describe: (_from, to, reason) =>
+        `Until ${formatDateTime(to)}. Reason: ${reason}`,
+      audiences: ["triage"],
+    },
+    request,
+  );
 }
 
 export async function decideExtension(

@@ -15,7 +15,10 @@ import {
   findValidToken,
   issueToken,
   retireTokens,
+  type TokenPurpose,
 } from "../auth/tokens.js";
+import type { DbOrTx } from "../db/index.js";
+import type { MailTemplate } from "../mail/templates.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { emailField } from "../http/validation.js";
@@ -41,31 +44,58 @@ export const PASSWORD_RESET_VALID_MS = 30 * 60_000;
 
 type DbClock = Pick<Deps, "db" | "clock" | "config">;
 
+/**
+ * Mails a one-time link inside the caller's transaction; the user's earlier
+ * unused links of that purpose stop working. The mail gets `link` and
+ * `expires` besides the user's name.
+ */
+async function mailOneTimeLink(
+  tx: DbOrTx,
+  deps: DbClock,
+  user: User,
+  link: {
+    purpose: TokenPurpose;
+    validMs: number;
+    path: string;
+    template: MailTemplate;
+    to?: string;
+    payload?: string;
+  },
+) {
+  const now = deps.clock.now();
+  await retireTokens(tx, user.id, link.purpose, now);
+  const token = await issueToken(
+    tx,
+    link.purpose,
+    user.id,
+    now,
+    link.validMs,
+    link.payload ?? null,
+  );
+  await enqueueMail(tx, deps, {
+    template: link.template,
+    to: link.to
+      ? { address: link.to, userId: null }
+      : { address: user.email, userId: user.id },
+    data: {
+      displayName: user.displayName,
+      link: `${deps.config.baseUrl}${link.path}?token=${token}`,
+      expires: formatDateTime(new Date(now.getTime() + link.validMs)),
+    },
+  });
+}
+
 /** Mails a fresh confirmation link; earlier unused ones stop working. */
 export async function sendEmailVerification(deps: DbClock, user: User) {
   if (user.emailVerifiedAt) return;
-  const now = deps.clock.now();
-  await deps.db.transaction().execute(async (tx) => {
-    await retireTokens(tx, user.id, "verify_email", now);
-    const token = await issueToken(
-      tx,
-      "verify_email",
-      user.id,
-      now,
-      VERIFY_EMAIL_VALID_MS,
-    );
-    await enqueueMail(tx, deps, {
+  await deps.db.transaction().execute((tx) =>
+    mailOneTimeLink(tx, deps, user, {
+      purpose: "verify_email",
+      validMs: VERIFY_EMAIL_VALID_MS,
+      path: "/verify-email",
       template: "verify_email",
-      to: { address: user.email, userId: user.id },
-      data: {
-        displayName: user.displayName,
-        link: `${deps.config.baseUrl}/verify-email?token=${token}`,
-        expires: formatDateTime(
-          new Date(now.getTime() + VERIFY_EMAIL_VALID_MS),
-        ),
-      },
-    });
-  });
+    }),
+  );
 }
 
 /**
@@ -167,33 +197,16 @@ export const forgotPasswordSchema = z.object({ email: emailField });
  */
 export async function requestPasswordReset(deps: DbClock, email: string) {
   const user = await findUserByEmail(deps.db, email);
-  const now = deps.clock.now();
-  if (!user || user.disabledAt) {
-    await hashPassword("timing-equaliser", deps.config.scryptCost);
-    return;
-  }
   await hashPassword("timing-equaliser", deps.config.scryptCost);
-  await deps.db.transaction().execute(async (tx) => {
-    await retireTokens(tx, user.id, "password_reset", now);
-    const token = await issueToken(
-      tx,
-      "password_reset",
-      user.id,
-      now,
-      PASSWORD_RESET_VALID_MS,
-    );
-    await enqueueMail(tx, deps, {
+  if (!user || user.disabledAt) return;
+  await deps.db.transaction().execute((tx) =>
+    mailOneTimeLink(tx, deps, user, {
+      purpose: "password_reset",
+      validMs: PASSWORD_RESET_VALID_MS,
+      path: "/password/set",
       template: "password_reset",
-      to: { address: user.email, userId: user.id },
-      data: {
-        displayName: user.displayName,
-        link: `${deps.config.baseUrl}/password/set?token=${token}`,
-        expires: formatDateTime(
-          new Date(now.getTime() + PASSWORD_RESET_VALID_MS),
-        ),
-      },
-    });
-  });
+    }),
+  );
 }
 
 export const changePasswordSchema = z.object({
@@ -277,28 +290,14 @@ export async function requestEmailChange(
       ok: false,
       errors: { email: "That address belongs to another account." },
     };
-  const now = deps.clock.now();
   await deps.db.transaction().execute(async (tx) => {
-    await retireTokens(tx, user.id, "change_email", now);
-    const token = await issueToken(
-      tx,
-      "change_email",
-      user.id,
-      now,
-      VERIFY_EMAIL_VALID_MS,
-      newEmail,
-    );
-    const expires = formatDateTime(
-      new Date(now.getTime() + VERIFY_EMAIL_VALID_MS),
-    );
-    await enqueueMail(tx, deps, {
+    await mailOneTimeLink(tx, deps, user, {
+      purpose: "change_email",
+      validMs: VERIFY_EMAIL_VALID_MS,
+      path: "/verify-email",
       template: "email_change_confirm",
-      to: { address: newEmail, userId: null },
-      data: {
-        displayName: user.displayName,
-        link: `${deps.config.baseUrl}/verify-email?token=${token}`,
-        expires,
-      },
+      to: newEmail,
+      payload: newEmail,
     });
     await enqueueMail(tx, deps, {
       template: "email_change_notice",

@@ -4,6 +4,7 @@ import { authenticator } from "otplib";
 import {
   anonymous,
   createTestContext,
+  countSessions,
   createUser,
   csrfFrom,
   signedIn,
@@ -47,15 +48,6 @@ const userRow = (ctx: TestContext, id: number) =>
     .selectAll()
     .where("id", "=", id)
     .executeTakeFirstOrThrow();
-
-const sessionCount = async (ctx: TestContext, userId: number) =>
-  (
-    await ctx.db
-      .selectFrom("sessions")
-      .select("sid")
-      .where("user_id", "=", userId)
-      .execute()
-  ).length;
 
 /** Signs in with the password only (the first step), returning the client. */
 async function passwordStep(ctx: TestContext, who: TestUser) {
@@ -483,7 +475,7 @@ describe("password reset", () => {
       email: "forgetful@example.test",
     });
     const elsewhere = await signedIn(ctx, who);
-    assert.equal(await sessionCount(ctx, who.user.id), 1);
+    assert.equal(await countSessions(ctx, who.user.id), 1);
     await ask("forgetful@example.test");
     const { link } = await mailLink(
       ctx,
@@ -501,7 +493,7 @@ describe("password reset", () => {
       confirm: "my brand new long passphrase",
     });
     assert.equal(set.status, 303);
-    assert.equal(await sessionCount(ctx, who.user.id), 0);
+    assert.equal(await countSessions(ctx, who.user.id), 0);
     assert.equal(
       (await elsewhere.agent.get("/account")).headers.location,
       "/login",
@@ -561,7 +553,7 @@ describe("the account page", () => {
     const who = await createUser(ctx, "researcher");
     const other = await signedIn(ctx, who);
     const browser = await signedIn(ctx, who);
-    assert.equal(await sessionCount(ctx, who.user.id), 2);
+    assert.equal(await countSessions(ctx, who.user.id), 2);
     const wrong = await browser.post("/account/password", {
       current: "not the password",
       password: "a new long passphrase here",
@@ -590,7 +582,7 @@ describe("the account page", () => {
       (await other.agent.get("/account")).headers.location,
       "/login",
     );
-    assert.equal(await sessionCount(ctx, who.user.id), 1);
+    assert.equal(await countSessions(ctx, who.user.id), 1);
     assert.equal(await auditCount(ctx, "auth.password_changed"), 1);
     const notice = await ctx.db
       .selectFrom("outbox")
@@ -668,7 +660,7 @@ describe("the account page", () => {
     assert.match(page.text, /Sign out everywhere else/);
     const end = await laptop.post("/account/sessions/end-others");
     assert.equal(end.status, 303);
-    assert.equal(await sessionCount(ctx, who.user.id), 1);
+    assert.equal(await countSessions(ctx, who.user.id), 1);
     assert.equal(
       (await phone.agent.get("/account")).headers.location,
       "/login",

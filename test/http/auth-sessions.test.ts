@@ -8,6 +8,7 @@ import { SESSION_COOKIE } from "../../src/app.js";
 import {
   anonymous,
   createTestContext,
+  countSessions,
   createUser,
   csrfFrom,
   signedIn,
@@ -20,15 +21,6 @@ const sessionCookie = (res: supertest.Response) =>
     .concat(res.headers["set-cookie"] ?? [])
     .find((c) => c.startsWith(`${SESSION_COOKIE}=`))
     ?.split(";")[0];
-
-const countSessions = async (ctx: TestContext, userId: number) =>
-  (
-    await ctx.db
-      .selectFrom("sessions")
-      .select("sid")
-      .where("user_id", "=", userId)
-      .execute()
-  ).length;
 
 describe("accounts and sessions", () => {
   let ctx: TestContext;

@@ -225,3 +225,16 @@ export async function signedIn(
   await browser.refreshCsrf("/account");
   return browser;
 }
+
+/** How many sessions an account has in the database now. */
+export async function countSessions(
+  ctx: Pick<TestContext, "db">,
+  userId: number,
+): Promise<number> {
+  const rows = await ctx.db
+    .selectFrom("sessions")
+    .select("sid")
+    .where("user_id", "=", userId)
+    .execute();
+  return rows.length;
+}
