@@ -71,6 +71,13 @@ export interface TransitionDef {
   notify: readonly Audience[];
 }
 
+/** States from which a report may be published early, once the public is aware. */
+const EARLY_DISCLOSURE: readonly State[] = [
+  "vendor_notified",
+  "fix_in_progress",
+  "fixed",
+];
+
 const OPEN_BEFORE_VENDOR: readonly State[] = [
   "submitted",
   "acknowledged",
@@ -193,7 +200,7 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
   publish: {
     name: "publish",
     label: "Publish as advisory",
-    from: ["fix_verified", "closed"],
+    from: [...EARLY_DISCLOSURE, "fix_verified", "closed"],
     to: "disclosed",
     by: ["staff"],
     message: "optional",
@@ -218,6 +225,8 @@ export interface WorkflowReport {
   stateBeforeInfo: State | null;
   organizationId: number | null;
   resolution: Resolution | null;
+  /** Case fact: once the public is aware, the embargo is over. */
+  publicAwareAt?: Date | null;
 }
 
 export interface TransitionInput {
@@ -269,6 +278,14 @@ function permitted(
 ): boolean {
   if (!def.by.includes(relation) || !def.from.includes(report.state))
     return false;
+  // Before the fix is verified, only when the public already knows.
+  if (
+    def.name === "publish" &&
+    EARLY_DISCLOSURE.includes(report.state) &&
+    !report.publicAwareAt
+  ) {
+    return false;
+  }
   // Only a report that was resolved becomes a public advisory.
   if (
     def.name === "publish" &&

@@ -65,6 +65,11 @@ describe("case facts and the SSVC triage decision", () => {
       );
       assert.doesNotMatch(page.text, /Mark as true/);
     }
+    // The triager may now publish before the fix is verified.
+    assert.match(
+      (await triager.agent.get(`/reports/${id}`)).text,
+      /Publish as advisory/,
+    );
   });
 
   it("only staff record facts; a forged fact name is refused", async () => {

@@ -237,4 +237,35 @@ describe("workflow: what each transition needs and does", () => {
       assert.ok(!r.plan.notify.includes("org"), name);
     }
   });
+
+  it("publishes early, before the fix is verified, only once the public is aware", () => {
+    for (const state of [
+      "vendor_notified",
+      "fix_in_progress",
+      "fixed",
+    ] as const) {
+      const base = {
+        state,
+        stateBeforeInfo: null,
+        organizationId: 1,
+        resolution: null,
+      };
+      assert.equal(planTransition(base, "staff", "publish").ok, false, state);
+      const aware = {
+        ...base,
+        publicAwareAt: new Date("2026-03-01T00:00:00Z"),
+      };
+      assert.equal(planTransition(aware, "staff", "publish").ok, true, state);
+      assert.equal(planTransition(aware, "org_contact", "publish").ok, false);
+      assert.equal(planTransition(aware, "reporter", "publish").ok, false);
+    }
+    const submitted = {
+      state: "submitted" as const,
+      stateBeforeInfo: null,
+      organizationId: 1,
+      resolution: null,
+      publicAwareAt: new Date(),
+    };
+    assert.equal(planTransition(submitted, "staff", "publish").ok, false);
+  });
 });
