@@ -1667,8 +1667,15 @@ describe("property: hostile input at every form route", function () {
             .send(body);
           requests++;
           const what = `${actorName} POST ${url} with ${variant} (Content-Type: ${contentType}; body ${JSON.stringify(body.slice(0, 400))}${body.length > 400 ? `…(${body.length} chars)` : ""})`;
+          const kept =
+            // A report typed into an expired session is kept for after
+            // sign-in (never filed) when its token cannot be checked.
+            actorName === "anonymous" &&
+            route.path === "/reports/new" &&
+            res.status === 303 &&
+            res.headers.location === "/login";
           assert.ok(
-            res.status >= 400 && res.status < 500,
+            kept || (res.status >= 400 && res.status < 500),
             `${what} → ${res.status}`,
           );
           assert.doesNotMatch(res.text ?? "", STACK_TRACE, what);
