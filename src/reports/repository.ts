@@ -452,7 +452,7 @@ export async function findPossibleDuplicates(
       return titleQuery
         ? eb.or([
             same,
-            sql<boolean>`r.id in (select rowid from reports_fts where reports_fts match ${titleQuery} order by rank limit 50)`,
+            sql<boolean>`r.id in (select rowid from reports_fts where reports_fts match ${titleQuery} order by rowid desc limit 50)`,
           ])
         : same;
     })

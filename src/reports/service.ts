@@ -67,6 +67,7 @@ import {
   RESOLUTIONS,
   STATE_INFO,
   TRANSITION_NAMES,
+  type State,
   type TransitionName,
 } from "./workflow.js";
 
@@ -393,6 +394,14 @@ function dueText(due: Date | null, now: Date, what: string, stillDue: boolean) {
   };
 }
 
+/** States in which a triager looks for duplicates. */
+const TRIAGE_STATES: readonly State[] = [
+  "submitted",
+  "acknowledged",
+  "needs_info",
+  "triaged",
+];
+
 /** When the fix is expected, by severity, counted from the organization's notice. */
 function remediationTarget(
   report: Report,
@@ -519,17 +528,19 @@ export async function reportPage(
         }
       : null,
     advisory: await advisoryDraftFor(deps, actor, report),
-    // A triager's hint: same asset at the same organization, or similar titles.
-    possibleDuplicates: staff
-      ? (
-          await findPossibleDuplicates(
-            deps.db,
-            report,
-            toSimilarTitleQuery(report.title),
-            5,
-          )
-        ).map((r) => ({ ...r, stateLabel: STATE_INFO[r.state].label }))
-      : [],
+    // A triager's hint while triaging (not on every later view, it costs a
+    // full-text query): same asset at the organization, or similar titles.
+    possibleDuplicates:
+      staff && TRIAGE_STATES.includes(report.state)
+        ? (
+            await findPossibleDuplicates(
+              deps.db,
+              report,
+              toSimilarTitleQuery(report.title),
+              5,
+            )
+          ).map((r) => ({ ...r, stateLabel: STATE_INFO[r.state].label }))
+        : [],
     deadlines: [
       dueText(
         report.ackDueAt,
