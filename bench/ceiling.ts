@@ -1,8 +1,8 @@
 /**
  * The ceiling: how fast this machine can serve the same pages when nothing
  * but Express 5 and the same compiled EJS templates is involved. A bare
- * Express app in its own process renders the report page, the queue and
- * "my reports" from view models held in memory: no database, no session, no
+ * Express app in its own process renders the report page, the queue, search
+ * and "my reports" from view models held in memory: no database, no session, no
  * helmet, no CSRF, no policy. The app's requests/s divided by these is the
  * ratio the benchmark reports.
  *
@@ -24,7 +24,11 @@ import { formatDateTime, ROLE_LABELS } from "../src/format.js";
 import { navigationFor } from "../src/http/navigation.js";
 import { createLogger } from "../src/logger.js";
 import { paramsOf } from "./plan.js";
-import { myReports, triageQueue } from "../src/reports/list-service.js";
+import {
+  myReports,
+  searchReports,
+  triageQueue,
+} from "../src/reports/list-service.js";
 import { loadReportFor, reportPage } from "../src/reports/service.js";
 import { findUserById } from "../src/users/repository.js";
 import { toActor } from "../src/users/service.js";
@@ -62,7 +66,9 @@ async function main() {
   const plan = JSON.parse(process.env.BENCH_PLAN ?? "null") as CeilingPlan;
   if (!plan) throw new Error("BENCH_PLAN is not set");
   const config = loadConfig();
-  const { db } = openDatabase(databaseFile(config.dataDir));
+  const { db, sqlite } = openDatabase(databaseFile(config.dataDir));
+  // The app may be writing (its scheduler's first run): wait for it.
+  sqlite.pragma("busy_timeout = 600000");
   const pages = new Map<string, Page>();
 
   for (const entry of plan.pages) {
@@ -99,6 +105,15 @@ async function main() {
               ...common,
               title: "Queue",
               ...(await triageQueue(deps, actor, query)),
+            },
+          };
+        case "search":
+          return {
+            view: "reports/search",
+            locals: {
+              ...common,
+              title: "Search reports",
+              ...(await searchReports(deps, actor, query)),
             },
           };
         case "mine":

@@ -1,6 +1,10 @@
 /** What the ceiling process serves: each URL the app is measured on, as whom. */
 export interface CeilingPlan {
-  pages: { url: string; kind: "queue" | "mine" | "report"; userId: number }[];
+  pages: {
+    url: string;
+    kind: "queue" | "mine" | "report" | "search";
+    userId: number;
+  }[];
 }
 
 /** A URL's query as Express's default ("simple") parser hands it to routes. */

@@ -65,7 +65,7 @@ interface Measurement {
 
 interface PageResult {
   name: string;
-  kind: "queue" | "report" | "mine";
+  kind: "queue" | "report" | "mine" | "search";
   connections: number;
   app: Measurement;
   ceiling: Measurement;
@@ -264,6 +264,7 @@ async function get(base: string, url: string, cookie?: string) {
   const res = await fetch(base + url, {
     headers: { ...PROXY_HEADERS, ...(cookie && { cookie }) },
     redirect: "manual",
+    signal: AbortSignal.timeout(120_000),
   });
   return { status: res.status, body: await res.text() };
 }
@@ -280,6 +281,26 @@ function summarize(result: autocannon.Result, ok: number): Measurement {
   };
 }
 
+/**
+ * Waits until the server answers its health check quickly again: requests
+ * still queued from a measurement must not be counted against the next one.
+ */
+async function settle(base: string) {
+  const until = Date.now() + 15 * 60_000;
+  while (Date.now() < until) {
+    const started = performance.now();
+    const ok = await fetch(`${base}/healthz`, {
+      signal: AbortSignal.timeout(60_000),
+    }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok && performance.now() - started < 200) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${base} did not settle within 15 minutes`);
+}
+
 /** Measures GETs cycling through urls (one URL or several) on one server. */
 async function load(
   base: string,
@@ -287,7 +308,9 @@ async function load(
   cookie: string | undefined,
   connections: number,
   duration: number,
+  settleFirst = true,
 ): Promise<Measurement> {
+  if (settleFirst) await settle(base);
   let next = 0;
   const result = await autocannon({
     url: base + urls[0],
@@ -405,6 +428,12 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       url: `/queue?cursor=${deepCursor}`,
     },
   ];
+  // A common word, two words, and an organization's name.
+  const searchUrls = [
+    "/search?q=appointment",
+    "/search?q=password+reset",
+    "/search?q=Harbour+Water+Utility",
+  ];
   const plan: CeilingPlan = {
     pages: [
       ...queuePages.map((p) => ({
@@ -417,17 +446,30 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         kind: "report" as const,
         userId: triagerId,
       })),
+      ...searchUrls.map((url) => ({
+        url,
+        kind: "search" as const,
+        userId: triagerId,
+      })),
       { url: "/reports", kind: "mine" as const, userId: researcherId },
     ],
   };
 
+  // Mail left queued by an earlier run, or by the app's first start on a
+  // fresh seed (the reminder scheduler catches up on every deadline that
+  // passed in five years of history), would be delivered during the
+  // measurements: it goes to invented addresses and is dropped first.
+  const stale = sqlite
+    .prepare("delete from outbox where status in ('queued', 'sending')")
+    .run().changes;
+  if (stale)
+    note(`dropped ${fmt(stale)} undelivered messages left in the outbox`);
+  // Every run starts from an empty write-ahead log (a migration on the first
+  // start of a fresh seed can leave a gigabyte in it).
+  sqlite.pragma("wal_checkpoint(TRUNCATE)");
   note(`starting the app on ${base} (NODE_ENV=production)`);
   const app = spawnNode("dist/src/server.js", env);
-  const ceiling = spawnNode("dist/bench/ceiling.js", {
-    ...env,
-    PORT: "0",
-    BENCH_PLAN: JSON.stringify(plan),
-  });
+  let ceiling: ReturnType<typeof spawnNode> | undefined;
   const pages: PageResult[] = [];
   const submits: SubmitResult[] = [];
   let mailPerSecond = 0;
@@ -442,16 +484,23 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       30 * 60_000,
       app,
     );
+    // After the app, so the database is migrated before the ceiling reads it.
+    ceiling = spawnNode("dist/bench/ceiling.js", {
+      ...env,
+      PORT: "0",
+      BENCH_PLAN: JSON.stringify(plan),
+    });
+    const started = ceiling;
     let ceilingPort = 0;
     await waitFor(
       "ceiling start",
       () => {
-        const line = ceiling.log.find((l) => l.startsWith("ceiling ready on"));
+        const line = started.log.find((l) => l.startsWith("ceiling ready on"));
         ceilingPort = line ? Number(line.split(" ").pop()) : 0;
         return ceilingPort > 0;
       },
       120_000,
-      ceiling,
+      started,
     );
     const ceilingBase = `http://127.0.0.1:${ceilingPort}`;
 
@@ -497,6 +546,12 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         cookie: triager,
       },
       {
+        name: `search (${searchUrls.length} queries)`,
+        kind: "search",
+        urls: searchUrls,
+        cookie: triager,
+      },
+      {
         name: "my reports",
         kind: "mine",
         urls: ["/reports"],
@@ -507,7 +562,14 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       note(`measuring ${group.name}`);
       if (options.warmup > 0) {
         await load(base, group.urls, group.cookie, 16, options.warmup);
-        await load(ceilingBase, group.urls, undefined, 16, options.warmup);
+        await load(
+          ceilingBase,
+          group.urls,
+          undefined,
+          16,
+          options.warmup,
+          false,
+        );
       }
       for (const connections of options.connections) {
         const appResult = await load(
@@ -523,6 +585,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
           undefined,
           connections,
           options.duration,
+          false,
         );
         if (appResult.bad > 0)
           problems.push(
@@ -535,10 +598,14 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
           app: appResult,
           ceiling: ceilingResult,
         });
+        note(
+          `${group.name} at ${connections}: app ${fmt(appResult.rps, 1)}/s (p50 ${appResult.p50} ms, p99 ${appResult.p99} ms), ceiling ${fmt(ceilingResult.rps, 1)}/s, ratio ${(appResult.rps / ceilingResult.rps).toFixed(2)}`,
+        );
       }
     }
 
     // ---- submissions: POST the form, then load the receipt page it redirects to ----
+    await settle(base);
     const formPage = await get(base, "/reports/new", researcher);
     const token = csrfOf(formPage.body);
     const orgPublicId = /<option value="([a-z0-9]{16})"/.exec(
@@ -572,9 +639,18 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       const tally = { accepted: 0, bad: 0 };
       // A fixed number of requests, so every answer is counted (a run cut by
       // time would leave answers in flight that stored a report).
+      // Sized from a short timed run of "my reports" (a POST and the receipt
+      // page cost about three of those) so it lasts about --duration.
+      const probe = await autocannon({
+        url: `${base}/reports`,
+        connections,
+        duration: Math.max(1, options.duration / 5),
+        headers: { ...PROXY_HEADERS, cookie: researcher },
+      });
+      const pairRate = Math.max(1, probe["2xx"] / probe.duration / 3);
       const pairs = Math.max(
         4,
-        Math.ceil((options.duration * 400) / connections),
+        Math.ceil((options.duration * pairRate) / connections),
       );
       const result = await autocannon({
         url: `${base}/reports/new`,
@@ -620,6 +696,9 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       });
       const stored = count("select count(*) from reports where id > ?", before);
       const bad = tally.bad + result.errors + result.timeouts;
+      note(
+        `submissions at ${connections}: ${fmt(tally.accepted / result.duration, 1)}/s, ${tally.accepted} accepted, ${stored} stored`,
+      );
       submits.push({
         connections,
         seconds: result.duration,
@@ -747,7 +826,6 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         ].join(" "),
       );
     }
-    out(`${"search".padEnd(36)}   n/a (search is not built yet)`);
     for (const s of submits) {
       out(
         `${"submit (POST + receipt page)".padEnd(36)} ${String(s.connections).padStart(5)} ${fmt(s.rps, 1).padStart(10)} ${fmt(s.p50).padStart(7)} ${fmt(s.p99).padStart(7)}   submissions/s; ${fmt(s.accepted)} accepted, ${fmt(s.stored)} stored, lost ${Math.max(0, s.accepted - s.stored)}`,
@@ -759,7 +837,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     out(`app peak RSS (VmHWM): ${rssMb.toFixed(0)} MB`);
   } finally {
     await stopChild(app.child);
-    await stopChild(ceiling.child);
+    if (ceiling) await stopChild(ceiling.child);
     await smtp.close();
     await db.destroy();
   }
@@ -772,6 +850,15 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     );
   const queueRatio = ratio("queue");
   const reportRatio = ratio("report");
+  const searchP99 = Math.max(
+    ...pages
+      .filter(
+        (p) =>
+          p.kind === "search" &&
+          p.connections === Math.min(...options.connections),
+      )
+      .map((p) => p.app.p99),
+  );
   const submitRps = Math.min(...submits.map((s) => s.rps));
   // Accepted (303) but not in the database. A report stored whose answer
   // never came is not lost, but is reported as a problem above.
@@ -779,7 +866,9 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     (n, s) => n + Math.max(0, s.accepted - s.stored),
     0,
   );
-  const p99At16 = pages.filter((p) => p.connections === 16);
+  const p99At16 = pages.filter(
+    (p) => p.connections === Math.min(...options.connections),
+  );
   const worstP99 = Math.max(...p99At16.map((p) => p.app.p99));
   const goals: [string, boolean][] = [
     [`queue ratio ${queueRatio.toFixed(2)} ≥ 0.6`, queueRatio >= 0.6],
@@ -792,15 +881,17 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     [`lost ${lost} = 0`, lost === 0],
     [`RSS ${rssMb.toFixed(0)} MB ≤ 300`, rssMb <= 300],
     [`mail ${fmt(mailPerSecond, 1)}/s ≥ 200`, mailPerSecond >= 200],
-    ["search p99 ≤ 100 ms", false],
+    [
+      `search p99 at 16 connections ${fmt(searchP99)} ms ≤ 100`,
+      searchP99 <= 100,
+    ],
   ];
   out(
     "goals: " +
-      goals.map(([g, met]) => `${met ? "met" : "MISSED"}: ${g}`).join("; ") +
-      " (search not built)",
+      goals.map(([g, met]) => `${met ? "met" : "MISSED"}: ${g}`).join("; "),
   );
   for (const problem of problems) out(`PROBLEM: ${problem}`);
-  const line = `bench: queue_ratio=${queueRatio.toFixed(2)} report_ratio=${reportRatio.toFixed(2)} search_p99_ms=na submit_rps=${submitRps.toFixed(0)} lost=${lost} rss_mb=${rssMb.toFixed(0)} mail_per_s=${mailPerSecond.toFixed(0)}`;
+  const line = `bench: queue_ratio=${queueRatio.toFixed(2)} report_ratio=${reportRatio.toFixed(2)} search_p99_ms=${searchP99.toFixed(0)} submit_rps=${submitRps.toFixed(0)} lost=${lost} rss_mb=${rssMb.toFixed(0)} mail_per_s=${mailPerSecond.toFixed(0)}`;
   out(line);
   return { ok: problems.length === 0, line };
 }
