@@ -12,6 +12,7 @@ import * as benchIndexes from "../../db/migrations/2026-11-25-14-bench-indexes.j
 import * as statsIndexes from "../../db/migrations/2026-11-25-20-stats-indexes.js";
 import * as extensions from "../../db/migrations/2026-11-25-15-extensions.js";
 import * as caseFacts from "../../db/migrations/2026-11-25-16-case-facts.js";
+import * as relatedIndex from "../../db/migrations/2026-11-25-17-related-index.js";
 import type { Db } from "./index.js";
 
 /**
@@ -31,6 +32,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-25-14-bench-indexes": benchIndexes,
   "2026-11-25-15-extensions": extensions,
   "2026-11-25-16-case-facts": caseFacts,
+  "2026-11-25-17-related-index": relatedIndex,
   "2026-11-25-20-stats-indexes": statsIndexes,
 };
 

@@ -11,6 +11,9 @@ import type { State } from "./workflow.js";
  */
 
 export type ListSort = "activity" | "submitted";
+
+/** A search looks at this many of the newest matching reports. */
+export const SEARCH_MATCH_LIMIT = 2000;
 export type SortDirection = "desc" | "asc";
 
 /** Whose reports a list may contain, before any filter. */
@@ -130,9 +133,11 @@ function applyFilters(query: ReportsQuery, filters: ListFilters): ReportsQuery {
     q = q.where("r.assignee_id", "=", filters.assignee.userId);
   if (filters.overdueAt)
     q = q.where(overdueCondition(filters.overdueAt.getTime()));
+  // Only the newest matches are sorted and paged: a common word matches
+  // most of a million reports, and sorting all of them took seconds.
   if (filters.text)
     q = q.where(
-      sql<boolean>`r.id in (select rowid from reports_fts where reports_fts match ${filters.text})`,
+      sql<boolean>`r.id in (select rowid from reports_fts where reports_fts match ${filters.text} order by rowid desc limit ${SEARCH_MATCH_LIMIT})`,
     );
   return q;
 }
