@@ -34,11 +34,7 @@ export type ReminderKind = (typeof REMINDER_KINDS)[number];
 
 export interface ReportEvent {
   kind:
-    | TransitionName
-    | "submitted"
-    | "comment"
-    | ReminderKind
-    | DeadlineEventKind;
+    TransitionName | "submitted" | "comment" | ReminderKind | DeadlineEventKind;
   report: {
     id: number;
     publicId: string;

@@ -22,9 +22,9 @@ const DAY = 86_400_000;
 
 /** Report IDs in the order the page lists them. */
 function idsOn(html: string): string[] {
-  return [...html.matchAll(/<td[^>]*><a href="\/reports\/(DD-[0-9A-Z-]+)">/g)].map(
-    (m) => m[1]!,
-  );
+  return [
+    ...html.matchAll(/<td[^>]*><a href="\/reports\/(DD-[0-9A-Z-]+)">/g),
+  ].map((m) => m[1]!);
 }
 
 function nextLink(html: string): string | null {

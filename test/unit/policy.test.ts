@@ -153,7 +153,8 @@ const REPORT_TABLE: Record<ReportAction, Record<Role, string>> = {
     org_contact: NONE,
     triager: ALL,
     admin: ALL,
-  },  "report:set_deadline": {
+  },
+  "report:set_deadline": {
     researcher: NONE,
     org_contact: NONE,
     triager: ALL,
