@@ -1,4 +1,5 @@
 import type { DbOrTx } from "../db/index.js";
+import type { AdvisoryCredit } from "./credits.js";
 
 export interface AdvisoryDraft {
   summary: string;
@@ -80,6 +81,8 @@ export interface PublishedAdvisory {
   creditKind: string;
   creditHandle: string | null;
   reporterName: string;
+  /** The credit as published: what the researcher accepted (empty if declined). */
+  credits: AdvisoryCredit[];
   createdAt: Date;
   vendorNotifiedAt: Date | null;
   publishedAt: Date;
@@ -120,6 +123,14 @@ type Row = Awaited<
   ReturnType<ReturnType<typeof publishedQuery>["executeTakeFirstOrThrow"]>
 >;
 
+/** The researcher as finder, named as they chose when filing. */
+function defaultCredits(row: Row): AdvisoryCredit[] {
+  if (row.credit_kind === "anonymous") return [];
+  const name =
+    row.credit_kind === "handle" ? row.credit_handle : row.reporter_name;
+  return name ? [{ name, type: "finder" }] : [];
+}
+
 function toPublished(row: Row): PublishedAdvisory {
   return {
     reportId: row.report_id,
@@ -138,6 +149,7 @@ function toPublished(row: Row): PublishedAdvisory {
     creditKind: row.credit_kind,
     creditHandle: row.credit_handle,
     reporterName: row.reporter_name,
+    credits: defaultCredits(row),
     createdAt: new Date(row.created_at),
     vendorNotifiedAt:
       row.vendor_notified_at === null ? null : new Date(row.vendor_notified_at),

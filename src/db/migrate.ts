@@ -39,7 +39,14 @@ const migrations: Record<string, Migration> = {
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export async function migrateToLatest(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db, provider });
+  // Work lands from parallel branches, each with its own dated migration; a
+  // database that already ran a later one must still take an earlier one
+  // (they never depend on each other's order: each touches its own tables).
+  const migrator = new Migrator({
+    db,
+    provider,
+    allowUnorderedMigrations: true,
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? [])
