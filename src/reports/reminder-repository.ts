@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import type { DbOrTx } from "../db/index.js";
 import { findReportById } from "./repository.js";
 import type { Report } from "./types.js";
@@ -6,19 +7,37 @@ import type { Report } from "./types.js";
 export type Clock = "ack" | "triage" | "disclosure" | "info";
 
 const CLOCKS = {
-  ack: { column: "ack_due_at", states: ["submitted"] },
-  triage: { column: "triage_due_at", states: ["acknowledged"] },
+  ack: {
+    column: "ack_due_at",
+    index: "reports_ack_clock",
+    states: ["submitted"],
+  },
+  triage: {
+    column: "triage_due_at",
+    index: "reports_triage_clock",
+    states: ["acknowledged"],
+  },
   disclosure: {
     column: "disclosure_due_at",
+    index: "reports_disclosure_clock",
     states: ["vendor_notified", "fix_in_progress", "fixed"],
   },
-  info: { column: "info_requested_at", states: ["needs_info"] },
+  info: {
+    column: "info_requested_at",
+    index: "reports_info_clock",
+    states: ["needs_info"],
+  },
 } as const;
 
 /**
  * Reports still waiting on a clock whose time is at or before `upTo` and
  * that have not had this reminder for this deadline yet, oldest first, in
- * batches (the partial indexes of migration 12 serve it).
+ * batches, walking the clock's partial index of migration 12. The states are
+ * written literally and the index named: with the states as parameters
+ * SQLite cannot use a partial index, and without statistics it preferred the
+ * state index and read every report in those states (0.2–0.5 s, on the event
+ * loop, for each of the scheduler's eight queries a minute, at a million
+ * reports; 15 ms this way).
  */
 export async function findReportsNeedingReminder(
   db: DbOrTx,
@@ -27,26 +46,22 @@ export async function findReportsNeedingReminder(
   upTo: number,
   limit: number,
 ): Promise<Report[]> {
-  const { column, states } = CLOCKS[clock];
-  const rows = await db
-    .selectFrom("reports as r")
-    .select("r.id")
-    .where("r.state", "in", [...states])
-    .where(`r.${column}`, "<=", upTo)
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom("reminders as m")
-            .select("m.report_id")
-            .whereRef("m.report_id", "=", "r.id")
-            .where("m.kind", "=", kind)
-            .whereRef("m.due_at", "=", `r.${column}`),
-        ),
-      ),
-    )
-    .orderBy(`r.${column}`)
-    .limit(limit)
-    .execute();
+  const { column, index, states } = CLOCKS[clock];
+  const col = sql.raw(`r.${column}`);
+  // Written as in the index's definition, or SQLite cannot prove it applies.
+  const inStates = sql.raw(
+    states.length === 1
+      ? `r.state = '${states[0]}'`
+      : `r.state in (${states.map((s) => `'${s}'`).join(", ")})`,
+  );
+  const { rows } = await sql<{ id: number }>`
+    select r.id from reports as r indexed by ${sql.raw(index)}
+    where ${inStates} and ${col} <= ${upTo}
+      and not exists (
+        select 1 from reminders as m
+        where m.report_id = r.id and m.kind = ${kind} and m.due_at = ${col})
+    order by ${col}
+    limit ${limit}`.execute(db);
   const reports: Report[] = [];
   for (const { id } of rows) {
     const report = await findReportById(db, id);
