@@ -11,6 +11,16 @@ import {
 
 type Callback = (err?: unknown, value?: any) => void;
 
+/**
+ * An unchanged session's expiry is moved forward in the database at most
+ * this often: with a rolling session every page view was otherwise a write
+ * transaction (and a WAL append). Idle expiry is thus exact to a minute, as
+ * is "last seen" in the list of sessions.
+ */
+export const TOUCH_INTERVAL_MS = 60_000;
+/** Sessions whose stored expiry is remembered (most recently used kept). */
+const REMEMBERED_SESSIONS = 10_000;
+
 /** The signed-in user's id as passport keeps it in the session. */
 function userIdOf(sess: session.SessionData): number | null {
   const user = (sess as { passport?: { user?: unknown } }).passport?.user;
@@ -23,6 +33,9 @@ function userIdOf(sess: session.SessionData): number | null {
  * injected clock so tests can move it.
  */
 export class DatabaseSessionStore extends session.Store {
+  /** The expiry last read or written for a session id. */
+  private readonly storedExpiry = new Map<string, number>();
+
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
@@ -31,41 +44,66 @@ export class DatabaseSessionStore extends session.Store {
     super();
   }
 
+  private remember(sid: string, expiresAt: number) {
+    this.storedExpiry.delete(sid);
+    this.storedExpiry.set(sid, expiresAt);
+    if (this.storedExpiry.size > REMEMBERED_SESSIONS)
+      this.storedExpiry.delete(this.storedExpiry.keys().next().value!);
+  }
+
   private expiry(): number {
     return this.clock.now().getTime() + this.idleMs;
   }
 
   override get(sid: string, cb: Callback): void {
     readSession(this.db, sid).then((row) => {
-      if (!row || row.expiresAt <= this.clock.now().getTime())
+      if (!row || row.expiresAt <= this.clock.now().getTime()) {
+        this.storedExpiry.delete(sid);
         return cb(null, null);
+      }
+      this.remember(sid, row.expiresAt);
       cb(null, JSON.parse(row.data));
     }, cb);
   }
 
   override set(sid: string, sess: session.SessionData, cb?: Callback): void {
+    const expiresAt = this.expiry();
     writeSession(
       this.db,
       sid,
       userIdOf(sess),
       JSON.stringify(sess),
-      this.expiry(),
+      expiresAt,
       sess.client ?? null,
       this.clock.now().getTime(),
     ).then(
-      () => cb?.(),
+      () => {
+        this.remember(sid, expiresAt);
+        cb?.();
+      },
       (err) => cb?.(err),
     );
   }
 
+  /** Called for a session read but not changed by the request. */
   override touch(sid: string, _sess: session.SessionData, cb?: Callback): void {
-    touchSession(this.db, sid, this.expiry(), this.clock.now().getTime()).then(
-      () => cb?.(),
+    const expiresAt = this.expiry();
+    const stored = this.storedExpiry.get(sid);
+    if (stored !== undefined && expiresAt - stored < TOUCH_INTERVAL_MS) {
+      cb?.();
+      return;
+    }
+    touchSession(this.db, sid, expiresAt, this.clock.now().getTime()).then(
+      () => {
+        this.remember(sid, expiresAt);
+        cb?.();
+      },
       (err) => cb?.(err),
     );
   }
 
   override destroy(sid: string, cb?: Callback): void {
+    this.storedExpiry.delete(sid);
     deleteSession(this.db, sid).then(
       () => cb?.(),
       (err) => cb?.(err),

@@ -133,6 +133,26 @@ describe("accounts and sessions", () => {
     assert.equal(res.headers.location, "/login");
   });
 
+  it("writes an unchanged session's expiry at most once a minute", async () => {
+    const user = await createUser(ctx, "researcher");
+    const browser = await signedIn(ctx, user);
+    const expiry = async () =>
+      (
+        await ctx.db
+          .selectFrom("sessions")
+          .select("expires_at")
+          .where("user_id", "=", user.user.id)
+          .executeTakeFirstOrThrow()
+      ).expires_at;
+    const first = await expiry();
+    ctx.clock.advance(20_000);
+    assert.equal((await browser.agent.get("/account")).status, 200);
+    assert.equal(await expiry(), first, "not written within the minute");
+    ctx.clock.advance(50_000);
+    assert.equal((await browser.agent.get("/account")).status, 200);
+    assert.equal(await expiry(), first + 70_000, "written after it");
+  });
+
   it("disabling an account ends its sessions at once and refuses its sign-in", async () => {
     const admin = await signedIn(ctx, await createUser(ctx, "admin"));
     const victim = await createUser(ctx, "triager");
