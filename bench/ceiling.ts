@@ -30,6 +30,7 @@ import {
   triageQueue,
 } from "../src/reports/list-service.js";
 import { loadReportFor, reportPage } from "../src/reports/service.js";
+import { loadSettings } from "../src/settings/service.js";
 import { findUserById } from "../src/users/repository.js";
 import { toActor } from "../src/users/service.js";
 import { viewsDir } from "../src/paths.js";
@@ -70,6 +71,7 @@ async function main() {
   // The app may be writing (its scheduler's first run): wait for it.
   sqlite.pragma("busy_timeout = 600000");
   const pages = new Map<string, Page>();
+  const settings = await loadSettings(db, config);
 
   for (const entry of plan.pages) {
     const page = await withoutWrites(db, async (tx) => {
@@ -78,6 +80,7 @@ async function main() {
         config,
         clock: systemClock,
         logger: createLogger("silent"),
+        settings,
       };
       const user = await findUserById(tx, entry.userId);
       if (!user) throw new Error(`no user ${entry.userId}`);

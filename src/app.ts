@@ -33,12 +33,14 @@ import { navigationFor } from "./http/navigation.js";
 import { authenticate, sessionUser } from "./users/service.js";
 import { adminUserRoutes } from "./users/routes.js";
 import { registerFeatureRoutes } from "./routes.js";
+import type { SettingsStore } from "./settings/service.js";
 
 export interface AppDeps {
   db: Db;
   config: Config;
   clock: Clock;
   logger: Logger;
+  settings: SettingsStore;
 }
 
 export const SESSION_COOKIE = "dd.sid";

@@ -7,6 +7,7 @@ import { createLogger } from "./logger.js";
 import { isRole, ROLES } from "./auth/policy.js";
 import { verifyAuditChain } from "./audit/service.js";
 import { parseForm } from "./http/validation.js";
+import { SettingsStore } from "./settings/service.js";
 import {
   createAccount,
   createAccountSchema,
@@ -48,9 +49,16 @@ export async function runCli(
   });
   const config = loadConfig(env);
   const { db } = openDatabase(databaseFile(config.dataDir));
-  const deps = { db, config, clock: systemClock, logger: createLogger("warn") };
+  const deps = {
+    db,
+    config,
+    clock: systemClock,
+    logger: createLogger("warn"),
+    settings: new SettingsStore(config.clocks),
+  };
   try {
     await migrateToLatest(db);
+    await deps.settings.reload(db);
     switch (command) {
       case "user:create": {
         if (!values.role || !isRole(values.role)) {

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { Db } from "./db/index.js";
+import type { SettingsStore } from "./settings/service.js";
 
 /** What services need from the outside world; tests pass their own. */
 export interface Deps {
@@ -9,4 +10,6 @@ export interface Deps {
   config: Config;
   clock: Clock;
   logger: Logger;
+  /** The effective disclosure-policy clocks (environment + admin changes). */
+  settings: SettingsStore;
 }

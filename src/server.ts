@@ -7,6 +7,7 @@ import { createLogger } from "./logger.js";
 import { createTransport } from "./mail/transport.js";
 import { createMailWorker } from "./mail/worker.js";
 import { startScheduler } from "./reports/reminders.js";
+import { loadSettings } from "./settings/service.js";
 import { issueSetupLinkIfNeeded } from "./users/service.js";
 
 async function main() {
@@ -25,7 +26,8 @@ async function main() {
   const applied = await migrateToLatest(db);
   if (applied.length) logger.info({ applied }, "database migrated");
 
-  const deps = { db, config, clock: systemClock, logger };
+  const settings = await loadSettings(db, config);
+  const deps = { db, config, clock: systemClock, logger, settings };
   const setupLink = await issueSetupLinkIfNeeded(deps);
   if (setupLink) {
     logger.warn(

@@ -13,6 +13,7 @@ import type { Deps } from "../../src/deps.js";
 import { newPublicId } from "../../src/ids.js";
 import { createLogger } from "../../src/logger.js";
 import { insertUser } from "../../src/users/repository.js";
+import { loadSettings } from "../../src/settings/service.js";
 import { authenticator } from "otplib";
 import { isStaffRole } from "../../src/auth/policy.js";
 import {
@@ -75,7 +76,13 @@ export async function createTestContext(
   const { db } = openDatabase(databaseFile(dataDir));
   await migrateToLatest(db);
   const clock = options.clock ?? new TestClock();
-  const deps: Deps = { db, config, clock, logger: createLogger("silent") };
+  const deps: Deps = {
+    db,
+    config,
+    clock,
+    logger: createLogger("silent"),
+    settings: await loadSettings(db, config),
+  };
   const app = createApp(deps);
   return {
     app,
