@@ -86,7 +86,7 @@ export function accountRoutes(
   router.get("/policy", (_req, res) => {
     res.render("policy", {
       title: "Disclosure policy",
-      clocks: deps.config.clocks,
+      clocks: deps.settings.clocks(),
     });
   });
 

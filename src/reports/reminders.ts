@@ -32,7 +32,7 @@ interface Rule {
   kind: ReminderKind;
   clock: Clock;
   /** How long before (negative: after) the clock's time it is due. */
-  leadMs: (deps: Pick<Deps, "config">) => number;
+  leadMs: (deps: Pick<Deps, "settings">) => number;
   audiences: readonly Audience[];
   /** Reminders for the same deadline that this one makes pointless. */
   supersedes?: readonly ReminderKind[];
@@ -78,14 +78,14 @@ const RULES: readonly Rule[] = [
   {
     kind: "info_expired",
     clock: "info",
-    leadMs: (d) => -d.config.clocks.infoExpiryDays * DAY,
+    leadMs: (d) => -d.settings.clocks().infoExpiryDays * DAY,
     audiences: ["reporter", "triage"],
     supersedes: ["info_reminder"],
   },
   {
     kind: "info_reminder",
     clock: "info",
-    leadMs: (d) => -d.config.clocks.infoReminderDays * DAY,
+    leadMs: (d) => -d.settings.clocks().infoReminderDays * DAY,
     audiences: ["reporter"],
   },
 ];
@@ -158,7 +158,7 @@ async function closeUnanswered(
 
 /** Sends every reminder due now; returns how many went out. */
 export async function runDueReminders(
-  deps: Pick<Deps, "db" | "clock" | "config">,
+  deps: Pick<Deps, "db" | "clock" | "config" | "settings">,
 ): Promise<number> {
   const now = deps.clock.now();
   let sent = 0;
@@ -210,7 +210,7 @@ export async function runDueReminders(
 
 /** Runs the scheduler every `intervalMs` until stopped; a run never overlaps the next. */
 export function startScheduler(
-  deps: Pick<Deps, "db" | "clock" | "config">,
+  deps: Pick<Deps, "db" | "clock" | "config" | "settings">,
   logger: Logger,
 ) {
   let timer: NodeJS.Timeout | undefined;
