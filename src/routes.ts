@@ -7,6 +7,7 @@ import { reportListRoutes } from "./reports/list-routes.js";
 import { reportRoutes } from "./reports/routes.js";
 import { advisoryRoutes } from "./advisories/routes.js";
 import { statsRoutes } from "./stats/routes.js";
+import { settingsRoutes } from "./settings/routes.js";
 
 /**
  * Feature routers (reports, organizations, mail outbox, ...) are mounted here,
@@ -20,4 +21,5 @@ export function registerFeatureRoutes(app: Express, deps: Deps): void {
   app.use(outboxRoutes(deps));
   app.use(advisoryRoutes(deps));
   app.use(statsRoutes(deps));
+  app.use(settingsRoutes(deps));
 }

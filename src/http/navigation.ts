@@ -37,6 +37,8 @@ export function navigationFor(actor: Actor | null): NavLink[] {
     links.push({ href: "/admin/outbox", label: "Outbox" });
   if (can(actor, "audit:view"))
     links.push({ href: "/admin/audit", label: "Audit log" });
+  if (can(actor, "settings:manage"))
+    links.push({ href: "/admin/settings", label: "Settings" });
   if (can(actor, "stats:view_staff"))
     links.push({ href: "/stats/staff", label: "Statistics" });
   links.push({ href: "/account", label: "Account" });
