@@ -108,6 +108,8 @@ const ACCESS: Record<string, Access> = {
   "GET /stats/staff": { kind: "role", action: "stats:view_staff" },
   "GET /admin/outbox": { kind: "role", action: "outbox:manage" },
   "POST /admin/outbox/:key/retry": { kind: "role", action: "outbox:manage" },
+  "GET /admin/settings": { kind: "role", action: "settings:manage" },
+  "POST /admin/settings": { kind: "role", action: "settings:manage" },
 
   "GET /orgs": { kind: "role", action: "org:manage" },
   "POST /orgs": { kind: "role", action: "org:manage" },

@@ -8,7 +8,8 @@
  * Per request: never a 500, never a stack trace, and the state afterwards
  * differs from the state before only in ways this user could have caused
  * through the UI. The oracle is written over the state (accounts,
- * memberships, organizations, reports, timeline, attachments, advisories),
+ * memberships, organizations, reports, timeline, attachments, advisories,
+ * settings),
  * not per route, and asks the app's own policy (can, relationTo) and
  * workflow (planTransition) what the user may do. A route it does not know
  * gets only what its kind allows: on /reports/:id/..., what the policy lets
@@ -369,6 +370,8 @@ interface Snapshot {
   attachments: Map<number, Row>;
   /** By report id. */
   advisories: Map<number, Row>;
+  /** By key. */
+  settings: Map<string, Row>;
 }
 
 const TRACKED = [
@@ -379,6 +382,7 @@ const TRACKED = [
   "report_events",
   "attachments",
   "advisories",
+  "settings",
 ];
 /** The tracked tables this version of the schema has. */
 const present = new Set<string>();
@@ -429,6 +433,14 @@ async function snapshot(ctx: TestContext): Promise<Snapshot> {
         ? (await sql<Row>`select * from advisories`.execute(db)).rows.map(
             (r) => [r.report_id as number, r],
           )
+        : [],
+    ),
+    settings: new Map(
+      present.has("settings")
+        ? (await sql<Row>`select * from settings`.execute(db)).rows.map((r) => [
+            r.key as string,
+            r,
+          ])
         : [],
     ),
   };
@@ -905,6 +917,30 @@ function illegalChanges(a: Attempt, b: Snapshot, n: Snapshot): string[] {
     if (!n.advisories.has(reportId))
       out.push(`${who} deleted the advisory of report #${reportId}`);
 
+  // ---- settings: admins only, on their page, whole days within bounds
+  for (const [key, row] of n.settings) {
+    const old = b.settings.get(key);
+    if (old && changedColumns(old, row).length === 0) continue;
+    const days = JSON.parse(String(row.value)) as unknown;
+    const ok =
+      path === "/admin/settings" &&
+      may("settings:manage") &&
+      row.updated_by === actor?.id &&
+      Number.isInteger(days) &&
+      (days as number) >= 1 &&
+      (days as number) <= 3650;
+    if (!ok)
+      out.push(
+        `${who} ${old ? "changed" : "saved"} the setting ${key} = ${String(row.value)}`,
+      );
+  }
+  for (const key of b.settings.keys())
+    if (
+      !n.settings.has(key) &&
+      !(path === "/admin/settings" && may("settings:manage"))
+    )
+      out.push(`${who} reset the setting ${key}`);
+
   // ---- attachments
   for (const [id, f] of n.attachments) {
     const old = b.attachments.get(id);
@@ -1267,6 +1303,7 @@ describe("property: hostile input at every form route", function () {
       "/reports/:id/transition",
       "/orgs/:orgPublicId/contacts",
       "/admin/users/:publicId/role",
+      "/admin/settings",
     ])
       assert.ok(paths.includes(p), p);
     // The scraper found the forms: their fields are attacked by name.
@@ -1837,6 +1874,20 @@ function templateFor(
       }),
     "/admin/users/:publicId/role": () =>
       fc.record({ role: fc.constantFrom(...ROLES) }),
+    "/admin/settings": () => {
+      const days = fc.constantFrom("", "1", "14", "30", "90", "3650");
+      return fc.record({
+        ackDueDays: days,
+        triageDueDays: days,
+        infoReminderDays: fc.constantFrom("", "3", "7"),
+        infoExpiryDays: fc.constantFrom("", "30", "60"),
+        disclosureDays: days,
+        remediationCritical: days,
+        remediationHigh: days,
+        remediationMedium: days,
+        remediationLow: days,
+      });
+    },
     "/account/notifications": () =>
       fc.record({ notify: fc.constantFrom(...NOTIFY_LEVELS) }),
     "/account/password": () =>
