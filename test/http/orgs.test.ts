@@ -55,6 +55,14 @@ describe("organizations", () => {
     assert.match(page.text, /City Hospital Trust was created/);
   });
 
+  it("a new organization is in the queue's filter at once (the list is cached)", async () => {
+    assert.equal((await triager.agent.get("/queue")).status, 200);
+    const res = await triager.post("/orgs", { name: "Freshly Made Utility" });
+    assert.equal(res.status, 303);
+    const queue = await triager.agent.get("/queue");
+    assert.match(queue.text, /<option[^>]*>Freshly Made Utility<\/option>/);
+  });
+
   it("refuses a name that exists in another case, keeping what was typed", async () => {
     const before = await ctx.db
       .selectFrom("organizations")
