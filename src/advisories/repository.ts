@@ -1,11 +1,31 @@
 import type { DbOrTx } from "../db/index.js";
-import type { AdvisoryCredit } from "./credits.js";
+import {
+  CREDIT_TYPES,
+  type AdvisoryCredit,
+  type CreditAnswer,
+} from "./credits.js";
 
 export interface AdvisoryDraft {
   summary: string;
   cveId: string | null;
+  /** Null until the CERT first proposes credit (then the filing's choice applies). */
+  credits: AdvisoryCredit[] | null;
+  creditAnswer: CreditAnswer;
+  creditAnsweredAt: Date | null;
   updatedAt: Date;
   publishedAt: Date | null;
+}
+
+/** Stored credits, keeping only well-formed entries (the column is JSON). */
+function parseCredits(json: string | null): AdvisoryCredit[] | null {
+  if (json === null) return null;
+  const list: unknown = JSON.parse(json);
+  if (!Array.isArray(list)) return [];
+  return list.filter(
+    (c): c is AdvisoryCredit =>
+      typeof c?.name === "string" &&
+      (CREDIT_TYPES as readonly string[]).includes(c?.type),
+  );
 }
 
 export async function findAdvisory(
@@ -21,6 +41,12 @@ export async function findAdvisory(
     row && {
       summary: row.summary,
       cveId: row.cve_id,
+      credits: parseCredits(row.credits),
+      creditAnswer: row.credit_answer as CreditAnswer,
+      creditAnsweredAt:
+        row.credit_answered_at === null
+          ? null
+          : new Date(row.credit_answered_at),
       updatedAt: new Date(row.updated_at),
       publishedAt:
         row.published_at === null ? null : new Date(row.published_at),
@@ -28,27 +54,53 @@ export async function findAdvisory(
   );
 }
 
+/**
+ * Saves the triager's draft. New credits reset the researcher's answer: they
+ * accept or decline what will actually be published.
+ */
 export async function saveAdvisoryDraft(
   db: DbOrTx,
   reportId: number,
-  summary: string,
-  cveId: string | null,
+  draft: {
+    summary: string;
+    cveId: string | null;
+    credits: AdvisoryCredit[];
+    creditsChanged: boolean;
+  },
   at: Date,
 ) {
+  const values = {
+    summary: draft.summary,
+    cve_id: draft.cveId,
+    credits: JSON.stringify(draft.credits),
+    updated_at: at.getTime(),
+    ...(draft.creditsChanged && {
+      credit_answer: "pending",
+      credit_answered_at: null,
+    }),
+  };
   await db
     .insertInto("advisories")
-    .values({
-      report_id: reportId,
-      summary,
-      cve_id: cveId,
-      updated_at: at.getTime(),
-    })
-    .onConflict((oc) =>
-      oc
-        .column("report_id")
-        .doUpdateSet({ summary, cve_id: cveId, updated_at: at.getTime() }),
-    )
+    .values({ report_id: reportId, ...values })
+    .onConflict((oc) => oc.column("report_id").doUpdateSet(values))
     .execute();
+}
+
+/** Records the researcher's answer, only while the advisory is unpublished. */
+export async function answerCredit(
+  db: DbOrTx,
+  reportId: number,
+  answer: Exclude<CreditAnswer, "pending">,
+  at: Date,
+): Promise<boolean> {
+  const result = await db
+    .updateTable("advisories")
+    .set({ credit_answer: answer, credit_answered_at: at.getTime() })
+    .where("report_id", "=", reportId)
+    .where("published_at", "is", null)
+    .where("credits", "is not", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
 export async function markAdvisoryPublished(
@@ -108,6 +160,8 @@ function publishedQuery(db: DbOrTx) {
       "o.public_id as organization_public_id",
       "a.summary",
       "a.cve_id",
+      "a.credits",
+      "a.credit_answer",
       "r.credit_kind",
       "r.credit_handle",
       "u.display_name as reporter_name",
@@ -124,11 +178,31 @@ type Row = Awaited<
 >;
 
 /** The researcher as finder, named as they chose when filing. */
-function defaultCredits(row: Row): AdvisoryCredit[] {
-  if (row.credit_kind === "anonymous") return [];
+export function creditsFromFiling(report: {
+  creditKind: string;
+  creditHandle: string | null;
+  reporterName: string | undefined;
+}): AdvisoryCredit[] {
+  if (report.creditKind === "anonymous") return [];
   const name =
-    row.credit_kind === "handle" ? row.credit_handle : row.reporter_name;
+    report.creditKind === "handle" ? report.creditHandle : report.reporterName;
   return name ? [{ name, type: "finder" }] : [];
+}
+
+/**
+ * What a published advisory credits: the list the researcher accepted, none
+ * if they declined. Advisories published before credits were proposed keep
+ * the researcher's choice at filing.
+ */
+function publishedCredits(row: Row): AdvisoryCredit[] {
+  const proposed = parseCredits(row.credits);
+  if (proposed === null)
+    return creditsFromFiling({
+      creditKind: row.credit_kind,
+      creditHandle: row.credit_handle,
+      reporterName: row.reporter_name,
+    });
+  return row.credit_answer === "accepted" ? proposed : [];
 }
 
 function toPublished(row: Row): PublishedAdvisory {
@@ -149,7 +223,7 @@ function toPublished(row: Row): PublishedAdvisory {
     creditKind: row.credit_kind,
     creditHandle: row.credit_handle,
     reporterName: row.reporter_name,
-    credits: defaultCredits(row),
+    credits: publishedCredits(row),
     createdAt: new Date(row.created_at),
     vendorNotifiedAt:
       row.vendor_notified_at === null ? null : new Date(row.vendor_notified_at),

@@ -1,9 +1,17 @@
 import { z } from "zod";
+import { recordAudit } from "../audit/service.js";
+import type { AuditRequestContext } from "../audit/types.js";
 import { advisoryIsPublic, can, type Actor } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
-import { parseForm, text, type FormResult } from "../http/validation.js";
+import {
+  optionalText,
+  parseForm,
+  text,
+  type FormResult,
+} from "../http/validation.js";
+import { notifyReportEvent } from "../mail/notifications.js";
 import { normalizeReportId } from "../ids.js";
 import { renderMarkdown } from "../markdown.js";
 import {
@@ -11,29 +19,105 @@ import {
   listOrganizations,
 } from "../orgs/repository.js";
 import { cweLabel } from "../reports/cwe.js";
-import { insertEvent } from "../reports/repository.js";
+import { insertEvent, userNames } from "../reports/repository.js";
 import { accessFacts, type Report } from "../reports/types.js";
 import {
+  CREDIT_TYPE_LABELS,
+  CREDIT_TYPES,
+  type AdvisoryCredit,
+  type CreditAnswer,
+  type CreditType,
+} from "./credits.js";
+import {
+  answerCredit,
+  creditsFromFiling,
   findAdvisory,
   findPublishedAdvisory,
   firstReachedStates,
   listPublishedAdvisories,
   saveAdvisoryDraft,
+  type AdvisoryDraft,
   type PublishedAdvisory,
 } from "./repository.js";
 
 export const CVE_PATTERN = /^CVE-\d{4}-\d{4,7}$/;
 
-export const advisorySchema = z.object({
-  summary: text("Advisory summary", 20, 20_000),
-  cveId: z
-    .string()
-    .default("")
-    .transform((s) => s.trim().toUpperCase())
-    .refine((s) => s === "" || CVE_PATTERN.test(s), {
-      message: "A CVE ID looks like CVE-2026-12345.",
-    }),
-});
+/** How many people one advisory can credit (the form's rows). */
+export const MAX_CREDITS = 8;
+const creditRows = Array.from({ length: MAX_CREDITS }, (_, i) => i);
+
+const creditFields = Object.fromEntries(
+  creditRows.flatMap((i) => [
+    [`creditName${i}`, optionalText("A credited name", 120)],
+    [`creditType${i}`, z.string().default("")],
+  ]),
+) as Record<string, z.ZodType<string>>;
+
+export const advisorySchema = z
+  .object({
+    summary: text("Advisory summary", 20, 20_000),
+    cveId: z
+      .string()
+      .default("")
+      .transform((s) => s.trim().toUpperCase())
+      .refine((s) => s === "" || CVE_PATTERN.test(s), {
+        message: "A CVE ID looks like CVE-2026-12345.",
+      }),
+    ...creditFields,
+  })
+  .superRefine((form, ctx) => {
+    const values = form as Record<string, string>;
+    for (const i of creditRows) {
+      const type = values[`creditType${i}`]!;
+      if (values[`creditName${i}`] && !isCreditType(type))
+        ctx.addIssue({
+          code: "custom",
+          path: [`creditType${i}`],
+          message: "Choose what this person is credited for.",
+        });
+    }
+  })
+  .transform((form) => {
+    const values = form as Record<string, string>;
+    const credits: AdvisoryCredit[] = creditRows
+      .filter((i) => values[`creditName${i}`])
+      .map((i) => ({
+        name: values[`creditName${i}`]!,
+        type: values[`creditType${i}`] as CreditType,
+      }));
+    return { summary: form.summary, cveId: form.cveId, credits };
+  });
+
+const isCreditType = (value: string): value is CreditType =>
+  (CREDIT_TYPES as readonly string[]).includes(value);
+
+const creditTypeOptions = CREDIT_TYPES.map((t) => ({
+  value: t,
+  label: CREDIT_TYPE_LABELS[t],
+}));
+
+const sameCredits = (a: AdvisoryCredit[] | null, b: AdvisoryCredit[]) =>
+  a !== null && JSON.stringify(a) === JSON.stringify(b);
+
+/** The credit the CERT would propose now: what was saved, or the filing's choice. */
+async function proposedCredits(
+  deps: Pick<Deps, "db">,
+  report: Report,
+  draft: AdvisoryDraft | undefined,
+): Promise<AdvisoryCredit[]> {
+  if (draft?.credits) return draft.credits;
+  const names = await userNames(deps.db, [report.reporterId]);
+  return creditsFromFiling({
+    ...report,
+    reporterName: names.get(report.reporterId),
+  });
+}
+
+const ANSWER_LABELS: Record<CreditAnswer, string> = {
+  pending: "Waiting for the researcher to accept or decline it",
+  accepted: "Accepted by the researcher",
+  declined: "Declined by the researcher: the advisory will credit nobody",
+};
 
 /** The triager's draft, for the form on the report page (staff only). */
 export async function advisoryDraftFor(
@@ -43,19 +127,40 @@ export async function advisoryDraftFor(
 ) {
   if (!can(actor, "report:edit_triage", accessFacts(report))) return null;
   const draft = await findAdvisory(deps.db, report.id);
-  return {
+  const credits = await proposedCredits(deps, report, draft);
+  const values: Record<string, string> = {
     summary: draft?.summary ?? "",
     cveId: draft?.cveId ?? "",
+  };
+  for (const i of creditRows) {
+    values[`creditName${i}`] = credits[i]?.name ?? "";
+    values[`creditType${i}`] = credits[i]?.type ?? "finder";
+  }
+  return {
+    values,
+    // Two empty rows to add people, up to the limit.
+    creditRows: creditRows.slice(0, Math.min(MAX_CREDITS, credits.length + 2)),
+    creditTypeOptions,
+    // After publication: what the public page credits.
+    credits: (draft?.publishedAt &&
+    draft.credits &&
+    draft.creditAnswer !== "accepted"
+      ? []
+      : credits
+    ).map((c) => ({ ...c, typeLabel: CREDIT_TYPE_LABELS[c.type] })),
+    creditAnswer: draft?.credits ? ANSWER_LABELS[draft.creditAnswer] : null,
     published: draft?.publishedAt ? formatDateTime(draft.publishedAt) : null,
   };
 }
 
 /**
- * Saves the summary and CVE ID a triager writes for publication. Asks the
- * policy before reading the form, so nobody else learns what it expects.
+ * Saves the summary, CVE ID and proposed credit a triager writes for
+ * publication. Asks the policy before reading the form, so nobody else learns
+ * what it expects. Changed credit goes back to the researcher to accept or
+ * decline; after publication the credit stays as published.
  */
 export async function saveAdvisory(
-  deps: Pick<Deps, "db" | "clock">,
+  deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
   body: unknown,
@@ -65,12 +170,21 @@ export async function saveAdvisory(
   const form = parseForm(advisorySchema, body);
   if (!form.ok) return form;
   const now = deps.clock.now();
+  const draft = await findAdvisory(deps.db, report.id);
+  const credits = draft?.publishedAt
+    ? (draft.credits ?? (await proposedCredits(deps, report, draft)))
+    : form.data.credits;
+  const creditsChanged = !sameCredits(draft?.credits ?? null, credits);
   await deps.db.transaction().execute(async (tx) => {
     await saveAdvisoryDraft(
       tx,
       report.id,
-      form.data.summary,
-      form.data.cveId || null,
+      {
+        summary: form.data.summary,
+        cveId: form.data.cveId || null,
+        credits,
+        creditsChanged,
+      },
       now,
     );
     await insertEvent(tx, {
@@ -81,14 +195,141 @@ export async function saveAdvisory(
       body: "Saved the advisory summary for publication.",
       at: now,
     });
+    if (creditsChanged && credits.length > 0) {
+      // Public so the researcher sees it; the names stay off the timeline
+      // (an organization may not know who reported).
+      await insertEvent(tx, {
+        reportId: report.id,
+        actorId: actor.id,
+        kind: "credit",
+        action: "proposed",
+        visibility: "public",
+        body: "The CERT proposed the credit for the advisory; the researcher is asked to accept or decline it.",
+        at: now,
+      });
+      await notifyReportEvent(tx, deps, {
+        kind: "credit_proposed",
+        report,
+        actorId: actor.id,
+        audiences: ["reporter"],
+      });
+    }
   });
   return form;
 }
 
-function creditLine(a: PublishedAdvisory): string {
-  if (a.creditKind === "anonymous")
-    return "A researcher who asked to stay anonymous";
-  return (a.creditKind === "handle" ? a.creditHandle : a.reporterName) ?? "";
+export const creditAnswerSchema = z.object({
+  answer: z.enum(["accept", "decline"], {
+    error: "Choose to accept or decline the credit.",
+  }),
+});
+
+/**
+ * The researcher's side of credit: what the CERT proposes to publish and
+ * their answer, until the advisory is published. Null for everyone else
+ * (an organization may not learn who reported).
+ */
+export async function creditProposalFor(
+  deps: Pick<Deps, "db">,
+  actor: Actor,
+  report: Report,
+) {
+  if (!can(actor, "report:answer_credit", accessFacts(report))) return null;
+  const draft = await findAdvisory(deps.db, report.id);
+  if (!draft?.credits?.length || draft.publishedAt) return null;
+  return {
+    credits: draft.credits.map((c) => ({
+      ...c,
+      typeLabel: CREDIT_TYPE_LABELS[c.type],
+    })),
+    answer: draft.creditAnswer,
+    answered: draft.creditAnsweredAt
+      ? formatDateTime(draft.creditAnsweredAt)
+      : null,
+  };
+}
+
+/** The researcher accepts or declines the proposed credit (until publication). */
+export async function answerCreditProposal(
+  deps: Pick<Deps, "db" | "clock" | "config">,
+  actor: Actor,
+  report: Report,
+  body: unknown,
+  request: AuditRequestContext | null,
+): Promise<FormResult<z.infer<typeof creditAnswerSchema>>> {
+  if (!can(actor, "report:answer_credit", accessFacts(report)))
+    throw new NotFoundError();
+  const form = parseForm(creditAnswerSchema, body);
+  if (!form.ok) return form;
+  const answer = form.data.answer === "accept" ? "accepted" : "declined";
+  const now = deps.clock.now();
+  const answered = await deps.db.transaction().execute(async (tx) => {
+    const draft = await findAdvisory(tx, report.id);
+    if (!draft?.credits?.length) return false;
+    if (!(await answerCredit(tx, report.id, answer, now))) return false;
+    await insertEvent(tx, {
+      reportId: report.id,
+      actorId: actor.id,
+      kind: "credit",
+      action: answer,
+      visibility: "public",
+      body:
+        answer === "accepted"
+          ? "The researcher accepted the proposed credit."
+          : "The researcher declined the proposed credit: the advisory will credit nobody.",
+      at: now,
+    });
+    // The researcher's consent to be named in public.
+    await recordAudit(tx, {
+      action: "report.credit_answered",
+      actor,
+      target: { type: "report", id: report.publicId },
+      details: { answer },
+      request,
+      at: now,
+    });
+    await notifyReportEvent(tx, deps, {
+      kind: answer === "accepted" ? "credit_accepted" : "credit_declined",
+      report,
+      actorId: actor.id,
+      audiences: ["triage"],
+    });
+    return true;
+  });
+  if (!answered)
+    return {
+      ok: false,
+      errors: {
+        answer:
+          "There is no credit to answer: the advisory was published or the CERT has not proposed any.",
+      },
+      values: {},
+    };
+  return form;
+}
+
+/**
+ * Publishing waits for the researcher's answer to the credit, unless nobody
+ * is credited. Returns why it must wait, or null.
+ */
+export async function creditBlocksPublication(
+  deps: Pick<Deps, "db">,
+  report: Report,
+): Promise<string | null> {
+  const draft = await findAdvisory(deps.db, report.id);
+  if (!draft) return null;
+  const credits = await proposedCredits(deps, report, draft);
+  if (credits.length === 0) return null;
+  if (draft.credits === null)
+    return "Save the advisory first: the researcher is then asked to accept or decline the credit.";
+  if (draft.creditAnswer === "pending")
+    return "The researcher has not yet accepted or declined the credit. Wait for their answer, or remove every credited name and save to publish without credit.";
+  return null;
+}
+
+/** "rhea (Finder)", as the advisory page lists each credit. */
+function creditLines(a: PublishedAdvisory): string[] {
+  return a.credits.map((c) => `${c.name} (${CREDIT_TYPE_LABELS[c.type]})`);
 }
 
 function listItem(a: PublishedAdvisory) {
@@ -122,7 +363,7 @@ export async function advisoryPage(deps: Pick<Deps, "db">, rawId: string) {
     cweLabel: cweLabel(advisory.cwe),
     cvssVector: advisory.cvssVector,
     summaryHtml: renderMarkdown(advisory.summary),
-    credit: creditLine(advisory),
+    credits: creditLines(advisory),
     timeline: [
       milestone("Reported", advisory.createdAt),
       milestone("Acknowledged by the CERT", reached.get("acknowledged")),
@@ -184,7 +425,7 @@ export async function advisoryFeed(deps: Pick<Deps, "db" | "config">) {
   };
 }
 
-/** The hall of fame: researchers credited in published advisories, as they chose. */
+/** The hall of fame: the people credited in published advisories, as they accepted. */
 export async function acknowledgments(deps: Pick<Deps, "db">) {
   const advisories = await listPublishedAdvisories(deps.db, {}, 1000);
   const byName = new Map<
@@ -195,15 +436,19 @@ export async function acknowledgments(deps: Pick<Deps, "db">) {
     }
   >();
   for (const a of advisories) {
-    if (a.creditKind === "anonymous") continue;
-    const name = creditLine(a);
-    const entry = byName.get(name) ?? { name, advisories: [] };
-    entry.advisories.push({
-      publicId: a.publicId,
-      href: `/advisories/${a.publicId}`,
-      title: a.title,
-    });
-    byName.set(name, entry);
+    // People, not the tools they used; each once per advisory.
+    const names = new Set(
+      a.credits.filter((c) => c.type !== "tool").map((c) => c.name),
+    );
+    for (const name of names) {
+      const entry = byName.get(name) ?? { name, advisories: [] };
+      entry.advisories.push({
+        publicId: a.publicId,
+        href: `/advisories/${a.publicId}`,
+        title: a.title,
+      });
+      byName.set(name, entry);
+    }
   }
   return [...byName.values()].sort(
     (x, y) =>

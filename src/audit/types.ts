@@ -33,6 +33,8 @@ export const AUDIT_ACTIONS = [
   "setting.changed",
   "outbox.retried",
   "report.deadline_changed",
+  "report.credit_answered",
+  "report.disclosure_requested",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -46,6 +46,7 @@ export const GLOBAL_ACTIONS = [
   "outbox:manage", // see and retry outgoing mail
   "audit:view", // browse the audit log
   "stats:view_staff", // statistics with organizations (the public page has none)
+  "settings:manage", // the disclosure-policy defaults (deadline days)
 ] as const;
 export type GlobalAction = (typeof GLOBAL_ACTIONS)[number];
 
@@ -62,6 +63,8 @@ export const REPORT_ACTIONS = [
   "report:set_deadline", // move the disclosure deadline, settle extension requests
   "report:request_extension", // the organization asks for more time
   "report:letter", // the researcher's letter of acknowledgment
+  "report:answer_credit", // accept or decline the credit proposed for the advisory
+  "report:request_disclosure", // the researcher asks the CERT to publish
   "report:view_viewers", // roles and organizations that viewed it (audit/service.ts)
 ] as const;
 export type ReportAction = (typeof REPORT_ACTIONS)[number];
@@ -85,6 +88,7 @@ const globalRules: Record<GlobalAction, readonly Role[]> = {
   "outbox:manage": ["admin"],
   "audit:view": ["admin"],
   "stats:view_staff": STAFF,
+  "settings:manage": ["admin"],
 };
 
 /** How an actor stands to a report; staff stand above every report. */
@@ -118,6 +122,8 @@ const reportRules: Record<ReportAction, readonly Relation[]> = {
   "report:set_deadline": ["staff"],
   "report:request_extension": ["org_contact"],
   "report:letter": ["reporter"],
+  "report:answer_credit": ["reporter"],
+  "report:request_disclosure": ["reporter"],
   // The researcher learns who looked at their report; org contacts do not
   // learn about CERT staff activity.
   "report:view_viewers": ["staff", "reporter"],

@@ -97,6 +97,7 @@ export interface ReportsTable {
   exploit_public_at: number | null;
   attacks_observed_at: number | null;
   ssvc: string | null;
+  disclosure_requested_at: number | null;
 }
 
 export interface AdvisoriesTable {
@@ -105,6 +106,10 @@ export interface AdvisoriesTable {
   cve_id: string | null;
   updated_at: number;
   published_at: number | null;
+  /** JSON list of { name, type }; null until the CERT proposes credit. */
+  credits: string | null;
+  credit_answer: Generated<string>;
+  credit_answered_at: number | null;
 }
 
 export interface RemindersTable {
@@ -176,6 +181,15 @@ export interface AuditLogTable {
   hash: string;
 }
 
+/** Policy defaults changed by an admin; a missing key means the environment's. */
+export interface SettingsTable {
+  key: string;
+  /** JSON. */
+  value: string;
+  updated_at: number;
+  updated_by: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -190,4 +204,5 @@ export interface Database {
   attachments: AttachmentsTable;
   outbox: OutboxTable;
   audit_log: AuditLogTable;
+  settings: SettingsTable;
 }

@@ -1,5 +1,7 @@
 import { z } from "zod";
 
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
 export type FieldErrors = Record<string, string>;
 
 export type FormResult<T> =
@@ -52,11 +54,27 @@ export function text(label: string, min: number, max: number) {
         .min(min, `${label} needs at least ${min} characters.`)
         .max(max, `${label} must be at most ${max} characters.`)
         .refine(
-          (s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s),
+          (s) => !CONTROL_CHARACTERS.test(s),
           {
             message: `${label} contains characters that are not allowed.`,
           },
         ),
+    );
+}
+
+/** Trimmed text that may be empty, with a length limit; control characters refused. */
+export function optionalText(label: string, max: number) {
+  return z
+    .string()
+    .default("")
+    .transform((s) => s.trim())
+    .pipe(
+      z
+        .string()
+        .max(max, `${label} must be at most ${max} characters.`)
+        .refine((s) => !CONTROL_CHARACTERS.test(s), {
+          message: `${label} contains characters that are not allowed.`,
+        }),
     );
 }
 

@@ -32,9 +32,22 @@ export type DeadlineEventKind =
   | "extension_refused";
 export type ReminderKind = (typeof REMINDER_KINDS)[number];
 
+/** Credit and the researcher's request to disclose (advisories/service.ts, reports/disclosure-request.ts). */
+export type DisclosureEventKind =
+  | "credit_proposed"
+  | "credit_accepted"
+  | "credit_declined"
+  | "disclosure_requested"
+  | "disclosure_request_declined";
+
 export interface ReportEvent {
   kind:
-    TransitionName | "submitted" | "comment" | ReminderKind | DeadlineEventKind;
+    | TransitionName
+    | "submitted"
+    | "comment"
+    | ReminderKind
+    | DeadlineEventKind
+    | DisclosureEventKind;
   report: {
     id: number;
     publicId: string;
@@ -157,6 +170,29 @@ const HAPPENED: Record<
     subject: "Extension refused",
     sentence:
       "The CERT refused the organization's request for more time; the deadline stays.",
+  },
+  credit_proposed: {
+    subject: "Credit proposed: please answer",
+    sentence:
+      "The CERT proposed who the advisory will credit. Accept or decline it on the report page; nothing is published until you answer.",
+  },
+  credit_accepted: {
+    subject: "Credit accepted",
+    sentence: "The researcher accepted the credit proposed for the advisory.",
+  },
+  credit_declined: {
+    subject: "Credit declined",
+    sentence:
+      "The researcher declined the credit proposed for the advisory; it will credit nobody.",
+  },
+  disclosure_requested: {
+    subject: "Disclosure requested",
+    sentence: "The researcher asked the CERT to publish this report.",
+  },
+  disclosure_request_declined: {
+    subject: "Disclosure not yet",
+    sentence:
+      "The CERT answered your request to publish this report: not yet. Its reason is on the report's timeline.",
   },
   info_expired: {
     subject: "Closed: no answer",

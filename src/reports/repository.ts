@@ -53,6 +53,7 @@ function toReport(row: Selectable<ReportsTable>): Report {
     exploitPublicAt: date(row.exploit_public_at),
     attacksObservedAt: date(row.attacks_observed_at),
     ssvc: row.ssvc,
+    disclosureRequestedAt: date(row.disclosure_requested_at),
   };
 }
 
@@ -541,4 +542,26 @@ export async function saveSsvcDecision(
     .set({ ssvc: json, updated_at: at.getTime() })
     .where("id", "=", id)
     .execute();
+}
+
+/**
+ * Opens (a time) or settles (null) the researcher's request that the report
+ * be disclosed. Opening is conditional, so a double submit records one request.
+ */
+export async function setDisclosureRequest(
+  db: DbOrTx,
+  id: number,
+  requestedAt: Date | null,
+  at: Date,
+): Promise<boolean> {
+  const result = await db
+    .updateTable("reports")
+    .set({
+      disclosure_requested_at: requestedAt?.getTime() ?? null,
+      updated_at: at.getTime(),
+    })
+    .where("id", "=", id)
+    .where("disclosure_requested_at", requestedAt ? "is" : "is not", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }

@@ -12,7 +12,11 @@ import { can, mustVerifyEmail, type Actor } from "../auth/policy.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import type { Report } from "./types.js";
 import { HOUR_MS, limiter } from "../http/rate-limits.js";
-import { saveAdvisory } from "../advisories/service.js";
+import { answerCreditProposal, saveAdvisory } from "../advisories/service.js";
+import {
+  declineDisclosureRequest,
+  requestDisclosure,
+} from "./disclosure-request.js";
 import { recordCaseFact, recordSsvc } from "./case-facts.js";
 import { acknowledgmentLetter } from "./letter.js";
 import {
@@ -261,7 +265,7 @@ export function reportRoutes(deps: Deps) {
         errors: saved.errors,
         values: saved.values,
       });
-    flash(req, "success", "Advisory summary saved.");
+    flash(req, "success", "Advisory saved.");
     res.redirect(303, `/reports/${report.publicId}`);
   });
 
@@ -327,6 +331,25 @@ export function reportRoutes(deps: Deps) {
     "decision",
     decideExtension,
     "The decision on the extension is recorded.",
+  );
+
+  formRoute(
+    "/reports/:id/credit",
+    "credit",
+    answerCreditProposal,
+    "Your answer about the credit is recorded.",
+  );
+  formRoute(
+    "/reports/:id/disclosure-request",
+    "disclosureRequest",
+    requestDisclosure,
+    "Your request for disclosure was sent to the CERT.",
+  );
+  formRoute(
+    "/reports/:id/disclosure-request/decline",
+    "disclosureDecision",
+    declineDisclosureRequest,
+    "Your answer to the request for disclosure is recorded.",
   );
 
   router.get("/reports/:id/letter", requireSignIn, async (req, res) => {

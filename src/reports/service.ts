@@ -9,14 +9,19 @@ import type { AuditRequestContext } from "../audit/types.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime, ROLE_LABELS } from "../format.js";
 import { ConflictError, NotFoundError } from "../http/errors.js";
-import { text, type FieldErrors } from "../http/validation.js";
+import { optionalText, text, type FieldErrors } from "../http/validation.js";
 import { MAX_FILES } from "../http/uploads.js";
 import { newPublicId, newReportId, normalizeReportId } from "../ids.js";
 import {
   findAdvisory,
   markAdvisoryPublished,
 } from "../advisories/repository.js";
-import { advisoryDraftFor } from "../advisories/service.js";
+import {
+  advisoryDraftFor,
+  creditBlocksPublication,
+  creditProposalFor,
+} from "../advisories/service.js";
+import { disclosureRequestView } from "./disclosure-request.js";
 import { notifyReportEvent, type ReportEvent } from "../mail/notifications.js";
 import { renderMarkdown } from "../markdown.js";
 import { toSimilarTitleQuery } from "./list-service.js";
@@ -78,13 +83,6 @@ export type Outcome<T> =
   { ok: true; value: T } | { ok: false; errors: FieldErrors };
 
 // ---- filing ----
-
-const optionalText = (label: string, max: number) =>
-  z
-    .string()
-    .default("")
-    .transform((s) => s.trim())
-    .pipe(z.string().max(max, `${label} must be at most ${max} characters.`));
 
 const asList = (v: unknown) =>
   v === undefined ? [] : Array.isArray(v) ? v : [v];
@@ -267,7 +265,7 @@ export async function fileReport(
   }
   const cvss = form.cvss ? scoreCvss(form.cvss) : null;
   const now = deps.clock.now();
-  const { clocks } = deps.config;
+  const clocks = deps.settings.clocks();
   const report = await deps.db.transaction().execute(async (tx) => {
     const attachments = await findPendingAttachments(
       tx,
@@ -512,7 +510,9 @@ export async function reportPage(
       createdAt: formatDateTime(report.createdAt),
       updatedAt: formatDateTime(report.updatedAt),
       reporter: seesReporter ? (names.get(report.reporterId) ?? null) : null,
-      credit,
+      // How the researcher wants to be credited is who they are: hidden
+      // from an organization they did not reveal themselves to.
+      credit: seesReporter ? credit : null,
       revealIdentity: report.revealIdentity,
       assignee: report.assigneeId
         ? (names.get(report.assigneeId) ?? null)
@@ -528,6 +528,8 @@ export async function reportPage(
         }
       : null,
     advisory: await advisoryDraftFor(deps, actor, report),
+    creditProposal: await creditProposalFor(deps, actor, report),
+    disclosureRequest: disclosureRequestView(actor, report),
     // A triager's hint while triaging (not on every later view, it costs a
     // full-text query): same asset at the organization, or similar titles.
     possibleDuplicates:
@@ -563,7 +565,7 @@ export async function reportPage(
       // The fix target by severity, for the people who fix and follow it.
       relation === "staff" || relation === "org_contact"
         ? dueText(
-            remediationTarget(report, deps.config.clocks.remediationDays),
+            remediationTarget(report, deps.settings.clocks().remediationDays),
             now,
             "Fix target",
             report.state === "vendor_notified" ||
@@ -596,7 +598,9 @@ export async function reportPage(
         e.body &&
         (e.kind === "field_change" ||
           e.kind === "assignment" ||
-          e.kind === "deadline")
+          e.kind === "deadline" ||
+          e.kind === "credit" ||
+          e.kind === "disclosure_request")
           ? e.body
           : null,
       at: formatDateTime(e.createdAt),
@@ -646,8 +650,20 @@ const DEADLINE_SUMMARIES: Record<string, string> = {
   extension_refused: "refused the extension",
 };
 
+const CREDIT_SUMMARIES: Record<string, string> = {
+  proposed: "proposed the credit for the advisory",
+  accepted: "accepted the credit",
+  declined: "declined the credit",
+};
+
 function timelineSummary(kind: string, action: string | null): string {
   switch (kind) {
+    case "credit":
+      return CREDIT_SUMMARIES[action ?? ""] ?? "changed the credit";
+    case "disclosure_request":
+      return action === "requested"
+        ? "asked for disclosure"
+        : "answered the request for disclosure";
     case "submitted":
       return "submitted the report";
     case "comment":
@@ -747,17 +763,19 @@ export async function takeTransition(
     };
   const { plan } = decision;
   // Only a triager-written advisory is ever published, never the raw report.
-  if (
-    plan.transition.name === "publish" &&
-    !(await findAdvisory(deps.db, report.id))
-  )
-    return {
-      ok: false,
-      errors: {
-        message:
-          "Write and save the advisory summary first (the Advisory panel); it is what the public page shows.",
-      },
-    };
+  if (plan.transition.name === "publish") {
+    if (!(await findAdvisory(deps.db, report.id)))
+      return {
+        ok: false,
+        errors: {
+          message:
+            "Write and save the advisory summary first (the Advisory panel); it is what the public page shows.",
+        },
+      };
+    // The researcher accepts or declines their credit before it is public.
+    const waiting = await creditBlocksPublication(deps, report);
+    if (waiting) return { ok: false, errors: { message: waiting } };
+  }
   const now = deps.clock.now();
   await deps.db.transaction().execute(async (tx) => {
     if (plan.transition.name === "publish")
@@ -771,14 +789,14 @@ export async function takeTransition(
       at: now,
       ...(plan.transition.name === "acknowledge" && {
         triageDueAt: new Date(
-          now.getTime() + deps.config.clocks.triageDueDays * DAY,
+          now.getTime() + deps.settings.clocks().triageDueDays * DAY,
         ),
       }),
       infoRequestedAt: plan.to === "needs_info" ? now : null,
       ...(plan.startsDisclosureClock && {
         vendorNotifiedAt: now,
         disclosureDueAt: new Date(
-          now.getTime() + deps.config.clocks.disclosureDays * DAY,
+          now.getTime() + deps.settings.clocks().disclosureDays * DAY,
         ),
       }),
     });

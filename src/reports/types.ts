@@ -56,6 +56,8 @@ export interface Report {
   attacksObservedAt: Date | null;
   /** The coordinator's SSVC triage decision, as JSON (case-facts.ts). */
   ssvc: string | null;
+  /** The researcher's open request that the CERT disclose (it decides). */
+  disclosureRequestedAt: Date | null;
 }
 
 export type EventKind =
@@ -66,7 +68,9 @@ export type EventKind =
   | "field_change"
   | "assignment"
   | "attachment"
-  | "deadline";
+  | "deadline"
+  | "credit"
+  | "disclosure_request";
 
 export interface TimelineEvent {
   id: number;

@@ -157,6 +157,23 @@ const ACCESS: Record<string, Access> = {
     params: { id: "report" },
     ownerOnly: true,
   },
+  // The researcher's alone: answering the credit, asking for disclosure
+  // (credits-disclosure.test.ts); the staff answer the request.
+  "POST /reports/:id/credit": {
+    kind: "object",
+    params: { id: "report" },
+    ownerOnly: true,
+  },
+  "POST /reports/:id/disclosure-request": {
+    kind: "object",
+    params: { id: "report" },
+    ownerOnly: true,
+  },
+  "POST /reports/:id/disclosure-request/decline": {
+    kind: "object",
+    params: { id: "report" },
+    staffOnly: true,
+  },
   "POST /reports/:id/facts": {
     kind: "object",
     params: { id: "report" },

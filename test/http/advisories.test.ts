@@ -101,12 +101,23 @@ describe("public advisories, their feed and the acknowledgments", () => {
   });
 
   it("publishes the summary, never the researcher's text, with the credit they chose", async () => {
+    const form = (await triager.agent.get(`/reports/${publicId}`)).text;
+    // The researcher's choice at filing is the credit proposed.
+    assert.match(form, /name="creditName0"[^>]*value="rhea"/);
     const save = await triager.post(`/reports/${publicId}/advisory`, {
       summary:
         "Booking IDs could be changed to read other patients' bookings. <script>alert(1)</script> [x](javascript:alert(1))",
       cveId: "cve-2026-12345",
+      creditName0: "rhea",
+      creditType0: "finder",
     });
     assert.equal(save.status, 303);
+    const own = await signedIn(ctx, researcher);
+    await own.refreshCsrf(`/reports/${publicId}`);
+    const accept = await own.post(`/reports/${publicId}/credit`, {
+      answer: "accept",
+    });
+    assert.equal(accept.status, 303);
     const publish = await triager.post(`/reports/${publicId}/transition`, {
       name: "publish",
     });
@@ -119,7 +130,10 @@ describe("public advisories, their feed and the acknowledgments", () => {
     assert.match(page.text, /CVE-2026-12345/);
     assert.match(page.text, /CWE-639/);
     assert.match(page.text, /high 7.7/);
-    assert.match(page.text, /<dt>Credit<\/dt><dd>rhea<\/dd>/);
+    assert.match(
+      page.text,
+      /<dt>Credit<\/dt><dd><ul class="credits"><li>rhea \(Finder\)<\/li><\/ul><\/dd>/,
+    );
     assert.doesNotMatch(page.text, /Rhea Real-Name/);
     assert.doesNotMatch(page.text, /<script>alert/);
     assert.doesNotMatch(page.text, /href="javascript:/);

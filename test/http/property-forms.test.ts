@@ -527,6 +527,8 @@ const REPORT_COLUMN_RULES: Record<string, string[]> = {
   assignee_id: ["report:assign"],
   disclosure_due_at: ["report:set_deadline"],
   extension_requested_to: ["report:request_extension", "report:set_deadline"],
+  // The researcher opens a request for disclosure; staff answer it.
+  disclosure_requested_at: ["report:request_disclosure", "report:edit_triage"],
 };
 /** What a report is and who filed it: no form changes these after filing. */
 const FIXED_COLUMNS = [
@@ -881,6 +883,16 @@ function illegalChanges(a: Attempt, b: Snapshot, n: Snapshot): string[] {
           : "report:set_deadline",
         "public",
       ],
+      credit: [
+        e.action === "proposed" ? "report:edit_triage" : "report:answer_credit",
+        "public",
+      ],
+      disclosure_request: [
+        e.action === "requested"
+          ? "report:request_disclosure"
+          : "report:edit_triage",
+        "public",
+      ],
     };
     const r = rule[String(e.kind)];
     const staff = can(actor, "report:edit_triage", facts);
@@ -904,10 +916,20 @@ function illegalChanges(a: Attempt, b: Snapshot, n: Snapshot): string[] {
     const old = b.advisories.get(reportId);
     if (old && changedColumns(old, row).length === 0) continue;
     const report = b.reports.get(reportId);
+    // The researcher answers the proposed credit; everything else is staff's.
+    const answerOnly =
+      old !== undefined &&
+      changedColumns(old, row).every((c) =>
+        ["credit_answer", "credit_answered_at"].includes(c),
+      );
     const ok =
       report !== undefined &&
       reportId === targetReportId &&
-      can(actor, "report:edit_triage", factsOf(report));
+      can(
+        actor,
+        answerOnly ? "report:answer_credit" : "report:edit_triage",
+        factsOf(report),
+      );
     if (!ok)
       out.push(
         `${who} ${old ? "changed" : "wrote"} the advisory of ${String(report?.public_id ?? reportId)}`,
@@ -1855,6 +1877,20 @@ function templateFor(
           "A missing access check let any patient read other appointments.",
         ),
         cveId: fc.constantFrom("", "CVE-2026-12345", "cve-2026-1"),
+        creditName0: fc.constantFrom("", "rhea", "Ana Colleague"),
+        creditType0: fc.constantFrom("finder", "coordinator", "hacker"),
+        creditName1: fc.constantFrom("", "National CERT"),
+        creditType1: fc.constantFrom("coordinator", ""),
+      }),
+    "/reports/:id/credit": () =>
+      fc.record({ answer: fc.constantFrom("accept", "decline", "maybe") }),
+    "/reports/:id/disclosure-request": () =>
+      fc.record({
+        disclosureReason: fc.constantFrom("", "The fix is out."),
+      }),
+    "/reports/:id/disclosure-request/decline": () =>
+      fc.record({
+        declineReason: fc.constantFrom("", "Still rolling out the fix."),
       }),
     "/orgs": () =>
       fc.nat(9999).map((n) => ({ name: `Water Utility ${w.tag}-${n}` })),

@@ -172,6 +172,18 @@ const REPORT_TABLE: Record<ReportAction, Record<Role, string>> = {
     triager: NONE,
     admin: NONE,
   },
+  "report:answer_credit": {
+    researcher: "Y.....",
+    org_contact: NONE,
+    triager: NONE,
+    admin: NONE,
+  },
+  "report:request_disclosure": {
+    researcher: "Y.....",
+    org_contact: NONE,
+    triager: NONE,
+    admin: NONE,
+  },
 
   "report:view_viewers": {
     researcher: "Y.....",
@@ -193,6 +205,7 @@ const GLOBAL_TABLE: Record<GlobalAction, readonly Role[]> = {
   "outbox:manage": ["admin"],
   "audit:view": ["admin"],
   "stats:view_staff": ["triager", "admin"],
+  "settings:manage": ["admin"],
 };
 
 describe("policy", () => {

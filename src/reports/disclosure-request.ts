@@ -1,0 +1,186 @@
+import { z } from "zod";
+import { recordAudit } from "../audit/service.js";
+import type { AuditRequestContext } from "../audit/types.js";
+import { can, type Actor } from "../auth/policy.js";
+import type { Deps } from "../deps.js";
+import { formatDateTime } from "../format.js";
+import { NotFoundError } from "../http/errors.js";
+import {
+  optionalText,
+  parseForm,
+  text,
+  type FormResult,
+} from "../http/validation.js";
+import { notifyReportEvent } from "../mail/notifications.js";
+import { insertEvent, setDisclosureRequest } from "./repository.js";
+import { accessFacts, type Report } from "./types.js";
+import type { State } from "./workflow.js";
+
+/*
+ * The researcher may ask the CERT to publish; the CERT decides: it publishes
+ * (the workflow's "publish" step) or answers "not yet" with a reason. One
+ * request is open at a time; each step is on the timeline, audited and mailed.
+ */
+
+/** Where publication can follow: the organization knows, or the case was resolved. */
+const MAY_ASK_IN: readonly State[] = [
+  "vendor_notified",
+  "fix_in_progress",
+  "fixed",
+  "fix_verified",
+];
+
+export function mayAskForDisclosure(report: Report): boolean {
+  return (
+    MAY_ASK_IN.includes(report.state) ||
+    (report.state === "closed" && report.resolution === "resolved")
+  );
+}
+
+export const disclosureRequestSchema = z.object({
+  disclosureReason: optionalText("Reason", 2000),
+});
+export const disclosureDecisionSchema = z.object({
+  declineReason: text("Reason", 5, 2000),
+});
+
+type Step = {
+  open: boolean;
+  action: "requested" | "declined";
+  body: string;
+  mail: "disclosure_requested" | "disclosure_request_declined";
+  audience: "triage" | "reporter";
+};
+
+async function record(
+  deps: Pick<Deps, "db" | "clock" | "config">,
+  actor: Actor,
+  report: Report,
+  step: Step,
+  request: AuditRequestContext | null,
+): Promise<boolean> {
+  const now = deps.clock.now();
+  return deps.db.transaction().execute(async (tx) => {
+    if (
+      !(await setDisclosureRequest(tx, report.id, step.open ? now : null, now))
+    )
+      return false;
+    await insertEvent(tx, {
+      reportId: report.id,
+      actorId: actor.id,
+      kind: "disclosure_request",
+      action: step.action,
+      visibility: "public",
+      body: step.body,
+      at: now,
+    });
+    await recordAudit(tx, {
+      action: "report.disclosure_requested",
+      actor,
+      target: { type: "report", id: report.publicId },
+      details: { step: step.action },
+      request,
+      at: now,
+    });
+    await notifyReportEvent(tx, deps, {
+      kind: step.mail,
+      report,
+      actorId: actor.id,
+      audiences: [step.audience],
+    });
+    return true;
+  });
+}
+
+/** The researcher asks for disclosure, with an optional reason. */
+export async function requestDisclosure(
+  deps: Pick<Deps, "db" | "clock" | "config">,
+  actor: Actor,
+  report: Report,
+  body: unknown,
+  request: AuditRequestContext | null,
+): Promise<FormResult<z.infer<typeof disclosureRequestSchema>>> {
+  if (!can(actor, "report:request_disclosure", accessFacts(report)))
+    throw new NotFoundError();
+  const form = parseForm(disclosureRequestSchema, body);
+  if (!form.ok) return form;
+  const refuse = (message: string) => ({
+    ok: false as const,
+    errors: { disclosureReason: message },
+    values: form.data,
+  });
+  if (!mayAskForDisclosure(report))
+    return refuse(
+      "You can ask for disclosure once the organization has been notified, or after the case was resolved.",
+    );
+  const asked = await record(
+    deps,
+    actor,
+    report,
+    {
+      open: true,
+      action: "requested",
+      body: form.data.disclosureReason
+        ? `Asked the CERT to publish the advisory: ${form.data.disclosureReason}`
+        : "Asked the CERT to publish the advisory.",
+      mail: "disclosure_requested",
+      audience: "triage",
+    },
+    request,
+  );
+  return asked
+    ? form
+    : refuse("You already asked; the CERT will answer on this page.");
+}
+
+/** A triager answers "not yet", with a reason the researcher reads. */
+export async function declineDisclosureRequest(
+  deps: Pick<Deps, "db" | "clock" | "config">,
+  actor: Actor,
+  report: Report,
+  body: unknown,
+  request: AuditRequestContext | null,
+): Promise<FormResult<z.infer<typeof disclosureDecisionSchema>>> {
+  if (!can(actor, "report:edit_triage", accessFacts(report)))
+    throw new NotFoundError();
+  const form = parseForm(disclosureDecisionSchema, body);
+  if (!form.ok) return form;
+  const declined = await record(
+    deps,
+    actor,
+    report,
+    {
+      open: false,
+      action: "declined",
+      body: `Not yet published: ${form.data.declineReason}`,
+      mail: "disclosure_request_declined",
+      audience: "reporter",
+    },
+    request,
+  );
+  return declined
+    ? form
+    : {
+        ok: false,
+        errors: {
+          declineReason: "There is no open request for disclosure.",
+        },
+        values: form.data,
+      };
+}
+
+/** What the report page shows of the request, to the researcher and to staff. */
+export function disclosureRequestView(actor: Actor, report: Report) {
+  if (report.state === "disclosed") return null;
+  const facts = accessFacts(report);
+  const asked = report.disclosureRequestedAt
+    ? formatDateTime(report.disclosureRequestedAt)
+    : null;
+  if (can(actor, "report:request_disclosure", facts))
+    return mayAskForDisclosure(report) || asked
+      ? { role: "researcher" as const, asked }
+      : null;
+  if (can(actor, "report:edit_triage", facts) && asked)
+    return { role: "staff" as const, asked };
+  return null;
+}
