@@ -1,4 +1,4 @@
-import { Router } from "express";
+import { Router, type Response } from "express";
 import type { Deps } from "../deps.js";
 import {
   acknowledgments,
@@ -6,6 +6,21 @@ import {
   advisoryList,
   advisoryPage,
 } from "./service.js";
+import {
+  advisoryDownloads,
+  csafDownload,
+  cveRecordDownload,
+  type AdvisoryDownload,
+} from "./exports.js";
+
+function sendDownload(res: Response, file: AdvisoryDownload) {
+  // File names come from validated IDs only ([A-Z0-9-]), so quoting is enough.
+  res.set({
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Disposition": `attachment; filename="${file.fileName}"`,
+  });
+  res.send(file.body);
+}
 
 /** Public pages: published advisories, their feed, and the hall of fame. */
 export function advisoryRoutes(deps: Deps) {
@@ -28,7 +43,16 @@ export function advisoryRoutes(deps: Deps) {
     res.render("advisories/show", {
       title: `${advisory.publicId}: ${advisory.title}`,
       advisory,
+      downloads: advisoryDownloads(advisory),
     });
+  });
+
+  router.get("/advisories/:id/csaf.json", async (req, res) => {
+    sendDownload(res, await csafDownload(deps, String(req.params.id)));
+  });
+
+  router.get("/advisories/:id/cve.json", async (req, res) => {
+    sendDownload(res, await cveRecordDownload(deps, String(req.params.id)));
   });
 
   router.get("/acknowledgments", async (_req, res) => {
