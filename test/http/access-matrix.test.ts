@@ -67,6 +67,8 @@ const ACCESS: Record<string, Access> = {
   "GET /advisories": { kind: "public" },
   "GET /advisories.atom": { kind: "public" },
   "GET /advisories/:id": { kind: "public" },
+  "GET /advisories/:id/csaf.json": { kind: "public" },
+  "GET /advisories/:id/cve.json": { kind: "public" },
   "GET /acknowledgments": { kind: "public" },
   "POST /password/forgot": { kind: "public" },
   // Without a half-finished sign-in in the session these send to /login.
