@@ -385,10 +385,42 @@ describe("in a real browser: the whole story", function () {
         "Appointment pages accepted any booking ID, so a signed-in patient could read other patients' bookings. The portal now checks that a booking belongs to the patient.",
       );
     await triager.getByLabel("CVE ID (optional)").fill("CVE-2026-40001");
+    // The researcher's choice at filing is the first credit; add a colleague.
+    assert.equal(await triager.getByLabel("Name 1").inputValue(), "rhea");
+    await triager.getByLabel("Name 2").fill("Ana Colleague");
     await triager
-      .getByRole("button", { name: "Save advisory summary" })
+      .getByLabel("Credited as")
+      .nth(1)
+      .selectOption({ label: "Analyst" });
+    await triager.getByRole("button", { name: "Save advisory" }).click();
+    await triager.getByText("Advisory saved.").waitFor();
+    await accessible(triager, "report with the advisory form");
+
+    // The researcher asks for disclosure and accepts the credit proposed.
+    await researcher.goto(reportUrl);
+    await researcher
+      .getByLabel("Why now (optional)")
+      .fill("The fix has been live for a week.");
+    await researcher
+      .getByRole("button", { name: "Ask for disclosure" })
       .click();
-    await triager.getByText("Advisory summary saved.").waitFor();
+    await researcher
+      .getByText("Your request for disclosure was sent")
+      .waitFor();
+    const proposal = (await researcher.textContent("#credit")) ?? "";
+    assert.match(proposal, /rhea \(Finder\)/);
+    assert.match(proposal, /Ana Colleague \(Analyst\)/);
+    await accessible(researcher, "report with the credit proposal");
+    await researcher.getByRole("button", { name: "Accept the credit" }).click();
+    await researcher
+      .getByText("Your answer about the credit is recorded")
+      .waitFor();
+
+    await triager.goto(reportUrl);
+    assert.match(
+      (await triager.textContent("main")) ?? "",
+      /The researcher asked for disclosure/,
+    );
     await triager.getByRole("button", { name: "Publish as advisory" }).click();
     await triager.getByRole("link", { name: "the public advisory" }).waitFor();
 
@@ -402,7 +434,8 @@ describe("in a real browser: the whole story", function () {
       .waitFor();
     const text = (await visitor.textContent("main")) ?? "";
     assert.match(text, /CVE-2026-40001/);
-    assert.match(text, /rhea/);
+    assert.match(text, /rhea \(Finder\)/);
+    assert.match(text, /Ana Colleague \(Analyst\)/);
     assert.doesNotMatch(text, /Changing the booking ID in the URL/);
     await accessible(visitor, "advisory");
     await screenshot(visitor, "advisory");
