@@ -375,6 +375,10 @@ describe("in a real browser: the whole story", function () {
       /Organization notified/,
     );
     await screenshot(admin, "admin-outbox");
+
+    await admin.goto(`${app.baseUrl}/admin/settings`);
+    await accessible(admin, "settings");
+    await screenshot(admin, "admin-settings");
   });
 
   it("the triager publishes an advisory; anyone reads it, the thanks and the statistics", async () => {
