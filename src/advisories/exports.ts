@@ -1,14 +1,9 @@
-import { advisoryIsPublic } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import { NotFoundError } from "../http/errors.js";
-import { normalizeReportId } from "../ids.js";
 import { buildCsafDocument, csafFileName, type ExportContext } from "./csaf.js";
 import { buildCveRecord } from "./cve-record.js";
-import {
-  findPublishedAdvisory,
-  firstReachedStates,
-  type PublishedAdvisory,
-} from "./repository.js";
+import type { PublishedAdvisory } from "./repository.js";
+import { loadPublicAdvisory } from "./service.js";
 
 /** Who publishes the exports: the CERT running this app. */
 export const PUBLISHER_NAME = "Disclosure Desk";
@@ -19,20 +14,11 @@ export interface AdvisoryDownload {
   body: string;
 }
 
-/**
- * The same lookup as the advisory page: anything not shaped like a report ID,
- * not published or not disclosed is not found, exactly like a missing ID.
- */
 async function publicAdvisory(
   deps: Pick<Deps, "db" | "config">,
   rawId: string,
 ): Promise<{ advisory: PublishedAdvisory; ctx: ExportContext }> {
-  const publicId = normalizeReportId(rawId);
-  const advisory = publicId
-    ? await findPublishedAdvisory(deps.db, publicId)
-    : undefined;
-  if (!advisory || !advisoryIsPublic(advisory)) throw new NotFoundError();
-  const reached = await firstReachedStates(deps.db, advisory.reportId);
+  const { advisory, reached } = await loadPublicAdvisory(deps, rawId);
   return {
     advisory,
     ctx: {

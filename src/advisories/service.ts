@@ -347,14 +347,29 @@ function listItem(a: PublishedAdvisory) {
   };
 }
 
-/** One public advisory page, or not found (also for any report not yet disclosed). */
-export async function advisoryPage(deps: Pick<Deps, "db">, rawId: string) {
+/**
+ * A public advisory and when its report reached each state, for the page and
+ * its downloads alike: anything not shaped like a report ID, not published
+ * or not disclosed is not found, exactly like a missing ID.
+ */
+export async function loadPublicAdvisory(
+  deps: Pick<Deps, "db">,
+  rawId: string,
+): Promise<{ advisory: PublishedAdvisory; reached: Map<string, Date> }> {
   const publicId = normalizeReportId(rawId);
   const advisory = publicId
     ? await findPublishedAdvisory(deps.db, publicId)
     : undefined;
   if (!advisory || !advisoryIsPublic(advisory)) throw new NotFoundError();
-  const reached = await firstReachedStates(deps.db, advisory.reportId);
+  return {
+    advisory,
+    reached: await firstReachedStates(deps.db, advisory.reportId),
+  };
+}
+
+/** One public advisory page, or not found (also for any report not yet disclosed). */
+export async function advisoryPage(deps: Pick<Deps, "db">, rawId: string) {
+  const { advisory, reached } = await loadPublicAdvisory(deps, rawId);
   const milestone = (label: string, at: Date | null | undefined) =>
     at ? { label, at: formatDateTime(at) } : null;
   return {

@@ -98,6 +98,10 @@ describe("CSRF, security headers and hostile form input", () => {
       "/orgs",
       "/admin/outbox",
       "/admin/audit",
+      "/admin/settings",
+      "/advisories",
+      "/acknowledgments",
+      "/stats",
       `/reports/${reportId}`,
       "/no-such-page",
     ];
