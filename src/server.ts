@@ -22,7 +22,9 @@ async function main() {
     throw err;
   }
   const logger = createLogger(config.logLevel);
-  const { db } = openDatabase(databaseFile(config.dataDir));
+  const { db } = openDatabase(databaseFile(config.dataDir), {
+    checkpointInBackground: true,
+  });
   const applied = await migrateToLatest(db);
   if (applied.length) logger.info({ applied }, "database migrated");
 
