@@ -9,7 +9,12 @@ import {
 } from "../reports/workflow.js";
 import { findUsersByIds, listActiveStaff } from "../users/repository.js";
 import type { User } from "../users/types.js";
-import { enqueueMail, messageIdFor, type MailContext } from "./outbox.js";
+import {
+  enqueueMails,
+  messageIdFor,
+  type MailContext,
+  type MailRequest,
+} from "./outbox.js";
 
 /** Something that happened to a report that people may need to hear about. */
 /** What the scheduler mails about (reports/reminders.ts). */
@@ -267,6 +272,7 @@ export async function notifyReportEvent(
   }
 
   const threadId = threadIdFor(ctx, report.publicId);
+  const mails: MailRequest[] = [];
   for (const { user, relation } of recipients.values()) {
     const receipt = event.kind === "submitted" && relation === "reporter";
     if (user.id === event.actorId && !receipt) continue;
@@ -277,7 +283,7 @@ export async function notifyReportEvent(
       : event.kind === "notify_vendor" && relation === "org_contact"
         ? ORG_NOTICE
         : HAPPENED[event.kind];
-    await enqueueMail(db, ctx, {
+    mails.push({
       template: "report_event",
       to: { address: user.email, userId: user.id },
       reportId: report.id,
@@ -296,4 +302,7 @@ export async function notifyReportEvent(
       },
     });
   }
+  // Rendered once per distinct message and inserted in one statement: a new
+  // report goes to the whole triage team.
+  await enqueueMails(db, ctx, mails);
 }

@@ -62,22 +62,37 @@ export interface NewOutboxMessage {
 }
 
 export async function insertOutboxMessage(db: DbOrTx, m: NewOutboxMessage) {
-  await db
-    .insertInto("outbox")
-    .values({
-      message_id: m.messageId,
-      report_id: m.reportId,
-      to_user_id: m.toUserId,
-      to_address: m.toAddress,
-      template: m.template,
-      subject: m.subject,
-      text_body: m.text,
-      html_body: m.html,
-      thread_id: m.threadId,
-      next_attempt_at: m.at.getTime(),
-      created_at: m.at.getTime(),
-    })
-    .execute();
+  await insertOutboxMessages(db, [m]);
+}
+
+/** Rows per insert statement (11 parameters each, well under SQLite's limit). */
+const INSERT_CHUNK = 100;
+
+/** Several messages, in as few statements as possible. */
+export async function insertOutboxMessages(
+  db: DbOrTx,
+  messages: readonly NewOutboxMessage[],
+) {
+  for (let i = 0; i < messages.length; i += INSERT_CHUNK) {
+    await db
+      .insertInto("outbox")
+      .values(
+        messages.slice(i, i + INSERT_CHUNK).map((m) => ({
+          message_id: m.messageId,
+          report_id: m.reportId,
+          to_user_id: m.toUserId,
+          to_address: m.toAddress,
+          template: m.template,
+          subject: m.subject,
+          text_body: m.text,
+          html_body: m.html,
+          thread_id: m.threadId,
+          next_attempt_at: m.at.getTime(),
+          created_at: m.at.getTime(),
+        })),
+      )
+      .execute();
+  }
 }
 
 /**
