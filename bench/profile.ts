@@ -1,0 +1,224 @@
+/**
+ * Profiles one page of the built app on a seeded database: starts
+ * `node --cpu-prof dist/src/server.js` with the bench's environment, signs in,
+ * loads the given URLs with autocannon, stops the app and prints where the
+ * CPU time went (self time by function and by file).
+ *
+ *   npx tsc -p tsconfig.build.json
+ *   npx tsx bench/profile.ts --urls /queue [--as triager|researcher]
+ *     [--connections 16] [--duration 10] [--submit] [--no-prof] [--top 30]
+ *
+ * --submit POSTs the report form (as the researcher) instead of GETs.
+ */
+import autocannon from "autocannon";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { databaseFile, openDatabase } from "../src/db/index.js";
+import { projectRoot } from "../src/paths.js";
+import {
+  argFlag,
+  argValue,
+  BENCH_RESEARCHER_EMAIL,
+  BENCH_TRIAGER_EMAIL,
+  DEFAULT_DATA_DIR,
+} from "./accounts.js";
+import { signIn } from "./run.js";
+import * as text from "./text.js";
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Self time by function and by file, largest first. */
+export function summarizeProfile(file: string, top = 40): string {
+  const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  profile.samples.forEach((id, i) =>
+    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)),
+  );
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  const byFunction = new Map<string, number>();
+  const byFile = new Map<string, number>();
+  for (const [id, us] of self) {
+    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+    const short = url.replace(/^file:\/\//, "").replace(projectRoot + "/", "");
+    const fn = `${functionName || "(anonymous)"} ${short}:${lineNumber + 1}`;
+    byFunction.set(fn, (byFunction.get(fn) ?? 0) + us);
+    const f = short || functionName;
+    byFile.set(f, (byFile.get(f) ?? 0) + us);
+  }
+  const table = (m: Map<string, number>) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(
+        ([k, us]) =>
+          `${((100 * us) / total).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(7)} ms  ${k}`,
+      )
+      .join("\n");
+  return `total ${(total / 1000).toFixed(0)} ms sampled\n-- by function (self)\n${table(byFunction)}\n-- by file (self)\n${table(byFile)}`;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The report form, filled in as bench/run.ts does (POSTs answer 303). */
+async function submitForm(
+  base: string,
+  headers: Record<string, string>,
+): Promise<string> {
+  const form = await (await fetch(`${base}/reports/new`, { headers })).text();
+  const token = /name="_csrf" value="([^"]+)"/.exec(form)?.[1];
+  const org = /<option value="([a-z0-9]{16})"/.exec(form)?.[1];
+  if (!token || !org) throw new Error("no CSRF token or organization");
+  const rng = text.prng(7);
+  const url = "https://portal.bench-hospital.example/api/v1/appointments";
+  return new URLSearchParams({
+    _csrf: token,
+    title: "IDOR in appointment lookup exposes other patients' bookings",
+    organization: org,
+    newOrganization: "",
+    asset: url,
+    cwe: "CWE-639",
+    cvss: "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N",
+    description: text.description(rng, url),
+    steps: text.steps(rng, url),
+    impact: text.impact(rng, 2_000_000),
+    dataExposed: "health",
+    recordsAffected: "2000000",
+    creditKind: "name",
+    creditHandle: "",
+    revealIdentity: "yes",
+  }).toString();
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const dataDir = path.resolve(argValue(args, "data-dir") ?? DEFAULT_DATA_DIR);
+  const urls = (argValue(args, "urls") ?? "/queue").split(",");
+  const as = argValue(args, "as") ?? "triager";
+  const connections = Number(argValue(args, "connections") ?? 16);
+  const duration = Number(argValue(args, "duration") ?? 10);
+  const prof = !argFlag(args, "no-prof");
+  const profDir = mkdtempSync(path.join(os.tmpdir(), "dd-prof-"));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const { sqlite } = openDatabase(databaseFile(dataDir));
+  sqlite
+    .prepare("delete from outbox where status in ('queued', 'sending')")
+    .run();
+  sqlite.pragma("wal_checkpoint(TRUNCATE)");
+  sqlite.close();
+  const child = spawn(
+    process.execPath,
+    [
+      ...(prof ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : []),
+      "dist/src/server.js",
+    ],
+    {
+      cwd: projectRoot,
+      stdio: ["ignore", "inherit", "inherit"],
+      env: {
+        ...process.env,
+        NODE_ENV: "production",
+        HOST: "127.0.0.1",
+        PORT: String(port),
+        BASE_URL: "https://desk.bench.example",
+        DATA_DIR: dataDir,
+        SESSION_SECRET: "bench-session-secret-".padEnd(64, "x"),
+        TRUST_PROXY: "loopback",
+        SMTP_URL: "smtp://127.0.0.1:9",
+        LOG_LEVEL: "warn",
+        RATE_LIMITS: "false",
+      },
+    },
+  );
+  try {
+    for (let i = 0; ; i++) {
+      const ok = await fetch(`${base}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      if (i > 3000) throw new Error("app did not start");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const cookie = await signIn(
+      base,
+      as === "researcher" ? BENCH_RESEARCHER_EMAIL : BENCH_TRIAGER_EMAIL,
+    );
+    let next = 0;
+    const headers = { "x-forwarded-proto": "https", cookie };
+    const submit = argFlag(args, "submit")
+      ? await submitForm(base, headers)
+      : null;
+    const result = await autocannon({
+      url: base + urls[0],
+      connections,
+      duration,
+      timeout: 30,
+      headers,
+      requests: [
+        submit
+          ? {
+              method: "POST",
+              path: "/reports/new",
+              headers: {
+                ...headers,
+                "content-type": "application/x-www-form-urlencoded",
+              },
+              body: submit,
+            }
+          : {
+              setupRequest: (req) => {
+                req.path = urls[next++ % urls.length]!;
+                return req;
+              },
+            },
+      ],
+    });
+    console.log(
+      `${urls.join(",")} at ${connections}: ${((submit ? result["3xx"] : result["2xx"]) / result.duration).toFixed(1)} req/s ${submit ? "3xx" : "2xx"}, non2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms`,
+    );
+  } finally {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+  }
+  if (prof) {
+    const file = readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"));
+    if (file) {
+      console.log(`profile: ${path.join(profDir, file)}`);
+      console.log(
+        summarizeProfile(
+          path.join(profDir, file),
+          Number(argValue(args, "top") ?? 30),
+        ),
+      );
+    }
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
