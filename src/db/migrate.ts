@@ -14,6 +14,7 @@ import * as extensions from "../../db/migrations/2026-11-25-15-extensions.js";
 import * as caseFacts from "../../db/migrations/2026-11-25-16-case-facts.js";
 import * as relatedIndex from "../../db/migrations/2026-11-25-17-related-index.js";
 import * as credits from "../../db/migrations/2026-11-26-01-credits.js";
+import * as lateReminders from "../../db/migrations/2026-11-26-02-late-reminders.js";
 import * as settings from "../../db/migrations/2026-11-26-30-settings.js";
 import type { Db } from "./index.js";
 
@@ -38,6 +39,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-25-20-stats-indexes": statsIndexes,
   "2026-11-26-01-credits": credits,
   "2026-11-26-30-settings": settings,
+  "2026-11-26-02-late-reminders": lateReminders,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

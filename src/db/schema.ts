@@ -117,6 +117,8 @@ export interface RemindersTable {
   kind: string;
   due_at: number;
   sent_at: number;
+  /** 0: noticed too late to be worth a mail (reports/reminders.ts). */
+  mailed: Generated<number>;
 }
 
 export interface ReportEventsTable {

@@ -71,8 +71,9 @@ export async function findReportsNeedingReminder(
 }
 
 /**
- * Records a reminder as sent; false when it was already (by an earlier run,
- * or another process), so each reminder goes out once.
+ * Records a reminder as handled (mailed, or skipped as too late); false when
+ * it was already (by an earlier run, or another process), so each reminder
+ * goes out once.
  */
 export async function claimReminder(
   db: DbOrTx,
@@ -80,10 +81,17 @@ export async function claimReminder(
   kind: string,
   dueAt: number,
   at: Date,
+  mailed = true,
 ): Promise<boolean> {
   const result = await db
     .insertInto("reminders")
-    .values({ report_id: reportId, kind, due_at: dueAt, sent_at: at.getTime() })
+    .values({
+      report_id: reportId,
+      kind,
+      due_at: dueAt,
+      sent_at: at.getTime(),
+      mailed: mailed ? 1 : 0,
+    })
     .onConflict((oc) => oc.doNothing())
     .executeTakeFirst();
   return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
@@ -92,7 +100,7 @@ export async function claimReminder(
 export async function listReminders(db: DbOrTx, reportId: number) {
   return db
     .selectFrom("reminders")
-    .select(["kind", "due_at", "sent_at"])
+    .select(["kind", "due_at", "sent_at", "mailed"])
     .where("report_id", "=", reportId)
     .orderBy("sent_at")
     .execute();

@@ -28,6 +28,15 @@ import type { Audience } from "./workflow.js";
 const DAY = 86_400_000;
 const BATCH = 200;
 
+/**
+ * A reminder noticed more than this long after its moment is recorded
+ * without mail: after weeks of downtime, or when an old database is upgraded,
+ * a flood of stale "due in 7 days" mail helps nobody (the queue and report
+ * pages show what is overdue anyway). Closing an unanswered request still
+ * happens, with its notice.
+ */
+export const LATE_REMINDER_CUTOFF_MS = 7 * DAY;
+
 interface Rule {
   kind: ReminderKind;
   clock: Clock;
@@ -164,7 +173,8 @@ export async function runDueReminders(
   let sent = 0;
   for (const rule of RULES) {
     for (;;) {
-      const upTo = now.getTime() + rule.leadMs(deps);
+      const lead = rule.leadMs(deps);
+      const upTo = now.getTime() + lead;
       const due = await findReportsNeedingReminder(
         deps.db,
         rule.clock,
@@ -174,6 +184,9 @@ export async function runDueReminders(
       );
       for (const report of due) {
         const time = clockTime(report, rule.clock)!;
+        const late =
+          rule.kind !== "info_expired" &&
+          now.getTime() - (time.getTime() - lead) > LATE_REMINDER_CUTOFF_MS;
         const mailed = await deps.db.transaction().execute(async (tx) => {
           if (
             !(await claimReminder(
@@ -182,11 +195,20 @@ export async function runDueReminders(
               rule.kind,
               time.getTime(),
               now,
+              !late,
             ))
           )
             return false;
           for (const earlier of rule.supersedes ?? [])
-            await claimReminder(tx, report.id, earlier, time.getTime(), now);
+            await claimReminder(
+              tx,
+              report.id,
+              earlier,
+              time.getTime(),
+              now,
+              false,
+            );
+          if (late) return false;
           if (rule.kind === "info_expired") {
             if (!(await closeUnanswered(tx, report, now))) return false;
           }

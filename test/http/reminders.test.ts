@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, beforeEach, describe, it } from "mocha";
+import { afterEach, beforeEach, describe, it } from "mocha";
 import { runDueReminders } from "../../src/reports/reminders.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {
@@ -40,7 +40,7 @@ describe("deadlines and reminders (the scheduler, with the clock moved)", () => 
       orgIds: [org.id],
     });
   });
-  after(() => ctx?.close());
+  afterEach(() => ctx?.close());
 
   it("mails the triage team once when acknowledgment is overdue, and again only for triage", async () => {
     const report = await insertReport(ctx, { reporterId: researcher.user.id });
@@ -148,6 +148,75 @@ describe("deadlines and reminders (the scheduler, with the clock moved)", () => 
       "Disclosure deadline in 7 days",
       "Disclosure deadline in 7 days",
     ]);
+  });
+
+  it("records but does not mail a reminder noticed more than a week late (downtime, an upgraded old database)", async () => {
+    const now = ctx.clock.now().getTime();
+    const stale = await insertReport(ctx, {
+      reporterId: researcher.user.id,
+      createdAt: new Date(now - 30 * DAY),
+    });
+    const recent = await insertReport(ctx, {
+      reporterId: researcher.user.id,
+      createdAt: new Date(now - 9 * DAY),
+    });
+    const forgotten = await insertReport(ctx, {
+      reporterId: researcher.user.id,
+      organizationId: orgId,
+      state: "fix_in_progress",
+      vendorNotifiedAt: new Date(now - 200 * DAY),
+    });
+    const unanswered = await insertReport(ctx, {
+      reporterId: researcher.user.id,
+      state: "needs_info",
+    });
+    await ctx.db
+      .updateTable("reports")
+      .set({
+        info_requested_at: now - 90 * DAY,
+        state_before_info: "submitted",
+      })
+      .where("id", "=", unanswered.id)
+      .execute();
+
+    // Acknowledgment 6 days overdue: mailed. 27 days overdue: recorded only.
+    // The disclosure deadline passed 110 days ago: recorded only, with the
+    // earlier reminders it supersedes. The unanswered request still closes,
+    // with its notice (the researcher must learn why).
+    const sent = await runDueReminders(ctx.deps);
+    const subjects = (await mails(ctx)).map(([, s]) => s);
+    assert.ok(subjects.includes(`[${recent.publicId}] Acknowledgment overdue`));
+    assert.ok(!subjects.some((s) => s!.startsWith(`[${stale.publicId}]`)));
+    assert.ok(!subjects.some((s) => s!.startsWith(`[${forgotten.publicId}]`)));
+    assert.ok(subjects.includes(`[${unanswered.publicId}] Closed: no answer`));
+    assert.equal(sent, 2);
+    const rows = await ctx.db
+      .selectFrom("reminders")
+      .select(["report_id", "kind", "mailed"])
+      .orderBy("report_id")
+      .orderBy("kind")
+      .execute();
+    const of = (id: number) =>
+      rows
+        .filter((r) => r.report_id === id)
+        .map((r) => `${r.kind}:${r.mailed}`);
+    assert.deepEqual(of(stale.id), ["ack_overdue:0"]);
+    assert.deepEqual(of(recent.id), ["ack_overdue:1"]);
+    assert.deepEqual(of(forgotten.id), [
+      "disclosure_1:0",
+      "disclosure_30:0",
+      "disclosure_7:0",
+      "disclosure_passed:0",
+    ]);
+    assert.deepEqual(of(unanswered.id), ["info_expired:1", "info_reminder:0"]);
+    const closed = await ctx.db
+      .selectFrom("reports")
+      .select("state")
+      .where("id", "=", unanswered.id)
+      .executeTakeFirstOrThrow();
+    assert.equal(closed.state, "closed");
+    // Nothing is sent for them later either.
+    assert.equal(await runDueReminders(ctx.deps), 0);
   });
 
   it("reminds the researcher after 7 days of an unanswered request, and closes it as invalid after 30", async () => {
