@@ -14,6 +14,7 @@ import { findUserByPublicId, listActiveStaff } from "../users/repository.js";
 import {
   findCursorId,
   findReportListPage,
+  toIndexedSearchQuery,
   type KeysetPosition,
   type ListFilters,
   type ListScope,
@@ -339,11 +340,16 @@ const SEARCH_TERMS = 12;
  * Returns null when nothing searchable is left.
  */
 export function toSearchQuery(input: string): string | null {
-  const words = (input.normalize("NFKC").match(/[\p{L}\p{N}]+/gu) ?? [])
-    .map((w) => w.slice(0, 64))
-    .slice(0, SEARCH_TERMS);
+  const words = searchWords(input);
   if (words.length === 0) return null;
   return words.map((w) => `"${w}"*`).join(" ");
+}
+
+/** The words of a search (letters and digits only), as toSearchQuery uses them. */
+export function searchWords(input: string): string[] {
+  return (input.normalize("NFKC").match(/[\p{L}\p{N}]+/gu) ?? [])
+    .map((w) => w.slice(0, 64))
+    .slice(0, SEARCH_TERMS);
 }
 
 /**
@@ -393,8 +399,8 @@ export async function searchReports(
   const scope = visibleScope(actor);
   if (!scope) throw new NotFoundError();
   const q = one(query.q).slice(0, 200);
-  const text = toSearchQuery(q);
-  if (!text) {
+  const words = searchWords(q);
+  if (words.length === 0) {
     return {
       q,
       searched: false,
@@ -411,7 +417,7 @@ export async function searchReports(
     actor,
     "/search",
     scope,
-    { text },
+    { text: await toIndexedSearchQuery(deps.db, words) },
     DEFAULT_SORT,
     one(query.cursor),
     { q },

@@ -83,6 +83,12 @@ describe("full-text search", () => {
     ]);
     // Accents and case do not matter; words match as prefixes.
     assert.equal(idsOn((await search(triager, "hopital gen")).text).length, 2);
+    // Prefixes are spelled out as the indexed words they stand for.
+    assert.deepEqual(
+      new Set(idsOn((await search(triager, "APPOINT portal")).text)),
+      new Set([ids.aliceAppointments, ids.aliceUnsent, ids.bobBank]),
+    );
+    assert.deepEqual(idsOn((await search(triager, "appointmentz")).text), []);
     assert.deepEqual(
       idsOn((await search(triager, ids.bobBank!.toLowerCase())).text),
       [ids.bobBank],
