@@ -42,20 +42,36 @@ class Rollback extends Error {
   }
 }
 
-/** Runs fn in a transaction that is always rolled back, returning what fn returned. */
+/**
+ * Runs fn in a transaction that is always rolled back, returning what fn
+ * returned. The app is writing meanwhile (its scheduler's first run, the mail
+ * worker): a transaction that read before the app's commit cannot write after
+ * it (SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out), so it is run
+ * again.
+ */
 async function withoutWrites<T>(
   db: Db,
   fn: (db: Db) => Promise<T>,
 ): Promise<T> {
-  try {
-    await db.transaction().execute(async (tx) => {
-      throw new Rollback(await fn(tx));
-    });
-  } catch (err) {
-    if (err instanceof Rollback) return err.value as T;
-    throw err;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await db.transaction().execute(async (tx) => {
+        throw new Rollback(await fn(tx));
+      });
+    } catch (err) {
+      if (err instanceof Rollback) return err.value as T;
+      const code = (err as { code?: unknown }).code;
+      if (
+        attempt < 20 &&
+        (code === "SQLITE_BUSY_SNAPSHOT" || code === "SQLITE_BUSY")
+      ) {
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+        continue;
+      }
+      throw err;
+    }
+    throw new Error("unreachable");
   }
-  throw new Error("unreachable");
 }
 
 interface Page {
