@@ -164,6 +164,7 @@ export async function toIndexedSearchQuery(
   // Per connection, no schema change: the vocabulary of reports_fts.
   await sql`create virtual table if not exists temp.reports_fts_vocab
     using fts5vocab(main, reports_fts, row)`.execute(db);
+  const spelled = await spelledPrefixes(db);
   const parts: string[] = [];
   for (const word of words) {
     const folded = word.toLowerCase();
@@ -171,17 +172,52 @@ export async function toIndexedSearchQuery(
       parts.push(`"${word.replaceAll('"', '""')}"*`);
       continue;
     }
-    const { rows } = await sql<{ term: string }>`
-      select term from temp.reports_fts_vocab
-      where term >= ${folded} and term < ${folded + "\u{10FFFF}"}
-      limit ${PREFIX_EXPANSION_LIMIT + 1}`.execute(db);
-    parts.push(
-      rows.length === 0 || rows.length > PREFIX_EXPANSION_LIMIT
-        ? `"${folded}"*`
-        : `(${rows.map((r) => `"${r.term.replaceAll('"', '""')}"`).join(" OR ")})`,
-    );
+    let part = spelled?.get(folded);
+    if (part === undefined) {
+      const { rows } = await sql<{ term: string }>`
+        select term from temp.reports_fts_vocab
+        where term >= ${folded} and term < ${folded + "\u{10FFFF}"}
+        limit ${PREFIX_EXPANSION_LIMIT + 1}`.execute(db);
+      part =
+        rows.length === 0 || rows.length > PREFIX_EXPANSION_LIMIT
+          ? `"${folded}"*`
+          : `(${rows.map((r) => `"${r.term.replaceAll('"', '""')}"`).join(" OR ")})`;
+      if (spelled && spelled.size < SPELLED_PREFIXES_KEPT)
+        spelled.set(folded, part);
+    }
+    parts.push(part);
   }
   return parts.join(" AND ");
+}
+
+/** How many spelled-out prefixes a connection keeps while nothing is written. */
+const SPELLED_PREFIXES_KEPT = 1000;
+const spelledByDb = new WeakMap<
+  object,
+  { version: string; prefixes: Map<string, string> }
+>();
+
+/**
+ * The prefixes spelled out since the database last changed: the vocabulary
+ * look-up (up to 13 ms for a common word) is needed again only after a write,
+ * by this connection (`total_changes()`) or any other (`data_version`), so
+ * what is kept is exactly what a new look-up would find. Null inside a
+ * transaction, which may hold writes of its own.
+ */
+async function spelledPrefixes(
+  db: DbOrTx,
+): Promise<Map<string, string> | null> {
+  if (db.isTransaction) return null;
+  const { rows } = await sql<{ c: number; v: number }>`
+    select total_changes() as c,
+      (select data_version from pragma_data_version) as v`.execute(db);
+  const version = `${rows[0]?.c}:${rows[0]?.v}`;
+  let entry = spelledByDb.get(db);
+  if (!entry || entry.version !== version) {
+    entry = { version, prefixes: new Map() };
+    spelledByDb.set(db, entry);
+  }
+  return entry.prefixes;
 }
 
 /**

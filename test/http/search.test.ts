@@ -133,6 +133,22 @@ describe("full-text search", () => {
     assert.deepEqual(idsOn((await search(triager, "transfer")).text), []);
   });
 
+  it("finds a word written after the same prefix was searched", async () => {
+    // A prefix is spelled out as the indexed words it stands for, kept until
+    // the next write: a new word with it must be found at once.
+    const before = idsOn((await search(triager, "limi")).text);
+    assert.ok(!before.includes(ids.aliceUnsent!));
+    await ctx.db
+      .updateTable("reports")
+      .set({ title: "Appointment export leaks names, limitless" })
+      .where("public_id", "=", ids.aliceUnsent!)
+      .execute();
+    assert.deepEqual(
+      new Set(idsOn((await search(triager, "limi")).text)),
+      new Set([...before, ids.aliceUnsent]),
+    );
+  });
+
   it("treats search syntax and hostile input as plain words", async () => {
     for (const q of [
       '" OR title:* NEAR(',
