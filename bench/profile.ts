@@ -25,8 +25,7 @@ import {
   BENCH_TRIAGER_EMAIL,
   DEFAULT_DATA_DIR,
 } from "./accounts.js";
-import { signIn } from "./run.js";
-import * as text from "./text.js";
+import { reportFormBody, signIn } from "./run.js";
 
 interface ProfileNode {
   id: number;
@@ -87,28 +86,7 @@ async function submitForm(
   headers: Record<string, string>,
 ): Promise<string> {
   const form = await (await fetch(`${base}/reports/new`, { headers })).text();
-  const token = /name="_csrf" value="([^"]+)"/.exec(form)?.[1];
-  const org = /<option value="([a-z0-9]{16})"/.exec(form)?.[1];
-  if (!token || !org) throw new Error("no CSRF token or organization");
-  const rng = text.prng(7);
-  const url = "https://portal.bench-hospital.example/api/v1/appointments";
-  return new URLSearchParams({
-    _csrf: token,
-    title: "IDOR in appointment lookup exposes other patients' bookings",
-    organization: org,
-    newOrganization: "",
-    asset: url,
-    cwe: "CWE-639",
-    cvss: "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N",
-    description: text.description(rng, url),
-    steps: text.steps(rng, url),
-    impact: text.impact(rng, 2_000_000),
-    dataExposed: "health",
-    recordsAffected: "2000000",
-    creditKind: "name",
-    creditHandle: "",
-    revealIdentity: "yes",
-  }).toString();
+  return reportFormBody(form);
 }
 
 async function main() {

@@ -204,6 +204,36 @@ function cookieFrom(res: Response, name: string): string | null {
 const csrfOf = (html: string) =>
   /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? null;
 
+/**
+ * The report form as a researcher fills it in (2 KB of Markdown), from the
+ * form page's CSRF token and first organization; urlencoded.
+ */
+export function reportFormBody(formHtml: string): string {
+  const token = csrfOf(formHtml);
+  const org = /<option value="([a-z0-9]{16})"/.exec(formHtml)?.[1];
+  if (!token || !org)
+    throw new Error("no CSRF token or organization on /reports/new");
+  const rng = text.prng(7);
+  const url = "https://portal.bench-hospital.example/api/v1/appointments";
+  return new URLSearchParams({
+    _csrf: token,
+    title: "IDOR in appointment lookup exposes other patients' bookings",
+    organization: org,
+    newOrganization: "",
+    asset: url,
+    cwe: "CWE-639",
+    cvss: "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N",
+    description: text.description(rng, url),
+    steps: text.steps(rng, url),
+    impact: text.impact(rng, 2_000_000),
+    dataExposed: "health",
+    recordsAffected: "2000000",
+    creditKind: "name",
+    creditHandle: "",
+    revealIdentity: "yes",
+  }).toString();
+}
+
 /** Signs in over HTTP like a browser: the form's CSRF token, then the POST. */
 export async function signIn(base: string, email: string): Promise<string> {
   const form = await fetch(`${base}/login`, { headers: PROXY_HEADERS });
@@ -624,31 +654,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     // ---- submissions: POST the form, then load the receipt page it redirects to ----
     await settle(base);
     const formPage = await get(base, "/reports/new", researcher);
-    const token = csrfOf(formPage.body);
-    const orgPublicId = /<option value="([a-z0-9]{16})"/.exec(
-      formPage.body,
-    )?.[1];
-    if (!token || !orgPublicId)
-      throw new Error("no CSRF token or organization on /reports/new");
-    const rng = text.prng(7);
-    const url = "https://portal.bench-hospital.example/api/v1/appointments";
-    const body = new URLSearchParams({
-      _csrf: token,
-      title: "IDOR in appointment lookup exposes other patients' bookings",
-      organization: orgPublicId,
-      newOrganization: "",
-      asset: url,
-      cwe: "CWE-639",
-      cvss: "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N",
-      description: text.description(rng, url),
-      steps: text.steps(rng, url),
-      impact: text.impact(rng, 2_000_000),
-      dataExposed: "health",
-      recordsAffected: "2000000",
-      creditKind: "name",
-      creditHandle: "",
-      revealIdentity: "yes",
-    }).toString();
+    const body = reportFormBody(formPage.body);
     const outboxBefore = count("select coalesce(max(id), 0) from outbox");
     for (const connections of options.connections) {
       note(`measuring submissions at ${connections} connections`);
