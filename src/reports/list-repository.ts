@@ -220,6 +220,30 @@ async function spelledPrefixes(
   return entry.prefixes;
 }
 
+/** The columns a list row shows: the report's, its organization's and people's names. */
+const LIST_COLUMNS = [
+  "r.id",
+  "r.public_id",
+  "r.title",
+  "r.state",
+  "r.severity",
+  "r.cvss_score",
+  "r.cwe",
+  "r.reporter_id",
+  "u.display_name as reporter_name",
+  "r.reveal_identity",
+  "r.organization_id",
+  "o.name as organization_name",
+  "r.suggested_org_name",
+  "a.display_name as assignee_name",
+  "r.created_at",
+  "r.updated_at",
+  "r.ack_due_at",
+  "r.triage_due_at",
+  "r.vendor_notified_at",
+  "r.disclosure_due_at",
+] as const;
+
 /**
  * The query behind a list page, unexecuted, so tests can ask SQLite for its
  * plan. It fetches one row more than the page to know whether a next exists.
@@ -240,35 +264,35 @@ export function reportListQuery(db: DbOrTx, query: ListQuery) {
         ),
       )
     : base;
-  return positioned
-    .leftJoin("organizations as o", "o.id", "r.organization_id")
-    .leftJoin("users as a", "a.id", "r.assignee_id")
-    .innerJoin("users as u", "u.id", "r.reporter_id")
-    .select([
-      "r.id",
-      "r.public_id",
-      "r.title",
-      "r.state",
-      "r.severity",
-      "r.cvss_score",
-      "r.cwe",
-      "r.reporter_id",
-      "u.display_name as reporter_name",
-      "r.reveal_identity",
-      "r.organization_id",
-      "o.name as organization_name",
-      "r.suggested_org_name",
-      "a.display_name as assignee_name",
-      "r.created_at",
-      "r.updated_at",
-      "r.ack_due_at",
-      "r.triage_due_at",
-      "r.vendor_notified_at",
-      "r.disclosure_due_at",
-    ])
+  if (!query.filters.text)
+    return positioned
+      .leftJoin("organizations as o", "o.id", "r.organization_id")
+      .leftJoin("users as a", "a.id", "r.assignee_id")
+      .innerJoin("users as u", "u.id", "r.reporter_id")
+      .select(LIST_COLUMNS)
+      .orderBy(column, query.direction)
+      .orderBy("r.id", query.direction)
+      .limit(query.limit + 1);
+  // A search sorts up to 2,000 matches: choose the page's IDs first and join
+  // only those rows to their names (joined before the sort, all the matches
+  // were: 24 → 7.5 ms at a million reports). Queue pages come in index
+  // order already, where the extra step only costs. CROSS JOIN keeps the
+  // page as SQLite's outer loop (given a free hand it walked a whole index).
+  const page = positioned
+    .select("r.id")
     .orderBy(column, query.direction)
     .orderBy("r.id", query.direction)
     .limit(query.limit + 1);
+  return db
+    .selectFrom(page.as("p"))
+    .crossJoin("reports as r")
+    .whereRef("r.id", "=", "p.id")
+    .leftJoin("organizations as o", "o.id", "r.organization_id")
+    .leftJoin("users as a", "a.id", "r.assignee_id")
+    .innerJoin("users as u", "u.id", "r.reporter_id")
+    .select(LIST_COLUMNS)
+    .orderBy(column, query.direction)
+    .orderBy("r.id", query.direction);
 }
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));

@@ -518,5 +518,23 @@ describe("report lists", () => {
         );
       }
     });
+
+    it("a search picks its page among the matches first, then joins only those rows to names", async () => {
+      const details = await plan({
+        scope: { kind: "all" },
+        filters: { text: '"password"*' },
+        sort: "activity",
+        direction: "desc",
+        limit: 25,
+      });
+      const text = details.join("\n");
+      // The matches are sorted inside the page's subquery (a co-routine)...
+      assert.match(text, /CO-ROUTINE p[\s\S]*reports_fts[\s\S]*SCAN p/);
+      // ...and the names are looked up after it, for the page's rows only.
+      const pageScan = details.indexOf("SCAN p");
+      const names = details.findIndex((d) => /^SEARCH (o|a|u) /.test(d));
+      assert.ok(names > pageScan, text);
+      assert.ok(!details.some((d) => /^SCAN r\b/.test(d)), text);
+    });
   });
 });
