@@ -13,7 +13,6 @@
 import autocannon from "autocannon";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { databaseFile, openDatabase } from "../src/db/index.js";
@@ -25,7 +24,7 @@ import {
   BENCH_TRIAGER_EMAIL,
   DEFAULT_DATA_DIR,
 } from "./accounts.js";
-import { reportFormBody, signIn } from "./run.js";
+import { freePort, reportFormBody, signIn } from "./run.js";
 
 interface ProfileNode {
   id: number;
@@ -67,17 +66,6 @@ export function summarizeProfile(file: string, top = 40): string {
       )
       .join("\n");
   return `total ${(total / 1000).toFixed(0)} ms sampled\n-- by function (self)\n${table(byFunction)}\n-- by file (self)\n${table(byFile)}`;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** The report form, filled in as bench/run.ts does (POSTs answer 303). */

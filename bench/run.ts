@@ -93,7 +93,7 @@ const BASE_URL = "https://desk.bench.example";
 /** The app runs as deployed: behind a TLS-terminating proxy on loopback. */
 const PROXY_HEADERS = { "x-forwarded-proto": "https" };
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
