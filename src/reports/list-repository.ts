@@ -70,6 +70,8 @@ export interface ReportListItem {
   triageDueAt: Date | null;
   vendorNotifiedAt: Date | null;
   disclosureDueAt: Date | null;
+  /** The researcher's open request to disclose (reports/disclosure-request.ts). */
+  disclosureRequestedAt: Date | null;
 }
 
 export interface ListPage {
@@ -242,6 +244,7 @@ const LIST_COLUMNS = [
   "r.triage_due_at",
   "r.vendor_notified_at",
   "r.disclosure_due_at",
+  "r.disclosure_requested_at",
 ] as const;
 
 /**
@@ -324,6 +327,7 @@ export async function findReportListPage(
     triageDueAt: date(row.triage_due_at),
     vendorNotifiedAt: date(row.vendor_notified_at),
     disclosureDueAt: date(row.disclosure_due_at),
+    disclosureRequestedAt: date(row.disclosure_requested_at),
   }));
   const last = pageRows[pageRows.length - 1];
   return {

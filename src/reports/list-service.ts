@@ -170,6 +170,8 @@ export interface ListItemView {
   ackDue: DueView | null;
   triageDue: DueView | null;
   overdue: string[];
+  /** When the researcher asked for disclosure, while the CERT has not answered. */
+  disclosureRequested: string | null;
 }
 
 function itemView(actor: Actor, item: ReportListItem, now: Date): ListItemView {
@@ -223,6 +225,10 @@ function itemView(actor: Actor, item: ReportListItem, now: Date): ListItemView {
     overdue: [ackDue?.overdue, triageDue?.overdue].filter(
       (s): s is string => !!s,
     ),
+    disclosureRequested:
+      item.disclosureRequestedAt && item.state !== "disclosed"
+        ? formatDateTime(item.disclosureRequestedAt)
+        : null,
   };
 }
 

@@ -509,6 +509,12 @@ describe("the researcher asks for disclosure; the CERT decides", () => {
     const html = (await triager.agent.get(`/reports/${notified.publicId}`))
       .text;
     assert.match(html, /The researcher asked for disclosure/);
+    // The queue says so too, on that report's row only.
+    const queue = (await triager.agent.get("/queue")).text;
+    const row = (id: string) =>
+      new RegExp(`${id}[\\s\\S]*?</tr>`).exec(queue)?.[0] ?? "";
+    assert.match(row(notified.publicId), /Disclosure requested \d+ \w+ \d{4}/);
+    assert.doesNotMatch(row(early.publicId), /Disclosure requested/);
     await triager.refreshCsrf(`/reports/${notified.publicId}`);
     const empty = await triager.post(
       `/reports/${notified.publicId}/disclosure-request/decline`,
@@ -537,6 +543,10 @@ describe("the researcher asks for disclosure; the CERT decides", () => {
     assert.match(
       await outboxSubjects(ctx, researcherUser.user.id),
       /Disclosure not yet/,
+    );
+    assert.doesNotMatch(
+      (await triager.agent.get("/queue")).text,
+      /Disclosure requested/,
     );
     const mine = (await researcher.agent.get(`/reports/${notified.publicId}`))
       .text;
