@@ -1,20 +1,18 @@
 import { Router, type Request, type Response } from "express";
 import { rateLimit } from "express-rate-limit";
 import type { Passport } from "passport";
-import { z } from "zod";
 import type { Deps } from "../deps.js";
-import { flash, requireSignIn, actorOf } from "../http/middleware.js";
+import { flash } from "../http/middleware.js";
 import { homeFor } from "../http/navigation.js";
 import { parseForm } from "../http/validation.js";
 import { HOUR_MS, limiter } from "../http/rate-limits.js";
-import { NOTIFY_LEVELS, type User } from "../users/types.js";
+import type { User } from "../users/types.js";
 import {
   completeSetup,
   isSetupTokenValid,
   newPasswordSchema,
   registerResearcher,
   registrationSchema,
-  setNotificationPreference,
   setPasswordWithToken,
   setupSchema,
   toActor,
