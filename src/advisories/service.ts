@@ -104,13 +104,17 @@ async function proposedCredits(
   deps: Pick<Deps, "db">,
   report: Report,
   draft: AdvisoryDraft | undefined,
+  reporterName?: string,
 ): Promise<AdvisoryCredit[]> {
   if (draft?.credits) return draft.credits;
-  const names = await userNames(deps.db, [report.reporterId]);
-  return creditsFromFiling({
-    ...report,
-    reporterName: names.get(report.reporterId),
-  });
+  // The name is looked up only when the filing chose it and the caller
+  // (the report page, which has it already) did not pass it.
+  const name =
+    reporterName ??
+    (report.creditKind === "name"
+      ? (await userNames(deps.db, [report.reporterId])).get(report.reporterId)
+      : undefined);
+  return creditsFromFiling({ ...report, reporterName: name });
 }
 
 const ANSWER_LABELS: Record<CreditAnswer, string> = {
@@ -124,10 +128,11 @@ export async function advisoryDraftFor(
   deps: Pick<Deps, "db">,
   actor: Actor,
   report: Report,
+  reporterName?: string,
 ) {
   if (!can(actor, "report:edit_triage", accessFacts(report))) return null;
   const draft = await findAdvisory(deps.db, report.id);
-  const credits = await proposedCredits(deps, report, draft);
+  const credits = await proposedCredits(deps, report, draft, reporterName);
   const values: Record<string, string> = {
     summary: draft?.summary ?? "",
     cveId: draft?.cveId ?? "",
@@ -315,9 +320,8 @@ export async function answerCreditProposal(
 export async function creditBlocksPublication(
   deps: Pick<Deps, "db">,
   report: Report,
+  draft: AdvisoryDraft,
 ): Promise<string | null> {
-  const draft = await findAdvisory(deps.db, report.id);
-  if (!draft) return null;
   const credits = await proposedCredits(deps, report, draft);
   if (credits.length === 0) return null;
   if (draft.credits === null)

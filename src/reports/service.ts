@@ -527,7 +527,12 @@ export async function reportPage(
           visible: can(actor, "report:view", accessFacts(duplicateOf)),
         }
       : null,
-    advisory: await advisoryDraftFor(deps, actor, report),
+    advisory: await advisoryDraftFor(
+      deps,
+      actor,
+      report,
+      names.get(report.reporterId),
+    ),
     creditProposal: await creditProposalFor(deps, actor, report),
     disclosureRequest: disclosureRequestView(actor, report),
     // A triager's hint while triaging (not on every later view, it costs a
@@ -764,7 +769,8 @@ export async function takeTransition(
   const { plan } = decision;
   // Only a triager-written advisory is ever published, never the raw report.
   if (plan.transition.name === "publish") {
-    if (!(await findAdvisory(deps.db, report.id)))
+    const draft = await findAdvisory(deps.db, report.id);
+    if (!draft)
       return {
         ok: false,
         errors: {
@@ -773,7 +779,7 @@ export async function takeTransition(
         },
       };
     // The researcher accepts or declines their credit before it is public.
-    const waiting = await creditBlocksPublication(deps, report);
+    const waiting = await creditBlocksPublication(deps, report, draft);
     if (waiting) return { ok: false, errors: { message: waiting } };
   }
   const now = deps.clock.now();
