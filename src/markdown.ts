@@ -31,6 +31,42 @@ md.renderer.rules.image = (tokens, idx) => {
   return `<a href="${md.utils.escapeHtml(src)}" rel="noopener noreferrer nofollow">[image: ${alt}]</a>`;
 };
 
+/**
+ * Rendered HTML kept by source text, least recently used first out, up to
+ * about this many characters of source and HTML together. Rendering is a
+ * pure function of the text (no per-viewer state), so a kept result is
+ * exactly what rendering again would give; a report page renders three
+ * fields and every comment on each view (about half its CPU at a million
+ * reports, bench/README.md).
+ */
+const RENDERED_CHARS_KEPT = 4_000_000;
+/** Longer texts are rendered every time rather than crowding out the rest. */
+const LONGEST_KEPT = 64_000;
+const rendered = new Map<string, string>();
+let renderedChars = 0;
+
 export function renderMarkdown(text: string): string {
-  return md.render(text);
+  const kept = rendered.get(text);
+  if (kept !== undefined) {
+    // Most recently used goes last: Map keeps insertion order.
+    rendered.delete(text);
+    rendered.set(text, kept);
+    return kept;
+  }
+  const html = md.render(text);
+  if (text.length <= LONGEST_KEPT) {
+    rendered.set(text, html);
+    renderedChars += text.length + html.length;
+    for (const [oldText, oldHtml] of rendered) {
+      if (renderedChars <= RENDERED_CHARS_KEPT) break;
+      rendered.delete(oldText);
+      renderedChars -= oldText.length + oldHtml.length;
+    }
+  }
+  return html;
+}
+
+/** Characters held by the kept renderings (for the test of the bound). */
+export function keptMarkdownChars(): number {
+  return renderedChars;
 }

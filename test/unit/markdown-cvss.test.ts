@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
-import { renderMarkdown } from "../../src/markdown.js";
+import { keptMarkdownChars, renderMarkdown } from "../../src/markdown.js";
 import { scoreCvss } from "../../src/reports/cvss.js";
 import { isKnownCwe, WEAKNESSES } from "../../src/reports/cwe.js";
 
@@ -35,6 +35,22 @@ describe("markdown", () => {
     );
     assert.doesNotMatch(html, /<img/);
     assert.match(html, /\[image: pixel\]/);
+  });
+
+  it("gives the same HTML from its kept renderings, within a bounded size", () => {
+    const hostile =
+      "# Steps\n<script>alert(1)</script> [x](javascript:alert(1)) https://example.org\n";
+    const first = renderMarkdown(hostile);
+    assert.equal(renderMarkdown(hostile), first);
+    assert.doesNotMatch(first, /<script|href="javascript/);
+    // Texts that differ by one character are kept apart.
+    assert.notEqual(renderMarkdown(hostile + "*b*"), first);
+    // Far more text than is kept: the oldest renderings go, the bound holds.
+    const block = "word ".repeat(10_000);
+    for (let i = 0; i < 200; i++) renderMarkdown(`${i} ${block}`);
+    assert.ok(keptMarkdownChars() <= 4_000_000, String(keptMarkdownChars()));
+    assert.ok(keptMarkdownChars() > 3_000_000, String(keptMarkdownChars()));
+    assert.equal(renderMarkdown(hostile), first);
   });
 });
 
