@@ -1,5 +1,5 @@
 import { sql, type SelectQueryBuilder, type ExpressionBuilder } from "kysely";
-import type { DbOrTx } from "../db/index.js";
+import { writeVersion, type DbOrTx } from "../db/index.js";
 import type { Database } from "../db/schema.js";
 import type { State } from "./workflow.js";
 
@@ -10,10 +10,12 @@ import type { State } from "./workflow.js";
  * the indexes each filter rides on.
  */
 
-export type ListSort = "activity" | "submitted";
-
-/** A search looks at this many of the newest matching reports. */
-export const SEARCH_MATCH_LIMIT = 2000;
+/**
+ * "filing" is the order reports were filed in (their internal id): what a
+ * search is sorted by, because the full-text index can hand its matches over
+ * in that order and stop at a page.
+ */
+export type ListSort = "activity" | "submitted" | "filing";
 export type SortDirection = "desc" | "asc";
 
 /** Whose reports a list may contain, before any filter. */
@@ -31,8 +33,15 @@ export interface ListFilters {
   assignee?: { kind: "user"; userId: number } | { kind: "unassigned" };
   /** Only reports whose acknowledgment or triage is overdue at this instant. */
   overdueAt?: Date;
-  /** An FTS5 query (built by toSearchQuery, never raw user input). */
-  text?: string;
+  /** Full-text words (toIndexedSearchQuery); only with the "filing" sort, newest first. */
+  text?: TextQuery;
+}
+
+/** A search's FTS5 query, never raw user input, and what the index says of it. */
+export interface TextQuery {
+  match: string;
+  /** No more reports than this can match (the rarest word's count); null when unknown. */
+  atMost: number | null;
 }
 
 export interface KeysetPosition {
@@ -92,7 +101,9 @@ type ReportsQuery = SelectQueryBuilder<
 function sortColumn(sort: ListSort) {
   return sort === "activity"
     ? ("r.updated_at" as const)
-    : ("r.created_at" as const);
+    : sort === "submitted"
+      ? ("r.created_at" as const)
+      : ("r.id" as const);
 }
 
 function applyScope(query: ReportsQuery, scope: ListScope): ReportsQuery {
@@ -135,12 +146,6 @@ function applyFilters(query: ReportsQuery, filters: ListFilters): ReportsQuery {
     q = q.where("r.assignee_id", "=", filters.assignee.userId);
   if (filters.overdueAt)
     q = q.where(overdueCondition(filters.overdueAt.getTime()));
-  // Only the newest matches are sorted and paged: a common word matches
-  // most of a million reports, and sorting all of them took seconds.
-  if (filters.text)
-    q = q.where(
-      sql<boolean>`r.id in (select rowid from reports_fts where reports_fts match ${filters.text} order by rowid desc limit ${SEARCH_MATCH_LIMIT})`,
-    );
   return q;
 }
 
@@ -162,12 +167,13 @@ const PREFIX_EXPANSION_LIMIT = 16;
 export async function toIndexedSearchQuery(
   db: DbOrTx,
   words: readonly string[],
-): Promise<string> {
+): Promise<TextQuery> {
   // Per connection, no schema change: the vocabulary of reports_fts.
   await sql`create virtual table if not exists temp.reports_fts_vocab
     using fts5vocab(main, reports_fts, row)`.execute(db);
   const spelled = await spelledPrefixes(db);
   const parts: string[] = [];
+  let atMost: number | null = null;
   for (const word of words) {
     const folded = word.toLowerCase();
     if (!/^[a-z0-9]+$/.test(folded)) {
@@ -176,44 +182,53 @@ export async function toIndexedSearchQuery(
     }
     let part = spelled?.get(folded);
     if (part === undefined) {
-      const { rows } = await sql<{ term: string }>`
-        select term from temp.reports_fts_vocab
+      const { rows } = await sql<{ term: string; doc: number }>`
+        select term, doc from temp.reports_fts_vocab
         where term >= ${folded} and term < ${folded + "\u{10FFFF}"}
         limit ${PREFIX_EXPANSION_LIMIT + 1}`.execute(db);
       part =
-        rows.length === 0 || rows.length > PREFIX_EXPANSION_LIMIT
-          ? `"${folded}"*`
-          : `(${rows.map((r) => `"${r.term.replaceAll('"', '""')}"`).join(" OR ")})`;
+        rows.length === 0
+          ? { match: `"${folded}"*`, reports: 0 }
+          : rows.length > PREFIX_EXPANSION_LIMIT
+            ? { match: `"${folded}"*`, reports: null }
+            : {
+                match: `(${rows.map((r) => `"${r.term.replaceAll('"', '""')}"`).join(" OR ")})`,
+                reports: rows.reduce((sum, r) => sum + r.doc, 0),
+              };
       if (spelled && spelled.size < SPELLED_PREFIXES_KEPT)
         spelled.set(folded, part);
     }
-    parts.push(part);
+    parts.push(part.match);
+    // All words are required: the rarest one bounds the matches.
+    if (part.reports !== null)
+      atMost = atMost === null ? part.reports : Math.min(atMost, part.reports);
   }
-  return parts.join(" AND ");
+  return { match: parts.join(" AND "), atMost };
 }
 
 /** How many spelled-out prefixes a connection keeps while nothing is written. */
 const SPELLED_PREFIXES_KEPT = 1000;
+/** A prefix as indexed words, with how many reports hold any of them (null: left a prefix). */
+interface SpelledPrefix {
+  match: string;
+  reports: number | null;
+}
 const spelledByDb = new WeakMap<
   object,
-  { version: string; prefixes: Map<string, string> }
+  { version: string; prefixes: Map<string, SpelledPrefix> }
 >();
 
 /**
  * The prefixes spelled out since the database last changed: the vocabulary
- * look-up (up to 13 ms for a common word) is needed again only after a write,
- * by this connection (`total_changes()`) or any other (`data_version`), so
- * what is kept is exactly what a new look-up would find. Null inside a
- * transaction, which may hold writes of its own.
+ * look-up (up to 13 ms for a common word) is needed again only after a write
+ * (writeVersion), so what is kept is exactly what a new look-up would find.
+ * Null inside a transaction.
  */
 async function spelledPrefixes(
   db: DbOrTx,
-): Promise<Map<string, string> | null> {
-  if (db.isTransaction) return null;
-  const { rows } = await sql<{ c: number; v: number }>`
-    select total_changes() as c,
-      (select data_version from pragma_data_version) as v`.execute(db);
-  const version = `${rows[0]?.c}:${rows[0]?.v}`;
+): Promise<Map<string, SpelledPrefix> | null> {
+  const version = await writeVersion(db);
+  if (version === null) return null;
   let entry = spelledByDb.get(db);
   if (!entry || entry.version !== version) {
     entry = { version, prefixes: new Map() };
@@ -251,8 +266,14 @@ const LIST_COLUMNS = [
  * The query behind a list page, unexecuted, so tests can ask SQLite for its
  * plan. It fetches one row more than the page to know whether a next exists.
  */
-export function reportListQuery(db: DbOrTx, query: ListQuery) {
+export function reportListQuery(
+  db: DbOrTx,
+  query: ListQuery,
+  scopeSize: number | null = null,
+) {
   const column = sortColumn(query.sort);
+  if (query.filters.text)
+    return searchPageQuery(db, query, query.filters.text, scopeSize);
   const base = applyFilters(
     applyScope(db.selectFrom("reports as r"), query.scope),
     query.filters,
@@ -267,25 +288,84 @@ export function reportListQuery(db: DbOrTx, query: ListQuery) {
         ),
       )
     : base;
-  if (!query.filters.text)
-    return positioned
-      .leftJoin("organizations as o", "o.id", "r.organization_id")
-      .leftJoin("users as a", "a.id", "r.assignee_id")
-      .innerJoin("users as u", "u.id", "r.reporter_id")
-      .select(LIST_COLUMNS)
-      .orderBy(column, query.direction)
-      .orderBy("r.id", query.direction)
-      .limit(query.limit + 1);
-  // A search sorts up to 2,000 matches: choose the page's IDs first and join
-  // only those rows to their names (joined before the sort, all the matches
-  // were: 24 → 7.5 ms at a million reports). Queue pages come in index
-  // order already, where the extra step only costs. CROSS JOIN keeps the
-  // page as SQLite's outer loop (given a free hand it walked a whole index).
-  const page = positioned
-    .select("r.id")
+  return positioned
+    .leftJoin("organizations as o", "o.id", "r.organization_id")
+    .leftJoin("users as a", "a.id", "r.assignee_id")
+    .innerJoin("users as u", "u.id", "r.reporter_id")
+    .select(LIST_COLUMNS)
     .orderBy(column, query.direction)
     .orderBy("r.id", query.direction)
     .limit(query.limit + 1);
+}
+
+/**
+ * A search's page, newest filed first, however many reports match: the
+ * page's report IDs are chosen first and only those rows are joined to the
+ * names (CROSS JOIN keeps the page as SQLite's outer loop). Sorting the
+ * matches by anything else means collecting all of them first (a common
+ * word matches most of a million reports), hence this order.
+ *
+ * Two ways to choose the page, both stopping once it is full, each step
+ * costing about the same (30–40 µs at a million reports), so the shorter
+ * walk is taken:
+ * - the matches, newest first (FTS5 hands them over in that order), keeping
+ *   those in the actor's scope: for staff, who see every report, and for
+ *   anyone when fewer reports match than they may see;
+ * - the reports in the actor's scope, newest first, each looked up in the
+ *   index by rowid: for a researcher or organization searching a common
+ *   word, whose own reports may be far down the matches.
+ * `scopeSize` is at least the number of reports in the scope (null: unknown).
+ */
+function searchPageQuery(
+  db: DbOrTx,
+  query: ListQuery,
+  text: TextQuery,
+  scopeSize: number | null,
+) {
+  if (query.sort !== "filing" || query.direction !== "desc")
+    throw new Error("A search lists the newest filed reports first.");
+  const before = query.after?.id;
+  const { text: _text, ...filters } = query.filters;
+  const walkMatches =
+    query.scope.kind === "all" ||
+    (text.atMost !== null && (scopeSize === null || text.atMost <= scopeSize));
+  let page: SelectQueryBuilder<Database, never, { id: number }>;
+  if (walkMatches) {
+    const matches = db
+      .selectFrom(sql`reports_fts`.as("f"))
+      .crossJoin("reports as r")
+      .where(sql<boolean>`r.id = f.rowid`)
+      .where(sql<boolean>`f.reports_fts match ${text.match}`);
+    // Only columns of r are filtered on, as on any list.
+    page = applyFilters(
+      applyScope(matches as unknown as ReportsQuery, query.scope),
+      filters,
+    )
+      .$if(before !== undefined, (q) =>
+        q.where(sql<boolean>`f.rowid < ${before}`),
+      )
+      .select("r.id")
+      .orderBy(sql`f.rowid`, "desc")
+      .limit(query.limit + 1);
+  } else {
+    // The scope's IDs sorted apart ("limit -1" stops SQLite from merging
+    // the two), so the look-ups stop at a page instead of covering them all.
+    const visible = applyFilters(
+      applyScope(db.selectFrom("reports as r"), query.scope),
+      filters,
+    )
+      .$if(before !== undefined, (q) => q.where("r.id", "<", before!))
+      .select("r.id")
+      .orderBy("r.id", "desc")
+      .limit(-1);
+    page = db
+      .selectFrom(visible.as("v"))
+      .select("v.id")
+      .where(
+        sql<boolean>`exists (select 1 from reports_fts where reports_fts match ${text.match} and rowid = v.id)`,
+      )
+      .limit(query.limit + 1);
+  }
   return db
     .selectFrom(page.as("p"))
     .crossJoin("reports as r")
@@ -294,8 +374,7 @@ export function reportListQuery(db: DbOrTx, query: ListQuery) {
     .leftJoin("users as a", "a.id", "r.assignee_id")
     .innerJoin("users as u", "u.id", "r.reporter_id")
     .select(LIST_COLUMNS)
-    .orderBy(column, query.direction)
-    .orderBy("r.id", query.direction);
+    .orderBy("r.id", "desc");
 }
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
@@ -304,7 +383,12 @@ export async function findReportListPage(
   db: DbOrTx,
   query: ListQuery,
 ): Promise<ListPage> {
-  const rows = await reportListQuery(db, query).execute();
+  const text = query.filters.text;
+  const scopeSize =
+    text && query.scope.kind !== "all" && text.atMost !== null
+      ? await countInScope(db, query.scope)
+      : null;
+  const rows = await reportListQuery(db, query, scopeSize).execute();
   const more = rows.length > query.limit;
   const pageRows = more ? rows.slice(0, query.limit) : rows;
   const items = pageRows.map((row): ReportListItem => ({
@@ -338,10 +422,34 @@ export async function findReportListPage(
             publicId: last.public_id,
             id: last.id,
             value:
-              query.sort === "activity" ? last.updated_at : last.created_at,
+              query.sort === "activity"
+                ? last.updated_at
+                : query.sort === "submitted"
+                  ? last.created_at
+                  : last.id,
           }
         : null,
   };
+}
+
+/**
+ * At least as many reports as the scope holds, read from an index alone
+ * (an organization's count includes reports it was not yet notified of).
+ */
+async function countInScope(db: DbOrTx, scope: ListScope): Promise<number> {
+  const base = db.selectFrom("reports as r");
+  const scoped =
+    scope.kind === "reporter"
+      ? base.where("r.reporter_id", "=", scope.reporterId)
+      : scope.kind === "organizations" && scope.organizationIds.length > 0
+        ? base.where("r.organization_id", "in", [...scope.organizationIds])
+        : scope.kind === "all"
+          ? base
+          : base.where(sql<boolean>`0`);
+  const row = await scoped
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .executeTakeFirstOrThrow();
+  return row.n;
 }
 
 /**

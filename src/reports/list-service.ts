@@ -69,6 +69,16 @@ export const SORTS = {
 export type SortKey = keyof typeof SORTS;
 const DEFAULT_SORT: SortKey = "activity_desc";
 
+/** A search's one order (list-repository.ts says why); not offered on lists. */
+const LIST_ORDERS = {
+  ...SORTS,
+  filing_desc: { sort: "filing", direction: "desc", label: "Newest first" },
+} as const satisfies Record<
+  string,
+  { sort: ListSort; direction: SortDirection; label: string }
+>;
+type ListOrderKey = keyof typeof LIST_ORDERS;
+
 /** Raw query-string values, as Express hands them over. */
 export type RawQuery = Record<string, unknown>;
 
@@ -80,13 +90,19 @@ function one(value: unknown): string {
 // Opaque to the user; carries the sort it belongs to, the sort value and the
 // report's public ID (internal ids never appear in a URL).
 
-function encodeCursor(sort: SortKey, value: number, publicId: string): string {
-  return Buffer.from(`${sort}|${value}|${publicId}`).toString("base64url");
+function encodeCursor(
+  sort: ListOrderKey,
+  value: number,
+  publicId: string,
+): string {
+  // In filing order the sort value is the internal id: left out.
+  const shown = LIST_ORDERS[sort].sort === "filing" ? 0 : value;
+  return Buffer.from(`${sort}|${shown}|${publicId}`).toString("base64url");
 }
 
 function decodeCursor(
   raw: string,
-  sort: SortKey,
+  sort: ListOrderKey,
 ): { value: number; publicId: string } | null {
   if (!raw || raw.length > 100) return null;
   const parts = Buffer.from(raw, "base64url").toString("utf8").split("|");
@@ -101,13 +117,14 @@ async function resolveCursor(
   deps: Deps,
   scope: ListScope,
   raw: string,
-  sort: SortKey,
+  sort: ListOrderKey,
 ): Promise<{ after?: KeysetPosition; invalid: boolean }> {
   if (!raw) return { invalid: false };
   const cursor = decodeCursor(raw, sort);
   const id = cursor && (await findCursorId(deps.db, scope, cursor.publicId));
   if (!cursor || !id) return { invalid: true };
-  return { after: { value: cursor.value, id }, invalid: false };
+  const value = LIST_ORDERS[sort].sort === "filing" ? id : cursor.value;
+  return { after: { value, id }, invalid: false };
 }
 
 // ---- due dates in plain words ----
@@ -255,12 +272,12 @@ async function listPage(
   path: string,
   scope: ListScope,
   filters: ListFilters,
-  sortKey: SortKey,
+  sortKey: ListOrderKey,
   rawCursor: string,
   keep: Record<string, string>,
   notices: string[],
 ): Promise<ListPageView> {
-  const { sort, direction } = SORTS[sortKey];
+  const { sort, direction } = LIST_ORDERS[sortKey];
   const cursor = await resolveCursor(deps, scope, rawCursor, sortKey);
   if (cursor.invalid)
     notices.push("That page link is no longer valid; showing the first page.");
@@ -394,7 +411,7 @@ export interface SearchView extends ListPageView {
 
 /**
  * Full-text search over ID, title, organization, asset and text, newest
- * activity first, within exactly the reports the actor may see.
+ * filed first, within exactly the reports the actor may see.
  */
 export async function searchReports(
   deps: Deps,
@@ -424,7 +441,7 @@ export async function searchReports(
     "/search",
     scope,
     { text: await toIndexedSearchQuery(deps.db, words) },
-    DEFAULT_SORT,
+    "filing_desc",
     one(query.cursor),
     { q },
     [],

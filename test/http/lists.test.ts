@@ -447,8 +447,11 @@ describe("report lists", () => {
       "state+org": { state: "triaged", organizationId: 1 },
     };
 
-    async function plan(query: ListQuery): Promise<string[]> {
-      const compiled = reportListQuery(ctx.db, query).compile();
+    async function plan(
+      query: ListQuery,
+      scopeSize: number | null = null,
+    ): Promise<string[]> {
+      const compiled = reportListQuery(ctx.db, query, scopeSize).compile();
       const result = await ctx.db.executeQuery<{ detail: string }>(
         CompiledQuery.raw(`explain query plan ${compiled.sql}`, [
           ...compiled.parameters,
@@ -519,22 +522,73 @@ describe("report lists", () => {
       }
     });
 
-    it("a search picks its page among the matches first, then joins only those rows to names", async () => {
+    const indexed = (details: string[]) => details.join("\n");
+    /** Sorts before the page is chosen (after it, only its 26 rows are sorted). */
+    const sortsMatches = (details: string[]) =>
+      details
+        .slice(0, details.indexOf("SCAN p"))
+        .some((d) => /TEMP B-TREE/.test(d));
+
+    it("a staff search walks the matches newest first, then joins only the page's rows to names", async () => {
       const details = await plan({
         scope: { kind: "all" },
-        filters: { text: '"password"*' },
-        sort: "activity",
+        filters: { text: { match: '"password"*', atMost: null } },
+        sort: "filing",
         direction: "desc",
+        after: { value: 500, id: 500 },
         limit: 25,
       });
-      const text = details.join("\n");
-      // The matches are sorted inside the page's subquery (a co-routine)...
-      assert.match(text, /CO-ROUTINE p[\s\S]*reports_fts[\s\S]*SCAN p/);
-      // ...and the names are looked up after it, for the page's rows only.
+      const text = indexed(details);
+      // FTS5 hands the matches over in rowid order: no sort of the matches.
+      assert.match(
+        text,
+        /CO-ROUTINE p[\s\S]*SCAN f VIRTUAL TABLE[\s\S]*SCAN p/,
+      );
+      assert.ok(!sortsMatches(details), text);
+      // The names are looked up after the page, for its rows only.
       const pageScan = details.indexOf("SCAN p");
       const names = details.findIndex((d) => /^SEARCH (o|a|u) /.test(d));
       assert.ok(names > pageScan, text);
       assert.ok(!details.some((d) => /^SCAN r\b/.test(d)), text);
+    });
+
+    it("a researcher's search of a common word walks their own reports newest first, each looked up in the index", async () => {
+      const details = await plan(
+        {
+          scope: { kind: "reporter", reporterId: 1 },
+          filters: { text: { match: '"password"', atMost: 1_000_000 } },
+          sort: "filing",
+          direction: "desc",
+          limit: 25,
+        },
+        4_500,
+      );
+      const text = indexed(details);
+      // Their IDs are sorted apart (a co-routine), so the look-ups stop at a page.
+      assert.match(
+        text,
+        /CO-ROUTINE v[\s\S]*SEARCH r USING (COVERING )?INDEX reports_reporter[\s\S]*SCAN v[\s\S]*reports_fts/,
+      );
+      assert.ok(!details.some((d) => /^SCAN r\b/.test(d)), text);
+    });
+
+    it("an organization's search of a rare word walks the matches, keeping its own notified reports", async () => {
+      const details = await plan(
+        {
+          scope: { kind: "organizations", organizationIds: [1] },
+          filters: { text: { match: '"harbour"', atMost: 40 } },
+          sort: "filing",
+          direction: "desc",
+          limit: 25,
+        },
+        13_000,
+      );
+      const text = indexed(details);
+      assert.match(
+        text,
+        /SCAN f VIRTUAL TABLE[\s\S]*SEARCH r USING INTEGER PRIMARY KEY[\s\S]*SCAN p/,
+      );
+      assert.ok(!sortsMatches(details), text);
     });
   });
 });

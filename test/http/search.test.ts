@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import { toSearchQuery } from "../../src/reports/list-service.js";
+import {
+  findReportListPage,
+  toIndexedSearchQuery,
+  type ListScope,
+} from "../../src/reports/list-repository.js";
+import { searchWords, toSearchQuery } from "../../src/reports/list-service.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {
   anonymous,
@@ -210,5 +215,63 @@ describe("full-text search", () => {
       new Set([...idsOn(first.text), ...idsOn(second.text)]).size,
       30,
     );
+  });
+
+  it("finds a researcher's oldest reports under a word thousands of newer reports share, newest filed first", async () => {
+    const mine: string[] = [];
+    for (let i = 0; i < 3; i++)
+      mine.push(
+        (
+          await insertReport(ctx, {
+            reporterId: alice.user.id,
+            title: `Quokka session fixation ${i}`,
+          })
+        ).publicId,
+      );
+    // More newer matches than a search used to look at (2,000).
+    for (let i = 0; i < 2100; i++)
+      await insertReport(ctx, {
+        reporterId: bob.user.id,
+        title: `Quokka open redirect ${i}`,
+      });
+    const res = await search(alice, "quokka");
+    assert.deepEqual(idsOn(res.text), [...mine].reverse());
+    assert.match(res.text, /newest first/);
+    // The triager's first page is the newest 25 of everybody's.
+    const staff = idsOn((await search(triager, "quokka")).text);
+    assert.equal(staff.length, 25);
+    assert.ok(!staff.some((id) => mine.includes(id)));
+  });
+
+  it("chooses the same pages whether it walks the matches or the reports one may see", async () => {
+    const text = await toIndexedSearchQuery(ctx.db, searchWords("quokka"));
+    assert.equal(text.atMost, 2103);
+    const cases: { scope: ListScope; count: number }[] = [
+      { scope: { kind: "reporter", reporterId: bob.user.id }, count: 2100 },
+      { scope: { kind: "reporter", reporterId: alice.user.id }, count: 3 },
+    ];
+    for (const { scope, count } of cases) {
+      const walk = async (atMost: number | null) => {
+        const ids: string[] = [];
+        let after;
+        for (;;) {
+          const page = await findReportListPage(ctx.db, {
+            scope,
+            filters: { text: { ...text, atMost } },
+            sort: "filing",
+            direction: "desc",
+            after,
+            limit: 500,
+          });
+          ids.push(...page.items.map((i) => i.publicId));
+          if (!page.next) return ids;
+          after = page.next;
+        }
+      };
+      const byMatches = await walk(1);
+      const byReports = await walk(null);
+      assert.equal(byMatches.length, count);
+      assert.deepEqual(byReports, byMatches);
+    }
   });
 });
