@@ -1,6 +1,6 @@
 import type { Selectable } from "kysely";
 import type { Role } from "../auth/policy.js";
-import type { DbOrTx } from "../db/index.js";
+import { writeVersion, type DbOrTx } from "../db/index.js";
 import type { UsersTable } from "../db/schema.js";
 import type { NotifyLevel, User } from "./types.js";
 
@@ -193,7 +193,27 @@ export async function listUsers(db: DbOrTx, limit = 500): Promise<User[]> {
 }
 
 /** Staff who receive mail for the whole triage team. */
+/**
+ * The active staff (the queue's assignee filter on every view, the triage
+ * team's mail) kept until the next write anywhere (writeVersion): a
+ * disabled account leaves the list at once, and a page that writes nothing
+ * reads it once.
+ */
+const activeStaffKept = new WeakMap<
+  object,
+  { version: string; list: readonly User[] }
+>();
+
 export async function listActiveStaff(db: DbOrTx): Promise<User[]> {
+  const version = await writeVersion(db);
+  const kept = version === null ? undefined : activeStaffKept.get(db);
+  if (kept && kept.version === version) return [...kept.list];
+  const list = await readActiveStaff(db);
+  if (version !== null) activeStaffKept.set(db, { version, list });
+  return [...list];
+}
+
+async function readActiveStaff(db: DbOrTx): Promise<User[]> {
   const rows = await db
     .selectFrom("users")
     .selectAll()

@@ -7,6 +7,7 @@ import {
   type ListQuery,
   type ListSort,
 } from "../../src/reports/list-repository.js";
+import { databaseFile, openDatabase } from "../../src/db/index.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {
   anonymous,
@@ -373,6 +374,26 @@ describe("report lists", () => {
         const b = await signedIn(ctx, await createUser(ctx, role));
         assert.equal((await b.agent.get("/queue")).status, 404);
       }
+    });
+
+    it("drops a staff member disabled from another process from the assignee filter at once", async () => {
+      const leaving = await createUser(ctx, "triager", {
+        displayName: "Lena Leaving",
+      });
+      const b = await signedIn(ctx, triager);
+      // Twice: the second view is served from the kept list.
+      for (let i = 0; i < 2; i++)
+        assert.match((await b.agent.get("/queue")).text, /Lena Leaving/);
+      // As `npm run cli -- user:disable` does: its own connection.
+      const cli = openDatabase(databaseFile(ctx.dataDir));
+      try {
+        cli.sqlite
+          .prepare("update users set disabled_at = ? where id = ?")
+          .run(Date.now(), leaving.user.id);
+      } finally {
+        cli.sqlite.close();
+      }
+      assert.doesNotMatch((await b.agent.get("/queue")).text, /Lena Leaving/);
     });
   });
 
