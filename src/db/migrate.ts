@@ -15,6 +15,7 @@ import * as caseFacts from "../../db/migrations/2026-11-25-16-case-facts.js";
 import * as relatedIndex from "../../db/migrations/2026-11-25-17-related-index.js";
 import * as credits from "../../db/migrations/2026-11-26-01-credits.js";
 import * as lateReminders from "../../db/migrations/2026-11-26-02-late-reminders.js";
+import * as searchVersion from "../../db/migrations/2026-11-29-01-search-version.js";
 import * as settings from "../../db/migrations/2026-11-26-30-settings.js";
 import type { Db } from "./index.js";
 
@@ -40,6 +41,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-26-01-credits": credits,
   "2026-11-26-30-settings": settings,
   "2026-11-26-02-late-reminders": lateReminders,
+  "2026-11-29-01-search-version": searchVersion,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

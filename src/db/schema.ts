@@ -192,6 +192,12 @@ export interface SettingsTable {
   updated_by: number | null;
 }
 
+/** One row: moves whenever the reports' full-text index may change (migration 2026-11-29-01). */
+export interface SearchIndexVersionTable {
+  id: number;
+  version: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -207,4 +213,5 @@ export interface Database {
   outbox: OutboxTable;
   audit_log: AuditLogTable;
   settings: SettingsTable;
+  search_index_version: SearchIndexVersionTable;
 }

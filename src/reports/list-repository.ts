@@ -1,5 +1,5 @@
 import { sql, type SelectQueryBuilder, type ExpressionBuilder } from "kysely";
-import { writeVersion, type DbOrTx } from "../db/index.js";
+import type { DbOrTx } from "../db/index.js";
 import type { Database } from "../db/schema.js";
 import type { State } from "./workflow.js";
 
@@ -219,16 +219,22 @@ const spelledByDb = new WeakMap<
 >();
 
 /**
- * The prefixes spelled out since the database last changed: the vocabulary
- * look-up (up to 13 ms for a common word) is needed again only after a write
- * (writeVersion), so what is kept is exactly what a new look-up would find.
- * Null inside a transaction.
+ * The prefixes spelled out since the full-text index last changed: the
+ * vocabulary look-up (up to 13 ms for a common word) is needed again only
+ * when `search_index_version` moved (its triggers follow every change to the
+ * index, by any connection), so what is kept is exactly what a new look-up
+ * would find. Null inside a transaction, which may hold writes of its own.
  */
 async function spelledPrefixes(
   db: DbOrTx,
 ): Promise<Map<string, SpelledPrefix> | null> {
-  const version = await writeVersion(db);
-  if (version === null) return null;
+  if (db.isTransaction) return null;
+  const row = await db
+    .selectFrom("search_index_version")
+    .select("version")
+    .where("id", "=", 1)
+    .executeTakeFirst();
+  const version = String(row?.version);
   let entry = spelledByDb.get(db);
   if (!entry || entry.version !== version) {
     entry = { version, prefixes: new Map() };

@@ -6,6 +6,7 @@ import {
   type ListScope,
 } from "../../src/reports/list-repository.js";
 import { searchWords, toSearchQuery } from "../../src/reports/list-service.js";
+import { databaseFile, openDatabase } from "../../src/db/index.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {
   anonymous,
@@ -140,18 +141,34 @@ describe("full-text search", () => {
 
   it("finds a word written after the same prefix was searched", async () => {
     // A prefix is spelled out as the indexed words it stands for, kept until
-    // the next write: a new word with it must be found at once.
+    // the index changes: a new word with it must be found at once, whoever
+    // wrote it (here another connection, as the command line would).
     const before = idsOn((await search(triager, "limi")).text);
     assert.ok(!before.includes(ids.aliceUnsent!));
-    await ctx.db
-      .updateTable("reports")
-      .set({ title: "Appointment export leaks names, limitless" })
-      .where("public_id", "=", ids.aliceUnsent!)
-      .execute();
-    assert.deepEqual(
-      new Set(idsOn((await search(triager, "limi")).text)),
-      new Set([...before, ids.aliceUnsent]),
-    );
+    const other = openDatabase(databaseFile(ctx.dataDir));
+    try {
+      other.sqlite
+        .prepare("update reports set title = ? where public_id = ?")
+        .run("Appointment export leaks names, limitless", ids.aliceUnsent!);
+      assert.deepEqual(
+        new Set(idsOn((await search(triager, "limi")).text)),
+        new Set([...before, ids.aliceUnsent]),
+      );
+      // A renamed organization re-indexes its reports: found under the new
+      // name by a prefix that was spelled out under the old one.
+      assert.deepEqual(idsOn((await search(triager, "spar")).text), [
+        ids.bobBank,
+      ]);
+      other.sqlite
+        .prepare("update organizations set name = ? where name = ?")
+        .run("Sparbank Nord", "Sparkasse Nord");
+      assert.deepEqual(idsOn((await search(triager, "spar")).text), [
+        ids.bobBank,
+      ]);
+      assert.deepEqual(idsOn((await search(triager, "sparkasse")).text), []);
+    } finally {
+      other.sqlite.close();
+    }
   });
 
   it("treats search syntax and hostile input as plain words", async () => {
