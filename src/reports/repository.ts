@@ -1,4 +1,4 @@
-import { sql, type Selectable } from "kysely";
+import type { Selectable } from "kysely";
 import type { DbOrTx } from "../db/index.js";
 import type { AttachmentsTable, ReportsTable } from "../db/schema.js";
 import type { Severity } from "./cvss.js";
@@ -10,6 +10,7 @@ import type {
   Report,
   TimelineEvent,
 } from "./types.js";
+import { newestTitleMatches } from "./list-repository.js";
 import type { Resolution, State } from "./workflow.js";
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
@@ -455,18 +456,21 @@ export async function findPossibleDuplicates(
     .orderBy("r.id", "desc")
     .limit(limit)
     .execute();
-  const similar = titleQuery
-    ? await db
-        .selectFrom("reports as r")
-        .select(columns)
-        .where(
-          sql<boolean>`r.id in (select rowid from reports_fts where reports_fts match ${titleQuery} order by rowid desc limit 50)`,
-        )
-        .where("r.id", "!=", report.id)
-        .orderBy("r.id", "desc")
-        .limit(limit)
-        .execute()
+  const titleMatches = titleQuery
+    ? (await newestTitleMatches(db, titleQuery, 50)).filter(
+        (id) => id !== report.id,
+      )
     : [];
+  const similar =
+    titleMatches.length > 0
+      ? await db
+          .selectFrom("reports as r")
+          .select(columns)
+          .where("r.id", "in", titleMatches)
+          .orderBy("r.id", "desc")
+          .limit(limit)
+          .execute()
+      : [];
   const byId = new Map([...sameAsset, ...similar].map((r) => [r.id, r]));
   return [...byId.values()]
     .sort((a, b) => b.id - a.id)
