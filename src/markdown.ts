@@ -33,13 +33,13 @@ md.renderer.rules.image = (tokens, idx) => {
 
 /**
  * Rendered HTML kept by source text, least recently used first out, up to
- * about this many characters of source and HTML together. Rendering is a
+ * about this many characters of source and HTML together (a few hundred
+ * reports; every one filed lands here through its receipt page). Rendering is a
  * pure function of the text (no per-viewer state), so a kept result is
  * exactly what rendering again would give; a report page renders three
- * fields and every comment on each view (about half its CPU at a million
- * reports, bench/README.md).
+ * fields and every comment on each view.
  */
-const RENDERED_CHARS_KEPT = 4_000_000;
+const RENDERED_CHARS_KEPT = 2_000_000;
 /** Longer texts are rendered every time rather than crowding out the rest. */
 const LONGEST_KEPT = 64_000;
 const rendered = new Map<string, string>();

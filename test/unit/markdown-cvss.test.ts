@@ -48,8 +48,8 @@ describe("markdown", () => {
     // Far more text than is kept: the oldest renderings go, the bound holds.
     const block = "word ".repeat(10_000);
     for (let i = 0; i < 200; i++) renderMarkdown(`${i} ${block}`);
-    assert.ok(keptMarkdownChars() <= 4_000_000, String(keptMarkdownChars()));
-    assert.ok(keptMarkdownChars() > 3_000_000, String(keptMarkdownChars()));
+    assert.ok(keptMarkdownChars() <= 2_000_000, String(keptMarkdownChars()));
+    assert.ok(keptMarkdownChars() > 1_500_000, String(keptMarkdownChars()));
     assert.equal(renderMarkdown(hostile), first);
   });
 });
