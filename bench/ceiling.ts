@@ -167,6 +167,7 @@ async function main() {
   app.disable("x-powered-by");
   app.set("view engine", "ejs");
   app.set("views", viewsDir);
+  app.set("view options", { root: viewsDir }); // as the app (src/app.ts)
   app.set("view cache", true);
   app.use((req, res) => {
     const page = pages.get(req.originalUrl);

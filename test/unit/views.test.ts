@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, it } from "mocha";
+import { viewsDir } from "../../src/paths.js";
+
+describe("views", () => {
+  it("name every include from the views folder, and each one exists", () => {
+    // A relative include makes EJS check the file system on every render
+    // (src/app.ts sets the root these paths start from).
+    const files = readdirSync(viewsDir, {
+      recursive: true,
+      encoding: "utf8",
+    }).filter((f) => f.endsWith(".ejs"));
+    let includes = 0;
+    for (const file of files) {
+      const text = readFileSync(path.join(viewsDir, file), "utf8");
+      for (const [, name] of text.matchAll(/include\(\s*["'`]([^"'`]+)/g)) {
+        includes++;
+        assert.match(name!, /^\//, `${file}: include("${name}")`);
+        readFileSync(path.join(viewsDir, `${name}.ejs`));
+      }
+    }
+    assert.ok(includes > 100, String(includes));
+  });
+});
