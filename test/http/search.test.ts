@@ -235,6 +235,12 @@ describe("full-text search", () => {
     const next = /<a href="([^"]+)" rel="next">/
       .exec(first.text)![1]!
       .replace(/&amp;/g, "&");
+    // The link names the last report by its public ID only: no internal id.
+    const cursor = new URL(next, "http://x").searchParams.get("cursor")!;
+    assert.match(
+      Buffer.from(cursor, "base64url").toString(),
+      /^filing_desc\|0\|DD-[0-9A-Z]{4}-[0-9A-Z]{4}$/,
+    );
     const second = await browser.agent.get(next);
     assert.equal(idsOn(second.text).length, 5);
     assert.equal(
