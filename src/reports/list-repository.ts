@@ -468,16 +468,17 @@ export async function findReportListPage(
  * At least as many reports as the scope holds, read from an index alone
  * (an organization's count includes reports it was not yet notified of).
  */
-async function countInScope(db: DbOrTx, scope: ListScope): Promise<number> {
+async function countInScope(
+  db: DbOrTx,
+  scope: Exclude<ListScope, { kind: "all" }>,
+): Promise<number> {
+  if (scope.kind === "organizations" && scope.organizationIds.length === 0)
+    return 0;
   const base = db.selectFrom("reports as r");
   const scoped =
     scope.kind === "reporter"
       ? base.where("r.reporter_id", "=", scope.reporterId)
-      : scope.kind === "organizations" && scope.organizationIds.length > 0
-        ? base.where("r.organization_id", "in", [...scope.organizationIds])
-        : scope.kind === "all"
-          ? base
-          : base.where(sql<boolean>`0`);
+      : base.where("r.organization_id", "in", [...scope.organizationIds]);
   const row = await scoped
     .select((eb) => eb.fn.countAll<number>().as("n"))
     .executeTakeFirstOrThrow();
