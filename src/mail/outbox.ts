@@ -59,8 +59,9 @@ type SharedRendering =
  * Renders a message, once for every recipient of the same words: a report
  * event goes to the whole triage team (41 people in the benchmark), whose
  * messages differ only in the name they are addressed by. The shared
- * rendering is used only when the name appears nowhere but through the
- * template's escaping (`<%= displayName %>`); otherwise each is rendered.
+ * rendering is used only when the name appears nowhere but through
+ * `<%= displayName %>` (escaped in HTML, as it is in plain text); otherwise
+ * each is rendered.
  */
 function renderFor(
   mail: MailRequest,
@@ -84,8 +85,11 @@ function renderFor(
     const split = (s: string) =>
       s.includes(NAME_MARK) ? null : s.split(ESCAPED_NAME_MARK);
     const subject = split(marked.subject);
-    const text = split(marked.text);
     const html = split(marked.html);
+    // Plain text is not escaped (templates.ts): the name goes in as it is.
+    const text = marked.text.includes(ESCAPED_NAME_MARK)
+      ? null
+      : marked.text.split(NAME_MARK);
     cut = subject && text && html ? { subject, text, html } : null;
     shared.set(key, cut);
   }
@@ -93,7 +97,7 @@ function renderFor(
   const name = ejs.escapeXML(displayName as string);
   return {
     subject: cut.subject.join(name),
-    text: cut.text.join(name),
+    text: cut.text.join(displayName as string),
     html: cut.html.join(name),
   };
 }

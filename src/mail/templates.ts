@@ -26,10 +26,19 @@ export type MailTemplate = keyof typeof subjects;
 
 const compiled = new Map<string, ejs.TemplateFunction>();
 
+/** `<%= %>` in a plain-text template: the value as it is, nothing for null. */
+function plainText(value: unknown): string {
+  return value == null ? "" : String(value);
+}
+
 function template(file: string): ejs.TemplateFunction {
   let fn = compiled.get(file);
   if (!fn) {
-    fn = ejs.compile(readFileSync(file, "utf8"), { filename: file });
+    fn = ejs.compile(readFileSync(file, "utf8"), {
+      filename: file,
+      // A text/plain body is not HTML: "O'Brien" must not arrive as "O&#39;Brien".
+      ...(file.endsWith(".text.ejs") && { escape: plainText }),
+    });
     compiled.set(file, fn);
   }
   return fn;

@@ -73,6 +73,11 @@ describe("enqueueing many messages at once", () => {
       assert.equal(row.text_body, alone.text);
       assert.equal(row.html_body, alone.html);
       assert.match(row.message_id, /^<m\.[A-Za-z0-9_-]{43}@[^>]+>$/);
+      // Plain text is not HTML: the name arrives as it was written.
+      assert.ok(
+        row.text_body.includes(`Hello ${String(mail.data.displayName)},`),
+        row.text_body,
+      );
     }
   });
 });
