@@ -53,12 +53,9 @@ export function text(label: string, min: number, max: number) {
         .min(1, `${label} is required.`)
         .min(min, `${label} needs at least ${min} characters.`)
         .max(max, `${label} must be at most ${max} characters.`)
-        .refine(
-          (s) => !CONTROL_CHARACTERS.test(s),
-          {
-            message: `${label} contains characters that are not allowed.`,
-          },
-        ),
+        .refine((s) => !CONTROL_CHARACTERS.test(s), {
+          message: `${label} contains characters that are not allowed.`,
+        }),
     );
 }
 
