@@ -6,9 +6,11 @@
  *
  *   npx tsc -p tsconfig.build.json
  *   npx tsx bench/profile.ts --urls /queue [--as triager|researcher]
- *     [--connections 16] [--duration 10] [--submit] [--no-prof] [--top 30]
+ *     [--connections 16] [--duration 10] [--submit] [--smtp] [--no-prof] [--top 30]
  *
  * --submit POSTs the report form (as the researcher) instead of GETs.
+ * --smtp delivers mail to a loopback SMTP server, as the bench does (by
+ * default the app's SMTP port is closed, so the mail worker only retries).
  */
 import autocannon from "autocannon";
 import { spawn } from "node:child_process";
@@ -24,7 +26,13 @@ import {
   BENCH_TRIAGER_EMAIL,
   DEFAULT_DATA_DIR,
 } from "./accounts.js";
-import { freePort, reportFormBody, signIn } from "./run.js";
+import {
+  dropQueuedMail,
+  freePort,
+  reportFormBody,
+  signIn,
+  startSmtp,
+} from "./run.js";
 
 interface ProfileNode {
   id: number;
@@ -85,13 +93,12 @@ async function main() {
   const connections = Number(argValue(args, "connections") ?? 16);
   const duration = Number(argValue(args, "duration") ?? 10);
   const prof = !argFlag(args, "no-prof");
+  const smtp = argFlag(args, "smtp") ? await startSmtp() : null;
   const profDir = mkdtempSync(path.join(os.tmpdir(), "dd-prof-"));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const { sqlite } = openDatabase(databaseFile(dataDir));
-  sqlite
-    .prepare("delete from outbox where status in ('queued', 'sending')")
-    .run();
+  dropQueuedMail(sqlite, ["queued", "sending"]);
   sqlite.pragma("wal_checkpoint(TRUNCATE)");
   sqlite.close();
   const child = spawn(
@@ -112,7 +119,7 @@ async function main() {
         DATA_DIR: dataDir,
         SESSION_SECRET: "bench-session-secret-".padEnd(64, "x"),
         TRUST_PROXY: "loopback",
-        SMTP_URL: "smtp://127.0.0.1:9",
+        SMTP_URL: smtp?.url ?? "smtp://127.0.0.1:9",
         LOG_LEVEL: "warn",
         RATE_LIMITS: "false",
       },
@@ -169,6 +176,10 @@ async function main() {
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGTERM");
     await exited;
+    if (smtp) {
+      console.log(`mail delivered meanwhile: ${smtp.state.count}`);
+      await smtp.close();
+    }
   }
   if (prof) {
     const file = readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"));

@@ -16,6 +16,7 @@ import * as relatedIndex from "../../db/migrations/2026-11-25-17-related-index.j
 import * as credits from "../../db/migrations/2026-11-26-01-credits.js";
 import * as lateReminders from "../../db/migrations/2026-11-26-02-late-reminders.js";
 import * as searchVersion from "../../db/migrations/2026-11-29-01-search-version.js";
+import * as outboxFanouts from "../../db/migrations/2026-11-30-01-outbox-fanouts.js";
 import * as settings from "../../db/migrations/2026-11-26-30-settings.js";
 import type { Db } from "./index.js";
 
@@ -42,6 +43,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-26-30-settings": settings,
   "2026-11-26-02-late-reminders": lateReminders,
   "2026-11-29-01-search-version": searchVersion,
+  "2026-11-30-01-outbox-fanouts": outboxFanouts,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

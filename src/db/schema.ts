@@ -167,6 +167,18 @@ export interface OutboxTable {
   sent_at: number | null;
 }
 
+/** One message for many recipients, addressed by the mail worker; see src/mail/outbox.ts. */
+export interface OutboxFanoutTable {
+  id: Generated<number>;
+  report_id: number | null;
+  template: string;
+  data: string;
+  user_ids: string;
+  recipient_count: number;
+  thread_id: string | null;
+  created_at: number;
+}
+
 /** Append-only (triggers refuse UPDATE and DELETE); see src/audit. */
 export interface AuditLogTable {
   id: number;
@@ -211,6 +223,7 @@ export interface Database {
   report_events: ReportEventsTable;
   attachments: AttachmentsTable;
   outbox: OutboxTable;
+  outbox_fanouts: OutboxFanoutTable;
   audit_log: AuditLogTable;
   settings: SettingsTable;
   search_index_version: SearchIndexVersionTable;

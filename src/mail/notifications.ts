@@ -10,6 +10,7 @@ import {
 import { findUsersByIds, listActiveStaff } from "../users/repository.js";
 import type { User } from "../users/types.js";
 import {
+  enqueueFanout,
   enqueueMails,
   messageIdFor,
   type MailContext,
@@ -229,7 +230,8 @@ export function threadIdFor(ctx: MailContext, publicId: string): string {
  * nobody is assigned, the whole triage team; the organization's contacts once
  * it was notified. Nobody hears of their own action, except the researcher's
  * receipt for their own report. Each person's preference decides: everything,
- * state changes only, or nothing but security mail.
+ * state changes only, or nothing but security mail. The whole team's notice
+ * is stored once (a fanout) and addressed to each member by the mail worker.
  */
 export async function notifyReportEvent(
   db: DbOrTx,
@@ -245,16 +247,13 @@ export async function notifyReportEvent(
   if (event.audiences.includes("reporter")) {
     add(await findUsersByIds(db, [report.reporterId]), "reporter");
   }
+  let wholeTeam = false;
   if (event.audiences.includes("triage")) {
     const assignee = report.assigneeId
       ? await findUsersByIds(db, [report.assigneeId])
       : [];
-    add(
-      assignee.some((u) => !u.disabledAt)
-        ? assignee
-        : await listActiveStaff(db),
-      "staff",
-    );
+    wholeTeam = !assignee.some((u) => !u.disabledAt);
+    add(wholeTeam ? await listActiveStaff(db) : assignee, "staff");
   }
   if (
     event.audiences.includes("org") &&
@@ -272,17 +271,33 @@ export async function notifyReportEvent(
   }
 
   const threadId = threadIdFor(ctx, report.publicId);
-  const mails: MailRequest[] = [];
-  for (const { user, relation } of recipients.values()) {
-    const receipt = event.kind === "submitted" && relation === "reporter";
-    if (user.id === event.actorId && !receipt) continue;
-    if (user.disabledAt || user.notify === "none") continue;
-    if (user.notify === "state" && event.kind === "comment") continue;
+  const dataFor = (relation: Relation, receipt: boolean) => {
     const what = receipt
       ? RECEIPT
       : event.kind === "notify_vendor" && relation === "org_contact"
         ? ORG_NOTICE
         : HAPPENED[event.kind];
+    return {
+      publicId: report.publicId,
+      subjectText: what.subject,
+      happened: what.sentence,
+      detail: event.detail ?? null,
+      stateLabel: STATE_INFO[report.state].label,
+      next: STATE_INFO[report.state].next[relation] ?? null,
+      link: `${ctx.config.baseUrl}/reports/${report.publicId}`,
+    };
+  };
+  const mails: MailRequest[] = [];
+  const team: number[] = [];
+  for (const { user, relation } of recipients.values()) {
+    const receipt = event.kind === "submitted" && relation === "reporter";
+    if (user.id === event.actorId && !receipt) continue;
+    if (user.disabledAt || user.notify === "none") continue;
+    if (user.notify === "state" && event.kind === "comment") continue;
+    if (wholeTeam && relation === "staff") {
+      team.push(user.id);
+      continue;
+    }
     mails.push({
       template: "report_event",
       to: { address: user.email, userId: user.id },
@@ -290,19 +305,15 @@ export async function notifyReportEvent(
       threadId,
       // The researcher's receipt opens the thread: its Message-ID is the thread's.
       ...(receipt && { messageId: threadId }),
-      data: {
-        displayName: user.displayName,
-        publicId: report.publicId,
-        subjectText: what.subject,
-        happened: what.sentence,
-        detail: event.detail ?? null,
-        stateLabel: STATE_INFO[report.state].label,
-        next: STATE_INFO[report.state].next[relation] ?? null,
-        link: `${ctx.config.baseUrl}/reports/${report.publicId}`,
-      },
+      data: { ...dataFor(relation, receipt), displayName: user.displayName },
     });
   }
-  // Rendered once per distinct message and inserted in one statement: a new
-  // report goes to the whole triage team.
   await enqueueMails(db, ctx, mails);
+  await enqueueFanout(db, ctx, {
+    template: "report_event",
+    userIds: team,
+    reportId: report.id,
+    threadId,
+    data: dataFor("staff", false),
+  });
 }

@@ -2,8 +2,14 @@ import ejs from "ejs";
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
-import type { DbOrTx } from "../db/index.js";
-import { insertOutboxMessages, type NewOutboxMessage } from "./repository.js";
+import type { Db, DbOrTx } from "../db/index.js";
+import { findUsersByIds } from "../users/repository.js";
+import {
+  insertFanout,
+  insertOutboxMessages,
+  takeOldestFanout,
+  type NewOutboxMessage,
+} from "./repository.js";
 import {
   renderMail,
   type MailTemplate,
@@ -136,4 +142,72 @@ export async function enqueueMails(
   });
   await insertOutboxMessages(db, rows);
   return rows.map((r) => r.messageId);
+}
+
+/** One message for many accounts, each addressed by their own name. */
+export interface FanoutRequest {
+  template: MailTemplate;
+  userIds: readonly number[];
+  /** The template's data except `displayName`, which is each recipient's. */
+  data: Record<string, unknown>;
+  reportId?: number | null;
+  threadId?: string | null;
+}
+
+/**
+ * Writes a message for many accounts as one row, inside the transaction of
+ * the change it announces (like enqueueMail). The mail worker later turns it
+ * into one outbox message per recipient (addressNextFanout), so a report's
+ * notice to a triage team of forty costs its request one row, not forty
+ * rendered messages.
+ */
+export async function enqueueFanout(
+  db: DbOrTx,
+  ctx: MailContext,
+  fanout: FanoutRequest,
+): Promise<void> {
+  if (fanout.userIds.length === 0) return;
+  await insertFanout(db, {
+    reportId: fanout.reportId ?? null,
+    template: fanout.template,
+    data: fanout.data,
+    userIds: [...fanout.userIds],
+    threadId: fanout.threadId ?? null,
+    at: ctx.clock.now(),
+  });
+}
+
+/**
+ * Turns the oldest fanout into its messages, one per recipient, in one
+ * transaction: they are rendered and stored exactly as enqueueMails stores
+ * any message (each with its own Message-ID). The recipients are those chosen
+ * when it happened, at the address and name they have now; an account
+ * disabled since gets nothing. Returns how many messages it wrote, or null
+ * when no fanout was waiting.
+ */
+export async function addressNextFanout(
+  db: Db,
+  ctx: MailContext,
+): Promise<number | null> {
+  return db.transaction().execute(async (tx) => {
+    const fanout = await takeOldestFanout(tx);
+    if (!fanout) return null;
+    const users = new Map(
+      (await findUsersByIds(tx, fanout.userIds)).map((u) => [u.id, u]),
+    );
+    const mails: MailRequest[] = [];
+    for (const id of fanout.userIds) {
+      const user = users.get(id);
+      if (!user || user.disabledAt) continue;
+      mails.push({
+        template: fanout.template as MailTemplate,
+        to: { address: user.email, userId: user.id },
+        reportId: fanout.reportId,
+        threadId: fanout.threadId,
+        data: { ...fanout.data, displayName: user.displayName },
+      });
+    }
+    await enqueueMails(tx, ctx, mails);
+    return mails.length;
+  });
 }

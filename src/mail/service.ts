@@ -7,6 +7,7 @@ import { NotFoundError } from "../http/errors.js";
 import { messageIdFor } from "./outbox.js";
 import {
   countByStatus,
+  countFanouts,
   listMessages,
   requeueFailed,
   type OutboxMessage,
@@ -35,14 +36,22 @@ function row(m: OutboxMessage) {
 
 export async function outboxOverview(deps: Deps, actor: Actor) {
   if (!can(actor, "outbox:manage")) throw new NotFoundError();
-  const [counts, failed, waiting, sent] = await Promise.all([
+  const [counts, fanouts, failed, waiting, sent] = await Promise.all([
     countByStatus(deps.db),
+    countFanouts(deps.db),
     listMessages(deps.db, ["failed"], LIST_LIMIT),
     listMessages(deps.db, ["queued", "sending"], LIST_LIMIT),
     listMessages(deps.db, ["sent"], LIST_LIMIT),
   ]);
+  const notices = (n: number) => (n === 1 ? "1 notice" : `${n} notices`);
+  const messages = (n: number) => (n === 1 ? "1 message" : `${n} messages`);
   return {
     counts,
+    // A team notice is one row until the worker addresses it to each member.
+    unaddressed:
+      fanouts.fanouts === 0
+        ? null
+        : `${notices(fanouts.fanouts)} to many people (${messages(fanouts.recipients)}) not yet addressed`,
     failed: failed.map(row),
     waiting: waiting.map(row),
     sent: sent.map(row),

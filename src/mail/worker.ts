@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
 import type { Db } from "../db/index.js";
+import { addressNextFanout } from "./outbox.js";
 import { claimDueMessages, markAttemptFailed, markSent } from "./repository.js";
 import type { MailTransport } from "./transport.js";
 
@@ -35,7 +36,8 @@ export interface RunResult {
 }
 
 /**
- * Delivers the outbox after commit. One message is in flight at a time, so
+ * Delivers the outbox after commit, and addresses each fanout (one message
+ * for many) to its recipients as it goes. One message is in flight at a time, so
  * stopping waits for at most one send; every message keeps the Message-ID it
  * was written with, so a retry is the same mail, never a second one.
  */
@@ -50,7 +52,16 @@ export function createMailWorker(deps: MailWorkerDeps) {
     for (;;) {
       if (stopping) return result;
       const batch = await claimDueMessages(db, clock.now(), LEASE_MS, BATCH);
-      if (batch.length === 0) return result;
+      if (batch.length < BATCH) {
+        // A notice to many (the triage team's) is addressed once the queue
+        // runs short: at the pace mail leaves, not all at once behind a
+        // burst of submissions, and after the mail written for one person.
+        const addressed = await addressNextFanout(db, { config, clock });
+        if (batch.length === 0) {
+          if (addressed === null) return result;
+          continue;
+        }
+      }
       for (const message of batch) {
         // Claimed but not started: the lease hands these to the next run.
         if (stopping) return result;

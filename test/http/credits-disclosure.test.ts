@@ -3,6 +3,7 @@ import { after, before, describe, it } from "mocha";
 import supertest from "supertest";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {
+  addressFanouts,
   createTestContext,
   createUser,
   signedIn,
@@ -29,6 +30,7 @@ async function outboxSubjects(
   userId: number,
   others = false,
 ) {
+  await addressFanouts(ctx);
   const rows = await ctx.db
     .selectFrom("outbox")
     .select("subject")

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {
+  addressFanouts,
   createTestContext,
   createUser,
   signedIn,
@@ -22,14 +23,16 @@ describe("moving the disclosure deadline and asking for more time", () => {
       .select(["disclosure_due_at", "extension_requested_to"])
       .where("public_id", "=", id)
       .executeTakeFirstOrThrow();
-  const subjects = async () =>
-    (
+  const subjects = async () => {
+    await addressFanouts(ctx);
+    return (
       await ctx.db
         .selectFrom("outbox")
         .select(["to_address", "subject"])
         .orderBy("id")
         .execute()
     ).map((m) => `${m.to_address} ${m.subject}`);
+  };
 
   before(async () => {
     ctx = await createTestContext();

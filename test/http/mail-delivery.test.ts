@@ -2,7 +2,17 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { after, afterEach, before, describe, it } from "mocha";
-import { enqueueMail } from "../../src/mail/outbox.js";
+import ejs from "ejs";
+import { CompiledQuery } from "kysely";
+import { enqueueFanout, enqueueMail } from "../../src/mail/outbox.js";
+import { claimDueMessages } from "../../src/mail/repository.js";
+import { setUserDisabled, setUserEmail } from "../../src/users/repository.js";
+import { createOrg } from "../support/fixtures.js";
+import {
+  reportFields,
+  reportIdFrom,
+  submitReport,
+} from "../support/reports.js";
 import { createTransport } from "../../src/mail/transport.js";
 import {
   createMailWorker,
@@ -14,7 +24,10 @@ import {
   createUser,
   signedIn,
   type TestContext,
+  type TestUser,
 } from "../support/harness.js";
+
+const escapeXML = (s: string) => ejs.escapeXML(s);
 import { TestSmtpServer } from "../support/smtp.js";
 
 const HOUR = 3_600_000;
@@ -221,6 +234,188 @@ describe("mail delivery through a real SMTP server", () => {
       }),
     );
     assert.equal((await outbox(ctx)).length, 0);
+  });
+
+  it("stores a new report's notice to the whole team once, then addresses it to each member as they are at delivery", async () => {
+    await setUp();
+    const researcher = await createUser(ctx, "researcher", {
+      displayName: "Rhea Researcher",
+    });
+    const staff: TestUser[] = [];
+    for (const displayName of ["Tess <One>", "Tom Two", "Tia Three"])
+      staff.push(await createUser(ctx, "triager", { displayName }));
+    const org = await createOrg(ctx, "Hospital Portal");
+    const browser = await signedIn(ctx, researcher);
+    const res = await submitReport(
+      browser,
+      reportFields({ organization: org.publicId, newOrganization: "" }),
+    );
+    const id = reportIdFrom(res.headers.location);
+
+    // The submission's transaction wrote the receipt and one row for the team.
+    const written = await outbox(ctx);
+    assert.deepEqual(
+      written.map((m) => m.to_address),
+      [researcher.email],
+    );
+    const fanouts = await ctx.db
+      .selectFrom("outbox_fanouts")
+      .selectAll()
+      .execute();
+    assert.equal(fanouts.length, 1);
+    assert.equal(fanouts[0]!.recipient_count, 3);
+    assert.ok(!fanouts[0]!.data.includes("Tess"), "no name in the shared data");
+
+    // Before delivery one member moves address and another is disabled.
+    const [one, two, three] = staff as [TestUser, TestUser, TestUser];
+    await setUserEmail(
+      ctx.db,
+      two.user.id,
+      "tom.new@example.test",
+      ctx.clock.now(),
+    );
+    await setUserDisabled(ctx.db, three.user.id, ctx.clock.now());
+
+    assert.deepEqual(await worker.runOnce(), {
+      sent: 3,
+      failed: 0,
+      retried: 0,
+    });
+    const to = smtp.messages.map((m) => {
+      const address = Array.isArray(m.to) ? m.to[0] : m.to;
+      return address!.value[0]!.address;
+    });
+    assert.deepEqual(to, [researcher.email, one.email, "tom.new@example.test"]);
+    const [receipt, first, second] = smtp.messages;
+    assert.equal(receipt!.subject, `[${id}] Received`);
+    for (const [mail, name] of [
+      [first!, "Tess <One>"],
+      [second!, "Tom Two"],
+    ] as const) {
+      assert.equal(mail.subject, `[${id}] New report submitted`);
+      assert.equal(mail.inReplyTo, `<report.${id}@localhost>`);
+      assert.ok(mail.text?.includes(name), `addressed to ${name}`);
+      assert.ok(mail.html && mail.html.includes(escapeXML(name)));
+    }
+    assert.notEqual(first!.messageId, second!.messageId);
+    const rows = await outbox(ctx);
+    assert.deepEqual(
+      rows.map((r) => [r.to_user_id, r.status]),
+      [
+        [researcher.user.id, "sent"],
+        [one.user.id, "sent"],
+        [two.user.id, "sent"],
+      ],
+    );
+    assert.ok(rows.every((r) => r.report_id === rows[0]!.report_id));
+    assert.equal(
+      (await ctx.db.selectFrom("outbox_fanouts").select("id").execute()).length,
+      0,
+      "addressed once",
+    );
+    assert.deepEqual(await worker.runOnce(), {
+      sent: 0,
+      failed: 0,
+      retried: 0,
+    });
+  });
+
+  it("shows admins the team notices not yet addressed", async () => {
+    await setUp();
+    const admin = await signedIn(ctx, await createUser(ctx, "admin"));
+    await createUser(ctx, "triager");
+    await enqueueFanout(ctx.db, ctx.deps, {
+      template: "report_event",
+      userIds: [1, 2],
+      data: {},
+    });
+    const page = await admin.agent.get("/admin/outbox");
+    assert.equal(page.status, 200);
+    assert.match(
+      page.text,
+      /1 notice to many people \(2 messages\) not yet addressed/,
+    );
+  });
+
+  it("writes no team notice when the transaction that enqueued it fails", async () => {
+    await setUp();
+    const triager = await createUser(ctx, "triager");
+    await assert.rejects(
+      ctx.db.transaction().execute(async (tx) => {
+        await enqueueFanout(tx, ctx.deps, {
+          template: "report_event",
+          userIds: [triager.user.id],
+          data: {},
+        });
+        throw new Error("the change failed after the fanout insert");
+      }),
+    );
+    assert.deepEqual(await worker.runOnce(), {
+      sent: 0,
+      failed: 0,
+      retried: 0,
+    });
+    assert.equal(smtp.messages.length, 0);
+  });
+
+  it("claims the earliest due messages through the due index, without sorting the backlog", async () => {
+    await setUp();
+    const statements: CompiledQuery[] = [];
+    const watched = ctx.db.withPlugin({
+      transformQuery: (args) => {
+        statements.push(
+          ctx.db.getExecutor().compileQuery(args.node, args.queryId),
+        );
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const at = ctx.clock.now();
+    await claimDueMessages(watched, at, LEASE_MS, 20);
+    assert.equal(statements.length, 1);
+    const plan = await ctx.db.executeQuery<{ detail: string }>(
+      CompiledQuery.raw(`explain query plan ${statements[0]!.sql}`, [
+        ...statements[0]!.parameters,
+      ]),
+    );
+    const details = plan.rows.map((r) => r.detail);
+    assert.ok(
+      details.some((d) =>
+        /SEARCH outbox USING (COVERING )?INDEX outbox_due/.test(d),
+      ),
+      details.join("\n"),
+    );
+    assert.ok(
+      !details.some((d) => /TEMP B-TREE/.test(d)),
+      `no sort of the backlog: ${details.join("\n")}`,
+    );
+
+    // Oldest due first; a message due later waits; an abandoned lease is taken back.
+    const late = await queueOne(ctx, "late@example.test");
+    await ctx.db
+      .updateTable("outbox")
+      .set({ next_attempt_at: at.getTime() + HOUR })
+      .where("message_id", "=", late)
+      .execute();
+    ctx.clock.advance(1000);
+    const early = await queueOne(ctx, "early@example.test");
+    const abandoned = await queueOne(ctx, "abandoned@example.test");
+    await ctx.db
+      .updateTable("outbox")
+      .set({ status: "sending", lease_until: at.getTime() })
+      .where("message_id", "=", abandoned)
+      .execute();
+    ctx.clock.advance(1000);
+    const claimed = await claimDueMessages(
+      ctx.db,
+      ctx.clock.now(),
+      LEASE_MS,
+      20,
+    );
+    assert.deepEqual(
+      claimed.map((m) => m.messageId).sort(),
+      [early, abandoned].sort(),
+    );
   });
 });
 

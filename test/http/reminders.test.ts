@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, it } from "mocha";
 import { runDueReminders } from "../../src/reports/reminders.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {
+  addressFanouts,
   createTestContext,
   createUser,
   signedIn,
@@ -14,6 +15,7 @@ const DAY = 86_400_000;
 
 /** The outbox as [address, subject] pairs, in order. */
 async function mails(ctx: TestContext) {
+  await addressFanouts(ctx);
   const rows = await ctx.db
     .selectFrom("outbox")
     .select(["to_address", "subject", "text_body"])

@@ -11,6 +11,7 @@ import { databaseFile, openDatabase, type Db } from "../../src/db/index.js";
 import { migrateToLatest } from "../../src/db/migrate.js";
 import type { Deps } from "../../src/deps.js";
 import { newPublicId } from "../../src/ids.js";
+import { addressNextFanout } from "../../src/mail/outbox.js";
 import { createLogger } from "../../src/logger.js";
 import { insertUser } from "../../src/users/repository.js";
 import { loadSettings } from "../../src/settings/service.js";
@@ -96,6 +97,20 @@ export async function createTestContext(
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Addresses every waiting fanout (the triage team's notices) to its
+ * recipients, as the mail worker does before it delivers them, so a test
+ * can read each person's message in the outbox.
+ */
+export async function addressFanouts(ctx: TestContext): Promise<void> {
+  while (
+    (await addressNextFanout(ctx.db, {
+      config: ctx.config,
+      clock: ctx.clock,
+    })) !== null
+  );
 }
 
 let userCounter = 0;
