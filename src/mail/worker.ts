@@ -49,19 +49,27 @@ export function createMailWorker(deps: MailWorkerDeps) {
 
   async function deliverDue(): Promise<RunResult> {
     const result: RunResult = { sent: 0, failed: 0, retried: 0 };
+    let addressing = true;
     for (;;) {
       if (stopping) return result;
       const batch = await claimDueMessages(db, clock.now(), LEASE_MS, BATCH);
-      if (batch.length < BATCH) {
+      if (batch.length < BATCH && addressing) {
         // A notice to many (the triage team's) is addressed once the queue
         // runs short: at the pace mail leaves, not all at once behind a
         // burst of submissions, and after the mail written for one person.
-        const addressed = await addressNextFanout(db, { config, clock });
-        if (batch.length === 0) {
-          if (addressed === null) return result;
-          continue;
-        }
+        const addressed = await addressNextFanout(db, { config, clock }).catch(
+          (err: unknown) => {
+            // It stays stored (its transaction rolled back) and is tried
+            // again next run; the rest of the mail still goes out.
+            logger.error({ err }, "could not address a notice to many");
+            addressing = false;
+            return null;
+          },
+        );
+        if (addressed === null) addressing = false;
+        else if (batch.length === 0) continue;
       }
+      if (batch.length === 0) return result;
       for (const message of batch) {
         // Claimed but not started: the lease hands these to the next run.
         if (stopping) return result;

@@ -6,6 +6,7 @@ import ejs from "ejs";
 import { CompiledQuery } from "kysely";
 import { enqueueFanout, enqueueMail } from "../../src/mail/outbox.js";
 import { claimDueMessages } from "../../src/mail/repository.js";
+import type { MailTemplate } from "../../src/mail/templates.js";
 import { setUserDisabled, setUserEmail } from "../../src/users/repository.js";
 import { createOrg } from "../support/fixtures.js";
 import {
@@ -356,6 +357,29 @@ describe("mail delivery through a real SMTP server", () => {
       retried: 0,
     });
     assert.equal(smtp.messages.length, 0);
+  });
+
+  it("still delivers everyone's mail when a notice to many cannot be addressed, and keeps that notice", async () => {
+    await setUp();
+    const triager = await createUser(ctx, "triager");
+    // A template a later version no longer has.
+    await enqueueFanout(ctx.db, ctx.deps, {
+      template: "no_such_template" as MailTemplate,
+      userIds: [triager.user.id],
+      data: {},
+    });
+    const messageId = await queueOne(ctx);
+    assert.deepEqual(await worker.runOnce(), {
+      sent: 1,
+      failed: 0,
+      retried: 0,
+    });
+    assert.equal(smtp.messages[0]!.messageId, messageId);
+    const kept = await ctx.db
+      .selectFrom("outbox_fanouts")
+      .select("template")
+      .execute();
+    assert.deepEqual(kept, [{ template: "no_such_template" }]);
   });
 
   it("claims the earliest due messages through the due index, without sorting the backlog", async () => {
