@@ -6,9 +6,10 @@
  *
  *   npx tsc -p tsconfig.build.json
  *   npx tsx bench/profile.ts --urls /queue [--as triager|researcher]
- *     [--connections 16] [--duration 10] [--submit] [--smtp] [--no-prof] [--top 30]
+ *     [--connections 16] [--duration 10] [--submit [--receipt]] [--smtp] [--no-prof] [--top 30]
  *
- * --submit POSTs the report form (as the researcher) instead of GETs.
+ * --submit POSTs the report form (as the researcher) instead of GETs;
+ * with --receipt each POST is followed by the receipt page, as in the bench.
  * --smtp delivers mail to a loopback SMTP server, as the bench does (by
  * default the app's SMTP port is closed, so the mail worker only retries).
  */
@@ -150,9 +151,9 @@ async function main() {
       duration,
       timeout: 30,
       headers,
-      requests: [
-        submit
-          ? {
+      requests: submit
+        ? [
+            {
               method: "POST",
               path: "/reports/new",
               headers: {
@@ -160,14 +161,38 @@ async function main() {
                 "content-type": "application/x-www-form-urlencoded",
               },
               body: submit,
-            }
-          : {
+              onResponse: (_status, _body, context, resHeaders) => {
+                (context as { location?: string }).location = String(
+                  Object.entries(resHeaders ?? {}).find(
+                    ([name]) => name.toLowerCase() === "location",
+                  )?.[1] ?? "",
+                );
+              },
+            },
+            // --receipt: then load the page it redirects to, as the bench does.
+            ...(argFlag(args, "receipt")
+              ? [
+                  {
+                    method: "GET" as const,
+                    setupRequest: (
+                      req: autocannon.Request,
+                      context: object,
+                    ) => ({
+                      ...req,
+                      path: String((context as { location?: string }).location),
+                    }),
+                  },
+                ]
+              : []),
+          ]
+        : [
+            {
               setupRequest: (req) => {
                 req.path = urls[next++ % urls.length]!;
                 return req;
               },
             },
-      ],
+          ],
     });
     console.log(
       `${urls.join(",")} at ${connections}: ${((submit ? result["3xx"] : result["2xx"]) / result.duration).toFixed(1)} req/s ${submit ? "3xx" : "2xx"}, non2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms`,
