@@ -8,24 +8,35 @@
  * accepted seconds late, and their first request's latency is that wait.
  *
  *   npx tsx bench/accept-ramp.ts [--connections 64] [--work 4] [--duration 6]
+ *     [--per-turn N]
+ *
+ * --per-turn N starts requests through the app's takeTurns (src/http/turns.ts).
  */
 import { fork } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
+import type { Request, Response } from "express";
+import { takeTurns } from "../src/http/turns.js";
 import { argValue } from "./accounts.js";
 
 const args = process.argv.slice(2);
 const connections = Number(argValue(args, "connections") ?? 64);
 const workMs = Number(argValue(args, "work") ?? 4);
 const durationMs = 1000 * Number(argValue(args, "duration") ?? 6);
+const perTurn = argValue(args, "per-turn");
 
 function serve() {
   const acceptedAt: number[] = [];
-  const server = http.createServer((_req, res) => {
+  const turns = perTurn ? takeTurns(Number(perTurn)) : null;
+  const work = (res: http.ServerResponse) => {
     const until = performance.now() + workMs;
     while (performance.now() < until);
     res.end("x".repeat(70_000));
+  };
+  const server = http.createServer((req, res) => {
+    if (turns) void turns(req as Request, res as Response, () => work(res));
+    else work(res);
   });
   server.on("connection", () => acceptedAt.push(performance.now()));
   server.listen(0, "127.0.0.1", () =>
@@ -74,7 +85,7 @@ async function load() {
       Math.min(latencies.length - 1, Math.floor(q * latencies.length))
     ]!;
   console.log(
-    `${connections} connections, ${workMs} ms of work a request: ${latencies.length} requests, p50 ${at(0.5).toFixed(0)} ms, p99 ${at(0.99).toFixed(0)} ms, max ${at(1).toFixed(0)} ms`,
+    `${connections} connections, ${workMs} ms of work a request${perTurn ? `, ${perTurn} started per turn` : ""}: ${latencies.length} requests, p50 ${at(0.5).toFixed(0)} ms, p99 ${at(0.99).toFixed(0)} ms, max ${at(1).toFixed(0)} ms`,
   );
   console.log(
     `connections accepted at (s after the first): ${acceptedAt.map((t) => (t / 1000).toFixed(2)).join(" ")}`,

@@ -30,6 +30,7 @@ import { recordAudit } from "./audit/service.js";
 import { auditContextOf } from "./audit/routes.js";
 import { publicDir, viewsDir } from "./paths.js";
 import { navigationFor } from "./http/navigation.js";
+import { takeTurns } from "./http/turns.js";
 import { authenticate, sessionUser } from "./users/service.js";
 import { adminUserRoutes } from "./users/routes.js";
 import { registerFeatureRoutes } from "./routes.js";
@@ -44,6 +45,9 @@ export interface AppDeps {
 }
 
 export const SESSION_COOKIE = "dd.sid";
+
+/** Requests started per turn of the event loop (src/http/turns.ts). */
+const REQUESTS_PER_TURN = 2;
 
 const ENROLLMENT_PATHS = new Set(["/account/2fa", "/logout"]);
 
@@ -65,6 +69,9 @@ export function createApp(deps: AppDeps) {
   // Compiled templates are cached outside development, which the benchmark relies on.
   app.set("view cache", config.env !== "development");
 
+  // New connections are accepted between turns of the event loop: keep the
+  // turns short under load (src/http/turns.ts).
+  app.use(takeTurns(REQUESTS_PER_TURN));
   app.use(
     helmet({
       contentSecurityPolicy: {
