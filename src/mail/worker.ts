@@ -62,10 +62,10 @@ export function createMailWorker(deps: MailWorkerDeps) {
             // It stays stored (its transaction rolled back) and is tried
             // again next run; the rest of the mail still goes out.
             logger.error({ err }, "could not address a notice to many");
-            addressing = false;
             return null;
           },
         );
+        // None waiting, or one that fails: no more addressing this run.
         if (addressed === null) addressing = false;
         else if (batch.length === 0) continue;
       }
