@@ -15,6 +15,11 @@ import {
   TEST_PASSWORD,
   type TestContext,
 } from "../support/harness.js";
+import {
+  reportFields,
+  reportIdFrom,
+  submitReport,
+} from "../support/reports.js";
 
 const sessionCookie = (res: supertest.Response) =>
   ([] as string[])
@@ -151,6 +156,33 @@ describe("accounts and sessions", () => {
     ctx.clock.advance(50_000);
     assert.equal((await browser.agent.get("/account")).status, 200);
     assert.equal(await expiry(), first + 70_000, "written after it");
+  });
+
+  it("a client that never follows the redirects does not grow its session", async () => {
+    // Every request takes the waiting messages for its own page, so a script
+    // filing reports without loading the receipt keeps just the newest one.
+    const user = await createUser(ctx, "researcher");
+    const browser = await signedIn(ctx, user);
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await submitReport(browser, reportFields());
+      assert.equal(res.status, 303);
+      ids.push(reportIdFrom(res.headers.location));
+    }
+    const stored = await ctx.db
+      .selectFrom("sessions")
+      .select("data")
+      .where("user_id", "=", user.user.id)
+      .executeTakeFirstOrThrow();
+    assert.deepEqual(
+      JSON.parse(stored.data).flash.map((m: { message: string }) =>
+        m.message.slice(0, 28),
+      ),
+      [`Report ${ids[3]} received`],
+    );
+    const page = await browser.agent.get("/reports");
+    assert.match(page.text, new RegExp(`Report ${ids[3]} received`));
+    assert.doesNotMatch(page.text, new RegExp(`Report ${ids[2]} received`));
   });
 
   it("disabling an account ends its sessions at once and refuses its sign-in", async () => {
