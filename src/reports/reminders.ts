@@ -3,6 +3,7 @@ import { recordAudit } from "../audit/service.js";
 import type { DbOrTx } from "../db/index.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
+import { repeat } from "../repeat.js";
 import { notifyReportEvent, type ReminderKind } from "../mail/notifications.js";
 import {
   claimReminder,
@@ -230,31 +231,17 @@ export async function runDueReminders(
   return sent;
 }
 
-/** Runs the scheduler every `intervalMs` until stopped; a run never overlaps the next. */
+/** Runs the scheduler every `schedulerIntervalMs` until stopped; a run never overlaps the next. */
 export function startScheduler(
   deps: Pick<Deps, "db" | "clock" | "config" | "settings">,
   logger: Logger,
 ) {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  let stopped = false;
-  const tick = () => {
-    running = runDueReminders(deps).then(
-      (n) => {
-        if (n) logger.info({ reminders: n }, "reminders sent");
-      },
-      (err) => logger.error({ err }, "reminder run failed"),
-    );
-    void running.then(() => {
-      if (!stopped) timer = setTimeout(tick, deps.config.schedulerIntervalMs);
-    });
-  };
-  tick();
-  return {
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
+  return repeat(
+    deps.config.schedulerIntervalMs,
+    async () => {
+      const n = await runDueReminders(deps);
+      if (n) logger.info({ reminders: n }, "reminders sent");
     },
-  };
+    (err) => logger.error({ err }, "reminder run failed"),
+  );
 }
