@@ -13,6 +13,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { hashPassword } from "../src/auth/passwords.js";
 import { databaseFile, openDatabase } from "../src/db/index.js";
+import { indexPendingReports } from "../src/reports/list-repository.js";
 import { migrateToLatest } from "../src/db/migrate.js";
 import { newPublicId, newReportId } from "../src/ids.js";
 import { scoreCvss } from "../src/reports/cvss.js";
@@ -520,6 +521,8 @@ export async function seed(options: SeedOptions): Promise<SeedSummary> {
   for (let from = 1; from <= options.reports; from += BATCH) {
     const to = Math.min(options.reports, from + BATCH - 1);
     batch(from, to);
+    // The app's triggers noted the batch for the full-text index.
+    await indexPendingReports(db);
     bar.draw(to);
   }
   bar.done();

@@ -6,6 +6,7 @@ import { migrateToLatest } from "./db/migrate.js";
 import { createLogger } from "./logger.js";
 import { createTransport } from "./mail/transport.js";
 import { createMailWorker } from "./mail/worker.js";
+import { startSearchIndexer } from "./reports/list-service.js";
 import { startScheduler } from "./reports/reminders.js";
 import { loadSettings } from "./settings/service.js";
 import { issueSetupLinkIfNeeded } from "./users/service.js";
@@ -50,13 +51,15 @@ async function main() {
   worker.start();
   // Deadlines and reminders, checked by a loop in this process (no cron).
   const scheduler = startScheduler(deps, logger);
+  // New and edited reports join the full-text index in batches.
+  const searchIndexer = startSearchIndexer(deps, logger);
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, "shutting down");
     server.close();
     server.closeIdleConnections();
     // Let the message in flight finish, then close the database.
-    Promise.all([worker.stop(), scheduler.stop()])
+    Promise.all([worker.stop(), scheduler.stop(), searchIndexer.stop()])
       .then(() => db.destroy())
       .then(
         () => {

@@ -17,6 +17,7 @@ import * as credits from "../../db/migrations/2026-11-26-01-credits.js";
 import * as lateReminders from "../../db/migrations/2026-11-26-02-late-reminders.js";
 import * as searchVersion from "../../db/migrations/2026-11-29-01-search-version.js";
 import * as outboxFanouts from "../../db/migrations/2026-11-30-01-outbox-fanouts.js";
+import * as searchPending from "../../db/migrations/2026-11-30-02-search-pending.js";
 import * as settings from "../../db/migrations/2026-11-26-30-settings.js";
 import type { Db } from "./index.js";
 
@@ -44,6 +45,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-26-02-late-reminders": lateReminders,
   "2026-11-29-01-search-version": searchVersion,
   "2026-11-30-01-outbox-fanouts": outboxFanouts,
+  "2026-11-30-02-search-pending": searchPending,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -210,6 +210,11 @@ export interface SearchIndexVersionTable {
   version: number;
 }
 
+/** Reports written since the full-text index last took them in. */
+export interface SearchPendingTable {
+  report_id: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -227,4 +232,5 @@ export interface Database {
   audit_log: AuditLogTable;
   settings: SettingsTable;
   search_index_version: SearchIndexVersionTable;
+  search_pending: SearchPendingTable;
 }

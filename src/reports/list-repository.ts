@@ -168,6 +168,7 @@ export async function toIndexedSearchQuery(
   db: DbOrTx,
   words: readonly string[],
 ): Promise<TextQuery> {
+  await indexPendingReports(db);
   // Per connection, no schema change: the vocabulary of reports_fts.
   await sql`create virtual table if not exists temp.reports_fts_vocab
     using fts5vocab(main, reports_fts, row)`.execute(db);
@@ -203,6 +204,71 @@ export async function toIndexedSearchQuery(
       atMost = atMost === null ? part.reports : Math.min(atMost, part.reports);
   }
   return { match: parts.join(" AND "), atMost };
+}
+
+/** Most reports taken into the full-text index in one transaction. */
+export const INDEX_BATCH = 500;
+
+/**
+ * Adds the reports noted in search_pending (filed or edited since the last
+ * time) to the full-text index, a batch per transaction: FTS5 writes an index
+ * segment for each transaction, which per report was the largest cost of
+ * filing one (migration 2026-11-30-02). Runs before the index is read and
+ * every second (startSearchIndexer), yielding to requests between batches.
+ * Returns how many reports were indexed.
+ */
+export async function indexPendingReports(db: DbOrTx): Promise<number> {
+  let indexed = 0;
+  for (;;) {
+    const waiting = await db
+      .selectFrom("search_pending")
+      .select("report_id")
+      .limit(1)
+      .executeTakeFirst();
+    if (!waiting) return indexed;
+    if (indexed > 0) await new Promise((resolve) => setImmediate(resolve));
+    indexed += db.isTransaction
+      ? await indexBatch(db)
+      : await db.transaction().execute(indexBatch);
+  }
+}
+
+async function indexBatch(tx: DbOrTx): Promise<number> {
+  const batch = await tx
+    .selectFrom(
+      tx
+        .selectFrom("search_pending")
+        .select("report_id")
+        .orderBy("report_id")
+        .limit(INDEX_BATCH)
+        .as("b"),
+    )
+    .select((eb) => [
+      eb.fn.countAll<number>().as("count"),
+      eb.fn.max("b.report_id").as("last"),
+    ])
+    .executeTakeFirstOrThrow();
+  if (batch.count === 0) return 0;
+  const inBatch = sql`(select report_id from search_pending where report_id <= ${batch.last})`;
+  // An edited report is taken out first (deleting one not yet indexed is a no-op).
+  await sql`delete from reports_fts where rowid in ${inBatch}`.execute(tx);
+  await sql`insert into reports_fts (rowid, public_id, title, organization, asset, body)
+    select r.id, r.public_id, r.title,
+      coalesce(o.name, r.suggested_org_name, ''),
+      r.asset,
+      r.description || ' ' || r.steps || ' ' || r.impact
+    from reports r left join organizations o on o.id = r.organization_id
+    where r.id in ${inBatch}`.execute(tx);
+  await tx
+    .deleteFrom("search_pending")
+    .where("report_id", "<=", batch.last)
+    .execute();
+  await tx
+    .updateTable("search_index_version")
+    .set((eb) => ({ version: eb("version", "+", 1) }))
+    .where("id", "=", 1)
+    .execute();
+  return batch.count;
 }
 
 /** A prefix as indexed words, with how many reports hold any of them (null: left a prefix). */
@@ -257,6 +323,7 @@ export async function newestTitleMatches(
   titleQuery: string,
   limit: number,
 ): Promise<number[]> {
+  await indexPendingReports(db);
   const kept = (await keptForSearchIndex(db))?.titleMatches;
   const key = `${limit} ${titleQuery}`;
   const known = kept?.get(key);

@@ -1,3 +1,4 @@
+import type { Logger } from "pino";
 import { can, isStaffRole, type Actor } from "../auth/policy.js";
 import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
@@ -6,6 +7,7 @@ import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
 import { normalizeReportId } from "../ids.js";
+import { repeat } from "../repeat.js";
 import {
   findOrganizationByPublicId,
   listOrganizations,
@@ -14,6 +16,7 @@ import { findUserByPublicId, listActiveStaff } from "../users/repository.js";
 import {
   findCursorId,
   findReportListPage,
+  indexPendingReports,
   toIndexedSearchQuery,
   type KeysetPosition,
   type ListFilters,
@@ -25,6 +28,21 @@ import {
 import { isState, STATE_INFO, STATES, type State } from "./workflow.js";
 
 export const PAGE_SIZE = 25;
+
+/** How often reports filed or edited are added to the full-text index. */
+export const SEARCH_INDEX_INTERVAL_MS = 1000;
+
+/**
+ * Keeps the full-text index close behind the reports (a search indexes what
+ * is still waiting before it reads, so this only keeps that wait short).
+ */
+export function startSearchIndexer(deps: Pick<Deps, "db">, logger: Logger) {
+  return repeat(
+    SEARCH_INDEX_INTERVAL_MS,
+    async () => void (await indexPendingReports(deps.db)),
+    (err) => logger.error({ err }, "search indexing failed"),
+  );
+}
 
 export const SEVERITIES = [
   "critical",

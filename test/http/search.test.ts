@@ -1,11 +1,17 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
+import { sql } from "kysely";
 import {
   findReportListPage,
+  INDEX_BATCH,
   toIndexedSearchQuery,
   type ListScope,
 } from "../../src/reports/list-repository.js";
-import { searchWords, toSearchQuery } from "../../src/reports/list-service.js";
+import {
+  searchWords,
+  startSearchIndexer,
+  toSearchQuery,
+} from "../../src/reports/list-service.js";
 import { databaseFile, openDatabase } from "../../src/db/index.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {
@@ -305,5 +311,89 @@ describe("full-text search", () => {
       assert.equal(byMatches.length, count);
       assert.deepEqual(byReports, byMatches);
     }
+  });
+});
+
+describe("the full-text index, filled in batches", () => {
+  let ctx: TestContext;
+  let researcher: TestUser;
+  let triager: Awaited<ReturnType<typeof signedIn>>;
+  before(async () => {
+    ctx = await createTestContext();
+    researcher = await createUser(ctx, "researcher");
+    triager = await signedIn(ctx, await createUser(ctx, "triager"));
+  });
+  after(() => ctx.close());
+
+  const search = async (q: string) => {
+    const res = await triager.agent.get(`/search?q=${encodeURIComponent(q)}`);
+    assert.equal(res.status, 200, q);
+    return res;
+  };
+
+  /** Report ids the full-text index itself matches, not waiting ones. */
+  const indexedMatches = async (match: string) =>
+    (
+      await sql<{ id: number }>`select rowid as id from reports_fts
+        where reports_fts match ${match} order by rowid`.execute(ctx.db)
+    ).rows.map((r) => r.id);
+  const waiting = async () =>
+    (
+      await ctx.db.selectFrom("search_pending").select("report_id").execute()
+    ).map((r) => r.report_id);
+
+  it("indexes a new report after its transaction, before the next search reads the index", async () => {
+    const version = async () =>
+      (
+        await ctx.db
+          .selectFrom("search_index_version")
+          .select("version")
+          .executeTakeFirstOrThrow()
+      ).version;
+    const report = await insertReport(ctx, {
+      reporterId: researcher.user.id,
+      title: "Quokka portal leaks referrals",
+    });
+    const before = await version();
+    assert.deepEqual(await waiting(), [report.id]);
+    assert.deepEqual(await indexedMatches("quokka"), []);
+    assert.deepEqual(idsOn((await search("quokka")).text), [report.publicId]);
+    assert.deepEqual(await waiting(), []);
+    assert.deepEqual(await indexedMatches("quokka"), [report.id]);
+    assert.equal(await version(), before + 1, "what was kept is dropped");
+  });
+
+  it("indexes more than a batch of waiting reports before a search", async () => {
+    const first = await insertReport(ctx, {
+      reporterId: researcher.user.id,
+      title: "Wombat first of many",
+    });
+    for (let i = 0; i < INDEX_BATCH; i++)
+      await insertReport(ctx, { reporterId: researcher.user.id });
+    const last = await insertReport(ctx, {
+      reporterId: researcher.user.id,
+      title: "Wombat last of many",
+    });
+    assert.equal((await waiting()).length, INDEX_BATCH + 2);
+    assert.deepEqual(idsOn((await search("wombat")).text), [
+      last.publicId,
+      first.publicId,
+    ]);
+    assert.deepEqual(await waiting(), []);
+  });
+
+  it("the server's indexer takes in waiting reports without any search", async () => {
+    const report = await insertReport(ctx, {
+      reporterId: researcher.user.id,
+      title: "Numbat gateway replays tokens",
+    });
+    const indexer = startSearchIndexer(ctx.deps, ctx.deps.logger);
+    try {
+      for (let i = 0; i < 100 && (await waiting()).length > 0; i++)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      await indexer.stop();
+    }
+    assert.deepEqual(await indexedMatches("numbat"), [report.id]);
   });
 });
