@@ -10,7 +10,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     "exploit_public_at",
     "attacks_observed_at",
   ])
-    await db.schema.alterTable("reports").addColumn(column, "integer").execute();
+    await db.schema
+      .alterTable("reports")
+      .addColumn(column, "integer")
+      .execute();
   await db.schema.alterTable("reports").addColumn("ssvc", "text").execute();
 }
 

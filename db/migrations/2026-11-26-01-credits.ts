@@ -5,7 +5,10 @@
 import { Kysely } from "kysely";
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable("advisories").addColumn("credits", "text").execute();
+  await db.schema
+    .alterTable("advisories")
+    .addColumn("credits", "text")
+    .execute();
   await db.schema
     .alterTable("advisories")
     .addColumn("credit_answer", "text", (c) => c.notNull().defaultTo("pending"))
