@@ -1,9 +1,9 @@
 import ejs from "ejs";
-import { randomBytes } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
 import type { Db, DbOrTx } from "../db/index.js";
 import { findUsersByIds } from "../users/repository.js";
+import { pooledRandomBytes } from "../ids.js";
 import {
   insertFanout,
   insertOutboxMessages,
@@ -121,7 +121,7 @@ export async function enqueueMails(
   if (mails.length === 0) return [];
   const { baseUrl } = ctx.config;
   const host = new URL(baseUrl).hostname;
-  const random = randomBytes(32 * mails.length);
+  const random = pooledRandomBytes(32 * mails.length);
   const at = ctx.clock.now();
   const shared = new Map<string, SharedRendering>();
   const rows = mails.map((mail, i): NewOutboxMessage => {
