@@ -414,7 +414,12 @@ export interface BenchOutcome {
 
 export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   const out = (line = "") => process.stdout.write(line + "\n");
-  const note = (line: string) => process.stderr.write(`· ${line}\n`);
+  // What the bench is doing, for the RSS samples below.
+  let phase = "starting";
+  const note = (line: string) => {
+    phase = line;
+    process.stderr.write(`· ${line}\n`);
+  };
   const problems: string[] = [];
   const file = databaseFile(options.dataDir);
   if (!existsSync(file))
@@ -540,6 +545,17 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   const submits: SubmitResult[] = [];
   let mailPerSecond = 0;
   let rssMb = 0;
+  // The app's RSS every 200 ms, so the peak can be told apart by phase.
+  const rssPeak = { mb: 0, phase: "" };
+  const rssSampler = setInterval(() => {
+    try {
+      const status = readFileSync(`/proc/${app.child.pid}/status`, "utf8");
+      const mb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+      if (mb > rssPeak.mb) Object.assign(rssPeak, { mb, phase });
+    } catch {
+      // not started yet, or gone
+    }
+  }, 200);
   try {
     await waitFor(
       "app start",
@@ -915,8 +931,11 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     out(
       `outbox: ${fmt(options.mail)} messages delivered in ${seconds.toFixed(1)} s after the first (${fmt(mailPerSecond, 1)}/s); first delivery ${firstAfter.toFixed(1)} s after commit, last ${total.toFixed(1)} s`,
     );
-    out(`app peak RSS (VmHWM): ${rssMb.toFixed(0)} MB`);
+    out(
+      `app peak RSS (VmHWM): ${rssMb.toFixed(0)} MB; highest sample ${rssPeak.mb.toFixed(0)} MB, while "${rssPeak.phase}"`,
+    );
   } finally {
+    clearInterval(rssSampler);
     await stopChild(app.child);
     if (ceiling) await stopChild(ceiling.child);
     await smtp.close();
