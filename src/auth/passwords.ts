@@ -10,7 +10,40 @@ import { projectRoot } from "../paths.js";
  */
 const KEY_LENGTH = 32;
 
+/**
+ * One scrypt at a time: each holds 128 MiB (N=2^17, r=8) while it runs, so
+ * sign-ins arriving together added 128 MiB each, up to the four threads of
+ * libuv's pool: 512 MiB for four requests to the sign-in form. The others
+ * wait their turn (a hash takes a fraction of a second).
+ */
+let scryptQueue: Promise<unknown> = Promise.resolve();
+let scryptRunning = 0;
+
+/** How many password hashes are being computed right now (at most one). */
+export function passwordHashesRunning(): number {
+  return scryptRunning;
+}
+
 function scryptAsync(
+  password: string,
+  salt: Buffer,
+  N: number,
+  r: number,
+  p: number,
+): Promise<Buffer> {
+  const turn = scryptQueue.then(async () => {
+    scryptRunning += 1;
+    try {
+      return await scryptNow(password, salt, N, r, p);
+    } finally {
+      scryptRunning -= 1;
+    }
+  });
+  scryptQueue = turn.catch(() => undefined);
+  return turn;
+}
+
+function scryptNow(
   password: string,
   salt: Buffer,
   N: number,

@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from "../../src/config.js";
 import {
   hashPassword,
   needsRehash,
+  passwordHashesRunning,
   passwordProblem,
   verifyPassword,
 } from "../../src/auth/passwords.js";
@@ -95,6 +96,25 @@ describe("passwords", () => {
       await hashPassword("correct horse battery", 1024),
       "salted",
     );
+  });
+
+  it("computes one password hash at a time (each holds 128 MiB at the real cost)", async () => {
+    let done = false;
+    const hashes = Promise.all(
+      ["one", "two", "three", "four"].map((p) =>
+        hashPassword(`${p} long passphrase`, 16384),
+      ),
+    ).finally(() => (done = true));
+    const running: number[] = [];
+    while (!done) {
+      running.push(passwordHashesRunning());
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const all = await hashes;
+    assert.equal(Math.max(...running), 1, "never more than one at once");
+    assert.equal(passwordHashesRunning(), 0);
+    assert.equal(new Set(all).size, 4);
+    assert.equal(await verifyPassword("three long passphrase", all[2]!), true);
   });
 
   it("asks for a rehash when the configured cost rises", async () => {
