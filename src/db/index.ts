@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { Kysely, sql, SqliteDialect, type Transaction } from "kysely";
+import { Kysely, SqliteDialect, type Transaction } from "kysely";
 import type { Database } from "./schema.js";
 
 export type Db = Kysely<Database>;
@@ -14,20 +14,6 @@ export interface OpenedDatabase {
   db: Db;
   /** The underlying connection, for health checks and the benchmark seeder. */
   sqlite: SqliteDatabase.Database;
-}
-
-/**
- * Changes whenever anything is written, by this connection
- * (`total_changes()`) or any other (`data_version`): what is read and kept
- * under one version is exactly what reading again would give. Null inside a
- * transaction, which may hold writes of its own.
- */
-export async function writeVersion(db: DbOrTx): Promise<string | null> {
-  if (db.isTransaction) return null;
-  const { rows } = await sql<{ c: number; v: number }>`
-    select total_changes() as c,
-      (select data_version from pragma_data_version) as v`.execute(db);
-  return `${rows[0]?.c}:${rows[0]?.v}`;
 }
 
 export function databaseFile(dataDir: string): string {

@@ -18,6 +18,7 @@ import * as lateReminders from "../../db/migrations/2026-11-26-02-late-reminders
 import * as searchVersion from "../../db/migrations/2026-11-29-01-search-version.js";
 import * as outboxFanouts from "../../db/migrations/2026-11-30-01-outbox-fanouts.js";
 import * as searchPending from "../../db/migrations/2026-11-30-02-search-pending.js";
+import * as usersVersion from "../../db/migrations/2026-11-30-03-users-version.js";
 import * as settings from "../../db/migrations/2026-11-26-30-settings.js";
 import type { Db } from "./index.js";
 
@@ -46,6 +47,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-29-01-search-version": searchVersion,
   "2026-11-30-01-outbox-fanouts": outboxFanouts,
   "2026-11-30-02-search-pending": searchPending,
+  "2026-11-30-03-users-version": usersVersion,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

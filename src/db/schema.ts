@@ -210,6 +210,12 @@ export interface SearchIndexVersionTable {
   version: number;
 }
 
+/** Moves with every change to users (triggers); see listActiveStaff. */
+export interface UsersVersionTable {
+  id: number;
+  version: number;
+}
+
 /** Reports written since the full-text index last took them in. */
 export interface SearchPendingTable {
   report_id: number;
@@ -233,4 +239,5 @@ export interface Database {
   settings: SettingsTable;
   search_index_version: SearchIndexVersionTable;
   search_pending: SearchPendingTable;
+  users_version: UsersVersionTable;
 }

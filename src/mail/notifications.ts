@@ -1,5 +1,5 @@
 import type { Relation } from "../auth/policy.js";
-import type { DbOrTx } from "../db/index.js";
+import type { Db, DbOrTx } from "../db/index.js";
 import { listOrgContacts } from "../orgs/repository.js";
 import {
   STATE_INFO,
@@ -235,7 +235,7 @@ export function threadIdFor(ctx: MailContext, publicId: string): string {
  */
 export async function notifyReportEvent(
   db: DbOrTx,
-  ctx: MailContext,
+  ctx: MailContext & { db: Db },
   event: ReportEvent,
 ): Promise<void> {
   const recipients = new Map<number, { user: User; relation: Relation }>();
@@ -253,7 +253,7 @@ export async function notifyReportEvent(
       ? await findUsersByIds(db, [report.assigneeId])
       : [];
     wholeTeam = !assignee.some((u) => !u.disabledAt);
-    add(wholeTeam ? await listActiveStaff(db) : assignee, "staff");
+    add(wholeTeam ? await listActiveStaff(db, ctx.db) : assignee, "staff");
   }
   if (
     event.audiences.includes("org") &&

@@ -625,7 +625,7 @@ export async function triageQueue(
 
   const [orgs, staff] = await Promise.all([
     listOrganizations(deps.db),
-    listActiveStaff(deps.db),
+    listActiveStaff(deps.db, deps.db),
   ]);
   return {
     ...page,

@@ -1,6 +1,6 @@
 import type { Selectable } from "kysely";
 import type { Role } from "../auth/policy.js";
-import { writeVersion, type DbOrTx } from "../db/index.js";
+import type { Db, DbOrTx } from "../db/index.js";
 import type { UsersTable } from "../db/schema.js";
 import type { NotifyLevel, User } from "./types.js";
 
@@ -192,24 +192,27 @@ export async function listUsers(db: DbOrTx, limit = 500): Promise<User[]> {
   );
 }
 
-/** Staff who receive mail for the whole triage team. */
 /**
  * The active staff (the queue's assignee filter on every view, the triage
- * team's mail) kept until the next write anywhere (writeVersion): a
- * disabled account leaves the list at once, and a page that writes nothing
- * reads it once.
+ * team's mail) kept for the database `keptIn` until an account changes on
+ * any connection (users_version, moved by triggers): a disabled account
+ * leaves the list at once. Inside a transaction on it a kept list is used
+ * but none is stored, as the transaction's own changes may roll back.
  */
 const activeStaffKept = new WeakMap<
   object,
-  { version: string; list: readonly User[] }
+  { version: number; list: readonly User[] }
 >();
 
-export async function listActiveStaff(db: DbOrTx): Promise<User[]> {
-  const version = await writeVersion(db);
-  const kept = version === null ? undefined : activeStaffKept.get(db);
+export async function listActiveStaff(db: DbOrTx, keptIn: Db): Promise<User[]> {
+  const { version } = await db
+    .selectFrom("users_version")
+    .select("version")
+    .executeTakeFirstOrThrow();
+  const kept = activeStaffKept.get(keptIn);
   if (kept && kept.version === version) return [...kept.list];
   const list = await readActiveStaff(db);
-  if (version !== null) activeStaffKept.set(db, { version, list });
+  if (!db.isTransaction) activeStaffKept.set(keptIn, { version, list });
   return [...list];
 }
 

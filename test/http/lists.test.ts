@@ -8,6 +8,7 @@ import {
   type ListSort,
 } from "../../src/reports/list-repository.js";
 import { databaseFile, openDatabase } from "../../src/db/index.js";
+import { listActiveStaff } from "../../src/users/repository.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {
   anonymous,
@@ -394,6 +395,42 @@ describe("report lists", () => {
         cli.sqlite.close();
       }
       assert.doesNotMatch((await b.agent.get("/queue")).text, /Lena Leaving/);
+    });
+  });
+
+  describe("the active staff list", () => {
+    it("is not kept from inside a transaction, whose changes may roll back", async () => {
+      const staying = await createUser(ctx, "triager");
+      assert.ok(
+        (await listActiveStaff(ctx.db, ctx.db)).some(
+          (u) => u.id === staying.user.id,
+        ),
+      );
+      await assert.rejects(
+        ctx.db.transaction().execute(async (tx) => {
+          await tx
+            .updateTable("users")
+            .set({ disabled_at: Date.now() })
+            .where("id", "=", staying.user.id)
+            .execute();
+          const inside = await listActiveStaff(tx, ctx.db);
+          assert.ok(!inside.some((u) => u.id === staying.user.id));
+          throw new Error("rolled back");
+        }),
+        /rolled back/,
+      );
+      // One committed change moves the version to the one the transaction
+      // saw: a list kept from inside it would be served now.
+      await ctx.db
+        .updateTable("users")
+        .set({ display_name: "Sam Staying" })
+        .where("id", "=", staying.user.id)
+        .execute();
+      const after = await listActiveStaff(ctx.db, ctx.db);
+      assert.equal(
+        after.find((u) => u.id === staying.user.id)?.displayName,
+        "Sam Staying",
+      );
     });
   });
 
