@@ -456,10 +456,11 @@ export async function findPossibleDuplicates(
     .orderBy("r.id", "desc")
     .limit(limit)
     .execute();
+  // Newest first: only the first `limit` can be shown.
   const titleMatches = titleQuery
-    ? (await newestTitleMatches(db, titleQuery, 50)).filter(
-        (id) => id !== report.id,
-      )
+    ? (await newestTitleMatches(db, titleQuery, limit + 1))
+        .filter((id) => id !== report.id)
+        .slice(0, limit)
     : [];
   const similar =
     titleMatches.length > 0
