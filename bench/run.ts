@@ -553,7 +553,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   const submits: SubmitResult[] = [];
   let mailPerSecond = 0;
   let rssMb = 0;
-  // The app's RSS every 200 ms, so the peak can be told apart by phase.
+  // The app's RSS every 50 ms, so the peak can be told apart by phase.
   const rssPeak = { mb: 0, phase: "" };
   const rssSampler = setInterval(() => {
     try {
@@ -563,7 +563,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     } catch {
       // not started yet, or gone
     }
-  }, 200);
+  }, 50);
   try {
     await waitFor(
       "app start",
