@@ -5,6 +5,7 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { Kysely, SqliteDialect, type Transaction } from "kysely";
 import type { Database } from "./schema.js";
+import { withStatementCache } from "./statements.js";
 
 export type Db = Kysely<Database>;
 /** Repositories take either the database or a transaction as first argument. */
@@ -90,39 +91,4 @@ function startCheckpointer(sqlite: SqliteDatabase.Database, file: string) {
   worker.on("error", () => undefined);
   // Stopping mid-checkpoint is safe: SQLite resumes it on the next one.
   return { stop: () => void worker.terminate() };
-}
-
-const STATEMENT_CACHE_SIZE = 500;
-
-/**
- * Kysely prepares every query it runs, and better-sqlite3 compiles SQL on
- * every prepare: at a few dozen queries a page that compiling showed in the
- * benchmark's profile. The compiled statements are kept, most recently used
- * first; queries that differ only in their values share one. (A statement is
- * run to completion before the next query, so sharing one is safe; Kysely's
- * streaming, which would hold a statement open, is not used.)
- */
-function withStatementCache(
-  sqlite: SqliteDatabase.Database,
-  beforeClose: () => void,
-) {
-  const statements = new Map<string, SqliteDatabase.Statement>();
-  return {
-    close: () => {
-      beforeClose();
-      sqlite.close();
-    },
-    prepare(sql: string) {
-      let statement = statements.get(sql);
-      if (statement) {
-        statements.delete(sql);
-      } else {
-        statement = sqlite.prepare(sql);
-        if (statements.size >= STATEMENT_CACHE_SIZE)
-          statements.delete(statements.keys().next().value!);
-      }
-      statements.set(sql, statement);
-      return statement;
-    },
-  };
 }
