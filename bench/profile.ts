@@ -77,6 +77,22 @@ export function summarizeProfile(file: string, top = 40): string {
   return `total ${(total / 1000).toFixed(0)} ms sampled\n-- by function (self)\n${table(byFunction)}\n-- by file (self)\n${table(byFile)}`;
 }
 
+/**
+ * CPU time the process has used (user + system, all its threads), from
+ * /proc: steadier than requests/s when runs differ in how busy the machine
+ * is, though a core shared with autocannon still slows it.
+ */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8")
+    .replace(/^.*\) /, "")
+    .split(" ");
+  // utime and stime are fields 14 and 15 of the line (11 and 12 after the name).
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+/** USER_HZ, 100 on Linux everywhere Node runs. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** The report form, filled in as bench/run.ts does (POSTs answer 303). */
 async function submitForm(
   base: string,
@@ -145,6 +161,7 @@ async function main() {
     const submit = argFlag(args, "submit")
       ? await submitForm(base, headers)
       : null;
+    const cpuBefore = cpuMsOf(child.pid!);
     const result = await autocannon({
       url: base + urls[0],
       connections,
@@ -194,8 +211,10 @@ async function main() {
             },
           ],
     });
+    const cpuMs = cpuMsOf(child.pid!) - cpuBefore;
+    const answered = submit ? result["3xx"] : result["2xx"];
     console.log(
-      `${urls.join(",")} at ${connections}: ${((submit ? result["3xx"] : result["2xx"]) / result.duration).toFixed(1)} req/s ${submit ? "3xx" : "2xx"}, non2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms`,
+      `${urls.join(",")} at ${connections}: ${(answered / result.duration).toFixed(1)} req/s ${submit ? "3xx" : "2xx"}, non2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms; app CPU ${((1000 * cpuMs) / Math.max(answered, 1)).toFixed(0)} µs a request`,
     );
   } finally {
     const exited = new Promise((r) => child.once("exit", r));
