@@ -126,24 +126,67 @@ async function append(db: DbOrTx, input: AuditInput): Promise<AuditEntry> {
  * its own. That one is BEGIN IMMEDIATE, which takes SQLite's write lock
  * before the head is read, so another process (the CLI beside the server)
  * waits instead of failing on a stale read. A fork is impossible either way:
- * prev_hash is unique, so a second entry on the same head is refused.
+ * the database refuses an entry that is not the next id linked to the last
+ * hash (migration 2026-11-30-04).
  */
 export async function recordAudit(
   db: DbOrTx,
   input: AuditInput,
 ): Promise<AuditEntry> {
   if (db.isTransaction) return append(db, input);
-  return (db as Db).connection().execute(async (conn) => {
+  const [entry] = await appendInOwnTransaction(db as Db, [input]);
+  return entry!;
+}
+
+async function appendInOwnTransaction(
+  db: Db,
+  inputs: readonly AuditInput[],
+): Promise<AuditEntry[]> {
+  return db.connection().execute(async (conn) => {
     await sql`begin immediate`.execute(conn);
     try {
-      const entry = await append(conn, input);
+      const entries: AuditEntry[] = [];
+      for (const input of inputs) entries.push(await append(conn, input));
       await sql`commit`.execute(conn);
-      return entry;
+      return entries;
     } catch (err) {
       await sql`rollback`.execute(conn);
       throw err;
     }
   });
+}
+
+/** Entries waiting for the next turn of the event loop, per database. */
+const batches = new WeakMap<
+  Db,
+  { inputs: AuditInput[]; committed: Promise<unknown> }
+>();
+
+/**
+ * Appends an entry together with the others recorded in the same turn of
+ * the event loop, in one transaction: a report view's entry cost a
+ * transaction of its own, 0.34 ms of the report page (bench/README.md).
+ * Resolves once the entry is committed, so a caller that waits for it
+ * (a report page) is never answered with its entry still unwritten; if the
+ * transaction fails, every caller in it gets the error.
+ */
+export function recordAuditInBatch(db: Db, input: AuditInput): Promise<void> {
+  // Refused details fail their own caller now, not the whole batch later.
+  serializeDetails(input.details);
+  let batch = batches.get(db);
+  if (!batch) {
+    const inputs: AuditInput[] = [];
+    const committed = new Promise((resolve, reject) =>
+      setImmediate(() => {
+        batches.delete(db);
+        appendInOwnTransaction(db, inputs).then(resolve, reject);
+      }),
+    );
+    batch = { inputs, committed };
+    batches.set(db, batch);
+  }
+  batch.inputs.push(input);
+  return batch.committed.then(() => undefined);
 }
 
 const VERIFY_PAGE = 1000;
@@ -266,14 +309,16 @@ export async function recordReportView(
     details.organization =
       (await organizationPublicId(db, report.organizationId)) ?? null;
   }
-  await recordAudit(db, {
+  const entry: AuditInput = {
     action: "report.viewed",
     actor,
     target: { type: "report", id: report.publicId },
     request,
     details,
     at: deps.clock.now(),
-  });
+  };
+  if (db.isTransaction) await recordAudit(db, entry);
+  else await recordAuditInBatch(db as Db, entry);
 }
 
 /** Views by the same person this close together are one visit. */

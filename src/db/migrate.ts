@@ -19,6 +19,7 @@ import * as searchVersion from "../../db/migrations/2026-11-29-01-search-version
 import * as outboxFanouts from "../../db/migrations/2026-11-30-01-outbox-fanouts.js";
 import * as searchPending from "../../db/migrations/2026-11-30-02-search-pending.js";
 import * as usersVersion from "../../db/migrations/2026-11-30-03-users-version.js";
+import * as auditLink from "../../db/migrations/2026-11-30-04-audit-link.js";
 import * as settings from "../../db/migrations/2026-11-26-30-settings.js";
 import type { Db } from "./index.js";
 
@@ -48,6 +49,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-30-01-outbox-fanouts": outboxFanouts,
   "2026-11-30-02-search-pending": searchPending,
   "2026-11-30-03-users-version": usersVersion,
+  "2026-11-30-04-audit-link": auditLink,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, it } from "mocha";
 import {
   auditHash,
   recordAudit,
+  recordAuditInBatch,
   verifyAuditChain,
 } from "../../src/audit/service.js";
 import type { AuditAction } from "../../src/audit/types.js";
@@ -40,7 +41,7 @@ async function seed(ctx: TestContext, n: number) {
 async function actAsAttacker(ctx: TestContext) {
   await sql`drop trigger audit_log_no_update`.execute(ctx.db);
   await sql`drop trigger audit_log_no_delete`.execute(ctx.db);
-  await sql`drop index audit_log_prev_hash`.execute(ctx.db);
+  await sql`drop trigger audit_log_linked`.execute(ctx.db);
 }
 
 async function row(ctx: TestContext, id: number) {
@@ -110,6 +111,78 @@ describe("audit chain", () => {
       count: 30,
       headHash: (await row(ctx, 30)).hash,
     });
+  });
+
+  it("appends the entries of one turn together, in order, each caller answered once committed", async () => {
+    await seed(ctx, 2);
+    const count = async () =>
+      (
+        await ctx.db
+          .selectFrom("audit_log")
+          .select((eb) => eb.fn.countAll<number>().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n;
+    const seen: number[] = [];
+    const views = Array.from({ length: 5 }, (_, i) =>
+      recordAuditInBatch(ctx.db, {
+        action: "report.viewed",
+        actor: { id: i + 1, role: "triager" },
+        target: { type: "report", id: `DD-0000-000${i}` },
+        at: ctx.clock.now(),
+      }).then(async () => seen.push(await count())),
+    );
+    await Promise.all(views);
+    // No caller is answered before its entry is committed.
+    assert.deepEqual(seen, [7, 7, 7, 7, 7]);
+    const rows = await ctx.db
+      .selectFrom("audit_log")
+      .select(["id", "actor_id", "target_id"])
+      .where("id", ">", 2)
+      .orderBy("id")
+      .execute();
+    assert.deepEqual(
+      rows.map((r) => [r.id, r.actor_id, r.target_id]),
+      [0, 1, 2, 3, 4].map((i) => [i + 3, i + 1, `DD-0000-000${i}`]),
+    );
+    assert.equal((await verifyAuditChain(ctx.db)).ok, true);
+  });
+
+  it("fails every entry of a batch that cannot be written, and writes none of them", async () => {
+    await seed(ctx, 1);
+    await sql`create trigger refuse_boom before insert on audit_log
+      when new.target_id = 'boom' begin select raise(abort, 'boom refused'); end`.execute(
+      ctx.db,
+    );
+    const results = await Promise.allSettled(
+      ["first", "boom", "last"].map((target) =>
+        recordAuditInBatch(ctx.db, {
+          action: "report.viewed",
+          actor: { id: 1, role: "triager" },
+          target: { type: "report", id: target },
+          at: ctx.clock.now(),
+        }),
+      ),
+    );
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["rejected", "rejected", "rejected"],
+    );
+    assert.equal((await verifyAuditChain(ctx.db)).ok, true);
+    assert.equal(
+      (await ctx.db.selectFrom("audit_log").select("id").execute()).length,
+      1,
+    );
+    // Refused details fail only their own caller, before anything is queued.
+    assert.throws(
+      () =>
+        recordAuditInBatch(ctx.db, {
+          action: "report.viewed",
+          actor: { id: 1, role: "triager" },
+          details: { password: "x" },
+          at: ctx.clock.now(),
+        }),
+      /must not carry/,
+    );
   });
 
   it("joins the caller's transaction: rolled back with it, chain intact", async () => {
@@ -202,8 +275,57 @@ describe("audit chain", () => {
           .insertInto("audit_log")
           .values({ ...head, id: 99, details: '{"fork":true}' })
           .execute(),
-        /UNIQUE/,
+        /extend the chain/,
       );
+      // Nor in the next free place: entry 2 is already linked to entry 1.
+      await assert.rejects(
+        ctx.db
+          .insertInto("audit_log")
+          .values({ ...head, id: 3, details: '{"fork":true}' })
+          .execute(),
+        /extend the chain/,
+      );
+    });
+
+    it("refuses a gap, a wrong link and a first entry off the genesis link", async () => {
+      await assert.rejects(
+        ctx.db
+          .insertInto("audit_log")
+          .values({
+            id: 1,
+            at: 0,
+            actor_label: "system",
+            action: "auth.sign_in",
+            details: "{}",
+            prev_hash: "ab".repeat(32),
+            hash: "cd".repeat(32),
+          })
+          .execute(),
+        /extend the chain/,
+      );
+      await seed(ctx, 2);
+      const head = await row(ctx, 2);
+      const next = { ...head, prev_hash: head.hash, hash: "ef".repeat(32) };
+      await assert.rejects(
+        ctx.db
+          .insertInto("audit_log")
+          .values({ ...next, id: 4 })
+          .execute(),
+        /extend the chain/,
+      );
+      await assert.rejects(
+        ctx.db
+          .insertInto("audit_log")
+          .values({ ...next, id: 3, prev_hash: "12".repeat(32) })
+          .execute(),
+        /extend the chain/,
+      );
+      // The right next entry goes in.
+      await ctx.db
+        .insertInto("audit_log")
+        .values({ ...next, id: 3 })
+        .execute();
+      assert.equal((await row(ctx, 3)).prev_hash, head.hash);
     });
   });
 
