@@ -20,6 +20,7 @@ import * as outboxFanouts from "../../db/migrations/2026-11-30-01-outbox-fanouts
 import * as searchPending from "../../db/migrations/2026-11-30-02-search-pending.js";
 import * as usersVersion from "../../db/migrations/2026-11-30-03-users-version.js";
 import * as auditLink from "../../db/migrations/2026-11-30-04-audit-link.js";
+import * as stateSeverityQueue from "../../db/migrations/2026-11-30-05-state-severity-queue.js";
 import * as settings from "../../db/migrations/2026-11-26-30-settings.js";
 import type { Db } from "./index.js";
 
@@ -50,6 +51,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-30-02-search-pending": searchPending,
   "2026-11-30-03-users-version": usersVersion,
   "2026-11-30-04-audit-link": auditLink,
+  "2026-11-30-05-state-severity-queue": stateSeverityQueue,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

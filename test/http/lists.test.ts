@@ -503,6 +503,7 @@ describe("report lists", () => {
       unassigned: { assignee: { kind: "unassigned" } },
       overdue: { overdueAt: new Date() },
       "state+org": { state: "triaged", organizationId: 1 },
+      "state+severity": { state: "vendor_notified", severity: "high" },
     };
 
     async function plan(
@@ -548,6 +549,16 @@ describe("report lists", () => {
           if (sort === "activity" && name !== "state+org" && name !== "overdue")
             assert.ok(
               !details.some((d) => /TEMP B-TREE/.test(d)),
+              details.join("\n"),
+            );
+          // Both filters and the order from one index: no row read in vain.
+          if (sort === "activity" && name === "state+severity")
+            assert.ok(
+              details.some((d) =>
+                /^SEARCH r USING INDEX reports_state_severity_queue \(state=\? AND severity=\?/.test(
+                  d,
+                ),
+              ),
               details.join("\n"),
             );
         });
