@@ -96,8 +96,16 @@ export function serializeDetails(details: AuditDetails | undefined): string {
   return json;
 }
 
-async function append(db: DbOrTx, input: AuditInput): Promise<AuditEntry> {
-  const head = await lastAuditLink(db);
+/**
+ * Appends after `head`, the last entry (read when not given: a batch passes
+ * the entry it has just written).
+ */
+async function append(
+  db: DbOrTx,
+  input: AuditInput,
+  knownHead?: { id: number; hash: string },
+): Promise<AuditEntry> {
+  const head = knownHead ?? (await lastAuditLink(db));
   const unhashed: Omit<AuditEntry, "hash"> = {
     id: (head?.id ?? 0) + 1,
     at: input.at,
@@ -146,7 +154,8 @@ async function appendInOwnTransaction(
     await sql`begin immediate`.execute(conn);
     try {
       const entries: AuditEntry[] = [];
-      for (const input of inputs) entries.push(await append(conn, input));
+      for (const input of inputs)
+        entries.push(await append(conn, input, entries.at(-1)));
       await sql`commit`.execute(conn);
       return entries;
     } catch (err) {
