@@ -774,7 +774,15 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
           : "submissions";
         note(`measuring ${what} at ${connections} connections`);
         const before = count("select coalesce(max(id), 0) from reports");
-        const tally = { accepted: 0, bad: 0 };
+        const tally = {
+          accepted: 0,
+          bad: 0,
+          badAnswers: new Map<string, number>(),
+        };
+        const badAnswer = (what: string) => {
+          tally.bad += 1;
+          tally.badAnswers.set(what, (tally.badAnswers.get(what) ?? 0) + 1);
+        };
         // A fixed number of requests, so every answer is counted (a run cut by
         // time would leave answers in flight that stored a report).
         // Sized from a short timed run of "my reports" (a POST costs about two
@@ -812,7 +820,8 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
             if (status === 303 && /^\/reports\/DD-/.test(location)) {
               tally.accepted += 1;
               (context as { location?: string }).location = location;
-            } else tally.bad += 1;
+            } else
+              badAnswer(`POST ${status}${location ? ` to ${location}` : ""}`);
           },
         };
         const receipt: autocannon.Request = {
@@ -824,7 +833,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
             return { ...req, path: location };
           },
           onResponse: (status) => {
-            if (status !== 200) tally.bad += 1;
+            if (status !== 200) badAnswer(`receipt page ${status}`);
           },
         };
         const requests = withReceipt ? [post, receipt] : [post];
@@ -863,10 +872,16 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
           problems.push(
             `${what} at ${connections} connections: ${stored - tally.accepted} stored but never answered in time`,
           );
-        if (bad > 0)
+        if (bad > 0) {
+          const detail = [
+            ...[...tally.badAnswers].map(([answer, n]) => `${answer} ×${n}`),
+            ...(result.errors ? [`connection errors ×${result.errors}`] : []),
+            ...(result.timeouts ? [`timeouts ×${result.timeouts}`] : []),
+          ].join(", ");
           problems.push(
-            `${what} at ${connections} connections: ${bad} answers were not ${withReceipt ? "303 + 200" : "303"}`,
+            `${what} at ${connections} connections: ${bad} answers were not ${withReceipt ? "303 + 200" : "303"} (${detail})`,
           );
+        }
       }
 
     // ---- the outbox: a burst of notifications into a loopback SMTP server ----
@@ -1043,6 +1058,10 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       goals.map(([g, met]) => `${met ? "met" : "MISSED"}: ${g}`).join("; "),
   );
   for (const problem of problems) out(`PROBLEM: ${problem}`);
+  // The app logs at "warn": what it said about failed requests, if anything.
+  if (problems.length > 0)
+    for (const line of app.log.filter((l) => /"level":(50|60)/.test(l)))
+      out(`app: ${line}`);
   const line = `bench: queue_ratio=${queueRatio.toFixed(2)} report_ratio=${reportRatio.toFixed(2)} search_p99_ms=${searchP99.toFixed(0)} submit_rps=${submitRps.toFixed(0)} lost=${lost} rss_mb=${rssMb.toFixed(0)} mail_per_s=${mailPerSecond.toFixed(0)}`;
   out(line);
   return { ok: problems.length === 0, line };
