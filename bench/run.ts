@@ -68,6 +68,7 @@ export interface BenchOptions {
 }
 
 interface Measurement {
+  seconds: number;
   rps: number;
   p50: number;
   p99: number;
@@ -376,6 +377,7 @@ async function get(base: string, url: string, cookie?: string) {
 
 function summarize(result: autocannon.Result, ok: number): Measurement {
   return {
+    seconds: result.duration,
     rps: ok / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -383,6 +385,29 @@ function summarize(result: autocannon.Result, ok: number): Measurement {
     ok,
     bad: result.non2xx + result.errors + result.timeouts,
     detail: `3xx ${result["3xx"]}, 4xx ${result["4xx"]}, 5xx ${result["5xx"]}, errors ${result.errors}, timeouts ${result.timeouts}`,
+  };
+}
+
+/**
+ * Two measurements of the same page as one: the rate over both, the p50 of
+ * the two weighted by their requests, and the higher p99 (their latencies
+ * are not kept, so the exact p99 of both cannot be had; the higher one errs
+ * against the side measured).
+ */
+function combine(a: Measurement, b: Measurement): Measurement {
+  const seconds = a.seconds + b.seconds;
+  const requests = a.requests + b.requests;
+  return {
+    seconds,
+    rps: (a.ok + b.ok) / seconds,
+    p50: Math.round(
+      (a.p50 * a.requests + b.p50 * b.requests) / Math.max(requests, 1),
+    ),
+    p99: Math.max(a.p99, b.p99),
+    requests,
+    ok: a.ok + b.ok,
+    bad: a.bad + b.bad,
+    detail: `${a.detail}; then ${b.detail}`,
   };
 }
 
@@ -728,23 +753,33 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         );
       }
       for (const connections of options.connections) {
-        const appResult = await load(
-          base,
-          group.urls,
-          group.cookie,
-          connections,
-          options.duration,
-          options.requestTimeout,
-        );
-        const ceilingResult = await load(
-          ceilingBase,
-          group.urls,
-          undefined,
-          connections,
-          options.duration,
-          options.requestTimeout,
-          false,
-        );
+        // App, ceiling, ceiling, app: each side gets half its time early and
+        // half late, so a slow spell of the machine (runs here differ by up
+        // to a factor of two) weighs on both sides alike.
+        const half = options.duration / 2;
+        const measureApp = () =>
+          load(
+            base,
+            group.urls,
+            group.cookie,
+            connections,
+            half,
+            options.requestTimeout,
+          );
+        const measureCeiling = () =>
+          load(
+            ceilingBase,
+            group.urls,
+            undefined,
+            connections,
+            half,
+            options.requestTimeout,
+            false,
+          );
+        const appFirst = await measureApp();
+        const ceilingFirst = await measureCeiling();
+        const ceilingResult = combine(ceilingFirst, await measureCeiling());
+        const appResult = combine(appFirst, await measureApp());
         if (appResult.bad > 0)
           problems.push(
             `${group.name} at ${connections} connections: ${appResult.bad} requests failed or answered non-2xx (${appResult.detail})`,
