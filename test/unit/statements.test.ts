@@ -83,6 +83,16 @@ describe("statements read as arrays, rows built in JavaScript", () => {
       "}; throw 1; ({": 2,
       "\u2028": 3,
     });
+    const { sqlite, cache } = scratch();
+    const query = `select 1 as "__proto__", 2 as "constructor"`;
+    const row = cache.prepare(query).all([])[0] as object;
+    assert.deepEqual(
+      Object.getOwnPropertyDescriptors(row),
+      Object.getOwnPropertyDescriptors(sqlite.prepare(query).get()),
+    );
+    // As in better-sqlite3, a column called __proto__ is no property.
+    assert.equal(Object.getPrototypeOf(row), Object.prototype);
+    assert.deepEqual(Object.keys(row), ["constructor"]);
   });
 
   it("serves Kysely: rows of a join come back as objects", async () => {
