@@ -22,6 +22,7 @@ import { databaseFile, openDatabase, type Db } from "../src/db/index.js";
 import type { Deps } from "../src/deps.js";
 import { formatDateTime, ROLE_LABELS } from "../src/format.js";
 import { navigationFor } from "../src/http/navigation.js";
+import { optionTags } from "../src/http/option-tags.js";
 import { createLogger } from "../src/logger.js";
 import { paramsOf } from "./plan.js";
 import {
@@ -169,6 +170,7 @@ async function main() {
   app.set("views", viewsDir);
   app.set("view options", { root: viewsDir }); // as the app (src/app.ts)
   app.set("view cache", true);
+  app.locals.optionTags = optionTags; // as the app
   app.use((req, res) => {
     const page = pages.get(req.originalUrl);
     if (!page) return res.status(404).type("text/plain").send("not in plan");

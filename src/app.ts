@@ -19,6 +19,7 @@ import type { Config } from "./config.js";
 import type { Db } from "./db/index.js";
 import type { Deps } from "./deps.js";
 import { formatDateTime, ROLE_LABELS } from "./format.js";
+import { optionTags } from "./http/option-tags.js";
 import { HttpError } from "./http/errors.js";
 import { actorOf } from "./http/middleware.js";
 import { formValues } from "./http/validation.js";
@@ -68,6 +69,8 @@ export function createApp(deps: AppDeps) {
   app.set("view options", { root: viewsDir });
   // Compiled templates are cached outside development, which the benchmark relies on.
   app.set("view cache", config.env !== "development");
+  // Every view's helper for <select>s (kept lists' tags are built once).
+  app.locals.optionTags = optionTags;
 
   // New connections are accepted between turns of the event loop: keep the
   // turns short under load (src/http/turns.ts).

@@ -85,8 +85,14 @@ export async function findOrganizationById(
   return row && toOrganization(row);
 }
 
-/** Every organization by name, for pickers and filters (see the cache above). */
-export async function listOrganizations(db: DbOrTx): Promise<Organization[]> {
+/**
+ * Every organization by name, for pickers and filters (see the cache above).
+ * The kept list itself is returned, frozen, so what is derived from it can
+ * be kept with it (keptOptions in src/http/option-tags.ts).
+ */
+export async function listOrganizations(
+  db: DbOrTx,
+): Promise<readonly Organization[]> {
   // Inside a transaction the list may include its own uncommitted writes.
   if (db.isTransaction) return readOrganizations(db);
   const now = Date.now();
@@ -96,9 +102,9 @@ export async function listOrganizations(db: DbOrTx): Promise<Organization[]> {
     cached.generation === organizationsGeneration &&
     cached.until > now
   )
-    return [...cached.list];
+    return cached.list;
   const generation = organizationsGeneration;
-  const list = await readOrganizations(db);
+  const list = Object.freeze(await readOrganizations(db));
   // A write during the read leaves the cache empty for the next caller.
   if (generation === organizationsGeneration)
     organizationsCache.set(db, {
@@ -106,7 +112,7 @@ export async function listOrganizations(db: DbOrTx): Promise<Organization[]> {
       until: now + ORGANIZATIONS_CACHE_MS,
       list,
     });
-  return [...list];
+  return list;
 }
 
 async function readOrganizations(db: DbOrTx): Promise<Organization[]> {

@@ -2,6 +2,7 @@
  * The weaknesses a researcher can pick: the 2024 CWE Top 25 and the common web
  * weaknesses, plus "other". Shipped with the app: no download at run time.
  */
+import type { SelectOption } from "../http/option-tags.js";
 export interface Weakness {
   id: string;
   name: string;
@@ -94,7 +95,14 @@ export function cweLabel(id: string): string {
   return weakness ? `${weakness.id}: ${weakness.name}` : id;
 }
 
-export const CWE_OPTIONS = [
+/** Frozen, so their HTML is built once (optionTags). */
+export const CWE_OPTIONS: readonly SelectOption[] = Object.freeze([
   ...WEAKNESSES.map((w) => ({ value: w.id, label: `${w.id}: ${w.name}` })),
   { value: CWE_OTHER, label: "Other / not sure" },
-];
+]);
+
+/** The report form's: nothing chosen until the researcher chooses. */
+export const CWE_FORM_OPTIONS: readonly SelectOption[] = Object.freeze([
+  { value: "", label: "Choose…" },
+  ...CWE_OPTIONS,
+]);

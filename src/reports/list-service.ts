@@ -6,6 +6,7 @@ import { csvRow } from "./csv.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
+import { keptOptions, type SelectOption } from "../http/option-tags.js";
 import { normalizeReportId } from "../ids.js";
 import { repeat } from "../repeat.js";
 import {
@@ -467,11 +468,6 @@ export async function searchReports(
   return { q, searched: true, ...page };
 }
 
-export interface Option {
-  value: string;
-  label: string;
-}
-
 export interface QueueView extends ListPageView {
   /** The filters as applied (unknown values dropped), for the form. */
   values: {
@@ -484,11 +480,11 @@ export interface QueueView extends ListPageView {
     sort: SortKey;
   };
   options: {
-    states: Option[];
-    orgs: Option[];
-    severities: Option[];
-    assignees: Option[];
-    sorts: Option[];
+    states: readonly SelectOption[];
+    orgs: readonly SelectOption[];
+    severities: readonly SelectOption[];
+    assignees: readonly SelectOption[];
+    sorts: readonly SelectOption[];
   };
   filtered: boolean;
   /** The same filters as a CSV download. */
@@ -637,10 +633,10 @@ export async function triageQueue(
         { value: "", label: "Any state" },
         ...STATES.map((s) => ({ value: s, label: STATE_INFO[s].label })),
       ],
-      orgs: [
+      orgs: keptOptions(orgs, "filter", () => [
         { value: "", label: "Any organization" },
         ...orgs.map((o) => ({ value: o.publicId, label: o.name })),
-      ],
+      ]),
       severities: [
         { value: "", label: "Any severity" },
         ...SEVERITIES.map((s) => ({ value: s, label: SEVERITY_LABELS[s]! })),

@@ -11,6 +11,7 @@ import { formatDateTime, ROLE_LABELS } from "../format.js";
 import { ConflictError, NotFoundError } from "../http/errors.js";
 import { optionalText, text, type FieldErrors } from "../http/validation.js";
 import { MAX_FILES } from "../http/uploads.js";
+import { keptOptions } from "../http/option-tags.js";
 import { newPublicId, newReportId, normalizeReportId } from "../ids.js";
 import {
   findAdvisory,
@@ -39,7 +40,7 @@ import {
   storedPath,
 } from "./attachments.js";
 import { scoreCvss, SEVERITY_LABELS } from "./cvss.js";
-import { CWE_OPTIONS, cweLabel, isKnownCwe } from "./cwe.js";
+import { CWE_FORM_OPTIONS, CWE_OPTIONS, cweLabel, isKnownCwe } from "./cwe.js";
 import {
   changeReportState,
   findAttachment,
@@ -168,15 +169,15 @@ export type ReportForm = z.infer<typeof reportFormSchema>;
 export async function reportFormOptions(deps: Deps) {
   const organizations = await listOrganizations(deps.db);
   return {
-    organizations: [
+    organizations: keptOptions(organizations, "report form", () => [
       { value: "", label: "Choose…" },
       ...organizations.map((o) => ({ value: o.publicId, label: o.name })),
       {
         value: NEW_ORGANIZATION,
         label: "Another organization (name it below)",
       },
-    ],
-    cweOptions: [{ value: "", label: "Choose…" }, ...CWE_OPTIONS],
+    ]),
+    cweOptions: CWE_FORM_OPTIONS,
     dataKinds: DATA_KINDS,
     maxFiles: MAX_FILES,
   };
@@ -635,10 +636,10 @@ export async function reportPage(
     caseFacts: caseView(actor, report),
     triageOptions: staff
       ? {
-          organizations: [
+          organizations: keptOptions(organizations, "triage", () => [
             { value: "", label: "Not set" },
             ...organizations.map((o) => ({ value: o.publicId, label: o.name })),
-          ],
+          ]),
           cweOptions: CWE_OPTIONS,
         }
       : null,
