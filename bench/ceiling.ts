@@ -22,6 +22,7 @@ import { databaseFile, openDatabase, type Db } from "../src/db/index.js";
 import type { Deps } from "../src/deps.js";
 import { formatDateTime, ROLE_LABELS } from "../src/format.js";
 import { navigationFor } from "../src/http/navigation.js";
+import { escapeHtml } from "../src/http/html.js";
 import { optionTags } from "../src/http/option-tags.js";
 import { createLogger } from "../src/logger.js";
 import { paramsOf } from "./plan.js";
@@ -168,7 +169,8 @@ async function main() {
   app.disable("x-powered-by");
   app.set("view engine", "ejs");
   app.set("views", viewsDir);
-  app.set("view options", { root: viewsDir }); // as the app (src/app.ts)
+  // As the app (src/app.ts).
+  app.set("view options", { root: viewsDir, escape: escapeHtml });
   app.set("view cache", true);
   app.locals.optionTags = optionTags; // as the app
   app.use((req, res) => {

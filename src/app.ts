@@ -19,6 +19,7 @@ import type { Config } from "./config.js";
 import type { Db } from "./db/index.js";
 import type { Deps } from "./deps.js";
 import { formatDateTime, ROLE_LABELS } from "./format.js";
+import { escapeHtml } from "./http/html.js";
 import { optionTags } from "./http/option-tags.js";
 import { HttpError } from "./http/errors.js";
 import { actorOf } from "./http/middleware.js";
@@ -66,7 +67,8 @@ export function createApp(deps: AppDeps) {
   // Includes name their file from the views folder ("/partials/field"), so
   // EJS finds it without a file-system check per include (a relative one
   // costs an existsSync on every render: 11–13 % of a list or report view).
-  app.set("view options", { root: viewsDir });
+  // Pages stay one-byte strings: see src/http/html.ts.
+  app.set("view options", { root: viewsDir, escape: escapeHtml });
   // Compiled templates are cached outside development, which the benchmark relies on.
   app.set("view cache", config.env !== "development");
   // Every view's helper for <select>s (kept lists' tags are built once).

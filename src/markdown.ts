@@ -1,4 +1,5 @@
 import MarkdownIt from "markdown-it";
+import { latin1Html } from "./http/html.js";
 
 /**
  * The one place HTML is built from user text. Raw HTML is off, so a script in
@@ -53,7 +54,7 @@ export function renderMarkdown(text: string): string {
     rendered.set(text, kept);
     return kept;
   }
-  const html = md.render(text);
+  const html = latin1Html(md.render(text));
   if (text.length <= LONGEST_KEPT) {
     rendered.set(text, html);
     renderedChars += text.length + html.length;

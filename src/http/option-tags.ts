@@ -1,4 +1,4 @@
-import ejs from "ejs";
+import { escapeHtml } from "./html.js";
 
 export interface SelectOption {
   readonly value: string;
@@ -19,11 +19,11 @@ function buildOptions(options: readonly SelectOption[]): BuiltOptions {
   const selectAt = new Map<string, number[]>();
   for (const o of options) {
     const value = String(o.value);
-    html += `\n        <option value="${ejs.escapeXML(value)}"`;
+    html += `\n        <option value="${escapeHtml(value)}"`;
     const at = selectAt.get(value);
     if (at) at.push(html.length);
     else selectAt.set(value, [html.length]);
-    html += `>${ejs.escapeXML(String(o.label))}</option>`;
+    html += `>${escapeHtml(String(o.label))}</option>`;
   }
   return { html, selectAt };
 }

@@ -14,6 +14,7 @@ import {
   signedIn,
   TEST_PASSWORD,
   type TestContext,
+  shown,
 } from "../support/harness.js";
 import {
   reportFields,
@@ -58,7 +59,7 @@ describe("accounts and sessions", () => {
     assert.equal(signIn.headers.location, "/reports");
     const account = await browser.agent.get("/account");
     assert.match(
-      account.text,
+      shown(account.text),
       /Signed in as <strong>Ada Lovelace 🔍<\/strong>/,
     );
     assert.match(account.text, /not confirmed/);

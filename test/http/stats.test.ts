@@ -10,6 +10,7 @@ import {
   TestClock,
   type TestContext,
   type TestUser,
+  shown,
 } from "../support/harness.js";
 
 const DAY = 86_400_000;
@@ -21,7 +22,7 @@ const NOW = Date.parse("2026-03-02T09:00:00Z");
 function tableRows(html: string, marker: string): string[][] {
   const start = html.indexOf(marker);
   assert.ok(start >= 0, `no table after ${marker}`);
-  const table = html.slice(start, html.indexOf("</table>", start));
+  const table = shown(html.slice(start, html.indexOf("</table>", start)));
   return [...table.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map((row) =>
     [...row[1]!.matchAll(/<t[hd][^>]*>([\s\S]*?)<\/t[hd]>/g)].map((cell) =>
       cell[1]!

@@ -166,6 +166,30 @@ export async function createUser(
   return { user, email, password: TEST_PASSWORD, totpSecret };
 }
 
+const NAMED_REFERENCES: Record<string, string> = {
+  mdash: "\u2014",
+  ldquo: "\u201c",
+  rdquo: "\u201d",
+  larr: "\u2190",
+  rarr: "\u2192",
+  hellip: "\u2026",
+};
+
+/**
+ * A page's HTML with the references the app writes for characters past
+ * Latin-1 (src/http/html.ts) turned back into them, as a browser shows them.
+ */
+export function shown(html: string): string {
+  return html
+    .replace(/&#x([0-9a-f]+);/g, (_, hex: string) =>
+      String.fromCodePoint(parseInt(hex, 16)),
+    )
+    .replace(
+      /&(mdash|ldquo|rdquo|larr|rarr|hellip);/g,
+      (_, name: string) => NAMED_REFERENCES[name]!,
+    );
+}
+
 /** Reads the CSRF token out of a rendered page. */
 export function csrfFrom(html: string): string {
   const match = /name="_csrf" value="([^"]+)"/.exec(html);

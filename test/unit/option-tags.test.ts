@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import ejs from "ejs";
 import { describe, it } from "mocha";
+import { escapeHtml } from "../../src/http/html.js";
 import {
   keptOptions,
   optionTags,
@@ -20,6 +21,7 @@ const HOSTILE: SelectOption[] = [
   { value: '"><script>alert(1)</script>', label: 'O\'Brien "quoted"' },
   { value: "a1", label: "Acme again (same value)" },
   { value: "42", label: "Numbered" },
+  { value: "Łódź", label: "Miasto Łódź → 🔍" },
 ];
 
 describe("select options (optionTags)", () => {
@@ -35,7 +37,11 @@ describe("select options (optionTags)", () => {
         42,
         "missing",
       ]) {
-        const expected = ejs.render(TAG_BY_TAG, { options: list, value });
+        const expected = ejs.render(
+          TAG_BY_TAG,
+          { options: list, value },
+          { escape: escapeHtml },
+        );
         assert.equal(
           tags(optionTags(list, value)),
           tags(expected),
@@ -46,6 +52,10 @@ describe("select options (optionTags)", () => {
     const html = optionTags(frozen, "a1");
     assert.equal(html.match(/ selected/g)?.length, 2);
     assert.ok(!html.includes("<script>"));
+    assert.match(
+      optionTags(frozen, "Łódź"),
+      /value="&#x141;ód&#x17a;" selected>Miasto &#x141;ód&#x17a; &#x2192; &#x1f50d;</,
+    );
   });
 
   it("keeps a frozen list's tags, and rebuilds a list that may change", () => {

@@ -23,4 +23,21 @@ describe("views", () => {
     }
     assert.ok(includes > 100, String(includes));
   });
+
+  it("write their text in Latin-1, so pages stay one-byte strings (src/http/html.ts)", () => {
+    const pages = readdirSync(viewsDir, { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ejs"))
+      // Mail is not a page, and its text parts must not hold references.
+      .filter((f) => !f.startsWith("mail"));
+    assert.ok(pages.length > 30, String(pages.length));
+    for (const file of pages) {
+      // What is inside <% %> is code: what it prints is escaped to Latin-1.
+      const text = readFileSync(path.join(viewsDir, file), "utf8").replace(
+        /<%[\s\S]*?%>/g,
+        "",
+      );
+      const beyond = text.match(/[^\u0000-\u00ff]/gu);
+      assert.equal(beyond, null, `${file}: ${beyond?.join(" ")}`);
+    }
+  });
 });
