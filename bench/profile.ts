@@ -12,6 +12,9 @@
  * with --receipt each POST is followed by the receipt page, as in the bench.
  * --smtp delivers mail to a loopback SMTP server, as the bench does (by
  * default the app's SMTP port is closed, so the mail worker only retries).
+ * APP_NODE_FLAGS (environment) are passed to the app's node, to try a V8
+ * flag (`APP_NODE_FLAGS=--trace-gc`). The line printed ends with the app's
+ * peak RSS (VmHWM), which includes the sign-in's password hash (128 MiB).
  */
 import autocannon from "autocannon";
 import { spawn } from "node:child_process";
@@ -122,6 +125,7 @@ async function main() {
     process.execPath,
     [
       ...(prof ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : []),
+      ...(process.env.APP_NODE_FLAGS ?? "").split(" ").filter(Boolean),
       "dist/src/server.js",
     ],
     {
@@ -212,9 +216,15 @@ async function main() {
           ],
     });
     const cpuMs = cpuMsOf(child.pid!) - cpuBefore;
+    const peakRssMb =
+      Number(
+        /VmHWM:\s+(\d+) kB/.exec(
+          readFileSync(`/proc/${child.pid}/status`, "utf8"),
+        )?.[1] ?? 0,
+      ) / 1024;
     const answered = submit ? result["3xx"] : result["2xx"];
     console.log(
-      `${urls.join(",")} at ${connections}: ${(answered / result.duration).toFixed(1)} req/s ${submit ? "3xx" : "2xx"}, non2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms; app CPU ${((1000 * cpuMs) / Math.max(answered, 1)).toFixed(0)} µs a request`,
+      `${urls.join(",")} at ${connections}: ${(answered / result.duration).toFixed(1)} req/s ${submit ? "3xx" : "2xx"}, non2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms; app CPU ${((1000 * cpuMs) / Math.max(answered, 1)).toFixed(0)} µs a request, peak RSS ${peakRssMb.toFixed(0)} MB`,
     );
   } finally {
     const exited = new Promise((r) => child.once("exit", r));
