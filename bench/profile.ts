@@ -33,6 +33,7 @@ import {
 import {
   dropQueuedMail,
   freePort,
+  processMemoryMb,
   reportFormBody,
   signIn,
   startSmtp,
@@ -216,12 +217,7 @@ async function main() {
           ],
     });
     const cpuMs = cpuMsOf(child.pid!) - cpuBefore;
-    const peakRssMb =
-      Number(
-        /VmHWM:\s+(\d+) kB/.exec(
-          readFileSync(`/proc/${child.pid}/status`, "utf8"),
-        )?.[1] ?? 0,
-      ) / 1024;
+    const peakRssMb = processMemoryMb(child.pid!, "VmHWM");
     const answered = submit ? result["3xx"] : result["2xx"];
     console.log(
       `${urls.join(",")} at ${connections}: ${(answered / result.duration).toFixed(1)} req/s ${submit ? "3xx" : "2xx"}, non2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms; app CPU ${((1000 * cpuMs) / Math.max(answered, 1)).toFixed(0)} µs a request, peak RSS ${peakRssMb.toFixed(0)} MB`,

@@ -305,6 +305,13 @@ export function reportFormBody(formHtml: string): string {
 }
 
 /** Signs in over HTTP like a browser: the form's CSRF token, then the POST. */
+/** A process's resident memory now (VmRSS) or at its highest (VmHWM), in MB. */
+export function processMemoryMb(pid: number, field: "VmRSS" | "VmHWM") {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1];
+  return kb ? Number(kb) / 1024 : 0;
+}
+
 export async function signIn(base: string, email: string): Promise<string> {
   const form = await fetch(`${base}/login`, { headers: PROXY_HEADERS });
   const first = cookieFrom(form, "dd.sid");
@@ -625,8 +632,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   const rssPeakUnderLoad = { mb: 0, phase: "" };
   const rssSampler = setInterval(() => {
     try {
-      const status = readFileSync(`/proc/${app.child.pid}/status`, "utf8");
-      const mb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+      const mb = processMemoryMb(app.child.pid!, "VmRSS");
       if (mb > rssPeak.mb) Object.assign(rssPeak, { mb, phase });
       if (phase.startsWith("measuring ") && mb > rssPeakUnderLoad.mb)
         Object.assign(rssPeakUnderLoad, { mb, phase });
@@ -988,9 +994,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         `outbox: ${options.mail} enqueued, ${smtp.state.count} received, ${sent} marked sent`,
       );
 
-    const status = readFileSync(`/proc/${app.child.pid}/status`, "utf8");
-    const hwm = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
-    rssMb = hwm ? Number(hwm) / 1024 : 0;
+    rssMb = processMemoryMb(app.child.pid!, "VmHWM");
 
     // ---- report ----
     const cpu = os.cpus()[0]?.model ?? "unknown CPU";
