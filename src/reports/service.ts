@@ -465,9 +465,17 @@ export async function reportPage(
   const organization = report.organizationId
     ? await findOrganizationById(deps.db, report.organizationId)
     : undefined;
-  const duplicateOf = report.duplicateOfId
+  const original = report.duplicateOfId
     ? await findReportById(deps.db, report.duplicateOfId)
     : undefined;
+  // An organization learns only its own organization's facts: the original
+  // may be another organization's report, and its ID and state are not theirs.
+  const duplicateOf =
+    original &&
+    (relation !== "org_contact" ||
+      can(actor, "report:view", accessFacts(original)))
+      ? original
+      : undefined;
   const now = deps.clock.now();
   const seesReporter = can(actor, "report:see_reporter", facts);
   const credit =
