@@ -10,6 +10,12 @@ import {
   type TestUser,
 } from "../support/harness.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
+import * as eventAudience from "../../db/migrations/2026-12-02-05-event-audience.js";
+import {
+  reportFields,
+  reportIdFrom,
+  submitReport,
+} from "../support/reports.js";
 
 /**
  * An organization's contact learns only its own organization's facts, and
@@ -21,6 +27,7 @@ describe("what an organization's contact reads", () => {
   let triager: Browser;
   let orgA: { id: number; publicId: string; name: string };
   let orgB: { id: number; publicId: string; name: string };
+  let contactAUser: TestUser;
   let contactBUser: TestUser;
   let contactA: Browser;
   let contactB: Browser;
@@ -53,9 +60,7 @@ describe("what an organization's contact reads", () => {
     ctx = await createTestContext();
     orgA = await createOrg(ctx, "Alpha Water Works");
     orgB = await createOrg(ctx, "Beta Power Grid");
-    const contactAUser = await createUser(ctx, "org_contact", {
-      orgIds: [orgA.id],
-    });
+    contactAUser = await createUser(ctx, "org_contact", { orgIds: [orgA.id] });
     contactBUser = await createUser(ctx, "org_contact", { orgIds: [orgB.id] });
     triager = await signedIn(ctx, await createUser(ctx, "triager"));
     contactA = await signedIn(ctx, contactAUser);
@@ -116,6 +121,275 @@ describe("what an organization's contact reads", () => {
         await page(both, duplicate.publicId),
         new RegExp(`/reports/${original.publicId}`),
       );
+    });
+
+    it("a report moved from one organization to another before the notice never names the first to the second", async () => {
+      const researcher = await signedIn(
+        ctx,
+        await createUser(ctx, "researcher"),
+      );
+      const res = await submitReport(
+        researcher,
+        reportFields({ organization: orgA.publicId, newOrganization: "" }),
+      );
+      assert.equal(res.status, 303);
+      const id = reportIdFrom(res.headers.location);
+      const triage = (organization: string) =>
+        post(triager, `/reports/${id}/triage`, {
+          cwe: "CWE-639",
+          cvss: "",
+          organization,
+        });
+      await triage(orgB.publicId);
+      await triage(orgA.publicId);
+      await post(triager, `/reports/${id}/transition`, {
+        name: "triage",
+        message: "",
+      });
+      await triage(orgB.publicId);
+      await post(triager, `/reports/${id}/transition`, {
+        name: "notify_vendor",
+        message: "",
+      });
+
+      const contactPage = await page(contactB, id);
+      assert.match(contactPage, /Beta Power Grid/);
+      assert.doesNotMatch(contactPage, /Alpha Water Works/);
+      const mail = await mailTo(contactBUser.user.id);
+      assert.match(mail, new RegExp(id));
+      assert.doesNotMatch(mail, /Alpha Water Works/);
+      // A never sees the report at all.
+      assert.equal((await contactA.agent.get(`/reports/${id}`)).status, 404);
+      // Staff keep the whole history.
+      assert.match(
+        await page(triager, id),
+        /Organization: Alpha Water Works → Beta Power Grid/,
+      );
+    });
+  });
+  describe("item 11: what the researcher told the CERT stays between them", () => {
+    const NAME = "Rhea Quietname";
+    let id: string;
+    let researcher: Browser;
+    let reportDbId: number;
+
+    const ackEventId = async () =>
+      (
+        await ctx.db
+          .selectFrom("report_events")
+          .select("id")
+          .where("report_id", "=", reportDbId)
+          .where("action", "=", "acknowledge")
+          .executeTakeFirstOrThrow()
+      ).id;
+
+    before(async () => {
+      researcher = await signedIn(
+        ctx,
+        await createUser(ctx, "researcher", { displayName: NAME }),
+      );
+      const { revealIdentity: _hidden, ...fields } = reportFields({
+        organization: orgB.publicId,
+        newOrganization: "",
+        creditKind: "name",
+      });
+      const res = await submitReport(researcher, fields);
+      assert.equal(res.status, 303);
+      id = reportIdFrom(res.headers.location);
+      reportDbId = (
+        await ctx.db
+          .selectFrom("reports")
+          .select("id")
+          .where("public_id", "=", id)
+          .executeTakeFirstOrThrow()
+      ).id;
+    });
+
+    it("every message box says who will read it, before and after the notice", async () => {
+      const before = await page(researcher, id);
+      assert.match(before, /Read by the researcher and the CERT team\./);
+      assert.doesNotMatch(before, /contacts of Beta Power Grid/);
+      const staffBefore = await page(triager, id);
+      assert.match(staffBefore, /Internal: CERT staff only\./);
+      assert.match(staffBefore, /Read by the researcher and the CERT team\./);
+    });
+
+    it("the acknowledgment that names the researcher is not on the contact's page after the notice", async () => {
+      await post(triager, `/reports/${id}/transition`, {
+        name: "acknowledge",
+        message: `Thank you, ${NAME}, for this careful report.`,
+      });
+      await post(triager, `/reports/${id}/comments`, {
+        body: `${NAME}, which build did you test?`,
+      });
+      await post(researcher, `/reports/${id}/comments`, {
+        body: "Build 4.2, signed in as myself.",
+      });
+      await post(triager, `/reports/${id}/transition`, {
+        name: "triage",
+        message: "",
+      });
+      // The notice's own message is the first one the organization reads.
+      const notifyBox =
+        /<label for="m-notify_vendor">[^<]*<\/label>\s*<p class="hint"[^>]*>Read by the researcher, the CERT team and the contacts of Beta Power Grid\.<\/p>/;
+      assert.match(await page(triager, id), notifyBox);
+      await post(triager, `/reports/${id}/transition`, {
+        name: "notify_vendor",
+        message: "Please look at this report.",
+      });
+      await post(triager, `/reports/${id}/comments`, {
+        body: "Org: please confirm receipt.",
+      });
+
+      const contactPage = await page(contactB, id);
+      assert.match(contactPage, /Not disclosed to your organization/);
+      assert.match(contactPage, /Please look at this report\./);
+      assert.match(contactPage, /Org: please confirm receipt\./);
+      // The description is what the organization needs, and it reads it.
+      assert.match(contactPage, /Changing the booking ID in the URL/);
+      assert.doesNotMatch(contactPage, new RegExp(NAME));
+      assert.doesNotMatch(contactPage, /Build 4\.2/);
+      assert.match(
+        contactPage,
+        /Read by the researcher, the CERT team and the contacts of Beta Power Grid\./,
+      );
+      assert.doesNotMatch(await mailTo(contactBUser.user.id), new RegExp(NAME));
+
+      // The researcher and the CERT still read all of it.
+      const researcherPage = await page(researcher, id);
+      assert.match(researcherPage, new RegExp(`Thank you, ${NAME}`));
+      assert.match(researcherPage, /Build 4\.2/);
+      const staffPage = await page(triager, id);
+      assert.match(staffPage, /Build 4\.2/);
+      assert.match(staffPage, /Share with the organization/);
+    });
+
+    it("only staff may share a message, and only one of this report's researcher-and-CERT messages", async () => {
+      const event = String(await ackEventId());
+      for (const who of [researcher, contactB])
+        assert.equal(
+          (await who.post(`/reports/${id}/share`, { event })).status,
+          404,
+        );
+      const note = await ctx.db
+        .insertInto("report_events")
+        .values({
+          report_id: reportDbId,
+          actor_id: null,
+          kind: "note",
+          visibility: "internal",
+          audience: "internal",
+          body: "internal",
+          created_at: ctx.clock.now().getTime(),
+        })
+        .returning("id")
+        .executeTakeFirstOrThrow();
+      for (const bad of [String(note.id), "999999", "x", ""]) {
+        const res = await triager.post(`/reports/${id}/share`, { event: bad });
+        assert.equal(res.status, 422, bad);
+        assert.match(
+          res.text,
+          /Choose a message between the researcher and the CERT/,
+        );
+      }
+      assert.doesNotMatch(await page(contactB, id), new RegExp(NAME));
+    });
+
+    it("after a triager shares the acknowledgment, the contact reads it, marked as shared", async () => {
+      await post(triager, `/reports/${id}/share`, {
+        event: String(await ackEventId()),
+      });
+      const contactPage = await page(contactB, id);
+      assert.match(contactPage, new RegExp(`Thank you, ${NAME}`));
+      assert.match(contactPage, /shared with the organization/);
+      // Only that message: the rest stays between the researcher and the CERT.
+      assert.doesNotMatch(contactPage, /Build 4\.2/);
+      const audit = await ctx.db
+        .selectFrom("audit_log")
+        .select("action")
+        .where("action", "=", "report.message_shared")
+        .where("target_id", "=", id)
+        .execute();
+      assert.equal(audit.length, 1);
+      // Sharing twice changes nothing.
+      const again = await triager.post(`/reports/${id}/share`, {
+        event: String(await ackEventId()),
+      });
+      assert.equal(again.status, 422);
+    });
+  });
+
+  describe("the migration", () => {
+    it("makes what was written before the notice researcher-and-CERT only", async () => {
+      const db = await createTestContext();
+      try {
+        const researcher = await createUser(db, "researcher");
+        const org = await createOrg(db);
+        const notified = await insertReport(db, {
+          reporterId: researcher.user.id,
+          state: "fix_in_progress",
+          organizationId: org.id,
+        });
+        const withoutStep = await insertReport(db, {
+          reporterId: researcher.user.id,
+          state: "vendor_notified",
+          organizationId: org.id,
+          vendorNotifiedAt: new Date(db.clock.ms + 5),
+        });
+        const notYet = await insertReport(db, {
+          reporterId: researcher.user.id,
+          state: "triaged",
+          organizationId: org.id,
+        });
+        await eventAudience.down(db.db);
+        const event = async (
+          reportId: number,
+          body: string,
+          at: number,
+          kind = "comment",
+          action: string | null = null,
+          visibility = "public",
+        ) =>
+          db.db
+            .insertInto("report_events")
+            .values({
+              report_id: reportId,
+              actor_id: null,
+              kind,
+              action,
+              visibility,
+              body,
+              created_at: db.clock.ms + at,
+            } as never)
+            .execute();
+        await event(notified.id, "before", 0);
+        await event(notified.id, "note", 0, "note", null, "internal");
+        await event(notified.id, "notice", 0, "transition", "notify_vendor");
+        await event(notified.id, "after", 0);
+        await event(withoutStep.id, "early", 0);
+        await event(withoutStep.id, "late", 10);
+        await event(notYet.id, "waiting", 0);
+        await eventAudience.up(db.db);
+        const rows = await db.db
+          .selectFrom("report_events")
+          .select(["body", "audience"])
+          .orderBy("id")
+          .execute();
+        assert.deepEqual(
+          Object.fromEntries(rows.map((r) => [r.body, r.audience])),
+          {
+            before: "researcher",
+            note: "internal",
+            notice: "everyone",
+            after: "everyone",
+            early: "researcher",
+            late: "everyone",
+            waiting: "researcher",
+          },
+        );
+      } finally {
+        await db.close();
+      }
     });
   });
 });
