@@ -35,6 +35,7 @@ export const AUDIT_ACTIONS = [
   "report.deadline_changed",
   "report.credit_answered",
   "report.disclosure_requested",
+  "report.message_shared",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

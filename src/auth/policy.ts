@@ -4,6 +4,8 @@
  * exactly like one that does not exist (see reports/service.ts).
  */
 
+import type { EventAudience } from "../reports/types.js";
+
 export const ROLES = ["researcher", "org_contact", "triager", "admin"] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -66,6 +68,7 @@ export const REPORT_ACTIONS = [
   "report:answer_credit", // accept or decline the credit proposed for the advisory
   "report:request_disclosure", // the researcher asks the CERT to publish
   "report:view_viewers", // roles and organizations that viewed it (audit/service.ts)
+  "report:share_message", // show the organization a message the researcher and the CERT exchanged
 ] as const;
 export type ReportAction = (typeof REPORT_ACTIONS)[number];
 
@@ -127,7 +130,27 @@ const reportRules: Record<ReportAction, readonly Relation[]> = {
   // The researcher learns who looked at their report; org contacts do not
   // learn about CERT staff activity.
   "report:view_viewers": ["staff", "reporter"],
+  // Only a triager decides that the organization reads what the researcher
+  // told the CERT before it was involved.
+  "report:share_message": ["staff"],
 };
+
+/**
+ * Which timeline audiences (reports/types.ts EventAudience) a relation reads:
+ * an organization reads only what was written for it, or shared with it.
+ */
+export function readableAudiences(relation: Relation): EventAudience[] {
+  switch (relation) {
+    case "staff":
+      return ["internal", "researcher", "everyone"];
+    case "reporter":
+      return ["researcher", "everyone"];
+    case "org_contact":
+      return ["everyone"];
+    case "none":
+      return [];
+  }
+}
 
 /**
  * Staff see every unpatched vulnerability: they must use two-factor sign-in,

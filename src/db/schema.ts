@@ -130,8 +130,13 @@ export interface ReportEventsTable {
   from_state: string | null;
   to_state: string | null;
   visibility: string;
+  /** Who reads it: internal, researcher (and the CERT) or everyone (reports/types.ts). */
+  audience: Generated<string>;
   body: string | null;
   created_at: number;
+  /** When a triager shared a researcher-and-CERT message with the organization. */
+  shared_at: number | null;
+  shared_by: number | null;
 }
 
 export interface AttachmentsTable {

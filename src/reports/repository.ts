@@ -1,4 +1,4 @@
-import type { Selectable } from "kysely";
+import { sql, type Selectable } from "kysely";
 import type { DbOrTx } from "../db/index.js";
 import type { AttachmentsTable, ReportsTable } from "../db/schema.js";
 import type { Severity } from "./cvss.js";
@@ -6,6 +6,7 @@ import type {
   Attachment,
   CreditKind,
   DataKind,
+  EventAudience,
   EventKind,
   Report,
   TimelineEvent,
@@ -275,19 +276,29 @@ export async function insertEvent(db: DbOrTx, event: NewEvent) {
       from_state: event.fromState ?? null,
       to_state: event.toState ?? null,
       visibility: event.visibility,
+      // Decided when written, from the report's row in the same transaction:
+      // what is said before the organization is notified stays between the
+      // researcher and the CERT (a triager may share it later).
+      audience:
+        event.visibility === "internal"
+          ? "internal"
+          : sql<string>`(select case when r.vendor_notified_at is null
+              then 'researcher' else 'everyone' end
+              from reports r where r.id = ${event.reportId})`,
       body: event.body ?? null,
       created_at: event.at.getTime(),
     })
     .execute();
 }
 
-/** The timeline, oldest first; internal notes only when asked for. */
+/** The timeline, oldest first, with only the events written for these audiences. */
 export async function listEvents(
   db: DbOrTx,
   reportId: number,
-  includeInternal: boolean,
+  audiences: readonly EventAudience[],
 ): Promise<TimelineEvent[]> {
-  let query = db
+  if (audiences.length === 0) return [];
+  const rows = await db
     .selectFrom("report_events as e")
     .leftJoin("users as u", "u.id", "e.actor_id")
     .select([
@@ -300,12 +311,15 @@ export async function listEvents(
       "e.from_state",
       "e.to_state",
       "e.visibility",
+      "e.audience",
       "e.body",
       "e.created_at",
+      "e.shared_at",
     ])
-    .where("e.report_id", "=", reportId);
-  if (!includeInternal) query = query.where("e.visibility", "=", "public");
-  const rows = await query.orderBy("e.id").execute();
+    .where("e.report_id", "=", reportId)
+    .where("e.audience", "in", audiences as EventAudience[])
+    .orderBy("e.id")
+    .execute();
   return rows.map((r) => ({
     id: r.id,
     actorId: r.actor_id,
@@ -316,9 +330,40 @@ export async function listEvents(
     fromState: r.from_state as State | null,
     toState: r.to_state as State | null,
     visibility: r.visibility as "public" | "internal",
+    audience: r.audience as EventAudience,
     body: r.body,
     createdAt: new Date(r.created_at),
+    sharedAt: date(r.shared_at),
   }));
+}
+
+/**
+ * Opens one researcher-and-CERT message of this report to the organization;
+ * false when there is no such message (another report's, internal, a step
+ * without words, or shared already).
+ */
+export async function shareEventWithOrganization(
+  db: DbOrTx,
+  reportId: number,
+  eventId: number,
+  sharedBy: number,
+  at: Date,
+): Promise<Date | null> {
+  const row = await db
+    .updateTable("report_events")
+    .set({
+      audience: "everyone",
+      shared_at: at.getTime(),
+      shared_by: sharedBy,
+    })
+    .where("id", "=", eventId)
+    .where("report_id", "=", reportId)
+    .where("audience", "=", "researcher")
+    .where("kind", "in", ["comment", "transition"])
+    .where("body", "is not", null)
+    .returning("created_at")
+    .executeTakeFirst();
+  return row ? new Date(row.created_at) : null;
 }
 
 export interface NewAttachment {

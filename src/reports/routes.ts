@@ -39,6 +39,7 @@ import {
   reportFormOptions,
   reportFormSchema,
   reportPage,
+  shareMessage,
   takeTransition,
   transitionSchema,
   triageSchema,
@@ -350,6 +351,13 @@ export function reportRoutes(deps: Deps) {
     "disclosureDecision",
     declineDisclosureRequest,
     "Your answer to the request for disclosure is recorded.",
+  );
+
+  formRoute(
+    "/reports/:id/share",
+    "share",
+    shareMessage,
+    "The message is shared with the organization.",
   );
 
   router.get("/reports/:id/letter", requireSignIn, async (req, res) => {

@@ -1,5 +1,10 @@
 import { z } from "zod";
-import { can, relationTo, type Actor } from "../auth/policy.js";
+import {
+  can,
+  readableAudiences,
+  relationTo,
+  type Actor,
+} from "../auth/policy.js";
 import {
   recordAudit,
   recordReportView,
@@ -9,7 +14,13 @@ import type { AuditRequestContext } from "../audit/types.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime, ROLE_LABELS } from "../format.js";
 import { ConflictError, NotFoundError } from "../http/errors.js";
-import { optionalText, text, type FieldErrors } from "../http/validation.js";
+import {
+  optionalText,
+  parseForm,
+  text,
+  type FieldErrors,
+  type FormResult,
+} from "../http/validation.js";
 import { MAX_FILES } from "../http/uploads.js";
 import { keptOptions } from "../http/option-tags.js";
 import { newPublicId, newReportId, normalizeReportId } from "../ids.js";
@@ -55,6 +66,7 @@ import {
   listAttachments,
   listEvents,
   setAssignee,
+  shareEventWithOrganization,
   touchReport,
   updateTriageFields,
   userNames,
@@ -64,6 +76,7 @@ import {
   CREDIT_KINDS,
   DATA_KINDS,
   type Attachment,
+  type EventKind,
   type Report,
 } from "./types.js";
 import {
@@ -452,7 +465,7 @@ export async function reportPage(
   );
 
   const [events, attachments, organizations] = await Promise.all([
-    listEvents(deps.db, report.id, staff),
+    listEvents(deps.db, report.id, readableAudiences(relation)),
     listAttachments(deps.db, report.id),
     staff ? listOrganizations(deps.db) : Promise.resolve([]),
   ]);
@@ -465,9 +478,17 @@ export async function reportPage(
   const organization = report.organizationId
     ? await findOrganizationById(deps.db, report.organizationId)
     : undefined;
-  const duplicateOf = report.duplicateOfId
+  const original = report.duplicateOfId
     ? await findReportById(deps.db, report.duplicateOfId)
     : undefined;
+  // An organization learns only its own organization's facts: the original
+  // may be another organization's report, and its ID and state are not theirs.
+  const duplicateOf =
+    original &&
+    (relation !== "org_contact" ||
+      can(actor, "report:view", accessFacts(original)))
+      ? original
+      : undefined;
   const now = deps.clock.now();
   const seesReporter = can(actor, "report:see_reporter", facts);
   const credit =
@@ -481,6 +502,10 @@ export async function reportPage(
       ? await viewersOfReport(deps, actor, report.id)
       : null;
   const info = STATE_INFO[report.state];
+  const audience = messageAudiences(report, organization?.name ?? null);
+  const canShare =
+    report.vendorNotifiedAt !== null &&
+    can(actor, "report:share_message", facts);
 
   return {
     report: {
@@ -585,9 +610,24 @@ export async function reportPage(
       size: a.size,
       mediaType: a.mediaType,
     })),
+    audience,
     timeline: events.map((e) => ({
       kind: e.kind,
       internal: e.visibility === "internal",
+      audienceNote:
+        e.sharedAt !== null
+          ? `Written between the researcher and the CERT; shared with the organization ${formatDateTime(e.sharedAt)}.`
+          : staff && e.audience === "researcher"
+            ? "Between the researcher and the CERT: the organization does not read it."
+            : null,
+      // The event's row ID only reaches staff, on the form that shares it.
+      shareId:
+        canShare &&
+        e.audience === "researcher" &&
+        e.body !== null &&
+        SHAREABLE_KINDS.includes(e.kind)
+          ? e.id
+          : null,
       actor: e.actorName ?? "Disclosure Desk",
       // Org contacts see staff names; an anonymous researcher stays anonymous to them.
       actorRole: e.actorRole ? ROLE_LABELS[e.actorRole] : null,
@@ -615,6 +655,11 @@ export async function reportPage(
       name: t.name,
       label: t.label,
       messageRequired: t.message === "required",
+      // The notice's own message is the first one the organization reads.
+      audience:
+        t.name === "notify_vendor"
+          ? audience.withOrganization
+          : audience.public,
       needsResolution: t.name === "close",
     })),
     resolutions: RESOLUTIONS.filter((r) => r !== "withdrawn").map((r) => ({
@@ -649,6 +694,25 @@ export async function reportPage(
   };
 }
 
+/** Messages a triager may share with the organization: words, not records. */
+const SHAREABLE_KINDS: readonly EventKind[] = ["comment", "transition"];
+
+/**
+ * What every message box on the report page says about who will read it,
+ * by the same rule insertEvent decides an event's audience with.
+ */
+function messageAudiences(report: Report, organizationName: string | null) {
+  const withOrganization = `Read by the researcher, the CERT team and the contacts of ${organizationName ?? "the organization"}.`;
+  return {
+    public:
+      report.vendorNotifiedAt !== null
+        ? withOrganization
+        : "Read by the researcher and the CERT team.",
+    withOrganization,
+    internal: "Internal: CERT staff only.",
+  };
+}
+
 const DEADLINE_SUMMARIES: Record<string, string> = {
   changed: "moved the disclosure deadline",
   extension_requested: "asked for more time before disclosure",
@@ -674,6 +738,8 @@ function timelineSummary(kind: string, action: string | null): string {
       return "submitted the report";
     case "comment":
       return "commented";
+    case "share":
+      return "shared an earlier message between the researcher and the CERT with the organization";
     case "note":
       return "added an internal note";
     case "field_change":
@@ -889,6 +955,74 @@ export async function addNote(
     body,
     at: deps.clock.now(),
   });
+}
+
+const shareSchema = z.object({
+  event: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
+
+const NOT_SHAREABLE =
+  "Choose a message between the researcher and the CERT on this report's timeline that is not shared yet.";
+
+/**
+ * A triager shows the organization one message the researcher and the CERT
+ * exchanged before it was involved: on purpose, audited, and on the timeline.
+ */
+export async function shareMessage(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  body: unknown,
+  request: AuditRequestContext | null,
+): Promise<FormResult<void>> {
+  requireOn(actor, "report:share_message", report);
+  const form = parseForm(shareSchema, body);
+  if (!form.ok)
+    return {
+      ok: false,
+      errors: { _form: NOT_SHAREABLE },
+      values: form.values,
+    };
+  if (!report.vendorNotifiedAt)
+    return {
+      ok: false,
+      errors: {
+        _form:
+          "The organization has not been notified yet: there is nobody to share with.",
+      },
+      values: {},
+    };
+  const now = deps.clock.now();
+  const shared = await deps.db.transaction().execute(async (tx) => {
+    const writtenAt = await shareEventWithOrganization(
+      tx,
+      report.id,
+      form.data.event,
+      actor.id,
+      now,
+    );
+    if (!writtenAt) return false;
+    await insertEvent(tx, {
+      reportId: report.id,
+      actorId: actor.id,
+      kind: "share",
+      visibility: "public",
+      at: now,
+    });
+    await touchReport(tx, report.id, now);
+    await recordAudit(tx, {
+      action: "report.message_shared",
+      actor,
+      target: { type: "report", id: report.publicId },
+      details: { writtenAt: writtenAt.toISOString() },
+      request,
+      at: now,
+    });
+    return true;
+  });
+  return shared
+    ? { ok: true, data: undefined }
+    : { ok: false, errors: { _form: NOT_SHAREABLE }, values: {} };
 }
 
 export const triageSchema = z.object({

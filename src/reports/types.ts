@@ -70,7 +70,16 @@ export type EventKind =
   | "attachment"
   | "deadline"
   | "credit"
-  | "disclosure_request";
+  | "disclosure_request"
+  | "share";
+
+/**
+ * Who reads a timeline event, decided when it is written: CERT staff only;
+ * the researcher and the CERT (everything said before the organization was
+ * notified); or everyone on the case, the organization's contacts included.
+ */
+export const EVENT_AUDIENCES = ["internal", "researcher", "everyone"] as const;
+export type EventAudience = (typeof EVENT_AUDIENCES)[number];
 
 export interface TimelineEvent {
   id: number;
@@ -82,8 +91,11 @@ export interface TimelineEvent {
   fromState: State | null;
   toState: State | null;
   visibility: "public" | "internal";
+  audience: EventAudience;
   body: string | null;
   createdAt: Date;
+  /** When a triager shared this researcher-and-CERT message with the organization. */
+  sharedAt: Date | null;
 }
 
 export interface Attachment {

@@ -205,6 +205,12 @@ const ACCESS: Record<string, Access> = {
     params: { id: "report" },
     staffOnly: true,
   },
+  // Sharing a researcher-and-CERT message with the organization (org-privacy.test.ts).
+  "POST /reports/:id/share": {
+    kind: "object",
+    params: { id: "report" },
+    staffOnly: true,
+  },
   "POST /reports/:id/assign": {
     kind: "object",
     params: { id: "report" },

@@ -1841,6 +1841,8 @@ function templateFor(
         cvss: fc.constantFrom("", vector),
         organization: fc.constantFrom("", w.orgA.publicId, w.orgB.publicId),
       }),
+    "/reports/:id/share": () =>
+      fc.record({ event: fc.constantFrom("1", "2", "3", "", "0", "x") }),
     "/reports/:id/assign": () =>
       fc.record({ assignee: fc.constantFrom("me", "none") }),
     "/reports/:id/facts": () =>

@@ -6,6 +6,7 @@ import {
   GLOBAL_ACTIONS,
   mustEnrollTwoFactor,
   mustVerifyEmail,
+  readableAudiences,
   relationTo,
   REPORT_ACTIONS,
   ROLES,
@@ -187,6 +188,12 @@ const REPORT_TABLE: Record<ReportAction, Record<Role, string>> = {
 
   "report:view_viewers": {
     researcher: "Y.....",
+    org_contact: NONE,
+    triager: ALL,
+    admin: ALL,
+  },
+  "report:share_message": {
+    researcher: NONE,
     org_contact: NONE,
     triager: ALL,
     admin: ALL,
@@ -376,6 +383,23 @@ describe("policy", () => {
             expected[role][rel],
           );
         });
+  });
+
+  describe("readableAudiences", () => {
+    // An organization reads only what was written for it or shared with it.
+    const expected = {
+      staff: ["internal", "researcher", "everyone"],
+      reporter: ["researcher", "everyone"],
+      org_contact: ["everyone"],
+      none: [],
+    } as const;
+    for (const [relation, audiences] of Object.entries(expected))
+      it(`${relation} reads ${audiences.join(", ") || "nothing"}`, () => {
+        assert.deepEqual(
+          readableAudiences(relation as keyof typeof expected),
+          audiences,
+        );
+      });
   });
 
   describe("canAssignRole", () => {
