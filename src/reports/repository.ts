@@ -366,20 +366,6 @@ export async function listAttachments(
   return rows.map(toAttachment);
 }
 
-export async function findAttachment(
-  db: DbOrTx,
-  reportId: number,
-  publicId: string,
-) {
-  const row = await db
-    .selectFrom("attachments")
-    .selectAll()
-    .where("report_id", "=", reportId)
-    .where("public_id", "=", publicId)
-    .executeTakeFirst();
-  return row && toAttachment(row);
-}
-
 /** Files kept from a form that failed validation: only the owner's, only unlinked. */
 export async function findPendingAttachments(
   db: DbOrTx,

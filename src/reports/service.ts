@@ -1,5 +1,10 @@
 import { z } from "zod";
-import { can, relationTo, type Actor } from "../auth/policy.js";
+import {
+  can,
+  relationTo,
+  type Actor,
+  type ReportAccessFacts,
+} from "../auth/policy.js";
 import {
   recordAudit,
   recordReportView,
@@ -34,16 +39,17 @@ import {
 } from "../orgs/repository.js";
 import {
   isImage,
+  neutralFileName,
   sanitizeFileName,
   sniffMediaType,
   storeUpload,
   storedPath,
+  withoutMetadata,
 } from "./attachments.js";
 import { scoreCvss, SEVERITY_LABELS } from "./cvss.js";
 import { CWE_FORM_OPTIONS, CWE_OPTIONS, cweLabel, isKnownCwe } from "./cwe.js";
 import {
   changeReportState,
-  findAttachment,
   findPendingAttachments,
   findReportById,
   findPossibleDuplicates,
@@ -221,6 +227,7 @@ export async function acceptUploads(
     return { kept, error: `Attach at most ${MAX_FILES} files.` };
   }
   const refused: string[] = [];
+  const unclean: string[] = [];
   for (const file of files) {
     const mediaType = await sniffMediaType(file.path);
     const fileName = sanitizeFileName(file.originalname);
@@ -228,7 +235,12 @@ export async function acceptUploads(
       refused.push(fileName);
       continue;
     }
-    const stored = storeUpload(deps.config.dataDir, file.path);
+    const cleaned = await withoutMetadata(file.path, mediaType);
+    if (!cleaned) {
+      unclean.push(fileName);
+      continue;
+    }
+    const stored = storeUpload(deps.config.dataDir, cleaned);
     const attachment = await insertAttachment(deps.db, {
       publicId: newPublicId(),
       reportId: null,
@@ -241,10 +253,15 @@ export async function acceptUploads(
     });
     kept.push(keptView(attachment));
   }
-  const error = refused.length
-    ? `Not accepted (only images, PDF and plain text): ${refused.join(", ")}.`
-    : null;
-  return { kept, error };
+  const errors = [
+    refused.length
+      ? `Not accepted (only images, PDF and plain text): ${refused.join(", ")}.`
+      : "",
+    unclean.length
+      ? `Could not remove the hidden details (author, location) from ${unclean.join(", ")}: a damaged image or an encrypted PDF cannot be cleaned, so it was not accepted. Save or export it again, without a password, and attach it.`
+      : "",
+  ].filter(Boolean);
+  return { kept, error: errors.length ? errors.join(" ") : null };
 }
 
 /** Files a report: the report, its first timeline event, its files and its mail in one transaction. */
@@ -579,9 +596,9 @@ export async function reportPage(
           )
         : null,
     ].filter((d) => d !== null),
-    attachments: attachments.map((a) => ({
+    attachments: attachments.map((a, i) => ({
       publicId: a.publicId,
-      fileName: a.fileName,
+      fileName: shownFileName(actor, facts, a, i + 1),
       size: a.size,
       mediaType: a.mediaType,
     })),
@@ -1055,6 +1072,22 @@ export async function attachFiles(
   return { ok: true, value: kept.length };
 }
 
+/**
+ * A file's name as this viewer may see it: its own name for whoever may know
+ * who the researcher is (and for the file's uploader), a neutral one otherwise.
+ */
+function shownFileName(
+  actor: Actor,
+  facts: ReportAccessFacts,
+  attachment: Attachment,
+  position: number,
+): string {
+  return can(actor, "report:see_reporter", facts) ||
+    attachment.ownerId === actor.id
+    ? attachment.fileName
+    : neutralFileName(position, attachment.mediaType);
+}
+
 /** A file of a report, asked of the policy again on every download. */
 export async function attachmentFor(
   deps: Deps,
@@ -1064,11 +1097,11 @@ export async function attachmentFor(
   request: AuditRequestContext | null,
 ) {
   const report = await loadReportFor(deps, actor, rawReportId);
-  const attachment = await findAttachment(
-    deps.db,
-    report.id,
-    attachmentId.slice(0, 40),
-  );
+  // The whole list, for the file's position in it (its neutral name).
+  const attachments = await listAttachments(deps.db, report.id);
+  const position =
+    attachments.findIndex((a) => a.publicId === attachmentId.slice(0, 40)) + 1;
+  const attachment = attachments[position - 1];
   if (!attachment || !actor) throw new NotFoundError();
   await recordAudit(deps.db, {
     action: "attachment.downloaded",
@@ -1080,7 +1113,7 @@ export async function attachmentFor(
   });
   return {
     file: storedPath(deps.config.dataDir, attachment.sha256),
-    fileName: attachment.fileName,
+    fileName: shownFileName(actor, accessFacts(report), attachment, position),
     mediaType: attachment.mediaType,
     inline: isImage(attachment.mediaType),
   };
