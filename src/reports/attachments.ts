@@ -4,12 +4,18 @@ import {
   mkdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   writeFileSync,
 } from "node:fs";
 import path from "node:path";
 import { fileTypeFromFile } from "file-type";
 import { PDFDict, PDFDocument, PDFName, PDFStream } from "pdf-lib";
 import sharp from "sharp";
+import type { Deps } from "../deps.js";
+import {
+  attachmentHashesInUse,
+  deleteAbandonedAttachments,
+} from "./repository.js";
 
 /** What may be attached: images, PDF and plain text, decided by content. */
 export const ALLOWED_MEDIA_TYPES = [
@@ -83,13 +89,17 @@ export function storedPath(dataDir: string, sha256: string): string {
   return path.join(dataDir, "attachments", sha256.slice(0, 2), sha256);
 }
 
-/** Writes bytes into the content-addressed store; the same bytes are stored once. */
-export function storeUpload(
-  dataDir: string,
-  bytes: Buffer,
-): { sha256: string; size: number } {
-  const sha256 = createHash("sha256").update(bytes).digest("hex");
-  const target = storedPath(dataDir, sha256);
+export function contentHash(bytes: Buffer): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/**
+ * Writes bytes into the content-addressed store; the same bytes are stored
+ * once. Called after the attachment's row is written: the clean-up removes a
+ * file only when no row names it.
+ */
+export function storeUpload(dataDir: string, bytes: Buffer): void {
+  const target = storedPath(dataDir, contentHash(bytes));
   if (!existsSync(target)) {
     mkdirSync(path.dirname(target), { recursive: true });
     // Renamed into place so a reader never sees half a file under its hash.
@@ -97,7 +107,29 @@ export function storeUpload(
     writeFileSync(partial, bytes);
     renameSync(partial, target);
   }
-  return { sha256, size: bytes.length };
+}
+
+/** How long an upload waits for the form it came with to be sent again. */
+export const ABANDONED_UPLOAD_MS = 24 * 3_600_000;
+
+/**
+ * Deletes uploads never attached to a report (their form failed and was not
+ * sent again) a day after they came, rows and files. A file is removed inside
+ * the deleting transaction, while SQLite's write lock holds back any upload
+ * of the same bytes, and only when no other attachment names it.
+ */
+export async function deleteAbandonedUploads(
+  deps: Pick<Deps, "db" | "clock" | "config">,
+): Promise<number> {
+  const before = new Date(deps.clock.now().getTime() - ABANDONED_UPLOAD_MS);
+  return deps.db.transaction().execute(async (tx) => {
+    const hashes = [...new Set(await deleteAbandonedAttachments(tx, before))];
+    const inUse = await attachmentHashesInUse(tx, hashes);
+    for (const sha256 of hashes)
+      if (!inUse.has(sha256))
+        rmSync(storedPath(deps.config.dataDir, sha256), { force: true });
+    return hashes.length;
+  });
 }
 
 // Each upload is decoded once: libvips' operation cache would only hold memory.

@@ -38,6 +38,7 @@ import {
   listOrganizations,
 } from "../orgs/repository.js";
 import {
+  contentHash,
   isImage,
   neutralFileName,
   sanitizeFileName,
@@ -240,17 +241,17 @@ export async function acceptUploads(
       unclean.push(fileName);
       continue;
     }
-    const stored = storeUpload(deps.config.dataDir, cleaned);
     const attachment = await insertAttachment(deps.db, {
       publicId: newPublicId(),
       reportId: null,
       ownerId: actor.id,
-      sha256: stored.sha256,
+      sha256: contentHash(cleaned),
       mediaType,
-      size: stored.size,
+      size: cleaned.length,
       fileName,
       at: deps.clock.now(),
     });
+    storeUpload(deps.config.dataDir, cleaned);
     kept.push(keptView(attachment));
   }
   const errors = [
