@@ -1,13 +1,21 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
-  copyFileSync,
   existsSync,
   mkdirSync,
   readFileSync,
-  statSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
 } from "node:fs";
 import path from "node:path";
 import { fileTypeFromFile } from "file-type";
+import { PDFDict, PDFDocument, PDFName, PDFStream } from "pdf-lib";
+import sharp from "sharp";
+import type { Deps } from "../deps.js";
+import {
+  attachmentHashesInUse,
+  deleteAbandonedAttachments,
+} from "./repository.js";
 
 /** What may be attached: images, PDF and plain text, decided by content. */
 export const ALLOWED_MEDIA_TYPES = [
@@ -18,6 +26,23 @@ export const ALLOWED_MEDIA_TYPES = [
   "application/pdf",
   "text/plain",
 ] as const;
+
+const EXTENSIONS: Record<string, string> = {
+  "image/png": "png",
+  "image/jpeg": "jpg",
+  "image/gif": "gif",
+  "image/webp": "webp",
+  "application/pdf": "pdf",
+  "text/plain": "txt",
+};
+
+/**
+ * The name shown to someone who may not know who the researcher is: file
+ * names often carry a person's name ("Jane Doe - PoC.pdf").
+ */
+export function neutralFileName(position: number, mediaType: string): string {
+  return `attachment-${position}.${EXTENSIONS[mediaType] ?? "bin"}`;
+}
 
 export function isImage(mediaType: string): boolean {
   return mediaType.startsWith("image/");
@@ -64,17 +89,123 @@ export function storedPath(dataDir: string, sha256: string): string {
   return path.join(dataDir, "attachments", sha256.slice(0, 2), sha256);
 }
 
-/** Copies an upload into the content-addressed store; the same bytes are stored once. */
-export function storeUpload(
-  dataDir: string,
-  tmpFile: string,
-): { sha256: string; size: number } {
-  const bytes = readFileSync(tmpFile);
-  const sha256 = createHash("sha256").update(bytes).digest("hex");
-  const target = storedPath(dataDir, sha256);
+export function contentHash(bytes: Buffer): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/**
+ * Writes bytes into the content-addressed store; the same bytes are stored
+ * once. Called after the attachment's row is written: the clean-up removes a
+ * file only when no row names it.
+ */
+export function storeUpload(dataDir: string, bytes: Buffer): void {
+  const target = storedPath(dataDir, contentHash(bytes));
   if (!existsSync(target)) {
     mkdirSync(path.dirname(target), { recursive: true });
-    copyFileSync(tmpFile, target);
+    // Renamed into place so a reader never sees half a file under its hash.
+    const partial = `${target}.${randomBytes(6).toString("hex")}.partial`;
+    writeFileSync(partial, bytes);
+    renameSync(partial, target);
   }
-  return { sha256, size: statSync(target).size };
+}
+
+/** How long an upload waits for the form it came with to be sent again. */
+export const ABANDONED_UPLOAD_MS = 24 * 3_600_000;
+
+/**
+ * Deletes uploads never attached to a report (their form failed and was not
+ * sent again) a day after they came, rows and files. A file is removed inside
+ * the deleting transaction, while SQLite's write lock holds back any upload
+ * of the same bytes, and only when no other attachment names it.
+ */
+export async function deleteAbandonedUploads(
+  deps: Pick<Deps, "db" | "clock" | "config">,
+): Promise<number> {
+  const before = new Date(deps.clock.now().getTime() - ABANDONED_UPLOAD_MS);
+  return deps.db.transaction().execute(async (tx) => {
+    const hashes = [...new Set(await deleteAbandonedAttachments(tx, before))];
+    const inUse = await attachmentHashesInUse(tx, hashes);
+    for (const sha256 of hashes)
+      if (!inUse.has(sha256))
+        rmSync(storedPath(deps.config.dataDir, sha256), { force: true });
+    return hashes.length;
+  });
+}
+
+// Each upload is decoded once: libvips' operation cache would only hold memory.
+sharp.cache(false);
+
+const IMAGE_FORMATS = {
+  "image/jpeg": "jpeg",
+  "image/png": "png",
+  "image/gif": "gif",
+  "image/webp": "webp",
+} as const;
+
+// A 48-megapixel photo fits; a small file claiming a huge canvas (a
+// decompression bomb) is refused before it is decoded.
+const MAX_PIXELS = 50_000_000;
+
+/**
+ * The file without what it says about who made it and where: EXIF (with GPS),
+ * XMP, IPTC, comments and text chunks in images; the document information,
+ * XMP and private application data in PDFs. Images are decoded and encoded
+ * again in their own format (turned upright first, since the orientation tag
+ * goes too); a PDF's pages are copied into a new document, which leaves old
+ * revisions and unreferenced objects behind. Null when the file cannot be
+ * cleaned (damaged, encrypted, or too large to decode).
+ */
+export async function withoutMetadata(
+  file: string,
+  mediaType: string,
+): Promise<Buffer | null> {
+  const bytes = readFileSync(file);
+  try {
+    if (mediaType === "application/pdf") return await cleanPdf(bytes);
+    if (mediaType in IMAGE_FORMATS)
+      return await cleanImage(
+        bytes,
+        IMAGE_FORMATS[mediaType as keyof typeof IMAGE_FORMATS],
+      );
+    return bytes;
+  } catch {
+    return null;
+  }
+}
+
+async function cleanImage(
+  bytes: Buffer,
+  format: (typeof IMAGE_FORMATS)[keyof typeof IMAGE_FORMATS],
+): Promise<Buffer> {
+  // sharp keeps no metadata unless asked to; animated GIF and WebP keep their frames.
+  return sharp(bytes, {
+    animated: format === "gif" || format === "webp",
+    autoOrient: true,
+    failOn: "warning",
+    limitInputPixels: MAX_PIXELS,
+  })
+    .toFormat(format, format === "jpeg" ? { quality: 90 } : {})
+    .toBuffer();
+}
+
+const PDF_PRIVATE_KEYS = ["Metadata", "PieceInfo"].map((k) => PDFName.of(k));
+
+async function cleanPdf(bytes: Buffer): Promise<Buffer | null> {
+  // Throws on an encrypted file: its metadata could not be read or removed.
+  const source = await PDFDocument.load(bytes, { updateMetadata: false });
+  if (source.getPageCount() === 0) return null;
+  const clean = await PDFDocument.create({ updateMetadata: false });
+  for (const page of await clean.copyPages(source, source.getPageIndices()))
+    clean.addPage(page);
+  // Pages, images and fonts may carry their own XMP or an application's data.
+  for (const [, object] of clean.context.enumerateIndirectObjects()) {
+    const dict =
+      object instanceof PDFDict
+        ? object
+        : object instanceof PDFStream
+          ? object.dict
+          : null;
+    for (const key of PDF_PRIVATE_KEYS) dict?.delete(key);
+  }
+  return Buffer.from(await clean.save());
 }

@@ -15,6 +15,7 @@ import {
   findReportById,
   insertEvent,
 } from "./repository.js";
+import { deleteAbandonedUploads } from "./attachments.js";
 import type { Report } from "./types.js";
 import type { Audience } from "./workflow.js";
 
@@ -241,6 +242,8 @@ export function startScheduler(
     async () => {
       const n = await runDueReminders(deps);
       if (n) logger.info({ reminders: n }, "reminders sent");
+      const removed = await deleteAbandonedUploads(deps);
+      if (removed) logger.info({ removed }, "abandoned uploads deleted");
     },
     (err) => logger.error({ err }, "reminder run failed"),
   );

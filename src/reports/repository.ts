@@ -411,20 +411,6 @@ export async function listAttachments(
   return rows.map(toAttachment);
 }
 
-export async function findAttachment(
-  db: DbOrTx,
-  reportId: number,
-  publicId: string,
-) {
-  const row = await db
-    .selectFrom("attachments")
-    .selectAll()
-    .where("report_id", "=", reportId)
-    .where("public_id", "=", publicId)
-    .executeTakeFirst();
-  return row && toAttachment(row);
-}
-
 /** Files kept from a form that failed validation: only the owner's, only unlinked. */
 export async function findPendingAttachments(
   db: DbOrTx,
@@ -441,6 +427,38 @@ export async function findPendingAttachments(
     .orderBy("id")
     .execute();
   return rows.map(toAttachment);
+}
+
+/**
+ * Deletes uploads that waited on a failed form and were never attached,
+ * uploaded before `before`; returns the hashes of their files.
+ */
+export async function deleteAbandonedAttachments(
+  db: DbOrTx,
+  before: Date,
+): Promise<string[]> {
+  const rows = await db
+    .deleteFrom("attachments")
+    .where("report_id", "is", null)
+    .where("created_at", "<", before.getTime())
+    .returning("sha256")
+    .execute();
+  return rows.map((r) => r.sha256);
+}
+
+/** Which of these stored files some attachment still names. */
+export async function attachmentHashesInUse(
+  db: DbOrTx,
+  hashes: readonly string[],
+): Promise<Set<string>> {
+  if (hashes.length === 0) return new Set();
+  const rows = await db
+    .selectFrom("attachments")
+    .select("sha256")
+    .distinct()
+    .where("sha256", "in", hashes as string[])
+    .execute();
+  return new Set(rows.map((r) => r.sha256));
 }
 
 export async function linkAttachments(

@@ -4,6 +4,7 @@ import {
   readableAudiences,
   relationTo,
   type Actor,
+  type ReportAccessFacts,
 } from "../auth/policy.js";
 import {
   recordAudit,
@@ -44,17 +45,19 @@ import {
   listOrganizations,
 } from "../orgs/repository.js";
 import {
+  contentHash,
   isImage,
+  neutralFileName,
   sanitizeFileName,
   sniffMediaType,
   storeUpload,
   storedPath,
+  withoutMetadata,
 } from "./attachments.js";
 import { scoreCvss, SEVERITY_LABELS } from "./cvss.js";
 import { CWE_FORM_OPTIONS, CWE_OPTIONS, cweLabel, isKnownCwe } from "./cwe.js";
 import {
   changeReportState,
-  findAttachment,
   findPendingAttachments,
   findReportById,
   findPossibleDuplicates,
@@ -234,6 +237,7 @@ export async function acceptUploads(
     return { kept, error: `Attach at most ${MAX_FILES} files.` };
   }
   const refused: string[] = [];
+  const unclean: string[] = [];
   for (const file of files) {
     const mediaType = await sniffMediaType(file.path);
     const fileName = sanitizeFileName(file.originalname);
@@ -241,23 +245,33 @@ export async function acceptUploads(
       refused.push(fileName);
       continue;
     }
-    const stored = storeUpload(deps.config.dataDir, file.path);
+    const cleaned = await withoutMetadata(file.path, mediaType);
+    if (!cleaned) {
+      unclean.push(fileName);
+      continue;
+    }
     const attachment = await insertAttachment(deps.db, {
       publicId: newPublicId(),
       reportId: null,
       ownerId: actor.id,
-      sha256: stored.sha256,
+      sha256: contentHash(cleaned),
       mediaType,
-      size: stored.size,
+      size: cleaned.length,
       fileName,
       at: deps.clock.now(),
     });
+    storeUpload(deps.config.dataDir, cleaned);
     kept.push(keptView(attachment));
   }
-  const error = refused.length
-    ? `Not accepted (only images, PDF and plain text): ${refused.join(", ")}.`
-    : null;
-  return { kept, error };
+  const errors = [
+    refused.length
+      ? `Not accepted (only images, PDF and plain text): ${refused.join(", ")}.`
+      : "",
+    unclean.length
+      ? `Could not remove the hidden details (author, location) from ${unclean.join(", ")}: a damaged image or an encrypted PDF cannot be cleaned, so it was not accepted. Save or export it again, without a password, and attach it.`
+      : "",
+  ].filter(Boolean);
+  return { kept, error: errors.length ? errors.join(" ") : null };
 }
 
 /** Files a report: the report, its first timeline event, its files and its mail in one transaction. */
@@ -604,9 +618,9 @@ export async function reportPage(
           )
         : null,
     ].filter((d) => d !== null),
-    attachments: attachments.map((a) => ({
+    attachments: attachments.map((a, i) => ({
       publicId: a.publicId,
-      fileName: a.fileName,
+      fileName: shownFileName(actor, facts, a, i + 1),
       size: a.size,
       mediaType: a.mediaType,
     })),
@@ -1189,6 +1203,22 @@ export async function attachFiles(
   return { ok: true, value: kept.length };
 }
 
+/**
+ * A file's name as this viewer may see it: its own name for whoever may know
+ * who the researcher is (and for the file's uploader), a neutral one otherwise.
+ */
+function shownFileName(
+  actor: Actor,
+  facts: ReportAccessFacts,
+  attachment: Attachment,
+  position: number,
+): string {
+  return can(actor, "report:see_reporter", facts) ||
+    attachment.ownerId === actor.id
+    ? attachment.fileName
+    : neutralFileName(position, attachment.mediaType);
+}
+
 /** A file of a report, asked of the policy again on every download. */
 export async function attachmentFor(
   deps: Deps,
@@ -1198,11 +1228,11 @@ export async function attachmentFor(
   request: AuditRequestContext | null,
 ) {
   const report = await loadReportFor(deps, actor, rawReportId);
-  const attachment = await findAttachment(
-    deps.db,
-    report.id,
-    attachmentId.slice(0, 40),
-  );
+  // The whole list, for the file's position in it (its neutral name).
+  const attachments = await listAttachments(deps.db, report.id);
+  const position =
+    attachments.findIndex((a) => a.publicId === attachmentId.slice(0, 40)) + 1;
+  const attachment = attachments[position - 1];
   if (!attachment || !actor) throw new NotFoundError();
   await recordAudit(deps.db, {
     action: "attachment.downloaded",
@@ -1214,7 +1244,7 @@ export async function attachmentFor(
   });
   return {
     file: storedPath(deps.config.dataDir, attachment.sha256),
-    fileName: attachment.fileName,
+    fileName: shownFileName(actor, accessFacts(report), attachment, position),
     mediaType: attachment.mediaType,
     inline: isImage(attachment.mediaType),
   };
