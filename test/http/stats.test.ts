@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import type { State } from "../../src/reports/workflow.js";
+import fc from "fast-check";
+import supertest from "supertest";
+import { createApp } from "../../src/app.js";
+import { databaseFile, openDatabase } from "../../src/db/index.js";
+import { CWE_OTHER } from "../../src/reports/cwe.js";
+import { STATES, type State } from "../../src/reports/workflow.js";
+import { computeStats } from "../../src/stats/service.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {
   anonymous,
@@ -373,5 +379,295 @@ describe("statistics", () => {
       latest = (await total()) ?? "";
     }
     assert.equal(latest, "8", "recomputed after a minute");
+  });
+});
+
+/**
+ * The public page may show only what the published advisories show, so that
+ * nothing about a report still being handled can be read from it, not even
+ * by comparing the page before and after one report changes. Each step below
+ * changes unpublished reports (or what a published one does not make public)
+ * and the page, computed afresh at the same instant, must be the same bytes.
+ */
+describe("public statistics and reports not published", () => {
+  const SEED = Number(process.env.PROPERTY_SEED ?? 1919);
+  const NOT_PUBLISHED = STATES.filter((s) => s !== "disclosed");
+  const SEVERITIES = [null, "critical", "high", "medium", "low", "none"];
+  const CWES = ["CWE-639", "CWE-79", "CWE-89", "CWE-22", CWE_OTHER];
+  let ctx: TestContext;
+  let researcherId: number;
+  let orgIds: (number | null)[];
+  const unpublished: number[] = [];
+  const published: number[] = [];
+  let baseline: string;
+
+  async function event(reportId: number, to: State, ms: number) {
+    await ctx.db
+      .insertInto("report_events")
+      .values({
+        report_id: reportId,
+        actor_id: null,
+        kind: "transition",
+        action: null,
+        from_state: null,
+        to_state: to,
+        visibility: "public",
+        body: null,
+        created_at: ms,
+      })
+      .execute();
+  }
+
+  /** The public page as a first visitor sees it now: a fresh database handle has no cached numbers. */
+  function firstDifference(a: string, b: string): string {
+    const [as, bs] = [a.split("\n"), b.split("\n")];
+    const i = as.findIndex((line, n) => line !== bs[n]);
+    return `line ${i + 1}: ${as[i]?.trim()} → ${bs[i]?.trim()}`;
+  }
+
+  async function publicPage(): Promise<string> {
+    const { db } = openDatabase(databaseFile(ctx.dataDir));
+    try {
+      const res = await supertest(createApp({ ...ctx.deps, db })).get("/stats");
+      assert.equal(res.status, 200);
+      return res.text;
+    } finally {
+      await db.destroy();
+    }
+  }
+
+  interface NewReport {
+    state: State;
+    severity: string | null;
+    cwe: string;
+    org: number;
+    createdDaysAgo: number;
+    milestones: [State, number][];
+    advisory: "none" | "draft" | "published_but_not_disclosed";
+  }
+
+  async function addReport(r: NewReport): Promise<number> {
+    const created = NOW - r.createdDaysAgo * DAY;
+    const { id } = await insertReport(ctx, {
+      reporterId: researcherId,
+      state: r.state,
+      severity: r.severity,
+      cwe: r.cwe,
+      organizationId: orgIds[r.org % orgIds.length],
+      createdAt: new Date(created),
+    });
+    for (const [state, days] of r.milestones)
+      await event(id, state, created + days * DAY);
+    if (r.advisory !== "none")
+      await ctx.db
+        .insertInto("advisories")
+        .values({
+          report_id: id,
+          summary: "Draft summary",
+          updated_at: created,
+          published_at: r.advisory === "draft" ? null : created + 30 * DAY,
+        })
+        .execute();
+    return id;
+  }
+
+  async function removeReport(id: number) {
+    await ctx.db
+      .deleteFrom("report_events")
+      .where("report_id", "=", id)
+      .execute();
+    await ctx.db.deleteFrom("advisories").where("report_id", "=", id).execute();
+    await ctx.db.deleteFrom("reports").where("id", "=", id).execute();
+  }
+
+  const milestonesArb = fc.array(
+    fc.tuple(fc.constantFrom(...STATES), fc.integer({ min: 0, max: 200 })),
+    { maxLength: 5 },
+  );
+  const newReportArb: fc.Arbitrary<NewReport> = fc.record({
+    state: fc.constantFrom(...NOT_PUBLISHED),
+    severity: fc.constantFrom(...SEVERITIES),
+    cwe: fc.constantFrom(...CWES),
+    org: fc.nat(),
+    createdDaysAgo: fc.integer({ min: 0, max: 1500 }),
+    milestones: milestonesArb,
+    advisory: fc.constantFrom("none", "draft", "published_but_not_disclosed"),
+  });
+  type Step =
+    | { kind: "add"; report: NewReport }
+    | { kind: "remove"; pick: number }
+    | {
+        kind: "change";
+        pick: number;
+        state: State;
+        severity: string | null;
+        cwe: string;
+        org: number;
+        shiftDays: number;
+      }
+    | { kind: "internal"; pick: number; to: State; days: number };
+  const stepArb: fc.Arbitrary<Step> = fc.oneof(
+    fc.record({ kind: fc.constant("add" as const), report: newReportArb }),
+    fc.record({ kind: fc.constant("remove" as const), pick: fc.nat() }),
+    fc.record({
+      kind: fc.constant("change" as const),
+      pick: fc.nat(),
+      state: fc.constantFrom(...NOT_PUBLISHED),
+      severity: fc.constantFrom(...SEVERITIES),
+      cwe: fc.constantFrom(...CWES),
+      org: fc.nat(),
+      shiftDays: fc.integer({ min: -400, max: 400 }),
+    }),
+    // What a published advisory does not show: triage, questions, due dates.
+    fc.record({
+      kind: fc.constant("internal" as const),
+      pick: fc.nat(),
+      to: fc.constantFrom("triaged", "needs_info", "closed" as State),
+      days: fc.integer({ min: 0, max: 100 }),
+    }),
+  );
+
+  async function apply(step: Step): Promise<string> {
+    if (step.kind === "add") {
+      unpublished.push(await addReport(step.report));
+      return `add ${JSON.stringify(step.report)}`;
+    }
+    if (step.kind === "internal") {
+      const id = published[step.pick % published.length]!;
+      const r = await ctx.db
+        .selectFrom("reports")
+        .select("created_at")
+        .where("id", "=", id)
+        .executeTakeFirstOrThrow();
+      await event(id, step.to, r.created_at + step.days * DAY);
+      await ctx.db
+        .updateTable("reports")
+        .set({
+          ack_due_at: r.created_at + step.days * DAY,
+          triage_due_at: r.created_at + step.days * DAY,
+          disclosure_due_at: r.created_at + step.days * DAY,
+        })
+        .where("id", "=", id)
+        .execute();
+      return `internal ${JSON.stringify(step)} on published report ${id}`;
+    }
+    if (unpublished.length === 0) return "nothing to change";
+    const index = step.pick % unpublished.length;
+    const id = unpublished[index]!;
+    if (step.kind === "remove") {
+      unpublished.splice(index, 1);
+      await removeReport(id);
+      return `remove report ${id}`;
+    }
+    const shift = step.shiftDays * DAY;
+    await ctx.db
+      .updateTable("reports")
+      .set((eb) => ({
+        state: step.state,
+        severity: step.severity,
+        cwe: step.cwe,
+        organization_id: orgIds[step.org % orgIds.length],
+        created_at: eb("created_at", "+", shift),
+        ack_due_at: eb("ack_due_at", "+", shift),
+        triage_due_at: eb("triage_due_at", "+", shift),
+        vendor_notified_at: NOW - 3 * DAY,
+        disclosure_due_at: NOW + 87 * DAY,
+      }))
+      .where("id", "=", id)
+      .execute();
+    await ctx.db
+      .updateTable("report_events")
+      .set((eb) => ({ created_at: eb("created_at", "+", shift) }))
+      .where("report_id", "=", id)
+      .execute();
+    return `change report ${id}: ${JSON.stringify(step)}`;
+  }
+
+  before(async () => {
+    ctx = await createTestContext({ clock: new TestClock(NOW) });
+    researcherId = (await createUser(ctx, "researcher")).user.id;
+    const alpha = await createOrg(ctx, "Hospital Alpha Trust");
+    const beta = await createOrg(ctx, "Beta Water Works");
+    orgIds = [alpha.id, beta.id, null];
+    // Published advisories, so the page has numbers that unpublished reports could move.
+    const advisories: [string | null, string, number, number][] = [
+      ["high", "CWE-639", 400, alpha.id],
+      ["critical", "CWE-639", 200, alpha.id],
+      ["medium", "CWE-79", 90, beta.id],
+      [null, "CWE-89", 60, alpha.id],
+    ];
+    for (const [severity, cwe, daysAgo, org] of advisories) {
+      const created = NOW - daysAgo * DAY;
+      const { id } = await insertReport(ctx, {
+        reporterId: researcherId,
+        state: "disclosed",
+        severity,
+        cwe,
+        organizationId: org,
+        createdAt: new Date(created),
+        vendorNotifiedAt: new Date(created + 4 * DAY),
+      });
+      await event(id, "acknowledged", created + 1 * DAY);
+      await event(id, "triaged", created + 3 * DAY);
+      await event(id, "vendor_notified", created + 4 * DAY);
+      await event(id, "fixed", created + 20 * DAY);
+      await event(id, "disclosed", created + 30 * DAY);
+      await ctx.db
+        .insertInto("advisories")
+        .values({
+          report_id: id,
+          summary: "Fixed.",
+          updated_at: created + 30 * DAY,
+          published_at: created + 30 * DAY,
+        })
+        .execute();
+      published.push(id);
+    }
+    // Reports in every state not published, as any desk has.
+    for (const [i, state] of NOT_PUBLISHED.entries())
+      unpublished.push(
+        await addReport({
+          state,
+          severity: SEVERITIES[i % SEVERITIES.length]!,
+          cwe: CWES[i % CWES.length]!,
+          org: i,
+          createdDaysAgo: 10 + i * 37,
+          milestones: [
+            ["acknowledged", 1],
+            ["fixed", 5],
+          ],
+          advisory: i % 3 === 0 ? "draft" : "none",
+        }),
+      );
+    baseline = await publicPage();
+  });
+
+  after(async () => {
+    await ctx?.close();
+  });
+
+  it("adding, removing or changing one report not published never changes the public page", async () => {
+    const staffTotal = async () =>
+      (await computeStats(ctx, ctx.clock.now())).total;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(stepArb, { minLength: 1, maxLength: 4 }),
+        async (steps) => {
+          for (const step of steps) {
+            const before = await staffTotal();
+            const what = await apply(step);
+            // The step did reach the numbers staff see (the test would prove nothing otherwise).
+            if (step.kind === "add")
+              assert.equal(await staffTotal(), before + 1);
+            const page = await publicPage();
+            assert.ok(
+              page === baseline,
+              `the public page changed after: ${what}\n${firstDifference(baseline, page)}`,
+            );
+          }
+        },
+      ),
+      { seed: SEED, numRuns: 30 },
+    );
   });
 });
