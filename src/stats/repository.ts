@@ -198,3 +198,61 @@ export async function reportMilestonesInIdRange(
     disclosedAt: r.disclosed_at,
   }));
 }
+
+/**
+ * What each public advisory's page shows about its report (times in ms, null
+ * if never reached): the public statistics are computed from these alone.
+ */
+export interface PublishedAdvisoryFacts {
+  severity: string | null;
+  cwe: string;
+  reportedAt: number;
+  acknowledgedAt: number | null;
+  vendorNotifiedAt: number | null;
+  fixedAt: number | null;
+  publishedAt: number;
+}
+
+/**
+ * Every public advisory: published and its report disclosed, as
+ * src/advisories/repository.ts publishes them. Milestones are the first
+ * transition into the state, as the advisory's timeline shows them.
+ */
+export async function publishedAdvisoryFacts(
+  db: DbOrTx,
+): Promise<PublishedAdvisoryFacts[]> {
+  const rows = await db
+    .selectFrom("advisories as a")
+    .innerJoin("reports as r", "r.id", "a.report_id")
+    .select((eb) => {
+      const firstReached = (state: string) =>
+        eb
+          .selectFrom("report_events as e")
+          .select((e) => e.fn.min<number | null>("e.created_at").as("at"))
+          .whereRef("e.report_id", "=", "r.id")
+          .where("e.kind", "=", "transition")
+          .where("e.to_state", "=", state);
+      return [
+        "r.severity",
+        "r.cwe",
+        "r.created_at",
+        "r.vendor_notified_at",
+        "a.published_at",
+        firstReached("acknowledged").as("acknowledged_at"),
+        firstReached("fixed").as("fixed_at"),
+      ];
+    })
+    .where("a.published_at", "is not", null)
+    .where("r.state", "=", "disclosed")
+    .execute();
+  return rows.map((r) => ({
+    severity: r.severity,
+    cwe: r.cwe,
+    reportedAt: r.created_at,
+    acknowledgedAt:
+      r.acknowledged_at === null ? null : Number(r.acknowledged_at),
+    vendorNotifiedAt: r.vendor_notified_at,
+    fixedAt: r.fixed_at === null ? null : Number(r.fixed_at),
+    publishedAt: r.published_at!,
+  }));
+}

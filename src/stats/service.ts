@@ -10,18 +10,18 @@ import {
   countReportsBySeverity,
   countReportsCreatedIn,
   maxReportId,
+  publishedAdvisoryFacts,
   reportMilestonesInIdRange,
   topOrganizations,
   topReportedCwes,
   type Bucket,
   type OrganizationCount,
+  type PublishedAdvisoryFacts,
   type ReportMilestones,
 } from "./repository.js";
 
 /** Statistics are computed at most once a minute; every page view in between reads memory. */
 export const STATS_CACHE_MS = 60_000;
-/** The public page shows counts below this as "fewer than 3". */
-export const SUPPRESS_BELOW = 3;
 export const MONTHS_SHOWN = 24;
 export const TOP_CWES = 10;
 export const TOP_ORGANIZATIONS = 20;
@@ -235,31 +235,37 @@ export async function computeStats(
 
 // ---------------------------------------------------------------- cache
 
-interface CacheEntry {
-  snapshot?: StatsSnapshot;
+interface CacheEntry<T> {
+  snapshot?: T;
   expiresAt: number;
-  pending?: Promise<StatsSnapshot>;
+  pending?: Promise<T>;
 }
-/** One cache per database, so tests with their own database never share one. */
-const cache = new WeakMap<object, CacheEntry>();
+/** One cache per database and page, so tests with their own database never share one. */
+const staffCache = new WeakMap<object, CacheEntry<StatsSnapshot>>();
+const publicCache = new WeakMap<object, CacheEntry<PublicStatsSnapshot>>();
+
+type CacheDeps = Pick<Deps, "db" | "clock"> & Partial<Pick<Deps, "logger">>;
 
 /**
- * The statistics, recomputed when older than a minute by the app's clock.
+ * Statistics recomputed when older than a minute by the app's clock.
  * Concurrent requests share one computation. Once there are numbers, they are
  * served while newer ones are computed (the page says when they were), so
  * only the very first visit waits for a computation; at a million reports
  * that takes seconds.
  */
-export async function currentStats(
-  deps: Pick<Deps, "db" | "clock"> & Partial<Pick<Deps, "logger">>,
-): Promise<StatsSnapshot> {
+function cached<T>(
+  cache: WeakMap<object, CacheEntry<T>>,
+  deps: CacheDeps,
+  compute: (now: Date) => Promise<T>,
+): Promise<T> {
   const now = deps.clock.now();
   let entry = cache.get(deps.db);
   if (!entry) cache.set(deps.db, (entry = { expiresAt: 0 }));
-  if (entry.snapshot && now.getTime() < entry.expiresAt) return entry.snapshot;
+  if (entry.snapshot && now.getTime() < entry.expiresAt)
+    return Promise.resolve(entry.snapshot);
   if (!entry.pending) {
     const current = entry;
-    const pending = computeStats(deps, now);
+    const pending = compute(now);
     current.pending = pending;
     void pending
       .then(
@@ -275,7 +281,103 @@ export async function currentStats(
         if (current.pending === pending) current.pending = undefined;
       });
   }
-  return entry.snapshot ?? entry.pending!;
+  return entry.snapshot ? Promise.resolve(entry.snapshot) : entry.pending!;
+}
+
+/** The staff statistics, over every report. */
+export function currentStats(deps: CacheDeps): Promise<StatsSnapshot> {
+  return cached(staffCache, deps, (now) => computeStats(deps, now));
+}
+
+/** The public statistics, over the published advisories only. */
+export function currentPublicStats(
+  deps: CacheDeps,
+): Promise<PublicStatsSnapshot> {
+  return cached(publicCache, deps, (now) => computePublicStats(deps, now));
+}
+
+// ---------------------------------------------------------------- public
+
+export const PUBLIC_TIMINGS = ["acknowledge", "fix", "publish"] as const;
+export type PublicTiming = (typeof PUBLIC_TIMINGS)[number];
+
+/**
+ * What the public page shows: facts of the published advisories and nothing
+ * else. Every figure here can be worked out from the advisories' own pages,
+ * and no report still being handled, closed without an advisory or not yet
+ * published counts towards any of them, so neither one page nor the
+ * difference between two (before and after a report is filed, triaged or
+ * closed) tells anything about such a report.
+ */
+export interface PublicStatsSnapshot {
+  computedAt: Date;
+  total: number;
+  /** From the year of the first publication to this year. */
+  years: { year: number; count: number }[];
+  severities: Bucket[];
+  cwes: Bucket[];
+  timings: Record<PublicTiming, Distribution>;
+}
+
+function tally(keys: readonly (string | null)[]): Bucket[] {
+  const counts = new Map<string | null, number>();
+  for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1);
+  return [...counts].map(([key, count]) => ({ key, count }));
+}
+
+/**
+ * Times as each advisory's timeline shows them:
+ * - time to acknowledge: reported → acknowledged by the CERT;
+ * - time to fix: organization notified → fixed;
+ * - time to publish: reported → published.
+ */
+export async function computePublicStats(
+  deps: Pick<Deps, "db">,
+  now: Date,
+): Promise<PublicStatsSnapshot> {
+  const advisories = await publishedAdvisoryFacts(deps.db);
+  const perYear = new Map<number, number>();
+  for (const a of advisories) {
+    const year = new Date(a.publishedAt).getUTCFullYear();
+    perYear.set(year, (perYear.get(year) ?? 0) + 1);
+  }
+  const first = Math.min(...perYear.keys());
+  const last = Math.max(now.getUTCFullYear(), ...perYear.keys());
+  const years =
+    perYear.size === 0
+      ? []
+      : Array.from({ length: last - first + 1 }, (_, i) => ({
+          year: first + i,
+          count: perYear.get(first + i) ?? 0,
+        }));
+  const durations = (
+    from: keyof PublishedAdvisoryFacts,
+    to: keyof PublishedAdvisoryFacts,
+  ) =>
+    distribution(
+      advisories.flatMap((a) => {
+        const [start, end] = [a[from], a[to]];
+        return typeof start === "number" &&
+          typeof end === "number" &&
+          end >= start
+          ? [end - start]
+          : [];
+      }),
+    );
+  return {
+    computedAt: now,
+    total: advisories.length,
+    years,
+    severities: tally(advisories.map((a) => a.severity)),
+    cwes: tally(advisories.map((a) => a.cwe))
+      .sort((a, b) => b.count - a.count || (a.key! < b.key! ? -1 : 1))
+      .slice(0, TOP_CWES),
+    timings: {
+      acknowledge: durations("reportedAt", "acknowledgedAt"),
+      fix: durations("vendorNotifiedAt", "fixedAt"),
+      publish: durations("reportedAt", "publishedAt"),
+    },
+  };
 }
 
 // ---------------------------------------------------------------- view models
@@ -317,8 +419,6 @@ export interface ChartItem {
   /** Full, for the table. */
   tableLabel?: string;
   value: number;
-  /** Set when the number is not shown (small-number suppression). */
-  suppressed?: boolean;
 }
 
 const CHART_WIDTH = 400;
@@ -333,9 +433,7 @@ function shortLabel(text: string): string {
 }
 
 function countText(item: ChartItem): string {
-  return item.suppressed
-    ? `fewer than ${SUPPRESS_BELOW}`
-    : item.value.toLocaleString("en-GB");
+  return item.value.toLocaleString("en-GB");
 }
 
 /** Horizontal bars, one row per item, with the label left and the number right of each bar. */
@@ -347,14 +445,11 @@ export function barChart(
   items: readonly ChartItem[],
 ): BarChart {
   const barArea = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH;
-  const max = Math.max(
-    0,
-    ...items.filter((i) => !i.suppressed).map((i) => i.value),
-  );
+  const max = Math.max(0, ...items.map((i) => i.value));
   const bars = items.map((item, row) => {
     const y = 4 + row * ROW_HEIGHT;
     const width =
-      item.suppressed || max === 0 || item.value <= 0
+      max === 0 || item.value <= 0
         ? 0
         : Math.max(1, Math.round((item.value / max) * barArea * 10) / 10);
     return {
@@ -377,7 +472,7 @@ export function barChart(
     title,
     description:
       items.length === 0
-        ? "No reports yet."
+        ? `No ${valueHeader.toLowerCase()} yet.`
         : `Bar chart of ${valueHeader.toLowerCase()}: ` +
           rows.map((r) => `${r.label}, ${r.valueText}`).join("; ") +
           ".",
@@ -453,39 +548,29 @@ export interface DeadlineRow {
   assessedText: string;
 }
 
-function timingRows(timings: TimingSet, suppress: boolean): TimingRow[] {
-  return TIMINGS.map((t) => {
-    const d = timings[t];
-    const hidden = suppress && d.n > 0 && d.n < SUPPRESS_BELOW;
-    return {
-      ...TIMING_INFO[t],
-      countText: hidden
-        ? `fewer than ${SUPPRESS_BELOW}`
-        : d.n.toLocaleString("en-GB"),
-      medianText: hidden ? "too few reports" : durationText(d.median),
-      p90Text: hidden ? "too few reports" : durationText(d.p90),
-    };
-  });
+function timingRow(
+  info: { label: string; explanation: string },
+  d: Distribution,
+): TimingRow {
+  return {
+    ...info,
+    countText: d.n.toLocaleString("en-GB"),
+    medianText: durationText(d.median),
+    p90Text: durationText(d.p90),
+  };
 }
 
 function deadlineRows(
   deadlines: Record<Deadline, DeadlineShare>,
-  suppress: boolean,
 ): DeadlineRow[] {
   return DEADLINES.map((d) => {
     const { met, assessed } = deadlines[d];
-    const hidden = suppress && assessed > 0 && assessed < SUPPRESS_BELOW;
     return {
       ...DEADLINE_INFO[d],
-      shareText: hidden
-        ? "too few reports"
-        : assessed === 0
-          ? "none yet"
-          : `${Math.round((met / assessed) * 100)}%`,
-      metText: hidden ? "–" : met.toLocaleString("en-GB"),
-      assessedText: hidden
-        ? `fewer than ${SUPPRESS_BELOW}`
-        : assessed.toLocaleString("en-GB"),
+      shareText:
+        assessed === 0 ? "none yet" : `${Math.round((met / assessed) * 100)}%`,
+      metText: met.toLocaleString("en-GB"),
+      assessedText: assessed.toLocaleString("en-GB"),
     };
   });
 }
@@ -499,18 +584,8 @@ const SEVERITY_ORDER: readonly (Severity | null)[] = [
   null,
 ];
 
-function item(
-  label: string,
-  value: number,
-  suppress: boolean,
-  tableLabel?: string,
-): ChartItem {
-  return {
-    label,
-    tableLabel,
-    value,
-    suppressed: suppress && value > 0 && value < SUPPRESS_BELOW,
-  };
+function item(label: string, value: number, tableLabel?: string): ChartItem {
+  return { label, tableLabel, value };
 }
 
 const monthFormat = new Intl.DateTimeFormat("en-GB", {
@@ -528,7 +603,6 @@ export interface StatsView {
   computedAtText: string;
   computedAtIso: string;
   totalText: string;
-  suppressBelow: number;
   charts: {
     months: BarChart;
     states: BarChart;
@@ -549,39 +623,41 @@ export interface StaffStatsView extends StatsView {
   timingLabels: string[];
 }
 
-function statsView(
-  snapshot: StatsSnapshot,
-  suppress: boolean,
-  title: string,
-): StatsView {
+function computedAt(at: Date) {
+  const iso = at.toISOString();
+  return {
+    computedAtIso: iso,
+    computedAtText: `${iso.slice(0, 16).replace("T", " ")} UTC`,
+  };
+}
+
+function cweItems(cwes: readonly Bucket[]): ChartItem[] {
+  return cwes.map((b) =>
+    item(
+      b.key === CWE_OTHER ? "Other" : (b.key ?? ""),
+      b.count,
+      cweLabel(b.key ?? ""),
+    ),
+  );
+}
+
+function statsView(snapshot: StatsSnapshot, title: string): StatsView {
   const months = snapshot.months.map((m) =>
-    item(monthFormat.format(m.start), m.count, suppress),
+    item(monthFormat.format(m.start), m.count),
   );
   const states = STATES.map((s: State) =>
-    item(STATE_INFO[s].label, countOf(snapshot.states, s), suppress),
+    item(STATE_INFO[s].label, countOf(snapshot.states, s)),
   );
   const severities = SEVERITY_ORDER.map((s) =>
     item(
       s === null ? "Not rated yet" : SEVERITY_LABELS[s],
       countOf(snapshot.severities, s),
-      suppress,
     ),
   );
-  const cwes = snapshot.cwes.map((b) =>
-    item(
-      b.key === CWE_OTHER ? "Other" : (b.key ?? ""),
-      b.count,
-      suppress,
-      cweLabel(b.key ?? ""),
-    ),
-  );
-  const iso = snapshot.computedAt.toISOString();
   return {
     title,
-    computedAtIso: iso,
-    computedAtText: `${iso.slice(0, 16).replace("T", " ")} UTC`,
+    ...computedAt(snapshot.computedAt),
     totalText: snapshot.total.toLocaleString("en-GB"),
-    suppressBelow: SUPPRESS_BELOW,
     charts: {
       months: barChart(
         "chart-months",
@@ -609,19 +685,83 @@ function statsView(
         `Most reported weaknesses (top ${TOP_CWES})`,
         "Reports",
         "Weakness",
-        cwes,
+        cweItems(snapshot.cwes),
       ),
     },
-    timings: timingRows(snapshot.timings, suppress),
-    deadlines: deadlineRows(snapshot.deadlines, suppress),
+    timings: TIMINGS.map((t) => timingRow(TIMING_INFO[t], snapshot.timings[t])),
+    deadlines: deadlineRows(snapshot.deadlines),
   };
 }
 
-/** The public page: aggregates only, no organization, small numbers suppressed. */
+const PUBLIC_TIMING_INFO: Record<
+  PublicTiming,
+  { label: string; explanation: string }
+> = {
+  acknowledge: {
+    label: "Time to acknowledge",
+    explanation: "From the report to the CERT acknowledging it.",
+  },
+  fix: {
+    label: "Time to fix",
+    explanation: "From the organization being notified to the fix.",
+  },
+  publish: {
+    label: "Time to publish",
+    explanation: "From the report to the advisory being published.",
+  },
+};
+
+export interface PublicStatsView {
+  title: string;
+  computedAtText: string;
+  computedAtIso: string;
+  totalText: string;
+  charts: { years: BarChart; severities: BarChart; cwes: BarChart };
+  timings: TimingRow[];
+}
+
+/** The public page: published advisories only, no organization. */
 export async function publicStatsView(
   deps: Pick<Deps, "db" | "clock">,
-): Promise<StatsView> {
-  return statsView(await currentStats(deps), true, "Statistics");
+): Promise<PublicStatsView> {
+  const snapshot = await currentPublicStats(deps);
+  const severities = SEVERITY_ORDER.map((s) =>
+    item(
+      s === null ? "Not scored" : SEVERITY_LABELS[s],
+      countOf(snapshot.severities, s),
+    ),
+  );
+  return {
+    title: "Statistics",
+    ...computedAt(snapshot.computedAt),
+    totalText: snapshot.total.toLocaleString("en-GB"),
+    charts: {
+      years: barChart(
+        "chart-years",
+        "Advisories published per year",
+        "Advisories",
+        "Year",
+        snapshot.years.map((y) => item(String(y.year), y.count)),
+      ),
+      severities: barChart(
+        "chart-severities",
+        "Advisories by severity",
+        "Advisories",
+        "Severity",
+        severities,
+      ),
+      cwes: barChart(
+        "chart-cwes",
+        `Weaknesses in advisories (top ${TOP_CWES})`,
+        "Advisories",
+        "Weakness",
+        cweItems(snapshot.cwes),
+      ),
+    },
+    timings: PUBLIC_TIMINGS.map((t) =>
+      timingRow(PUBLIC_TIMING_INFO[t], snapshot.timings[t]),
+    ),
+  };
 }
 
 /** The staff page: exact numbers, and by organization. */
@@ -631,7 +771,7 @@ export async function staffStatsView(
 ): Promise<StaffStatsView> {
   if (!can(actor, "stats:view_staff")) throw new NotFoundError();
   const snapshot = await currentStats(deps);
-  const base = statsView(snapshot, false, "Statistics for staff");
+  const base = statsView(snapshot, "Statistics for staff");
   return {
     ...base,
     organizationsChart: barChart(
@@ -639,7 +779,7 @@ export async function staffStatsView(
       `Organizations with the most reports (top ${TOP_ORGANIZATIONS})`,
       "Reports",
       "Organization",
-      snapshot.organizations.map((o) => item(o.name, o.count, false)),
+      snapshot.organizations.map((o) => item(o.name, o.count)),
     ),
     timingLabels: TIMINGS.map((t) => TIMING_INFO[t].label),
     organizations: snapshot.organizations.map((o) => {
