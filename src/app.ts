@@ -26,7 +26,7 @@ import { actorOf } from "./http/middleware.js";
 import { formValues } from "./http/validation.js";
 import { publicRoutes } from "./http/public-routes.js";
 import "./http/types.js";
-import { multipartParser } from "./http/uploads.js";
+import { fileUploads } from "./http/uploads.js";
 import { limiter, MINUTE_MS } from "./http/rate-limits.js";
 import { recordAudit } from "./audit/service.js";
 import { auditContextOf } from "./audit/routes.js";
@@ -150,8 +150,6 @@ export function createApp(deps: AppDeps) {
   app.use(passport.initialize());
   app.use(passport.session());
 
-  // Multipart forms are parsed before the CSRF check, which needs their token.
-  app.use(multipartParser(config.dataDir));
   const csrf = csrfSync({
     getTokenFromRequest: (req) => {
       const token = (req.body as Record<string, unknown> | undefined)?._csrf;
@@ -164,6 +162,9 @@ export function createApp(deps: AppDeps) {
       code: "EBADCSRFTOKEN",
     },
   });
+  // Only the routes that take files read a multipart body, checking its token
+  // before any file is written; every other one fails the check below unread.
+  app.use(fileUploads(config.dataDir, csrf));
   app.use((req: Request, res: Response, next: NextFunction) => {
     csrf.csrfSynchronisedProtection(req, res, (err?: unknown) => {
       // A report must not be lost to an expired session: keep what was typed
