@@ -38,6 +38,8 @@ export function fileUploads(dataDir: string, csrf: FormTokenCheck) {
   mkdirSync(tmp, { recursive: true });
   const upload = multer({
     dest: tmp,
+    // Browsers send file names as UTF-8; busboy's default reads them as Latin-1.
+    defParamCharset: "utf8",
     limits: {
       files: MAX_FILES,
       fileSize: MAX_FILE_BYTES,

@@ -277,4 +277,29 @@ describe("multipart uploads", () => {
       .set("Cookie", session.cookie);
     assert.match(page.text, /proof\.txt/);
   });
+
+  it("keeps a non-ASCII file name as typed (résumé.txt, not rÃ©sumÃ©.txt)", async () => {
+    const res = await supertest(ctx.app)
+      .post(`/reports/${reportId}/attachments`)
+      .set("Cookie", session.cookie)
+      .field("_csrf", session.csrf)
+      .attach("attachments", Buffer.from("curriculum vitae\n"), "résumé.txt");
+    assert.equal(res.status, 303);
+    const page = await supertest(ctx.app)
+      .get(`/reports/${reportId}`)
+      .set("Cookie", session.cookie);
+    const link = new RegExp(
+      `href="(/reports/${reportId}/attachments/[^"]+)">([^<]*sum[^<]*)</a>`,
+    ).exec(shown(page.text));
+    assert.ok(link, "the file is listed");
+    assert.equal(link[2], "résumé.txt");
+    const download = await supertest(ctx.app)
+      .get(link[1]!)
+      .set("Cookie", session.cookie);
+    assert.equal(download.status, 200);
+    const encoded = /filename\*=UTF-8''([^;]+)/.exec(
+      download.headers["content-disposition"] ?? "",
+    )?.[1];
+    assert.equal(decodeURIComponent(encoded ?? ""), "résumé.txt");
+  });
 });
