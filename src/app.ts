@@ -14,6 +14,7 @@ import { mustEnrollTwoFactor } from "./auth/policy.js";
 import { twoFactorRoutes } from "./auth/two-factor-routes.js";
 import { accountSecurityRoutes } from "./auth/account-routes.js";
 import { DatabaseSessionStore } from "./auth/session-store.js";
+import { expiredFormKeeper } from "./auth/kept-forms.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { Db } from "./db/index.js";
@@ -23,7 +24,6 @@ import { escapeHtml } from "./http/html.js";
 import { optionTags } from "./http/option-tags.js";
 import { HttpError } from "./http/errors.js";
 import { actorOf } from "./http/middleware.js";
-import { formValues } from "./http/validation.js";
 import { publicRoutes } from "./http/public-routes.js";
 import "./http/types.js";
 import { fileUploads } from "./http/uploads.js";
@@ -108,6 +108,10 @@ export function createApp(deps: AppDeps) {
     express.urlencoded({ extended: false, limit: "1mb", parameterLimit: 200 }),
   );
 
+  // Read before the session is loaded, which forgets an expired one.
+  const keeper = expiredFormKeeper(deps, SESSION_COOKIE);
+  app.use(keeper.recognize);
+
   const store = new DatabaseSessionStore(
     deps.db,
     deps.clock,
@@ -167,18 +171,10 @@ export function createApp(deps: AppDeps) {
   app.use(fileUploads(config.dataDir, csrf));
   app.use((req: Request, res: Response, next: NextFunction) => {
     csrf.csrfSynchronisedProtection(req, res, (err?: unknown) => {
-      // A report must not be lost to an expired session: keep what was typed
-      // (never filed automatically, which would be a CSRF hole) and show it
-      // again, filled in, after signing in.
-      if (
-        err &&
-        !req.user &&
-        req.method === "POST" &&
-        req.path === "/reports/new"
-      ) {
-        return keepExpiredForm(req, res, "/reports/new");
-      }
-      next(err);
+      // A report typed into a session that expired is kept for its author
+      // (never filed automatically); anything else is refused.
+      if (err) return keeper.keep(req, res, next, err);
+      next();
     });
   });
 
@@ -277,22 +273,6 @@ async function auditNotFound(deps: AppDeps, req: Request) {
   } catch (err) {
     deps.logger.error({ err }, "could not audit a not-found report");
   }
-}
-
-function keepExpiredForm(req: Request, res: Response, action: string) {
-  const {
-    _csrf: _token,
-    keptAttachments: _files,
-    ...values
-  } = formValues(req.body);
-  req.session.pendingForm = { action, values, savedAt: Date.now() };
-  req.session.returnTo = action;
-  (req.session.flash ??= []).push({
-    kind: "info",
-    message:
-      "Your session ended before the report was sent. Sign in and it will be shown again, filled in.",
-  });
-  res.redirect(303, "/login");
 }
 
 function httpStatusOf(err: unknown): number {

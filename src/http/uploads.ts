@@ -79,6 +79,30 @@ export function fileUploads(dataDir: string, csrf: FormTokenCheck) {
   };
 }
 
+/**
+ * Reads only the text fields of a multipart form; its files are skipped
+ * unread, so nothing is written. For a form kept over an expired session.
+ */
+export function readTextFields(
+  req: Request,
+  res: Response,
+  maxFieldBytes: number,
+): Promise<{ body: unknown; tooLarge: boolean }> {
+  const read = multer({
+    storage: multer.memoryStorage(),
+    limits: { fields: 60, fieldSize: maxFieldBytes },
+    fileFilter: (_req, _file, cb) => cb(null, false),
+  }).any();
+  return new Promise((resolve, reject) =>
+    read(req, res, (err: unknown) => {
+      if (!err) return resolve({ body: req.body, tooLarge: false });
+      if (err instanceof multer.MulterError && err.code === "LIMIT_FIELD_VALUE")
+        return resolve({ body: req.body, tooLarge: true });
+      reject(new HttpError(400, UNREADABLE_FORM));
+    }),
+  );
+}
+
 /** A file part came before a valid CSRF token (multer annotates it: ours, not csrf-sync's shared one). */
 class TokenRefused extends Error {}
 
