@@ -14,6 +14,7 @@ import { mustEnrollTwoFactor } from "./auth/policy.js";
 import { twoFactorRoutes } from "./auth/two-factor-routes.js";
 import { accountSecurityRoutes } from "./auth/account-routes.js";
 import { DatabaseSessionStore } from "./auth/session-store.js";
+import { expiredFormKeeper } from "./auth/kept-forms.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { Db } from "./db/index.js";
@@ -23,10 +24,9 @@ import { escapeHtml } from "./http/html.js";
 import { optionTags } from "./http/option-tags.js";
 import { HttpError } from "./http/errors.js";
 import { actorOf } from "./http/middleware.js";
-import { formValues } from "./http/validation.js";
 import { publicRoutes } from "./http/public-routes.js";
 import "./http/types.js";
-import { multipartParser } from "./http/uploads.js";
+import { fileUploads } from "./http/uploads.js";
 import { limiter, MINUTE_MS } from "./http/rate-limits.js";
 import { recordAudit } from "./audit/service.js";
 import { auditContextOf } from "./audit/routes.js";
@@ -108,6 +108,10 @@ export function createApp(deps: AppDeps) {
     express.urlencoded({ extended: false, limit: "1mb", parameterLimit: 200 }),
   );
 
+  // Read before the session is loaded, which forgets an expired one.
+  const keeper = expiredFormKeeper(deps, SESSION_COOKIE);
+  app.use(keeper.recognize);
+
   const store = new DatabaseSessionStore(
     deps.db,
     deps.clock,
@@ -150,8 +154,6 @@ export function createApp(deps: AppDeps) {
   app.use(passport.initialize());
   app.use(passport.session());
 
-  // Multipart forms are parsed before the CSRF check, which needs their token.
-  app.use(multipartParser(config.dataDir));
   const csrf = csrfSync({
     getTokenFromRequest: (req) => {
       const token = (req.body as Record<string, unknown> | undefined)?._csrf;
@@ -164,20 +166,15 @@ export function createApp(deps: AppDeps) {
       code: "EBADCSRFTOKEN",
     },
   });
+  // Only the routes that take files read a multipart body, checking its token
+  // before any file is written; every other one fails the check below unread.
+  app.use(fileUploads(config.dataDir, csrf));
   app.use((req: Request, res: Response, next: NextFunction) => {
     csrf.csrfSynchronisedProtection(req, res, (err?: unknown) => {
-      // A report must not be lost to an expired session: keep what was typed
-      // (never filed automatically, which would be a CSRF hole) and show it
-      // again, filled in, after signing in.
-      if (
-        err &&
-        !req.user &&
-        req.method === "POST" &&
-        req.path === "/reports/new"
-      ) {
-        return keepExpiredForm(req, res, "/reports/new");
-      }
-      next(err);
+      // A report typed into a session that expired is kept for its author
+      // (never filed automatically); anything else is refused.
+      if (err) return keeper.keep(req, res, next, err);
+      next();
     });
   });
 
@@ -276,22 +273,6 @@ async function auditNotFound(deps: AppDeps, req: Request) {
   } catch (err) {
     deps.logger.error({ err }, "could not audit a not-found report");
   }
-}
-
-function keepExpiredForm(req: Request, res: Response, action: string) {
-  const {
-    _csrf: _token,
-    keptAttachments: _files,
-    ...values
-  } = formValues(req.body);
-  req.session.pendingForm = { action, values, savedAt: Date.now() };
-  req.session.returnTo = action;
-  (req.session.flash ??= []).push({
-    kind: "info",
-    message:
-      "Your session ended before the report was sent. Sign in and it will be shown again, filled in.",
-  });
-  res.redirect(303, "/login");
 }
 
 function httpStatusOf(err: unknown): number {

@@ -20,7 +20,7 @@ export function signIn(
       ip: req.ip ?? null,
       userAgent: req.get("user-agent") ?? null,
     };
-    if (pendingForm) req.session.pendingForm = pendingForm;
+    if (pendingForm?.userId === user.id) req.session.pendingForm = pendingForm;
     if (welcome) flash(req, "success", welcome);
     res.redirect(
       303,
@@ -45,7 +45,7 @@ export function askForSecondFactor(
     if (err) return next(err);
     req.session.twoFactorPending = { userId: user.id, since: now.getTime() };
     if (returnTo) req.session.returnTo = returnTo;
-    if (pendingForm) req.session.pendingForm = pendingForm;
+    if (pendingForm?.userId === user.id) req.session.pendingForm = pendingForm;
     res.redirect(303, "/login/2fa");
   });
 }

@@ -23,6 +23,8 @@ declare module "express-session" {
       action: string;
       values: Record<string, unknown>;
       savedAt: number;
+      /** Whose session ended: offered back to them only. */
+      userId: number;
     };
   }
 }

@@ -9,6 +9,7 @@ import {
   type FormResult,
 } from "../http/validation.js";
 import { can, mustVerifyEmail, type Actor } from "../auth/policy.js";
+import { keptFormFor } from "../auth/kept-forms.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import type { Report } from "./types.js";
 import { HOUR_MS, limiter } from "../http/rate-limits.js";
@@ -86,14 +87,18 @@ export function reportRoutes(deps: Deps) {
     if (mustVerifyEmail(actorOf(req)))
       return res.redirect(303, "/verify-email/needed");
     if (!can(actorOf(req), "report:create")) throw new NotFoundError();
-    // A form the session expired on comes back filled in, once.
-    const pending = req.session.pendingForm;
+    // A form the session expired on comes back filled in, once, to its author.
+    const pending = keptFormFor(
+      req.session.pendingForm,
+      req.user!.id,
+      deps.clock.now(),
+    );
     delete req.session.pendingForm;
-    const restored = pending?.action === "/reports/new";
+    const restored = pending !== undefined;
     await renderForm(
       res,
       200,
-      restored ? pending.values : { creditKind: "name" },
+      pending ? pending.values : { creditKind: "name" },
       {},
       [],
       restored,

@@ -301,7 +301,9 @@ describe("reports: hostile and forged input", () => {
       .set("Cookie", `${SESSION_COOKIE}=forged`)
       .type("form")
       .send(reportFields());
-    assert.equal(cookieOnly.status, 303);
+    // A session that was never signed in keeps nothing: refused, no cookie set.
+    assert.equal(cookieOnly.status, 403);
+    assert.equal(cookieOnly.headers["set-cookie"], undefined);
     assert.equal(await count("reports"), before);
     void anonymous;
   });

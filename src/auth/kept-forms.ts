@@ -1,0 +1,180 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+import type { NextFunction, Request, Response } from "express";
+import type { Deps } from "../deps.js";
+import { HttpError } from "../http/errors.js";
+import { HOUR_MS, limiter } from "../http/rate-limits.js";
+import { readTextFields } from "../http/uploads.js";
+import { formValues } from "../http/validation.js";
+import {
+  findExpiredSignIn,
+  type ExpiredSignIn,
+} from "./expired-session-repository.js";
+
+/** The one form kept over an expired session: a report is long to type. */
+const KEPT_FORM_PATH = "/reports/new";
+/** A report form holds far less; anything bigger is not a report. */
+export const KEPT_FORM_MAX_BYTES = 64 * 1024;
+/** A form is kept only for a session that ended this recently... */
+const ENDED_WITHIN_MS = 24 * HOUR_MS;
+/** ...and offered back only this long after it was kept. */
+export const KEPT_FORM_TTL_MS = 2 * HOUR_MS;
+
+const TOO_LONG =
+  "Your session ended before the report was sent, and the report is too long to keep until you sign in again. Go back, copy what you wrote, sign in and paste it into a new report.";
+
+/**
+ * The session id in express-session's signed cookie ("s:" + id + "." +
+ * HMAC-SHA256 in base64), or null when there is none or it is forged.
+ */
+export function signedSessionId(
+  cookieHeader: string | undefined,
+  name: string,
+  secret: string,
+): string | null {
+  for (const part of cookieHeader?.split(";") ?? []) {
+    const eq = part.indexOf("=");
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    let value: string;
+    try {
+      value = decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      return null;
+    }
+    const dot = value.lastIndexOf(".");
+    if (!value.startsWith("s:") || dot < 2) return null;
+    const sid = value.slice(2, dot);
+    const expected = Buffer.from(
+      createHmac("sha256", secret)
+        .update(sid)
+        .digest("base64")
+        .replace(/=+$/, ""),
+    );
+    const given = Buffer.from(value.slice(dot + 1));
+    return given.length === expected.length && timingSafeEqual(given, expected)
+      ? sid
+      : null;
+  }
+  return null;
+}
+
+/**
+ * A report must not be lost to an expired session, and an anonymous request
+ * must not park data here. So a form is kept only when the browser's session
+ * was signed in and ended by idle expiry, only with that session's own CSRF
+ * token (a cross-site form has none), bound to that user, capped, limited
+ * per account and never filed automatically: it is shown again, filled in,
+ * after that same user signs in.
+ */
+export function expiredFormKeeper(deps: Deps, cookieName: string) {
+  const keepLimit = limiter(deps, {
+    name: "kept_form",
+    windowMs: HOUR_MS,
+    limit: 10,
+    message:
+      "Many reports were kept for after sign-in in the last hour. Sign in and send the report again.",
+    key: (req) => `kept_form:user:${req.expiredSignIn?.userId}`,
+  });
+
+  /** Runs before the session is loaded: loading an expired one forgets its id. */
+  const recognize = async (
+    req: Request,
+    _res: Response,
+    next: NextFunction,
+  ) => {
+    if (req.method === "POST" && req.path === KEPT_FORM_PATH) {
+      const sid = signedSessionId(
+        req.headers.cookie,
+        cookieName,
+        deps.config.sessionSecret,
+      );
+      const now = deps.clock.now().getTime();
+      if (sid)
+        req.expiredSignIn = await findExpiredSignIn(
+          deps.db,
+          sid,
+          now,
+          now - ENDED_WITHIN_MS,
+        );
+    }
+    next();
+  };
+
+  /** The CSRF check failed: keep the form if this is that case, else refuse. */
+  const keep = (
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    csrfError: unknown,
+  ) => {
+    const ended = req.expiredSignIn;
+    if (req.user || !ended?.csrfToken || req.path !== KEPT_FORM_PATH)
+      return next(csrfError);
+    keepLimit(req, res, () => {
+      keepForm(req, res, ended).then(
+        (kept) => (kept ? undefined : next(csrfError)),
+        next,
+      );
+    });
+  };
+
+  const keepForm = async (
+    req: Request,
+    res: Response,
+    ended: ExpiredSignIn,
+  ): Promise<boolean> => {
+    // Files are never read for a signed-out request: they are dropped unwritten.
+    const { body, tooLarge } = req.is("multipart/form-data")
+      ? await readTextFields(req, res, KEPT_FORM_MAX_BYTES)
+      : { body: req.body as unknown, tooLarge: false };
+    const {
+      _csrf: token,
+      keptAttachments: _files,
+      ...values
+    } = formValues(body);
+    if (token !== ended.csrfToken) return false;
+    if (
+      tooLarge ||
+      Buffer.byteLength(JSON.stringify(values)) > KEPT_FORM_MAX_BYTES
+    )
+      throw new HttpError(413, TOO_LONG);
+    req.session.pendingForm = {
+      action: KEPT_FORM_PATH,
+      values,
+      savedAt: deps.clock.now().getTime(),
+      userId: ended.userId,
+    };
+    req.session.returnTo = KEPT_FORM_PATH;
+    (req.session.flash ??= []).push({
+      kind: "info",
+      message:
+        "Your session ended before the report was sent. Sign in and it will be shown again, filled in.",
+    });
+    res.redirect(303, "/login");
+    return true;
+  };
+
+  return { recognize, keep };
+}
+
+/** The kept form for this user, if it is theirs and still fresh. */
+export function keptFormFor(
+  pending: Request["session"]["pendingForm"],
+  userId: number,
+  now: Date,
+) {
+  return pending?.action === KEPT_FORM_PATH &&
+    pending.userId === userId &&
+    now.getTime() - pending.savedAt < KEPT_FORM_TTL_MS
+    ? pending
+    : undefined;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The browser's session was signed in and ended by idle expiry. */
+      expiredSignIn?: ExpiredSignIn;
+    }
+  }
+}
