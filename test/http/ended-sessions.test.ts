@@ -54,6 +54,8 @@ describe("an ended session never comes back", () => {
     port = (server.address() as AddressInfo).port;
   });
   after(async () => {
+    // An upload left unfinished by a failed test must not keep it open.
+    server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
     await ctx.close();
   });
