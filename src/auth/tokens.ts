@@ -113,3 +113,13 @@ export async function retireTokens(
     .where("used_at", "is", null)
     .execute();
 }
+
+/** Retires every unused link of a user, whatever it was for. */
+export async function retireAllTokens(db: DbOrTx, userId: number, now: Date) {
+  await db
+    .updateTable("tokens")
+    .set({ used_at: now.getTime() })
+    .where("user_id", "=", userId)
+    .where("used_at", "is", null)
+    .execute();
+}

@@ -215,6 +215,29 @@ describe("an ended session never comes back", () => {
     });
   });
 
+  it("email change", async () => {
+    const { laptop, stolen, reportId } = await researcherOnTwoDevices();
+    const newEmail = `moved-${reportId.toLowerCase()}@example.test`;
+    await endsDuringUpload(stolen, reportId, async () => {
+      await laptop.refreshCsrf("/account");
+      const ask = await laptop.post("/account/email", {
+        email: newEmail,
+        password: TEST_PASSWORD,
+      });
+      assert.equal(ask.status, 303);
+      const mail = await ctx.db
+        .selectFrom("outbox")
+        .select("text_body")
+        .where("to_address", "=", newEmail)
+        .executeTakeFirstOrThrow();
+      const token = /verify-email\?token=([^\s"<]+)/.exec(mail.text_body)![1]!;
+      await laptop.refreshCsrf(`/verify-email?token=${token}`);
+      const confirm = await laptop.post("/verify-email", { token });
+      assert.equal(confirm.status, 303);
+    });
+    assert.equal((await laptop.agent.get("/account")).status, 200);
+  });
+
   it("role change by an admin", async () => {
     const { who, stolen, reportId } = await researcherOnTwoDevices();
     const admin = await signedIn(ctx, await createUser(ctx, "admin"));
