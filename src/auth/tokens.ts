@@ -123,3 +123,13 @@ export async function retireAllTokens(db: DbOrTx, userId: number, now: Date) {
     .where("used_at", "is", null)
     .execute();
 }
+
+/** Voids every unused first-run setup link (an admin exists, or a newer link replaces them). */
+export async function retireSetupTokens(db: DbOrTx, now: Date) {
+  await db
+    .updateTable("tokens")
+    .set({ used_at: now.getTime() })
+    .where("purpose", "=", "setup" satisfies TokenPurpose)
+    .where("used_at", "is", null)
+    .execute();
+}
