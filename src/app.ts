@@ -189,7 +189,9 @@ export function createApp(deps: AppDeps) {
         }
       : null;
     res.locals.nav = navigationFor(actorOf(req));
-    res.locals.csrfToken = csrf.generateToken(req);
+    // Called by the views that render a form: the token lives in the
+    // session, so a page without a form must not create one.
+    res.locals.csrfToken = () => csrf.generateToken(req);
     res.locals.path = req.path;
     res.locals.flash = req.session.flash ?? [];
     res.locals.formatDateTime = formatDateTime;
@@ -246,7 +248,7 @@ export function createApp(deps: AppDeps) {
       res.locals.currentUser ??= null;
       res.locals.nav ??= [];
       res.locals.flash ??= [];
-      res.locals.csrfToken ??= "";
+      res.locals.csrfToken ??= () => "";
       res.render("errors/error", {
         title: status === 404 ? "Page not found" : "Error",
         status,

@@ -208,7 +208,12 @@ export function accountSecurityRoutes(deps: Deps) {
 
   router.post("/verify-email", async (req, res) => {
     const token = typeof req.body?.token === "string" ? req.body.token : "";
-    const outcome = await confirmEmailLink(deps, token, auditContextOf(req));
+    const outcome = await confirmEmailLink(
+      deps,
+      token,
+      auditContextOf(req),
+      req.user ? { userId: req.user.id, sessionId: req.sessionID } : null,
+    );
     if (!outcome.ok) {
       return res.status(400).render("errors/error", {
         title: "Link not valid",

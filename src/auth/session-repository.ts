@@ -23,7 +23,25 @@ export interface SessionClient {
   userAgent: string | null;
 }
 
-export async function writeSession(
+function sessionValues(
+  userId: number | null,
+  data: string,
+  expiresAt: number,
+  client: SessionClient | null,
+  now: number,
+) {
+  return {
+    user_id: userId,
+    data,
+    expires_at: expiresAt,
+    ip: client?.ip ?? null,
+    user_agent: client?.userAgent?.slice(0, 300) ?? null,
+    last_seen_at: now,
+  };
+}
+
+/** A new session (first save, or regenerated at sign-in): its start is now. */
+export async function insertSession(
   db: DbOrTx,
   sid: string,
   userId: number | null,
@@ -32,19 +50,34 @@ export async function writeSession(
   client: SessionClient | null,
   now: number,
 ) {
-  const values = {
-    user_id: userId,
-    data,
-    expires_at: expiresAt,
-    ip: client?.ip ?? null,
-    user_agent: client?.userAgent?.slice(0, 300) ?? null,
-    last_seen_at: now,
-  };
-  // A regenerated session (sign-in) is a new row, so created_at is its start.
   await db
     .insertInto("sessions")
-    .values({ sid, ...values, created_at: now })
-    .onConflict((oc) => oc.column("sid").doUpdateSet(values))
+    .values({
+      sid,
+      ...sessionValues(userId, data, expiresAt, client, now),
+      created_at: now,
+    })
+    .execute();
+}
+
+/**
+ * Saves a session that has a row. Never inserts: a request that loaded the
+ * session before it was ended (sign out everywhere, password change) must not
+ * bring it back when it finishes.
+ */
+export async function updateSession(
+  db: DbOrTx,
+  sid: string,
+  userId: number | null,
+  data: string,
+  expiresAt: number,
+  client: SessionClient | null,
+  now: number,
+) {
+  await db
+    .updateTable("sessions")
+    .set(sessionValues(userId, data, expiresAt, client, now))
+    .where("sid", "=", sid)
     .execute();
 }
 

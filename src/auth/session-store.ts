@@ -4,9 +4,10 @@ import type { Db } from "../db/index.js";
 import {
   deleteExpiredSessions,
   deleteSession,
+  insertSession,
   readSession,
   touchSession,
-  writeSession,
+  updateSession,
 } from "./session-repository.js";
 
 type Callback = (err?: unknown, value?: any) => void;
@@ -35,6 +36,12 @@ function userIdOf(sess: session.SessionData): number | null {
 export class DatabaseSessionStore extends session.Store {
   /** The expiry last read or written for a session id. */
   private readonly storedExpiry = new Map<string, number>();
+  /**
+   * Session objects that have a row: read from the database, or inserted by
+   * this request. Any other session express-session saves was just generated
+   * (first save, or regenerated at sign-in and sign-out) under a fresh id.
+   */
+  private readonly hasRow = new WeakSet<object>();
 
   constructor(
     private readonly db: Db,
@@ -66,9 +73,23 @@ export class DatabaseSessionStore extends session.Store {
     }, cb);
   }
 
+  override createSession(
+    req: Parameters<session.Store["createSession"]>[0],
+    sess: session.SessionData,
+  ) {
+    const created = super.createSession(req, sess);
+    this.hasRow.add(created);
+    return created;
+  }
+
+  /**
+   * Inserts only a session generated in this request; any other is updated
+   * and stays gone if it was ended meanwhile (the row is not brought back).
+   */
   override set(sid: string, sess: session.SessionData, cb?: Callback): void {
     const expiresAt = this.expiry();
-    writeSession(
+    const isNew = !this.hasRow.has(sess);
+    (isNew ? insertSession : updateSession)(
       this.db,
       sid,
       userIdOf(sess),
@@ -78,6 +99,7 @@ export class DatabaseSessionStore extends session.Store {
       this.clock.now().getTime(),
     ).then(
       () => {
+        if (isNew) this.hasRow.add(sess);
         this.remember(sid, expiresAt);
         cb?.();
       },

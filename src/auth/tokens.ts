@@ -113,3 +113,23 @@ export async function retireTokens(
     .where("used_at", "is", null)
     .execute();
 }
+
+/** Retires every unused link of a user, whatever it was for. */
+export async function retireAllTokens(db: DbOrTx, userId: number, now: Date) {
+  await db
+    .updateTable("tokens")
+    .set({ used_at: now.getTime() })
+    .where("user_id", "=", userId)
+    .where("used_at", "is", null)
+    .execute();
+}
+
+/** Voids every unused first-run setup link (an admin exists, or a newer link replaces them). */
+export async function retireSetupTokens(db: DbOrTx, now: Date) {
+  await db
+    .updateTable("tokens")
+    .set({ used_at: now.getTime() })
+    .where("purpose", "=", "setup" satisfies TokenPurpose)
+    .where("used_at", "is", null)
+    .execute();
+}

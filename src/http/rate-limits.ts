@@ -61,7 +61,7 @@ export function limiter(
         res.locals.currentUser ??= null;
         res.locals.nav ??= [];
         res.locals.flash ??= [];
-        res.locals.csrfToken ??= "";
+        res.locals.csrfToken ??= () => "";
         res.status(429).render("errors/error", {
           title: "Too many requests",
           status: 429,

@@ -14,6 +14,7 @@ import {
   consumeToken,
   findValidToken,
   issueToken,
+  retireAllTokens,
   retireTokens,
   type TokenPurpose,
 } from "../auth/tokens.js";
@@ -141,11 +142,16 @@ export async function readEmailLink(
  * Uses a confirmation link. A changed address is checked again for being
  * free (someone may have registered it meanwhile). Returns what happened, or
  * an error message for the page.
+ *
+ * A changed address also retires every link mailed before (they went to the
+ * old address) and ends the account's sessions but the one confirming, if
+ * it is the owner's: whoever could read the old mailbox loses the account.
  */
 export async function confirmEmailLink(
   deps: DbClock,
   token: string,
   request: AuditRequestContext | null,
+  current: { userId: number; sessionId: string } | null = null,
 ): Promise<Outcome<EmailLink>> {
   const link = await readEmailLink(deps, token);
   const invalid = {
@@ -172,6 +178,12 @@ export async function confirmEmailLink(
     if (!valid || !(await consumeToken(tx, valid.id, now))) return false;
     if (link.kind === "change") {
       await setUserEmail(tx, link.user.id, link.newEmail, now);
+      await retireAllTokens(tx, link.user.id, now);
+      await deleteUserSessions(
+        tx,
+        link.user.id,
+        current?.userId === link.user.id ? current.sessionId : undefined,
+      );
     } else {
       await markEmailVerified(tx, link.user.id, now);
     }

@@ -163,12 +163,16 @@ export async function markEmailVerified(db: DbOrTx, userId: number, at: Date) {
     .execute();
 }
 
+/**
+ * Admin accounts, disabled ones included: once an admin has existed the
+ * first-run setup link must never work again (an operator who disabled
+ * every admin re-enables one on the command line).
+ */
 export async function countAdmins(db: DbOrTx): Promise<number> {
   const row = await db
     .selectFrom("users")
     .select((eb) => eb.fn.countAll<number>().as("n"))
     .where("role", "=", "admin")
-    .where("disabled_at", "is", null)
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }

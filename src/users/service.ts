@@ -17,7 +17,7 @@ import {
   consumeToken,
   findValidToken,
   issueToken,
-  type TokenPurpose,
+  retireSetupTokens,
 } from "../auth/tokens.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime, ROLE_LABELS } from "../format.js";
@@ -197,6 +197,8 @@ export async function createAccount(
       details: { role: user.role },
       at: now,
     });
+    // The first-run link was printed for want of an admin; there is one now.
+    if (user.role === "admin") await retireSetupTokens(tx, now);
     const token = await issueToken(
       tx,
       "set_password",
@@ -358,12 +360,7 @@ export async function issueSetupLinkIfNeeded(
   if ((await countAdmins(deps.db)) > 0) return null;
   const now = deps.clock.now();
   const token = await deps.db.transaction().execute(async (tx) => {
-    await tx
-      .updateTable("tokens")
-      .set({ used_at: now.getTime() })
-      .where("purpose", "=", "setup" satisfies TokenPurpose)
-      .where("used_at", "is", null)
-      .execute();
+    await retireSetupTokens(tx, now);
     return issueToken(
       tx,
       "setup",
@@ -453,6 +450,7 @@ export async function changeRole(
     throw new HttpError(400, "You cannot change your own role.");
   await deps.db.transaction().execute(async (tx) => {
     await setUserRole(tx, user.id, role);
+    if (role === "admin") await retireSetupTokens(tx, deps.clock.now());
     // A role change changes what the sessions may do: make them sign in again.
     await deleteUserSessions(tx, user.id);
     await recordAudit(tx, {

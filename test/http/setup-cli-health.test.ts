@@ -5,7 +5,11 @@ import path from "node:path";
 import { after, before, describe, it } from "mocha";
 import supertest from "supertest";
 import { runCli } from "../../src/cli.js";
-import { issueSetupLinkIfNeeded } from "../../src/users/service.js";
+import {
+  createAccount,
+  disableUser,
+  issueSetupLinkIfNeeded,
+} from "../../src/users/service.js";
 import {
   anonymous,
   createTestContext,
@@ -81,6 +85,54 @@ describe("first run: the one-time setup link", () => {
       password: "another long passphrase",
     });
     assert.equal(replay.status, 400);
+    assert.equal(await issueSetupLinkIfNeeded(ctx.deps), null);
+  });
+});
+
+describe("first run: the setup link dies once an admin has existed", () => {
+  let ctx: TestContext;
+  before(async () => {
+    ctx = await createTestContext();
+  });
+  after(() => ctx.close());
+
+  it("is refused after an admin was made another way and then disabled, and no new one is issued", async () => {
+    const link = (await issueSetupLinkIfNeeded(ctx.deps))!;
+    const token = new URL(link).searchParams.get("token")!;
+    // The operator made the admin on the command line instead of using the
+    // printed link, which stayed unused; later every admin is disabled.
+    const created = await createAccount(ctx.deps, null, {
+      email: "cli-admin@example.test",
+      displayName: "CLI Admin",
+      role: "admin",
+    });
+    assert.ok(created.ok);
+    const unused = await ctx.db
+      .selectFrom("tokens")
+      .select("id")
+      .where("purpose", "=", "setup")
+      .where("used_at", "is", null)
+      .execute();
+    assert.deepEqual(unused, [], "making an admin retires the link");
+    await disableUser(ctx.deps, null, created.value.user.id);
+    assert.equal(
+      (await supertest(ctx.app).get(`/setup?token=${token}`)).status,
+      400,
+    );
+    const browser = await anonymous(ctx);
+    const res = await browser.post("/setup", {
+      token,
+      email: "late@example.test",
+      displayName: "Late Comer",
+      password: "a long enough passphrase",
+    });
+    assert.equal(res.status, 400);
+    const admins = await ctx.db
+      .selectFrom("users")
+      .select("email")
+      .where("role", "=", "admin")
+      .execute();
+    assert.deepEqual(admins, [{ email: "cli-admin@example.test" }]);
     assert.equal(await issueSetupLinkIfNeeded(ctx.deps), null);
   });
 });
