@@ -116,6 +116,7 @@ export function reportRoutes(deps: Deps) {
       uploadedFiles(req),
       asList(req.body?.keptAttachments),
       req.uploadError,
+      auditContextOf(req),
     );
     const body = {
       ...formValues(req.body),
@@ -127,7 +128,12 @@ export function reportRoutes(deps: Deps) {
       if (uploads.error) errors.attachments = uploads.error;
       return renderForm(res, 422, formValues(req.body), errors, uploads.kept);
     }
-    const outcome = await fileReport(deps, actor, form.data);
+    const outcome = await fileReport(
+      deps,
+      actor,
+      form.data,
+      auditContextOf(req),
+    );
     if (!outcome.ok)
       return renderForm(
         res,
@@ -213,7 +219,7 @@ export function reportRoutes(deps: Deps) {
         errors: form.errors,
         values: form.values,
       });
-    await addComment(deps, actor, report, form.data.body);
+    await addComment(deps, actor, report, form.data.body, auditContextOf(req));
     flash(req, "success", "Your comment was added.");
     res.redirect(303, `/reports/${report.publicId}#timeline`);
   });
@@ -228,7 +234,7 @@ export function reportRoutes(deps: Deps) {
         errors: form.errors,
         values: form.values,
       });
-    await addNote(deps, actor, report, form.data.body);
+    await addNote(deps, actor, report, form.data.body, auditContextOf(req));
     flash(req, "success", "Internal note added.");
     res.redirect(303, `/reports/${report.publicId}#timeline`);
   });
@@ -243,7 +249,13 @@ export function reportRoutes(deps: Deps) {
         errors: form.errors,
         values: form.values,
       });
-    const outcome = await updateTriage(deps, actor, report, form.data);
+    const outcome = await updateTriage(
+      deps,
+      actor,
+      report,
+      form.data,
+      auditContextOf(req),
+    );
     if (!outcome.ok) {
       return renderReport(req, res, 422, {
         form: "triage",
@@ -258,7 +270,13 @@ export function reportRoutes(deps: Deps) {
   router.post("/reports/:id/advisory", requireSignIn, async (req, res) => {
     const actor = actorOf(req)!;
     const report = await loadReportFor(deps, actor, String(req.params.id));
-    const saved = await saveAdvisory(deps, actor, report, req.body);
+    const saved = await saveAdvisory(
+      deps,
+      actor,
+      report,
+      req.body,
+      auditContextOf(req),
+    );
     if (!saved.ok)
       return renderReport(req, res, 422, {
         form: "advisory",
@@ -371,7 +389,13 @@ export function reportRoutes(deps: Deps) {
         errors: form.errors,
         values: form.values,
       });
-    await assignReport(deps, actor, report, form.data.assignee);
+    await assignReport(
+      deps,
+      actor,
+      report,
+      form.data.assignee,
+      auditContextOf(req),
+    );
     flash(
       req,
       "success",
@@ -391,6 +415,7 @@ export function reportRoutes(deps: Deps) {
       report,
       uploadedFiles(req),
       req.uploadError,
+      auditContextOf(req),
     );
     if (!outcome.ok)
       return renderReport(req, res, 422, {

@@ -5,7 +5,7 @@ import {
   recordReportView,
   viewersOfReport,
 } from "../audit/service.js";
-import type { AuditRequestContext } from "../audit/types.js";
+import type { AuditDetails, AuditRequestContext } from "../audit/types.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime, ROLE_LABELS } from "../format.js";
 import { ConflictError, NotFoundError } from "../http/errors.js";
@@ -25,6 +25,7 @@ import {
 import { disclosureRequestView } from "./disclosure-request.js";
 import { notifyReportEvent, type ReportEvent } from "../mail/notifications.js";
 import { renderMarkdown } from "../markdown.js";
+import { findUserById } from "../users/repository.js";
 import { toSimilarTitleQuery } from "./list-service.js";
 import { caseView } from "./case-facts.js";
 import {
@@ -212,6 +213,7 @@ export async function acceptUploads(
   files: readonly UploadedFile[],
   keptIds: readonly string[],
   uploadError?: string,
+  request: AuditRequestContext | null = null,
 ): Promise<{ kept: KeptAttachment[]; error: string | null }> {
   const kept = (await findPendingAttachments(deps.db, actor.id, keptIds)).map(
     keptView,
@@ -229,15 +231,27 @@ export async function acceptUploads(
       continue;
     }
     const stored = storeUpload(deps.config.dataDir, file.path);
-    const attachment = await insertAttachment(deps.db, {
-      publicId: newPublicId(),
-      reportId: null,
-      ownerId: actor.id,
-      sha256: stored.sha256,
-      mediaType,
-      size: stored.size,
-      fileName,
-      at: deps.clock.now(),
+    const now = deps.clock.now();
+    const attachment = await deps.db.transaction().execute(async (tx) => {
+      const attachment = await insertAttachment(tx, {
+        publicId: newPublicId(),
+        reportId: null,
+        ownerId: actor.id,
+        sha256: stored.sha256,
+        mediaType,
+        size: stored.size,
+        fileName,
+        at: now,
+      });
+      await recordAudit(tx, {
+        action: "attachment.uploaded",
+        actor,
+        target: { type: "attachment", id: attachment.publicId },
+        details: { sha256: stored.sha256, mediaType, size: stored.size },
+        request,
+        at: now,
+      });
+      return attachment;
     });
     kept.push(keptView(attachment));
   }
@@ -252,6 +266,7 @@ export async function fileReport(
   deps: Deps,
   actor: Actor,
   form: ReportForm,
+  request: AuditRequestContext | null = null,
 ): Promise<Outcome<Report>> {
   if (!can(actor, "report:create")) throw new NotFoundError();
   let organizationId: number | null = null;
@@ -307,6 +322,14 @@ export async function fileReport(
       kind: "submitted",
       toState: "submitted",
       visibility: "public",
+      at: now,
+    });
+    await recordAudit(tx, {
+      action: "report.filed",
+      actor,
+      target: { type: "report", id: report.publicId },
+      details: { attachments: attachments.map((a) => a.publicId) },
+      request,
       at: now,
     });
     await notifyReportEvent(
@@ -739,6 +762,7 @@ export async function takeTransition(
   const facts = accessFacts(report);
   requireOn(actor, "report:act", report);
   let duplicateOfId: number | null = null;
+  let duplicateOf: string | null = null;
   if (input.name === "close" && input.resolution === "duplicate") {
     const id = normalizeReportId(input.duplicateOf);
     const original = id ? await findReportByPublicId(deps.db, id) : undefined;
@@ -751,6 +775,7 @@ export async function takeTransition(
       };
     }
     duplicateOfId = original.id;
+    duplicateOf = original.publicId;
   }
   const decision = planTransition(
     report,
@@ -830,6 +855,7 @@ export async function takeTransition(
         transition: plan.transition.name,
         from: plan.from,
         to: plan.to,
+        ...(duplicateOf !== null && { duplicateOf }),
       },
       request,
       at: now,
@@ -852,6 +878,7 @@ export async function addComment(
   actor: Actor,
   report: Report,
   body: string,
+  request: AuditRequestContext | null = null,
 ) {
   requireOn(actor, "report:comment", report);
   const now = deps.clock.now();
@@ -865,6 +892,13 @@ export async function addComment(
       at: now,
     });
     await touchReport(tx, report.id, now);
+    await recordAudit(tx, {
+      action: "report.commented",
+      actor,
+      target: { type: "report", id: report.publicId },
+      request,
+      at: now,
+    });
     await notifyReportEvent(
       tx,
       deps,
@@ -879,15 +913,26 @@ export async function addNote(
   actor: Actor,
   report: Report,
   body: string,
+  request: AuditRequestContext | null = null,
 ) {
   requireOn(actor, "report:add_note", report);
-  await insertEvent(deps.db, {
-    reportId: report.id,
-    actorId: actor.id,
-    kind: "note",
-    visibility: "internal",
-    body,
-    at: deps.clock.now(),
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (tx) => {
+    await insertEvent(tx, {
+      reportId: report.id,
+      actorId: actor.id,
+      kind: "note",
+      visibility: "internal",
+      body,
+      at: now,
+    });
+    await recordAudit(tx, {
+      action: "report.note_added",
+      actor,
+      target: { type: "report", id: report.publicId },
+      request,
+      at: now,
+    });
   });
 }
 
@@ -906,6 +951,7 @@ export async function updateTriage(
   actor: Actor,
   report: Report,
   input: z.infer<typeof triageSchema>,
+  request: AuditRequestContext | null = null,
 ): Promise<Outcome<void>> {
   requireOn(actor, "report:edit_triage", report);
   const org = input.organization
@@ -928,20 +974,27 @@ export async function updateTriage(
   }
   const cvss = input.cvss ? scoreCvss(input.cvss) : null;
   const changes: string[] = [];
-  if (input.cwe !== report.cwe)
+  // The log keeps IDs beside names: a name can change later, an ID cannot.
+  const audited: AuditDetails = {};
+  if (input.cwe !== report.cwe) {
     changes.push(`Weakness: ${cweLabel(report.cwe)} → ${cweLabel(input.cwe)}`);
+    audited.cwe = `${report.cwe} → ${input.cwe}`;
+  }
   if ((cvss?.vector ?? null) !== report.cvssVector) {
-    changes.push(
-      `CVSS: ${report.cvssVector ?? "none"} → ${cvss ? `${cvss.vector} (${cvss.score})` : "none"}`,
-    );
+    const change = `${report.cvssVector ?? "none"} → ${cvss ? `${cvss.vector} (${cvss.score})` : "none"}`;
+    changes.push(`CVSS: ${change}`);
+    audited.cvss = change;
   }
   if ((org?.id ?? null) !== report.organizationId) {
     const before = report.organizationId
-      ? (await findOrganizationById(deps.db, report.organizationId))?.name
-      : null;
+      ? await findOrganizationById(deps.db, report.organizationId)
+      : undefined;
     changes.push(
-      `Organization: ${before ?? "not set"} → ${org?.name ?? "not set"}`,
+      `Organization: ${before?.name ?? "not set"} → ${org?.name ?? "not set"}`,
     );
+    const named = (o: typeof org) =>
+      o ? `${o.name} (${o.publicId})` : "not set";
+    audited.organization = `${named(before)} → ${named(org)}`;
   }
   if (changes.length === 0) return { ok: true, value: undefined };
   const now = deps.clock.now();
@@ -966,6 +1019,14 @@ export async function updateTriage(
       body: changes.join("\n"),
       at: now,
     });
+    await recordAudit(tx, {
+      action: "report.triage_changed",
+      actor,
+      target: { type: "report", id: report.publicId },
+      details: audited,
+      request,
+      at: now,
+    });
   });
   return { ok: true, value: undefined };
 }
@@ -979,6 +1040,7 @@ export async function assignReport(
   actor: Actor,
   report: Report,
   assignee: "me" | "none",
+  request: AuditRequestContext | null = null,
 ) {
   requireOn(actor, "report:assign", report);
   const assigneeId = assignee === "me" ? actor.id : null;
@@ -994,6 +1056,19 @@ export async function assignReport(
       body: assigneeId ? "Assigned to themselves" : "Unassigned",
       at: now,
     });
+    const publicIdOf = async (id: number | null) =>
+      id === null ? null : ((await findUserById(tx, id))?.publicId ?? null);
+    await recordAudit(tx, {
+      action: "report.assigned",
+      actor,
+      target: { type: "report", id: report.publicId },
+      details: {
+        from: await publicIdOf(report.assigneeId),
+        to: await publicIdOf(assigneeId),
+      },
+      request,
+      at: now,
+    });
   });
 }
 
@@ -1004,6 +1079,7 @@ export async function attachFiles(
   report: Report,
   files: readonly UploadedFile[],
   uploadError?: string,
+  request: AuditRequestContext | null = null,
 ): Promise<Outcome<number>> {
   requireOn(actor, "report:upload", report);
   const existing = (await listAttachments(deps.db, report.id)).length;
@@ -1024,6 +1100,7 @@ export async function attachFiles(
     files,
     [],
     uploadError,
+    request,
   );
   if (error || kept.length === 0)
     return {
@@ -1048,6 +1125,14 @@ export async function attachFiles(
       kind: "attachment",
       visibility: "public",
       body: kept.map((k) => k.fileName).join(", "),
+      at: now,
+    });
+    await recordAudit(tx, {
+      action: "report.files_attached",
+      actor,
+      target: { type: "report", id: report.publicId },
+      details: { attachments: pending.map((a) => a.publicId) },
+      request,
       at: now,
     });
     await touchReport(tx, report.id, now);
