@@ -1,4 +1,9 @@
-import { Router, type Request, type Response } from "express";
+import {
+  Router,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from "express";
 import { auditContextOf } from "../audit/routes.js";
 import type { Deps } from "../deps.js";
 import { actorOf, flash, requireSignIn } from "../http/middleware.js";
@@ -11,7 +16,7 @@ import {
 import { can, mustVerifyEmail, type Actor } from "../auth/policy.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import type { Report } from "./types.js";
-import { HOUR_MS, limiter } from "../http/rate-limits.js";
+import { HOUR_MS, MINUTE_MS, limiter } from "../http/rate-limits.js";
 import { answerCreditProposal, saveAdvisory } from "../advisories/service.js";
 import {
   declineDisclosureRequest,
@@ -209,20 +214,64 @@ export function reportRoutes(deps: Deps) {
     res.redirect(303, `/reports/${report.publicId}`);
   });
 
-  router.post("/reports/:id/comments", requireSignIn, async (req, res) => {
-    const actor = actorOf(req)!;
-    const report = await loadReportFor(deps, actor, String(req.params.id));
-    const form = parseForm(commentSchema, req.body);
-    if (!form.ok)
-      return renderReport(req, res, 422, {
+  // Each comment and extension request mails the triage team (all of it
+  // while nobody is assigned): generous for real work, not for a flood.
+  // Only the ones that went through count.
+  const went = (_req: Request, res: Response) => res.statusCode < 400;
+  const commentLimit = limiter(deps, {
+    name: "comment",
+    windowMs: 10 * MINUTE_MS,
+    limit: 30,
+    counts: went,
+    message:
+      "You have posted many comments in the last 10 minutes. Wait a few minutes and send this one again; your text is kept here.",
+    refused: (req, res, message) =>
+      renderReport(req, res, 429, {
         form: "comment",
-        errors: form.errors,
-        values: form.values,
-      });
-    await addComment(deps, actor, report, form.data.body, auditContextOf(req));
-    flash(req, "success", "Your comment was added.");
-    res.redirect(303, `/reports/${report.publicId}#timeline`);
+        errors: { body: message },
+        values: formValues(req.body),
+      }),
   });
+  const extensionLimit = limiter(deps, {
+    name: "extension_request",
+    windowMs: HOUR_MS,
+    limit: 10,
+    counts: went,
+    message:
+      "You have sent many requests for more time in the last hour. Wait a while and send this one again; your date and reason are kept here.",
+    refused: (req, res, message) =>
+      renderReport(req, res, 429, {
+        form: "extension",
+        errors: { _form: message },
+        values: formValues(req.body),
+      }),
+  });
+
+  router.post(
+    "/reports/:id/comments",
+    requireSignIn,
+    commentLimit,
+    async (req, res) => {
+      const actor = actorOf(req)!;
+      const report = await loadReportFor(deps, actor, String(req.params.id));
+      const form = parseForm(commentSchema, req.body);
+      if (!form.ok)
+        return renderReport(req, res, 422, {
+          form: "comment",
+          errors: form.errors,
+          values: form.values,
+        });
+      await addComment(
+        deps,
+        actor,
+        report,
+        form.data.body,
+        auditContextOf(req),
+      );
+      flash(req, "success", "Your comment was added.");
+      res.redirect(303, `/reports/${report.publicId}#timeline`);
+    },
+  );
 
   router.post("/reports/:id/notes", requireSignIn, async (req, res) => {
     const actor = actorOf(req)!;
@@ -300,8 +349,9 @@ export function reportRoutes(deps: Deps) {
       request: AuditRequestContext | null,
     ) => Promise<FormResult<unknown>>,
     done: string,
+    ...limits: RequestHandler[]
   ) =>
-    router.post(path, requireSignIn, async (req, res) => {
+    router.post(path, requireSignIn, ...limits, async (req, res) => {
       const actor = actorOf(req)!;
       const report = await loadReportFor(deps, actor, String(req.params.id));
       const result = await step(
@@ -331,6 +381,7 @@ export function reportRoutes(deps: Deps) {
     "extension",
     requestExtension,
     "Your request for more time was sent to the CERT.",
+    extensionLimit,
   );
   formRoute(
     "/reports/:id/facts",
