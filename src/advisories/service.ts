@@ -169,6 +169,7 @@ export async function saveAdvisory(
   actor: Actor,
   report: Report,
   body: unknown,
+  request: AuditRequestContext | null = null,
 ): Promise<FormResult<z.infer<typeof advisorySchema>>> {
   if (!can(actor, "report:edit_triage", accessFacts(report)))
     throw new NotFoundError();
@@ -198,6 +199,14 @@ export async function saveAdvisory(
       kind: "note",
       visibility: "internal",
       body: "Saved the advisory summary for publication.",
+      at: now,
+    });
+    await recordAudit(tx, {
+      action: "report.advisory_saved",
+      actor,
+      target: { type: "report", id: report.publicId },
+      details: { cveId: form.data.cveId || null, creditsChanged },
+      request,
       at: now,
     });
     if (creditsChanged && credits.length > 0) {

@@ -100,8 +100,29 @@ function entryRow(entry: AuditListItem) {
       : "",
     ip: entry.ip ?? "",
     userAgent: entry.userAgent ?? "",
-    details: entry.details === "{}" ? "" : entry.details,
+    details: detailLines(entry.details),
   };
+}
+
+/** "key: value" lines to read, from the stored JSON (kept verbatim if it is not an object). */
+function detailLines(details: string): { key: string; value: string }[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(details);
+  } catch {
+    return [{ key: "details", value: details }];
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed))
+    return [{ key: "details", value: details }];
+  return Object.entries(parsed).map(([key, value]) => ({
+    key,
+    value:
+      value === null
+        ? "none"
+        : Array.isArray(value)
+          ? value.join(", ")
+          : String(value),
+  }));
 }
 
 /** The admin's audit log: filter, newest first, keyset pages. */

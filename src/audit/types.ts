@@ -36,6 +36,17 @@ export const AUDIT_ACTIONS = [
   "report.credit_answered",
   "report.disclosure_requested",
   "report.message_shared",
+  "report.commented",
+  "report.note_added",
+  "report.triage_changed",
+  "report.assigned",
+  "report.filed",
+  "report.files_attached",
+  "attachment.uploaded",
+  "report.case_fact_recorded",
+  "report.ssvc_saved",
+  "report.advisory_saved",
+  "user.notifications_changed",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

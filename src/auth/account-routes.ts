@@ -95,7 +95,12 @@ export function accountSecurityRoutes(deps: Deps) {
   router.post("/account/notifications", requireSignIn, async (req, res) => {
     const form = parseForm(preferenceSchema, req.body);
     if (!form.ok) return renderAccount(req, res, 422, form.errors);
-    await setNotificationPreference(deps, actorOf(req)!, form.data.notify);
+    await setNotificationPreference(
+      deps,
+      actorOf(req)!,
+      form.data.notify,
+      auditContextOf(req),
+    );
     flash(req, "success", "Your notification preference is saved.");
     res.redirect(303, "/account");
   });

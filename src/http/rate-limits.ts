@@ -1,7 +1,13 @@
-import type { Request, Response } from "express";
-import { ipKeyGenerator, rateLimit } from "express-rate-limit";
+import type { NextFunction, Request, Response } from "express";
+import {
+  ipKeyGenerator,
+  rateLimit,
+  type Options,
+  type Store,
+} from "express-rate-limit";
 import { auditContextOf } from "../audit/routes.js";
 import { recordAudit } from "../audit/service.js";
+import type { Clock } from "../clock.js";
 import type { Deps } from "../deps.js";
 
 export const MINUTE_MS = 60_000;
@@ -24,6 +30,74 @@ export interface LimitOptions {
   key?: (req: Request) => string;
   /** Count only some responses (for example only "not found" answers). */
   counts?: (req: Request, res: Response) => boolean;
+  /**
+   * Answers a refused request instead of the error page: a form shown
+   * again with what was typed and the message next to it (status 429).
+   */
+  refused?: (req: Request, res: Response, message: string) => Promise<void>;
+}
+
+/** Above this many counters, expired ones are dropped before adding one. */
+const PRUNE_AT = 10_000;
+
+/**
+ * Fixed windows on the app's clock, like express-rate-limit's memory store
+ * but on deps.clock, so a test can move time past a window.
+ */
+class ClockStore implements Store {
+  readonly localKeys = true;
+  private windowMs = MINUTE_MS;
+  private readonly counters = new Map<
+    string,
+    { hits: number; resetAt: number }
+  >();
+
+  constructor(private readonly clock: Clock) {}
+
+  init(options: Options) {
+    this.windowMs = options.windowMs;
+  }
+
+  private counter(key: string) {
+    const now = this.clock.now().getTime();
+    let counter = this.counters.get(key);
+    if (!counter || counter.resetAt <= now) {
+      if (this.counters.size >= PRUNE_AT)
+        for (const [k, c] of this.counters)
+          if (c.resetAt <= now) this.counters.delete(k);
+      counter = { hits: 0, resetAt: now + this.windowMs };
+      this.counters.set(key, counter);
+    }
+    return counter;
+  }
+
+  /**
+   * The reset in wall-clock time: express-rate-limit compares it with
+   * Date.now() (headers, and whether to give back an uncounted request).
+   */
+  private info(counter: { hits: number; resetAt: number }) {
+    const left = counter.resetAt - this.clock.now().getTime();
+    return { totalHits: counter.hits, resetTime: new Date(Date.now() + left) };
+  }
+
+  get(key: string) {
+    return this.info(this.counter(key));
+  }
+
+  increment(key: string) {
+    const counter = this.counter(key);
+    counter.hits += 1;
+    return this.info(counter);
+  }
+
+  decrement(key: string) {
+    const counter = this.counters.get(key);
+    if (counter && counter.hits > 0) counter.hits -= 1;
+  }
+
+  resetKey(key: string) {
+    this.counters.delete(key);
+  }
 }
 
 /**
@@ -41,6 +115,7 @@ export function limiter(
     standardHeaders: "draft-7",
     legacyHeaders: false,
     keyGenerator: options.key ?? whoKey,
+    store: new ClockStore(deps.clock),
     ...(options.counts
       ? {
           skipSuccessfulRequests: true,
@@ -48,7 +123,7 @@ export function limiter(
             !options.counts!(req, res),
         }
       : {}),
-    handler: async (req: Request, res: Response) => {
+    handler: async (req: Request, res: Response, next: NextFunction) => {
       try {
         await recordAudit(deps.db, {
           action: "auth.rate_limited",
@@ -58,16 +133,22 @@ export function limiter(
           at: deps.clock.now(),
         });
       } finally {
-        res.locals.currentUser ??= null;
-        res.locals.nav ??= [];
-        res.locals.flash ??= [];
-        res.locals.csrfToken ??= () => "";
-        res.status(429).render("errors/error", {
-          title: "Too many requests",
-          status: 429,
-          message: options.message,
-        });
+        if (options.refused)
+          await options.refused(req, res, options.message).catch(next);
+        else renderRefusal(res, options.message);
       }
     },
+  });
+}
+
+function renderRefusal(res: Response, message: string) {
+  res.locals.currentUser ??= null;
+  res.locals.nav ??= [];
+  res.locals.flash ??= [];
+  res.locals.csrfToken ??= () => "";
+  res.status(429).render("errors/error", {
+    title: "Too many requests",
+    status: 429,
+    message,
   });
 }

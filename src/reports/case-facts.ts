@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { can, type Actor } from "../auth/policy.js";
+import { recordAudit } from "../audit/service.js";
+import type { AuditRequestContext } from "../audit/types.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
@@ -100,6 +102,7 @@ export async function recordCaseFact(
   actor: Actor,
   report: Report,
   body: unknown,
+  request: AuditRequestContext | null = null,
 ): Promise<FormResult<z.infer<typeof factSchema>>> {
   requireTriage(actor, report);
   const form = parseForm(factSchema, body);
@@ -114,6 +117,14 @@ export async function recordCaseFact(
       kind: "field_change",
       visibility: "public",
       body: `Case fact: ${fact.label.toLowerCase()}.`,
+      at: now,
+    });
+    await recordAudit(tx, {
+      action: "report.case_fact_recorded",
+      actor,
+      target: { type: "report", id: report.publicId },
+      details: { fact: form.data.fact },
+      request,
       at: now,
     });
     return true;
@@ -132,6 +143,7 @@ export async function recordSsvc(
   actor: Actor,
   report: Report,
   body: unknown,
+  request: AuditRequestContext | null = null,
 ): Promise<FormResult<SsvcDecision>> {
   requireTriage(actor, report);
   const form = parseForm(ssvcSchema, body);
@@ -145,6 +157,14 @@ export async function recordSsvc(
       kind: "note",
       visibility: "internal",
       body: `SSVC coordinator triage: **${OUTCOME_LABELS[form.data.outcome]}**.`,
+      at: now,
+    });
+    await recordAudit(tx, {
+      action: "report.ssvc_saved",
+      actor,
+      target: { type: "report", id: report.publicId },
+      details: { outcome: form.data.outcome },
+      request,
       at: now,
     });
   });

@@ -1,4 +1,9 @@
-import { Router, type Request, type Response } from "express";
+import {
+  Router,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from "express";
 import { auditContextOf } from "../audit/routes.js";
 import type { Deps } from "../deps.js";
 import { actorOf, flash, requireSignIn } from "../http/middleware.js";
@@ -12,7 +17,7 @@ import { can, mustVerifyEmail, type Actor } from "../auth/policy.js";
 import { keptFormFor } from "../auth/kept-forms.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import type { Report } from "./types.js";
-import { HOUR_MS, limiter } from "../http/rate-limits.js";
+import { HOUR_MS, MINUTE_MS, limiter } from "../http/rate-limits.js";
 import { answerCreditProposal, saveAdvisory } from "../advisories/service.js";
 import {
   declineDisclosureRequest,
@@ -122,6 +127,7 @@ export function reportRoutes(deps: Deps) {
       uploadedFiles(req),
       asList(req.body?.keptAttachments),
       req.uploadError,
+      auditContextOf(req),
     );
     const body = {
       ...formValues(req.body),
@@ -133,7 +139,12 @@ export function reportRoutes(deps: Deps) {
       if (uploads.error) errors.attachments = uploads.error;
       return renderForm(res, 422, formValues(req.body), errors, uploads.kept);
     }
-    const outcome = await fileReport(deps, actor, form.data);
+    const outcome = await fileReport(
+      deps,
+      actor,
+      form.data,
+      auditContextOf(req),
+    );
     if (!outcome.ok)
       return renderForm(
         res,
@@ -209,20 +220,64 @@ export function reportRoutes(deps: Deps) {
     res.redirect(303, `/reports/${report.publicId}`);
   });
 
-  router.post("/reports/:id/comments", requireSignIn, async (req, res) => {
-    const actor = actorOf(req)!;
-    const report = await loadReportFor(deps, actor, String(req.params.id));
-    const form = parseForm(commentSchema, req.body);
-    if (!form.ok)
-      return renderReport(req, res, 422, {
+  // Each comment and extension request mails the triage team (all of it
+  // while nobody is assigned): generous for real work, not for a flood.
+  // Only the ones that went through count.
+  const went = (_req: Request, res: Response) => res.statusCode < 400;
+  const commentLimit = limiter(deps, {
+    name: "comment",
+    windowMs: 10 * MINUTE_MS,
+    limit: 30,
+    counts: went,
+    message:
+      "You have posted many comments in the last 10 minutes. Wait a few minutes and send this one again; your text is kept here.",
+    refused: (req, res, message) =>
+      renderReport(req, res, 429, {
         form: "comment",
-        errors: form.errors,
-        values: form.values,
-      });
-    await addComment(deps, actor, report, form.data.body);
-    flash(req, "success", "Your comment was added.");
-    res.redirect(303, `/reports/${report.publicId}#timeline`);
+        errors: { body: message },
+        values: formValues(req.body),
+      }),
   });
+  const extensionLimit = limiter(deps, {
+    name: "extension_request",
+    windowMs: HOUR_MS,
+    limit: 10,
+    counts: went,
+    message:
+      "You have sent many requests for more time in the last hour. Wait a while and send this one again; your date and reason are kept here.",
+    refused: (req, res, message) =>
+      renderReport(req, res, 429, {
+        form: "extension",
+        errors: { _form: message },
+        values: formValues(req.body),
+      }),
+  });
+
+  router.post(
+    "/reports/:id/comments",
+    requireSignIn,
+    commentLimit,
+    async (req, res) => {
+      const actor = actorOf(req)!;
+      const report = await loadReportFor(deps, actor, String(req.params.id));
+      const form = parseForm(commentSchema, req.body);
+      if (!form.ok)
+        return renderReport(req, res, 422, {
+          form: "comment",
+          errors: form.errors,
+          values: form.values,
+        });
+      await addComment(
+        deps,
+        actor,
+        report,
+        form.data.body,
+        auditContextOf(req),
+      );
+      flash(req, "success", "Your comment was added.");
+      res.redirect(303, `/reports/${report.publicId}#timeline`);
+    },
+  );
 
   router.post("/reports/:id/notes", requireSignIn, async (req, res) => {
     const actor = actorOf(req)!;
@@ -234,7 +289,7 @@ export function reportRoutes(deps: Deps) {
         errors: form.errors,
         values: form.values,
       });
-    await addNote(deps, actor, report, form.data.body);
+    await addNote(deps, actor, report, form.data.body, auditContextOf(req));
     flash(req, "success", "Internal note added.");
     res.redirect(303, `/reports/${report.publicId}#timeline`);
   });
@@ -249,7 +304,13 @@ export function reportRoutes(deps: Deps) {
         errors: form.errors,
         values: form.values,
       });
-    const outcome = await updateTriage(deps, actor, report, form.data);
+    const outcome = await updateTriage(
+      deps,
+      actor,
+      report,
+      form.data,
+      auditContextOf(req),
+    );
     if (!outcome.ok) {
       return renderReport(req, res, 422, {
         form: "triage",
@@ -264,7 +325,13 @@ export function reportRoutes(deps: Deps) {
   router.post("/reports/:id/advisory", requireSignIn, async (req, res) => {
     const actor = actorOf(req)!;
     const report = await loadReportFor(deps, actor, String(req.params.id));
-    const saved = await saveAdvisory(deps, actor, report, req.body);
+    const saved = await saveAdvisory(
+      deps,
+      actor,
+      report,
+      req.body,
+      auditContextOf(req),
+    );
     if (!saved.ok)
       return renderReport(req, res, 422, {
         form: "advisory",
@@ -288,8 +355,9 @@ export function reportRoutes(deps: Deps) {
       request: AuditRequestContext | null,
     ) => Promise<FormResult<unknown>>,
     done: string,
+    ...limits: RequestHandler[]
   ) =>
-    router.post(path, requireSignIn, async (req, res) => {
+    router.post(path, requireSignIn, ...limits, async (req, res) => {
       const actor = actorOf(req)!;
       const report = await loadReportFor(deps, actor, String(req.params.id));
       const result = await step(
@@ -319,6 +387,7 @@ export function reportRoutes(deps: Deps) {
     "extension",
     requestExtension,
     "Your request for more time was sent to the CERT.",
+    extensionLimit,
   );
   formRoute(
     "/reports/:id/facts",
@@ -384,7 +453,13 @@ export function reportRoutes(deps: Deps) {
         errors: form.errors,
         values: form.values,
       });
-    await assignReport(deps, actor, report, form.data.assignee);
+    await assignReport(
+      deps,
+      actor,
+      report,
+      form.data.assignee,
+      auditContextOf(req),
+    );
     flash(
       req,
       "success",
@@ -404,6 +479,7 @@ export function reportRoutes(deps: Deps) {
       report,
       uploadedFiles(req),
       req.uploadError,
+      auditContextOf(req),
     );
     if (!outcome.ok)
       return renderReport(req, res, 422, {

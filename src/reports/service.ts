@@ -11,7 +11,7 @@ import {
   recordReportView,
   viewersOfReport,
 } from "../audit/service.js";
-import type { AuditRequestContext } from "../audit/types.js";
+import type { AuditDetails, AuditRequestContext } from "../audit/types.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime, ROLE_LABELS } from "../format.js";
 import { ConflictError, NotFoundError } from "../http/errors.js";
@@ -37,6 +37,7 @@ import {
 import { disclosureRequestView } from "./disclosure-request.js";
 import { notifyReportEvent, type ReportEvent } from "../mail/notifications.js";
 import { renderMarkdown } from "../markdown.js";
+import { findUserById } from "../users/repository.js";
 import { toSimilarTitleQuery } from "./list-service.js";
 import { caseView } from "./case-facts.js";
 import {
@@ -228,6 +229,7 @@ export async function acceptUploads(
   files: readonly UploadedFile[],
   keptIds: readonly string[],
   uploadError?: string,
+  request: AuditRequestContext | null = null,
 ): Promise<{ kept: KeptAttachment[]; error: string | null }> {
   const kept = (await findPendingAttachments(deps.db, actor.id, keptIds)).map(
     keptView,
@@ -250,15 +252,28 @@ export async function acceptUploads(
       unclean.push(fileName);
       continue;
     }
-    const attachment = await insertAttachment(deps.db, {
-      publicId: newPublicId(),
-      reportId: null,
-      ownerId: actor.id,
-      sha256: contentHash(cleaned),
-      mediaType,
-      size: cleaned.length,
-      fileName,
-      at: deps.clock.now(),
+    const sha256 = contentHash(cleaned);
+    const now = deps.clock.now();
+    const attachment = await deps.db.transaction().execute(async (tx) => {
+      const attachment = await insertAttachment(tx, {
+        publicId: newPublicId(),
+        reportId: null,
+        ownerId: actor.id,
+        sha256,
+        mediaType,
+        size: cleaned.length,
+        fileName,
+        at: now,
+      });
+      await recordAudit(tx, {
+        action: "attachment.uploaded",
+        actor,
+        target: { type: "attachment", id: attachment.publicId },
+        details: { sha256, mediaType, size: cleaned.length },
+        request,
+        at: now,
+      });
+      return attachment;
     });
     storeUpload(deps.config.dataDir, cleaned);
     kept.push(keptView(attachment));
@@ -279,6 +294,7 @@ export async function fileReport(
   deps: Deps,
   actor: Actor,
   form: ReportForm,
+  request: AuditRequestContext | null = null,
 ): Promise<Outcome<Report>> {
   if (!can(actor, "report:create")) throw new NotFoundError();
   let organizationId: number | null = null;
@@ -334,6 +350,14 @@ export async function fileReport(
       kind: "submitted",
       toState: "submitted",
       visibility: "public",
+      at: now,
+    });
+    await recordAudit(tx, {
+      action: "report.filed",
+      actor,
+      target: { type: "report", id: report.publicId },
+      details: { attachments: attachments.map((a) => a.publicId) },
+      request,
       at: now,
     });
     await notifyReportEvent(
@@ -819,6 +843,7 @@ export async function takeTransition(
   const facts = accessFacts(report);
   requireOn(actor, "report:act", report);
   let duplicateOfId: number | null = null;
+  let duplicateOf: string | null = null;
   if (input.name === "close" && input.resolution === "duplicate") {
     const id = normalizeReportId(input.duplicateOf);
     const original = id ? await findReportByPublicId(deps.db, id) : undefined;
@@ -831,6 +856,7 @@ export async function takeTransition(
       };
     }
     duplicateOfId = original.id;
+    duplicateOf = original.publicId;
   }
   const decision = planTransition(
     report,
@@ -910,6 +936,7 @@ export async function takeTransition(
         transition: plan.transition.name,
         from: plan.from,
         to: plan.to,
+        ...(duplicateOf !== null && { duplicateOf }),
       },
       request,
       at: now,
@@ -932,6 +959,7 @@ export async function addComment(
   actor: Actor,
   report: Report,
   body: string,
+  request: AuditRequestContext | null = null,
 ) {
   requireOn(actor, "report:comment", report);
   const now = deps.clock.now();
@@ -945,6 +973,13 @@ export async function addComment(
       at: now,
     });
     await touchReport(tx, report.id, now);
+    await recordAudit(tx, {
+      action: "report.commented",
+      actor,
+      target: { type: "report", id: report.publicId },
+      request,
+      at: now,
+    });
     await notifyReportEvent(
       tx,
       deps,
@@ -959,15 +994,26 @@ export async function addNote(
   actor: Actor,
   report: Report,
   body: string,
+  request: AuditRequestContext | null = null,
 ) {
   requireOn(actor, "report:add_note", report);
-  await insertEvent(deps.db, {
-    reportId: report.id,
-    actorId: actor.id,
-    kind: "note",
-    visibility: "internal",
-    body,
-    at: deps.clock.now(),
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (tx) => {
+    await insertEvent(tx, {
+      reportId: report.id,
+      actorId: actor.id,
+      kind: "note",
+      visibility: "internal",
+      body,
+      at: now,
+    });
+    await recordAudit(tx, {
+      action: "report.note_added",
+      actor,
+      target: { type: "report", id: report.publicId },
+      request,
+      at: now,
+    });
   });
 }
 
@@ -1054,6 +1100,7 @@ export async function updateTriage(
   actor: Actor,
   report: Report,
   input: z.infer<typeof triageSchema>,
+  request: AuditRequestContext | null = null,
 ): Promise<Outcome<void>> {
   requireOn(actor, "report:edit_triage", report);
   const org = input.organization
@@ -1076,20 +1123,27 @@ export async function updateTriage(
   }
   const cvss = input.cvss ? scoreCvss(input.cvss) : null;
   const changes: string[] = [];
-  if (input.cwe !== report.cwe)
+  // The log keeps IDs beside names: a name can change later, an ID cannot.
+  const audited: AuditDetails = {};
+  if (input.cwe !== report.cwe) {
     changes.push(`Weakness: ${cweLabel(report.cwe)} → ${cweLabel(input.cwe)}`);
+    audited.cwe = `${report.cwe} → ${input.cwe}`;
+  }
   if ((cvss?.vector ?? null) !== report.cvssVector) {
-    changes.push(
-      `CVSS: ${report.cvssVector ?? "none"} → ${cvss ? `${cvss.vector} (${cvss.score})` : "none"}`,
-    );
+    const change = `${report.cvssVector ?? "none"} → ${cvss ? `${cvss.vector} (${cvss.score})` : "none"}`;
+    changes.push(`CVSS: ${change}`);
+    audited.cvss = change;
   }
   if ((org?.id ?? null) !== report.organizationId) {
     const before = report.organizationId
-      ? (await findOrganizationById(deps.db, report.organizationId))?.name
-      : null;
+      ? await findOrganizationById(deps.db, report.organizationId)
+      : undefined;
     changes.push(
-      `Organization: ${before ?? "not set"} → ${org?.name ?? "not set"}`,
+      `Organization: ${before?.name ?? "not set"} → ${org?.name ?? "not set"}`,
     );
+    const named = (o: typeof org) =>
+      o ? `${o.name} (${o.publicId})` : "not set";
+    audited.organization = `${named(before)} → ${named(org)}`;
   }
   if (changes.length === 0) return { ok: true, value: undefined };
   const now = deps.clock.now();
@@ -1114,6 +1168,14 @@ export async function updateTriage(
       body: changes.join("\n"),
       at: now,
     });
+    await recordAudit(tx, {
+      action: "report.triage_changed",
+      actor,
+      target: { type: "report", id: report.publicId },
+      details: audited,
+      request,
+      at: now,
+    });
   });
   return { ok: true, value: undefined };
 }
@@ -1127,6 +1189,7 @@ export async function assignReport(
   actor: Actor,
   report: Report,
   assignee: "me" | "none",
+  request: AuditRequestContext | null = null,
 ) {
   requireOn(actor, "report:assign", report);
   const assigneeId = assignee === "me" ? actor.id : null;
@@ -1142,6 +1205,19 @@ export async function assignReport(
       body: assigneeId ? "Assigned to themselves" : "Unassigned",
       at: now,
     });
+    const publicIdOf = async (id: number | null) =>
+      id === null ? null : ((await findUserById(tx, id))?.publicId ?? null);
+    await recordAudit(tx, {
+      action: "report.assigned",
+      actor,
+      target: { type: "report", id: report.publicId },
+      details: {
+        from: await publicIdOf(report.assigneeId),
+        to: await publicIdOf(assigneeId),
+      },
+      request,
+      at: now,
+    });
   });
 }
 
@@ -1152,6 +1228,7 @@ export async function attachFiles(
   report: Report,
   files: readonly UploadedFile[],
   uploadError?: string,
+  request: AuditRequestContext | null = null,
 ): Promise<Outcome<number>> {
   requireOn(actor, "report:upload", report);
   const existing = (await listAttachments(deps.db, report.id)).length;
@@ -1172,6 +1249,7 @@ export async function attachFiles(
     files,
     [],
     uploadError,
+    request,
   );
   if (error || kept.length === 0)
     return {
@@ -1196,6 +1274,14 @@ export async function attachFiles(
       kind: "attachment",
       visibility: "public",
       body: kept.map((k) => k.fileName).join(", "),
+      at: now,
+    });
+    await recordAudit(tx, {
+      action: "report.files_attached",
+      actor,
+      target: { type: "report", id: report.publicId },
+      details: { attachments: pending.map((a) => a.publicId) },
+      request,
       at: now,
     });
     await touchReport(tx, report.id, now);

@@ -468,7 +468,20 @@ export async function setNotificationPreference(
   deps: Deps,
   actor: Actor,
   notify: NotifyLevel,
+  request: AuditRequestContext | null = null,
 ) {
   if (!can(actor, "account:manage")) throw new NotFoundError();
-  await setNotifyLevel(deps.db, actor.id, notify);
+  await deps.db.transaction().execute(async (tx) => {
+    const user = await findUserById(tx, actor.id);
+    if (!user || user.notify === notify) return;
+    await setNotifyLevel(tx, actor.id, notify);
+    await recordAudit(tx, {
+      action: "user.notifications_changed",
+      actor,
+      target: { type: "user", id: user.publicId },
+      details: { level: `${user.notify} → ${notify}` },
+      request,
+      at: deps.clock.now(),
+    });
+  });
 }

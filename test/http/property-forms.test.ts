@@ -7,7 +7,8 @@
  *
  * Per request: never a 500, never a stack trace, and the state afterwards
  * differs from the state before only in ways this user could have caused
- * through the UI. The oracle is written over the state (accounts,
+ * through the UI, and a request that changed any of that state wrote an
+ * entry of a change (not a view) to the audit log. The oracle is written over the state (accounts,
  * memberships, organizations, reports, timeline, attachments, advisories,
  * settings),
  * not per route, and asks the app's own policy (can, relationTo) and
@@ -444,6 +445,46 @@ async function snapshot(ctx: TestContext): Promise<Snapshot> {
         : [],
     ),
   };
+}
+
+/** The tracked tables whose rows differ between two snapshots. */
+function changedTables(b: Snapshot, n: Snapshot): string[] {
+  const text = (v: Map<unknown, Row> | Set<string>) =>
+    JSON.stringify(v instanceof Set ? [...v].sort() : [...v.entries()]);
+  return (Object.keys(b) as (keyof Snapshot)[]).filter(
+    (k) => text(b[k]) !== text(n[k]),
+  );
+}
+
+/**
+ * Audit actions that record a read or a refusal, not a change: a page shown
+ * again after a form error writes "report.viewed", which must not pass for
+ * the entry of a change.
+ */
+const READ_ACTIONS = [
+  "report.viewed",
+  "report.not_found",
+  "attachment.downloaded",
+  "export.csv",
+  "auth.rate_limited",
+];
+async function lastAuditId(ctx: TestContext): Promise<number> {
+  const { rows } = await sql<{
+    id: number | null;
+  }>`select max(id) as id from audit_log`.execute(ctx.db);
+  return rows[0]?.id ?? 0;
+}
+async function changeEntriesAfter(
+  ctx: TestContext,
+  id: number,
+): Promise<string[]> {
+  const rows = await ctx.db
+    .selectFrom("audit_log")
+    .select("action")
+    .where("id", ">", id)
+    .where("action", "not in", READ_ACTIONS)
+    .execute();
+  return rows.map((r) => r.action);
 }
 
 const changedColumns = (a: Row, b: Row) =>
@@ -1497,6 +1538,7 @@ describe("property: hostile input at every form route", function () {
     const property = fc.asyncProperty(request, async (req) => {
       const b = await browserOf(actorName);
       const before = await current();
+      const auditBefore = await lastAuditId(ctx);
       const user = self && (await findUserById(ctx.db, self.user.id));
       const actor = user ? toActor(user) : null;
       const url = urlFor(route, req.params);
@@ -1543,6 +1585,15 @@ describe("property: hostile input at every form route", function () {
               after.state,
             );
       assert.deepEqual(illegal, [], `${what}\n→ ${res.status}`);
+      // Every change of data leaves its entry in the audit log.
+      const changed =
+        after === before ? [] : changedTables(before.state, after.state);
+      if (changed.length)
+        assert.notDeepEqual(
+          await changeEntriesAfter(ctx, auditBefore),
+          [],
+          `${what}\n→ ${res.status}: changed ${changed.join(", ")} without an audit entry`,
+        );
       // Keep each actor who they are: a sign-out, sign-in, sign-up or
       // password change succeeds on a route outside reports and staff pages.
       if (
