@@ -21,6 +21,7 @@ import {
 import { cweLabel } from "../reports/cwe.js";
 import { insertEvent, userNames } from "../reports/repository.js";
 import { accessFacts, type Report } from "../reports/types.js";
+import { publicationBlocker } from "../reports/workflow.js";
 import {
   CREDIT_TYPE_LABELS,
   CREDIT_TYPES,
@@ -125,7 +126,7 @@ const ANSWER_LABELS: Record<CreditAnswer, string> = {
 
 /** The triager's draft, for the form on the report page (staff only). */
 export async function advisoryDraftFor(
-  deps: Pick<Deps, "db">,
+  deps: Pick<Deps, "db" | "clock">,
   actor: Actor,
   report: Report,
   reporterName?: string,
@@ -155,6 +156,10 @@ export async function advisoryDraftFor(
     ).map((c) => ({ ...c, typeLabel: CREDIT_TYPE_LABELS[c.type] })),
     creditAnswer: draft?.credits ? ANSWER_LABELS[draft.creditAnswer] : null,
     published: draft?.publishedAt ? formatDateTime(draft.publishedAt) : null,
+    // Why the publish step is not offered yet (the workflow's words).
+    notYet: draft?.publishedAt
+      ? null
+      : publicationBlocker(report, deps.clock.now()),
   };
 }
 

@@ -98,6 +98,7 @@ export interface ReportsTable {
   attacks_observed_at: number | null;
   ssvc: string | null;
   disclosure_requested_at: number | null;
+  fix_verified_at: number | null;
 }
 
 export interface AdvisoriesTable {

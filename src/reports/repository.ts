@@ -56,6 +56,7 @@ function toReport(row: Selectable<ReportsTable>): Report {
     attacksObservedAt: date(row.attacks_observed_at),
     ssvc: row.ssvc,
     disclosureRequestedAt: date(row.disclosure_requested_at),
+    fixVerifiedAt: date(row.fix_verified_at),
   };
 }
 
@@ -163,6 +164,8 @@ export interface StateChange {
   triageDueAt?: Date;
   /** When a request for information was made (null in every other state). */
   infoRequestedAt: Date | null;
+  /** Left out: unchanged. */
+  fixVerifiedAt?: Date | null;
   closedAt: Date | null;
   at: Date;
 }
@@ -196,6 +199,9 @@ export async function changeReportState(
         triage_due_at: change.triageDueAt.getTime(),
       }),
       info_requested_at: change.infoRequestedAt?.getTime() ?? null,
+      ...(change.fixVerifiedAt !== undefined && {
+        fix_verified_at: change.fixVerifiedAt?.getTime() ?? null,
+      }),
     })
     .where("id", "=", id)
     .where("state", "=", from)

@@ -689,7 +689,7 @@ export async function reportPage(
           : null,
       at: formatDateTime(e.createdAt),
     })),
-    actions: availableTransitions(report, relation).map((t) => ({
+    actions: availableTransitions(report, relation, now).map((t) => ({
       name: t.name,
       label: t.label,
       messageRequired: t.message === "required",
@@ -867,6 +867,7 @@ export async function takeTransition(
       resolution: input.resolution,
       duplicateOfId,
     },
+    deps.clock.now(),
   );
   if (!decision.ok)
     return {
@@ -906,6 +907,9 @@ export async function takeTransition(
         ),
       }),
       infoRequestedAt: plan.to === "needs_info" ? now : null,
+      ...(plan.fixVerified !== "keep" && {
+        fixVerifiedAt: plan.fixVerified === "now" ? now : null,
+      }),
       ...(plan.startsDisclosureClock && {
         vendorNotifiedAt: now,
         disclosureDueAt: new Date(

@@ -58,6 +58,8 @@ export interface Report {
   ssvc: string | null;
   /** The researcher's open request that the CERT disclose (it decides). */
   disclosureRequestedAt: Date | null;
+  /** When the fix was last verified; null again once the report is reopened. */
+  fixVerifiedAt: Date | null;
 }
 
 export type EventKind =

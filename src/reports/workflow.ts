@@ -219,14 +219,23 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
   },
 };
 
-/** What the workflow needs to know about a report. */
+/**
+ * What the workflow needs to know about a report: its state, and the facts
+ * of its history a state alone forgets (a closed or reopened report may or
+ * may not have been notified or had its fix verified).
+ */
 export interface WorkflowReport {
   state: State;
   stateBeforeInfo: State | null;
   organizationId: number | null;
   resolution: Resolution | null;
+  /** Set at notification and kept: reopening does not untell the organization. */
+  vendorNotifiedAt: Date | null;
+  disclosureDueAt: Date | null;
+  /** When the fix was last verified; cleared when the report is reopened. */
+  fixVerifiedAt: Date | null;
   /** Case fact: once the public is aware, the embargo is over. */
-  publicAwareAt?: Date | null;
+  publicAwareAt: Date | null;
 }
 
 export interface TransitionInput {
@@ -246,6 +255,8 @@ export interface TransitionPlan {
   duplicateOfId: number | null;
   /** The moment the organization is notified starts the disclosure clock. */
   startsDisclosureClock: boolean;
+  /** Verifying the fix records when; reopening forgets it (it must be verified again). */
+  fixVerified: "now" | "clear" | "keep";
   message: string | null;
   notify: readonly Audience[];
 }
@@ -271,29 +282,46 @@ export function isTransitionName(value: unknown): value is TransitionName {
   );
 }
 
+/** Closed reports that may become an advisory; the others name no vulnerability to fix. */
+const PUBLISHABLE_RESOLUTIONS: readonly Resolution[] = ["resolved", "wont_fix"];
+
+/**
+ * Why this report may not be published now, or null if it may: the
+ * organization must have been told, and then the fix verified, the
+ * disclosure deadline passed, or the public already aware.
+ */
+export function publicationBlocker(
+  report: WorkflowReport,
+  now: Date,
+): string | null {
+  if (report.state === "disclosed") return "The advisory is published.";
+  if (
+    report.state === "closed" &&
+    (report.resolution === null ||
+      !PUBLISHABLE_RESOLUTIONS.includes(report.resolution))
+  )
+    return `A report closed as "${RESOLUTION_LABELS[report.resolution ?? "invalid"]}" is not published.`;
+  if (!TRANSITIONS.publish.from.includes(report.state))
+    return "The organization has not been notified yet: publishing waits for that, and then for the fix to be verified or the disclosure deadline to pass.";
+  if (!report.vendorNotifiedAt)
+    return "The organization was never notified: a report is published only after the organization was told.";
+  if (report.fixVerifiedAt) return null;
+  if (report.disclosureDueAt && report.disclosureDueAt <= now) return null;
+  if (report.publicAwareAt) return null;
+  return "The fix has not been verified and the disclosure deadline has not passed. Publish early only once the public is aware (record it under Case facts).";
+}
+
 function permitted(
   def: TransitionDef,
   report: WorkflowReport,
   relation: Relation,
+  now: Date,
 ): boolean {
   if (!def.by.includes(relation) || !def.from.includes(report.state))
     return false;
-  // Before the fix is verified, only when the public already knows.
-  if (
-    def.name === "publish" &&
-    EARLY_DISCLOSURE.includes(report.state) &&
-    !report.publicAwareAt
-  ) {
-    return false;
-  }
-  // Only a report that was resolved becomes a public advisory.
-  if (
-    def.name === "publish" &&
-    report.state === "closed" &&
-    report.resolution !== "resolved"
-  ) {
-    return false;
-  }
+  if (def.name === "publish") return publicationBlocker(report, now) === null;
+  // Withdrawal is for a report the organization never saw, even if reopened since.
+  if (def.name === "withdraw") return report.vendorNotifiedAt === null;
   return true;
 }
 
@@ -301,9 +329,10 @@ function permitted(
 export function availableTransitions(
   report: WorkflowReport,
   relation: Relation,
+  now: Date,
 ): TransitionDef[] {
   return TRANSITION_NAMES.map((n) => TRANSITIONS[n]).filter((d) =>
-    permitted(d, report, relation),
+    permitted(d, report, relation, now),
   );
 }
 
@@ -315,13 +344,20 @@ export function planTransition(
   report: WorkflowReport,
   relation: Relation,
   name: TransitionName,
-  input: TransitionInput = {},
+  input: TransitionInput,
+  now: Date,
 ): PlanResult {
   const def = TRANSITIONS[name];
-  if (!permitted(def, report, relation)) {
+  if (!permitted(def, report, relation, now)) {
+    // Say why, to whoever may take the step at all.
+    const blocker =
+      name === "publish" && def.by.includes(relation)
+        ? publicationBlocker(report, now)
+        : null;
     return {
       ok: false,
-      error: "This action is not possible in the report's current state.",
+      error:
+        blocker ?? "This action is not possible in the report's current state.",
     };
   }
   const message = input.message?.trim() || null;
@@ -350,6 +386,14 @@ export function planTransition(
       return { ok: false, field: "resolution", error: "Choose a resolution." };
     }
     resolution = input.resolution;
+    if (resolution === "resolved" && !report.fixVerifiedAt) {
+      return {
+        ok: false,
+        field: "resolution",
+        error:
+          "Resolved means the fix was verified, and this report's fix has not been. Choose another resolution, or follow the fix until it is verified.",
+      };
+    }
     if (resolution === "duplicate") {
       if (!input.duplicateOfId) {
         return {
@@ -378,6 +422,8 @@ export function planTransition(
       resolution,
       duplicateOfId,
       startsDisclosureClock: name === "notify_vendor",
+      fixVerified:
+        name === "verify_fix" ? "now" : name === "reopen" ? "clear" : "keep",
       message,
       notify: def.notify,
     },

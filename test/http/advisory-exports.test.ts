@@ -127,6 +127,8 @@ describe("advisory downloads: CSAF 2.0 and CVE JSON 5", () => {
         reporterId: researcher.user.id,
         organizationId: null,
         state: "closed",
+        // Told and fixed; the organization is not named in public.
+        vendorNotifiedAt: ctx.clock.now(),
         cwe: "other",
         creditKind: "anonymous",
         description: `Another finding. ${MARKER}`,

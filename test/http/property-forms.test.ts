@@ -510,6 +510,8 @@ interface Attempt {
   /** Route parameters as the route sees them (null: undecodable). */
   params: Record<string, string | null>;
   body: Fields;
+  /** The app's clock at the request (the disclosure deadline's side of the workflow). */
+  now: Date;
 }
 
 /** Which step of the workflow explains a report's new state, if any. */
@@ -517,19 +519,31 @@ function explainingTransition(
   old: Row,
   row: Row,
   relation: ReturnType<typeof relationTo>,
+  now: Date,
 ) {
+  const at = (ms: unknown) => (ms === null ? null : new Date(ms as number));
   const report: WorkflowReport = {
     state: old.state as State,
     stateBeforeInfo: old.state_before_info as State | null,
     organizationId: old.organization_id as number | null,
     resolution: old.resolution as Resolution | null,
+    vendorNotifiedAt: at(old.vendor_notified_at),
+    disclosureDueAt: at(old.disclosure_due_at),
+    fixVerifiedAt: at(old.fix_verified_at),
+    publicAwareAt: at(old.public_aware_at),
   };
-  for (const t of availableTransitions(report, relation)) {
-    const decision = planTransition(report, relation, t.name, {
-      message: "a message",
-      resolution: (row.resolution ?? undefined) as Resolution | undefined,
-      duplicateOfId: row.duplicate_of_id as number | null,
-    });
+  for (const t of availableTransitions(report, relation, now)) {
+    const decision = planTransition(
+      report,
+      relation,
+      t.name,
+      {
+        message: "a message",
+        resolution: (row.resolution ?? undefined) as Resolution | undefined,
+        duplicateOfId: row.duplicate_of_id as number | null,
+      },
+      now,
+    );
     if (!decision.ok) continue;
     const p = decision.plan;
     if (
@@ -850,7 +864,7 @@ function illegalChanges(a: Attempt, b: Snapshot, n: Snapshot): string[] {
         );
     }
     if (stateChanged || needStep.length) {
-      const step = explainingTransition(old, row, relation);
+      const step = explainingTransition(old, row, relation, a.now);
       const event = [...n.events.values()].find(
         (e) =>
           !b.events.has(e.id as number) &&
@@ -1580,7 +1594,7 @@ describe("property: hostile input at every form route", function () {
         after === before
           ? [] // nothing tracked was written
           : illegalChanges(
-              { actor, route, params, body: req.body },
+              { actor, route, params, body: req.body, now: ctx.clock.now() },
               before.state,
               after.state,
             );

@@ -110,6 +110,11 @@ export async function insertReport(
           ? updatedAt.getTime()
           : null,
       resolution: state === "closed" ? "resolved" : null,
+      // A fixture closed as resolved had its fix verified, as the workflow requires.
+      fix_verified_at:
+        state === "fix_verified" || state === "closed"
+          ? updatedAt.getTime()
+          : null,
     })
     .returning(["id", "public_id"])
     .executeTakeFirstOrThrow();

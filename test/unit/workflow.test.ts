@@ -4,9 +4,11 @@ import type { Relation } from "../../src/auth/policy.js";
 import {
   availableTransitions,
   planTransition,
+  publicationBlocker,
   STATES,
   TRANSITION_NAMES,
   type State,
+  type TransitionInput,
   type TransitionName,
   type WorkflowReport,
 } from "../../src/reports/workflow.js";
@@ -54,21 +56,46 @@ const EXPECTED: Record<TransitionName, [State[], Relation[]]> = {
   reopen: [["closed"], ["staff"]],
 };
 
+const NOW = new Date("2026-06-01T12:00:00Z");
+const BEFORE = new Date("2026-03-01T12:00:00Z");
+const LATER = new Date("2026-08-30T12:00:00Z");
+const NOTIFIED: State[] = [
+  "vendor_notified",
+  "fix_in_progress",
+  "fixed",
+  "fix_verified",
+  "closed",
+];
+
+/** A report with the history its state implies; the deadline still running. */
 function report(
   state: State,
   overrides: Partial<WorkflowReport> = {},
 ): WorkflowReport {
+  const notified = NOTIFIED.includes(state);
+  const verified = state === "fix_verified" || state === "closed";
   return {
     state,
     stateBeforeInfo: state === "needs_info" ? "acknowledged" : null,
     organizationId: 7,
     resolution: state === "closed" ? "resolved" : null,
+    vendorNotifiedAt: notified ? BEFORE : null,
+    disclosureDueAt: notified ? LATER : null,
+    fixVerifiedAt: verified ? BEFORE : null,
+    publicAwareAt: null,
     ...overrides,
   };
 }
 
+const plan = (
+  r: WorkflowReport,
+  relation: Relation,
+  name: TransitionName,
+  input: TransitionInput = {},
+) => planTransition(r, relation, name, input, NOW);
+
 /** Input that satisfies every transition's own requirements. */
-const complete = { message: "because", resolution: "resolved" as const };
+const complete = { message: "because", resolution: "wont_fix" as const };
 
 describe("workflow: every state × relation × transition", () => {
   for (const name of TRANSITION_NAMES) {
@@ -82,11 +109,14 @@ describe("workflow: every state × relation × transition", () => {
             relation,
             name,
             complete,
+            NOW,
           );
           assert.equal(result.ok, allowed);
-          const offered = availableTransitions(report(state), relation).some(
-            (t) => t.name === name,
-          );
+          const offered = availableTransitions(
+            report(state),
+            relation,
+            NOW,
+          ).some((t) => t.name === name);
           assert.equal(
             offered,
             allowed,
@@ -105,7 +135,7 @@ describe("workflow: what each transition needs and does", () => {
       from: State,
       relation: Relation = "staff",
     ) => {
-      const r = planTransition(report(from), relation, name, complete);
+      const r = plan(report(from), relation, name, complete);
       assert.ok(r.ok);
       return r.plan.to;
     };
@@ -127,12 +157,12 @@ describe("workflow: what each transition needs and does", () => {
   });
 
   it("returns an answered request for information to the state before it", () => {
-    const asked = planTransition(report("triaged"), "staff", "request_info", {
+    const asked = plan(report("triaged"), "staff", "request_info", {
       message: "?",
     });
     assert.ok(asked.ok);
     assert.equal(asked.plan.stateBeforeInfo, "triaged");
-    const answered = planTransition(
+    const answered = plan(
       report("needs_info", { stateBeforeInfo: "triaged" }),
       "reporter",
       "provide_info",
@@ -150,7 +180,7 @@ describe("workflow: what each transition needs and does", () => {
       ["reject_fix", "fixed", "reporter"],
       ["reopen", "closed", "staff"],
     ] as const) {
-      const r = planTransition(report(state), relation, name, {
+      const r = plan(report(state), relation, name, {
         message: "   ",
       });
       assert.equal(r.ok, false, name);
@@ -159,17 +189,17 @@ describe("workflow: what each transition needs and does", () => {
   });
 
   it("closes only with a resolution, and a duplicate only with its original", () => {
-    const none = planTransition(report("triaged"), "staff", "close", {});
+    const none = plan(report("triaged"), "staff", "close", {});
     assert.ok(!none.ok && none.field === "resolution");
-    const withdrawn = planTransition(report("triaged"), "staff", "close", {
+    const withdrawn = plan(report("triaged"), "staff", "close", {
       resolution: "withdrawn",
     });
     assert.ok(!withdrawn.ok, "only the researcher withdraws");
-    const dup = planTransition(report("triaged"), "staff", "close", {
+    const dup = plan(report("triaged"), "staff", "close", {
       resolution: "duplicate",
     });
     assert.ok(!dup.ok && dup.field === "duplicateOf");
-    const named = planTransition(report("triaged"), "staff", "close", {
+    const named = plan(report("triaged"), "staff", "close", {
       resolution: "duplicate",
       duplicateOfId: 41,
     });
@@ -179,52 +209,36 @@ describe("workflow: what each transition needs and does", () => {
   });
 
   it("marks a withdrawal as withdrawn and clears the resolution on reopen", () => {
-    const w = planTransition(
-      report("acknowledged"),
-      "reporter",
-      "withdraw",
-      {},
-    );
+    const w = plan(report("acknowledged"), "reporter", "withdraw", {});
     assert.ok(w.ok && w.plan.resolution === "withdrawn");
-    const r = planTransition(report("closed"), "staff", "reopen", {
+    const r = plan(report("closed"), "staff", "reopen", {
       message: "new evidence",
     });
     assert.ok(r.ok && r.plan.resolution === null);
   });
 
   it("needs the organization before triage and notification, and starts the clock on notification", () => {
-    const noOrg = planTransition(
+    const noOrg = plan(
       report("acknowledged", { organizationId: null }),
       "staff",
       "triage",
       {},
     );
     assert.ok(!noOrg.ok && noOrg.field === "organization");
-    const notify = planTransition(
-      report("triaged"),
-      "staff",
-      "notify_vendor",
-      {},
-    );
+    const notify = plan(report("triaged"), "staff", "notify_vendor", {});
     assert.ok(notify.ok && notify.plan.startsDisclosureClock);
-    const ack = planTransition(report("submitted"), "staff", "acknowledge", {});
+    const ack = plan(report("submitted"), "staff", "acknowledge", {});
     assert.ok(ack.ok && !ack.plan.startsDisclosureClock);
   });
 
-  it("publishes a closed report only when it was resolved", () => {
+  it("publishes a closed report only when it was resolved or won't be fixed", () => {
     for (const resolution of [
       "invalid",
       "duplicate",
-      "wont_fix",
       "withdrawn",
       "out_of_scope",
     ] as const) {
-      const r = planTransition(
-        report("closed", { resolution }),
-        "staff",
-        "publish",
-        {},
-      );
+      const r = plan(report("closed", { resolution }), "staff", "publish", {});
       assert.equal(r.ok, false, resolution);
     }
   });
@@ -232,40 +246,144 @@ describe("workflow: what each transition needs and does", () => {
   it("notifies the organization only from notification on", () => {
     for (const name of ["acknowledge", "request_info", "triage"] as const) {
       const state = name === "acknowledge" ? "submitted" : "acknowledged";
-      const r = planTransition(report(state), "staff", name, complete);
+      const r = plan(report(state), "staff", name, complete);
       assert.ok(r.ok);
       assert.ok(!r.plan.notify.includes("org"), name);
     }
   });
 
-  it("publishes early, before the fix is verified, only once the public is aware", () => {
+  it("publishes early, before the fix is verified, only once the public is aware or the deadline passed", () => {
     for (const state of [
       "vendor_notified",
       "fix_in_progress",
       "fixed",
     ] as const) {
-      const base = {
-        state,
-        stateBeforeInfo: null,
-        organizationId: 1,
-        resolution: null,
-      };
-      assert.equal(planTransition(base, "staff", "publish").ok, false, state);
-      const aware = {
-        ...base,
-        publicAwareAt: new Date("2026-03-01T00:00:00Z"),
-      };
-      assert.equal(planTransition(aware, "staff", "publish").ok, true, state);
-      assert.equal(planTransition(aware, "org_contact", "publish").ok, false);
-      assert.equal(planTransition(aware, "reporter", "publish").ok, false);
+      const base = report(state);
+      assert.equal(plan(base, "staff", "publish").ok, false, state);
+      const aware = { ...base, publicAwareAt: BEFORE };
+      assert.equal(plan(aware, "staff", "publish").ok, true, state);
+      assert.equal(plan(aware, "org_contact", "publish").ok, false);
+      assert.equal(plan(aware, "reporter", "publish").ok, false);
+      const due = { ...base, disclosureDueAt: BEFORE };
+      assert.equal(plan(due, "staff", "publish").ok, true, state);
     }
-    const submitted = {
-      state: "submitted" as const,
-      stateBeforeInfo: null,
-      organizationId: 1,
-      resolution: null,
-      publicAwareAt: new Date(),
-    };
-    assert.equal(planTransition(submitted, "staff", "publish").ok, false);
+    const submitted = report("submitted", { publicAwareAt: new Date() });
+    assert.equal(plan(submitted, "staff", "publish").ok, false);
+  });
+});
+
+describe("workflow: what publication and a resolved close rest on", () => {
+  it("closes as resolved only once the fix was verified", () => {
+    for (const state of OPEN.filter((s) => s !== "fix_verified")) {
+      const r = plan(report(state), "staff", "close", {
+        resolution: "resolved",
+      });
+      assert.ok(!r.ok, state);
+      if (!r.ok) {
+        assert.equal(r.field, "resolution");
+        assert.match(r.error, /verified/);
+      }
+      assert.ok(
+        plan(report(state), "staff", "close", { resolution: "wont_fix" }).ok,
+        state,
+      );
+    }
+    assert.ok(
+      plan(report("fix_verified"), "staff", "close", { resolution: "resolved" })
+        .ok,
+    );
+    // A report reopened after its fix was verified has it verified again first.
+    assert.ok(
+      !plan(report("triaged", { fixVerifiedAt: null }), "staff", "close", {
+        resolution: "resolved",
+      }).ok,
+    );
+  });
+
+  it("records when the fix was verified, and forgets it on reopen", () => {
+    const verified = plan(report("fixed"), "reporter", "verify_fix");
+    assert.ok(verified.ok && verified.plan.fixVerified === "now");
+    const reopened = plan(report("closed"), "staff", "reopen", {
+      message: "it came back",
+    });
+    assert.ok(reopened.ok && reopened.plan.fixVerified === "clear");
+    const other = plan(report("fixed"), "staff", "reject_fix", {
+      message: "still there",
+    });
+    assert.ok(other.ok && other.plan.fixVerified === "keep");
+  });
+
+  // [resolution, notified, fix verified, deadline passed, public aware] → may publish
+  const closedCases: [
+    WorkflowReport["resolution"],
+    boolean,
+    boolean,
+    boolean,
+    boolean,
+    boolean,
+  ][] = [
+    ["resolved", true, true, false, false, true],
+    ["wont_fix", false, false, false, false, false],
+    ["wont_fix", false, false, false, true, false],
+    ["wont_fix", true, false, false, false, false],
+    ["wont_fix", true, false, true, false, true],
+    ["wont_fix", true, false, false, true, true],
+    // Closed as resolved before this rule, from a state the fix never reached.
+    ["resolved", false, false, false, false, false],
+    ["resolved", true, false, false, false, false],
+    ["invalid", true, false, true, true, false],
+    ["duplicate", true, false, true, true, false],
+    ["out_of_scope", true, false, true, true, false],
+    ["withdrawn", false, false, false, true, false],
+  ];
+  for (const [resolution, notified, verified, due, aware, ok] of closedCases) {
+    it(`${ok ? "publishes" : "does not publish"} a closed ${resolution} report (notified ${notified}, fix verified ${verified}, deadline passed ${due}, public aware ${aware})`, () => {
+      const r = report("closed", {
+        resolution,
+        vendorNotifiedAt: notified ? BEFORE : null,
+        disclosureDueAt: notified ? (due ? BEFORE : LATER) : null,
+        fixVerifiedAt: verified ? BEFORE : null,
+        publicAwareAt: aware ? BEFORE : null,
+      });
+      assert.equal(plan(r, "staff", "publish").ok, ok);
+      assert.equal(
+        availableTransitions(r, "staff", NOW).some((t) => t.name === "publish"),
+        ok,
+      );
+      assert.equal(publicationBlocker(r, NOW) === null, ok);
+    });
+  }
+
+  it("does not publish what the organization was never told of", () => {
+    const r = report("fix_verified", {
+      vendorNotifiedAt: null,
+      disclosureDueAt: null,
+    });
+    assert.equal(plan(r, "staff", "publish").ok, false);
+    assert.match(publicationBlocker(r, NOW) ?? "", /notified/);
+  });
+
+  it("says why a report cannot be published yet", () => {
+    assert.match(
+      publicationBlocker(report("fix_in_progress"), NOW) ?? "",
+      /deadline/,
+    );
+    assert.match(
+      publicationBlocker(report("closed", { resolution: "invalid" }), NOW) ??
+        "",
+      /Invalid/,
+    );
+    assert.equal(publicationBlocker(report("fix_verified"), NOW), null);
+  });
+
+  it("lets the researcher withdraw only until the organization was notified, also after a reopen", () => {
+    assert.ok(plan(report("triaged"), "reporter", "withdraw").ok);
+    const reopened = report("triaged", { vendorNotifiedAt: BEFORE });
+    assert.equal(plan(reopened, "reporter", "withdraw").ok, false);
+    assert.ok(
+      !availableTransitions(reopened, "reporter", NOW).some(
+        (t) => t.name === "withdraw",
+      ),
+    );
   });
 });
