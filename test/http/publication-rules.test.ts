@@ -51,6 +51,7 @@ describe("publication needs the organization told, then a verified fix, the dead
   const saveAdvisory = async (publicId: string) => {
     await triager.refreshCsrf(`/reports/${publicId}`);
     const save = await triager.post(`/reports/${publicId}/advisory`, {
+      title: "Appointments readable by changing an ID",
       summary: SUMMARY,
       cveId: "",
     });
