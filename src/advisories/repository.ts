@@ -6,6 +6,8 @@ import {
 } from "./credits.js";
 
 export interface AdvisoryDraft {
+  /** The CERT's title; the researcher's report title is never published. */
+  title: string | null;
   summary: string;
   cveId: string | null;
   /** Null until the CERT first proposes credit (then the filing's choice applies). */
@@ -39,6 +41,7 @@ export async function findAdvisory(
     .executeTakeFirst();
   return (
     row && {
+      title: row.title,
       summary: row.summary,
       cveId: row.cve_id,
       credits: parseCredits(row.credits),
@@ -62,6 +65,7 @@ export async function saveAdvisoryDraft(
   db: DbOrTx,
   reportId: number,
   draft: {
+    title: string;
     summary: string;
     cveId: string | null;
     credits: AdvisoryCredit[];
@@ -70,6 +74,7 @@ export async function saveAdvisoryDraft(
   at: Date,
 ) {
   const values = {
+    title: draft.title,
     summary: draft.summary,
     cve_id: draft.cveId,
     credits: JSON.stringify(draft.credits),
@@ -120,6 +125,7 @@ export interface PublishedAdvisory {
   reportId: number;
   state: string;
   publicId: string;
+  /** The CERT's title (advisories.title), never the report's. */
   title: string;
   asset: string;
   cwe: string;
@@ -150,7 +156,7 @@ function publishedQuery(db: DbOrTx) {
       "r.id as report_id",
       "r.state",
       "r.public_id",
-      "r.title",
+      "a.title",
       "r.asset",
       "r.cwe",
       "r.cvss_vector",
@@ -170,6 +176,7 @@ function publishedQuery(db: DbOrTx) {
       "a.published_at",
     ])
     .where("a.published_at", "is not", null)
+    .where("a.title", "is not", null)
     .where("r.state", "=", "disclosed");
 }
 
@@ -210,7 +217,7 @@ function toPublished(row: Row): PublishedAdvisory {
     reportId: row.report_id,
     state: row.state,
     publicId: row.public_id,
-    title: row.title,
+    title: row.title!,
     asset: row.asset,
     cwe: row.cwe,
     cvssVector: row.cvss_vector,

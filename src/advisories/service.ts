@@ -15,6 +15,7 @@ import { notifyReportEvent } from "../mail/notifications.js";
 import { normalizeReportId } from "../ids.js";
 import { renderMarkdown } from "../markdown.js";
 import {
+  findOrganizationById,
   findOrganizationByPublicId,
   listOrganizations,
 } from "../orgs/repository.js";
@@ -29,6 +30,7 @@ import {
   type CreditAnswer,
   type CreditType,
 } from "./credits.js";
+import { cweCatalogEntry } from "./cwe-names.js";
 import {
   answerCredit,
   creditsFromFiling,
@@ -56,6 +58,7 @@ const creditFields = Object.fromEntries(
 
 export const advisorySchema = z
   .object({
+    title: text("Advisory title", 10, 300),
     summary: text("Advisory summary", 20, 20_000),
     cveId: z
       .string()
@@ -86,7 +89,12 @@ export const advisorySchema = z
         name: values[`creditName${i}`]!,
         type: values[`creditType${i}`] as CreditType,
       }));
-    return { summary: form.summary, cveId: form.cveId, credits };
+    return {
+      title: form.title,
+      summary: form.summary,
+      cveId: form.cveId,
+      credits,
+    };
   });
 
 const isCreditType = (value: string): value is CreditType =>
@@ -118,6 +126,19 @@ async function proposedCredits(
   return creditsFromFiling({ ...report, reporterName: name });
 }
 
+/**
+ * The title the form suggests: the weakness's catalog name and the
+ * organization ("Authorization Bypass Through User-Controlled Key in
+ * Example Hospital Portal"), from triage fields, never the report's title.
+ */
+export function suggestedTitle(
+  cwe: string,
+  organizationName: string | null,
+): string {
+  const weakness = cweCatalogEntry(cwe)?.name ?? "Vulnerability";
+  return organizationName ? `${weakness} in ${organizationName}` : weakness;
+}
+
 const ANSWER_LABELS: Record<CreditAnswer, string> = {
   pending: "Waiting for the researcher to accept or decline it",
   accepted: "Accepted by the researcher",
@@ -134,7 +155,13 @@ export async function advisoryDraftFor(
   if (!can(actor, "report:edit_triage", accessFacts(report))) return null;
   const draft = await findAdvisory(deps.db, report.id);
   const credits = await proposedCredits(deps, report, draft, reporterName);
+  const organization =
+    draft?.title || report.organizationId === null
+      ? undefined
+      : await findOrganizationById(deps.db, report.organizationId);
   const values: Record<string, string> = {
+    title:
+      draft?.title || suggestedTitle(report.cwe, organization?.name ?? null),
     summary: draft?.summary ?? "",
     cveId: draft?.cveId ?? "",
   };
@@ -191,6 +218,7 @@ export async function saveAdvisory(
       tx,
       report.id,
       {
+        title: form.data.title,
         summary: form.data.summary,
         cveId: form.data.cveId || null,
         credits,
@@ -203,7 +231,7 @@ export async function saveAdvisory(
       actorId: actor.id,
       kind: "note",
       visibility: "internal",
-      body: "Saved the advisory summary for publication.",
+      body: "Saved the advisory title and summary for publication.",
       at: now,
     });
     await recordAudit(tx, {

@@ -23,6 +23,7 @@ import * as auditLink from "../../db/migrations/2026-11-30-04-audit-link.js";
 import * as stateSeverityQueue from "../../db/migrations/2026-11-30-05-state-severity-queue.js";
 import * as settings from "../../db/migrations/2026-11-26-30-settings.js";
 import * as fixVerifiedAt from "../../db/migrations/2026-12-02-04-fix-verified-at.js";
+import * as advisoryTitle from "../../db/migrations/2026-12-02-04-advisory-title.js";
 import * as eventAudience from "../../db/migrations/2026-12-02-05-event-audience.js";
 import type { Db } from "./index.js";
 
@@ -55,6 +56,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-30-04-audit-link": auditLink,
   "2026-11-30-05-state-severity-queue": stateSeverityQueue,
   "2026-12-02-04-fix-verified-at": fixVerifiedAt,
+  "2026-12-02-04-advisory-title": advisoryTitle,
   "2026-12-02-05-event-audience": eventAudience,
 };
 

@@ -103,6 +103,8 @@ export interface ReportsTable {
 
 export interface AdvisoriesTable {
   report_id: number;
+  /** The CERT's title; null only for a draft never saved with one. */
+  title: string | null;
   summary: string;
   cve_id: string | null;
   updated_at: number;

@@ -38,6 +38,8 @@ export async function acknowledgmentLetter(
     organization: organization?.name ?? null,
     submitted: formatDateTime(report.createdAt),
     resolved: report.closedAt ? formatDateTime(report.closedAt) : null,
+    // A report published after its deadline (or once public) was not fixed.
+    fixVerified: report.fixVerifiedAt !== null,
     advisoryUrl:
       report.state === "disclosed"
         ? `${deps.config.baseUrl}/advisories/${report.publicId}`

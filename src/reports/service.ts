@@ -878,12 +878,12 @@ export async function takeTransition(
   // Only a triager-written advisory is ever published, never the raw report.
   if (plan.transition.name === "publish") {
     const draft = await findAdvisory(deps.db, report.id);
-    if (!draft)
+    if (!draft?.title)
       return {
         ok: false,
         errors: {
           message:
-            "Write and save the advisory summary first (the Advisory panel); it is what the public page shows.",
+            "Write and save the advisory title and summary first (the Advisory panel); they are what the public page shows.",
         },
       };
     // The researcher accepts or declines their credit before it is public.

@@ -383,6 +383,11 @@ describe("in a real browser: the whole story", function () {
 
   it("the triager publishes an advisory; anyone reads it, the thanks and the statistics", async () => {
     await triager.goto(reportUrl);
+    // The title is the CERT's, suggested from the weakness and organization.
+    assert.match(
+      await triager.getByLabel("Advisory title").inputValue(),
+      /^Authorization Bypass Through User-Controlled Key in /,
+    );
     await triager
       .getByLabel("Advisory summary")
       .fill(
@@ -434,9 +439,12 @@ describe("in a real browser: the whole story", function () {
     const id = new URL(reportUrl).pathname.split("/").pop()!;
     await visitor.getByRole("link", { name: id }).click();
     await visitor
-      .getByRole("heading", { name: /appointment readable/ })
+      .getByRole("heading", {
+        name: /^Authorization Bypass Through User-Controlled Key in /,
+      })
       .waitFor();
     const text = (await visitor.textContent("main")) ?? "";
+    assert.doesNotMatch(text, /appointment readable by changing the ID/);
     assert.match(text, /CVE-2026-40001/);
     assert.match(text, /rhea \(Finder\)/);
     assert.match(text, /Ana Colleague \(Analyst\)/);

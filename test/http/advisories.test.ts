@@ -30,7 +30,7 @@ describe("public advisories, their feed and the acknowledgments", () => {
       reporterId: researcher.user.id,
       organizationId: org.id,
       state: "fix_verified",
-      title: "Booking IDs <readable> & guessable",
+      title: "The researcher's own title",
       severity: "high",
       cvssScore: 7.7,
     });
@@ -84,7 +84,10 @@ describe("public advisories, their feed and the acknowledgments", () => {
       name: "publish",
     });
     assert.equal(early.status, 422);
-    assert.match(early.text, /Write and save the advisory summary first/);
+    assert.match(
+      early.text,
+      /Write and save the advisory title and summary first/,
+    );
     const bad = await triager.post(`/reports/${publicId}/advisory`, {
       summary: "too short",
       cveId: "CVE-26-1",
@@ -105,6 +108,8 @@ describe("public advisories, their feed and the acknowledgments", () => {
     // The researcher's choice at filing is the credit proposed.
     assert.match(form, /name="creditName0"[^>]*value="rhea"/);
     const save = await triager.post(`/reports/${publicId}/advisory`, {
+      // The CERT's title; escaped wherever it is shown.
+      title: "Booking IDs <readable> & guessable",
       summary:
         "Booking IDs could be changed to read other patients' bookings. <script>alert(1)</script> [x](javascript:alert(1))",
       cveId: "cve-2026-12345",

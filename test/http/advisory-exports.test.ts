@@ -108,7 +108,7 @@ describe("advisory downloads: CSAF 2.0 and CVE JSON 5", () => {
       await insertPublishableReport(ctx, {
         reporterId: researcher.user.id,
         organizationId: org.id,
-        title: "Booking IDs <readable> & guessable",
+        title: `The researcher's own title ${MARKER}`,
         severity: "high",
         cvssScore: 7.7,
         cvssVector: VECTOR,
@@ -118,6 +118,7 @@ describe("advisory downloads: CSAF 2.0 and CVE JSON 5", () => {
       })
     ).publicId;
     await publishAdvisory(triager, full, {
+      title: "Booking IDs <readable> & guessable",
       summary: SUMMARY,
       cveId: "CVE-2026-12345",
     });
@@ -487,6 +488,7 @@ describe("advisory downloads: CSAF 2.0 and CVE JSON 5", () => {
     // A saved summary and CVE ID, but never published.
     await triager.refreshCsrf(`/reports/${drafted.publicId}`);
     const save = await triager.post(`/reports/${drafted.publicId}/advisory`, {
+      title: "A title written but not yet published",
       summary: "A summary written but not yet published.",
       cveId: "CVE-2026-30003",
     });

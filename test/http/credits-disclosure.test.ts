@@ -98,6 +98,7 @@ describe("credit in advisories: proposed by the CERT, accepted or declined by th
   const page = (who: Browser) => who.agent.get(`/reports/${report.publicId}`);
   const save = (fields: Record<string, string>) =>
     triager.post(`/reports/${report.publicId}/advisory`, {
+      title: "Appointments readable by changing an ID",
       summary: SUMMARY,
       cveId: "",
       ...fields,
@@ -354,6 +355,7 @@ describe("credit declined, or nobody credited", () => {
   it("publishes a declined credit as nobody", async () => {
     const r = await publishable();
     await triager.post(`/reports/${r.publicId}/advisory`, {
+      title: "Appointments readable by changing an ID",
       summary: SUMMARY,
       creditName0: "Dana Declines",
       creditType0: "finder",
@@ -384,6 +386,7 @@ describe("credit declined, or nobody credited", () => {
   it("publishes without waiting when the triager credits nobody (an unresponsive researcher)", async () => {
     const r = await publishable();
     const res = await triager.post(`/reports/${r.publicId}/advisory`, {
+      title: "Appointments readable by changing an ID",
       summary: SUMMARY,
       creditName0: "",
       creditType0: "finder",

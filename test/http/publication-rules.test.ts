@@ -20,6 +20,8 @@ describe("publication needs the organization told, then a verified fix, the dead
   let triagerUser: TestUser;
   let researcher: TestUser;
   let orgId: number;
+  /** Disclosed after its deadline, closed as won't fix. */
+  let unfixed: string;
 
   before(async () => {
     ctx = await createTestContext();
@@ -51,6 +53,7 @@ describe("publication needs the organization told, then a verified fix, the dead
   const saveAdvisory = async (publicId: string) => {
     await triager.refreshCsrf(`/reports/${publicId}`);
     const save = await triager.post(`/reports/${publicId}/advisory`, {
+      title: "Appointments readable by changing an ID",
       summary: SUMMARY,
       cveId: "",
     });
@@ -128,6 +131,18 @@ describe("publication needs the organization told, then a verified fix, the dead
     const publish = await step(triager, publicId, { name: "publish" });
     assert.equal(publish.status, 303, publish.text);
     assert.equal(await state(publicId), "disclosed");
+    unfixed = publicId;
+  });
+
+  it("does not tell the researcher's letter that an unfixed report was fixed", async () => {
+    const own = await signedIn(ctx, researcher);
+    const letter = await own.agent.get(`/reports/${unfixed}/letter`);
+    assert.equal(letter.status, 200);
+    assert.doesNotMatch(letter.text, /fixed by the organization/);
+    assert.match(
+      shown(letter.text),
+      /published an advisory without a verified fix/,
+    );
   });
 
   it("does not let the researcher withdraw a report reopened after the organization was notified", async () => {

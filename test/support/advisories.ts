@@ -4,6 +4,9 @@ import type { Browser, TestContext } from "./harness.js";
 
 type Ctx = Pick<TestContext, "db" | "config" | "clock">;
 
+/** The CERT's title for a fixture advisory (the report's own title is never published). */
+export const ADVISORY_TITLE = "Appointments readable by changing an ID";
+
 /** The researcher's own text in every fixture report (never published). */
 export const RESEARCHER_DESCRIPTION =
   "An ID in the URL shows another patient's appointment.";
@@ -52,10 +55,11 @@ export async function insertPublishableReport(
 export async function publishAdvisory(
   triager: Browser,
   publicId: string,
-  advisory: { summary: string; cveId?: string },
+  advisory: { summary: string; cveId?: string; title?: string },
 ) {
   await triager.refreshCsrf(`/reports/${publicId}`);
   const save = await triager.post(`/reports/${publicId}/advisory`, {
+    title: advisory.title ?? ADVISORY_TITLE,
     summary: advisory.summary,
     cveId: advisory.cveId ?? "",
   });
