@@ -49,7 +49,10 @@ export interface ClockDef {
   /** The moment it counts from, in words (the README's table). */
   countsFrom: string;
   /** Its length from the settings; null when it has none (no severity). */
-  days: (settings: ClockSettings, severity: Report["severity"]) => number | null;
+  days: (
+    settings: ClockSettings,
+    severity: Report["severity"],
+  ) => number | null;
   /**
    * Where its due date comes from: kept on the report when the clock
    * starts (a later change of setting leaves it), or computed on reading
