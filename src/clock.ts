@@ -4,3 +4,6 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => new Date() };
+
+export const HOUR = 3_600_000;
+export const DAY = 24 * HOUR;

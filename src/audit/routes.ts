@@ -1,5 +1,6 @@
 import { Router, type Request } from "express";
 import { z } from "zod";
+import { DAY } from "../clock.js";
 import type { Deps } from "../deps.js";
 import { ROLE_LABELS } from "../format.js";
 import { actorOf, requireAllowed } from "../http/middleware.js";
@@ -20,7 +21,6 @@ export function auditContextOf(req: Request): AuditRequestContext {
   return { ip: req.ip ?? null, userAgent: req.get("user-agent") ?? null };
 }
 
-const DAY_MS = 86_400_000;
 const dateField = (label: string) =>
   z
     .string()
@@ -67,7 +67,7 @@ function toQuery(f: Filters): AuditQuery {
     // Dates are days in UTC, the time zone the page shows.
     from: f.from ? new Date(`${f.from}T00:00:00Z`) : undefined,
     until: f.to
-      ? new Date(new Date(`${f.to}T00:00:00Z`).getTime() + DAY_MS)
+      ? new Date(new Date(`${f.to}T00:00:00Z`).getTime() + DAY)
       : undefined,
     before: f.before ? Number(f.before) : undefined,
   };

@@ -1,5 +1,6 @@
 import { Router } from "express";
 import { sql } from "kysely";
+import { DAY } from "../clock.js";
 import type { Deps } from "../deps.js";
 
 /** Routes that need no session: health probe and security.txt. */
@@ -20,7 +21,7 @@ export function publicRoutes(deps: Deps) {
   router.get(["/.well-known/security.txt", "/security.txt"], (_req, res) => {
     const { security, baseUrl } = deps.config;
     const expires = new Date(
-      deps.clock.now().getTime() + security.expiresDays * 86_400_000,
+      deps.clock.now().getTime() + security.expiresDays * DAY,
     );
     const lines = [
       `Contact: ${baseUrl}/reports/new`,

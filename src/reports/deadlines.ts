@@ -17,8 +17,9 @@ import {
   setDisclosureDeadline,
   setExtensionRequest,
 } from "./repository.js";
+import { isRunning } from "./clocks.js";
 import { accessFacts, type Report } from "./types.js";
-import type { Audience, State } from "./workflow.js";
+import type { Audience } from "./workflow.js";
 
 /*
  * The disclosure deadline after the organization is notified: a triager
@@ -26,13 +27,6 @@ import type { Audience, State } from "./workflow.js";
  * time, and a triager grants or refuses. Each step is on the timeline, in the
  * audit log and mailed to the people on the report.
  */
-
-/** States in which the disclosure clock runs. */
-const CLOCK_RUNNING: readonly State[] = [
-  "vendor_notified",
-  "fix_in_progress",
-  "fixed",
-];
 
 const dateField = z
   .string({ error: "Enter a date." })
@@ -141,7 +135,7 @@ async function newDeadline(
 ): Promise<DeadlineForm> {
   requireOn(actor, step.action, report);
   const from = report.disclosureDueAt;
-  if (!CLOCK_RUNNING.includes(report.state) || !from) return notRunning;
+  if (!isRunning("disclosure", report.state) || !from) return notRunning;
   const form = parseForm(deadlineSchema, body);
   if (!form.ok) return form;
   const to = endOfDay(form.data.date);
@@ -230,7 +224,7 @@ export async function decideExtension(
 ): Promise<FormResult<z.infer<typeof decisionSchema>>> {
   requireOn(actor, "report:set_deadline", report);
   const requested = report.extensionRequestedTo;
-  if (!requested || !CLOCK_RUNNING.includes(report.state))
+  if (!requested || !isRunning("disclosure", report.state))
     return {
       ok: false,
       errors: { _form: "There is no open request for more time." },

@@ -1,6 +1,8 @@
 import { sql, type SelectQueryBuilder, type ExpressionBuilder } from "kysely";
 import type { DbOrTx } from "../db/index.js";
 import type { Database } from "../db/schema.js";
+import { CERT_CLOCKS, CLOCKS } from "./clocks.js";
+import { stateInLiteral } from "./reminder-repository.js";
 import type { State } from "./workflow.js";
 
 /*
@@ -89,8 +91,19 @@ export interface ListPage {
   next: (KeysetPosition & { publicId: string }) | null;
 }
 
-/** Reports waiting for acknowledgment or triage; repeated literally for the partial indexes. */
-const WAITING = sql<boolean>`r.state in ('submitted', 'acknowledged')`;
+/** Where each of the CERT's clocks keeps its due date. */
+const DUE_COLUMNS = {
+  ack: "r.ack_due_at",
+  triage: "r.triage_due_at",
+} as const satisfies Record<(typeof CERT_CLOCKS)[number], string>;
+
+/**
+ * Reports on one of the CERT's clocks: written literally, as the WHERE of
+ * migration 05's partial indexes ("submitted", "acknowledged").
+ */
+const WAITING = stateInLiteral([
+  ...new Set(CERT_CLOCKS.flatMap((clock) => CLOCKS[clock].runsIn)),
+]);
 
 type ReportsQuery = SelectQueryBuilder<
   Database & { r: Database["reports"] },
@@ -126,10 +139,14 @@ function overdueCondition(at: number) {
   return (eb: ExpressionBuilder<Database & { r: Database["reports"] }, "r">) =>
     eb.and([
       WAITING,
-      eb.or([
-        eb.and([eb("r.state", "=", "submitted"), eb("r.ack_due_at", "<", at)]),
-        eb("r.triage_due_at", "<", at),
-      ]),
+      eb.or(
+        CERT_CLOCKS.map((clock) =>
+          eb.and([
+            stateInLiteral(CLOCKS[clock].runsIn),
+            eb(DUE_COLUMNS[clock], "<", at),
+          ]),
+        ),
+      ),
     ]);
 }
 

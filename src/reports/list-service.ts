@@ -26,6 +26,7 @@ import {
   type ReportListItem,
   type SortDirection,
 } from "./list-repository.js";
+import { CERT_CLOCKS, dueText, isRunning } from "./clocks.js";
 import { isState, STATE_INFO, STATES, type State } from "./workflow.js";
 
 export const PAGE_SIZE = 25;
@@ -148,40 +149,23 @@ async function resolveCursor(
 
 // ---- due dates in plain words ----
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-
-function plural(n: number, word: string) {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
-}
-
-/** "2 days", "5 hours", "less than an hour". */
-export function lateness(ms: number): string {
-  if (ms >= DAY) return plural(Math.floor(ms / DAY), "day");
-  if (ms >= HOUR) return plural(Math.floor(ms / HOUR), "hour");
-  return "less than an hour";
-}
-
-/** Whether a step is still awaited: acknowledgment until acknowledged, triage until triaged. */
-const WAITING_FOR_ACK: readonly State[] = ["submitted"];
-const WAITING_FOR_TRIAGE: readonly State[] = ["submitted", "acknowledged"];
-
 export interface DueView {
   text: string;
+  /** "acknowledgment overdue by 2 days": the list's cells start lower case. */
   overdue: string | null;
 }
 
 function due(
-  step: "acknowledgment" | "triage",
+  clock: (typeof CERT_CLOCKS)[number],
   at: Date | null,
-  waiting: boolean,
+  state: State,
   now: Date,
 ): DueView | null {
-  if (!waiting || !at) return null;
-  const late = now.getTime() - at.getTime();
+  if (!at || !isRunning(clock, state)) return null;
+  const { overdue, text } = dueText(clock, at, now);
   return {
     text: formatDateTime(at),
-    overdue: late > 0 ? `${step} overdue by ${lateness(late)}` : null,
+    overdue: overdue ? text[0]!.toLowerCase() + text.slice(1) : null,
   };
 }
 
@@ -211,18 +195,8 @@ export interface ListItemView {
 }
 
 function itemView(actor: Actor, item: ReportListItem, now: Date): ListItemView {
-  const ackDue = due(
-    "acknowledgment",
-    item.ackDueAt,
-    WAITING_FOR_ACK.includes(item.state),
-    now,
-  );
-  const triageDue = due(
-    "triage",
-    item.triageDueAt,
-    WAITING_FOR_TRIAGE.includes(item.state),
-    now,
-  );
+  const ackDue = due("ack", item.ackDueAt, item.state, now);
+  const triageDue = due("triage", item.triageDueAt, item.state, now);
   const facts = {
     reporterId: item.reporterId,
     organizationId: item.organizationId,

@@ -1,33 +1,38 @@
 import { sql } from "kysely";
 import type { DbOrTx } from "../db/index.js";
 import { findReportById } from "./repository.js";
+import { CLOCKS } from "./clocks.js";
 import type { Report } from "./types.js";
+import type { State } from "./workflow.js";
 
-/** The clocks the scheduler watches, each with the state that stops it. */
-export type Clock = "ack" | "triage" | "disclosure" | "info";
-
-const CLOCKS = {
-  ack: {
-    column: "ack_due_at",
-    index: "reports_ack_clock",
-    states: ["submitted"],
-  },
-  triage: {
-    column: "triage_due_at",
-    index: "reports_triage_clock",
-    states: ["acknowledged"],
-  },
+/**
+ * The clocks the scheduler watches: the column it walks (the due date, or
+ * for a request for information the moment it was made) and that column's
+ * partial index over the clock's states (clocks.ts).
+ */
+const WATCHED = {
+  ack: { column: "ack_due_at", index: "reports_ack_clock" },
+  triage: { column: "triage_due_at", index: "reports_triage_clock" },
   disclosure: {
     column: "disclosure_due_at",
     index: "reports_disclosure_clock",
-    states: ["vendor_notified", "fix_in_progress", "fixed"],
   },
-  info: {
-    column: "info_requested_at",
-    index: "reports_info_clock",
-    states: ["needs_info"],
-  },
+  info: { column: "info_requested_at", index: "reports_info_clock" },
 } as const;
+export type Clock = keyof typeof WATCHED;
+
+/**
+ * `r.state` in the clock's states, as SQL text with the states written
+ * literally, as in the partial indexes' definitions (migrations 05 and 12),
+ * or SQLite cannot prove an index applies.
+ */
+export function stateInLiteral(states: readonly State[]) {
+  return sql.raw<boolean>(
+    states.length === 1
+      ? `r.state = '${states[0]}'`
+      : `r.state in (${states.map((s) => `'${s}'`).join(", ")})`,
+  );
+}
 
 /**
  * Reports still waiting on a clock whose time is at or before `upTo` and
@@ -46,14 +51,9 @@ export async function findReportsNeedingReminder(
   upTo: number,
   limit: number,
 ): Promise<Report[]> {
-  const { column, index, states } = CLOCKS[clock];
+  const { column, index } = WATCHED[clock];
   const col = sql.raw(`r.${column}`);
-  // Written as in the index's definition, or SQLite cannot prove it applies.
-  const inStates = sql.raw(
-    states.length === 1
-      ? `r.state = '${states[0]}'`
-      : `r.state in (${states.map((s) => `'${s}'`).join(", ")})`,
-  );
+  const inStates = stateInLiteral(CLOCKS[clock].runsIn);
   const { rows } = await sql<{ id: number }>`
     select r.id from reports as r indexed by ${sql.raw(index)}
     where ${inStates} and ${col} <= ${upTo}

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { recordAudit } from "../audit/service.js";
 import type { DbOrTx } from "../db/index.js";
+import { DAY } from "../clock.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { repeat } from "../repeat.js";
@@ -27,7 +28,6 @@ import type { Audience } from "./workflow.js";
  * so tests move the clock and run it.
  */
 
-const DAY = 86_400_000;
 const BATCH = 200;
 
 /**

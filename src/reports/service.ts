@@ -41,6 +41,14 @@ import { findUserById } from "../users/repository.js";
 import { toSimilarTitleQuery } from "./list-service.js";
 import { caseView } from "./case-facts.js";
 import {
+  dueAt,
+  dueFrom,
+  dueText,
+  isRunning,
+  type ClockName,
+  type ClockSettings,
+} from "./clocks.js";
+import {
   findOrganizationById,
   findOrganizationByPublicId,
   listOrganizations,
@@ -94,7 +102,6 @@ import {
   type TransitionName,
 } from "./workflow.js";
 
-const DAY = 86_400_000;
 export const NEW_ORGANIZATION = "new";
 
 export type Outcome<T> =
@@ -336,8 +343,8 @@ export async function fileReport(
       creditHandle: form.creditKind === "handle" ? form.creditHandle : null,
       revealIdentity: form.revealIdentity,
       createdAt: now,
-      ackDueAt: new Date(now.getTime() + clocks.ackDueDays * DAY),
-      triageDueAt: new Date(now.getTime() + clocks.triageDueDays * DAY),
+      ackDueAt: dueFrom("ack", now, clocks)!,
+      triageDueAt: dueFrom("triage", now, clocks)!,
     });
     await linkAttachments(
       tx,
@@ -431,17 +438,16 @@ export interface PageForm {
   values: Record<string, unknown>;
 }
 
-function dueText(due: Date | null, now: Date, what: string, stillDue: boolean) {
-  if (!due || !stillDue) return null;
-  const days = Math.round(Math.abs(due.getTime() - now.getTime()) / DAY);
-  const overdue = due.getTime() < now.getTime();
-  const span = days === 0 ? "today" : `${days} day${days === 1 ? "" : "s"}`;
-  return {
-    label: what,
-    at: formatDateTime(due),
-    overdue,
-    text: overdue ? `${what} overdue by ${span}` : `${what} due in ${span}`,
-  };
+/** A running clock in plain words with its date; null when it is stopped. */
+function clockView(
+  clock: ClockName,
+  report: Report,
+  settings: ClockSettings,
+  now: Date,
+) {
+  const due = dueAt(clock, report, settings);
+  if (!due || !isRunning(clock, report.state)) return null;
+  return { at: formatDateTime(due), ...dueText(clock, due, now) };
 }
 
 /** States in which a triager looks for duplicates. */
@@ -452,25 +458,11 @@ const TRIAGE_STATES: readonly State[] = [
   "triaged",
 ];
 
-/** When the fix is expected, by severity, counted from the organization's notice. */
-function remediationTarget(
-  report: Report,
-  days: Deps["config"]["clocks"]["remediationDays"],
-): Date | null {
-  if (!report.vendorNotifiedAt || !report.severity) return null;
-  if (report.severity === "none") return null;
-  return new Date(
-    report.vendorNotifiedAt.getTime() + days[report.severity] * DAY,
-  );
-}
-
 /** The disclosure deadline panel: who may move it or ask for more time, now. */
 function deadlineView(actor: Actor, report: Report) {
   const facts = accessFacts(report);
-  const running =
-    report.disclosureDueAt !== null &&
-    ["vendor_notified", "fix_in_progress", "fixed"].includes(report.state);
-  if (!running) return null;
+  if (!report.disclosureDueAt || !isRunning("disclosure", report.state))
+    return null;
   const canSet = can(actor, "report:set_deadline", facts);
   const canRequest = can(actor, "report:request_extension", facts);
   if (!canSet && !canRequest) return null;
@@ -612,36 +604,19 @@ export async function reportPage(
             )
           ).map((r) => ({ ...r, stateLabel: STATE_INFO[r.state].label }))
         : [],
-    deadlines: [
-      dueText(
-        report.ackDueAt,
-        now,
-        "Acknowledgment",
-        report.state === "submitted",
-      ),
-      dueText(
-        report.triageDueAt,
-        now,
-        "Triage",
-        report.state === "submitted" || report.state === "acknowledged",
-      ),
-      dueText(
-        report.disclosureDueAt,
-        now,
-        "Disclosure",
-        report.state !== "closed" && report.state !== "disclosed",
-      ),
-      // The fix target by severity, for the people who fix and follow it.
-      relation === "staff" || relation === "org_contact"
-        ? dueText(
-            remediationTarget(report, deps.settings.clocks().remediationDays),
-            now,
-            "Fix target",
-            report.state === "vendor_notified" ||
-              report.state === "fix_in_progress",
-          )
-        : null,
-    ].filter((d) => d !== null),
+    deadlines: (
+      [
+        "ack",
+        "triage",
+        "disclosure",
+        // The fix target by severity, for the people who fix and follow it.
+        ...(relation === "staff" || relation === "org_contact"
+          ? (["fix"] as const)
+          : []),
+      ] as const
+    )
+      .map((clock) => clockView(clock, report, deps.settings.clocks(), now))
+      .filter((d) => d !== null),
     attachments: attachments.map((a, i) => ({
       publicId: a.publicId,
       fileName: shownFileName(actor, facts, a, i + 1),
@@ -902,9 +877,7 @@ export async function takeTransition(
       closedAt: plan.to === "closed" ? now : report.closedAt,
       at: now,
       ...(plan.transition.name === "acknowledge" && {
-        triageDueAt: new Date(
-          now.getTime() + deps.settings.clocks().triageDueDays * DAY,
-        ),
+        triageDueAt: dueFrom("triage", now, deps.settings.clocks())!,
       }),
       infoRequestedAt: plan.to === "needs_info" ? now : null,
       ...(plan.fixVerified !== "keep" && {
@@ -912,9 +885,7 @@ export async function takeTransition(
       }),
       ...(plan.startsDisclosureClock && {
         vendorNotifiedAt: now,
-        disclosureDueAt: new Date(
-          now.getTime() + deps.settings.clocks().disclosureDays * DAY,
-        ),
+        disclosureDueAt: dueFrom("disclosure", now, deps.settings.clocks())!,
       }),
     });
     if (!changed)

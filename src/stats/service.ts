@@ -1,4 +1,5 @@
 import { can, type Actor } from "../auth/policy.js";
+import { DAY, HOUR } from "../clock.js";
 import type { Deps } from "../deps.js";
 import { NotFoundError } from "../http/errors.js";
 import { SEVERITY_LABELS, type Severity } from "../reports/cvss.js";
@@ -31,8 +32,6 @@ export const TOP_ORGANIZATIONS = 20;
  * other requests for more than one batch.
  */
 const ID_BATCH = 5_000;
-const HOUR = 3_600_000;
-const DAY = 86_400_000;
 
 // ---------------------------------------------------------------- numbers
 
@@ -197,10 +196,17 @@ export async function computeStats(
       c.add("disclose", r.createdAt, r.disclosedAt);
     }
     count("acknowledge", deadlineOutcome(r.ackDueAt, r.respondedAt, nowMs));
-    count(
-      "triage",
-      deadlineOutcome(r.triageDueAt, earliest(r.triagedAt, r.closedAt), nowMs),
-    );
+    // The triage clock starts at the first answer (reports/clocks.ts): a
+    // report nobody answered missed its acknowledgment, not its triage.
+    if (r.respondedAt !== null)
+      count(
+        "triage",
+        deadlineOutcome(
+          r.triageDueAt,
+          earliest(r.triagedAt, r.closedAt),
+          nowMs,
+        ),
+      );
     count("disclosure", deadlineOutcome(r.disclosureDueAt, r.fixedAt, nowMs));
   };
   const lastId = await maxReportId(db);

@@ -2,6 +2,7 @@ import type { TestContext } from "./harness.js";
 import { newPublicId, newReportId } from "../../src/ids.js";
 import { addOrgMember, insertOrganization } from "../../src/orgs/repository.js";
 import type { Organization } from "../../src/orgs/types.js";
+import { dueFrom, type ClockName } from "../../src/reports/clocks.js";
 import type { State } from "../../src/reports/workflow.js";
 
 type Ctx = Pick<TestContext, "db" | "config" | "clock">;
@@ -75,8 +76,8 @@ export async function insertReport(
       : organizationId !== null && NOTIFIED_STATES.includes(state)
         ? updatedAt
         : null;
-  const day = 86_400_000;
-  const { ackDueDays, triageDueDays, disclosureDays } = ctx.config.clocks;
+  const due = (clock: ClockName, start: Date) =>
+    dueFrom(clock, start, ctx.config.clocks)!.getTime();
   const publicId = newReportId();
   const row = await ctx.db
     .insertInto("reports")
@@ -99,11 +100,12 @@ export async function insertReport(
       assignee_id: fixture.assigneeId ?? null,
       created_at: createdAt.getTime(),
       updated_at: updatedAt.getTime(),
-      ack_due_at: createdAt.getTime() + ackDueDays * day,
-      triage_due_at: createdAt.getTime() + triageDueDays * day,
+      ack_due_at: due("ack", createdAt),
+      // As filing sets it: as if acknowledged at once.
+      triage_due_at: due("triage", createdAt),
       vendor_notified_at: vendorNotifiedAt?.getTime() ?? null,
       disclosure_due_at: vendorNotifiedAt
-        ? vendorNotifiedAt.getTime() + disclosureDays * day
+        ? due("disclosure", vendorNotifiedAt)
         : null,
       closed_at:
         state === "closed" || state === "disclosed"

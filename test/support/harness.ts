@@ -5,7 +5,7 @@ import supertest from "supertest";
 import { createApp } from "../../src/app.js";
 import type { Role } from "../../src/auth/policy.js";
 import { hashPassword } from "../../src/auth/passwords.js";
-import type { Clock } from "../../src/clock.js";
+import { DAY, type Clock } from "../../src/clock.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import { databaseFile, openDatabase, type Db } from "../../src/db/index.js";
 import { migrateToLatest } from "../../src/db/migrate.js";
@@ -33,7 +33,7 @@ export class TestClock implements Clock {
     this.ms += ms;
   }
   advanceDays(days: number) {
-    this.ms += days * 86_400_000;
+    this.ms += days * DAY;
   }
 }
 
