@@ -131,7 +131,7 @@ export async function advisoryDraftFor(
   report: Report,
   reporterName?: string,
 ) {
-  if (!can(actor, "report:edit_triage", accessFacts(report))) return null;
+  if (!can(actor, "report:write_advisory", accessFacts(report))) return null;
   const draft = await findAdvisory(deps.db, report.id);
   const credits = await proposedCredits(deps, report, draft, reporterName);
   const values: Record<string, string> = {
@@ -176,7 +176,7 @@ export async function saveAdvisory(
   body: unknown,
   request: AuditRequestContext | null = null,
 ): Promise<FormResult<z.infer<typeof advisorySchema>>> {
-  if (!can(actor, "report:edit_triage", accessFacts(report)))
+  if (!can(actor, "report:write_advisory", accessFacts(report)))
     throw new NotFoundError();
   const form = parseForm(advisorySchema, body);
   if (!form.ok) return form;

@@ -91,8 +91,8 @@ const factSchema = z.object({
   fact: z.enum(FACT_NAMES, { error: "Unknown case fact." }),
 });
 
-function requireTriage(actor: Actor, report: Report) {
-  if (!can(actor, "report:edit_triage", accessFacts(report)))
+function requireCaseFacts(actor: Actor, report: Report) {
+  if (!can(actor, "report:record_case_facts", accessFacts(report)))
     throw new NotFoundError();
 }
 
@@ -104,7 +104,7 @@ export async function recordCaseFact(
   body: unknown,
   request: AuditRequestContext | null = null,
 ): Promise<FormResult<z.infer<typeof factSchema>>> {
-  requireTriage(actor, report);
+  requireCaseFacts(actor, report);
   const form = parseForm(factSchema, body);
   if (!form.ok) return form;
   const fact = CASE_FACTS[form.data.fact];
@@ -145,7 +145,7 @@ export async function recordSsvc(
   body: unknown,
   request: AuditRequestContext | null = null,
 ): Promise<FormResult<SsvcDecision>> {
-  requireTriage(actor, report);
+  requireCaseFacts(actor, report);
   const form = parseForm(ssvcSchema, body);
   if (!form.ok) return form;
   const now = deps.clock.now();
@@ -173,7 +173,7 @@ export async function recordSsvc(
 
 /** What the report page shows of the case facts and (for staff) the SSVC decision. */
 export function caseView(actor: Actor, report: Report) {
-  const staff = can(actor, "report:edit_triage", accessFacts(report));
+  const staff = can(actor, "report:record_case_facts", accessFacts(report));
   const times: Record<CaseFact, Date | null> = {
     public_aware: report.publicAwareAt,
     exploit_public: report.exploitPublicAt,

@@ -141,7 +141,7 @@ export async function declineDisclosureRequest(
   body: unknown,
   request: AuditRequestContext | null,
 ): Promise<FormResult<z.infer<typeof disclosureDecisionSchema>>> {
-  if (!can(actor, "report:edit_triage", accessFacts(report)))
+  if (!can(actor, "report:answer_disclosure", accessFacts(report)))
     throw new NotFoundError();
   const form = parseForm(disclosureDecisionSchema, body);
   if (!form.ok) return form;
@@ -180,7 +180,7 @@ export function disclosureRequestView(actor: Actor, report: Report) {
     return mayAskForDisclosure(report) || asked
       ? { role: "researcher" as const, asked }
       : null;
-  if (can(actor, "report:edit_triage", facts) && asked)
+  if (can(actor, "report:answer_disclosure", facts) && asked)
     return { role: "staff" as const, asked };
   return null;
 }

@@ -710,10 +710,7 @@ export async function reportPage(
       triage: can(actor, "report:edit_triage", facts),
       assign: can(actor, "report:assign", facts),
       upload: can(actor, "report:upload", facts),
-      letter:
-        can(actor, "report:letter", facts) &&
-        (report.state === "disclosed" ||
-          (report.state === "closed" && report.resolution === "resolved")),
+      letter: can(actor, "report:letter", facts),
     },
     deadline: deadlineView(actor, report),
     caseFacts: caseView(actor, report),
