@@ -1,13 +1,12 @@
 import { z } from "zod";
 import { can, type Actor } from "../auth/policy.js";
-import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
 import { parseForm, type FormResult } from "../http/validation.js";
+import { recordChange } from "./changes.js";
 import {
-  insertEvent,
   markCaseFact,
   saveSsvcDecision,
   type CaseFactColumn,
@@ -98,7 +97,7 @@ function requireCaseFacts(actor: Actor, report: Report) {
 
 /** Marks a case fact true, now and for good; on the public timeline. */
 export async function recordCaseFact(
-  deps: Pick<Deps, "db" | "clock">,
+  deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
   body: unknown,
@@ -111,21 +110,14 @@ export async function recordCaseFact(
   const now = deps.clock.now();
   const marked = await deps.db.transaction().execute(async (tx) => {
     if (!(await markCaseFact(tx, report.id, fact.column, now))) return false;
-    await insertEvent(tx, {
-      reportId: report.id,
-      actorId: actor.id,
-      kind: "field_change",
-      visibility: "public",
-      body: `Case fact: ${fact.label.toLowerCase()}.`,
-      at: now,
-    });
-    await recordAudit(tx, {
-      action: "report.case_fact_recorded",
+    await recordChange(tx, deps, {
+      change: "case_fact",
+      report,
       actor,
-      target: { type: "report", id: report.publicId },
-      details: { fact: form.data.fact },
-      request,
       at: now,
+      request,
+      body: `Case fact: ${fact.label.toLowerCase()}.`,
+      details: { fact: form.data.fact },
     });
     return true;
   });
@@ -139,7 +131,7 @@ export async function recordCaseFact(
 }
 
 export async function recordSsvc(
-  deps: Pick<Deps, "db" | "clock">,
+  deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
   body: unknown,
@@ -151,21 +143,14 @@ export async function recordSsvc(
   const now = deps.clock.now();
   await deps.db.transaction().execute(async (tx) => {
     await saveSsvcDecision(tx, report.id, JSON.stringify(form.data), now);
-    await insertEvent(tx, {
-      reportId: report.id,
-      actorId: actor.id,
-      kind: "note",
-      visibility: "internal",
-      body: `SSVC coordinator triage: **${OUTCOME_LABELS[form.data.outcome]}**.`,
-      at: now,
-    });
-    await recordAudit(tx, {
-      action: "report.ssvc_saved",
+    await recordChange(tx, deps, {
+      change: "ssvc_saved",
+      report,
       actor,
-      target: { type: "report", id: report.publicId },
-      details: { outcome: form.data.outcome },
-      request,
       at: now,
+      request,
+      body: `SSVC coordinator triage: **${OUTCOME_LABELS[form.data.outcome]}**.`,
+      details: { outcome: form.data.outcome },
     });
   });
   return form;
