@@ -56,7 +56,8 @@ function step(
   };
 }
 
-/** Changes that write the same kind of entry read the same on the timeline. */
+// What several rows share. Changes that write the same entry (an internal
+// note, a triage detail) read the same on the timeline.
 const internalNote = {
   kind: "note",
   visibility: "internal",
@@ -70,6 +71,22 @@ const triageDetails = {
   timeline: "changed the triage details",
   notify: [],
   mail: null,
+} as const;
+const deadlineStep = {
+  kind: "deadline",
+  visibility: "public",
+  audit: "report.deadline_changed",
+} as const;
+const creditAnswer = {
+  kind: "credit",
+  visibility: "public",
+  audit: "report.credit_answered",
+  notify: ["triage"],
+} as const;
+const disclosureRequest = {
+  kind: "disclosure_request",
+  visibility: "public",
+  audit: "report.disclosure_requested",
 } as const;
 
 export const CHANGES = {
@@ -215,11 +232,9 @@ export const CHANGES = {
 
   // The disclosure deadline (deadlines.ts).
   deadline_changed: {
-    kind: "deadline",
+    ...deadlineStep,
     action: "changed",
-    visibility: "public",
     timeline: "moved the disclosure deadline",
-    audit: "report.deadline_changed",
     notify: ["reporter", "org", "triage"],
     mail: {
       subject: "Disclosure deadline moved",
@@ -227,11 +242,9 @@ export const CHANGES = {
     },
   },
   extension_requested: {
-    kind: "deadline",
+    ...deadlineStep,
     action: "extension_requested",
-    visibility: "public",
     timeline: "asked for more time before disclosure",
-    audit: "report.deadline_changed",
     notify: ["triage"],
     mail: {
       subject: "Extension requested",
@@ -240,11 +253,9 @@ export const CHANGES = {
     },
   },
   extension_granted: {
-    kind: "deadline",
+    ...deadlineStep,
     action: "extension_granted",
-    visibility: "public",
     timeline: "granted the extension",
-    audit: "report.deadline_changed",
     notify: ["org", "reporter"],
     mail: {
       subject: "Extension granted",
@@ -252,11 +263,9 @@ export const CHANGES = {
     },
   },
   extension_refused: {
-    kind: "deadline",
+    ...deadlineStep,
     action: "extension_refused",
-    visibility: "public",
     timeline: "refused the extension",
-    audit: "report.deadline_changed",
     notify: ["org", "reporter"],
     mail: {
       subject: "Extension refused",
@@ -283,24 +292,18 @@ export const CHANGES = {
     },
   },
   credit_accepted: {
-    kind: "credit",
+    ...creditAnswer,
     action: "accepted",
-    visibility: "public",
     timeline: "accepted the credit",
-    audit: "report.credit_answered",
-    notify: ["triage"],
     mail: {
       subject: "Credit accepted",
       sentence: "The researcher accepted the credit proposed for the advisory.",
     },
   },
   credit_declined: {
-    kind: "credit",
+    ...creditAnswer,
     action: "declined",
-    visibility: "public",
     timeline: "declined the credit",
-    audit: "report.credit_answered",
-    notify: ["triage"],
     mail: {
       subject: "Credit declined",
       sentence:
@@ -310,11 +313,9 @@ export const CHANGES = {
 
   // The researcher's request to publish (disclosure-request.ts).
   disclosure_requested: {
-    kind: "disclosure_request",
+    ...disclosureRequest,
     action: "requested",
-    visibility: "public",
     timeline: "asked for disclosure",
-    audit: "report.disclosure_requested",
     notify: ["triage"],
     mail: {
       subject: "Disclosure requested",
@@ -322,11 +323,9 @@ export const CHANGES = {
     },
   },
   disclosure_request_declined: {
-    kind: "disclosure_request",
+    ...disclosureRequest,
     action: "declined",
-    visibility: "public",
     timeline: "answered the request for disclosure",
-    audit: "report.disclosure_requested",
     notify: ["reporter"],
     mail: {
       subject: "Disclosure not yet",

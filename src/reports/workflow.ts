@@ -70,7 +70,7 @@ export interface TransitionDef {
   to: State | "previous";
   by: readonly Taker[];
   message: "required" | "optional";
-  /** Its timeline entry, audit entry and mail: reports/changes.ts. */
+  /** Who hears of it; its timeline entry, audit entry and words: reports/changes.ts. */
   notify: readonly Audience[];
 }
 
