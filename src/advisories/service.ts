@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import { advisoryIsPublic, can, type Actor } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
@@ -11,7 +10,6 @@ import {
   text,
   type FormResult,
 } from "../http/validation.js";
-import { notifyReportEvent } from "../mail/notifications.js";
 import { normalizeReportId } from "../ids.js";
 import { renderMarkdown } from "../markdown.js";
 import {
@@ -20,7 +18,8 @@ import {
   listOrganizations,
 } from "../orgs/repository.js";
 import { cweLabel } from "../reports/cwe.js";
-import { insertEvent, userNames } from "../reports/repository.js";
+import { recordChange } from "../reports/changes.js";
+import { userNames } from "../reports/repository.js";
 import { accessFacts, type Report } from "../reports/types.js";
 import { publicationBlocker } from "../reports/workflow.js";
 import {
@@ -152,7 +151,7 @@ export async function advisoryDraftFor(
   report: Report,
   reporterName?: string,
 ) {
-  if (!can(actor, "report:edit_triage", accessFacts(report))) return null;
+  if (!can(actor, "report:write_advisory", accessFacts(report))) return null;
   const draft = await findAdvisory(deps.db, report.id);
   const credits = await proposedCredits(deps, report, draft, reporterName);
   const organization =
@@ -203,7 +202,7 @@ export async function saveAdvisory(
   body: unknown,
   request: AuditRequestContext | null = null,
 ): Promise<FormResult<z.infer<typeof advisorySchema>>> {
-  if (!can(actor, "report:edit_triage", accessFacts(report)))
+  if (!can(actor, "report:write_advisory", accessFacts(report)))
     throw new NotFoundError();
   const form = parseForm(advisorySchema, body);
   if (!form.ok) return form;
@@ -226,41 +225,23 @@ export async function saveAdvisory(
       },
       now,
     );
-    await insertEvent(tx, {
-      reportId: report.id,
-      actorId: actor.id,
-      kind: "note",
-      visibility: "internal",
-      body: "Saved the advisory title and summary for publication.",
-      at: now,
-    });
-    await recordAudit(tx, {
-      action: "report.advisory_saved",
+    await recordChange(tx, deps, {
+      change: "advisory_saved",
+      report,
       actor,
-      target: { type: "report", id: report.publicId },
-      details: { cveId: form.data.cveId || null, creditsChanged },
-      request,
       at: now,
+      request,
+      body: "Saved the advisory title and summary for publication.",
+      details: { cveId: form.data.cveId || null, creditsChanged },
     });
-    if (creditsChanged && credits.length > 0) {
-      // Public so the researcher sees it; the names stay off the timeline
-      // (an organization may not know who reported).
-      await insertEvent(tx, {
-        reportId: report.id,
-        actorId: actor.id,
-        kind: "credit",
-        action: "proposed",
-        visibility: "public",
-        body: "The CERT proposed the credit for the advisory; the researcher is asked to accept or decline it.",
-        at: now,
-      });
-      await notifyReportEvent(tx, deps, {
-        kind: "credit_proposed",
+    if (creditsChanged && credits.length > 0)
+      await recordChange(tx, deps, {
+        change: "credit_proposed",
         report,
-        actorId: actor.id,
-        audiences: ["reporter"],
+        actor,
+        at: now,
+        body: "The CERT proposed the credit for the advisory; the researcher is asked to accept or decline it.",
       });
-    }
   });
   return form;
 }
@@ -314,32 +295,18 @@ export async function answerCreditProposal(
     const draft = await findAdvisory(tx, report.id);
     if (!draft?.credits?.length) return false;
     if (!(await answerCredit(tx, report.id, answer, now))) return false;
-    await insertEvent(tx, {
-      reportId: report.id,
-      actorId: actor.id,
-      kind: "credit",
-      action: answer,
-      visibility: "public",
+    // Audited: the researcher's consent to be named in public.
+    await recordChange(tx, deps, {
+      change: answer === "accepted" ? "credit_accepted" : "credit_declined",
+      report,
+      actor,
+      at: now,
+      request,
       body:
         answer === "accepted"
           ? "The researcher accepted the proposed credit."
           : "The researcher declined the proposed credit: the advisory will credit nobody.",
-      at: now,
-    });
-    // The researcher's consent to be named in public.
-    await recordAudit(tx, {
-      action: "report.credit_answered",
-      actor,
-      target: { type: "report", id: report.publicId },
       details: { answer },
-      request,
-      at: now,
-    });
-    await notifyReportEvent(tx, deps, {
-      kind: answer === "accepted" ? "credit_accepted" : "credit_declined",
-      report,
-      actorId: actor.id,
-      audiences: ["triage"],
     });
     return true;
   });

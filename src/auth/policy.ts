@@ -5,6 +5,7 @@
  */
 
 import type { EventAudience } from "../reports/types.js";
+import type { Resolution, State } from "../reports/workflow.js";
 
 export const ROLES = ["researcher", "org_contact", "triager", "admin"] as const;
 export type Role = (typeof ROLES)[number];
@@ -34,6 +35,9 @@ export interface ReportAccessFacts {
   /** Set once the organization was notified: org contacts see nothing before. */
   vendorNotifiedAt: Date | null;
   revealIdentity: boolean;
+  /** Where the report stands, for the actions that depend on it (stateRules); unknown, they are refused. */
+  state?: State;
+  resolution?: Resolution | null;
 }
 
 export const GLOBAL_ACTIONS = [
@@ -61,12 +65,15 @@ export const REPORT_ACTIONS = [
   "report:view_internal", // internal notes
   "report:add_note",
   "report:edit_triage", // CVSS, CWE, organization, duplicate of
+  "report:record_case_facts", // case facts (public aware, exploit public, attacks) and the SSVC decision
+  "report:write_advisory", // the advisory's summary, CVE ID and proposed credit
   "report:assign",
   "report:set_deadline", // move the disclosure deadline, settle extension requests
   "report:request_extension", // the organization asks for more time
   "report:letter", // the researcher's letter of acknowledgment
   "report:answer_credit", // accept or decline the credit proposed for the advisory
   "report:request_disclosure", // the researcher asks the CERT to publish
+  "report:answer_disclosure", // the CERT answers that request "not yet"
   "report:view_viewers", // roles and organizations that viewed it (audit/service.ts)
   "report:share_message", // show the organization a message the researcher and the CERT exchanged
 ] as const;
@@ -121,18 +128,31 @@ const reportRules: Record<ReportAction, readonly Relation[]> = {
   "report:view_internal": ["staff"],
   "report:add_note": ["staff"],
   "report:edit_triage": ["staff"],
+  "report:record_case_facts": ["staff"],
+  "report:write_advisory": ["staff"],
   "report:assign": ["staff"],
   "report:set_deadline": ["staff"],
   "report:request_extension": ["org_contact"],
   "report:letter": ["reporter"],
   "report:answer_credit": ["reporter"],
   "report:request_disclosure": ["reporter"],
+  "report:answer_disclosure": ["staff"],
   // The researcher learns who looked at their report; org contacts do not
   // learn about CERT staff activity.
   "report:view_viewers": ["staff", "reporter"],
   // Only a triager decides that the organization reads what the researcher
   // told the CERT before it was involved.
   "report:share_message": ["staff"],
+};
+
+/** Actions that exist only while the report stands somewhere, whoever asks. */
+const stateRules: Partial<
+  Record<ReportAction, (report: ReportAccessFacts) => boolean>
+> = {
+  // The letter acknowledges finished work: a resolved or published case.
+  "report:letter": (r) =>
+    r.state === "disclosed" ||
+    (r.state === "closed" && r.resolution === "resolved"),
 };
 
 /**
@@ -191,6 +211,7 @@ export function can(
   if (!report) return false;
   const relation = relationTo(actor, report);
   if (!reportRules[action as ReportAction].includes(relation)) return false;
+  if (stateRules[action as ReportAction]?.(report) === false) return false;
   // An organization learns who reported only if the researcher allowed it.
   if (action === "report:see_reporter" && relation === "org_contact")
     return report.revealIdentity;

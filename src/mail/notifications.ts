@@ -1,12 +1,8 @@
 import type { Relation } from "../auth/policy.js";
 import type { Db, DbOrTx } from "../db/index.js";
 import { listOrgContacts } from "../orgs/repository.js";
-import {
-  STATE_INFO,
-  type Audience,
-  type State,
-  type TransitionName,
-} from "../reports/workflow.js";
+import type { ChangeName } from "../reports/changes.js";
+import { STATE_INFO, type Audience, type State } from "../reports/workflow.js";
 import { findUsersByIds, listActiveStaff } from "../users/repository.js";
 import type { User } from "../users/types.js";
 import {
@@ -17,7 +13,6 @@ import {
   type MailRequest,
 } from "./outbox.js";
 
-/** Something that happened to a report that people may need to hear about. */
 /** What the scheduler mails about (reports/reminders.ts). */
 export const REMINDER_KINDS = [
   "ack_overdue",
@@ -29,31 +24,22 @@ export const REMINDER_KINDS = [
   "info_reminder",
   "info_expired",
 ] as const;
-
-/** Changes to the disclosure deadline (reports/deadlines.ts). */
-export type DeadlineEventKind =
-  | "deadline_changed"
-  | "extension_requested"
-  | "extension_granted"
-  | "extension_refused";
 export type ReminderKind = (typeof REMINDER_KINDS)[number];
 
-/** Credit and the researcher's request to disclose (advisories/service.ts, reports/disclosure-request.ts). */
-export type DisclosureEventKind =
-  | "credit_proposed"
-  | "credit_accepted"
-  | "credit_declined"
-  | "disclosure_requested"
-  | "disclosure_request_declined";
+/**
+ * What a mail says happened, in fixed words only: a subject never carries
+ * text a user wrote. A change's words are in reports/changes.ts.
+ */
+export interface MailWords {
+  subject: string;
+  sentence: string;
+  /** Other words for one kind of recipient (the researcher's receipt, the organization's first notice). */
+  to?: Partial<Record<Relation, { subject: string; sentence: string }>>;
+}
 
+/** Something that happened to a report that people may need to hear about. */
 export interface ReportEvent {
-  kind:
-    | TransitionName
-    | "submitted"
-    | "comment"
-    | ReminderKind
-    | DeadlineEventKind
-    | DisclosureEventKind;
+  kind: ChangeName | ReminderKind;
   report: {
     id: number;
     publicId: string;
@@ -66,68 +52,16 @@ export interface ReportEvent {
   /** Null when the app itself acts (the scheduler). */
   actorId: number | null;
   audiences: readonly Audience[];
+  mail: MailWords;
   /** A line of our own words (a deadline's date), never user text. */
   detail?: string;
 }
 
-/** Fixed words only: a subject never carries text a user wrote. */
-const HAPPENED: Record<
-  ReportEvent["kind"],
-  { subject: string; sentence: string }
+/** The reminders' words. The request for information that expires closes the report: its words are the change's. */
+export const REMINDER_MAIL: Record<
+  Exclude<ReminderKind, "info_expired">,
+  MailWords
 > = {
-  submitted: {
-    subject: "New report submitted",
-    sentence: "A new vulnerability report was submitted.",
-  },
-  acknowledge: {
-    subject: "Acknowledged by CERT",
-    sentence: "A CERT triager acknowledged the report.",
-  },
-  request_info: {
-    subject: "More information needed",
-    sentence: "The CERT needs more information from the researcher.",
-  },
-  provide_info: {
-    subject: "Researcher answered",
-    sentence: "The researcher answered the request for information.",
-  },
-  triage: {
-    subject: "Validated by CERT",
-    sentence: "The CERT validated the report.",
-  },
-  notify_vendor: {
-    subject: "Organization notified",
-    sentence:
-      "The affected organization was notified; the disclosure clock is running.",
-  },
-  vendor_acknowledge: {
-    subject: "Organization is fixing it",
-    sentence:
-      "The organization acknowledged the report and is working on a fix.",
-  },
-  mark_fixed: {
-    subject: "Fix deployed, please retest",
-    sentence: "The organization says the fix is deployed.",
-  },
-  verify_fix: { subject: "Fix verified", sentence: "The fix was confirmed." },
-  reject_fix: {
-    subject: "Not fixed",
-    sentence: "The retest found that the vulnerability is not fixed.",
-  },
-  close: { subject: "Closed", sentence: "The report was closed." },
-  withdraw: {
-    subject: "Withdrawn",
-    sentence: "The researcher withdrew the report.",
-  },
-  publish: {
-    subject: "Published as advisory",
-    sentence: "The report was published as a public advisory.",
-  },
-  reopen: { subject: "Reopened", sentence: "The report was reopened." },
-  comment: {
-    subject: "New comment",
-    sentence: "There is a new comment on the report.",
-  },
   ack_overdue: {
     subject: "Acknowledgment overdue",
     sentence:
@@ -159,65 +93,6 @@ const HAPPENED: Record<
     sentence:
       "The CERT asked you for more information and is still waiting for your answer.",
   },
-  deadline_changed: {
-    subject: "Disclosure deadline moved",
-    sentence: "The CERT moved the disclosure deadline of this report.",
-  },
-  extension_requested: {
-    subject: "Extension requested",
-    sentence:
-      "The organization asked for more time before this report is disclosed.",
-  },
-  extension_granted: {
-    subject: "Extension granted",
-    sentence: "The CERT granted the organization's request for more time.",
-  },
-  extension_refused: {
-    subject: "Extension refused",
-    sentence:
-      "The CERT refused the organization's request for more time; the deadline stays.",
-  },
-  credit_proposed: {
-    subject: "Credit proposed: please answer",
-    sentence:
-      "The CERT proposed who the advisory will credit. Accept or decline it on the report page; nothing is published until you answer.",
-  },
-  credit_accepted: {
-    subject: "Credit accepted",
-    sentence: "The researcher accepted the credit proposed for the advisory.",
-  },
-  credit_declined: {
-    subject: "Credit declined",
-    sentence:
-      "The researcher declined the credit proposed for the advisory; it will credit nobody.",
-  },
-  disclosure_requested: {
-    subject: "Disclosure requested",
-    sentence: "The researcher asked the CERT to publish this report.",
-  },
-  disclosure_request_declined: {
-    subject: "Disclosure not yet",
-    sentence:
-      "The CERT answered your request to publish this report: not yet. Its reason is on the report's timeline.",
-  },
-  info_expired: {
-    subject: "Closed: no answer",
-    sentence:
-      "The report was closed as invalid because the request for information went unanswered.",
-  },
-};
-
-/** What the researcher's own receipt says instead. */
-const RECEIPT = {
-  subject: "Received",
-  sentence:
-    "Your report was received. Keep its ID: it is how the CERT and you refer to it.",
-};
-
-const ORG_NOTICE = {
-  subject: "New vulnerability report for your organization",
-  sentence:
-    "The CERT forwarded a vulnerability report about your organization to you.",
 };
 
 export function threadIdFor(ctx: MailContext, publicId: string): string {
@@ -271,12 +146,8 @@ export async function notifyReportEvent(
   }
 
   const threadId = threadIdFor(ctx, report.publicId);
-  const dataFor = (relation: Relation, receipt: boolean) => {
-    const what = receipt
-      ? RECEIPT
-      : event.kind === "notify_vendor" && relation === "org_contact"
-        ? ORG_NOTICE
-        : HAPPENED[event.kind];
+  const dataFor = (relation: Relation) => {
+    const what = event.mail.to?.[relation] ?? event.mail;
     return {
       publicId: report.publicId,
       subjectText: what.subject,
@@ -305,7 +176,7 @@ export async function notifyReportEvent(
       threadId,
       // The researcher's receipt opens the thread: its Message-ID is the thread's.
       ...(receipt && { messageId: threadId }),
-      data: { ...dataFor(relation, receipt), displayName: user.displayName },
+      data: { ...dataFor(relation), displayName: user.displayName },
     });
   }
   await enqueueMails(db, ctx, mails);
@@ -314,6 +185,6 @@ export async function notifyReportEvent(
     userIds: team,
     reportId: report.id,
     threadId,
-    data: dataFor("staff", false),
+    data: dataFor("staff"),
   });
 }

@@ -1,13 +1,12 @@
 import { z } from "zod";
 import { can, type Actor } from "../auth/policy.js";
-import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
 import { parseForm, type FormResult } from "../http/validation.js";
+import { recordChange } from "./changes.js";
 import {
-  insertEvent,
   markCaseFact,
   saveSsvcDecision,
   type CaseFactColumn,
@@ -91,41 +90,34 @@ const factSchema = z.object({
   fact: z.enum(FACT_NAMES, { error: "Unknown case fact." }),
 });
 
-function requireTriage(actor: Actor, report: Report) {
-  if (!can(actor, "report:edit_triage", accessFacts(report)))
+function requireCaseFacts(actor: Actor, report: Report) {
+  if (!can(actor, "report:record_case_facts", accessFacts(report)))
     throw new NotFoundError();
 }
 
 /** Marks a case fact true, now and for good; on the public timeline. */
 export async function recordCaseFact(
-  deps: Pick<Deps, "db" | "clock">,
+  deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
   body: unknown,
   request: AuditRequestContext | null = null,
 ): Promise<FormResult<z.infer<typeof factSchema>>> {
-  requireTriage(actor, report);
+  requireCaseFacts(actor, report);
   const form = parseForm(factSchema, body);
   if (!form.ok) return form;
   const fact = CASE_FACTS[form.data.fact];
   const now = deps.clock.now();
   const marked = await deps.db.transaction().execute(async (tx) => {
     if (!(await markCaseFact(tx, report.id, fact.column, now))) return false;
-    await insertEvent(tx, {
-      reportId: report.id,
-      actorId: actor.id,
-      kind: "field_change",
-      visibility: "public",
-      body: `Case fact: ${fact.label.toLowerCase()}.`,
-      at: now,
-    });
-    await recordAudit(tx, {
-      action: "report.case_fact_recorded",
+    await recordChange(tx, deps, {
+      change: "case_fact",
+      report,
       actor,
-      target: { type: "report", id: report.publicId },
-      details: { fact: form.data.fact },
-      request,
       at: now,
+      request,
+      body: `Case fact: ${fact.label.toLowerCase()}.`,
+      details: { fact: form.data.fact },
     });
     return true;
   });
@@ -139,33 +131,26 @@ export async function recordCaseFact(
 }
 
 export async function recordSsvc(
-  deps: Pick<Deps, "db" | "clock">,
+  deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
   body: unknown,
   request: AuditRequestContext | null = null,
 ): Promise<FormResult<SsvcDecision>> {
-  requireTriage(actor, report);
+  requireCaseFacts(actor, report);
   const form = parseForm(ssvcSchema, body);
   if (!form.ok) return form;
   const now = deps.clock.now();
   await deps.db.transaction().execute(async (tx) => {
     await saveSsvcDecision(tx, report.id, JSON.stringify(form.data), now);
-    await insertEvent(tx, {
-      reportId: report.id,
-      actorId: actor.id,
-      kind: "note",
-      visibility: "internal",
-      body: `SSVC coordinator triage: **${OUTCOME_LABELS[form.data.outcome]}**.`,
-      at: now,
-    });
-    await recordAudit(tx, {
-      action: "report.ssvc_saved",
+    await recordChange(tx, deps, {
+      change: "ssvc_saved",
+      report,
       actor,
-      target: { type: "report", id: report.publicId },
-      details: { outcome: form.data.outcome },
-      request,
       at: now,
+      request,
+      body: `SSVC coordinator triage: **${OUTCOME_LABELS[form.data.outcome]}**.`,
+      details: { outcome: form.data.outcome },
     });
   });
   return form;
@@ -173,7 +158,7 @@ export async function recordSsvc(
 
 /** What the report page shows of the case facts and (for staff) the SSVC decision. */
 export function caseView(actor: Actor, report: Report) {
-  const staff = can(actor, "report:edit_triage", accessFacts(report));
+  const staff = can(actor, "report:record_case_facts", accessFacts(report));
   const times: Record<CaseFact, Date | null> = {
     public_aware: report.publicAwareAt,
     exploit_public: report.exploitPublicAt,

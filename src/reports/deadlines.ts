@@ -1,25 +1,19 @@
 import { z } from "zod";
-import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import { can, type Actor } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
 import { parseForm, text, type FormResult } from "../http/validation.js";
-import {
-  notifyReportEvent,
-  type DeadlineEventKind,
-} from "../mail/notifications.js";
 import type { DbOrTx } from "../db/index.js";
+import { CHANGES, recordChange } from "./changes.js";
 import {
   findReportById,
-  insertEvent,
   setDisclosureDeadline,
   setExtensionRequest,
 } from "./repository.js";
 import { isRunning } from "./clocks.js";
 import { accessFacts, type Report } from "./types.js";
-import type { Audience } from "./workflow.js";
 
 /*
  * The disclosure deadline after the organization is notified: a triager
@@ -68,42 +62,32 @@ const notRunning = {
   values: {},
 };
 
+type DeadlineChange =
+  | "deadline_changed"
+  | "extension_requested"
+  | "extension_granted"
+  | "extension_refused";
+
+/** Records a step on the deadline; its mail says where the deadline stands now. */
 async function record(
   deps: Pick<Deps, "db" | "clock" | "config">,
   tx: DbOrTx,
   actor: Actor,
   report: Report,
-  kind: DeadlineEventKind,
-  action: string,
+  change: DeadlineChange,
   body: string,
-  audiences: readonly Audience[],
   request: AuditRequestContext | null,
 ) {
-  const now = deps.clock.now();
-  await insertEvent(tx, {
-    reportId: report.id,
-    actorId: actor.id,
-    kind: "deadline",
-    action,
-    visibility: "public",
-    body,
-    at: now,
-  });
-  await recordAudit(tx, {
-    action: "report.deadline_changed",
-    actor,
-    target: { type: "report", id: report.publicId },
-    details: { step: action },
-    request,
-    at: now,
-  });
   const current = (await findReportById(tx, report.id))!;
-  await notifyReportEvent(tx, deps, {
-    kind,
-    report: current,
-    actorId: actor.id,
-    audiences,
-    detail: current.disclosureDueAt
+  await recordChange(tx, deps, {
+    change,
+    report,
+    actor,
+    at: deps.clock.now(),
+    request,
+    body,
+    details: { step: CHANGES[change].action },
+    mailDetail: current.disclosureDueAt
       ? `Disclosure deadline: ${formatDateTime(current.disclosureDueAt)}.`
       : undefined,
   });
@@ -126,10 +110,8 @@ async function newDeadline(
     notBefore: (current: Date, now: Date) => Date;
     tooEarly: string;
     apply: (tx: DbOrTx, to: Date, now: Date) => Promise<void>;
-    kind: DeadlineEventKind;
-    timelineAction: string;
+    change: DeadlineChange;
     describe: (from: Date, to: Date, reason: string) => string;
-    audiences: readonly Audience[];
   },
   request: AuditRequestContext | null,
 ): Promise<DeadlineForm> {
@@ -149,10 +131,8 @@ async function newDeadline(
       tx,
       actor,
       report,
-      step.kind,
-      step.timelineAction,
+      step.change,
       step.describe(from, to, form.data.reason),
-      step.audiences,
       request,
     );
   });
@@ -177,11 +157,9 @@ export function changeDeadline(
       notBefore: (_current, now) => now,
       tooEarly: "The new deadline must be in the future.",
       apply: (tx, to, now) => setDisclosureDeadline(tx, report.id, to, now),
-      kind: "deadline_changed",
-      timelineAction: "changed",
+      change: "deadline_changed",
       describe: (from, to, reason) =>
         `From ${formatDateTime(from)} to ${formatDateTime(to)}. Reason: ${reason}`,
-      audiences: ["reporter", "org", "triage"],
     },
     request,
   );
@@ -205,11 +183,9 @@ export function requestExtension(
       notBefore: (current) => current,
       tooEarly: "Ask for a date after the current deadline.",
       apply: (tx, to, now) => setExtensionRequest(tx, report.id, to, now),
-      kind: "extension_requested",
-      timelineAction: "extension_requested",
+      change: "extension_requested",
       describe: (_from, to, reason) =>
         `Until ${formatDateTime(to)}. Reason: ${reason}`,
-      audiences: ["triage"],
     },
     request,
   );
@@ -247,12 +223,10 @@ export async function decideExtension(
       actor,
       report,
       granted ? "extension_granted" : "extension_refused",
-      granted ? "extension_granted" : "extension_refused",
       (granted
         ? `New deadline ${formatDateTime(requested)}.`
         : `The deadline stays ${formatDateTime(report.disclosureDueAt!)}.`) +
         (reason ? ` ${reason}` : ""),
-      ["org", "reporter"],
       request,
     );
   });

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import { can, type Actor } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
@@ -11,8 +10,8 @@ import {
   text,
   type FormResult,
 } from "../http/validation.js";
-import { notifyReportEvent } from "../mail/notifications.js";
-import { insertEvent, setDisclosureRequest } from "./repository.js";
+import { CHANGES, recordChange } from "./changes.js";
+import { setDisclosureRequest } from "./repository.js";
 import { accessFacts, type Report } from "./types.js";
 import type { State } from "./workflow.js";
 
@@ -46,10 +45,8 @@ export const disclosureDecisionSchema = z.object({
 
 type Step = {
   open: boolean;
-  action: "requested" | "declined";
+  change: "disclosure_requested" | "disclosure_request_declined";
   body: string;
-  mail: "disclosure_requested" | "disclosure_request_declined";
-  audience: "triage" | "reporter";
 };
 
 async function record(
@@ -65,28 +62,14 @@ async function record(
       !(await setDisclosureRequest(tx, report.id, step.open ? now : null, now))
     )
       return false;
-    await insertEvent(tx, {
-      reportId: report.id,
-      actorId: actor.id,
-      kind: "disclosure_request",
-      action: step.action,
-      visibility: "public",
-      body: step.body,
-      at: now,
-    });
-    await recordAudit(tx, {
-      action: "report.disclosure_requested",
-      actor,
-      target: { type: "report", id: report.publicId },
-      details: { step: step.action },
-      request,
-      at: now,
-    });
-    await notifyReportEvent(tx, deps, {
-      kind: step.mail,
+    await recordChange(tx, deps, {
+      change: step.change,
       report,
-      actorId: actor.id,
-      audiences: [step.audience],
+      actor,
+      at: now,
+      request,
+      body: step.body,
+      details: { step: CHANGES[step.change].action },
     });
     return true;
   });
@@ -119,12 +102,10 @@ export async function requestDisclosure(
     report,
     {
       open: true,
-      action: "requested",
+      change: "disclosure_requested",
       body: form.data.disclosureReason
         ? `Asked the CERT to publish the advisory: ${form.data.disclosureReason}`
         : "Asked the CERT to publish the advisory.",
-      mail: "disclosure_requested",
-      audience: "triage",
     },
     request,
   );
@@ -141,7 +122,7 @@ export async function declineDisclosureRequest(
   body: unknown,
   request: AuditRequestContext | null,
 ): Promise<FormResult<z.infer<typeof disclosureDecisionSchema>>> {
-  if (!can(actor, "report:edit_triage", accessFacts(report)))
+  if (!can(actor, "report:answer_disclosure", accessFacts(report)))
     throw new NotFoundError();
   const form = parseForm(disclosureDecisionSchema, body);
   if (!form.ok) return form;
@@ -151,10 +132,8 @@ export async function declineDisclosureRequest(
     report,
     {
       open: false,
-      action: "declined",
+      change: "disclosure_request_declined",
       body: `Not yet published: ${form.data.declineReason}`,
-      mail: "disclosure_request_declined",
-      audience: "reporter",
     },
     request,
   );
@@ -180,7 +159,7 @@ export function disclosureRequestView(actor: Actor, report: Report) {
     return mayAskForDisclosure(report) || asked
       ? { role: "researcher" as const, asked }
       : null;
-  if (can(actor, "report:edit_triage", facts) && asked)
+  if (can(actor, "report:answer_disclosure", facts) && asked)
     return { role: "staff" as const, asked };
   return null;
 }

@@ -18,12 +18,9 @@ export async function acknowledgmentLetter(
   actor: Actor,
   report: Report,
 ) {
+  // The policy knows the letter exists only once the case is resolved.
   if (!can(actor, "report:letter", accessFacts(report)))
     throw new NotFoundError();
-  const resolved =
-    report.state === "disclosed" ||
-    (report.state === "closed" && report.resolution === "resolved");
-  if (!resolved) throw new NotFoundError();
   const names = await userNames(deps.db, [report.reporterId]);
   const organization =
     report.state === "disclosed" && report.organizationId

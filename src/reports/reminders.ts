@@ -1,24 +1,24 @@
 import type { Logger } from "pino";
-import { recordAudit } from "../audit/service.js";
 import type { DbOrTx } from "../db/index.js";
 import { DAY } from "../clock.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { repeat } from "../repeat.js";
-import { notifyReportEvent, type ReminderKind } from "../mail/notifications.js";
+import {
+  notifyReportEvent,
+  REMINDER_MAIL,
+  type ReminderKind,
+} from "../mail/notifications.js";
 import {
   claimReminder,
   findReportsNeedingReminder,
   type Clock,
 } from "./reminder-repository.js";
-import {
-  changeReportState,
-  findReportById,
-  insertEvent,
-} from "./repository.js";
+import { findReportById } from "./repository.js";
 import { deleteAbandonedUploads } from "./attachments.js";
+import { applyTransition } from "./service.js";
 import type { Report } from "./types.js";
-import type { Audience } from "./workflow.js";
+import { planTransition, type Audience } from "./workflow.js";
 
 /*
  * The scheduler: a loop in the app process (no cron) that mails what is due.
@@ -90,7 +90,8 @@ const RULES: readonly Rule[] = [
     kind: "info_expired",
     clock: "info",
     leadMs: (d) => -d.settings.clocks().infoExpiryDays * DAY,
-    audiences: ["reporter", "triage"],
+    // Mailed as the workflow step it takes (changes.ts: expire_info).
+    audiences: [],
     supersedes: ["info_reminder"],
   },
   {
@@ -128,43 +129,35 @@ function detailFor(rule: Rule, time: Date): string {
 }
 
 /**
- * A request for information unanswered too long: the report closes as
- * invalid, by the app itself, on the timeline and in the audit log.
+ * A request for information unanswered too long: the app itself takes the
+ * workflow's expire_info step, which closes the report as invalid.
  */
 async function closeUnanswered(
   tx: DbOrTx,
+  deps: Pick<Deps, "db" | "clock" | "config" | "settings">,
   report: Report,
   now: Date,
+  mailDetail: string,
 ): Promise<boolean> {
-  const closed = await changeReportState(tx, report.id, "needs_info", {
-    state: "closed",
-    stateBeforeInfo: null,
-    resolution: "invalid",
-    duplicateOfId: null,
-    infoRequestedAt: null,
-    closedAt: now,
-    at: now,
-  });
-  if (!closed) return false;
-  await insertEvent(tx, {
-    reportId: report.id,
-    actorId: null,
-    kind: "transition",
-    action: "close",
-    fromState: "needs_info",
-    toState: "closed",
-    visibility: "public",
-    body: "Closed automatically: the request for information went unanswered.",
-    at: now,
-  });
-  await recordAudit(tx, {
-    action: "report.state_changed",
+  const decision = planTransition(
+    report,
+    "system",
+    "expire_info",
+    {
+      message:
+        "Closed automatically: the request for information went unanswered.",
+    },
+    now,
+  );
+  if (!decision.ok) return false;
+  return applyTransition(tx, deps, {
+    report,
+    plan: decision.plan,
     actor: null,
-    target: { type: "report", id: report.publicId },
-    details: { transition: "info_expired", from: "needs_info", to: "closed" },
     at: now,
+    request: null,
+    mailDetail,
   });
-  return true;
 }
 
 /** Sends every reminder due now; returns how many went out. */
@@ -211,15 +204,22 @@ export async function runDueReminders(
               false,
             );
           if (late) return false;
-          if (rule.kind === "info_expired") {
-            if (!(await closeUnanswered(tx, report, now))) return false;
-          }
+          const kind = rule.kind;
+          if (kind === "info_expired")
+            return closeUnanswered(
+              tx,
+              deps,
+              report,
+              now,
+              detailFor(rule, time),
+            );
           const current = (await findReportById(tx, report.id))!;
           await notifyReportEvent(tx, deps, {
-            kind: rule.kind,
+            kind,
             report: current,
             actorId: null,
             audiences: rule.audiences,
+            mail: REMINDER_MAIL[kind],
             detail: detailFor(rule, time),
           });
           return true;

@@ -12,6 +12,7 @@ import {
   viewersOfReport,
 } from "../audit/service.js";
 import type { AuditDetails, AuditRequestContext } from "../audit/types.js";
+import type { DbOrTx } from "../db/index.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime, ROLE_LABELS } from "../format.js";
 import { ConflictError, NotFoundError } from "../http/errors.js";
@@ -35,7 +36,7 @@ import {
   creditProposalFor,
 } from "../advisories/service.js";
 import { disclosureRequestView } from "./disclosure-request.js";
-import { notifyReportEvent, type ReportEvent } from "../mail/notifications.js";
+import { recordChange, timelineSentence } from "./changes.js";
 import { renderMarkdown } from "../markdown.js";
 import { findUserById } from "../users/repository.js";
 import { toSimilarTitleQuery } from "./list-service.js";
@@ -72,7 +73,6 @@ import {
   findPossibleDuplicates,
   findReportByPublicId,
   insertAttachment,
-  insertEvent,
   insertReport,
   linkAttachments,
   listAttachments,
@@ -99,7 +99,7 @@ import {
   STATE_INFO,
   TRANSITION_NAMES,
   type State,
-  type TransitionName,
+  type TransitionPlan,
 } from "./workflow.js";
 
 export const NEW_ORGANIZATION = "new";
@@ -351,52 +351,18 @@ export async function fileReport(
       report.id,
       attachments.map((a) => a.id),
     );
-    await insertEvent(tx, {
-      reportId: report.id,
-      actorId: actor.id,
-      kind: "submitted",
-      toState: "submitted",
-      visibility: "public",
-      at: now,
-    });
-    await recordAudit(tx, {
-      action: "report.filed",
+    await recordChange(tx, deps, {
+      change: "submitted",
+      report,
       actor,
-      target: { type: "report", id: report.publicId },
-      details: { attachments: attachments.map((a) => a.publicId) },
-      request,
       at: now,
+      request,
+      toState: "submitted",
+      details: { attachments: attachments.map((a) => a.publicId) },
     });
-    await notifyReportEvent(
-      tx,
-      deps,
-      reportEvent("submitted", report, actor, ["reporter", "triage"]),
-    );
     return report;
   });
   return { ok: true, value: report };
-}
-
-function reportEvent(
-  kind: ReportEvent["kind"],
-  report: Report,
-  actor: Actor,
-  audiences: ReportEvent["audiences"],
-): ReportEvent {
-  return {
-    kind,
-    report: {
-      id: report.id,
-      publicId: report.publicId,
-      state: report.state,
-      reporterId: report.reporterId,
-      organizationId: report.organizationId,
-      assigneeId: report.assigneeId,
-      vendorNotifiedAt: report.vendorNotifiedAt,
-    },
-    actorId: actor.id,
-    audiences,
-  };
 }
 
 // ---- loading ----
@@ -645,7 +611,7 @@ export async function reportPage(
       // Org contacts see staff names; an anonymous researcher stays anonymous to them.
       actorRole: e.actorRole ? ROLE_LABELS[e.actorRole] : null,
       hideActor: !seesReporter && e.actorId === report.reporterId,
-      summary: timelineSummary(e.kind, e.action),
+      summary: timelineSentence(e.kind, e.action),
       from: e.fromState ? STATE_INFO[e.fromState].label : null,
       to: e.toState ? STATE_INFO[e.toState].label : null,
       bodyHtml:
@@ -685,10 +651,7 @@ export async function reportPage(
       triage: can(actor, "report:edit_triage", facts),
       assign: can(actor, "report:assign", facts),
       upload: can(actor, "report:upload", facts),
-      letter:
-        can(actor, "report:letter", facts) &&
-        (report.state === "disclosed" ||
-          (report.state === "closed" && report.resolution === "resolved")),
+      letter: can(actor, "report:letter", facts),
     },
     deadline: deadlineView(actor, report),
     caseFacts: caseView(actor, report),
@@ -724,72 +687,6 @@ function messageAudiences(report: Report, organizationName: string | null) {
     withOrganization,
     internal: "Internal: CERT staff only.",
   };
-}
-
-const DEADLINE_SUMMARIES: Record<string, string> = {
-  changed: "moved the disclosure deadline",
-  extension_requested: "asked for more time before disclosure",
-  extension_granted: "granted the extension",
-  extension_refused: "refused the extension",
-};
-
-const CREDIT_SUMMARIES: Record<string, string> = {
-  proposed: "proposed the credit for the advisory",
-  accepted: "accepted the credit",
-  declined: "declined the credit",
-};
-
-function timelineSummary(kind: string, action: string | null): string {
-  switch (kind) {
-    case "credit":
-      return CREDIT_SUMMARIES[action ?? ""] ?? "changed the credit";
-    case "disclosure_request":
-      return action === "requested"
-        ? "asked for disclosure"
-        : "answered the request for disclosure";
-    case "submitted":
-      return "submitted the report";
-    case "comment":
-      return "commented";
-    case "share":
-      return "shared an earlier message between the researcher and the CERT with the organization";
-    case "note":
-      return "added an internal note";
-    case "field_change":
-      return "changed the triage details";
-    case "assignment":
-      return "changed the assignment";
-    case "attachment":
-      return "attached files";
-    case "deadline":
-      return (
-        DEADLINE_SUMMARIES[action ?? ""] ?? "changed the disclosure deadline"
-      );
-    default: {
-      const name = TRANSITION_NAMES.find((n) => n === action);
-      return name ? transitionSummary(name) : "updated the report";
-    }
-  }
-}
-
-function transitionSummary(name: TransitionName): string {
-  const summaries: Record<TransitionName, string> = {
-    acknowledge: "acknowledged the report",
-    request_info: "asked the researcher for more information",
-    provide_info: "answered the request for information",
-    triage: "validated the report",
-    notify_vendor: "notified the affected organization",
-    vendor_acknowledge:
-      "acknowledged the report for the organization; a fix is in progress",
-    mark_fixed: "marked the fix as deployed",
-    verify_fix: "confirmed the fix",
-    reject_fix: "reported that the vulnerability is not fixed",
-    close: "closed the report",
-    withdraw: "withdrew the report",
-    publish: "published the report as a public advisory",
-    reopen: "reopened the report",
-  };
-  return summaries[name];
 }
 
 // ---- actions ----
@@ -869,61 +766,81 @@ export async function takeTransition(
   await deps.db.transaction().execute(async (tx) => {
     if (plan.transition.name === "publish")
       await markAdvisoryPublished(tx, report.id, now);
-    const changed = await changeReportState(tx, report.id, plan.from, {
-      state: plan.to,
-      stateBeforeInfo: plan.stateBeforeInfo,
-      resolution: plan.resolution,
-      duplicateOfId: plan.duplicateOfId,
-      closedAt: plan.to === "closed" ? now : report.closedAt,
+    const applied = await applyTransition(tx, deps, {
+      report,
+      plan,
+      actor,
       at: now,
-      ...(plan.transition.name === "acknowledge" && {
-        triageDueAt: dueFrom("triage", now, deps.settings.clocks())!,
-      }),
-      infoRequestedAt: plan.to === "needs_info" ? now : null,
-      ...(plan.fixVerified !== "keep" && {
-        fixVerifiedAt: plan.fixVerified === "now" ? now : null,
-      }),
-      ...(plan.startsDisclosureClock && {
-        vendorNotifiedAt: now,
-        disclosureDueAt: dueFrom("disclosure", now, deps.settings.clocks())!,
-      }),
+      request,
+      ...(duplicateOf !== null && { audited: { duplicateOf } }),
     });
-    if (!changed)
+    if (!applied)
       throw new ConflictError(
         "Someone changed this report a moment ago. Reload the page and try again.",
       );
-    await insertEvent(tx, {
-      reportId: report.id,
-      actorId: actor.id,
-      kind: "transition",
-      action: plan.transition.name,
-      fromState: plan.from,
-      toState: plan.to,
-      visibility: "public",
-      body: plan.message,
-      at: now,
-    });
-    await recordAudit(tx, {
-      action: "report.state_changed",
-      actor,
-      target: { type: "report", id: report.publicId },
-      details: {
-        transition: plan.transition.name,
-        from: plan.from,
-        to: plan.to,
-        ...(duplicateOf !== null && { duplicateOf }),
-      },
-      request,
-      at: now,
-    });
-    const updated = (await findReportById(tx, report.id))!;
-    await notifyReportEvent(
-      tx,
-      deps,
-      reportEvent(plan.transition.name, updated, actor, plan.notify),
-    );
   });
   return { ok: true, value: (await findReportById(deps.db, report.id))! };
+}
+
+/**
+ * Writes a planned workflow step, by a person or by the app itself (actor
+ * null), if the report still stands where the plan was made: the state
+ * change and its record. False when someone changed the report first.
+ */
+export async function applyTransition(
+  tx: DbOrTx,
+  deps: Pick<Deps, "db" | "clock" | "config" | "settings">,
+  step: {
+    report: Report;
+    plan: TransitionPlan;
+    actor: Actor | null;
+    at: Date;
+    request: AuditRequestContext | null;
+    /** What the audit entry adds to the step (a duplicate's original). */
+    audited?: AuditDetails;
+    /** A line of our own words for the mail. */
+    mailDetail?: string;
+  },
+): Promise<boolean> {
+  const { report, plan, at: now } = step;
+  const changed = await changeReportState(tx, report.id, plan.from, {
+    state: plan.to,
+    stateBeforeInfo: plan.stateBeforeInfo,
+    resolution: plan.resolution,
+    duplicateOfId: plan.duplicateOfId,
+    closedAt: plan.to === "closed" ? now : report.closedAt,
+    at: now,
+    ...(plan.transition.name === "acknowledge" && {
+      triageDueAt: dueFrom("triage", now, deps.settings.clocks())!,
+    }),
+    infoRequestedAt: plan.to === "needs_info" ? now : null,
+    ...(plan.fixVerified !== "keep" && {
+      fixVerifiedAt: plan.fixVerified === "now" ? now : null,
+    }),
+    ...(plan.startsDisclosureClock && {
+      vendorNotifiedAt: now,
+      disclosureDueAt: dueFrom("disclosure", now, deps.settings.clocks())!,
+    }),
+  });
+  if (!changed) return false;
+  await recordChange(tx, deps, {
+    change: plan.transition.name,
+    report,
+    actor: step.actor,
+    at: now,
+    request: step.request,
+    body: plan.message,
+    fromState: plan.from,
+    toState: plan.to,
+    details: {
+      transition: plan.transition.name,
+      from: plan.from,
+      to: plan.to,
+      ...step.audited,
+    },
+    mailDetail: step.mailDetail,
+  });
+  return true;
 }
 
 export const commentSchema = z.object({ body: text("Comment", 1, 20_000) });
@@ -939,27 +856,15 @@ export async function addComment(
   requireOn(actor, "report:comment", report);
   const now = deps.clock.now();
   await deps.db.transaction().execute(async (tx) => {
-    await insertEvent(tx, {
-      reportId: report.id,
-      actorId: actor.id,
-      kind: "comment",
-      visibility: "public",
-      body,
-      at: now,
-    });
     await touchReport(tx, report.id, now);
-    await recordAudit(tx, {
-      action: "report.commented",
+    await recordChange(tx, deps, {
+      change: "comment",
+      report,
       actor,
-      target: { type: "report", id: report.publicId },
-      request,
       at: now,
+      request,
+      body,
     });
-    await notifyReportEvent(
-      tx,
-      deps,
-      reportEvent("comment", report, actor, ["reporter", "triage", "org"]),
-    );
   });
 }
 
@@ -973,23 +878,16 @@ export async function addNote(
 ) {
   requireOn(actor, "report:add_note", report);
   const now = deps.clock.now();
-  await deps.db.transaction().execute(async (tx) => {
-    await insertEvent(tx, {
-      reportId: report.id,
-      actorId: actor.id,
-      kind: "note",
-      visibility: "internal",
-      body,
-      at: now,
-    });
-    await recordAudit(tx, {
-      action: "report.note_added",
+  await deps.db.transaction().execute((tx) =>
+    recordChange(tx, deps, {
+      change: "note",
+      report,
       actor,
-      target: { type: "report", id: report.publicId },
-      request,
       at: now,
-    });
-  });
+      request,
+      body,
+    }),
+  );
 }
 
 const shareSchema = z.object({
@@ -1037,21 +935,14 @@ export async function shareMessage(
       now,
     );
     if (!writtenAt) return false;
-    await insertEvent(tx, {
-      reportId: report.id,
-      actorId: actor.id,
-      kind: "share",
-      visibility: "public",
-      at: now,
-    });
     await touchReport(tx, report.id, now);
-    await recordAudit(tx, {
-      action: "report.message_shared",
+    await recordChange(tx, deps, {
+      change: "share",
+      report,
       actor,
-      target: { type: "report", id: report.publicId },
-      details: { writtenAt: writtenAt.toISOString() },
-      request,
       at: now,
+      request,
+      details: { writtenAt: writtenAt.toISOString() },
     });
     return true;
   });
@@ -1135,21 +1026,14 @@ export async function updateTriage(
       },
       now,
     );
-    await insertEvent(tx, {
-      reportId: report.id,
-      actorId: actor.id,
-      kind: "field_change",
-      visibility: "public",
-      body: changes.join("\n"),
-      at: now,
-    });
-    await recordAudit(tx, {
-      action: "report.triage_changed",
+    await recordChange(tx, deps, {
+      change: "triage_changed",
+      report,
       actor,
-      target: { type: "report", id: report.publicId },
-      details: audited,
-      request,
       at: now,
+      request,
+      body: changes.join("\n"),
+      details: audited,
     });
   });
   return { ok: true, value: undefined };
@@ -1172,26 +1056,19 @@ export async function assignReport(
   const now = deps.clock.now();
   await deps.db.transaction().execute(async (tx) => {
     await setAssignee(tx, report.id, assigneeId, now);
-    await insertEvent(tx, {
-      reportId: report.id,
-      actorId: actor.id,
-      kind: "assignment",
-      visibility: "internal",
-      body: assigneeId ? "Assigned to themselves" : "Unassigned",
-      at: now,
-    });
     const publicIdOf = async (id: number | null) =>
       id === null ? null : ((await findUserById(tx, id))?.publicId ?? null);
-    await recordAudit(tx, {
-      action: "report.assigned",
+    await recordChange(tx, deps, {
+      change: "assigned",
+      report,
       actor,
-      target: { type: "report", id: report.publicId },
+      at: now,
+      request,
+      body: assigneeId ? "Assigned to themselves" : "Unassigned",
       details: {
         from: await publicIdOf(report.assigneeId),
         to: await publicIdOf(assigneeId),
       },
-      request,
-      at: now,
     });
   });
 }
@@ -1243,21 +1120,14 @@ export async function attachFiles(
       report.id,
       pending.map((a) => a.id),
     );
-    await insertEvent(tx, {
-      reportId: report.id,
-      actorId: actor.id,
-      kind: "attachment",
-      visibility: "public",
-      body: kept.map((k) => k.fileName).join(", "),
-      at: now,
-    });
-    await recordAudit(tx, {
-      action: "report.files_attached",
+    await recordChange(tx, deps, {
+      change: "files_attached",
+      report,
       actor,
-      target: { type: "report", id: report.publicId },
-      details: { attachments: pending.map((a) => a.publicId) },
-      request,
       at: now,
+      request,
+      body: kept.map((k) => k.fileName).join(", "),
+      details: { attachments: pending.map((a) => a.publicId) },
     });
     await touchReport(tx, report.id, now);
   });

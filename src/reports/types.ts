@@ -118,5 +118,7 @@ export function accessFacts(report: Report): ReportAccessFacts {
     organizationId: report.organizationId,
     vendorNotifiedAt: report.vendorNotifiedAt,
     revealIdentity: report.revealIdentity,
+    state: report.state,
+    resolution: report.resolution,
   };
 }

@@ -40,6 +40,9 @@ export type Resolution = (typeof RESOLUTIONS)[number];
 /** Who hears about a transition; the mail layer resolves these to people. */
 export type Audience = "reporter" | "triage" | "org";
 
+/** Who takes a transition: someone standing in a relation to the report, or the app itself (the scheduler). */
+export type Taker = Relation | "system";
+
 export const TRANSITION_NAMES = [
   "acknowledge",
   "request_info",
@@ -54,6 +57,7 @@ export const TRANSITION_NAMES = [
   "withdraw",
   "publish",
   "reopen",
+  "expire_info",
 ] as const;
 export type TransitionName = (typeof TRANSITION_NAMES)[number];
 
@@ -64,10 +68,9 @@ export interface TransitionDef {
   from: readonly State[];
   /** "previous" returns to the state before the request for information. */
   to: State | "previous";
-  by: readonly Relation[];
+  by: readonly Taker[];
   message: "required" | "optional";
-  /** What the timeline says, after the actor's name. */
-  summary: string;
+  /** Who hears of it; its timeline entry, audit entry and words: reports/changes.ts. */
   notify: readonly Audience[];
 }
 
@@ -93,7 +96,6 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     to: "acknowledged",
     by: ["staff"],
     message: "optional",
-    summary: "acknowledged the report",
     notify: ["reporter"],
   },
   request_info: {
@@ -103,7 +105,6 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     to: "needs_info",
     by: ["staff"],
     message: "required",
-    summary: "asked the researcher for more information",
     notify: ["reporter"],
   },
   provide_info: {
@@ -113,7 +114,6 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     to: "previous",
     by: ["reporter"],
     message: "required",
-    summary: "answered the request for information",
     notify: ["triage"],
   },
   triage: {
@@ -123,7 +123,6 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     to: "triaged",
     by: ["staff"],
     message: "optional",
-    summary: "validated the report",
     notify: ["reporter"],
   },
   notify_vendor: {
@@ -133,7 +132,6 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     to: "vendor_notified",
     by: ["staff"],
     message: "optional",
-    summary: "notified the affected organization",
     notify: ["reporter", "org"],
   },
   vendor_acknowledge: {
@@ -143,8 +141,6 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     to: "fix_in_progress",
     by: ["org_contact", "staff"],
     message: "optional",
-    summary:
-      "acknowledged the report for the organization; a fix is in progress",
     notify: ["reporter", "triage", "org"],
   },
   mark_fixed: {
@@ -154,7 +150,6 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     to: "fixed",
     by: ["org_contact", "staff"],
     message: "optional",
-    summary: "marked the fix as deployed; the researcher is asked to retest",
     notify: ["reporter", "triage", "org"],
   },
   verify_fix: {
@@ -164,7 +159,6 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     to: "fix_verified",
     by: ["reporter", "staff"],
     message: "optional",
-    summary: "confirmed the fix",
     notify: ["reporter", "triage", "org"],
   },
   reject_fix: {
@@ -174,7 +168,6 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     to: "fix_in_progress",
     by: ["reporter", "staff"],
     message: "required",
-    summary: "reported that the vulnerability is not fixed",
     notify: ["reporter", "triage", "org"],
   },
   close: {
@@ -184,7 +177,6 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     to: "closed",
     by: ["staff"],
     message: "optional",
-    summary: "closed the report",
     notify: ["reporter", "org"],
   },
   withdraw: {
@@ -194,7 +186,6 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     to: "closed",
     by: ["reporter"],
     message: "optional",
-    summary: "withdrew the report",
     notify: ["triage"],
   },
   publish: {
@@ -204,7 +195,6 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     to: "disclosed",
     by: ["staff"],
     message: "optional",
-    summary: "published the report as a public advisory",
     notify: ["reporter", "org"],
   },
   reopen: {
@@ -214,8 +204,17 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     to: "triaged",
     by: ["staff"],
     message: "required",
-    summary: "reopened the report",
     notify: ["reporter"],
+  },
+  // The scheduler closes a request for information left unanswered too long.
+  expire_info: {
+    name: "expire_info",
+    label: "Close: the request for information went unanswered",
+    from: ["needs_info"],
+    to: "closed",
+    by: ["system"],
+    message: "optional",
+    notify: ["reporter", "triage"],
   },
 };
 
@@ -314,7 +313,7 @@ export function publicationBlocker(
 function permitted(
   def: TransitionDef,
   report: WorkflowReport,
-  relation: Relation,
+  relation: Taker,
   now: Date,
 ): boolean {
   if (!def.by.includes(relation) || !def.from.includes(report.state))
@@ -342,7 +341,7 @@ export function availableTransitions(
  */
 export function planTransition(
   report: WorkflowReport,
-  relation: Relation,
+  relation: Taker,
   name: TransitionName,
   input: TransitionInput,
   now: Date,
@@ -406,6 +405,8 @@ export function planTransition(
     }
   } else if (name === "withdraw") {
     resolution = "withdrawn";
+  } else if (name === "expire_info") {
+    resolution = "invalid";
   } else if (name === "reopen") {
     resolution = null;
   }

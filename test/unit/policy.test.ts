@@ -16,6 +16,12 @@ import {
   type ReportAction,
   type Role,
 } from "../../src/auth/policy.js";
+import {
+  RESOLUTIONS,
+  STATES,
+  type Resolution,
+  type State,
+} from "../../src/reports/workflow.js";
 
 const ORG_A = 100;
 const ORG_B = 200;
@@ -49,7 +55,14 @@ const RELATIONS = [
 ] as const;
 type Rel = (typeof RELATIONS)[number];
 
+/** A case resolved, so that the rules of stateRules hold; they have their own table below. */
+const resolved = { state: "closed", resolution: "resolved" } as const;
+
 function factsFor(actor: Actor, rel: Rel): ReportAccessFacts {
+  return { ...resolved, ...whoFor(actor, rel) };
+}
+
+function whoFor(actor: Actor, rel: Rel): ReportAccessFacts {
   switch (rel) {
     case "own":
       return {
@@ -149,6 +162,18 @@ const REPORT_TABLE: Record<ReportAction, Record<Role, string>> = {
     triager: ALL,
     admin: ALL,
   },
+  "report:record_case_facts": {
+    researcher: NONE,
+    org_contact: NONE,
+    triager: ALL,
+    admin: ALL,
+  },
+  "report:write_advisory": {
+    researcher: NONE,
+    org_contact: NONE,
+    triager: ALL,
+    admin: ALL,
+  },
   "report:assign": {
     researcher: NONE,
     org_contact: NONE,
@@ -185,7 +210,12 @@ const REPORT_TABLE: Record<ReportAction, Record<Role, string>> = {
     triager: NONE,
     admin: NONE,
   },
-
+  "report:answer_disclosure": {
+    researcher: NONE,
+    org_contact: NONE,
+    triager: ALL,
+    admin: ALL,
+  },
   "report:view_viewers": {
     researcher: "Y.....",
     org_contact: NONE,
@@ -337,6 +367,32 @@ describe("policy", () => {
         can(contact, "report:view", factsFor(contact, "own")),
         false,
       );
+    });
+  });
+
+  describe("state-dependent rules", () => {
+    // The researcher's letter of acknowledgment exists only for a case
+    // resolved or published; every other state or resolution refuses it.
+    const letterExists = (state: State, resolution: Resolution | null) =>
+      state === "disclosed" ||
+      (state === "closed" && resolution === "resolved");
+    const own = whoFor(actors.researcher, "own");
+    for (const state of STATES)
+      for (const resolution of [null, ...RESOLUTIONS]) {
+        const expected = letterExists(state, resolution);
+        it(`the letter of a ${state} report (${resolution ?? "no resolution"}) is ${expected ? "there" : "not there"}`, () => {
+          assert.equal(
+            can(actors.researcher, "report:letter", {
+              ...own,
+              state,
+              resolution,
+            }),
+            expected,
+          );
+        });
+      }
+    it("a state-dependent action asked without the state is refused", () => {
+      assert.equal(can(actors.researcher, "report:letter", own), false);
     });
   });
 

@@ -54,6 +54,8 @@ const EXPECTED: Record<TransitionName, [State[], Relation[]]> = {
   ],
   publish: [["fix_verified", "closed"], ["staff"]],
   reopen: [["closed"], ["staff"]],
+  // Taken by the app itself, never by a person (below).
+  expire_info: [["needs_info"], []],
 };
 
 const NOW = new Date("2026-06-01T12:00:00Z");
@@ -154,6 +156,31 @@ describe("workflow: what each transition needs and does", () => {
     assert.equal(to("withdraw", "submitted", "reporter"), "closed");
     assert.equal(to("publish", "fix_verified"), "disclosed");
     assert.equal(to("reopen", "closed"), "triaged");
+  });
+
+  it("lets only the app itself close a request for information that went unanswered, as invalid", () => {
+    const r = planTransition(
+      report("needs_info"),
+      "system",
+      "expire_info",
+      {},
+      NOW,
+    );
+    assert.ok(r.ok);
+    assert.equal(r.plan.to, "closed");
+    assert.equal(r.plan.resolution, "invalid");
+    assert.equal(r.plan.stateBeforeInfo, null);
+    for (const state of STATES.filter((s) => s !== "needs_info"))
+      assert.equal(
+        planTransition(report(state), "system", "expire_info", {}, NOW).ok,
+        false,
+        state,
+      );
+    // The app takes no step of a person's.
+    assert.equal(
+      planTransition(report("needs_info"), "system", "close", complete, NOW).ok,
+      false,
+    );
   });
 
   it("returns an answered request for information to the state before it", () => {

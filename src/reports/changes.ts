@@ -1,0 +1,411 @@
+/**
+ * One record of "a report changed". Every change to a report leaves the same
+ * three traces, written by recordChange in the transaction of the change
+ * itself: its timeline entry, its audit entry and its mail to the people on
+ * the report (the transactional outbox). CHANGES says, for each kind of
+ * change, what it writes and in which words; the words for a state are in
+ * workflow.ts (STATE_INFO), the mail's layout in views/mail/report_event.*.
+ */
+import { recordAudit } from "../audit/service.js";
+import type {
+  AuditAction,
+  AuditDetails,
+  AuditRequestContext,
+} from "../audit/types.js";
+import type { Actor } from "../auth/policy.js";
+import type { DbOrTx } from "../db/index.js";
+import type { Deps } from "../deps.js";
+import { notifyReportEvent, type MailWords } from "../mail/notifications.js";
+import { findReportById, insertEvent } from "./repository.js";
+import type { EventKind, Report } from "./types.js";
+import {
+  TRANSITIONS,
+  type Audience,
+  type State,
+  type TransitionName,
+} from "./workflow.js";
+
+export interface ChangeDef {
+  /** The timeline entry it writes, and who reads it. */
+  kind: EventKind;
+  action?: string;
+  visibility: "public" | "internal";
+  /** What the timeline says of the entry, after the actor's name. */
+  timeline: string;
+  /** Null: audited with the change it comes with (a proposed credit, with the saved advisory). */
+  audit: AuditAction | null;
+  /** Who hears of it; nobody: not mailed. */
+  notify: readonly Audience[];
+  mail: MailWords | null;
+}
+
+/** A workflow step: public, audited as a state change, heard by whom workflow.ts names. */
+function step(
+  name: TransitionName,
+  timeline: string,
+  mail: MailWords,
+): ChangeDef {
+  return {
+    kind: "transition",
+    action: name,
+    visibility: "public",
+    timeline,
+    audit: "report.state_changed",
+    notify: TRANSITIONS[name].notify,
+    mail,
+  };
+}
+
+// What several rows share. Changes that write the same entry (an internal
+// note, a triage detail) read the same on the timeline.
+const internalNote = {
+  kind: "note",
+  visibility: "internal",
+  timeline: "added an internal note",
+  notify: [],
+  mail: null,
+} as const;
+const triageDetails = {
+  kind: "field_change",
+  visibility: "public",
+  timeline: "changed the triage details",
+  notify: [],
+  mail: null,
+} as const;
+const deadlineStep = {
+  kind: "deadline",
+  visibility: "public",
+  audit: "report.deadline_changed",
+} as const;
+const creditAnswer = {
+  kind: "credit",
+  visibility: "public",
+  audit: "report.credit_answered",
+  notify: ["triage"],
+} as const;
+const disclosureRequest = {
+  kind: "disclosure_request",
+  visibility: "public",
+  audit: "report.disclosure_requested",
+} as const;
+
+export const CHANGES = {
+  submitted: {
+    kind: "submitted",
+    visibility: "public",
+    timeline: "submitted the report",
+    audit: "report.filed",
+    notify: ["reporter", "triage"],
+    mail: {
+      subject: "New report submitted",
+      sentence: "A new vulnerability report was submitted.",
+      to: {
+        reporter: {
+          subject: "Received",
+          sentence:
+            "Your report was received. Keep its ID: it is how the CERT and you refer to it.",
+        },
+      },
+    },
+  },
+
+  acknowledge: step("acknowledge", "acknowledged the report", {
+    subject: "Acknowledged by CERT",
+    sentence: "A CERT triager acknowledged the report.",
+  }),
+  request_info: step(
+    "request_info",
+    "asked the researcher for more information",
+    {
+      subject: "More information needed",
+      sentence: "The CERT needs more information from the researcher.",
+    },
+  ),
+  provide_info: step("provide_info", "answered the request for information", {
+    subject: "Researcher answered",
+    sentence: "The researcher answered the request for information.",
+  }),
+  triage: step("triage", "validated the report", {
+    subject: "Validated by CERT",
+    sentence: "The CERT validated the report.",
+  }),
+  notify_vendor: step("notify_vendor", "notified the affected organization", {
+    subject: "Organization notified",
+    sentence:
+      "The affected organization was notified; the disclosure clock is running.",
+    to: {
+      org_contact: {
+        subject: "New vulnerability report for your organization",
+        sentence:
+          "The CERT forwarded a vulnerability report about your organization to you.",
+      },
+    },
+  }),
+  vendor_acknowledge: step(
+    "vendor_acknowledge",
+    "acknowledged the report for the organization; a fix is in progress",
+    {
+      subject: "Organization is fixing it",
+      sentence:
+        "The organization acknowledged the report and is working on a fix.",
+    },
+  ),
+  mark_fixed: step("mark_fixed", "marked the fix as deployed", {
+    subject: "Fix deployed, please retest",
+    sentence: "The organization says the fix is deployed.",
+  }),
+  verify_fix: step("verify_fix", "confirmed the fix", {
+    subject: "Fix verified",
+    sentence: "The fix was confirmed.",
+  }),
+  reject_fix: step(
+    "reject_fix",
+    "reported that the vulnerability is not fixed",
+    {
+      subject: "Not fixed",
+      sentence: "The retest found that the vulnerability is not fixed.",
+    },
+  ),
+  close: step("close", "closed the report", {
+    subject: "Closed",
+    sentence: "The report was closed.",
+  }),
+  withdraw: step("withdraw", "withdrew the report", {
+    subject: "Withdrawn",
+    sentence: "The researcher withdrew the report.",
+  }),
+  publish: step("publish", "published the report as a public advisory", {
+    subject: "Published as advisory",
+    sentence: "The report was published as a public advisory.",
+  }),
+  reopen: step("reopen", "reopened the report", {
+    subject: "Reopened",
+    sentence: "The report was reopened.",
+  }),
+  expire_info: step("expire_info", "closed the report", {
+    subject: "Closed: no answer",
+    sentence:
+      "The report was closed as invalid because the request for information went unanswered.",
+  }),
+
+  comment: {
+    kind: "comment",
+    visibility: "public",
+    timeline: "commented",
+    audit: "report.commented",
+    notify: ["reporter", "triage", "org"],
+    mail: {
+      subject: "New comment",
+      sentence: "There is a new comment on the report.",
+    },
+  },
+  // Staff only, never mailed.
+  note: { ...internalNote, audit: "report.note_added" },
+  share: {
+    kind: "share",
+    visibility: "public",
+    timeline:
+      "shared an earlier message between the researcher and the CERT with the organization",
+    audit: "report.message_shared",
+    notify: [],
+    mail: null,
+  },
+  triage_changed: { ...triageDetails, audit: "report.triage_changed" },
+  assigned: {
+    kind: "assignment",
+    visibility: "internal",
+    timeline: "changed the assignment",
+    audit: "report.assigned",
+    notify: [],
+    mail: null,
+  },
+  files_attached: {
+    kind: "attachment",
+    visibility: "public",
+    timeline: "attached files",
+    audit: "report.files_attached",
+    notify: [],
+    mail: null,
+  },
+  case_fact: { ...triageDetails, audit: "report.case_fact_recorded" },
+  ssvc_saved: { ...internalNote, audit: "report.ssvc_saved" },
+
+  // The disclosure deadline (deadlines.ts).
+  deadline_changed: {
+    ...deadlineStep,
+    action: "changed",
+    timeline: "moved the disclosure deadline",
+    notify: ["reporter", "org", "triage"],
+    mail: {
+      subject: "Disclosure deadline moved",
+      sentence: "The CERT moved the disclosure deadline of this report.",
+    },
+  },
+  extension_requested: {
+    ...deadlineStep,
+    action: "extension_requested",
+    timeline: "asked for more time before disclosure",
+    notify: ["triage"],
+    mail: {
+      subject: "Extension requested",
+      sentence:
+        "The organization asked for more time before this report is disclosed.",
+    },
+  },
+  extension_granted: {
+    ...deadlineStep,
+    action: "extension_granted",
+    timeline: "granted the extension",
+    notify: ["org", "reporter"],
+    mail: {
+      subject: "Extension granted",
+      sentence: "The CERT granted the organization's request for more time.",
+    },
+  },
+  extension_refused: {
+    ...deadlineStep,
+    action: "extension_refused",
+    timeline: "refused the extension",
+    notify: ["org", "reporter"],
+    mail: {
+      subject: "Extension refused",
+      sentence:
+        "The CERT refused the organization's request for more time; the deadline stays.",
+    },
+  },
+
+  // The advisory and its credit (advisories/service.ts).
+  advisory_saved: { ...internalNote, audit: "report.advisory_saved" },
+  // Public so the researcher sees it; the names stay off the timeline
+  // (an organization may not know who reported).
+  credit_proposed: {
+    kind: "credit",
+    action: "proposed",
+    visibility: "public",
+    timeline: "proposed the credit for the advisory",
+    audit: null,
+    notify: ["reporter"],
+    mail: {
+      subject: "Credit proposed: please answer",
+      sentence:
+        "The CERT proposed who the advisory will credit. Accept or decline it on the report page; nothing is published until you answer.",
+    },
+  },
+  credit_accepted: {
+    ...creditAnswer,
+    action: "accepted",
+    timeline: "accepted the credit",
+    mail: {
+      subject: "Credit accepted",
+      sentence: "The researcher accepted the credit proposed for the advisory.",
+    },
+  },
+  credit_declined: {
+    ...creditAnswer,
+    action: "declined",
+    timeline: "declined the credit",
+    mail: {
+      subject: "Credit declined",
+      sentence:
+        "The researcher declined the credit proposed for the advisory; it will credit nobody.",
+    },
+  },
+
+  // The researcher's request to publish (disclosure-request.ts).
+  disclosure_requested: {
+    ...disclosureRequest,
+    action: "requested",
+    timeline: "asked for disclosure",
+    notify: ["triage"],
+    mail: {
+      subject: "Disclosure requested",
+      sentence: "The researcher asked the CERT to publish this report.",
+    },
+  },
+  disclosure_request_declined: {
+    ...disclosureRequest,
+    action: "declined",
+    timeline: "answered the request for disclosure",
+    notify: ["reporter"],
+    mail: {
+      subject: "Disclosure not yet",
+      sentence:
+        "The CERT answered your request to publish this report: not yet. Its reason is on the report's timeline.",
+    },
+  },
+} satisfies Record<TransitionName, ChangeDef> & Record<string, ChangeDef>;
+
+export type ChangeName = keyof typeof CHANGES;
+
+const byEntry = new Map<string, string>();
+for (const def of Object.values(CHANGES) as ChangeDef[]) {
+  const key = `${def.kind}:${def.action ?? ""}`;
+  if (!byEntry.has(key)) byEntry.set(key, def.timeline);
+}
+
+/** What the timeline says of an entry, after the actor's name. */
+export function timelineSentence(kind: EventKind, action: string | null) {
+  return byEntry.get(`${kind}:${action ?? ""}`) ?? "updated the report";
+}
+
+export interface ChangeRecord {
+  change: ChangeName;
+  /** The report changed; its current row is read again for the mail. */
+  report: Pick<Report, "id" | "publicId">;
+  /** Null: the app itself (the scheduler). */
+  actor: Actor | null;
+  at: Date;
+  request?: AuditRequestContext | null;
+  /** The timeline entry's text. */
+  body?: string | null;
+  /** A workflow step's states. */
+  fromState?: State;
+  toState?: State;
+  /** Small, no report text: IDs, names, old → new. */
+  details?: AuditDetails;
+  /** A line of our own words for the mail (a deadline's date), never user text. */
+  mailDetail?: string;
+}
+
+/**
+ * Writes a change's timeline entry, audit entry and mail, inside the caller's
+ * transaction (the one that made the change), so they commit or roll back
+ * together with it.
+ */
+export async function recordChange(
+  tx: DbOrTx,
+  deps: Pick<Deps, "db" | "clock" | "config">,
+  record: ChangeRecord,
+): Promise<void> {
+  const def: ChangeDef = CHANGES[record.change];
+  const { report, actor, at } = record;
+  await insertEvent(tx, {
+    reportId: report.id,
+    actorId: actor?.id ?? null,
+    kind: def.kind,
+    action: def.action,
+    fromState: record.fromState,
+    toState: record.toState,
+    visibility: def.visibility,
+    body: record.body,
+    at,
+  });
+  if (def.audit)
+    await recordAudit(tx, {
+      action: def.audit,
+      actor,
+      target: { type: "report", id: report.publicId },
+      details: record.details,
+      request: record.request ?? null,
+      at,
+    });
+  if (def.mail && def.notify.length > 0)
+    await notifyReportEvent(tx, deps, {
+      kind: record.change,
+      report: (await findReportById(tx, report.id))!,
+      actorId: actor?.id ?? null,
+      audiences: def.notify,
+      mail: def.mail,
+      detail: record.mailDetail,
+    });
+}
