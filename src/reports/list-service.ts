@@ -3,6 +3,7 @@ import { can, isStaffRole, type Actor } from "../auth/policy.js";
 import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import { csvRow } from "./csv.js";
+import { isSeverity, SEVERITIES, SEVERITY_LABELS } from "./cvss.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
@@ -44,21 +45,6 @@ export function startSearchIndexer(deps: Pick<Deps, "db">, logger: Logger) {
     (err) => logger.error({ err }, "search indexing failed"),
   );
 }
-
-export const SEVERITIES = [
-  "critical",
-  "high",
-  "medium",
-  "low",
-  "none",
-] as const;
-const SEVERITY_LABELS: Record<string, string> = {
-  critical: "Critical",
-  high: "High",
-  medium: "Medium",
-  low: "Low",
-  none: "None",
-};
 
 export const SORTS = {
   activity_desc: {
@@ -236,9 +222,7 @@ function itemView(actor: Actor, item: ReportListItem, now: Date): ListItemView {
     state: item.state,
     stateLabel: STATE_INFO[item.state].label,
     severity: item.severity,
-    severityLabel: item.severity
-      ? (SEVERITY_LABELS[item.severity] ?? item.severity)
-      : null,
+    severityLabel: item.severity ? SEVERITY_LABELS[item.severity] : null,
     cvssScore: item.cvssScore,
     cwe: item.cwe,
     organization:
@@ -537,7 +521,7 @@ async function parseQueueQuery(
 
   const severity = one(query.severity).toLowerCase();
   if (severity) {
-    if ((SEVERITIES as readonly string[]).includes(severity)) {
+    if (isSeverity(severity)) {
       filters.severity = severity;
       values.severity = severity;
     } else notices.push(`Unknown severity “${severity}” was ignored.`);
@@ -639,7 +623,7 @@ export async function triageQueue(
       ]),
       severities: [
         { value: "", label: "Any severity" },
-        ...SEVERITIES.map((s) => ({ value: s, label: SEVERITY_LABELS[s]! })),
+        ...SEVERITIES.map((s) => ({ value: s, label: SEVERITY_LABELS[s] })),
       ],
       assignees: [
         { value: "", label: "Anyone" },

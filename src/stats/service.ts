@@ -1,7 +1,7 @@
 import { can, type Actor } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import { NotFoundError } from "../http/errors.js";
-import { SEVERITY_LABELS, type Severity } from "../reports/cvss.js";
+import { SEVERITIES, SEVERITY_LABELS, type Severity } from "../reports/cvss.js";
 import { CWE_OTHER, cweLabel } from "../reports/cwe.js";
 import { STATES, STATE_INFO, type State } from "../reports/workflow.js";
 import {
@@ -575,14 +575,7 @@ function deadlineRows(
   });
 }
 
-const SEVERITY_ORDER: readonly (Severity | null)[] = [
-  "critical",
-  "high",
-  "medium",
-  "low",
-  "none",
-  null,
-];
+const SEVERITY_ORDER: readonly (Severity | null)[] = [...SEVERITIES, null];
 
 function item(label: string, value: number, tableLabel?: string): ChartItem {
   return { label, tableLabel, value };
