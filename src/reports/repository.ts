@@ -73,29 +73,29 @@ function toAttachment(row: Selectable<AttachmentsTable>): Attachment {
   };
 }
 
-export interface NewReport {
-  publicId: string;
-  reporterId: number;
-  organizationId: number | null;
-  suggestedOrgName: string | null;
-  title: string;
-  asset: string;
-  cwe: string;
-  cvssVector: string | null;
-  cvssScore: number | null;
-  severity: Severity | null;
-  description: string;
-  steps: string;
-  impact: string;
-  dataExposed: DataKind[];
-  recordsAffected: number | null;
-  creditKind: CreditKind;
-  creditHandle: string | null;
-  revealIdentity: boolean;
-  createdAt: Date;
-  ackDueAt: Date;
-  triageDueAt: Date;
-}
+/** What filing sets; everything else about a report starts empty. */
+export type NewReport = Pick<
+  Report,
+  | "publicId"
+  | "reporterId"
+  | "organizationId"
+  | "suggestedOrgName"
+  | "title"
+  | "asset"
+  | "cwe"
+  | "cvssVector"
+  | "cvssScore"
+  | "severity"
+  | "description"
+  | "steps"
+  | "impact"
+  | "dataExposed"
+  | "recordsAffected"
+  | "creditKind"
+  | "creditHandle"
+  | "revealIdentity"
+  | "createdAt"
+> & { ackDueAt: Date; triageDueAt: Date };
 
 export async function insertReport(
   db: DbOrTx,
