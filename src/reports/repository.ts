@@ -366,16 +366,7 @@ export async function shareEventWithOrganization(
   return row ? new Date(row.created_at) : null;
 }
 
-export interface NewAttachment {
-  publicId: string;
-  reportId: number | null;
-  ownerId: number;
-  sha256: string;
-  mediaType: string;
-  size: number;
-  fileName: string;
-  at: Date;
-}
+export type NewAttachment = Omit<Attachment, "id" | "createdAt"> & { at: Date };
 
 export async function insertAttachment(
   db: DbOrTx,
