@@ -157,7 +157,7 @@ const PREFIX_EXPANSION_LIMIT = 16;
 
 /**
  * The FTS5 query for the words of a search, each matched as a prefix and all
- * of them required (as toSearchQuery in list-service.ts), with each prefix
+ * of them required (as toSearchQuery in search-query.ts), with each prefix
  * spelled out as the indexed words it stands for: `"password"*` becomes
  * `("password" OR "passwords")`. FTS5 answers a prefix by merging the whole
  * lists of every word with it before the newest 2,000 matches can be taken

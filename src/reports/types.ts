@@ -110,7 +110,10 @@ export interface Attachment {
   createdAt: Date;
 }
 
-export function accessFacts(report: Report): ReportAccessFacts {
+/** What the policy reads, from a report or any list row that carries it. */
+export function accessFacts(
+  report: Pick<Report, keyof ReportAccessFacts>,
+): ReportAccessFacts {
   return {
     reporterId: report.reporterId,
     organizationId: report.organizationId,
