@@ -3,8 +3,7 @@ import type { Deps } from "../deps.js";
 import { NotFoundError } from "../http/errors.js";
 import {
   countAllReports,
-  countReportsByState,
-  countReportsBySeverity,
+  countReportsBy,
   countReportsCreatedIn,
   maxReportId,
   publishedAdvisoryFacts,
@@ -160,8 +159,8 @@ export async function computeStats(
   }));
   const monthCounts = await countReportsCreatedIn(db, ranges);
   const total = await countAllReports(db);
-  const states = await countReportsByState(db);
-  const severities = await countReportsBySeverity(db);
+  const states = await countReportsBy(db, "state");
+  const severities = await countReportsBy(db, "severity");
   const cwes = await topReportedCwes(db, TOP_CWES);
   const organizations = await topOrganizations(db, TOP_ORGANIZATIONS);
 
