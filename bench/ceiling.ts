@@ -26,11 +26,8 @@ import { escapeHtml } from "../src/http/html.js";
 import { optionTags } from "../src/http/option-tags.js";
 import { createLogger } from "../src/logger.js";
 import { paramsOf } from "./plan.js";
-import {
-  myReports,
-  searchReports,
-  triageQueue,
-} from "../src/reports/list-service.js";
+import { myReports, searchReports } from "../src/reports/list-service.js";
+import { triageQueue } from "../src/reports/queue.js";
 import { loadReportFor, reportPage } from "../src/reports/service.js";
 import { loadSettings } from "../src/settings/service.js";
 import { findUserById } from "../src/users/repository.js";

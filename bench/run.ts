@@ -551,7 +551,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
        order by updated_at desc, id desc limit 1 offset ?`,
     )
     .get(Math.floor(reports / 2)) as { value: number; publicId: string };
-  // The queue's cursor format (list-service.ts): checked below against a real "next" link.
+  // The queue's cursor format (cursor.ts): checked below against a real "next" link.
   const deepCursor = Buffer.from(
     `activity_desc|${deep.value}|${deep.publicId}`,
   ).toString("base64url");

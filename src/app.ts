@@ -8,16 +8,12 @@ import session from "express-session";
 import helmet from "helmet";
 import { Passport } from "passport";
 import { Strategy as LocalStrategy } from "passport-local";
-import type { Logger } from "pino";
 import { accountRoutes } from "./auth/routes.js";
 import { mustEnrollTwoFactor } from "./auth/policy.js";
 import { twoFactorRoutes } from "./auth/two-factor-routes.js";
 import { accountSecurityRoutes } from "./auth/account-routes.js";
 import { DatabaseSessionStore } from "./auth/session-store.js";
 import { expiredFormKeeper } from "./auth/kept-forms.js";
-import type { Clock } from "./clock.js";
-import type { Config } from "./config.js";
-import type { Db } from "./db/index.js";
 import type { Deps } from "./deps.js";
 import { formatDateTime, ROLE_LABELS } from "./format.js";
 import { escapeHtml } from "./http/html.js";
@@ -36,15 +32,6 @@ import { takeTurns } from "./http/turns.js";
 import { authenticate, sessionUser } from "./users/service.js";
 import { adminUserRoutes } from "./users/routes.js";
 import { registerFeatureRoutes } from "./routes.js";
-import type { SettingsStore } from "./settings/service.js";
-
-export interface AppDeps {
-  db: Db;
-  config: Config;
-  clock: Clock;
-  logger: Logger;
-  settings: SettingsStore;
-}
 
 export const SESSION_COOKIE = "dd.sid";
 
@@ -57,7 +44,7 @@ const ENROLLMENT_PATHS = new Set(["/account/2fa", "/logout"]);
  * Builds the Express app from its dependencies (no port, no globals), so
  * tests can run several apps side by side and move the clock.
  */
-export function createApp(deps: AppDeps) {
+export function createApp(deps: Deps) {
   const { config, logger } = deps;
   const app = express();
   app.disable("x-powered-by");
@@ -261,7 +248,7 @@ export function createApp(deps: AppDeps) {
 }
 
 /** A signed-in person asked for a report that is not theirs to see (or none). */
-async function auditNotFound(deps: AppDeps, req: Request) {
+async function auditNotFound(deps: Deps, req: Request) {
   const tried = /^\/reports\/([^/]{1,40})/.exec(req.path)?.[1];
   if (!tried || tried === "new") return;
   try {
@@ -301,4 +288,3 @@ function errorMessage(err: unknown): string {
   return "The request could not be handled.";
 }
 
-export type { Deps };

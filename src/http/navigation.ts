@@ -3,12 +3,37 @@ import {
   mustEnrollTwoFactor,
   mustVerifyEmail,
   type Actor,
+  type GlobalAction,
 } from "../auth/policy.js";
 
 export interface NavLink {
   href: string;
   label: string;
 }
+
+const allowedTo = (action: GlobalAction) => (actor: Actor) =>
+  can(actor, action);
+
+/** The signed-in menu, in order: each page with who the policy lets in. */
+const MENU: readonly [string, string, (actor: Actor) => boolean][] = [
+  ["/reports", "My reports", allowedTo("report:list_own")],
+  // An unconfirmed researcher is shown the form, which asks them to confirm.
+  [
+    "/reports/new",
+    "Report a vulnerability",
+    (actor) => can(actor, "report:create") || mustVerifyEmail(actor),
+  ],
+  ["/org/reports", "Our reports", allowedTo("report:list_org")],
+  ["/queue", "Queue", allowedTo("queue:view")],
+  ["/search", "Search", allowedTo("report:search")],
+  ["/orgs", "Organizations", allowedTo("org:manage")],
+  ["/admin/users", "Users", allowedTo("user:manage")],
+  ["/admin/outbox", "Outbox", allowedTo("outbox:manage")],
+  ["/admin/audit", "Audit log", allowedTo("audit:view")],
+  ["/admin/settings", "Settings", allowedTo("settings:manage")],
+  ["/stats/staff", "Statistics", allowedTo("stats:view_staff")],
+  ["/account", "Account", () => true],
+];
 
 /** The pages a role needs, decided by the policy, not by role names in views. */
 export function navigationFor(actor: Actor | null): NavLink[] {
@@ -19,30 +44,9 @@ export function navigationFor(actor: Actor | null): NavLink[] {
       { href: "/register", label: "Register" },
     ];
   }
-  const links: NavLink[] = [];
-  if (can(actor, "report:list_own"))
-    links.push({ href: "/reports", label: "My reports" });
-  if (can(actor, "report:create") || mustVerifyEmail(actor))
-    links.push({ href: "/reports/new", label: "Report a vulnerability" });
-  if (can(actor, "report:list_org"))
-    links.push({ href: "/org/reports", label: "Our reports" });
-  if (can(actor, "queue:view")) links.push({ href: "/queue", label: "Queue" });
-  if (can(actor, "report:search"))
-    links.push({ href: "/search", label: "Search" });
-  if (can(actor, "org:manage"))
-    links.push({ href: "/orgs", label: "Organizations" });
-  if (can(actor, "user:manage"))
-    links.push({ href: "/admin/users", label: "Users" });
-  if (can(actor, "outbox:manage"))
-    links.push({ href: "/admin/outbox", label: "Outbox" });
-  if (can(actor, "audit:view"))
-    links.push({ href: "/admin/audit", label: "Audit log" });
-  if (can(actor, "settings:manage"))
-    links.push({ href: "/admin/settings", label: "Settings" });
-  if (can(actor, "stats:view_staff"))
-    links.push({ href: "/stats/staff", label: "Statistics" });
-  links.push({ href: "/account", label: "Account" });
-  return links;
+  return MENU.filter(([, , shownTo]) => shownTo(actor)).map(
+    ([href, label]) => ({ href, label }),
+  );
 }
 
 /** Where each role starts after signing in. */

@@ -8,7 +8,19 @@ const cvss: CvssLibrary =
     ? cvssModule
     : (cvssModule as unknown as { default: CvssLibrary }).default;
 
-export type Severity = "none" | "low" | "medium" | "high" | "critical";
+/** The qualitative ratings, most severe first (the order lists and charts show). */
+export const SEVERITIES = [
+  "critical",
+  "high",
+  "medium",
+  "low",
+  "none",
+] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export function isSeverity(value: string): value is Severity {
+  return (SEVERITIES as readonly string[]).includes(value);
+}
 
 export interface CvssResult {
   vector: string;

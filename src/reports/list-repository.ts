@@ -3,6 +3,8 @@ import type { DbOrTx } from "../db/index.js";
 import type { Database } from "../db/schema.js";
 import { CERT_CLOCKS, CLOCKS } from "./clocks.js";
 import { stateInLiteral } from "./reminder-repository.js";
+import type { Severity } from "./cvss.js";
+import type { Report } from "./types.js";
 import type { State } from "./workflow.js";
 
 /*
@@ -30,7 +32,7 @@ export type ListScope =
 export interface ListFilters {
   state?: State;
   organizationId?: number;
-  severity?: string;
+  severity?: Severity;
   cwe?: string;
   assignee?: { kind: "user"; userId: number } | { kind: "unassigned" };
   /** Only reports whose acknowledgment or triage is overdue at this instant. */
@@ -61,29 +63,30 @@ export interface ListQuery {
 }
 
 /** One row of a list: what the pages show, nothing of the report's text. */
-export interface ReportListItem {
-  publicId: string;
-  title: string;
-  state: State;
-  severity: string | null;
-  cvssScore: number | null;
-  cwe: string;
-  reporterId: number;
+export type ReportListItem = Pick<
+  Report,
+  | "publicId"
+  | "title"
+  | "state"
+  | "severity"
+  | "cvssScore"
+  | "cwe"
+  | "reporterId"
+  | "revealIdentity"
+  | "organizationId"
+  | "suggestedOrgName"
+  | "createdAt"
+  | "updatedAt"
+  | "ackDueAt"
+  | "triageDueAt"
+  | "vendorNotifiedAt"
+  | "disclosureDueAt"
+  | "disclosureRequestedAt"
+> & {
   reporterName: string;
-  revealIdentity: boolean;
-  organizationId: number | null;
   organizationName: string | null;
-  suggestedOrgName: string | null;
   assigneeName: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-  ackDueAt: Date | null;
-  triageDueAt: Date | null;
-  vendorNotifiedAt: Date | null;
-  disclosureDueAt: Date | null;
-  /** The researcher's open request to disclose (reports/disclosure-request.ts). */
-  disclosureRequestedAt: Date | null;
-}
+};
 
 export interface ListPage {
   items: ReportListItem[];
@@ -171,7 +174,7 @@ const PREFIX_EXPANSION_LIMIT = 16;
 
 /**
  * The FTS5 query for the words of a search, each matched as a prefix and all
- * of them required (as toSearchQuery in list-service.ts), with each prefix
+ * of them required (as toSearchQuery in search-query.ts), with each prefix
  * spelled out as the indexed words it stands for: `"password"*` becomes
  * `("password" OR "passwords")`. FTS5 answers a prefix by merging the whole
  * lists of every word with it before the newest 2,000 matches can be taken
@@ -511,7 +514,7 @@ export async function findReportListPage(
     publicId: row.public_id,
     title: row.title,
     state: row.state as State,
-    severity: row.severity,
+    severity: row.severity as Severity | null,
     cvssScore: row.cvss_score,
     cwe: row.cwe,
     reporterId: row.reporter_id,

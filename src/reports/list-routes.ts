@@ -2,13 +2,13 @@ import { Router } from "express";
 import type { Deps } from "../deps.js";
 import { actorOf, requireAllowed } from "../http/middleware.js";
 import { auditContextOf } from "../audit/routes.js";
+import { exportQueueCsv } from "./csv.js";
 import {
-  exportQueueCsv,
   myReports,
   organizationReports,
   searchReports,
-  triageQueue,
 } from "./list-service.js";
+import { triageQueue } from "./queue.js";
 
 /** The three report lists: a researcher's own, the triage queue, an organization's. */
 export function reportListRoutes(deps: Deps) {

@@ -74,29 +74,29 @@ function toAttachment(row: Selectable<AttachmentsTable>): Attachment {
   };
 }
 
-export interface NewReport {
-  publicId: string;
-  reporterId: number;
-  organizationId: number | null;
-  suggestedOrgName: string | null;
-  title: string;
-  asset: string;
-  cwe: string;
-  cvssVector: string | null;
-  cvssScore: number | null;
-  severity: Severity | null;
-  description: string;
-  steps: string;
-  impact: string;
-  dataExposed: DataKind[];
-  recordsAffected: number | null;
-  creditKind: CreditKind;
-  creditHandle: string | null;
-  revealIdentity: boolean;
-  createdAt: Date;
-  ackDueAt: Date;
-  triageDueAt: Date;
-}
+/** What filing sets; everything else about a report starts empty. */
+export type NewReport = Pick<
+  Report,
+  | "publicId"
+  | "reporterId"
+  | "organizationId"
+  | "suggestedOrgName"
+  | "title"
+  | "asset"
+  | "cwe"
+  | "cvssVector"
+  | "cvssScore"
+  | "severity"
+  | "description"
+  | "steps"
+  | "impact"
+  | "dataExposed"
+  | "recordsAffected"
+  | "creditKind"
+  | "creditHandle"
+  | "revealIdentity"
+  | "createdAt"
+> & { ackDueAt: Date; triageDueAt: Date };
 
 export async function insertReport(
   db: DbOrTx,
@@ -372,16 +372,7 @@ export async function shareEventWithOrganization(
   return row ? new Date(row.created_at) : null;
 }
 
-export interface NewAttachment {
-  publicId: string;
-  reportId: number | null;
-  ownerId: number;
-  sha256: string;
-  mediaType: string;
-  size: number;
-  fileName: string;
-  at: Date;
-}
+export type NewAttachment = Omit<Attachment, "id" | "createdAt"> & { at: Date };
 
 export async function insertAttachment(
   db: DbOrTx,

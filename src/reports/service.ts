@@ -39,7 +39,7 @@ import { disclosureRequestView } from "./disclosure-request.js";
 import { recordChange, timelineSentence } from "./changes.js";
 import { renderMarkdown } from "../markdown.js";
 import { findUserById } from "../users/repository.js";
-import { toSimilarTitleQuery } from "./list-service.js";
+import { toSimilarTitleQuery } from "./search-query.js";
 import { caseView } from "./case-facts.js";
 import {
   dueAt,

@@ -112,7 +112,18 @@ export interface Attachment {
   createdAt: Date;
 }
 
-export function accessFacts(report: Report): ReportAccessFacts {
+/**
+ * What the policy reads, from a report or any list row that carries it (a
+ * list row has no resolution: the state-dependent actions are not offered
+ * from lists).
+ */
+export function accessFacts(
+  report: Pick<
+    Report,
+    "reporterId" | "organizationId" | "vendorNotifiedAt" | "revealIdentity"
+  > &
+    Partial<Pick<Report, "state" | "resolution">>,
+): ReportAccessFacts {
   return {
     reporterId: report.reporterId,
     organizationId: report.organizationId,

@@ -41,22 +41,17 @@ export async function countAllReports(db: DbOrTx): Promise<number> {
   return Number(row.n);
 }
 
-export async function countReportsByState(db: DbOrTx): Promise<Bucket[]> {
+/** How many reports there are in each state, or of each severity. */
+export async function countReportsBy(
+  db: DbOrTx,
+  column: "state" | "severity",
+): Promise<Bucket[]> {
   const rows = await db
     .selectFrom("reports")
-    .select(["state", (eb) => eb.fn.countAll<number>().as("n")])
-    .groupBy("state")
+    .select([column, (eb) => eb.fn.countAll<number>().as("n")])
+    .groupBy(column)
     .execute();
-  return rows.map((r) => ({ key: r.state, count: Number(r.n) }));
-}
-
-export async function countReportsBySeverity(db: DbOrTx): Promise<Bucket[]> {
-  const rows = await db
-    .selectFrom("reports")
-    .select(["severity", (eb) => eb.fn.countAll<number>().as("n")])
-    .groupBy("severity")
-    .execute();
-  return rows.map((r) => ({ key: r.severity, count: Number(r.n) }));
+  return rows.map((r) => ({ key: r[column], count: Number(r.n) }));
 }
 
 /** The most reported weaknesses, most first (ties by CWE ID, so the order is stable). */

@@ -7,11 +7,8 @@ import {
   toIndexedSearchQuery,
   type ListScope,
 } from "../../src/reports/list-repository.js";
-import {
-  searchWords,
-  startSearchIndexer,
-  toSearchQuery,
-} from "../../src/reports/list-service.js";
+import { startSearchIndexer } from "../../src/reports/list-service.js";
+import { searchWords, toSearchQuery } from "../../src/reports/search-query.js";
 import { databaseFile, openDatabase } from "../../src/db/index.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {

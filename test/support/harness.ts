@@ -255,7 +255,7 @@ export async function signedIn(
       throw new Error(`${who.email} has two-factor sign-in but no secret`);
     // Tests sign the same person in several times within one 30 s step; the
     // app rightly refuses a code twice, so the harness forgets the last one.
-    // (Replay refusal itself is tested in two-factor.test.ts.)
+    // (Replay refusal itself is tested in account-security.test.ts.)
     await ctx.db
       .updateTable("users")
       .set({ totp_last_step: null })

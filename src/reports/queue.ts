@@ -1,0 +1,209 @@
+import { can, isStaffRole, type Actor } from "../auth/policy.js";
+import type { Deps } from "../deps.js";
+import { NotFoundError } from "../http/errors.js";
+import { keptOptions, type SelectOption } from "../http/option-tags.js";
+import {
+  findOrganizationByPublicId,
+  listOrganizations,
+} from "../orgs/repository.js";
+import { findUserByPublicId, listActiveStaff } from "../users/repository.js";
+import { DEFAULT_SORT, SORTS, type SortKey } from "./cursor.js";
+import { isSeverity, SEVERITIES, SEVERITY_LABELS } from "./cvss.js";
+import type { ListFilters } from "./list-repository.js";
+import {
+  listPage,
+  one,
+  withQuery,
+  type ListPageView,
+  type RawQuery,
+} from "./list-service.js";
+import { isState, STATE_INFO, STATES } from "./workflow.js";
+
+/* The triage queue: every report, filtered by what the triager asks for. */
+
+export interface QueueView extends ListPageView {
+  /** The filters as applied (unknown values dropped), for the form. */
+  values: {
+    state: string;
+    org: string;
+    severity: string;
+    cwe: string;
+    assignee: string;
+    overdue: boolean;
+    sort: SortKey;
+  };
+  options: {
+    states: readonly SelectOption[];
+    orgs: readonly SelectOption[];
+    severities: readonly SelectOption[];
+    assignees: readonly SelectOption[];
+    sorts: readonly SelectOption[];
+  };
+  filtered: boolean;
+  /** The same filters as a CSV download. */
+  exportHref: string;
+}
+
+const CWE_PATTERN = /^CWE-\d{1,6}$/;
+
+interface QueueQuery {
+  filters: ListFilters;
+  values: QueueView["values"];
+  keep: Record<string, string>;
+  notices: string[];
+}
+
+/** Reads the queue's filters from the query string; unknown values are dropped with a notice. */
+export async function parseQueueQuery(
+  deps: Deps,
+  actor: Actor,
+  query: RawQuery,
+): Promise<QueueQuery> {
+  const notices: string[] = [];
+  const filters: ListFilters = {};
+  const values: QueueView["values"] = {
+    state: "",
+    org: "",
+    severity: "",
+    cwe: "",
+    assignee: "",
+    overdue: false,
+    sort: DEFAULT_SORT,
+  };
+
+  const state = one(query.state);
+  if (state) {
+    if (isState(state)) {
+      filters.state = state;
+      values.state = state;
+    } else notices.push(`Unknown state “${state}” was ignored.`);
+  }
+
+  const orgId = one(query.org);
+  if (orgId) {
+    const org = await findOrganizationByPublicId(deps.db, orgId);
+    if (org) {
+      filters.organizationId = org.id;
+      values.org = org.publicId;
+    } else notices.push("Unknown organization was ignored.");
+  }
+
+  const severity = one(query.severity).toLowerCase();
+  if (severity) {
+    if (isSeverity(severity)) {
+      filters.severity = severity;
+      values.severity = severity;
+    } else notices.push(`Unknown severity “${severity}” was ignored.`);
+  }
+
+  const cwe = one(query.cwe)
+    .toUpperCase()
+    .replace(/^(\d+)$/, "CWE-$1");
+  if (cwe) {
+    if (CWE_PATTERN.test(cwe) || cwe === "OTHER") {
+      filters.cwe = cwe === "OTHER" ? "other" : cwe;
+      values.cwe = filters.cwe;
+    } else
+      notices.push(
+        `“${cwe}” is not a CWE identifier (like CWE-639) and was ignored.`,
+      );
+  }
+
+  const assignee = one(query.assignee);
+  if (assignee === "me") {
+    filters.assignee = { kind: "user", userId: actor.id };
+    values.assignee = "me";
+  } else if (assignee === "unassigned") {
+    filters.assignee = { kind: "unassigned" };
+    values.assignee = "unassigned";
+  } else if (assignee) {
+    const user = await findUserByPublicId(deps.db, assignee);
+    if (user && isStaffRole(user.role)) {
+      filters.assignee = { kind: "user", userId: user.id };
+      values.assignee = user.publicId;
+    } else notices.push("Unknown assignee was ignored.");
+  }
+
+  const overdue = one(query.overdue);
+  if (overdue === "1" || overdue === "on" || overdue === "true") {
+    filters.overdueAt = deps.clock.now();
+    values.overdue = true;
+  }
+
+  const sort = one(query.sort);
+  if (sort) {
+    if (sort in SORTS) values.sort = sort as SortKey;
+    else notices.push("Unknown sort order was ignored.");
+  }
+
+  const keep: Record<string, string> = {
+    state: values.state,
+    org: values.org,
+    severity: values.severity,
+    cwe: values.cwe,
+    assignee: values.assignee,
+    overdue: values.overdue ? "1" : "",
+    sort: values.sort === DEFAULT_SORT ? "" : values.sort,
+  };
+  return { filters, values, keep, notices };
+}
+
+/** The triage queue: every report, filtered and sorted, paged by keyset. */
+export async function triageQueue(
+  deps: Deps,
+  actor: Actor | null,
+  query: RawQuery,
+): Promise<QueueView> {
+  if (!actor || !can(actor, "queue:view")) throw new NotFoundError();
+  const { filters, values, keep, notices } = await parseQueueQuery(
+    deps,
+    actor,
+    query,
+  );
+  const page = await listPage(deps, actor, {
+    path: "/queue",
+    scope: { kind: "all" },
+    filters,
+    order: values.sort,
+    cursor: one(query.cursor),
+    keep,
+    notices,
+  });
+
+  const [orgs, staff] = await Promise.all([
+    listOrganizations(deps.db),
+    listActiveStaff(deps.db, deps.db),
+  ]);
+  return {
+    ...page,
+    values,
+    filtered: Object.values(filters).some((v) => v !== undefined),
+    exportHref: withQuery("/queue/export.csv", keep),
+    options: {
+      states: [
+        { value: "", label: "Any state" },
+        ...STATES.map((s) => ({ value: s, label: STATE_INFO[s].label })),
+      ],
+      orgs: keptOptions(orgs, "filter", () => [
+        { value: "", label: "Any organization" },
+        ...orgs.map((o) => ({ value: o.publicId, label: o.name })),
+      ]),
+      severities: [
+        { value: "", label: "Any severity" },
+        ...SEVERITIES.map((s) => ({ value: s, label: SEVERITY_LABELS[s] })),
+      ],
+      assignees: [
+        { value: "", label: "Anyone" },
+        { value: "me", label: "Assigned to me" },
+        { value: "unassigned", label: "Unassigned" },
+        ...staff
+          .filter((u) => u.id !== actor.id)
+          .map((u) => ({ value: u.publicId, label: u.displayName })),
+      ],
+      sorts: Object.entries(SORTS).map(([value, s]) => ({
+        value,
+        label: s.label,
+      })),
+    },
+  };
+}
