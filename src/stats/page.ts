@@ -1,3 +1,4 @@
+import { DAY, HOUR } from "../clock.js";
 import { SEVERITIES, SEVERITY_LABELS, type Severity } from "../reports/cvss.js";
 import { CWE_OTHER, cweLabel } from "../reports/cwe.js";
 import { STATES, STATE_INFO, type State } from "../reports/workflow.js";
@@ -20,9 +21,6 @@ import {
 } from "./service.js";
 
 /* The statistics pages' view models: words and charts from a snapshot, no I/O. */
-
-const HOUR = 3_600_000;
-const DAY = 86_400_000;
 
 /** "5 hours", "1 day", "2.5 days". */
 export function durationText(ms: number | null): string {
