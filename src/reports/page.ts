@@ -1,0 +1,428 @@
+import {
+  can,
+  readableAudiences,
+  relationTo,
+  type Actor,
+} from "../auth/policy.js";
+import { viewersOfReport } from "../audit/service.js";
+import type { Deps } from "../deps.js";
+import { formatDateTime, ROLE_LABELS } from "../format.js";
+import type { FieldErrors } from "../http/validation.js";
+import { MAX_FILES } from "../http/uploads.js";
+import { keptOptions } from "../http/option-tags.js";
+import { advisoryDraftFor, creditProposalFor } from "../advisories/service.js";
+import { disclosureRequestView } from "./disclosure-request.js";
+import { renderMarkdown } from "../markdown.js";
+import { toSimilarTitleQuery } from "./list-service.js";
+import { caseView } from "./case-facts.js";
+import { findOrganizationById, listOrganizations } from "../orgs/repository.js";
+import { shownFileName } from "./attachments.js";
+import { SEVERITY_LABELS } from "./cvss.js";
+import { CWE_OPTIONS, cweLabel } from "./cwe.js";
+import {
+  findReportById,
+  findPossibleDuplicates,
+  listAttachments,
+  listEvents,
+  userNames,
+} from "./repository.js";
+import { accessFacts, type EventKind, type Report } from "./types.js";
+import {
+  availableTransitions,
+  RESOLUTION_LABELS,
+  RESOLUTIONS,
+  STATE_INFO,
+  TRANSITION_NAMES,
+  type State,
+  type TransitionName,
+} from "./workflow.js";
+
+// The report page's view model: what each panel shows, decided here so the
+// views stay dumb. Reads only; the route records the view in the audit log.
+
+const DAY = 86_400_000;
+
+export interface PageForm {
+  /** Which form on the page the values and errors belong to. */
+  form: string;
+  errors: FieldErrors;
+  values: Record<string, unknown>;
+}
+
+function dueText(due: Date | null, now: Date, what: string, stillDue: boolean) {
+  if (!due || !stillDue) return null;
+  const days = Math.round(Math.abs(due.getTime() - now.getTime()) / DAY);
+  const overdue = due.getTime() < now.getTime();
+  const span = days === 0 ? "today" : `${days} day${days === 1 ? "" : "s"}`;
+  return {
+    label: what,
+    at: formatDateTime(due),
+    overdue,
+    text: overdue ? `${what} overdue by ${span}` : `${what} due in ${span}`,
+  };
+}
+
+/** States in which a triager looks for duplicates. */
+const TRIAGE_STATES: readonly State[] = [
+  "submitted",
+  "acknowledged",
+  "needs_info",
+  "triaged",
+];
+
+/** When the fix is expected, by severity, counted from the organization's notice. */
+function remediationTarget(
+  report: Report,
+  days: Deps["config"]["clocks"]["remediationDays"],
+): Date | null {
+  if (!report.vendorNotifiedAt || !report.severity) return null;
+  if (report.severity === "none") return null;
+  return new Date(
+    report.vendorNotifiedAt.getTime() + days[report.severity] * DAY,
+  );
+}
+
+/** The disclosure deadline panel: who may move it or ask for more time, now. */
+function deadlineView(actor: Actor, report: Report) {
+  const facts = accessFacts(report);
+  const running =
+    report.disclosureDueAt !== null &&
+    ["vendor_notified", "fix_in_progress", "fixed"].includes(report.state);
+  if (!running) return null;
+  const canSet = can(actor, "report:set_deadline", facts);
+  const canRequest = can(actor, "report:request_extension", facts);
+  if (!canSet && !canRequest) return null;
+  return {
+    current: formatDateTime(report.disclosureDueAt!),
+    requested: report.extensionRequestedTo
+      ? formatDateTime(report.extensionRequestedTo)
+      : null,
+    canSet,
+    canRequest,
+  };
+}
+
+/** Everything the report page shows, decided here so the view stays dumb. */
+export async function reportPage(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  pageForm: PageForm | null = null,
+) {
+  const facts = accessFacts(report);
+  const relation = relationTo(actor, facts);
+  const staff = can(actor, "report:view_internal", facts);
+  const [events, attachments, organizations] = await Promise.all([
+    listEvents(deps.db, report.id, readableAudiences(relation)),
+    listAttachments(deps.db, report.id),
+    staff ? listOrganizations(deps.db) : Promise.resolve([]),
+  ]);
+  const names = await userNames(
+    deps.db,
+    [report.reporterId, report.assigneeId].filter(
+      (id): id is number => id !== null,
+    ),
+  );
+  const organization = report.organizationId
+    ? await findOrganizationById(deps.db, report.organizationId)
+    : undefined;
+  const original = report.duplicateOfId
+    ? await findReportById(deps.db, report.duplicateOfId)
+    : undefined;
+  // An organization learns only its own organization's facts: the original
+  // may be another organization's report, and its ID and state are not theirs.
+  const duplicateOf =
+    original &&
+    (relation !== "org_contact" ||
+      can(actor, "report:view", accessFacts(original)))
+      ? original
+      : undefined;
+  const now = deps.clock.now();
+  const seesReporter = can(actor, "report:see_reporter", facts);
+  const credit =
+    report.creditKind === "anonymous"
+      ? "Anonymous"
+      : report.creditKind === "handle"
+        ? report.creditHandle
+        : names.get(report.reporterId);
+  const viewers =
+    relation === "reporter"
+      ? await viewersOfReport(deps, actor, report.id)
+      : null;
+  const info = STATE_INFO[report.state];
+  const audience = messageAudiences(report, organization?.name ?? null);
+  const canShare =
+    report.vendorNotifiedAt !== null &&
+    can(actor, "report:share_message", facts);
+
+  return {
+    report: {
+      publicId: report.publicId,
+      title: report.title,
+      asset: report.asset,
+      cwe: cweLabel(report.cwe),
+      cweId: report.cwe,
+      cvssVector: report.cvssVector,
+      cvssScore: report.cvssScore,
+      severity: report.severity,
+      severityLabel: report.severity ? SEVERITY_LABELS[report.severity] : null,
+      descriptionHtml: renderMarkdown(report.description),
+      stepsHtml: renderMarkdown(report.steps),
+      impactHtml: renderMarkdown(report.impact),
+      dataExposed: report.dataExposed,
+      recordsAffected: report.recordsAffected?.toLocaleString("en-GB") ?? null,
+      organization: organization?.name ?? null,
+      organizationPublicId: organization?.publicId ?? "",
+      suggestedOrgName: report.suggestedOrgName,
+      state: report.state,
+      stateLabel: info.label,
+      stateMeaning: info.meaning,
+      nextStep: info.next[relation] ?? null,
+      resolution: report.resolution
+        ? RESOLUTION_LABELS[report.resolution]
+        : null,
+      createdAt: formatDateTime(report.createdAt),
+      updatedAt: formatDateTime(report.updatedAt),
+      reporter: seesReporter ? (names.get(report.reporterId) ?? null) : null,
+      // How the researcher wants to be credited is who they are: hidden
+      // from an organization they did not reveal themselves to.
+      credit: seesReporter ? credit : null,
+      revealIdentity: report.revealIdentity,
+      assignee: report.assigneeId
+        ? (names.get(report.assigneeId) ?? null)
+        : null,
+      assignedToMe: report.assigneeId === actor.id,
+    },
+    // A duplicate's researcher learns the original's ID and state, never its content.
+    duplicateOf: duplicateOf
+      ? {
+          publicId: duplicateOf.publicId,
+          stateLabel: STATE_INFO[duplicateOf.state].label,
+          visible: can(actor, "report:view", accessFacts(duplicateOf)),
+        }
+      : null,
+    advisory: await advisoryDraftFor(
+      deps,
+      actor,
+      report,
+      names.get(report.reporterId),
+    ),
+    creditProposal: await creditProposalFor(deps, actor, report),
+    disclosureRequest: disclosureRequestView(actor, report),
+    // A triager's hint while triaging (not on every later view, it costs a
+    // full-text query): same asset at the organization, or similar titles.
+    possibleDuplicates:
+      staff && TRIAGE_STATES.includes(report.state)
+        ? (
+            await findPossibleDuplicates(
+              deps.db,
+              report,
+              toSimilarTitleQuery(report.title),
+              5,
+            )
+          ).map((r) => ({ ...r, stateLabel: STATE_INFO[r.state].label }))
+        : [],
+    deadlines: [
+      dueText(
+        report.ackDueAt,
+        now,
+        "Acknowledgment",
+        report.state === "submitted",
+      ),
+      dueText(
+        report.triageDueAt,
+        now,
+        "Triage",
+        report.state === "submitted" || report.state === "acknowledged",
+      ),
+      dueText(
+        report.disclosureDueAt,
+        now,
+        "Disclosure",
+        report.state !== "closed" && report.state !== "disclosed",
+      ),
+      // The fix target by severity, for the people who fix and follow it.
+      relation === "staff" || relation === "org_contact"
+        ? dueText(
+            remediationTarget(report, deps.settings.clocks().remediationDays),
+            now,
+            "Fix target",
+            report.state === "vendor_notified" ||
+              report.state === "fix_in_progress",
+          )
+        : null,
+    ].filter((d) => d !== null),
+    attachments: attachments.map((a, i) => ({
+      publicId: a.publicId,
+      fileName: shownFileName(actor, facts, a, i + 1),
+      size: a.size,
+      mediaType: a.mediaType,
+    })),
+    audience,
+    timeline: events.map((e) => ({
+      kind: e.kind,
+      internal: e.visibility === "internal",
+      audienceNote:
+        e.sharedAt !== null
+          ? `Written between the researcher and the CERT; shared with the organization ${formatDateTime(e.sharedAt)}.`
+          : staff && e.audience === "researcher"
+            ? "Between the researcher and the CERT: the organization does not read it."
+            : null,
+      // The event's row ID only reaches staff, on the form that shares it.
+      shareId:
+        canShare &&
+        e.audience === "researcher" &&
+        e.body !== null &&
+        SHAREABLE_KINDS.includes(e.kind)
+          ? e.id
+          : null,
+      actor: e.actorName ?? "Disclosure Desk",
+      // Org contacts see staff names; an anonymous researcher stays anonymous to them.
+      actorRole: e.actorRole ? ROLE_LABELS[e.actorRole] : null,
+      hideActor: !seesReporter && e.actorId === report.reporterId,
+      summary: timelineSummary(e.kind, e.action),
+      from: e.fromState ? STATE_INFO[e.fromState].label : null,
+      to: e.toState ? STATE_INFO[e.toState].label : null,
+      bodyHtml:
+        e.body &&
+        (e.kind === "comment" || e.kind === "note" || e.kind === "transition")
+          ? renderMarkdown(e.body)
+          : null,
+      bodyText:
+        e.body &&
+        (e.kind === "field_change" ||
+          e.kind === "assignment" ||
+          e.kind === "deadline" ||
+          e.kind === "credit" ||
+          e.kind === "disclosure_request")
+          ? e.body
+          : null,
+      at: formatDateTime(e.createdAt),
+    })),
+    actions: availableTransitions(report, relation, now).map((t) => ({
+      name: t.name,
+      label: t.label,
+      messageRequired: t.message === "required",
+      // The notice's own message is the first one the organization reads.
+      audience:
+        t.name === "notify_vendor"
+          ? audience.withOrganization
+          : audience.public,
+      needsResolution: t.name === "close",
+    })),
+    resolutions: RESOLUTIONS.filter((r) => r !== "withdrawn").map((r) => ({
+      value: r,
+      label: RESOLUTION_LABELS[r],
+    })),
+    can: {
+      comment: can(actor, "report:comment", facts),
+      note: can(actor, "report:add_note", facts),
+      triage: can(actor, "report:edit_triage", facts),
+      assign: can(actor, "report:assign", facts),
+      upload: can(actor, "report:upload", facts),
+      letter:
+        can(actor, "report:letter", facts) &&
+        (report.state === "disclosed" ||
+          (report.state === "closed" && report.resolution === "resolved")),
+    },
+    deadline: deadlineView(actor, report),
+    caseFacts: caseView(actor, report),
+    triageOptions: staff
+      ? {
+          organizations: keptOptions(organizations, "triage", () => [
+            { value: "", label: "Not set" },
+            ...organizations.map((o) => ({ value: o.publicId, label: o.name })),
+          ]),
+          cweOptions: CWE_OPTIONS,
+        }
+      : null,
+    viewers,
+    pageForm,
+    maxFiles: MAX_FILES,
+  };
+}
+
+/** Messages a triager may share with the organization: words, not records. */
+const SHAREABLE_KINDS: readonly EventKind[] = ["comment", "transition"];
+
+/**
+ * What every message box on the report page says about who will read it,
+ * by the same rule insertEvent decides an event's audience with.
+ */
+function messageAudiences(report: Report, organizationName: string | null) {
+  const withOrganization = `Read by the researcher, the CERT team and the contacts of ${organizationName ?? "the organization"}.`;
+  return {
+    public:
+      report.vendorNotifiedAt !== null
+        ? withOrganization
+        : "Read by the researcher and the CERT team.",
+    withOrganization,
+    internal: "Internal: CERT staff only.",
+  };
+}
+
+const DEADLINE_SUMMARIES: Record<string, string> = {
+  changed: "moved the disclosure deadline",
+  extension_requested: "asked for more time before disclosure",
+  extension_granted: "granted the extension",
+  extension_refused: "refused the extension",
+};
+
+const CREDIT_SUMMARIES: Record<string, string> = {
+  proposed: "proposed the credit for the advisory",
+  accepted: "accepted the credit",
+  declined: "declined the credit",
+};
+
+function timelineSummary(kind: string, action: string | null): string {
+  switch (kind) {
+    case "credit":
+      return CREDIT_SUMMARIES[action ?? ""] ?? "changed the credit";
+    case "disclosure_request":
+      return action === "requested"
+        ? "asked for disclosure"
+        : "answered the request for disclosure";
+    case "submitted":
+      return "submitted the report";
+    case "comment":
+      return "commented";
+    case "share":
+      return "shared an earlier message between the researcher and the CERT with the organization";
+    case "note":
+      return "added an internal note";
+    case "field_change":
+      return "changed the triage details";
+    case "assignment":
+      return "changed the assignment";
+    case "attachment":
+      return "attached files";
+    case "deadline":
+      return (
+        DEADLINE_SUMMARIES[action ?? ""] ?? "changed the disclosure deadline"
+      );
+    default: {
+      const name = TRANSITION_NAMES.find((n) => n === action);
+      return name ? transitionSummary(name) : "updated the report";
+    }
+  }
+}
+
+function transitionSummary(name: TransitionName): string {
+  const summaries: Record<TransitionName, string> = {
+    acknowledge: "acknowledged the report",
+    request_info: "asked the researcher for more information",
+    provide_info: "answered the request for information",
+    triage: "validated the report",
+    notify_vendor: "notified the affected organization",
+    vendor_acknowledge:
+      "acknowledged the report for the organization; a fix is in progress",
+    mark_fixed: "marked the fix as deployed",
+    verify_fix: "confirmed the fix",
+    reject_fix: "reported that the vulnerability is not fixed",
+    close: "closed the report",
+    withdraw: "withdrew the report",
+    publish: "published the report as a public advisory",
+    reopen: "reopened the report",
+  };
+  return summaries[name];
+}
