@@ -5,6 +5,7 @@ import {
   type Actor,
 } from "../auth/policy.js";
 import { viewersOfReport } from "../audit/service.js";
+import type { ReportViewer } from "../audit/types.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime, ROLE_LABELS } from "../format.js";
 import type { FieldErrors } from "../http/validation.js";
@@ -47,6 +48,23 @@ export interface PageForm {
   form: string;
   errors: FieldErrors;
   values: Record<string, unknown>;
+}
+
+/** One form's state on the page: what was sent back with its errors, or its defaults. */
+function formState(
+  pageForm: PageForm | null,
+  name: string,
+  defaults: Record<string, unknown> = {},
+): { values: Record<string, unknown>; errors: FieldErrors } {
+  return pageForm?.form === name
+    ? { values: pageForm.values, errors: pageForm.errors }
+    : { values: defaults, errors: {} };
+}
+
+/** Who viewed the report, as its researcher may know them: role and organization only. */
+function viewerLabel(viewer: ReportViewer): string {
+  if (viewer.organizationName) return `A contact at ${viewer.organizationName}`;
+  return `CERT ${viewer.role === "admin" ? "administrator" : "triager"}`;
 }
 
 function dueText(due: Date | null, now: Date, what: string, stillDue: boolean) {
@@ -154,6 +172,14 @@ export async function reportPage(
   const canShare =
     report.vendorNotifiedAt !== null &&
     can(actor, "report:share_message", facts);
+  const advisory = await advisoryDraftFor(
+    deps,
+    actor,
+    report,
+    names.get(report.reporterId),
+  );
+  const cases = caseView(actor, report);
+  const disclosureRequest = disclosureRequestView(actor, report);
 
   return {
     report: {
@@ -161,19 +187,25 @@ export async function reportPage(
       title: report.title,
       asset: report.asset,
       cwe: cweLabel(report.cwe),
-      cweId: report.cwe,
       cvssVector: report.cvssVector,
-      cvssScore: report.cvssScore,
+      cvssScore: report.cvssScore?.toFixed(1) ?? null,
       severity: report.severity,
       severityLabel: report.severity ? SEVERITY_LABELS[report.severity] : null,
       descriptionHtml: renderMarkdown(report.description),
       stepsHtml: renderMarkdown(report.steps),
       impactHtml: renderMarkdown(report.impact),
-      dataExposed: report.dataExposed,
-      recordsAffected: report.recordsAffected?.toLocaleString("en-GB") ?? null,
-      organization: organization?.name ?? null,
-      organizationPublicId: organization?.publicId ?? "",
-      suggestedOrgName: report.suggestedOrgName,
+      dataExposed:
+        (report.dataExposed.length
+          ? report.dataExposed.join(", ")
+          : "Not stated") +
+        (report.recordsAffected
+          ? `; about ${report.recordsAffected.toLocaleString("en-GB")} records`
+          : ""),
+      organization:
+        organization?.name ??
+        (report.suggestedOrgName
+          ? `${report.suggestedOrgName} (suggested by the researcher)`
+          : "Not set"),
       state: report.state,
       stateLabel: info.label,
       stateMeaning: info.meaning,
@@ -183,14 +215,16 @@ export async function reportPage(
         : null,
       createdAt: formatDateTime(report.createdAt),
       updatedAt: formatDateTime(report.updatedAt),
-      reporter: seesReporter ? (names.get(report.reporterId) ?? null) : null,
+      reporter:
+        (seesReporter ? names.get(report.reporterId) : undefined) ??
+        "Not disclosed to your organization",
       // How the researcher wants to be credited is who they are: hidden
       // from an organization they did not reveal themselves to.
       credit: seesReporter ? credit : null,
       revealIdentity: report.revealIdentity,
-      assignee: report.assigneeId
-        ? (names.get(report.assigneeId) ?? null)
-        : null,
+      assignee:
+        (report.assigneeId ? names.get(report.assigneeId) : undefined) ??
+        "Nobody",
       assignedToMe: report.assigneeId === actor.id,
     },
     // A duplicate's researcher learns the original's ID and state, never its content.
@@ -201,14 +235,28 @@ export async function reportPage(
           visible: can(actor, "report:view", accessFacts(duplicateOf)),
         }
       : null,
-    advisory: await advisoryDraftFor(
-      deps,
-      actor,
-      report,
-      names.get(report.reporterId),
-    ),
+    advisory: advisory && {
+      ...advisory,
+      ...formState(pageForm, "advisory", advisory.values),
+      creditRows: advisory.creditRows.map((i) => ({
+        name: `creditName${i}`,
+        nameLabel: `Name ${i + 1}`,
+        type: `creditType${i}`,
+      })),
+      publishedCredit: advisory.credits.length
+        ? advisory.credits.map((c) => `${c.name} (${c.typeLabel})`).join(", ")
+        : "nobody",
+    },
     creditProposal: await creditProposalFor(deps, actor, report),
-    disclosureRequest: disclosureRequestView(actor, report),
+    disclosureRequest: disclosureRequest && {
+      ...disclosureRequest,
+      form: formState(
+        pageForm,
+        disclosureRequest.role === "staff"
+          ? "disclosureDecision"
+          : "disclosureRequest",
+      ),
+    },
     // A triager's hint while triaging (not on every later view, it costs a
     // full-text query): same asset at the organization, or similar titles.
     possibleDuplicates:
@@ -255,7 +303,7 @@ export async function reportPage(
     attachments: attachments.map((a, i) => ({
       publicId: a.publicId,
       fileName: shownFileName(actor, facts, a, i + 1),
-      size: a.size,
+      size: `${Math.ceil(a.size / 1024)} KB`,
       mediaType: a.mediaType,
     })),
     audience,
@@ -276,13 +324,21 @@ export async function reportPage(
         SHAREABLE_KINDS.includes(e.kind)
           ? e.id
           : null,
-      actor: e.actorName ?? "Disclosure Desk",
       // Org contacts see staff names; an anonymous researcher stays anonymous to them.
-      actorRole: e.actorRole ? ROLE_LABELS[e.actorRole] : null,
-      hideActor: !seesReporter && e.actorId === report.reporterId,
+      ...(!seesReporter && e.actorId === report.reporterId
+        ? { actor: "The researcher", actorRole: null }
+        : {
+            actor: e.actorName ?? "Disclosure Desk",
+            actorRole: e.actorRole ? ROLE_LABELS[e.actorRole] : null,
+          }),
       summary: timelineSummary(e.kind, e.action),
-      from: e.fromState ? STATE_INFO[e.fromState].label : null,
-      to: e.toState ? STATE_INFO[e.toState].label : null,
+      // A state change, when the event made one.
+      ...(e.fromState && e.toState && e.fromState !== e.toState
+        ? {
+            from: STATE_INFO[e.fromState].label,
+            to: STATE_INFO[e.toState].label,
+          }
+        : { from: null, to: null }),
       bodyHtml:
         e.body &&
         (e.kind === "comment" || e.kind === "note" || e.kind === "transition")
@@ -302,7 +358,14 @@ export async function reportPage(
     actions: availableTransitions(report, relation, now).map((t) => ({
       name: t.name,
       label: t.label,
-      messageRequired: t.message === "required",
+      form: formState(pageForm, t.name),
+      messageLabel:
+        t.message === "required" ? "Message (required)" : "Message (optional)",
+      danger: t.name === "withdraw" || t.name === "reject_fix",
+      confirm:
+        t.name === "withdraw"
+          ? "Withdraw this report? The CERT will stop working on it."
+          : null,
       // The notice's own message is the first one the organization reads.
       audience:
         t.name === "notify_vendor"
@@ -310,10 +373,13 @@ export async function reportPage(
           : audience.public,
       needsResolution: t.name === "close",
     })),
-    resolutions: RESOLUTIONS.filter((r) => r !== "withdrawn").map((r) => ({
-      value: r,
-      label: RESOLUTION_LABELS[r],
-    })),
+    resolutions: [
+      { value: "", label: "Choose…" },
+      ...RESOLUTIONS.filter((r) => r !== "withdrawn").map((r) => ({
+        value: r,
+        label: RESOLUTION_LABELS[r],
+      })),
+    ],
     can: {
       comment: can(actor, "report:comment", facts),
       note: can(actor, "report:add_note", facts),
@@ -326,18 +392,60 @@ export async function reportPage(
           (report.state === "closed" && report.resolution === "resolved")),
     },
     deadline: deadlineView(actor, report),
-    caseFacts: caseView(actor, report),
-    triageOptions: staff
-      ? {
-          organizations: keptOptions(organizations, "triage", () => [
-            { value: "", label: "Not set" },
-            ...organizations.map((o) => ({ value: o.publicId, label: o.name })),
-          ]),
-          cweOptions: CWE_OPTIONS,
-        }
+    caseFacts: {
+      ...cases,
+      // Facts nobody knows yet are news only to the staff who record them.
+      shown: cases.staff || cases.facts.some((f) => f.since),
+      facts: cases.facts
+        .filter((f) => f.since || cases.staff)
+        .map((f) => ({
+          ...f,
+          known: f.since ? `yes, since ${f.since}` : "not known",
+          canMark: !f.since && cases.staff,
+        })),
+      ssvc: cases.ssvc && {
+        ...cases.ssvc,
+        open: pageForm?.form === "ssvc",
+        ...formState(pageForm, "ssvc", {
+          ...Object.fromEntries(cases.ssvc.points.map((p) => [p.key, p.value])),
+          outcome: cases.ssvc.outcome,
+        }),
+      },
+    },
+    triage:
+      staff && can(actor, "report:edit_triage", facts)
+        ? {
+            organizations: keptOptions(organizations, "triage", () => [
+              { value: "", label: "Not set" },
+              ...organizations.map((o) => ({
+                value: o.publicId,
+                label: o.name,
+              })),
+            ]),
+            cweOptions: CWE_OPTIONS,
+            ...formState(pageForm, "triage", {
+              cwe: report.cwe,
+              cvss: report.cvssVector ?? "",
+              organization: organization?.publicId ?? "",
+            }),
+          }
+        : null,
+    viewers: viewers
+      ? viewers.map((v) => ({ who: viewerLabel(v), at: formatDateTime(v.at) }))
       : null,
-    viewers,
-    pageForm,
+    pageErrors: pageForm?.errors ?? {},
+    forms: Object.fromEntries(
+      [
+        "attachments",
+        "comment",
+        "note",
+        "facts",
+        "deadline",
+        "extension",
+        "decision",
+        "credit",
+      ].map((name) => [name, formState(pageForm, name)]),
+    ),
     maxFiles: MAX_FILES,
   };
 }
