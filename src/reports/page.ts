@@ -51,7 +51,7 @@ export interface PageForm {
 }
 
 /** One form's state on the page: what was sent back with its errors, or its defaults. */
-function formState(
+export function formState(
   pageForm: PageForm | null,
   name: string,
   defaults: Record<string, unknown> = {},
@@ -62,7 +62,7 @@ function formState(
 }
 
 /** Who viewed the report, as its researcher may know them: role and organization only. */
-function viewerLabel(viewer: ReportViewer): string {
+export function viewerLabel(viewer: ReportViewer): string {
   if (viewer.organizationName) return `A contact at ${viewer.organizationName}`;
   return `CERT ${viewer.role === "admin" ? "administrator" : "triager"}`;
 }
