@@ -28,7 +28,10 @@ import { createLogger } from "../src/logger.js";
 import { paramsOf } from "./plan.js";
 import { myReports, searchReports } from "../src/reports/list-service.js";
 import { triageQueue } from "../src/reports/queue.js";
-import { loadReportFor, reportPage } from "../src/reports/service.js";
+import { loadReportFor } from "../src/reports/service.js";
+import { reportPage } from "../src/reports/page.js";
+import { recordReportView } from "../src/audit/service.js";
+import { accessFacts } from "../src/reports/types.js";
 import { loadSettings } from "../src/settings/service.js";
 import { findUserById } from "../src/users/repository.js";
 import { toActor } from "../src/users/service.js";
@@ -146,7 +149,13 @@ async function main() {
         case "report": {
           const id = url.pathname.split("/").pop() ?? "";
           const report = await loadReportFor(deps, actor, id);
-          const model = await reportPage(deps, actor, report, null, null);
+          await recordReportView(
+            deps,
+            actor,
+            { ...accessFacts(report), publicId: report.publicId },
+            null,
+          );
+          const model = await reportPage(deps, actor, report);
           return {
             view: "reports/show",
             locals: {

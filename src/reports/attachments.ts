@@ -11,11 +11,13 @@ import path from "node:path";
 import { fileTypeFromFile } from "file-type";
 import { PDFDict, PDFDocument, PDFName, PDFStream } from "pdf-lib";
 import sharp from "sharp";
+import { can, type Actor, type ReportAccessFacts } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import {
   attachmentHashesInUse,
   deleteAbandonedAttachments,
 } from "./repository.js";
+import type { Attachment } from "./types.js";
 
 /** What may be attached: images, PDF and plain text, decided by content. */
 export const ALLOWED_MEDIA_TYPES = [
@@ -42,6 +44,22 @@ const EXTENSIONS: Record<string, string> = {
  */
 export function neutralFileName(position: number, mediaType: string): string {
   return `attachment-${position}.${EXTENSIONS[mediaType] ?? "bin"}`;
+}
+
+/**
+ * A file's name as this viewer may see it: its own name for whoever may know
+ * who the researcher is (and for the file's uploader), a neutral one otherwise.
+ */
+export function shownFileName(
+  actor: Actor,
+  facts: ReportAccessFacts,
+  attachment: Attachment,
+  position: number,
+): string {
+  return can(actor, "report:see_reporter", facts) ||
+    attachment.ownerId === actor.id
+    ? attachment.fileName
+    : neutralFileName(position, attachment.mediaType);
 }
 
 export function isImage(mediaType: string): boolean {

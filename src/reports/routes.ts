@@ -5,6 +5,7 @@ import {
   type Response,
 } from "express";
 import { auditContextOf } from "../audit/routes.js";
+import { recordReportView } from "../audit/service.js";
 import type { Deps } from "../deps.js";
 import { actorOf, flash, requireSignIn } from "../http/middleware.js";
 import {
@@ -16,7 +17,7 @@ import {
 import { can, mustVerifyEmail, type Actor } from "../auth/policy.js";
 import { keptFormFor } from "../auth/kept-forms.js";
 import type { AuditRequestContext } from "../audit/types.js";
-import type { Report } from "./types.js";
+import { accessFacts, type Report } from "./types.js";
 import { HOUR_MS, MINUTE_MS, limiter } from "../http/rate-limits.js";
 import { answerCreditProposal, saveAdvisory } from "../advisories/service.js";
 import {
@@ -44,16 +45,15 @@ import {
   loadReportFor,
   reportFormOptions,
   reportFormSchema,
-  reportPage,
   shareMessage,
   takeTransition,
   transitionSchema,
   triageSchema,
   updateTriage,
   type KeptAttachment,
-  type PageForm,
   type UploadedFile,
 } from "./service.js";
+import { reportPage, type PageForm } from "./page.js";
 
 const uploadedFiles = (req: Request): UploadedFile[] =>
   ((req.files as Express.Multer.File[] | undefined) ?? []).map((f) => ({
@@ -169,13 +169,13 @@ export function reportRoutes(deps: Deps) {
   ) => {
     const actor = actorOf(req)!;
     const report = await loadReportFor(deps, actor, String(req.params.id));
-    const model = await reportPage(
+    await recordReportView(
       deps,
       actor,
-      report,
+      { ...accessFacts(report), publicId: report.publicId },
       auditContextOf(req),
-      pageForm,
     );
+    const model = await reportPage(deps, actor, report, pageForm);
     res.status(status).render("reports/show", {
       title: `${model.report.publicId}: ${model.report.title}`,
       ...model,

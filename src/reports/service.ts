@@ -1,20 +1,9 @@
 import { z } from "zod";
-import {
-  can,
-  readableAudiences,
-  relationTo,
-  type Actor,
-  type ReportAccessFacts,
-} from "../auth/policy.js";
-import {
-  recordAudit,
-  recordReportView,
-  viewersOfReport,
-} from "../audit/service.js";
+import { can, relationTo, type Actor } from "../auth/policy.js";
+import { recordAudit } from "../audit/service.js";
 import type { AuditDetails, AuditRequestContext } from "../audit/types.js";
 import type { DbOrTx } from "../db/index.js";
 import type { Deps } from "../deps.js";
-import { formatDateTime, ROLE_LABELS } from "../format.js";
 import { ConflictError, NotFoundError } from "../http/errors.js";
 import {
   optionalText,
@@ -30,25 +19,10 @@ import {
   findAdvisory,
   markAdvisoryPublished,
 } from "../advisories/repository.js";
-import {
-  advisoryDraftFor,
-  creditBlocksPublication,
-  creditProposalFor,
-} from "../advisories/service.js";
-import { disclosureRequestView } from "./disclosure-request.js";
-import { recordChange, timelineSentence } from "./changes.js";
-import { renderMarkdown } from "../markdown.js";
+import { creditBlocksPublication } from "../advisories/service.js";
+import { recordChange } from "./changes.js";
 import { findUserById } from "../users/repository.js";
-import { toSimilarTitleQuery } from "./search-query.js";
-import { caseView } from "./case-facts.js";
-import {
-  dueAt,
-  dueFrom,
-  dueText,
-  isRunning,
-  type ClockName,
-  type ClockSettings,
-} from "./clocks.js";
+import { dueFrom } from "./clocks.js";
 import {
   findOrganizationById,
   findOrganizationByPublicId,
@@ -57,48 +31,40 @@ import {
 import {
   contentHash,
   isImage,
-  neutralFileName,
   sanitizeFileName,
+  shownFileName,
   sniffMediaType,
   storeUpload,
   storedPath,
   withoutMetadata,
 } from "./attachments.js";
-import { scoreCvss, SEVERITY_LABELS } from "./cvss.js";
-import { CWE_FORM_OPTIONS, CWE_OPTIONS, cweLabel, isKnownCwe } from "./cwe.js";
+import { scoreCvss } from "./cvss.js";
+import { CWE_FORM_OPTIONS, cweLabel, isKnownCwe } from "./cwe.js";
 import {
   changeReportState,
   findPendingAttachments,
   findReportById,
-  findPossibleDuplicates,
   findReportByPublicId,
   insertAttachment,
   insertReport,
   linkAttachments,
   listAttachments,
-  listEvents,
   setAssignee,
   shareEventWithOrganization,
   touchReport,
   updateTriageFields,
-  userNames,
 } from "./repository.js";
 import {
   accessFacts,
   CREDIT_KINDS,
   DATA_KINDS,
   type Attachment,
-  type EventKind,
   type Report,
 } from "./types.js";
 import {
-  availableTransitions,
   planTransition,
-  RESOLUTION_LABELS,
   RESOLUTIONS,
-  STATE_INFO,
   TRANSITION_NAMES,
-  type State,
   type TransitionPlan,
 } from "./workflow.js";
 
@@ -393,300 +359,6 @@ function requireOn(
 ) {
   if (!can(actor, action as "report:view", accessFacts(report)))
     throw new NotFoundError();
-}
-
-// ---- the report page ----
-
-export interface PageForm {
-  /** Which form on the page the values and errors belong to. */
-  form: string;
-  errors: FieldErrors;
-  values: Record<string, unknown>;
-}
-
-/** A running clock in plain words with its date; null when it is stopped. */
-function clockView(
-  clock: ClockName,
-  report: Report,
-  settings: ClockSettings,
-  now: Date,
-) {
-  const due = dueAt(clock, report, settings);
-  if (!due || !isRunning(clock, report.state)) return null;
-  return { at: formatDateTime(due), ...dueText(clock, due, now) };
-}
-
-/** States in which a triager looks for duplicates. */
-const TRIAGE_STATES: readonly State[] = [
-  "submitted",
-  "acknowledged",
-  "needs_info",
-  "triaged",
-];
-
-/** The disclosure deadline panel: who may move it or ask for more time, now. */
-function deadlineView(actor: Actor, report: Report) {
-  const facts = accessFacts(report);
-  if (!report.disclosureDueAt || !isRunning("disclosure", report.state))
-    return null;
-  const canSet = can(actor, "report:set_deadline", facts);
-  const canRequest = can(actor, "report:request_extension", facts);
-  if (!canSet && !canRequest) return null;
-  return {
-    current: formatDateTime(report.disclosureDueAt!),
-    requested: report.extensionRequestedTo
-      ? formatDateTime(report.extensionRequestedTo)
-      : null,
-    canSet,
-    canRequest,
-  };
-}
-
-/** Everything the report page shows, decided here so the view stays dumb. */
-export async function reportPage(
-  deps: Deps,
-  actor: Actor,
-  report: Report,
-  request: AuditRequestContext | null,
-  pageForm: PageForm | null = null,
-) {
-  const facts = accessFacts(report);
-  const relation = relationTo(actor, facts);
-  const staff = can(actor, "report:view_internal", facts);
-  await recordReportView(
-    deps,
-    actor,
-    { ...facts, publicId: report.publicId },
-    request,
-  );
-
-  const [events, attachments, organizations] = await Promise.all([
-    listEvents(deps.db, report.id, readableAudiences(relation)),
-    listAttachments(deps.db, report.id),
-    staff ? listOrganizations(deps.db) : Promise.resolve([]),
-  ]);
-  const names = await userNames(
-    deps.db,
-    [report.reporterId, report.assigneeId].filter(
-      (id): id is number => id !== null,
-    ),
-  );
-  const organization = report.organizationId
-    ? await findOrganizationById(deps.db, report.organizationId)
-    : undefined;
-  const original = report.duplicateOfId
-    ? await findReportById(deps.db, report.duplicateOfId)
-    : undefined;
-  // An organization learns only its own organization's facts: the original
-  // may be another organization's report, and its ID and state are not theirs.
-  const duplicateOf =
-    original &&
-    (relation !== "org_contact" ||
-      can(actor, "report:view", accessFacts(original)))
-      ? original
-      : undefined;
-  const now = deps.clock.now();
-  const seesReporter = can(actor, "report:see_reporter", facts);
-  const credit =
-    report.creditKind === "anonymous"
-      ? "Anonymous"
-      : report.creditKind === "handle"
-        ? report.creditHandle
-        : names.get(report.reporterId);
-  const viewers =
-    relation === "reporter"
-      ? await viewersOfReport(deps, actor, report.id)
-      : null;
-  const info = STATE_INFO[report.state];
-  const audience = messageAudiences(report, organization?.name ?? null);
-  const canShare =
-    report.vendorNotifiedAt !== null &&
-    can(actor, "report:share_message", facts);
-
-  return {
-    report: {
-      publicId: report.publicId,
-      title: report.title,
-      asset: report.asset,
-      cwe: cweLabel(report.cwe),
-      cweId: report.cwe,
-      cvssVector: report.cvssVector,
-      cvssScore: report.cvssScore,
-      severity: report.severity,
-      severityLabel: report.severity ? SEVERITY_LABELS[report.severity] : null,
-      descriptionHtml: renderMarkdown(report.description),
-      stepsHtml: renderMarkdown(report.steps),
-      impactHtml: renderMarkdown(report.impact),
-      dataExposed: report.dataExposed,
-      recordsAffected: report.recordsAffected?.toLocaleString("en-GB") ?? null,
-      organization: organization?.name ?? null,
-      organizationPublicId: organization?.publicId ?? "",
-      suggestedOrgName: report.suggestedOrgName,
-      state: report.state,
-      stateLabel: info.label,
-      stateMeaning: info.meaning,
-      nextStep: info.next[relation] ?? null,
-      resolution: report.resolution
-        ? RESOLUTION_LABELS[report.resolution]
-        : null,
-      createdAt: formatDateTime(report.createdAt),
-      updatedAt: formatDateTime(report.updatedAt),
-      reporter: seesReporter ? (names.get(report.reporterId) ?? null) : null,
-      // How the researcher wants to be credited is who they are: hidden
-      // from an organization they did not reveal themselves to.
-      credit: seesReporter ? credit : null,
-      revealIdentity: report.revealIdentity,
-      assignee: report.assigneeId
-        ? (names.get(report.assigneeId) ?? null)
-        : null,
-      assignedToMe: report.assigneeId === actor.id,
-    },
-    // A duplicate's researcher learns the original's ID and state, never its content.
-    duplicateOf: duplicateOf
-      ? {
-          publicId: duplicateOf.publicId,
-          stateLabel: STATE_INFO[duplicateOf.state].label,
-          visible: can(actor, "report:view", accessFacts(duplicateOf)),
-        }
-      : null,
-    advisory: await advisoryDraftFor(
-      deps,
-      actor,
-      report,
-      names.get(report.reporterId),
-    ),
-    creditProposal: await creditProposalFor(deps, actor, report),
-    disclosureRequest: disclosureRequestView(actor, report),
-    // A triager's hint while triaging (not on every later view, it costs a
-    // full-text query): same asset at the organization, or similar titles.
-    possibleDuplicates:
-      staff && TRIAGE_STATES.includes(report.state)
-        ? (
-            await findPossibleDuplicates(
-              deps.db,
-              report,
-              toSimilarTitleQuery(report.title),
-              5,
-            )
-          ).map((r) => ({ ...r, stateLabel: STATE_INFO[r.state].label }))
-        : [],
-    deadlines: (
-      [
-        "ack",
-        "triage",
-        "disclosure",
-        // The fix target by severity, for the people who fix and follow it.
-        ...(relation === "staff" || relation === "org_contact"
-          ? (["fix"] as const)
-          : []),
-      ] as const
-    )
-      .map((clock) => clockView(clock, report, deps.settings.clocks(), now))
-      .filter((d) => d !== null),
-    attachments: attachments.map((a, i) => ({
-      publicId: a.publicId,
-      fileName: shownFileName(actor, facts, a, i + 1),
-      size: a.size,
-      mediaType: a.mediaType,
-    })),
-    audience,
-    timeline: events.map((e) => ({
-      kind: e.kind,
-      internal: e.visibility === "internal",
-      audienceNote:
-        e.sharedAt !== null
-          ? `Written between the researcher and the CERT; shared with the organization ${formatDateTime(e.sharedAt)}.`
-          : staff && e.audience === "researcher"
-            ? "Between the researcher and the CERT: the organization does not read it."
-            : null,
-      // The event's row ID only reaches staff, on the form that shares it.
-      shareId:
-        canShare &&
-        e.audience === "researcher" &&
-        e.body !== null &&
-        SHAREABLE_KINDS.includes(e.kind)
-          ? e.id
-          : null,
-      actor: e.actorName ?? "Disclosure Desk",
-      // Org contacts see staff names; an anonymous researcher stays anonymous to them.
-      actorRole: e.actorRole ? ROLE_LABELS[e.actorRole] : null,
-      hideActor: !seesReporter && e.actorId === report.reporterId,
-      summary: timelineSentence(e.kind, e.action),
-      from: e.fromState ? STATE_INFO[e.fromState].label : null,
-      to: e.toState ? STATE_INFO[e.toState].label : null,
-      bodyHtml:
-        e.body &&
-        (e.kind === "comment" || e.kind === "note" || e.kind === "transition")
-          ? renderMarkdown(e.body)
-          : null,
-      bodyText:
-        e.body &&
-        (e.kind === "field_change" ||
-          e.kind === "assignment" ||
-          e.kind === "deadline" ||
-          e.kind === "credit" ||
-          e.kind === "disclosure_request")
-          ? e.body
-          : null,
-      at: formatDateTime(e.createdAt),
-    })),
-    actions: availableTransitions(report, relation, now).map((t) => ({
-      name: t.name,
-      label: t.label,
-      messageRequired: t.message === "required",
-      // The notice's own message is the first one the organization reads.
-      audience:
-        t.name === "notify_vendor"
-          ? audience.withOrganization
-          : audience.public,
-      needsResolution: t.name === "close",
-    })),
-    resolutions: RESOLUTIONS.filter((r) => r !== "withdrawn").map((r) => ({
-      value: r,
-      label: RESOLUTION_LABELS[r],
-    })),
-    can: {
-      comment: can(actor, "report:comment", facts),
-      note: can(actor, "report:add_note", facts),
-      triage: can(actor, "report:edit_triage", facts),
-      assign: can(actor, "report:assign", facts),
-      upload: can(actor, "report:upload", facts),
-      letter: can(actor, "report:letter", facts),
-    },
-    deadline: deadlineView(actor, report),
-    caseFacts: caseView(actor, report),
-    triageOptions: staff
-      ? {
-          organizations: keptOptions(organizations, "triage", () => [
-            { value: "", label: "Not set" },
-            ...organizations.map((o) => ({ value: o.publicId, label: o.name })),
-          ]),
-          cweOptions: CWE_OPTIONS,
-        }
-      : null,
-    viewers,
-    pageForm,
-    maxFiles: MAX_FILES,
-  };
-}
-
-/** Messages a triager may share with the organization: words, not records. */
-const SHAREABLE_KINDS: readonly EventKind[] = ["comment", "transition"];
-
-/**
- * What every message box on the report page says about who will read it,
- * by the same rule insertEvent decides an event's audience with.
- */
-function messageAudiences(report: Report, organizationName: string | null) {
-  const withOrganization = `Read by the researcher, the CERT team and the contacts of ${organizationName ?? "the organization"}.`;
-  return {
-    public:
-      report.vendorNotifiedAt !== null
-        ? withOrganization
-        : "Read by the researcher and the CERT team.",
-    withOrganization,
-    internal: "Internal: CERT staff only.",
-  };
 }
 
 // ---- actions ----
@@ -1132,22 +804,6 @@ export async function attachFiles(
     await touchReport(tx, report.id, now);
   });
   return { ok: true, value: kept.length };
-}
-
-/**
- * A file's name as this viewer may see it: its own name for whoever may know
- * who the researcher is (and for the file's uploader), a neutral one otherwise.
- */
-function shownFileName(
-  actor: Actor,
-  facts: ReportAccessFacts,
-  attachment: Attachment,
-  position: number,
-): string {
-  return can(actor, "report:see_reporter", facts) ||
-    attachment.ownerId === actor.id
-    ? attachment.fileName
-    : neutralFileName(position, attachment.mediaType);
 }
 
 /** A file of a report, asked of the policy again on every download. */

@@ -1,0 +1,439 @@
+import {
+  can,
+  readableAudiences,
+  relationTo,
+  type Actor,
+} from "../auth/policy.js";
+import { viewersOfReport } from "../audit/service.js";
+import type { ReportViewer } from "../audit/types.js";
+import type { Deps } from "../deps.js";
+import { formatDateTime, ROLE_LABELS } from "../format.js";
+import type { FieldErrors } from "../http/validation.js";
+import { MAX_FILES } from "../http/uploads.js";
+import { keptOptions } from "../http/option-tags.js";
+import { advisoryDraftFor, creditProposalFor } from "../advisories/service.js";
+import { disclosureRequestView } from "./disclosure-request.js";
+import { renderMarkdown } from "../markdown.js";
+import { toSimilarTitleQuery } from "./search-query.js";
+import { timelineSentence } from "./changes.js";
+import {
+  dueAt,
+  dueText,
+  isRunning,
+  type ClockName,
+  type ClockSettings,
+} from "./clocks.js";
+import { caseView } from "./case-facts.js";
+import { findOrganizationById, listOrganizations } from "../orgs/repository.js";
+import { shownFileName } from "./attachments.js";
+import { SEVERITY_LABELS } from "./cvss.js";
+import { CWE_OPTIONS, cweLabel } from "./cwe.js";
+import {
+  findReportById,
+  findPossibleDuplicates,
+  listAttachments,
+  listEvents,
+  userNames,
+} from "./repository.js";
+import { accessFacts, type EventKind, type Report } from "./types.js";
+import {
+  availableTransitions,
+  RESOLUTION_LABELS,
+  RESOLUTIONS,
+  STATE_INFO,
+  type State,
+} from "./workflow.js";
+
+// The report page's view model: what each panel shows, decided here so the
+// views stay dumb. Reads only; the route records the view in the audit log.
+
+export interface PageForm {
+  /** Which form on the page the values and errors belong to. */
+  form: string;
+  errors: FieldErrors;
+  values: Record<string, unknown>;
+}
+
+/** One form's state on the page: what was sent back with its errors, or its defaults. */
+export function formState(
+  pageForm: PageForm | null,
+  name: string,
+  defaults: Record<string, unknown> = {},
+): { values: Record<string, unknown>; errors: FieldErrors } {
+  return pageForm?.form === name
+    ? { values: pageForm.values, errors: pageForm.errors }
+    : { values: defaults, errors: {} };
+}
+
+/** Who viewed the report, as its researcher may know them: role and organization only. */
+export function viewerLabel(viewer: ReportViewer): string {
+  if (viewer.organizationName) return `A contact at ${viewer.organizationName}`;
+  return `CERT ${viewer.role === "admin" ? "administrator" : "triager"}`;
+}
+
+/** A running clock in plain words with its date; null when it is stopped. */
+function clockView(
+  clock: ClockName,
+  report: Report,
+  settings: ClockSettings,
+  now: Date,
+) {
+  const due = dueAt(clock, report, settings);
+  if (!due || !isRunning(clock, report.state)) return null;
+  return { at: formatDateTime(due), ...dueText(clock, due, now) };
+}
+
+/** States in which a triager looks for duplicates. */
+const TRIAGE_STATES: readonly State[] = [
+  "submitted",
+  "acknowledged",
+  "needs_info",
+  "triaged",
+];
+
+/** The disclosure deadline panel: who may move it or ask for more time, now. */
+function deadlineView(actor: Actor, report: Report) {
+  const facts = accessFacts(report);
+  if (!report.disclosureDueAt || !isRunning("disclosure", report.state))
+    return null;
+  const canSet = can(actor, "report:set_deadline", facts);
+  const canRequest = can(actor, "report:request_extension", facts);
+  if (!canSet && !canRequest) return null;
+  return {
+    current: formatDateTime(report.disclosureDueAt!),
+    requested: report.extensionRequestedTo
+      ? formatDateTime(report.extensionRequestedTo)
+      : null,
+    canSet,
+    canRequest,
+  };
+}
+
+/** Everything the report page shows, decided here so the view stays dumb. */
+export async function reportPage(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  pageForm: PageForm | null = null,
+) {
+  const facts = accessFacts(report);
+  const relation = relationTo(actor, facts);
+  const staff = can(actor, "report:view_internal", facts);
+  const [events, attachments, organizations] = await Promise.all([
+    listEvents(deps.db, report.id, readableAudiences(relation)),
+    listAttachments(deps.db, report.id),
+    staff ? listOrganizations(deps.db) : Promise.resolve([]),
+  ]);
+  const names = await userNames(
+    deps.db,
+    [report.reporterId, report.assigneeId].filter(
+      (id): id is number => id !== null,
+    ),
+  );
+  const organization = report.organizationId
+    ? await findOrganizationById(deps.db, report.organizationId)
+    : undefined;
+  const original = report.duplicateOfId
+    ? await findReportById(deps.db, report.duplicateOfId)
+    : undefined;
+  // An organization learns only its own organization's facts: the original
+  // may be another organization's report, and its ID and state are not theirs.
+  const duplicateOf =
+    original &&
+    (relation !== "org_contact" ||
+      can(actor, "report:view", accessFacts(original)))
+      ? original
+      : undefined;
+  const now = deps.clock.now();
+  const seesReporter = can(actor, "report:see_reporter", facts);
+  const credit =
+    report.creditKind === "anonymous"
+      ? "Anonymous"
+      : report.creditKind === "handle"
+        ? report.creditHandle
+        : names.get(report.reporterId);
+  const viewers =
+    relation === "reporter"
+      ? await viewersOfReport(deps, actor, report.id)
+      : null;
+  const info = STATE_INFO[report.state];
+  const audience = messageAudiences(report, organization?.name ?? null);
+  const canShare =
+    report.vendorNotifiedAt !== null &&
+    can(actor, "report:share_message", facts);
+  const advisory = await advisoryDraftFor(
+    deps,
+    actor,
+    report,
+    names.get(report.reporterId),
+  );
+  const cases = caseView(actor, report);
+  const disclosureRequest = disclosureRequestView(actor, report);
+
+  return {
+    report: {
+      publicId: report.publicId,
+      title: report.title,
+      asset: report.asset,
+      cwe: cweLabel(report.cwe),
+      cvssVector: report.cvssVector,
+      cvssScore: report.cvssScore?.toFixed(1) ?? null,
+      severity: report.severity,
+      severityLabel: report.severity ? SEVERITY_LABELS[report.severity] : null,
+      descriptionHtml: renderMarkdown(report.description),
+      stepsHtml: renderMarkdown(report.steps),
+      impactHtml: renderMarkdown(report.impact),
+      dataExposed:
+        (report.dataExposed.length
+          ? report.dataExposed.join(", ")
+          : "Not stated") +
+        (report.recordsAffected
+          ? `; about ${report.recordsAffected.toLocaleString("en-GB")} records`
+          : ""),
+      organization:
+        organization?.name ??
+        (report.suggestedOrgName
+          ? `${report.suggestedOrgName} (suggested by the researcher)`
+          : "Not set"),
+      state: report.state,
+      stateLabel: info.label,
+      stateMeaning: info.meaning,
+      nextStep: info.next[relation] ?? null,
+      resolution: report.resolution
+        ? RESOLUTION_LABELS[report.resolution]
+        : null,
+      createdAt: formatDateTime(report.createdAt),
+      updatedAt: formatDateTime(report.updatedAt),
+      reporter:
+        (seesReporter ? names.get(report.reporterId) : undefined) ??
+        "Not disclosed to your organization",
+      // How the researcher wants to be credited is who they are: hidden
+      // from an organization they did not reveal themselves to.
+      credit: seesReporter ? credit : null,
+      revealIdentity: report.revealIdentity,
+      assignee:
+        (report.assigneeId ? names.get(report.assigneeId) : undefined) ??
+        "Nobody",
+      assignedToMe: report.assigneeId === actor.id,
+    },
+    // A duplicate's researcher learns the original's ID and state, never its content.
+    duplicateOf: duplicateOf
+      ? {
+          publicId: duplicateOf.publicId,
+          stateLabel: STATE_INFO[duplicateOf.state].label,
+          visible: can(actor, "report:view", accessFacts(duplicateOf)),
+        }
+      : null,
+    advisory: advisory && {
+      ...advisory,
+      ...formState(pageForm, "advisory", advisory.values),
+      creditRows: advisory.creditRows.map((i) => ({
+        name: `creditName${i}`,
+        nameLabel: `Name ${i + 1}`,
+        type: `creditType${i}`,
+      })),
+      publishedCredit: advisory.credits.length
+        ? advisory.credits.map((c) => `${c.name} (${c.typeLabel})`).join(", ")
+        : "nobody",
+    },
+    creditProposal: await creditProposalFor(deps, actor, report),
+    disclosureRequest: disclosureRequest && {
+      ...disclosureRequest,
+      form: formState(
+        pageForm,
+        disclosureRequest.role === "staff"
+          ? "disclosureDecision"
+          : "disclosureRequest",
+      ),
+    },
+    // A triager's hint while triaging (not on every later view, it costs a
+    // full-text query): same asset at the organization, or similar titles.
+    possibleDuplicates:
+      staff && TRIAGE_STATES.includes(report.state)
+        ? (
+            await findPossibleDuplicates(
+              deps.db,
+              report,
+              toSimilarTitleQuery(report.title),
+              5,
+            )
+          ).map((r) => ({ ...r, stateLabel: STATE_INFO[r.state].label }))
+        : [],
+    deadlines: (
+      [
+        "ack",
+        "triage",
+        "disclosure",
+        // The fix target by severity, for the people who fix and follow it.
+        ...(relation === "staff" || relation === "org_contact"
+          ? (["fix"] as const)
+          : []),
+      ] as const
+    )
+      .map((clock) => clockView(clock, report, deps.settings.clocks(), now))
+      .filter((d) => d !== null),
+    attachments: attachments.map((a, i) => ({
+      publicId: a.publicId,
+      fileName: shownFileName(actor, facts, a, i + 1),
+      size: `${Math.ceil(a.size / 1024)} KB`,
+      mediaType: a.mediaType,
+    })),
+    audience,
+    timeline: events.map((e) => ({
+      kind: e.kind,
+      internal: e.visibility === "internal",
+      audienceNote:
+        e.sharedAt !== null
+          ? `Written between the researcher and the CERT; shared with the organization ${formatDateTime(e.sharedAt)}.`
+          : staff && e.audience === "researcher"
+            ? "Between the researcher and the CERT: the organization does not read it."
+            : null,
+      // The event's row ID only reaches staff, on the form that shares it.
+      shareId:
+        canShare &&
+        e.audience === "researcher" &&
+        e.body !== null &&
+        SHAREABLE_KINDS.includes(e.kind)
+          ? e.id
+          : null,
+      // Org contacts see staff names; an anonymous researcher stays anonymous to them.
+      ...(!seesReporter && e.actorId === report.reporterId
+        ? { actor: "The researcher", actorRole: null }
+        : {
+            actor: e.actorName ?? "Disclosure Desk",
+            actorRole: e.actorRole ? ROLE_LABELS[e.actorRole] : null,
+          }),
+      summary: timelineSentence(e.kind, e.action),
+      // A state change, when the event made one.
+      ...(e.fromState && e.toState && e.fromState !== e.toState
+        ? {
+            from: STATE_INFO[e.fromState].label,
+            to: STATE_INFO[e.toState].label,
+          }
+        : { from: null, to: null }),
+      bodyHtml:
+        e.body &&
+        (e.kind === "comment" || e.kind === "note" || e.kind === "transition")
+          ? renderMarkdown(e.body)
+          : null,
+      bodyText:
+        e.body &&
+        (e.kind === "field_change" ||
+          e.kind === "assignment" ||
+          e.kind === "deadline" ||
+          e.kind === "credit" ||
+          e.kind === "disclosure_request")
+          ? e.body
+          : null,
+      at: formatDateTime(e.createdAt),
+    })),
+    actions: availableTransitions(report, relation, now).map((t) => ({
+      name: t.name,
+      label: t.label,
+      form: formState(pageForm, t.name),
+      messageLabel:
+        t.message === "required" ? "Message (required)" : "Message (optional)",
+      danger: t.name === "withdraw" || t.name === "reject_fix",
+      confirm:
+        t.name === "withdraw"
+          ? "Withdraw this report? The CERT will stop working on it."
+          : null,
+      // The notice's own message is the first one the organization reads.
+      audience:
+        t.name === "notify_vendor"
+          ? audience.withOrganization
+          : audience.public,
+      needsResolution: t.name === "close",
+    })),
+    resolutions: [
+      { value: "", label: "Choose…" },
+      ...RESOLUTIONS.filter((r) => r !== "withdrawn").map((r) => ({
+        value: r,
+        label: RESOLUTION_LABELS[r],
+      })),
+    ],
+    can: {
+      comment: can(actor, "report:comment", facts),
+      note: can(actor, "report:add_note", facts),
+      triage: can(actor, "report:edit_triage", facts),
+      assign: can(actor, "report:assign", facts),
+      upload: can(actor, "report:upload", facts),
+      letter: can(actor, "report:letter", facts),
+    },
+    deadline: deadlineView(actor, report),
+    caseFacts: {
+      ...cases,
+      // Facts nobody knows yet are news only to the staff who record them.
+      shown: cases.staff || cases.facts.some((f) => f.since),
+      facts: cases.facts
+        .filter((f) => f.since || cases.staff)
+        .map((f) => ({
+          ...f,
+          known: f.since ? `yes, since ${f.since}` : "not known",
+          canMark: !f.since && cases.staff,
+        })),
+      ssvc: cases.ssvc && {
+        ...cases.ssvc,
+        open: pageForm?.form === "ssvc",
+        ...formState(pageForm, "ssvc", {
+          ...Object.fromEntries(cases.ssvc.points.map((p) => [p.key, p.value])),
+          outcome: cases.ssvc.outcome,
+        }),
+      },
+    },
+    triage:
+      staff && can(actor, "report:edit_triage", facts)
+        ? {
+            organizations: keptOptions(organizations, "triage", () => [
+              { value: "", label: "Not set" },
+              ...organizations.map((o) => ({
+                value: o.publicId,
+                label: o.name,
+              })),
+            ]),
+            cweOptions: CWE_OPTIONS,
+            ...formState(pageForm, "triage", {
+              cwe: report.cwe,
+              cvss: report.cvssVector ?? "",
+              organization: organization?.publicId ?? "",
+            }),
+          }
+        : null,
+    viewers: viewers
+      ? viewers.map((v) => ({ who: viewerLabel(v), at: formatDateTime(v.at) }))
+      : null,
+    pageErrors: pageForm?.errors ?? {},
+    forms: Object.fromEntries(
+      [
+        "attachments",
+        "comment",
+        "note",
+        "facts",
+        "deadline",
+        "extension",
+        "decision",
+        "credit",
+      ].map((name) => [name, formState(pageForm, name)]),
+    ),
+    maxFiles: MAX_FILES,
+  };
+}
+
+/** Messages a triager may share with the organization: words, not records. */
+const SHAREABLE_KINDS: readonly EventKind[] = ["comment", "transition"];
+
+/**
+ * What every message box on the report page says about who will read it,
+ * by the same rule insertEvent decides an event's audience with.
+ */
+function messageAudiences(report: Report, organizationName: string | null) {
+  const withOrganization = `Read by the researcher, the CERT team and the contacts of ${organizationName ?? "the organization"}.`;
+  return {
+    public:
+      report.vendorNotifiedAt !== null
+        ? withOrganization
+        : "Read by the researcher and the CERT team.",
+    withOrganization,
+    internal: "Internal: CERT staff only.",
+  };
+}
