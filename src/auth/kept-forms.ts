@@ -15,7 +15,7 @@ const KEPT_FORM_PATH = "/reports/new";
 /** A report form holds far less; anything bigger is not a report. */
 export const KEPT_FORM_MAX_BYTES = 64 * 1024;
 /** A form is kept only for a session that ended this recently... */
-const ENDED_WITHIN_MS = 24 * HOUR_MS;
+export const ENDED_WITHIN_MS = 24 * HOUR_MS;
 /** ...and offered back only this long after it was kept. */
 export const KEPT_FORM_TTL_MS = 2 * HOUR_MS;
 

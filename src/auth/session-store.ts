@@ -1,6 +1,8 @@
 import session from "express-session";
 import type { Clock } from "../clock.js";
 import type { Db } from "../db/index.js";
+import type { Deps } from "../deps.js";
+import { ENDED_WITHIN_MS } from "./kept-forms.js";
 import {
   deleteExpiredSessions,
   deleteSession,
@@ -131,9 +133,16 @@ export class DatabaseSessionStore extends session.Store {
       (err) => cb?.(err),
     );
   }
+}
 
-  /** Housekeeping: drop sessions that expired. */
-  prune(): Promise<void> {
-    return deleteExpiredSessions(this.db, this.clock.now().getTime());
-  }
+/**
+ * Deletes the sessions that expired over a day ago. Expired rows are kept that
+ * long because a report typed into an expired session is kept only for the
+ * user whose session it was (src/auth/kept-forms.ts reads the row).
+ */
+export function pruneExpiredSessions(deps: Pick<Deps, "db" | "clock">) {
+  return deleteExpiredSessions(
+    deps.db,
+    deps.clock.now().getTime() - ENDED_WITHIN_MS,
+  );
 }

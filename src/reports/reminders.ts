@@ -16,6 +16,7 @@ import {
 } from "./reminder-repository.js";
 import { findReportById } from "./repository.js";
 import { deleteAbandonedUploads } from "./attachments.js";
+import { pruneExpiredSessions } from "../auth/session-store.js";
 import { applyTransition } from "./service.js";
 import type { Report } from "./types.js";
 import { planTransition, type Audience } from "./workflow.js";
@@ -244,6 +245,7 @@ export function startScheduler(
       if (n) logger.info({ reminders: n }, "reminders sent");
       const removed = await deleteAbandonedUploads(deps);
       if (removed) logger.info({ removed }, "abandoned uploads deleted");
+      await pruneExpiredSessions(deps);
     },
     (err) => logger.error({ err }, "reminder run failed"),
   );
