@@ -11,6 +11,7 @@ import {
   text,
   type FieldErrors,
   type FormResult,
+  type Outcome,
 } from "../http/validation.js";
 import { MAX_FILES } from "../http/uploads.js";
 import { keptOptions } from "../http/option-tags.js";
@@ -69,9 +70,6 @@ import {
 } from "./workflow.js";
 
 export const NEW_ORGANIZATION = "new";
-
-export type Outcome<T> =
-  { ok: true; value: T } | { ok: false; errors: FieldErrors };
 
 // ---- filing ----
 
