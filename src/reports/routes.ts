@@ -37,22 +37,24 @@ import {
   addComment,
   addNote,
   assignReport,
-  assignSchema,
   attachFiles,
   attachmentFor,
-  commentSchema,
   fileReport,
   loadReportFor,
   reportFormOptions,
-  reportFormSchema,
   shareMessage,
   takeTransition,
-  transitionSchema,
-  triageSchema,
   updateTriage,
   type KeptAttachment,
   type UploadedFile,
 } from "./service.js";
+import {
+  assignSchema,
+  commentSchema,
+  reportFormSchema,
+  transitionSchema,
+  triageSchema,
+} from "./forms.js";
 import { reportPage, type PageForm } from "./page.js";
 
 const uploadedFiles = (req: Request): UploadedFile[] =>

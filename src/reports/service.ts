@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { can, relationTo, type Actor } from "../auth/policy.js";
 import { recordAudit } from "../audit/service.js";
 import type { AuditDetails, AuditRequestContext } from "../audit/types.js";
@@ -6,10 +5,7 @@ import type { DbOrTx } from "../db/index.js";
 import type { Deps } from "../deps.js";
 import { ConflictError, NotFoundError } from "../http/errors.js";
 import {
-  optionalText,
   parseForm,
-  text,
-  type FieldErrors,
   type FormResult,
   type Outcome,
 } from "../http/validation.js";
@@ -40,7 +36,14 @@ import {
   withoutMetadata,
 } from "./attachments.js";
 import { scoreCvss } from "./cvss.js";
-import { CWE_FORM_OPTIONS, cweLabel, isKnownCwe } from "./cwe.js";
+import {
+  NEW_ORGANIZATION,
+  shareSchema,
+  type ReportForm,
+  type TransitionInput,
+  type TriageInput,
+} from "./forms.js";
+import { CWE_FORM_OPTIONS, cweLabel } from "./cwe.js";
 import {
   changeReportState,
   findPendingAttachments,
@@ -57,101 +60,13 @@ import {
 } from "./repository.js";
 import {
   accessFacts,
-  CREDIT_KINDS,
   DATA_KINDS,
   type Attachment,
   type Report,
 } from "./types.js";
-import {
-  planTransition,
-  RESOLUTIONS,
-  TRANSITION_NAMES,
-  type TransitionPlan,
-} from "./workflow.js";
-
-export const NEW_ORGANIZATION = "new";
+import { planTransition, type TransitionPlan } from "./workflow.js";
 
 // ---- filing ----
-
-const asList = (v: unknown) =>
-  v === undefined ? [] : Array.isArray(v) ? v : [v];
-
-export const reportFormSchema = z
-  .object({
-    title: text("Title", 5, 200),
-    organization: z.string().max(40).default(""),
-    newOrganization: optionalText("Organization name", 200),
-    asset: text("Affected asset", 2, 500),
-    cwe: z
-      .string({ error: "Choose a weakness." })
-      .refine(isKnownCwe, "Choose a weakness from the list, or “Other”."),
-    cvss: optionalText("CVSS vector", 300).refine(
-      (v) => v === "" || scoreCvss(v) !== null,
-      "Enter a complete CVSS 3.1 or 4.0 vector, like CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N, or leave it empty.",
-    ),
-    description: text("Description", 20, 50_000),
-    steps: text("Steps to reproduce", 5, 50_000),
-    impact: text("Impact", 5, 20_000),
-    dataExposed: z.preprocess(
-      asList,
-      z
-        .array(
-          z.enum(DATA_KINDS, {
-            error: "Choose from the listed kinds of data.",
-          }),
-        )
-        .max(5),
-    ),
-    recordsAffected: z
-      .string()
-      .default("")
-      .transform((s) => s.replace(/[\s,._]/g, ""))
-      .refine(
-        (s) => s === "" || /^\d{1,12}$/.test(s),
-        "Enter a whole number, like 2000000, or leave it empty.",
-      )
-      .transform((s) => (s === "" ? null : Number(s))),
-    creditKind: z.enum(CREDIT_KINDS, {
-      error: "Choose how you want to be credited.",
-    }),
-    creditHandle: optionalText("Handle", 80),
-    revealIdentity: z
-      .string()
-      .optional()
-      .transform((v) => v === "yes"),
-    keptAttachments: z.preprocess(
-      asList,
-      z.array(z.string().max(40)).max(MAX_FILES),
-    ),
-  })
-  .superRefine((form, ctx) => {
-    if (
-      form.organization === NEW_ORGANIZATION &&
-      form.newOrganization.length < 2
-    ) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["newOrganization"],
-        message: "Name the affected organization.",
-      });
-    }
-    if (form.organization === "") {
-      ctx.addIssue({
-        code: "custom",
-        path: ["organization"],
-        message:
-          "Choose the affected organization, or “Another organization” and name it.",
-      });
-    }
-    if (form.creditKind === "handle" && form.creditHandle.length === 0) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["creditHandle"],
-        message: "Enter the handle to credit.",
-      });
-    }
-  });
-export type ReportForm = z.infer<typeof reportFormSchema>;
 
 /** What the report form needs besides the values typed. */
 export async function reportFormOptions(deps: Deps) {
@@ -361,16 +276,6 @@ function requireOn(
 
 // ---- actions ----
 
-export const transitionSchema = z.object({
-  name: z.enum(TRANSITION_NAMES, { error: "Unknown action." }),
-  message: optionalText("Message", 20_000),
-  resolution: z
-    .enum(RESOLUTIONS)
-    .optional()
-    .or(z.literal("").transform(() => undefined)),
-  duplicateOf: optionalText("Original report ID", 20),
-});
-
 /**
  * Takes a workflow step: the workflow decides, then the state change, its
  * timeline event, its audit entry and its mail are written in one transaction.
@@ -379,7 +284,7 @@ export async function takeTransition(
   deps: Deps,
   actor: Actor,
   report: Report,
-  input: z.infer<typeof transitionSchema>,
+  input: TransitionInput,
   request: AuditRequestContext | null,
 ): Promise<Outcome<Report>> {
   const facts = accessFacts(report);
@@ -513,8 +418,6 @@ export async function applyTransition(
   return true;
 }
 
-export const commentSchema = z.object({ body: text("Comment", 1, 20_000) });
-
 /** A public comment: on the timeline for everyone who sees the report, and mailed. */
 export async function addComment(
   deps: Deps,
@@ -559,10 +462,6 @@ export async function addNote(
     }),
   );
 }
-
-const shareSchema = z.object({
-  event: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-});
 
 const NOT_SHAREABLE =
   "Choose a message between the researcher and the CERT on this report's timeline that is not shared yet.";
@@ -621,21 +520,12 @@ export async function shareMessage(
     : { ok: false, errors: { _form: NOT_SHAREABLE }, values: {} };
 }
 
-export const triageSchema = z.object({
-  cwe: z.string().refine(isKnownCwe, "Choose a weakness from the list."),
-  cvss: optionalText("CVSS vector", 300).refine(
-    (v) => v === "" || scoreCvss(v) !== null,
-    "Enter a complete CVSS 3.1 or 4.0 vector, or leave it empty.",
-  ),
-  organization: z.string().max(40).default(""),
-});
-
 /** Staff set severity, weakness and organization; each change is on the timeline. */
 export async function updateTriage(
   deps: Deps,
   actor: Actor,
   report: Report,
-  input: z.infer<typeof triageSchema>,
+  input: TriageInput,
   request: AuditRequestContext | null = null,
 ): Promise<Outcome<void>> {
   requireOn(actor, "report:edit_triage", report);
@@ -708,10 +598,6 @@ export async function updateTriage(
   });
   return { ok: true, value: undefined };
 }
-
-export const assignSchema = z.object({
-  assignee: z.enum(["me", "none"], { error: "Unknown choice." }),
-});
 
 export async function assignReport(
   deps: Deps,
