@@ -104,6 +104,7 @@ export const transitionSchema = z.object({
 export type TransitionInput = z.infer<typeof transitionSchema>;
 
 export const commentSchema = z.object({ body: text("Comment", 1, 20_000) });
+export type CommentInput = z.infer<typeof commentSchema>;
 
 export const shareSchema = z.object({
   event: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
@@ -122,3 +123,4 @@ export type TriageInput = z.infer<typeof triageSchema>;
 export const assignSchema = z.object({
   assignee: z.enum(["me", "none"], { error: "Unknown choice." }),
 });
+export type AssignInput = z.infer<typeof assignSchema>;

@@ -40,6 +40,8 @@ import {
   NEW_ORGANIZATION,
   shareSchema,
   type ReportForm,
+  type AssignInput,
+  type CommentInput,
   type TransitionInput,
   type TriageInput,
 } from "./forms.js";
@@ -276,6 +278,8 @@ function requireOn(
 
 // ---- actions ----
 
+const DONE: Outcome<void> = { ok: true, value: undefined };
+
 /**
  * Takes a workflow step: the workflow decides, then the state change, its
  * timeline event, its audit entry and its mail are written in one transaction.
@@ -423,9 +427,9 @@ export async function addComment(
   deps: Deps,
   actor: Actor,
   report: Report,
-  body: string,
+  { body }: CommentInput,
   request: AuditRequestContext | null = null,
-) {
+): Promise<Outcome<void>> {
   requireOn(actor, "report:comment", report);
   const now = deps.clock.now();
   await deps.db.transaction().execute(async (tx) => {
@@ -439,6 +443,7 @@ export async function addComment(
       body,
     });
   });
+  return DONE;
 }
 
 /** An internal note: staff only, never shown to researchers or organizations, never mailed. */
@@ -446,9 +451,9 @@ export async function addNote(
   deps: Deps,
   actor: Actor,
   report: Report,
-  body: string,
+  { body }: CommentInput,
   request: AuditRequestContext | null = null,
-) {
+): Promise<Outcome<void>> {
   requireOn(actor, "report:add_note", report);
   const now = deps.clock.now();
   await deps.db.transaction().execute((tx) =>
@@ -461,6 +466,7 @@ export async function addNote(
       body,
     }),
   );
+  return DONE;
 }
 
 const NOT_SHAREABLE =
@@ -603,12 +609,12 @@ export async function assignReport(
   deps: Deps,
   actor: Actor,
   report: Report,
-  assignee: "me" | "none",
+  { assignee }: AssignInput,
   request: AuditRequestContext | null = null,
-) {
+): Promise<Outcome<void>> {
   requireOn(actor, "report:assign", report);
   const assigneeId = assignee === "me" ? actor.id : null;
-  if (assigneeId === report.assigneeId) return;
+  if (assigneeId === report.assigneeId) return DONE;
   const now = deps.clock.now();
   await deps.db.transaction().execute(async (tx) => {
     await setAssignee(tx, report.id, assigneeId, now);
@@ -627,6 +633,7 @@ export async function assignReport(
       },
     });
   });
+  return DONE;
 }
 
 /** Files added after filing (a new screenshot, a retest log). */
@@ -693,18 +700,18 @@ export async function attachFiles(
 /** A file of a report, asked of the policy again on every download. */
 export async function attachmentFor(
   deps: Deps,
-  actor: Actor | null,
-  rawReportId: string,
+  actor: Actor,
+  report: Report,
   attachmentId: string,
   request: AuditRequestContext | null,
 ) {
-  const report = await loadReportFor(deps, actor, rawReportId);
+  requireOn(actor, "report:view", report);
   // The whole list, for the file's position in it (its neutral name).
   const attachments = await listAttachments(deps.db, report.id);
   const position =
     attachments.findIndex((a) => a.publicId === attachmentId.slice(0, 40)) + 1;
   const attachment = attachments[position - 1];
-  if (!attachment || !actor) throw new NotFoundError();
+  if (!attachment) throw new NotFoundError();
   await recordAudit(deps.db, {
     action: "attachment.downloaded",
     actor,
