@@ -34,21 +34,23 @@ import {
 } from "./deadlines.js";
 import { NotFoundError } from "../http/errors.js";
 import {
-  acceptUploads,
   addComment,
   addNote,
   assignReport,
-  attachFiles,
-  attachmentFor,
   fileReport,
   loadReportFor,
   reportFormOptions,
   shareMessage,
   takeTransition,
   updateTriage,
+} from "./service.js";
+import {
+  acceptUploads,
+  attachFiles,
+  attachmentFor,
   type KeptAttachment,
   type UploadedFile,
-} from "./service.js";
+} from "./uploads.js";
 import {
   assignSchema,
   commentSchema,
