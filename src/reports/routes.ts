@@ -368,104 +368,31 @@ export function reportRoutes(deps: Deps) {
     ),
   );
 
-  // Use cases that still parse their own form: they get the fields as typed.
+  // The use cases below still parse their own form: they get the fields as
+  // typed. Each row: the path under the report, the action it needs, the
+  // form's name on the page, the use case, what it says when done.
   const asTyped = z.unknown();
-  router.post(
-    `${onReport}/advisory`,
-    signedIn,
-    allowedOn("report:write_advisory"),
-    formPost("advisory", asTyped, saveAdvisory, "Advisory saved."),
-  );
-  router.post(
-    `${onReport}/deadline`,
-    signedIn,
-    allowedOn("report:set_deadline"),
-    formPost(
-      "deadline",
-      asTyped,
-      changeDeadline,
-      "The disclosure deadline is moved.",
-    ),
-  );
-  router.post(
-    `${onReport}/extension`,
-    signedIn,
-    allowedOn("report:request_extension"),
-    extensionLimit,
-    formPost(
-      "extension",
-      asTyped,
-      requestExtension,
-      "Your request for more time was sent to the CERT.",
-    ),
-  );
-  router.post(
-    `${onReport}/extension/decision`,
-    signedIn,
-    allowedOn("report:set_deadline"),
-    formPost(
-      "decision",
-      asTyped,
-      decideExtension,
-      "The decision on the extension is recorded.",
-    ),
-  );
-  router.post(
-    `${onReport}/facts`,
-    signedIn,
-    allowedOn("report:record_case_facts"),
-    formPost("facts", asTyped, recordCaseFact, "The case fact is recorded."),
-  );
-  router.post(
-    `${onReport}/ssvc`,
-    signedIn,
-    allowedOn("report:record_case_facts"),
-    formPost("ssvc", asTyped, recordSsvc, "The SSVC decision is saved."),
-  );
-  router.post(
-    `${onReport}/credit`,
-    signedIn,
-    allowedOn("report:answer_credit"),
-    formPost(
-      "credit",
-      asTyped,
-      answerCreditProposal,
-      "Your answer about the credit is recorded.",
-    ),
-  );
-  router.post(
-    `${onReport}/disclosure-request`,
-    signedIn,
-    allowedOn("report:request_disclosure"),
-    formPost(
-      "disclosureRequest",
-      asTyped,
-      requestDisclosure,
-      "Your request for disclosure was sent to the CERT.",
-    ),
-  );
-  router.post(
-    `${onReport}/disclosure-request/decline`,
-    signedIn,
-    allowedOn("report:answer_disclosure"),
-    formPost(
-      "disclosureDecision",
-      asTyped,
-      declineDisclosureRequest,
-      "Your answer to the request for disclosure is recorded.",
-    ),
-  );
-  router.post(
-    `${onReport}/share`,
-    signedIn,
-    allowedOn("report:share_message"),
-    formPost(
-      "share",
-      asTyped,
-      shareMessage,
-      "The message is shared with the organization.",
-    ),
-  );
+  // prettier-ignore
+  const pageForms: [string, ReportAction, string, UseCase<unknown, unknown>, string, ...RequestHandler[]][] = [
+    ["advisory", "report:write_advisory", "advisory", saveAdvisory, "Advisory saved."],
+    ["deadline", "report:set_deadline", "deadline", changeDeadline, "The disclosure deadline is moved."],
+    ["extension", "report:request_extension", "extension", requestExtension, "Your request for more time was sent to the CERT.", extensionLimit],
+    ["extension/decision", "report:set_deadline", "decision", decideExtension, "The decision on the extension is recorded."],
+    ["facts", "report:record_case_facts", "facts", recordCaseFact, "The case fact is recorded."],
+    ["ssvc", "report:record_case_facts", "ssvc", recordSsvc, "The SSVC decision is saved."],
+    ["credit", "report:answer_credit", "credit", answerCreditProposal, "Your answer about the credit is recorded."],
+    ["disclosure-request", "report:request_disclosure", "disclosureRequest", requestDisclosure, "Your request for disclosure was sent to the CERT."],
+    ["disclosure-request/decline", "report:answer_disclosure", "disclosureDecision", declineDisclosureRequest, "Your answer to the request for disclosure is recorded."],
+    ["share", "report:share_message", "share", shareMessage, "The message is shared with the organization."],
+  ];
+  for (const [path, action, form, run, done, ...limits] of pageForms)
+    router.post(
+      `${onReport}/${path}`,
+      signedIn,
+      allowedOn(action),
+      ...limits,
+      formPost(form, asTyped, run, done),
+    );
 
   router.get(
     `${onReport}/letter`,
