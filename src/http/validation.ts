@@ -4,6 +4,15 @@ const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
 export type FieldErrors = Record<string, string>;
 
+/**
+ * What a use case answers: its value, or one message per field for the form
+ * to show (and, when the use case parsed the form itself, the values typed).
+ */
+export type Outcome<T> =
+  | { ok: true; value: T }
+  | { ok: false; errors: FieldErrors; values?: Record<string, unknown> };
+
+/** What parsing a submitted form answers (parseForm). */
 export type FormResult<T> =
   | { ok: true; data: T }
   | { ok: false; errors: FieldErrors; values: Record<string, unknown> };

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import {
   Router,
   type Request,
@@ -8,13 +9,13 @@ import { auditContextOf } from "../audit/routes.js";
 import { recordReportView } from "../audit/service.js";
 import type { Deps } from "../deps.js";
 import { actorOf, flash, requireSignIn } from "../http/middleware.js";
+import { formValues, parseForm, type FieldErrors } from "../http/validation.js";
 import {
-  formValues,
-  parseForm,
-  type FieldErrors,
-  type FormResult,
-} from "../http/validation.js";
-import { can, mustVerifyEmail, type Actor } from "../auth/policy.js";
+  can,
+  mustVerifyEmail,
+  type Actor,
+  type ReportAction,
+} from "../auth/policy.js";
 import { keptFormFor } from "../auth/kept-forms.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import { accessFacts, type Report } from "./types.js";
@@ -33,26 +34,30 @@ import {
 } from "./deadlines.js";
 import { NotFoundError } from "../http/errors.js";
 import {
-  acceptUploads,
   addComment,
   addNote,
   assignReport,
-  assignSchema,
-  attachFiles,
-  attachmentFor,
-  commentSchema,
   fileReport,
   loadReportFor,
   reportFormOptions,
-  reportFormSchema,
   shareMessage,
   takeTransition,
-  transitionSchema,
-  triageSchema,
   updateTriage,
+} from "./service.js";
+import {
+  acceptUploads,
+  attachFiles,
+  attachmentFor,
   type KeptAttachment,
   type UploadedFile,
-} from "./service.js";
+} from "./uploads.js";
+import {
+  assignSchema,
+  commentSchema,
+  reportFormSchema,
+  transitionSchema,
+  triageSchema,
+} from "./forms.js";
 import { reportPage, type PageForm } from "./page.js";
 
 const uploadedFiles = (req: Request): UploadedFile[] =>
@@ -65,6 +70,36 @@ const asList = (v: unknown): string[] =>
   (Array.isArray(v) ? v : v === undefined ? [] : [v]).filter(
     (s): s is string => typeof s === "string",
   );
+
+/** A use case on one report, as the report page's forms call it. */
+type UseCase<Input, T> = (
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  input: Input,
+  request: AuditRequestContext | null,
+  req: Request,
+) => Promise<
+  | { ok: true; value?: T }
+  | { ok: false; errors: FieldErrors; values?: Record<string, unknown> }
+>;
+
+/** The report router.param("id") loaded for this request. */
+const reportOf = (res: Response): Report => res.locals.report as Report;
+
+/**
+ * Names on the route line the policy action it needs on the report; without
+ * it, the same 404 as a report that does not exist. The service asks again.
+ * The action stays readable on the middleware (the access matrix reads it).
+ */
+export function allowedOn(action: ReportAction) {
+  const check: RequestHandler = (req, res, next) => {
+    if (!can(actorOf(req), action, accessFacts(reportOf(res))))
+      throw new NotFoundError();
+    next();
+  };
+  return Object.assign(check, { allowedAction: action });
+}
 
 /** Filing, the report page and the actions on it. IDs in URLs are public report IDs. */
 export function reportRoutes(deps: Deps) {
@@ -161,6 +196,7 @@ export function reportRoutes(deps: Deps) {
     res.redirect(303, `/reports/${outcome.value.publicId}`);
   });
 
+  /** The report page again, with one form's errors and values (422, 429). */
   const renderReport = async (
     req: Request,
     res: Response,
@@ -168,7 +204,7 @@ export function reportRoutes(deps: Deps) {
     pageForm: PageForm | null = null,
   ) => {
     const actor = actorOf(req)!;
-    const report = await loadReportFor(deps, actor, String(req.params.id));
+    const report = reportOf(res);
     await recordReportView(
       deps,
       actor,
@@ -182,43 +218,60 @@ export function reportRoutes(deps: Deps) {
     });
   };
 
-  router.get("/reports/:id", requireSignIn, (req, res) =>
-    renderReport(req, res),
-  );
-
-  router.post("/reports/:id/transition", requireSignIn, async (req, res) => {
-    const actor = actorOf(req)!;
-    const report = await loadReportFor(deps, actor, String(req.params.id));
-    const form = parseForm(transitionSchema, req.body);
-    const formName =
-      typeof req.body?.name === "string" ? req.body.name.slice(0, 40) : "";
-    if (!form.ok)
-      return renderReport(req, res, 422, {
-        form: formName,
-        errors: form.errors,
-        values: form.values,
-      });
-    const outcome = await takeTransition(
-      deps,
-      actor,
-      report,
-      form.data,
-      auditContextOf(req),
-    );
-    if (!outcome.ok) {
-      return renderReport(req, res, 422, {
-        form: formName,
-        errors: outcome.errors,
-        values: formValues(req.body),
-      });
-    }
-    flash(
-      req,
-      "success",
-      `Done: the report is now “${outcome.value.state.replace(/_/g, " ")}”.`,
-    );
-    res.redirect(303, `/reports/${report.publicId}`);
+  // Every route with :id works on the report the signed-in user may see; any
+  // other ID is the policy's 404. Signed-out visitors are left to
+  // requireSignIn, which sends them to sign in.
+  router.param("id", async (req, res, next, id) => {
+    if (req.user)
+      res.locals.report = await loadReportFor(deps, actorOf(req), String(id));
+    next();
   });
+
+  /**
+   * A POST on the report page: the form parsed (422 with the form kept), the
+   * use case run (422 with its message next to the field), then a flash and
+   * 303 back to the report.
+   */
+  const formPost =
+    <S extends z.ZodType, T>(
+      form: string | ((req: Request) => string),
+      schema: S,
+      run: UseCase<z.infer<S>, T>,
+      done: string | ((value: T, input: z.infer<S>) => string),
+      anchor = "",
+    ) =>
+    async (req: Request, res: Response) => {
+      const formName = typeof form === "string" ? form : form(req);
+      const parsed = parseForm(schema, req.body);
+      if (!parsed.ok)
+        return renderReport(req, res, 422, {
+          form: formName,
+          errors: parsed.errors,
+          values: parsed.values,
+        });
+      const report = reportOf(res);
+      const outcome = await run(
+        deps,
+        actorOf(req)!,
+        report,
+        parsed.data,
+        auditContextOf(req),
+        req,
+      );
+      if (!outcome.ok)
+        return renderReport(req, res, 422, {
+          form: formName,
+          errors: outcome.errors,
+          values: outcome.values ?? formValues(req.body),
+        });
+      const value = (outcome as { value: T }).value;
+      flash(
+        req,
+        "success",
+        typeof done === "string" ? done : done(value, parsed.data),
+      );
+      res.redirect(303, `/reports/${report.publicId}${anchor}`);
+    };
 
   // Each comment and extension request mails the triage team (all of it
   // while nobody is assigned): generous for real work, not for a flood.
@@ -253,256 +306,137 @@ export function reportRoutes(deps: Deps) {
       }),
   });
 
+  const signedIn = requireSignIn;
+  const onReport = "/reports/:id";
+
+  router.get(onReport, signedIn, allowedOn("report:view"), (req, res) =>
+    renderReport(req, res),
+  );
+
   router.post(
-    "/reports/:id/comments",
-    requireSignIn,
+    `${onReport}/transition`,
+    signedIn,
+    allowedOn("report:act"),
+    formPost(
+      (req) =>
+        typeof req.body?.name === "string" ? req.body.name.slice(0, 40) : "",
+      transitionSchema,
+      takeTransition,
+      (report) =>
+        `Done: the report is now “${report.state.replace(/_/g, " ")}”.`,
+    ),
+  );
+  router.post(
+    `${onReport}/comments`,
+    signedIn,
+    allowedOn("report:comment"),
     commentLimit,
+    formPost(
+      "comment",
+      commentSchema,
+      addComment,
+      "Your comment was added.",
+      "#timeline",
+    ),
+  );
+  router.post(
+    `${onReport}/notes`,
+    signedIn,
+    allowedOn("report:add_note"),
+    formPost(
+      "note",
+      commentSchema,
+      addNote,
+      "Internal note added.",
+      "#timeline",
+    ),
+  );
+  router.post(
+    `${onReport}/triage`,
+    signedIn,
+    allowedOn("report:edit_triage"),
+    formPost("triage", triageSchema, updateTriage, "Triage details saved."),
+  );
+  router.post(
+    `${onReport}/assign`,
+    signedIn,
+    allowedOn("report:assign"),
+    formPost("assign", assignSchema, assignReport, (_, input) =>
+      input.assignee === "me"
+        ? "The report is assigned to you."
+        : "The report is unassigned.",
+    ),
+  );
+
+  // The use cases below still parse their own form: they get the fields as
+  // typed. Each row: the path under the report, the action it needs, the
+  // form's name on the page, the use case, what it says when done.
+  const asTyped = z.unknown();
+  // prettier-ignore
+  const pageForms: [string, ReportAction, string, UseCase<unknown, unknown>, string, ...RequestHandler[]][] = [
+    ["advisory", "report:write_advisory", "advisory", saveAdvisory, "Advisory saved."],
+    ["deadline", "report:set_deadline", "deadline", changeDeadline, "The disclosure deadline is moved."],
+    ["extension", "report:request_extension", "extension", requestExtension, "Your request for more time was sent to the CERT.", extensionLimit],
+    ["extension/decision", "report:set_deadline", "decision", decideExtension, "The decision on the extension is recorded."],
+    ["facts", "report:record_case_facts", "facts", recordCaseFact, "The case fact is recorded."],
+    ["ssvc", "report:record_case_facts", "ssvc", recordSsvc, "The SSVC decision is saved."],
+    ["credit", "report:answer_credit", "credit", answerCreditProposal, "Your answer about the credit is recorded."],
+    ["disclosure-request", "report:request_disclosure", "disclosureRequest", requestDisclosure, "Your request for disclosure was sent to the CERT."],
+    ["disclosure-request/decline", "report:answer_disclosure", "disclosureDecision", declineDisclosureRequest, "Your answer to the request for disclosure is recorded."],
+    ["share", "report:share_message", "share", shareMessage, "The message is shared with the organization."],
+  ];
+  for (const [path, action, form, run, done, ...limits] of pageForms)
+    router.post(
+      `${onReport}/${path}`,
+      signedIn,
+      allowedOn(action),
+      ...limits,
+      formPost(form, asTyped, run, done),
+    );
+
+  router.get(
+    `${onReport}/letter`,
+    signedIn,
+    allowedOn("report:letter"),
     async (req, res) => {
-      const actor = actorOf(req)!;
-      const report = await loadReportFor(deps, actor, String(req.params.id));
-      const form = parseForm(commentSchema, req.body);
-      if (!form.ok)
-        return renderReport(req, res, 422, {
-          form: "comment",
-          errors: form.errors,
-          values: form.values,
-        });
-      await addComment(
-        deps,
-        actor,
-        report,
-        form.data.body,
-        auditContextOf(req),
-      );
-      flash(req, "success", "Your comment was added.");
-      res.redirect(303, `/reports/${report.publicId}#timeline`);
+      const report = reportOf(res);
+      res.render("reports/letter", {
+        title: `Letter of acknowledgment for ${report.publicId}`,
+        letter: await acknowledgmentLetter(deps, actorOf(req)!, report),
+      });
     },
   );
 
-  router.post("/reports/:id/notes", requireSignIn, async (req, res) => {
-    const actor = actorOf(req)!;
-    const report = await loadReportFor(deps, actor, String(req.params.id));
-    const form = parseForm(commentSchema, req.body);
-    if (!form.ok)
-      return renderReport(req, res, 422, {
-        form: "note",
-        errors: form.errors,
-        values: form.values,
-      });
-    await addNote(deps, actor, report, form.data.body, auditContextOf(req));
-    flash(req, "success", "Internal note added.");
-    res.redirect(303, `/reports/${report.publicId}#timeline`);
-  });
-
-  router.post("/reports/:id/triage", requireSignIn, async (req, res) => {
-    const actor = actorOf(req)!;
-    const report = await loadReportFor(deps, actor, String(req.params.id));
-    const form = parseForm(triageSchema, req.body);
-    if (!form.ok)
-      return renderReport(req, res, 422, {
-        form: "triage",
-        errors: form.errors,
-        values: form.values,
-      });
-    const outcome = await updateTriage(
-      deps,
-      actor,
-      report,
-      form.data,
-      auditContextOf(req),
-    );
-    if (!outcome.ok) {
-      return renderReport(req, res, 422, {
-        form: "triage",
-        errors: outcome.errors,
-        values: formValues(req.body),
-      });
-    }
-    flash(req, "success", "Triage details saved.");
-    res.redirect(303, `/reports/${report.publicId}`);
-  });
-
-  router.post("/reports/:id/advisory", requireSignIn, async (req, res) => {
-    const actor = actorOf(req)!;
-    const report = await loadReportFor(deps, actor, String(req.params.id));
-    const saved = await saveAdvisory(
-      deps,
-      actor,
-      report,
-      req.body,
-      auditContextOf(req),
-    );
-    if (!saved.ok)
-      return renderReport(req, res, 422, {
-        form: "advisory",
-        errors: saved.errors,
-        values: saved.values,
-      });
-    flash(req, "success", "Advisory saved.");
-    res.redirect(303, `/reports/${report.publicId}`);
-  });
-
-  // Small forms on the report page that a service checks and records:
-  // the disclosure deadline, extension requests, case facts, SSVC.
-  const formRoute = (
-    path: string,
-    form: string,
-    step: (
-      d: typeof deps,
-      actor: Actor,
-      report: Report,
-      body: unknown,
-      request: AuditRequestContext | null,
-    ) => Promise<FormResult<unknown>>,
-    done: string,
-    ...limits: RequestHandler[]
-  ) =>
-    router.post(path, requireSignIn, ...limits, async (req, res) => {
-      const actor = actorOf(req)!;
-      const report = await loadReportFor(deps, actor, String(req.params.id));
-      const result = await step(
-        deps,
-        actor,
-        report,
-        req.body,
-        auditContextOf(req),
-      );
-      if (!result.ok)
-        return renderReport(req, res, 422, {
-          form,
-          errors: result.errors,
-          values: result.values,
-        });
-      flash(req, "success", done);
-      res.redirect(303, `/reports/${report.publicId}`);
-    });
-  formRoute(
-    "/reports/:id/deadline",
-    "deadline",
-    changeDeadline,
-    "The disclosure deadline is moved.",
+  // The files come from the multipart body (fileUploads), not from a schema.
+  router.post(
+    `${onReport}/attachments`,
+    signedIn,
+    allowedOn("report:upload"),
+    formPost(
+      "attachments",
+      asTyped,
+      (d, actor, report, _input, request, req) =>
+        attachFiles(
+          d,
+          actor,
+          report,
+          uploadedFiles(req),
+          req.uploadError,
+          request,
+        ),
+      (count) => `${count} file${count === 1 ? "" : "s"} attached.`,
+    ),
   );
-  formRoute(
-    "/reports/:id/extension",
-    "extension",
-    requestExtension,
-    "Your request for more time was sent to the CERT.",
-    extensionLimit,
-  );
-  formRoute(
-    "/reports/:id/facts",
-    "facts",
-    recordCaseFact,
-    "The case fact is recorded.",
-  );
-  formRoute(
-    "/reports/:id/ssvc",
-    "ssvc",
-    recordSsvc,
-    "The SSVC decision is saved.",
-  );
-  formRoute(
-    "/reports/:id/extension/decision",
-    "decision",
-    decideExtension,
-    "The decision on the extension is recorded.",
-  );
-
-  formRoute(
-    "/reports/:id/credit",
-    "credit",
-    answerCreditProposal,
-    "Your answer about the credit is recorded.",
-  );
-  formRoute(
-    "/reports/:id/disclosure-request",
-    "disclosureRequest",
-    requestDisclosure,
-    "Your request for disclosure was sent to the CERT.",
-  );
-  formRoute(
-    "/reports/:id/disclosure-request/decline",
-    "disclosureDecision",
-    declineDisclosureRequest,
-    "Your answer to the request for disclosure is recorded.",
-  );
-
-  formRoute(
-    "/reports/:id/share",
-    "share",
-    shareMessage,
-    "The message is shared with the organization.",
-  );
-
-  router.get("/reports/:id/letter", requireSignIn, async (req, res) => {
-    const actor = actorOf(req)!;
-    const report = await loadReportFor(deps, actor, String(req.params.id));
-    res.render("reports/letter", {
-      title: `Letter of acknowledgment for ${report.publicId}`,
-      letter: await acknowledgmentLetter(deps, actor, report),
-    });
-  });
-
-  router.post("/reports/:id/assign", requireSignIn, async (req, res) => {
-    const actor = actorOf(req)!;
-    const report = await loadReportFor(deps, actor, String(req.params.id));
-    const form = parseForm(assignSchema, req.body);
-    if (!form.ok)
-      return renderReport(req, res, 422, {
-        form: "assign",
-        errors: form.errors,
-        values: form.values,
-      });
-    await assignReport(
-      deps,
-      actor,
-      report,
-      form.data.assignee,
-      auditContextOf(req),
-    );
-    flash(
-      req,
-      "success",
-      form.data.assignee === "me"
-        ? "The report is assigned to you."
-        : "The report is unassigned.",
-    );
-    res.redirect(303, `/reports/${report.publicId}`);
-  });
-
-  router.post("/reports/:id/attachments", requireSignIn, async (req, res) => {
-    const actor = actorOf(req)!;
-    const report = await loadReportFor(deps, actor, String(req.params.id));
-    const outcome = await attachFiles(
-      deps,
-      actor,
-      report,
-      uploadedFiles(req),
-      req.uploadError,
-      auditContextOf(req),
-    );
-    if (!outcome.ok)
-      return renderReport(req, res, 422, {
-        form: "attachments",
-        errors: outcome.errors,
-        values: {},
-      });
-    flash(
-      req,
-      "success",
-      `${outcome.value} file${outcome.value === 1 ? "" : "s"} attached.`,
-    );
-    res.redirect(303, `/reports/${report.publicId}`);
-  });
 
   router.get(
-    "/reports/:id/attachments/:aid",
-    requireSignIn,
+    `${onReport}/attachments/:aid`,
+    signedIn,
+    allowedOn("report:view"),
     async (req, res) => {
       const file = await attachmentFor(
         deps,
-        actorOf(req),
-        String(req.params.id),
+        actorOf(req)!,
+        reportOf(res),
         String(req.params.aid),
         auditContextOf(req),
       );

@@ -1,20 +1,16 @@
-import { z } from "zod";
 import { can, relationTo, type Actor } from "../auth/policy.js";
-import { recordAudit } from "../audit/service.js";
 import type { AuditDetails, AuditRequestContext } from "../audit/types.js";
 import type { DbOrTx } from "../db/index.js";
 import type { Deps } from "../deps.js";
 import { ConflictError, NotFoundError } from "../http/errors.js";
 import {
-  optionalText,
   parseForm,
-  text,
-  type FieldErrors,
   type FormResult,
+  type Outcome,
 } from "../http/validation.js";
 import { MAX_FILES } from "../http/uploads.js";
 import { keptOptions } from "../http/option-tags.js";
-import { newPublicId, newReportId, normalizeReportId } from "../ids.js";
+import { newReportId, normalizeReportId } from "../ids.js";
 import {
   findAdvisory,
   markAdvisoryPublished,
@@ -28,132 +24,33 @@ import {
   findOrganizationByPublicId,
   listOrganizations,
 } from "../orgs/repository.js";
-import {
-  contentHash,
-  isImage,
-  sanitizeFileName,
-  shownFileName,
-  sniffMediaType,
-  storeUpload,
-  storedPath,
-  withoutMetadata,
-} from "./attachments.js";
 import { scoreCvss } from "./cvss.js";
-import { CWE_FORM_OPTIONS, cweLabel, isKnownCwe } from "./cwe.js";
+import {
+  NEW_ORGANIZATION,
+  shareSchema,
+  type ReportForm,
+  type AssignInput,
+  type CommentInput,
+  type TransitionInput,
+  type TriageInput,
+} from "./forms.js";
+import { CWE_FORM_OPTIONS, cweLabel } from "./cwe.js";
 import {
   changeReportState,
   findPendingAttachments,
   findReportById,
   findReportByPublicId,
-  insertAttachment,
   insertReport,
   linkAttachments,
-  listAttachments,
   setAssignee,
   shareEventWithOrganization,
   touchReport,
   updateTriageFields,
 } from "./repository.js";
-import {
-  accessFacts,
-  CREDIT_KINDS,
-  DATA_KINDS,
-  type Attachment,
-  type Report,
-} from "./types.js";
-import {
-  planTransition,
-  RESOLUTIONS,
-  TRANSITION_NAMES,
-  type TransitionPlan,
-} from "./workflow.js";
-
-export const NEW_ORGANIZATION = "new";
-
-export type Outcome<T> =
-  { ok: true; value: T } | { ok: false; errors: FieldErrors };
+import { accessFacts, DATA_KINDS, type Report } from "./types.js";
+import { planTransition, type TransitionPlan } from "./workflow.js";
 
 // ---- filing ----
-
-const asList = (v: unknown) =>
-  v === undefined ? [] : Array.isArray(v) ? v : [v];
-
-export const reportFormSchema = z
-  .object({
-    title: text("Title", 5, 200),
-    organization: z.string().max(40).default(""),
-    newOrganization: optionalText("Organization name", 200),
-    asset: text("Affected asset", 2, 500),
-    cwe: z
-      .string({ error: "Choose a weakness." })
-      .refine(isKnownCwe, "Choose a weakness from the list, or “Other”."),
-    cvss: optionalText("CVSS vector", 300).refine(
-      (v) => v === "" || scoreCvss(v) !== null,
-      "Enter a complete CVSS 3.1 or 4.0 vector, like CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N, or leave it empty.",
-    ),
-    description: text("Description", 20, 50_000),
-    steps: text("Steps to reproduce", 5, 50_000),
-    impact: text("Impact", 5, 20_000),
-    dataExposed: z.preprocess(
-      asList,
-      z
-        .array(
-          z.enum(DATA_KINDS, {
-            error: "Choose from the listed kinds of data.",
-          }),
-        )
-        .max(5),
-    ),
-    recordsAffected: z
-      .string()
-      .default("")
-      .transform((s) => s.replace(/[\s,._]/g, ""))
-      .refine(
-        (s) => s === "" || /^\d{1,12}$/.test(s),
-        "Enter a whole number, like 2000000, or leave it empty.",
-      )
-      .transform((s) => (s === "" ? null : Number(s))),
-    creditKind: z.enum(CREDIT_KINDS, {
-      error: "Choose how you want to be credited.",
-    }),
-    creditHandle: optionalText("Handle", 80),
-    revealIdentity: z
-      .string()
-      .optional()
-      .transform((v) => v === "yes"),
-    keptAttachments: z.preprocess(
-      asList,
-      z.array(z.string().max(40)).max(MAX_FILES),
-    ),
-  })
-  .superRefine((form, ctx) => {
-    if (
-      form.organization === NEW_ORGANIZATION &&
-      form.newOrganization.length < 2
-    ) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["newOrganization"],
-        message: "Name the affected organization.",
-      });
-    }
-    if (form.organization === "") {
-      ctx.addIssue({
-        code: "custom",
-        path: ["organization"],
-        message:
-          "Choose the affected organization, or “Another organization” and name it.",
-      });
-    }
-    if (form.creditKind === "handle" && form.creditHandle.length === 0) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["creditHandle"],
-        message: "Enter the handle to credit.",
-      });
-    }
-  });
-export type ReportForm = z.infer<typeof reportFormSchema>;
 
 /** What the report form needs besides the values typed. */
 export async function reportFormOptions(deps: Deps) {
@@ -171,95 +68,6 @@ export async function reportFormOptions(deps: Deps) {
     dataKinds: DATA_KINDS,
     maxFiles: MAX_FILES,
   };
-}
-
-export interface UploadedFile {
-  path: string;
-  originalname: string;
-}
-
-export interface KeptAttachment {
-  publicId: string;
-  fileName: string;
-  size: number;
-}
-
-const keptView = (a: Attachment): KeptAttachment => ({
-  publicId: a.publicId,
-  fileName: a.fileName,
-  size: a.size,
-});
-
-/**
- * Stores uploaded files before the rest of the form is judged, so a form sent
- * back for a typo keeps its files: they wait as pending attachments of their
- * owner and come back as hidden fields. A file of a type we do not accept is
- * refused by its content, whatever its name says.
- */
-export async function acceptUploads(
-  deps: Deps,
-  actor: Actor,
-  files: readonly UploadedFile[],
-  keptIds: readonly string[],
-  uploadError?: string,
-  request: AuditRequestContext | null = null,
-): Promise<{ kept: KeptAttachment[]; error: string | null }> {
-  const kept = (await findPendingAttachments(deps.db, actor.id, keptIds)).map(
-    keptView,
-  );
-  if (uploadError) return { kept, error: uploadError };
-  if (kept.length + files.length > MAX_FILES) {
-    return { kept, error: `Attach at most ${MAX_FILES} files.` };
-  }
-  const refused: string[] = [];
-  const unclean: string[] = [];
-  for (const file of files) {
-    const mediaType = await sniffMediaType(file.path);
-    const fileName = sanitizeFileName(file.originalname);
-    if (!mediaType) {
-      refused.push(fileName);
-      continue;
-    }
-    const cleaned = await withoutMetadata(file.path, mediaType);
-    if (!cleaned) {
-      unclean.push(fileName);
-      continue;
-    }
-    const sha256 = contentHash(cleaned);
-    const now = deps.clock.now();
-    const attachment = await deps.db.transaction().execute(async (tx) => {
-      const attachment = await insertAttachment(tx, {
-        publicId: newPublicId(),
-        reportId: null,
-        ownerId: actor.id,
-        sha256,
-        mediaType,
-        size: cleaned.length,
-        fileName,
-        at: now,
-      });
-      await recordAudit(tx, {
-        action: "attachment.uploaded",
-        actor,
-        target: { type: "attachment", id: attachment.publicId },
-        details: { sha256, mediaType, size: cleaned.length },
-        request,
-        at: now,
-      });
-      return attachment;
-    });
-    storeUpload(deps.config.dataDir, cleaned);
-    kept.push(keptView(attachment));
-  }
-  const errors = [
-    refused.length
-      ? `Not accepted (only images, PDF and plain text): ${refused.join(", ")}.`
-      : "",
-    unclean.length
-      ? `Could not remove the hidden details (author, location) from ${unclean.join(", ")}: a damaged image or an encrypted PDF cannot be cleaned, so it was not accepted. Save or export it again, without a password, and attach it.`
-      : "",
-  ].filter(Boolean);
-  return { kept, error: errors.length ? errors.join(" ") : null };
 }
 
 /** Files a report: the report, its first timeline event, its files and its mail in one transaction. */
@@ -352,7 +160,8 @@ export async function loadReportFor(
   return report;
 }
 
-function requireOn(
+/** The service's own policy check, behind the route's allowedOn. */
+export function requireOn(
   actor: Actor,
   action: Parameters<typeof can>[1],
   report: Report,
@@ -363,15 +172,7 @@ function requireOn(
 
 // ---- actions ----
 
-export const transitionSchema = z.object({
-  name: z.enum(TRANSITION_NAMES, { error: "Unknown action." }),
-  message: optionalText("Message", 20_000),
-  resolution: z
-    .enum(RESOLUTIONS)
-    .optional()
-    .or(z.literal("").transform(() => undefined)),
-  duplicateOf: optionalText("Original report ID", 20),
-});
+const DONE: Outcome<void> = { ok: true, value: undefined };
 
 /**
  * Takes a workflow step: the workflow decides, then the state change, its
@@ -381,7 +182,7 @@ export async function takeTransition(
   deps: Deps,
   actor: Actor,
   report: Report,
-  input: z.infer<typeof transitionSchema>,
+  input: TransitionInput,
   request: AuditRequestContext | null,
 ): Promise<Outcome<Report>> {
   const facts = accessFacts(report);
@@ -515,16 +316,14 @@ export async function applyTransition(
   return true;
 }
 
-export const commentSchema = z.object({ body: text("Comment", 1, 20_000) });
-
 /** A public comment: on the timeline for everyone who sees the report, and mailed. */
 export async function addComment(
   deps: Deps,
   actor: Actor,
   report: Report,
-  body: string,
+  { body }: CommentInput,
   request: AuditRequestContext | null = null,
-) {
+): Promise<Outcome<void>> {
   requireOn(actor, "report:comment", report);
   const now = deps.clock.now();
   await deps.db.transaction().execute(async (tx) => {
@@ -538,6 +337,7 @@ export async function addComment(
       body,
     });
   });
+  return DONE;
 }
 
 /** An internal note: staff only, never shown to researchers or organizations, never mailed. */
@@ -545,9 +345,9 @@ export async function addNote(
   deps: Deps,
   actor: Actor,
   report: Report,
-  body: string,
+  { body }: CommentInput,
   request: AuditRequestContext | null = null,
-) {
+): Promise<Outcome<void>> {
   requireOn(actor, "report:add_note", report);
   const now = deps.clock.now();
   await deps.db.transaction().execute((tx) =>
@@ -560,11 +360,8 @@ export async function addNote(
       body,
     }),
   );
+  return DONE;
 }
-
-const shareSchema = z.object({
-  event: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-});
 
 const NOT_SHAREABLE =
   "Choose a message between the researcher and the CERT on this report's timeline that is not shared yet.";
@@ -623,21 +420,12 @@ export async function shareMessage(
     : { ok: false, errors: { _form: NOT_SHAREABLE }, values: {} };
 }
 
-export const triageSchema = z.object({
-  cwe: z.string().refine(isKnownCwe, "Choose a weakness from the list."),
-  cvss: optionalText("CVSS vector", 300).refine(
-    (v) => v === "" || scoreCvss(v) !== null,
-    "Enter a complete CVSS 3.1 or 4.0 vector, or leave it empty.",
-  ),
-  organization: z.string().max(40).default(""),
-});
-
 /** Staff set severity, weakness and organization; each change is on the timeline. */
 export async function updateTriage(
   deps: Deps,
   actor: Actor,
   report: Report,
-  input: z.infer<typeof triageSchema>,
+  input: TriageInput,
   request: AuditRequestContext | null = null,
 ): Promise<Outcome<void>> {
   requireOn(actor, "report:edit_triage", report);
@@ -711,20 +499,16 @@ export async function updateTriage(
   return { ok: true, value: undefined };
 }
 
-export const assignSchema = z.object({
-  assignee: z.enum(["me", "none"], { error: "Unknown choice." }),
-});
-
 export async function assignReport(
   deps: Deps,
   actor: Actor,
   report: Report,
-  assignee: "me" | "none",
+  { assignee }: AssignInput,
   request: AuditRequestContext | null = null,
-) {
+): Promise<Outcome<void>> {
   requireOn(actor, "report:assign", report);
   const assigneeId = assignee === "me" ? actor.id : null;
-  if (assigneeId === report.assigneeId) return;
+  if (assigneeId === report.assigneeId) return DONE;
   const now = deps.clock.now();
   await deps.db.transaction().execute(async (tx) => {
     await setAssignee(tx, report.id, assigneeId, now);
@@ -743,96 +527,5 @@ export async function assignReport(
       },
     });
   });
-}
-
-/** Files added after filing (a new screenshot, a retest log). */
-export async function attachFiles(
-  deps: Deps,
-  actor: Actor,
-  report: Report,
-  files: readonly UploadedFile[],
-  uploadError?: string,
-  request: AuditRequestContext | null = null,
-): Promise<Outcome<number>> {
-  requireOn(actor, "report:upload", report);
-  const existing = (await listAttachments(deps.db, report.id)).length;
-  if (files.length === 0)
-    return {
-      ok: false,
-      errors: { attachments: uploadError ?? "Choose at least one file." },
-    };
-  if (existing + files.length > MAX_FILES * 4) {
-    return {
-      ok: false,
-      errors: { attachments: "This report has as many files as it can hold." },
-    };
-  }
-  const { kept, error } = await acceptUploads(
-    deps,
-    actor,
-    files,
-    [],
-    uploadError,
-    request,
-  );
-  if (error || kept.length === 0)
-    return {
-      ok: false,
-      errors: { attachments: error ?? "No file was accepted." },
-    };
-  const now = deps.clock.now();
-  await deps.db.transaction().execute(async (tx) => {
-    const pending = await findPendingAttachments(
-      tx,
-      actor.id,
-      kept.map((k) => k.publicId),
-    );
-    await linkAttachments(
-      tx,
-      report.id,
-      pending.map((a) => a.id),
-    );
-    await recordChange(tx, deps, {
-      change: "files_attached",
-      report,
-      actor,
-      at: now,
-      request,
-      body: kept.map((k) => k.fileName).join(", "),
-      details: { attachments: pending.map((a) => a.publicId) },
-    });
-    await touchReport(tx, report.id, now);
-  });
-  return { ok: true, value: kept.length };
-}
-
-/** A file of a report, asked of the policy again on every download. */
-export async function attachmentFor(
-  deps: Deps,
-  actor: Actor | null,
-  rawReportId: string,
-  attachmentId: string,
-  request: AuditRequestContext | null,
-) {
-  const report = await loadReportFor(deps, actor, rawReportId);
-  // The whole list, for the file's position in it (its neutral name).
-  const attachments = await listAttachments(deps.db, report.id);
-  const position =
-    attachments.findIndex((a) => a.publicId === attachmentId.slice(0, 40)) + 1;
-  const attachment = attachments[position - 1];
-  if (!attachment || !actor) throw new NotFoundError();
-  await recordAudit(deps.db, {
-    action: "attachment.downloaded",
-    actor,
-    target: { type: "attachment", id: attachment.publicId },
-    details: { report: report.publicId },
-    request,
-    at: deps.clock.now(),
-  });
-  return {
-    file: storedPath(deps.config.dataDir, attachment.sha256),
-    fileName: shownFileName(actor, accessFacts(report), attachment, position),
-    mediaType: attachment.mediaType,
-    inline: isImage(attachment.mediaType),
-  };
+  return DONE;
 }

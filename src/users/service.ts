@@ -22,7 +22,12 @@ import {
 import type { Deps } from "../deps.js";
 import { formatDateTime, ROLE_LABELS } from "../format.js";
 import { HttpError, NotFoundError } from "../http/errors.js";
-import { emailField, text, type FieldErrors } from "../http/validation.js";
+import {
+  emailField,
+  text,
+  type FieldErrors,
+  type Outcome,
+} from "../http/validation.js";
 import { newPublicId } from "../ids.js";
 import { enqueueMail } from "../mail/outbox.js";
 import { recordAudit } from "../audit/service.js";
@@ -46,8 +51,8 @@ import type { NotifyLevel, User } from "./types.js";
 
 const SET_PASSWORD_VALID_MS = 72 * 3600_000;
 
-export type Outcome<T> =
-  { ok: true; value: T } | { ok: false; errors: FieldErrors };
+// Callers across features import it from here too.
+export type { Outcome };
 
 export const displayNameField = text("Display name", 1, 80);
 

@@ -8,7 +8,13 @@ import { toActor } from "../../src/users/service.js";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { sql } from "kysely";
-import { can, type GlobalAction } from "../../src/auth/policy.js";
+import {
+  can,
+  type GlobalAction,
+  type ReportAction,
+} from "../../src/auth/policy.js";
+import { findReportById } from "../../src/reports/repository.js";
+import { accessFacts } from "../../src/reports/types.js";
 import {
   createOrg,
   insertAttachmentRow,
@@ -40,10 +46,6 @@ type Access =
       params: Record<string, ParamKind>;
       /** Also gated by a global action (staff and admin pages). */
       action?: GlobalAction;
-      /** Only staff may use it, even on the researcher's own report. */
-      staffOnly?: boolean;
-      /** Only the researcher who filed it; staff and the organization get 404. */
-      ownerOnly?: boolean;
     };
 
 const ACCESS: Record<string, Access> = {
@@ -137,89 +139,37 @@ const ACCESS: Record<string, Access> = {
   "GET /queue/export.csv": { kind: "role", action: "queue:view" },
   "GET /org/reports": { kind: "role", action: "report:list_org" },
 
-  // Filing and the report page (src/reports/routes.ts).
+  // Filing and the report page (src/reports/routes.ts). Who may use each
+  // route on a report is the action its route line declares (allowedOn).
   "GET /reports/new": { kind: "role", action: "report:create" },
   "POST /reports/new": { kind: "role", action: "report:create" },
   "GET /reports/:id": { kind: "object", params: { id: "report" } },
   "POST /reports/:id/transition": { kind: "object", params: { id: "report" } },
   "POST /reports/:id/comments": { kind: "object", params: { id: "report" } },
-  "POST /reports/:id/notes": {
-    kind: "object",
-    params: { id: "report" },
-    staffOnly: true,
-  },
-  "POST /reports/:id/triage": {
-    kind: "object",
-    params: { id: "report" },
-    staffOnly: true,
-  },
-  // Only the reporter, once resolved (advisories.test.ts).
-  "GET /reports/:id/letter": {
-    kind: "object",
-    params: { id: "report" },
-    ownerOnly: true,
-  },
-  // The researcher's alone: answering the credit, asking for disclosure
-  // (credits-disclosure.test.ts); the staff answer the request.
-  "POST /reports/:id/credit": {
-    kind: "object",
-    params: { id: "report" },
-    ownerOnly: true,
-  },
+  "POST /reports/:id/notes": { kind: "object", params: { id: "report" } },
+  "POST /reports/:id/triage": { kind: "object", params: { id: "report" } },
+  "GET /reports/:id/letter": { kind: "object", params: { id: "report" } },
+  "POST /reports/:id/credit": { kind: "object", params: { id: "report" } },
   "POST /reports/:id/disclosure-request": {
     kind: "object",
     params: { id: "report" },
-    ownerOnly: true,
   },
   "POST /reports/:id/disclosure-request/decline": {
     kind: "object",
     params: { id: "report" },
-    staffOnly: true,
   },
-  "POST /reports/:id/facts": {
-    kind: "object",
-    params: { id: "report" },
-    staffOnly: true,
-  },
-  "POST /reports/:id/ssvc": {
-    kind: "object",
-    params: { id: "report" },
-    staffOnly: true,
-  },
-  "POST /reports/:id/deadline": {
-    kind: "object",
-    params: { id: "report" },
-    staffOnly: true,
-  },
+  "POST /reports/:id/facts": { kind: "object", params: { id: "report" } },
+  "POST /reports/:id/ssvc": { kind: "object", params: { id: "report" } },
+  "POST /reports/:id/deadline": { kind: "object", params: { id: "report" } },
   "POST /reports/:id/extension/decision": {
     kind: "object",
     params: { id: "report" },
-    staffOnly: true,
   },
-  "POST /reports/:id/extension": {
-    kind: "object",
-    params: { id: "report" },
-  },
-  "POST /reports/:id/advisory": {
-    kind: "object",
-    params: { id: "report" },
-    staffOnly: true,
-  },
-  // Sharing a researcher-and-CERT message with the organization (org-privacy.test.ts).
-  "POST /reports/:id/share": {
-    kind: "object",
-    params: { id: "report" },
-    staffOnly: true,
-  },
-  "POST /reports/:id/assign": {
-    kind: "object",
-    params: { id: "report" },
-    staffOnly: true,
-  },
-  "POST /reports/:id/attachments": {
-    kind: "object",
-    params: { id: "report" },
-  },
+  "POST /reports/:id/extension": { kind: "object", params: { id: "report" } },
+  "POST /reports/:id/advisory": { kind: "object", params: { id: "report" } },
+  "POST /reports/:id/share": { kind: "object", params: { id: "report" } },
+  "POST /reports/:id/assign": { kind: "object", params: { id: "report" } },
+  "POST /reports/:id/attachments": { kind: "object", params: { id: "report" } },
   "GET /reports/:id/attachments/:aid": {
     kind: "object",
     params: { id: "report", aid: "attachment" },
@@ -403,6 +353,13 @@ describe("access matrix", function () {
       );
   });
 
+  it("every route on a report declares the policy action it needs", () => {
+    const undeclared = routes
+      .filter((r) => r.path.startsWith("/reports/:id") && !r.action)
+      .map((r) => `${r.method} ${r.path}`);
+    assert.deepEqual(undeclared, [], "add allowedOn(...) to these routes");
+  });
+
   async function attempt(
     who: keyof Seeded | "anonymous",
     route: AppRoute,
@@ -447,6 +404,19 @@ describe("access matrix", function () {
   }
   function holding(action: GlobalAction) {
     return SIGNED_IN_USERS.filter((name) => can(toActor(s[name].user), action));
+  }
+
+  /** Those who may see alice's forwarded report: her, its organization, the staff. */
+  const ON_FORWARDED = ["alice", "contactA", "triager", "admin"] as const;
+  async function mayOnForwarded(action: string) {
+    const facts = accessFacts((await findReportById(ctx.db, s.forwarded.id))!);
+    return ON_FORWARDED.filter((name) =>
+      can(toActor(s[name].user), action as ReportAction, facts),
+    );
+  }
+  async function lackingOnForwarded(action: string) {
+    const may = await mayOnForwarded(action);
+    return ON_FORWARDED.filter((name) => !may.includes(name));
   }
 
   /** Who attacks an object route, and with which foreign values. */
@@ -558,25 +528,19 @@ describe("access matrix", function () {
           checked++;
         }
 
-        if (access.ownerOnly) {
-          // Not even the staff or the notified organization: it is the researcher's.
-          const url = fill(route.path, { id: s.forwarded.publicId });
-          for (const who of ["contactA", "triager", "admin"] as const) {
+        if (route.action) {
+          // Those who see the report but lack the declared action (the
+          // researcher on her own report, the notified organization, the
+          // staff) get the same 404 as an outsider.
+          const url = fill(route.path, {
+            id: s.forwarded.publicId,
+            aid: s.attachmentA.publicId,
+          });
+          for (const who of await lackingOnForwarded(route.action)) {
             const res = await attempt(who, route, url);
             assert.equal(res.status, 404, `${who} ${key} on alice's report`);
             checked++;
           }
-        }
-
-        if (access.staffOnly) {
-          // The researcher on her own report may not do the staff's part either.
-          const url = fill(route.path, { id: s.forwarded.publicId });
-          const res = await attempt("alice", route, url);
-          assert.ok(
-            [403, 404].includes(res.status),
-            `alice ${key} on her own report: ${res.status}`,
-          );
-          checked++;
         }
       }
       assert.ok(checked > 30, `only ${checked} attempts ran`);
@@ -599,8 +563,6 @@ describe("access matrix", function () {
       for (const route of routes) {
         const access = ACCESS[`${route.method} ${route.path}`];
         if (route.method !== "GET" || access?.kind !== "object") continue;
-        // Owner-only pages exist only in some states (advisories.test.ts).
-        if (access.ownerOnly) continue;
         const kinds = Object.values(access.params);
         // Attachment rows here have no file behind them; their downloads are
         // covered with real uploads in the report tests.
@@ -619,7 +581,9 @@ describe("access matrix", function () {
         );
         const who = access.action
           ? holding(access.action)
-          : (["alice", "contactA", "triager", "admin"] as const);
+          : route.action
+            ? await mayOnForwarded(route.action)
+            : ON_FORWARDED;
         for (const name of who) {
           const res = await (await as(name)).agent.get(url);
           assert.equal(res.status, 200, `${name} GET ${url}`);

@@ -5,11 +5,17 @@ export interface AppRoute {
   method: string;
   /** The path pattern as registered, such as /reports/:id. */
   path: string;
+  /** The policy action the route line declares (allowedOn), if any. */
+  action?: string;
 }
 
 interface Layer {
-  route?: { path: string | string[]; methods: Record<string, boolean> };
-  handle?: { stack?: Layer[] };
+  route?: {
+    path: string | string[];
+    methods: Record<string, boolean>;
+    stack?: Layer[];
+  };
+  handle?: { stack?: Layer[]; allowedAction?: string };
   rawPath?: string | string[];
 }
 
@@ -22,11 +28,15 @@ function walk(stack: Layer[], prefix: string, out: AppRoute[]) {
   for (const layer of stack) {
     if (layer.route) {
       const paths = ([] as string[]).concat(layer.route.path);
+      const action = layer.route.stack
+        ?.map((l) => l.handle?.allowedAction)
+        .find((a) => a !== undefined);
       for (const method of Object.keys(layer.route.methods)) {
         for (const path of paths) {
           out.push({
             method: method === "_all" ? "ALL" : method.toUpperCase(),
             path: join(prefix, path),
+            ...(action && { action }),
           });
         }
       }

@@ -1,0 +1,126 @@
+/**
+ * The report forms' schemas: what each form of filing and of the report
+ * page accepts, and the message next to a field when it does not.
+ */
+import { z } from "zod";
+import { MAX_FILES } from "../http/uploads.js";
+import { optionalText, text } from "../http/validation.js";
+import { scoreCvss } from "./cvss.js";
+import { isKnownCwe } from "./cwe.js";
+import { CREDIT_KINDS, DATA_KINDS } from "./types.js";
+import { RESOLUTIONS, TRANSITION_NAMES } from "./workflow.js";
+
+export const NEW_ORGANIZATION = "new";
+
+const asList = (v: unknown) =>
+  v === undefined ? [] : Array.isArray(v) ? v : [v];
+
+export const reportFormSchema = z
+  .object({
+    title: text("Title", 5, 200),
+    organization: z.string().max(40).default(""),
+    newOrganization: optionalText("Organization name", 200),
+    asset: text("Affected asset", 2, 500),
+    cwe: z
+      .string({ error: "Choose a weakness." })
+      .refine(isKnownCwe, "Choose a weakness from the list, or “Other”."),
+    cvss: optionalText("CVSS vector", 300).refine(
+      (v) => v === "" || scoreCvss(v) !== null,
+      "Enter a complete CVSS 3.1 or 4.0 vector, like CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N, or leave it empty.",
+    ),
+    description: text("Description", 20, 50_000),
+    steps: text("Steps to reproduce", 5, 50_000),
+    impact: text("Impact", 5, 20_000),
+    dataExposed: z.preprocess(
+      asList,
+      z
+        .array(
+          z.enum(DATA_KINDS, {
+            error: "Choose from the listed kinds of data.",
+          }),
+        )
+        .max(5),
+    ),
+    recordsAffected: z
+      .string()
+      .default("")
+      .transform((s) => s.replace(/[\s,._]/g, ""))
+      .refine(
+        (s) => s === "" || /^\d{1,12}$/.test(s),
+        "Enter a whole number, like 2000000, or leave it empty.",
+      )
+      .transform((s) => (s === "" ? null : Number(s))),
+    creditKind: z.enum(CREDIT_KINDS, {
+      error: "Choose how you want to be credited.",
+    }),
+    creditHandle: optionalText("Handle", 80),
+    revealIdentity: z
+      .string()
+      .optional()
+      .transform((v) => v === "yes"),
+    keptAttachments: z.preprocess(
+      asList,
+      z.array(z.string().max(40)).max(MAX_FILES),
+    ),
+  })
+  .superRefine((form, ctx) => {
+    if (
+      form.organization === NEW_ORGANIZATION &&
+      form.newOrganization.length < 2
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["newOrganization"],
+        message: "Name the affected organization.",
+      });
+    }
+    if (form.organization === "") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["organization"],
+        message:
+          "Choose the affected organization, or “Another organization” and name it.",
+      });
+    }
+    if (form.creditKind === "handle" && form.creditHandle.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["creditHandle"],
+        message: "Enter the handle to credit.",
+      });
+    }
+  });
+export type ReportForm = z.infer<typeof reportFormSchema>;
+
+export const transitionSchema = z.object({
+  name: z.enum(TRANSITION_NAMES, { error: "Unknown action." }),
+  message: optionalText("Message", 20_000),
+  resolution: z
+    .enum(RESOLUTIONS)
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
+  duplicateOf: optionalText("Original report ID", 20),
+});
+export type TransitionInput = z.infer<typeof transitionSchema>;
+
+export const commentSchema = z.object({ body: text("Comment", 1, 20_000) });
+export type CommentInput = z.infer<typeof commentSchema>;
+
+export const shareSchema = z.object({
+  event: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
+
+export const triageSchema = z.object({
+  cwe: z.string().refine(isKnownCwe, "Choose a weakness from the list."),
+  cvss: optionalText("CVSS vector", 300).refine(
+    (v) => v === "" || scoreCvss(v) !== null,
+    "Enter a complete CVSS 3.1 or 4.0 vector, or leave it empty.",
+  ),
+  organization: z.string().max(40).default(""),
+});
+export type TriageInput = z.infer<typeof triageSchema>;
+
+export const assignSchema = z.object({
+  assignee: z.enum(["me", "none"], { error: "Unknown choice." }),
+});
+export type AssignInput = z.infer<typeof assignSchema>;
