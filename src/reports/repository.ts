@@ -271,8 +271,12 @@ export interface NewEvent {
   at: Date;
 }
 
-export async function insertEvent(db: DbOrTx, event: NewEvent) {
-  await db
+/** Returns the new entry's ID. */
+export async function insertEvent(
+  db: DbOrTx,
+  event: NewEvent,
+): Promise<number> {
+  const { id } = await db
     .insertInto("report_events")
     .values({
       report_id: event.reportId,
@@ -294,7 +298,9 @@ export async function insertEvent(db: DbOrTx, event: NewEvent) {
       body: event.body ?? null,
       created_at: event.at.getTime(),
     })
-    .execute();
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  return id;
 }
 
 /** The timeline, oldest first, with only the events written for these audiences. */
