@@ -303,6 +303,34 @@ export async function insertEvent(
   return id;
 }
 
+/** One timeline entry as a message announcing it needs it (src/mail/sealed.ts). */
+export async function findEventById(db: DbOrTx, id: number) {
+  const row = await db
+    .selectFrom("report_events")
+    .select([
+      "report_id",
+      "kind",
+      "action",
+      "from_state",
+      "to_state",
+      "audience",
+      "body",
+    ])
+    .where("id", "=", id)
+    .executeTakeFirst();
+  return (
+    row && {
+      reportId: row.report_id,
+      kind: row.kind as EventKind,
+      action: row.action,
+      fromState: row.from_state as State | null,
+      toState: row.to_state as State | null,
+      audience: row.audience as EventAudience,
+      body: row.body,
+    }
+  );
+}
+
 /** The timeline, oldest first, with only the events written for these audiences. */
 export async function listEvents(
   db: DbOrTx,
