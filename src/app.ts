@@ -32,6 +32,8 @@ import { takeTurns } from "./http/turns.js";
 import { authenticate, sessionUser } from "./users/service.js";
 import { adminUserRoutes } from "./users/routes.js";
 import { registerFeatureRoutes } from "./routes.js";
+import { deskKey, DESK_KEY_PATH } from "./mail/desk-key.js";
+import { formatFingerprint } from "./mail/pgp.js";
 
 export const SESSION_COOKIE = "dd.sid";
 
@@ -208,6 +210,16 @@ export function createApp(deps: Deps) {
     next();
   });
 
+  // The report form names the desk's key for anyone who would rather write encrypted.
+  app.use("/reports/new", async (_req, res, next) => {
+    const key = await deskKey(config);
+    res.locals.deskKey = {
+      path: DESK_KEY_PATH,
+      fingerprint: formatFingerprint(key.fingerprint),
+    };
+    next();
+  });
+
   app.use(twoFactorRoutes(deps));
   app.use(accountSecurityRoutes(deps));
   app.use(accountRoutes(deps, passport));
@@ -287,4 +299,3 @@ function errorMessage(err: unknown): string {
   if (e?.expose && e.message) return e.message;
   return "The request could not be handled.";
 }
-

@@ -59,6 +59,25 @@ const envSchema = z.object({
   SETUP_TOKEN_HOURS: positiveInt.default(24),
   SECURE_COOKIES: bool.optional(),
   RATE_LIMITS: bool.default(true),
+  PGP_PRIVATE_KEY_FILE: z
+    .string()
+    .min(1)
+    .refine(existsSync, "no such file")
+    .optional(),
+  PGP_PASSPHRASE: z.string().min(1).optional(),
+  DKIM_PRIVATE_KEY_FILE: z
+    .string()
+    .min(1)
+    .refine(existsSync, "no such file")
+    .optional(),
+  DKIM_SELECTOR: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be a DNS label like mail2026")
+    .optional(),
+  DKIM_DOMAIN: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/, "must be a domain name")
+    .optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -98,6 +117,13 @@ export interface Config {
   };
   schedulerIntervalMs: number;
   setupTokenHours: number;
+  pgp: {
+    /** The desk's own key; null: generated into DATA_DIR/pgp/ at first start. */
+    privateKeyFile: string | null;
+    passphrase: string | null;
+  };
+  /** Signing of outgoing mail; null: not signed. */
+  dkim: { domainName: string; keySelector: string; privateKey: string } | null;
 }
 
 export class ConfigError extends Error {}
@@ -132,6 +158,32 @@ function remediationDays(value: string) {
   return { critical, high, medium, low };
 }
 
+/** The address in MAIL_FROM ("Desk <desk@example.org>" or a bare address). */
+export function mailFromAddress(mailFrom: string): string {
+  return (/<([^>]+)>/.exec(mailFrom)?.[1] ?? mailFrom).trim();
+}
+
+function dkimConfig(e: Env, problems: string[]): Config["dkim"] {
+  if (!e.DKIM_PRIVATE_KEY_FILE && !e.DKIM_SELECTOR) return null;
+  if (!e.DKIM_PRIVATE_KEY_FILE || !e.DKIM_SELECTOR) {
+    problems.push(
+      "  DKIM_PRIVATE_KEY_FILE, DKIM_SELECTOR: give both, or neither",
+    );
+    return null;
+  }
+  const domainName =
+    e.DKIM_DOMAIN ?? mailFromAddress(e.MAIL_FROM).split("@")[1] ?? "";
+  if (!domainName.includes("."))
+    problems.push(
+      "  DKIM_DOMAIN: required when MAIL_FROM's address has no domain name",
+    );
+  return {
+    domainName,
+    keySelector: e.DKIM_SELECTOR,
+    privateKey: readFileSync(e.DKIM_PRIVATE_KEY_FILE, "utf8"),
+  };
+}
+
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(source);
   if (!parsed.success) {
@@ -143,16 +195,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   const baseUrl = e.BASE_URL.replace(/\/+$/, "");
   const https = baseUrl.startsWith("https://");
+  const problems: string[] = [];
+  const dkim = dkimConfig(e, problems);
   if (e.NODE_ENV === "production") {
-    const problems: string[] = [];
     if (!https) problems.push("  BASE_URL: must be https in production");
     if (!e.SESSION_SECRET)
       problems.push(
         "  SESSION_SECRET: required in production (32+ characters)",
       );
-    if (problems.length)
-      throw new ConfigError("Invalid configuration:\n" + problems.join("\n"));
   }
+  if (problems.length)
+    throw new ConfigError("Invalid configuration:\n" + problems.join("\n"));
   const dataDir = path.resolve(projectRoot, e.DATA_DIR);
   const host = new URL(baseUrl).hostname;
   return {
@@ -188,5 +241,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     schedulerIntervalMs: e.SCHEDULER_INTERVAL_MS,
     setupTokenHours: e.SETUP_TOKEN_HOURS,
+    pgp: {
+      privateKeyFile: e.PGP_PRIVATE_KEY_FILE ?? null,
+      passphrase: e.PGP_PASSPHRASE ?? null,
+    },
+    dkim,
   };
 }

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from "./config.js";
 import { databaseFile, openDatabase } from "./db/index.js";
 import { migrateToLatest } from "./db/migrate.js";
 import { createLogger } from "./logger.js";
+import { deskKey } from "./mail/desk-key.js";
 import { createTransport } from "./mail/transport.js";
 import { createMailWorker } from "./mail/worker.js";
 import { startSearchIndexer } from "./reports/list-service.js";
@@ -27,6 +28,8 @@ async function main() {
   let config;
   try {
     config = loadConfig();
+    // Generated at first start; a key that cannot be read stops the app here.
+    await deskKey(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);

@@ -47,6 +47,8 @@ export const AUDIT_ACTIONS = [
   "report.ssvc_saved",
   "report.advisory_saved",
   "user.notifications_changed",
+  "user.pgp_key_set",
+  "user.pgp_key_removed",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

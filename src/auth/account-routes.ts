@@ -18,6 +18,12 @@ import {
   requestPasswordReset,
   sendEmailVerification,
 } from "../users/account-service.js";
+import {
+  pgpKeySchema,
+  pgpKeyView,
+  removePgpKey,
+  setPgpKey,
+} from "../users/pgp-key-service.js";
 import { setNotificationPreference } from "../users/service.js";
 import { NOTIFY_LEVELS } from "../users/types.js";
 import { PASSWORD_MIN } from "./passwords.js";
@@ -82,6 +88,7 @@ export function accountSecurityRoutes(deps: Deps) {
         ? await recoveryCodesLeft(deps, user)
         : null,
       passwordMin: PASSWORD_MIN,
+      pgpKey: await pgpKeyView(deps, user),
       errors,
       values,
     });
@@ -102,6 +109,38 @@ export function accountSecurityRoutes(deps: Deps) {
       auditContextOf(req),
     );
     flash(req, "success", "Your notification preference is saved.");
+    res.redirect(303, "/account");
+  });
+
+  router.post("/account/pgp-key", requireSignIn, async (req, res) => {
+    const form = parseForm(pgpKeySchema, req.body);
+    if (!form.ok) return renderAccount(req, res, 422, form.errors, form.values);
+    const outcome = await setPgpKey(
+      deps,
+      actorOf(req)!,
+      req.user!,
+      form.data.pgp_public_key,
+      auditContextOf(req),
+    );
+    if (!outcome.ok)
+      return renderAccount(req, res, 422, outcome.errors, {
+        pgp_public_key: form.data.pgp_public_key,
+      });
+    flash(
+      req,
+      "success",
+      "Your OpenPGP key is saved: mail about your reports is now encrypted to it.",
+    );
+    res.redirect(303, "/account");
+  });
+
+  router.post("/account/pgp-key/remove", requireSignIn, async (req, res) => {
+    await removePgpKey(deps, actorOf(req)!, req.user!, auditContextOf(req));
+    flash(
+      req,
+      "success",
+      "Your OpenPGP key is removed: mail is no longer encrypted.",
+    );
     res.redirect(303, "/account");
   });
 

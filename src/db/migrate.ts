@@ -25,6 +25,7 @@ import * as settings from "../../db/migrations/2026-11-26-30-settings.js";
 import * as fixVerifiedAt from "../../db/migrations/2026-12-02-04-fix-verified-at.js";
 import * as advisoryTitle from "../../db/migrations/2026-12-02-04-advisory-title.js";
 import * as eventAudience from "../../db/migrations/2026-12-02-05-event-audience.js";
+import * as pgpKeys from "../../db/migrations/2026-12-02-08-pgp-keys.js";
 import type { Db } from "./index.js";
 
 /**
@@ -58,6 +59,7 @@ const migrations: Record<string, Migration> = {
   "2026-12-02-04-fix-verified-at": fixVerifiedAt,
   "2026-12-02-04-advisory-title": advisoryTitle,
   "2026-12-02-05-event-audience": eventAudience,
+  "2026-12-02-08-pgp-keys": pgpKeys,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

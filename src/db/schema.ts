@@ -18,6 +18,16 @@ export interface UsersTable {
   totp_last_step: number | null;
 }
 
+/** A user's OpenPGP public key: their mail is encrypted to it (src/mail/pgp.ts). */
+export interface UserPgpKeysTable {
+  user_id: number;
+  armored: string;
+  /** Upper-case hex. */
+  fingerprint: string;
+  expires_at: number | null;
+  created_at: number;
+}
+
 export interface RecoveryCodesTable {
   id: Generated<number>;
   user_id: number;
@@ -173,6 +183,8 @@ export interface OutboxTable {
   smtp_response: string | null;
   created_at: number;
   sent_at: number | null;
+  /** The timeline entry it announces: its text goes only into encrypted mail. */
+  event_id: number | null;
 }
 
 /** One message for many recipients, addressed by the mail worker; see src/mail/outbox.ts. */
@@ -185,6 +197,7 @@ export interface OutboxFanoutTable {
   recipient_count: number;
   thread_id: string | null;
   created_at: number;
+  event_id: number | null;
 }
 
 /** Append-only (triggers refuse UPDATE and DELETE); see src/audit. */
@@ -243,6 +256,7 @@ export interface Database {
   attachments: AttachmentsTable;
   outbox: OutboxTable;
   outbox_fanouts: OutboxFanoutTable;
+  user_pgp_keys: UserPgpKeysTable;
   audit_log: AuditLogTable;
   settings: SettingsTable;
   search_index_version: SearchIndexVersionTable;

@@ -2,6 +2,7 @@ import { Router } from "express";
 import { sql } from "kysely";
 import { DAY } from "../clock.js";
 import type { Deps } from "../deps.js";
+import { deskKey, DESK_KEY_PATH } from "../mail/desk-key.js";
 
 /** Routes that need no session: health probe and security.txt. */
 export function publicRoutes(deps: Deps) {
@@ -26,6 +27,7 @@ export function publicRoutes(deps: Deps) {
     const lines = [
       `Contact: ${baseUrl}/reports/new`,
       `Contact: ${security.contact}`,
+      `Encryption: ${baseUrl}${DESK_KEY_PATH}`,
       `Expires: ${expires.toISOString().replace(/\.\d{3}Z$/, "Z")}`,
       `Policy: ${security.policyUrl}`,
       `Acknowledgments: ${baseUrl}/acknowledgments`,
@@ -33,6 +35,11 @@ export function publicRoutes(deps: Deps) {
       `Canonical: ${baseUrl}/.well-known/security.txt`,
     ];
     res.type("text/plain; charset=utf-8").send(lines.join("\n") + "\n");
+  });
+
+  router.get([DESK_KEY_PATH, "/pgp-key.asc"], async (_req, res) => {
+    const key = await deskKey(deps.config);
+    res.type("application/pgp-keys").send(key.publicArmored);
   });
 
   return router;

@@ -51,6 +51,8 @@ export interface ReportEvent {
   };
   /** Null when the app itself acts (the scheduler). */
   actorId: number | null;
+  /** Its timeline entry, whose text only encrypted mail carries (sealed.ts). */
+  eventId?: number;
   audiences: readonly Audience[];
   mail: MailWords;
   /** A line of our own words (a deadline's date), never user text. */
@@ -174,6 +176,7 @@ export async function notifyReportEvent(
       to: { address: user.email, userId: user.id },
       reportId: report.id,
       threadId,
+      eventId: event.eventId,
       // The researcher's receipt opens the thread: its Message-ID is the thread's.
       ...(receipt && { messageId: threadId }),
       data: { ...dataFor(relation), displayName: user.displayName },
@@ -185,6 +188,7 @@ export async function notifyReportEvent(
     userIds: team,
     reportId: report.id,
     threadId,
+    eventId: event.eventId,
     data: dataFor("staff"),
   });
 }

@@ -30,6 +30,8 @@ export interface MailRequest {
   threadId?: string | null;
   /** A fixed Message-ID (the first message of a report thread uses its thread ID). */
   messageId?: string;
+  /** The timeline entry it announces (encrypted mail carries its text). */
+  eventId?: number | null;
 }
 
 export function messageIdFor(config: Config, local: string): string {
@@ -137,6 +139,7 @@ export async function enqueueMails(
       text: rendered.text,
       html: rendered.html,
       threadId: mail.threadId ?? null,
+      eventId: mail.eventId ?? null,
       at,
     };
   });
@@ -152,6 +155,7 @@ export interface FanoutRequest {
   data: Record<string, unknown>;
   reportId?: number | null;
   threadId?: string | null;
+  eventId?: number | null;
 }
 
 /**
@@ -173,6 +177,7 @@ export async function enqueueFanout(
     data: fanout.data,
     userIds: [...fanout.userIds],
     threadId: fanout.threadId ?? null,
+    eventId: fanout.eventId ?? null,
     at: ctx.clock.now(),
   });
 }
@@ -204,6 +209,7 @@ export async function addressNextFanout(
         to: { address: user.email, userId: user.id },
         reportId: fanout.reportId,
         threadId: fanout.threadId,
+        eventId: fanout.eventId,
         data: { ...fanout.data, displayName: user.displayName },
       });
     }

@@ -14,6 +14,8 @@ export interface OutboxMessage {
   text: string;
   html: string;
   threadId: string | null;
+  toUserId: number | null;
+  eventId: number | null;
   status: OutboxStatus;
   attempts: number;
   nextAttemptAt: Date;
@@ -37,6 +39,8 @@ function toMessage(row: Selectable<OutboxTable>): OutboxMessage {
     text: row.text_body,
     html: row.html_body,
     threadId: row.thread_id,
+    toUserId: row.to_user_id,
+    eventId: row.event_id,
     status: row.status as OutboxStatus,
     attempts: row.attempts,
     nextAttemptAt: new Date(row.next_attempt_at),
@@ -58,6 +62,7 @@ export interface NewOutboxMessage {
   text: string;
   html: string;
   threadId: string | null;
+  eventId: number | null;
   at: Date;
 }
 
@@ -68,6 +73,7 @@ export interface OutboxFanout {
   data: Record<string, unknown>;
   userIds: number[];
   threadId: string | null;
+  eventId: number | null;
   at: Date;
 }
 
@@ -81,6 +87,7 @@ export async function insertFanout(db: DbOrTx, fanout: OutboxFanout) {
       user_ids: JSON.stringify(fanout.userIds),
       recipient_count: fanout.userIds.length,
       thread_id: fanout.threadId,
+      event_id: fanout.eventId,
       created_at: fanout.at.getTime(),
     })
     .execute();
@@ -108,6 +115,7 @@ export async function takeOldestFanout(
       data: JSON.parse(row.data) as Record<string, unknown>,
       userIds: JSON.parse(row.user_ids) as number[],
       threadId: row.thread_id,
+      eventId: row.event_id,
       at: new Date(row.created_at),
     }
   );
@@ -133,7 +141,7 @@ export async function insertOutboxMessage(db: DbOrTx, m: NewOutboxMessage) {
   await insertOutboxMessages(db, [m]);
 }
 
-/** Rows per insert statement (11 parameters each, well under SQLite's limit). */
+/** Rows per insert statement (12 parameters each, well under SQLite's limit). */
 const INSERT_CHUNK = 100;
 
 /** Several messages, in as few statements as possible. */
@@ -155,6 +163,7 @@ export async function insertOutboxMessages(
           text_body: m.text,
           html_body: m.html,
           thread_id: m.threadId,
+          event_id: m.eventId,
           next_attempt_at: m.at.getTime(),
           created_at: m.at.getTime(),
         })),

@@ -5,6 +5,8 @@ import type { Db } from "../db/index.js";
 import { addressNextFanout } from "./outbox.js";
 import { claimDueMessages, markAttemptFailed, markSent } from "./repository.js";
 import type { MailTransport } from "./transport.js";
+import { sealedVersion } from "./sealed.js";
+import type { SettingsStore } from "../settings/service.js";
 
 /** How long a claimed message is ours; a worker that died gives it up when this ends. */
 export const LEASE_MS = 2 * 60_000;
@@ -26,6 +28,7 @@ export interface MailWorkerDeps {
   config: Config;
   clock: Clock;
   logger: Logger;
+  settings: SettingsStore;
   transport: MailTransport;
 }
 
@@ -76,6 +79,8 @@ export function createMailWorker(deps: MailWorkerDeps) {
         const threaded =
           message.threadId && message.threadId !== message.messageId;
         try {
+          // Resolved now, for the recipient as they stand now (sealed.ts).
+          const encrypted = await sealedVersion(deps, message);
           const response = await transport.send({
             from: config.mailFrom,
             to: message.toAddress,
@@ -83,6 +88,7 @@ export function createMailWorker(deps: MailWorkerDeps) {
             text: message.text,
             html: message.html,
             messageId: message.messageId,
+            ...(encrypted && { encrypted }),
             ...(threaded && {
               inReplyTo: message.threadId!,
               references: message.threadId!,

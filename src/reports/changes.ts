@@ -379,7 +379,7 @@ export async function recordChange(
 ): Promise<void> {
   const def: ChangeDef = CHANGES[record.change];
   const { report, actor, at } = record;
-  await insertEvent(tx, {
+  const eventId = await insertEvent(tx, {
     reportId: report.id,
     actorId: actor?.id ?? null,
     kind: def.kind,
@@ -404,6 +404,7 @@ export async function recordChange(
       kind: record.change,
       report: (await findReportById(tx, report.id))!,
       actorId: actor?.id ?? null,
+      eventId,
       audiences: def.notify,
       mail: def.mail,
       detail: record.mailDetail,

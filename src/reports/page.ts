@@ -3,6 +3,7 @@ import {
   readableAudiences,
   relationTo,
   type Actor,
+  type Relation,
 } from "../auth/policy.js";
 import { viewersOfReport } from "../audit/service.js";
 import type { ReportViewer } from "../audit/types.js";
@@ -81,6 +82,28 @@ function clockView(
   const due = dueAt(clock, report, settings);
   if (!due || !isRunning(clock, report.state)) return null;
   return { at: formatDateTime(due), ...dueText(clock, due, now) };
+}
+
+/** The running clocks a relation reads, in plain words (the page and encrypted mail). */
+export function runningDeadlines(
+  relation: Relation,
+  report: Report,
+  settings: ClockSettings,
+  now: Date,
+) {
+  return (
+    [
+      "ack",
+      "triage",
+      "disclosure",
+      // The fix target by severity, for the people who fix and follow it.
+      ...(relation === "staff" || relation === "org_contact"
+        ? (["fix"] as const)
+        : []),
+    ] as const
+  )
+    .map((clock) => clockView(clock, report, settings, now))
+    .filter((d) => d !== null);
 }
 
 /** States in which a triager looks for duplicates. */
@@ -259,19 +282,7 @@ export async function reportPage(
             )
           ).map((r) => ({ ...r, stateLabel: STATE_INFO[r.state].label }))
         : [],
-    deadlines: (
-      [
-        "ack",
-        "triage",
-        "disclosure",
-        // The fix target by severity, for the people who fix and follow it.
-        ...(relation === "staff" || relation === "org_contact"
-          ? (["fix"] as const)
-          : []),
-      ] as const
-    )
-      .map((clock) => clockView(clock, report, deps.settings.clocks(), now))
-      .filter((d) => d !== null),
+    deadlines: runningDeadlines(relation, report, deps.settings.clocks(), now),
     attachments: attachments.map((a, i) => ({
       publicId: a.publicId,
       fileName: shownFileName(actor, facts, a, i + 1),

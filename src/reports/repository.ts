@@ -271,8 +271,12 @@ export interface NewEvent {
   at: Date;
 }
 
-export async function insertEvent(db: DbOrTx, event: NewEvent) {
-  await db
+/** Returns the new entry's ID. */
+export async function insertEvent(
+  db: DbOrTx,
+  event: NewEvent,
+): Promise<number> {
+  const { id } = await db
     .insertInto("report_events")
     .values({
       report_id: event.reportId,
@@ -294,7 +298,37 @@ export async function insertEvent(db: DbOrTx, event: NewEvent) {
       body: event.body ?? null,
       created_at: event.at.getTime(),
     })
-    .execute();
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  return id;
+}
+
+/** One timeline entry as a message announcing it needs it (src/mail/sealed.ts). */
+export async function findEventById(db: DbOrTx, id: number) {
+  const row = await db
+    .selectFrom("report_events")
+    .select([
+      "report_id",
+      "kind",
+      "action",
+      "from_state",
+      "to_state",
+      "audience",
+      "body",
+    ])
+    .where("id", "=", id)
+    .executeTakeFirst();
+  return (
+    row && {
+      reportId: row.report_id,
+      kind: row.kind as EventKind,
+      action: row.action,
+      fromState: row.from_state as State | null,
+      toState: row.to_state as State | null,
+      audience: row.audience as EventAudience,
+      body: row.body,
+    }
+  );
 }
 
 /** The timeline, oldest first, with only the events written for these audiences. */
