@@ -8,9 +8,17 @@ export type FieldErrors = Record<string, string>;
  * What a use case answers: its value, or one message per field for the form
  * to show (and, when the use case parsed the form itself, the values typed).
  */
-export type Outcome<T> =
-  | { ok: true; value: T }
-  | { ok: false; errors: FieldErrors; values?: Record<string, unknown> };
+export type Outcome<T> = { ok: true; value: T } | Refusal;
+
+/** A use case's answer when it does not run: the messages, and what to show in the form. */
+export type Refusal = {
+  ok: false;
+  errors: FieldErrors;
+  values?: Record<string, unknown>;
+};
+
+/** The Outcome of a use case that has nothing to answer but "done". */
+export const DONE: Outcome<void> = { ok: true, value: undefined };
 
 /** What parsing a submitted form answers (parseForm). */
 export type FormResult<T> =
