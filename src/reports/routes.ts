@@ -197,7 +197,7 @@ export function reportRoutes(deps: Deps) {
     const outcome = await fileReport(
       deps,
       actor,
-      form.data,
+      form.value,
       auditContextOf(req),
     );
     if (!outcome.ok)
@@ -288,7 +288,7 @@ export function reportRoutes(deps: Deps) {
         deps,
         actorOf(req)!,
         report,
-        parsed.data,
+        parsed.value,
         auditContextOf(req),
         req,
       );
@@ -301,7 +301,7 @@ export function reportRoutes(deps: Deps) {
       flash(
         req,
         "success",
-        typeof done === "string" ? done : done(outcome.value, parsed.data),
+        typeof done === "string" ? done : done(outcome.value, parsed.value),
       );
       res.redirect(303, `/reports/${report.publicId}${anchor}`);
     };
