@@ -75,7 +75,7 @@ export async function runCli(
             out.error(`${field}: ${message}`);
           return 2;
         }
-        const outcome = await createAccount(deps, null, form.data);
+        const outcome = await createAccount(deps, null, form.value);
         if (!outcome.ok) {
           for (const [field, message] of Object.entries(outcome.errors))
             out.error(`${field}: ${message}`);

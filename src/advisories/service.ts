@@ -4,12 +4,7 @@ import { advisoryIsPublic, can, type Actor } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
-import {
-  optionalText,
-  parseForm,
-  text,
-  type FormResult,
-} from "../http/validation.js";
+import { DONE, optionalText, text, type Outcome } from "../http/validation.js";
 import { normalizeReportId } from "../ids.js";
 import { renderMarkdown } from "../markdown.js";
 import {
@@ -191,35 +186,32 @@ export async function advisoryDraftFor(
 
 /**
  * Saves the summary, CVE ID and proposed credit a triager writes for
- * publication. Asks the policy before reading the form, so nobody else learns
- * what it expects. Changed credit goes back to the researcher to accept or
+ * publication. Changed credit goes back to the researcher to accept or
  * decline; after publication the credit stays as published.
  */
 export async function saveAdvisory(
   deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
-  body: unknown,
+  input: z.infer<typeof advisorySchema>,
   request: AuditRequestContext | null = null,
-): Promise<FormResult<z.infer<typeof advisorySchema>>> {
+): Promise<Outcome<void>> {
   if (!can(actor, "report:write_advisory", accessFacts(report)))
     throw new NotFoundError();
-  const form = parseForm(advisorySchema, body);
-  if (!form.ok) return form;
   const now = deps.clock.now();
   const draft = await findAdvisory(deps.db, report.id);
   const credits = draft?.publishedAt
     ? (draft.credits ?? (await proposedCredits(deps, report, draft)))
-    : form.data.credits;
+    : input.credits;
   const creditsChanged = !sameCredits(draft?.credits ?? null, credits);
   await deps.db.transaction().execute(async (tx) => {
     await saveAdvisoryDraft(
       tx,
       report.id,
       {
-        title: form.data.title,
-        summary: form.data.summary,
-        cveId: form.data.cveId || null,
+        title: input.title,
+        summary: input.summary,
+        cveId: input.cveId || null,
         credits,
         creditsChanged,
       },
@@ -232,7 +224,7 @@ export async function saveAdvisory(
       at: now,
       request,
       body: "Saved the advisory title and summary for publication.",
-      details: { cveId: form.data.cveId || null, creditsChanged },
+      details: { cveId: input.cveId || null, creditsChanged },
     });
     if (creditsChanged && credits.length > 0)
       await recordChange(tx, deps, {
@@ -243,7 +235,7 @@ export async function saveAdvisory(
         body: "The CERT proposed the credit for the advisory; the researcher is asked to accept or decline it.",
       });
   });
-  return form;
+  return DONE;
 }
 
 export const creditAnswerSchema = z.object({
@@ -282,14 +274,12 @@ export async function answerCreditProposal(
   deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
-  body: unknown,
+  input: z.infer<typeof creditAnswerSchema>,
   request: AuditRequestContext | null,
-): Promise<FormResult<z.infer<typeof creditAnswerSchema>>> {
+): Promise<Outcome<void>> {
   if (!can(actor, "report:answer_credit", accessFacts(report)))
     throw new NotFoundError();
-  const form = parseForm(creditAnswerSchema, body);
-  if (!form.ok) return form;
-  const answer = form.data.answer === "accept" ? "accepted" : "declined";
+  const answer = input.answer === "accept" ? "accepted" : "declined";
   const now = deps.clock.now();
   const answered = await deps.db.transaction().execute(async (tx) => {
     const draft = await findAdvisory(tx, report.id);
@@ -319,7 +309,7 @@ export async function answerCreditProposal(
       },
       values: {},
     };
-  return form;
+  return DONE;
 }
 
 /**

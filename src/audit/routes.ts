@@ -147,7 +147,7 @@ export function auditRoutes(deps: Deps) {
         newestHref: null,
       });
     }
-    const filters = form.data;
+    const filters = form.value;
     const page = await browseAudit(deps, actorOf(req), toQuery(filters));
     res.render("admin/audit", {
       title: "Audit log",

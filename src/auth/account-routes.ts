@@ -105,7 +105,7 @@ export function accountSecurityRoutes(deps: Deps) {
     await setNotificationPreference(
       deps,
       actorOf(req)!,
-      form.data.notify,
+      form.value.notify,
       auditContextOf(req),
     );
     flash(req, "success", "Your notification preference is saved.");
@@ -154,7 +154,7 @@ export function accountSecurityRoutes(deps: Deps) {
       const outcome = await changePassword(
         deps,
         req.user!,
-        form.data,
+        form.value,
         req.sessionID,
         auditContextOf(req),
       );
@@ -176,10 +176,10 @@ export function accountSecurityRoutes(deps: Deps) {
       const form = parseForm(changeEmailSchema, req.body);
       if (!form.ok)
         return renderAccount(req, res, 422, form.errors, form.values);
-      const outcome = await requestEmailChange(deps, req.user!, form.data);
+      const outcome = await requestEmailChange(deps, req.user!, form.value);
       if (!outcome.ok)
         return renderAccount(req, res, 422, outcome.errors, {
-          email: form.data.email,
+          email: form.value.email,
         });
       flash(
         req,
@@ -303,11 +303,11 @@ export function accountSecurityRoutes(deps: Deps) {
           sent: false,
         });
       }
-      await requestPasswordReset(deps, form.data.email);
+      await requestPasswordReset(deps, form.value.email);
       // The same answer whether or not the address has an account.
       res.render("auth/forgot-password", {
         title: "Forgot your password?",
-        values: { email: form.data.email },
+        values: { email: form.value.email },
         errors: {},
         sent: true,
       });

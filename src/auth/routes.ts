@@ -161,9 +161,9 @@ export function accountRoutes(
         passwordMin: PASSWORD_MIN,
       });
     if (!form.ok) return render(422, form.values, form.errors);
-    const outcome = await registerResearcher(deps, form.data);
+    const outcome = await registerResearcher(deps, form.value);
     if (!outcome.ok) {
-      const { password: _omit, ...values } = form.data;
+      const { password: _omit, ...values } = form.value;
       return render(422, values, outcome.errors);
     }
     res.render("auth/check-email", {
@@ -206,9 +206,9 @@ export function accountRoutes(
         passwordMin: PASSWORD_MIN,
       });
     if (!form.ok) return render(form.values, form.errors);
-    const outcome = await completeSetup(deps, form.data);
+    const outcome = await completeSetup(deps, form.value);
     if (!outcome.ok) {
-      const { password: _omit, ...values } = form.data;
+      const { password: _omit, ...values } = form.value;
       return render(values, outcome.errors);
     }
     signIn(
@@ -255,7 +255,7 @@ export function accountRoutes(
     if (!form.ok) return render(form.errors);
     const outcome = await setPasswordWithToken(
       deps,
-      form.data,
+      form.value,
       auditContextOf(req),
     );
     if (!outcome.ok) return render(outcome.errors);

@@ -96,7 +96,7 @@ export function twoFactorRoutes(deps: Deps) {
     const factor = await verifySecondFactor(
       deps,
       user,
-      form.data.code,
+      form.value.code,
       auditContextOf(req),
     );
     if (!factor) {
@@ -153,7 +153,7 @@ export function twoFactorRoutes(deps: Deps) {
     const codes = await confirmEnrollment(
       deps,
       req.user!,
-      form.data.code,
+      form.value.code,
       auditContextOf(req),
     );
     if (!codes) {
@@ -184,8 +184,8 @@ export function twoFactorRoutes(deps: Deps) {
     const problem = await disableTwoFactor(
       deps,
       user,
-      form.data.password,
-      form.data.code,
+      form.value.password,
+      form.value.code,
       auditContextOf(req),
     );
     if (problem === "password")

@@ -5,17 +5,20 @@ const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 export type FieldErrors = Record<string, string>;
 
 /**
- * What a use case answers: its value, or one message per field for the form
- * to show (and, when the use case parsed the form itself, the values typed).
+ * What a use case or parseForm answers: its value, or one message per field
+ * for the form to show (and the values to show in it again).
  */
-export type Outcome<T> =
-  | { ok: true; value: T }
-  | { ok: false; errors: FieldErrors; values?: Record<string, unknown> };
+export type Outcome<T> = { ok: true; value: T } | Refusal;
 
-/** What parsing a submitted form answers (parseForm). */
-export type FormResult<T> =
-  | { ok: true; data: T }
-  | { ok: false; errors: FieldErrors; values: Record<string, unknown> };
+/** A use case's answer when it does not run: the messages, and what to show in the form. */
+export type Refusal = {
+  ok: false;
+  errors: FieldErrors;
+  values?: Record<string, unknown>;
+};
+
+/** The Outcome of a use case that has nothing to answer but "done". */
+export const DONE: Outcome<void> = { ok: true, value: undefined };
 
 /** Form fields arrive as strings (or arrays of them); anything else is discarded. */
 export function formValues(body: unknown): Record<string, unknown> {
@@ -37,10 +40,10 @@ export function formValues(body: unknown): Record<string, unknown> {
 export function parseForm<S extends z.ZodType>(
   schema: S,
   body: unknown,
-): FormResult<z.infer<S>> {
+): Outcome<z.infer<S>> & ({ ok: true } | { values: Record<string, unknown> }) {
   const values = formValues(body);
   const result = schema.safeParse(values);
-  if (result.success) return { ok: true, data: result.data };
+  if (result.success) return { ok: true, value: result.data };
   const errors: FieldErrors = {};
   for (const issue of result.error.issues) {
     const field = String(issue.path[0] ?? "_form");

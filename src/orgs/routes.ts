@@ -64,12 +64,12 @@ export function organizationRoutes(deps: Deps) {
     const outcome = await createOrganization(
       deps,
       actorOf(req),
-      form.data,
+      form.value,
       auditContextOf(req),
     );
     if (!outcome.ok)
       return renderList(req, res, 422, {
-        values: form.data,
+        values: form.value,
         errors: outcome.errors,
       });
     flash(req, "success", `${outcome.value.name} was created.`);
@@ -85,12 +85,12 @@ export function organizationRoutes(deps: Deps) {
       deps,
       actorOf(req),
       req.params.orgPublicId,
-      form.data,
+      form.value,
       auditContextOf(req),
     );
     if (!outcome.ok)
       return renderDetails(req, res, 422, {
-        values: form.data,
+        values: form.value,
         errors: outcome.errors,
       });
     flash(

@@ -4,7 +4,7 @@ import type { AuditRequestContext } from "../audit/types.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
-import { parseForm, type FormResult } from "../http/validation.js";
+import { DONE, type Outcome } from "../http/validation.js";
 import { recordChange } from "./changes.js";
 import {
   markCaseFact,
@@ -86,7 +86,7 @@ export const ssvcSchema = z.object({
 });
 export type SsvcDecision = z.infer<typeof ssvcSchema>;
 
-const factSchema = z.object({
+export const caseFactSchema = z.object({
   fact: z.enum(FACT_NAMES, { error: "Unknown case fact." }),
 });
 
@@ -100,13 +100,11 @@ export async function recordCaseFact(
   deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
-  body: unknown,
+  input: z.infer<typeof caseFactSchema>,
   request: AuditRequestContext | null = null,
-): Promise<FormResult<z.infer<typeof factSchema>>> {
+): Promise<Outcome<void>> {
   requireCaseFacts(actor, report);
-  const form = parseForm(factSchema, body);
-  if (!form.ok) return form;
-  const fact = CASE_FACTS[form.data.fact];
+  const fact = CASE_FACTS[input.fact];
   const now = deps.clock.now();
   const marked = await deps.db.transaction().execute(async (tx) => {
     if (!(await markCaseFact(tx, report.id, fact.column, now))) return false;
@@ -117,7 +115,7 @@ export async function recordCaseFact(
       at: now,
       request,
       body: `Case fact: ${fact.label.toLowerCase()}.`,
-      details: { fact: form.data.fact },
+      details: { fact: input.fact },
     });
     return true;
   });
@@ -127,33 +125,31 @@ export async function recordCaseFact(
       errors: { fact: "That fact is already recorded." },
       values: {},
     };
-  return form;
+  return DONE;
 }
 
 export async function recordSsvc(
   deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
-  body: unknown,
+  decision: SsvcDecision,
   request: AuditRequestContext | null = null,
-): Promise<FormResult<SsvcDecision>> {
+): Promise<Outcome<void>> {
   requireCaseFacts(actor, report);
-  const form = parseForm(ssvcSchema, body);
-  if (!form.ok) return form;
   const now = deps.clock.now();
   await deps.db.transaction().execute(async (tx) => {
-    await saveSsvcDecision(tx, report.id, JSON.stringify(form.data), now);
+    await saveSsvcDecision(tx, report.id, JSON.stringify(decision), now);
     await recordChange(tx, deps, {
       change: "ssvc_saved",
       report,
       actor,
       at: now,
       request,
-      body: `SSVC coordinator triage: **${OUTCOME_LABELS[form.data.outcome]}**.`,
-      details: { outcome: form.data.outcome },
+      body: `SSVC coordinator triage: **${OUTCOME_LABELS[decision.outcome]}**.`,
+      details: { outcome: decision.outcome },
     });
   });
-  return form;
+  return DONE;
 }
 
 /** What the report page shows of the case facts and (for staff) the SSVC decision. */

@@ -4,7 +4,7 @@ import { can, type Actor } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
-import { parseForm, text, type FormResult } from "../http/validation.js";
+import { DONE, text, type Outcome, type Refusal } from "../http/validation.js";
 import type { DbOrTx } from "../db/index.js";
 import { CHANGES, recordChange } from "./changes.js";
 import {
@@ -53,14 +53,35 @@ function requireOn(
   if (!can(actor, action, accessFacts(report))) throw new NotFoundError();
 }
 
-const notRunning = {
-  ok: false as const,
+const notRunning: Refusal = {
+  ok: false,
   errors: {
     _form:
       "The disclosure deadline runs only between notifying the organization and verifying the fix.",
   },
   values: {},
 };
+
+/**
+ * Why the deadline cannot be moved or asked to move now, or null. The route
+ * asks before reading the form: the state error wins over a field error.
+ */
+export const deadlineNotRunning = (report: Report): Refusal | null =>
+  isRunning("disclosure", report.state) && report.disclosureDueAt
+    ? null
+    : notRunning;
+
+const noRequest: Refusal = {
+  ok: false,
+  errors: { _form: "There is no open request for more time." },
+  values: {},
+};
+
+/** Why there is no request for more time to decide on, or null (asked before the form too). */
+export const noOpenExtension = (report: Report): Refusal | null =>
+  report.extensionRequestedTo && isRunning("disclosure", report.state)
+    ? null
+    : noRequest;
 
 type DeadlineChange =
   | "deadline_changed"
@@ -93,7 +114,7 @@ async function record(
   });
 }
 
-type DeadlineForm = FormResult<z.infer<typeof deadlineSchema>>;
+type DeadlineInput = z.infer<typeof deadlineSchema>;
 
 /**
  * The shared part of moving the deadline and asking to: the policy, a
@@ -104,7 +125,7 @@ async function newDeadline(
   deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
-  body: unknown,
+  input: DeadlineInput,
   step: {
     action: "report:set_deadline" | "report:request_extension";
     notBefore: (current: Date, now: Date) => Date;
@@ -114,16 +135,14 @@ async function newDeadline(
     describe: (from: Date, to: Date, reason: string) => string;
   },
   request: AuditRequestContext | null,
-): Promise<DeadlineForm> {
+): Promise<Outcome<void>> {
   requireOn(actor, step.action, report);
   const from = report.disclosureDueAt;
-  if (!isRunning("disclosure", report.state) || !from) return notRunning;
-  const form = parseForm(deadlineSchema, body);
-  if (!form.ok) return form;
-  const to = endOfDay(form.data.date);
+  if (deadlineNotRunning(report) || !from) return notRunning;
+  const to = endOfDay(input.date);
   const now = deps.clock.now();
   if (to.getTime() <= step.notBefore(from, now).getTime())
-    return { ok: false, errors: { date: step.tooEarly }, values: form.data };
+    return { ok: false, errors: { date: step.tooEarly }, values: input };
   await deps.db.transaction().execute(async (tx) => {
     await step.apply(tx, to, now);
     await record(
@@ -132,11 +151,11 @@ async function newDeadline(
       actor,
       report,
       step.change,
-      step.describe(from, to, form.data.reason),
+      step.describe(from, to, input.reason),
       request,
     );
   });
-  return form;
+  return DONE;
 }
 
 /** A triager moves the deadline, with the reason on the timeline. */
@@ -144,14 +163,14 @@ export function changeDeadline(
   deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
-  body: unknown,
+  input: DeadlineInput,
   request: AuditRequestContext | null,
-): Promise<DeadlineForm> {
+): Promise<Outcome<void>> {
   return newDeadline(
     deps,
     actor,
     report,
-    body,
+    input,
     {
       action: "report:set_deadline",
       notBefore: (_current, now) => now,
@@ -170,14 +189,14 @@ export function requestExtension(
   deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
-  body: unknown,
+  input: DeadlineInput,
   request: AuditRequestContext | null,
-): Promise<DeadlineForm> {
+): Promise<Outcome<void>> {
   return newDeadline(
     deps,
     actor,
     report,
-    body,
+    input,
     {
       action: "report:request_extension",
       notBefore: (current) => current,
@@ -195,28 +214,21 @@ export async function decideExtension(
   deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
-  body: unknown,
+  input: z.infer<typeof decisionSchema>,
   request: AuditRequestContext | null,
-): Promise<FormResult<z.infer<typeof decisionSchema>>> {
+): Promise<Outcome<void>> {
   requireOn(actor, "report:set_deadline", report);
   const requested = report.extensionRequestedTo;
-  if (!requested || !isRunning("disclosure", report.state))
-    return {
-      ok: false,
-      errors: { _form: "There is no open request for more time." },
-      values: {},
-    };
-  const form = parseForm(decisionSchema, body);
-  if (!form.ok) return form;
+  if (noOpenExtension(report) || !requested) return noRequest;
   const now = deps.clock.now();
-  const reason = form.data.note.trim().slice(0, 2000);
+  const reason = input.note.trim().slice(0, 2000);
   await deps.db.transaction().execute(async (tx) => {
-    if (form.data.decision === "grant") {
+    if (input.decision === "grant") {
       await setDisclosureDeadline(tx, report.id, requested, now);
     } else {
       await setExtensionRequest(tx, report.id, null, now);
     }
-    const granted = form.data.decision === "grant";
+    const granted = input.decision === "grant";
     await record(
       deps,
       tx,
@@ -230,5 +242,5 @@ export async function decideExtension(
       request,
     );
   });
-  return form;
+  return DONE;
 }

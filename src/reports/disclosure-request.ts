@@ -5,10 +5,11 @@ import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
 import {
+  DONE,
   optionalText,
-  parseForm,
   text,
-  type FormResult,
+  type Outcome,
+  type Refusal,
 } from "../http/validation.js";
 import { CHANGES, recordChange } from "./changes.js";
 import { setDisclosureRequest } from "./repository.js";
@@ -80,17 +81,15 @@ export async function requestDisclosure(
   deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
-  body: unknown,
+  input: z.infer<typeof disclosureRequestSchema>,
   request: AuditRequestContext | null,
-): Promise<FormResult<z.infer<typeof disclosureRequestSchema>>> {
+): Promise<Outcome<void>> {
   if (!can(actor, "report:request_disclosure", accessFacts(report)))
     throw new NotFoundError();
-  const form = parseForm(disclosureRequestSchema, body);
-  if (!form.ok) return form;
-  const refuse = (message: string) => ({
-    ok: false as const,
+  const refuse = (message: string): Refusal => ({
+    ok: false,
     errors: { disclosureReason: message },
-    values: form.data,
+    values: input,
   });
   if (!mayAskForDisclosure(report))
     return refuse(
@@ -103,14 +102,14 @@ export async function requestDisclosure(
     {
       open: true,
       change: "disclosure_requested",
-      body: form.data.disclosureReason
-        ? `Asked the CERT to publish the advisory: ${form.data.disclosureReason}`
+      body: input.disclosureReason
+        ? `Asked the CERT to publish the advisory: ${input.disclosureReason}`
         : "Asked the CERT to publish the advisory.",
     },
     request,
   );
   return asked
-    ? form
+    ? DONE
     : refuse("You already asked; the CERT will answer on this page.");
 }
 
@@ -119,13 +118,11 @@ export async function declineDisclosureRequest(
   deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
-  body: unknown,
+  input: z.infer<typeof disclosureDecisionSchema>,
   request: AuditRequestContext | null,
-): Promise<FormResult<z.infer<typeof disclosureDecisionSchema>>> {
+): Promise<Outcome<void>> {
   if (!can(actor, "report:answer_disclosure", accessFacts(report)))
     throw new NotFoundError();
-  const form = parseForm(disclosureDecisionSchema, body);
-  if (!form.ok) return form;
   const declined = await record(
     deps,
     actor,
@@ -133,18 +130,18 @@ export async function declineDisclosureRequest(
     {
       open: false,
       change: "disclosure_request_declined",
-      body: `Not yet published: ${form.data.declineReason}`,
+      body: `Not yet published: ${input.declineReason}`,
     },
     request,
   );
   return declined
-    ? form
+    ? DONE
     : {
         ok: false,
         errors: {
           declineReason: "There is no open request for disclosure.",
         },
-        values: form.data,
+        values: input,
       };
 }
 

@@ -106,9 +106,21 @@ export type TransitionInput = z.infer<typeof transitionSchema>;
 export const commentSchema = z.object({ body: text("Comment", 1, 20_000) });
 export type CommentInput = z.infer<typeof commentSchema>;
 
-export const shareSchema = z.object({
-  event: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-});
+export const NOT_SHAREABLE =
+  "Choose a message between the researcher and the CERT on this report's timeline that is not shared yet.";
+
+const eventId = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/** The message to share. The page offers only valid ones, so any other value gets one message for the whole form. */
+export const shareSchema = z
+  .object({ event: z.unknown().optional() })
+  .transform((form, ctx) => {
+    const event = eventId.safeParse(form.event);
+    if (event.success) return { event: event.data };
+    ctx.addIssue({ code: "custom", message: NOT_SHAREABLE });
+    return z.NEVER;
+  });
+export type ShareInput = z.infer<typeof shareSchema>;
 
 export const triageSchema = z.object({
   cwe: z.string().refine(isKnownCwe, "Choose a weakness from the list."),

@@ -9,7 +9,13 @@ import { auditContextOf } from "../audit/routes.js";
 import { recordReportView } from "../audit/service.js";
 import type { Deps } from "../deps.js";
 import { actorOf, flash, requireSignIn } from "../http/middleware.js";
-import { formValues, parseForm, type FieldErrors } from "../http/validation.js";
+import {
+  formValues,
+  parseForm,
+  type FieldErrors,
+  type Outcome,
+  type Refusal,
+} from "../http/validation.js";
 import {
   can,
   mustVerifyEmail,
@@ -20,16 +26,32 @@ import { keptFormFor } from "../auth/kept-forms.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import { accessFacts, type Report } from "./types.js";
 import { HOUR_MS, MINUTE_MS, limiter } from "../http/rate-limits.js";
-import { answerCreditProposal, saveAdvisory } from "../advisories/service.js";
+import {
+  advisorySchema,
+  answerCreditProposal,
+  creditAnswerSchema,
+  saveAdvisory,
+} from "../advisories/service.js";
 import {
   declineDisclosureRequest,
+  disclosureDecisionSchema,
+  disclosureRequestSchema,
   requestDisclosure,
 } from "./disclosure-request.js";
-import { recordCaseFact, recordSsvc } from "./case-facts.js";
+import {
+  caseFactSchema,
+  recordCaseFact,
+  recordSsvc,
+  ssvcSchema,
+} from "./case-facts.js";
 import { acknowledgmentLetter } from "./letter.js";
 import {
   changeDeadline,
+  deadlineNotRunning,
+  deadlineSchema,
   decideExtension,
+  decisionSchema,
+  noOpenExtension,
   requestExtension,
 } from "./deadlines.js";
 import { NotFoundError } from "../http/errors.js";
@@ -55,6 +77,7 @@ import {
   assignSchema,
   commentSchema,
   reportFormSchema,
+  shareSchema,
   transitionSchema,
   triageSchema,
 } from "./forms.js";
@@ -79,10 +102,7 @@ type UseCase<Input, T> = (
   input: Input,
   request: AuditRequestContext | null,
   req: Request,
-) => Promise<
-  | { ok: true; value?: T }
-  | { ok: false; errors: FieldErrors; values?: Record<string, unknown> }
->;
+) => Promise<Outcome<T>>;
 
 /** The report router.param("id") loaded for this request. */
 const reportOf = (res: Response): Report => res.locals.report as Report;
@@ -177,7 +197,7 @@ export function reportRoutes(deps: Deps) {
     const outcome = await fileReport(
       deps,
       actor,
-      form.data,
+      form.value,
       auditContextOf(req),
     );
     if (!outcome.ok)
@@ -230,7 +250,8 @@ export function reportRoutes(deps: Deps) {
   /**
    * A POST on the report page: the form parsed (422 with the form kept), the
    * use case run (422 with its message next to the field), then a flash and
-   * 303 back to the report.
+   * 303 back to the report. A `precondition` on the report's state answers
+   * before the form is read, so a state error wins over a field error.
    */
   const formPost =
     <S extends z.ZodType, T>(
@@ -238,10 +259,23 @@ export function reportRoutes(deps: Deps) {
       schema: S,
       run: UseCase<z.infer<S>, T>,
       done: string | ((value: T, input: z.infer<S>) => string),
-      anchor = "",
+      {
+        anchor = "",
+        precondition,
+      }: {
+        anchor?: string;
+        precondition?: (report: Report) => Refusal | null;
+      } = {},
     ) =>
     async (req: Request, res: Response) => {
       const formName = typeof form === "string" ? form : form(req);
+      const refused = precondition?.(reportOf(res));
+      if (refused)
+        return renderReport(req, res, 422, {
+          form: formName,
+          errors: refused.errors,
+          values: refused.values ?? formValues(req.body),
+        });
       const parsed = parseForm(schema, req.body);
       if (!parsed.ok)
         return renderReport(req, res, 422, {
@@ -254,7 +288,7 @@ export function reportRoutes(deps: Deps) {
         deps,
         actorOf(req)!,
         report,
-        parsed.data,
+        parsed.value,
         auditContextOf(req),
         req,
       );
@@ -264,11 +298,10 @@ export function reportRoutes(deps: Deps) {
           errors: outcome.errors,
           values: outcome.values ?? formValues(req.body),
         });
-      const value = (outcome as { value: T }).value;
       flash(
         req,
         "success",
-        typeof done === "string" ? done : done(value, parsed.data),
+        typeof done === "string" ? done : done(outcome.value, parsed.value),
       );
       res.redirect(303, `/reports/${report.publicId}${anchor}`);
     };
@@ -331,25 +364,17 @@ export function reportRoutes(deps: Deps) {
     signedIn,
     allowedOn("report:comment"),
     commentLimit,
-    formPost(
-      "comment",
-      commentSchema,
-      addComment,
-      "Your comment was added.",
-      "#timeline",
-    ),
+    formPost("comment", commentSchema, addComment, "Your comment was added.", {
+      anchor: "#timeline",
+    }),
   );
   router.post(
     `${onReport}/notes`,
     signedIn,
     allowedOn("report:add_note"),
-    formPost(
-      "note",
-      commentSchema,
-      addNote,
-      "Internal note added.",
-      "#timeline",
-    ),
+    formPost("note", commentSchema, addNote, "Internal note added.", {
+      anchor: "#timeline",
+    }),
   );
   router.post(
     `${onReport}/triage`,
@@ -368,31 +393,110 @@ export function reportRoutes(deps: Deps) {
     ),
   );
 
-  // The use cases below still parse their own form: they get the fields as
-  // typed. Each row: the path under the report, the action it needs, the
-  // form's name on the page, the use case, what it says when done.
-  const asTyped = z.unknown();
-  // prettier-ignore
-  const pageForms: [string, ReportAction, string, UseCase<unknown, unknown>, string, ...RequestHandler[]][] = [
-    ["advisory", "report:write_advisory", "advisory", saveAdvisory, "Advisory saved."],
-    ["deadline", "report:set_deadline", "deadline", changeDeadline, "The disclosure deadline is moved."],
-    ["extension", "report:request_extension", "extension", requestExtension, "Your request for more time was sent to the CERT.", extensionLimit],
-    ["extension/decision", "report:set_deadline", "decision", decideExtension, "The decision on the extension is recorded."],
-    ["facts", "report:record_case_facts", "facts", recordCaseFact, "The case fact is recorded."],
-    ["ssvc", "report:record_case_facts", "ssvc", recordSsvc, "The SSVC decision is saved."],
-    ["credit", "report:answer_credit", "credit", answerCreditProposal, "Your answer about the credit is recorded."],
-    ["disclosure-request", "report:request_disclosure", "disclosureRequest", requestDisclosure, "Your request for disclosure was sent to the CERT."],
-    ["disclosure-request/decline", "report:answer_disclosure", "disclosureDecision", declineDisclosureRequest, "Your answer to the request for disclosure is recorded."],
-    ["share", "report:share_message", "share", shareMessage, "The message is shared with the organization."],
-  ];
-  for (const [path, action, form, run, done, ...limits] of pageForms)
-    router.post(
-      `${onReport}/${path}`,
-      signedIn,
-      allowedOn(action),
-      ...limits,
-      formPost(form, asTyped, run, done),
-    );
+  router.post(
+    `${onReport}/advisory`,
+    signedIn,
+    allowedOn("report:write_advisory"),
+    formPost("advisory", advisorySchema, saveAdvisory, "Advisory saved."),
+  );
+  router.post(
+    `${onReport}/deadline`,
+    signedIn,
+    allowedOn("report:set_deadline"),
+    formPost(
+      "deadline",
+      deadlineSchema,
+      changeDeadline,
+      "The disclosure deadline is moved.",
+      { precondition: deadlineNotRunning },
+    ),
+  );
+  router.post(
+    `${onReport}/extension`,
+    signedIn,
+    allowedOn("report:request_extension"),
+    extensionLimit,
+    formPost(
+      "extension",
+      deadlineSchema,
+      requestExtension,
+      "Your request for more time was sent to the CERT.",
+      { precondition: deadlineNotRunning },
+    ),
+  );
+  router.post(
+    `${onReport}/extension/decision`,
+    signedIn,
+    allowedOn("report:set_deadline"),
+    formPost(
+      "decision",
+      decisionSchema,
+      decideExtension,
+      "The decision on the extension is recorded.",
+      { precondition: noOpenExtension },
+    ),
+  );
+  router.post(
+    `${onReport}/facts`,
+    signedIn,
+    allowedOn("report:record_case_facts"),
+    formPost(
+      "facts",
+      caseFactSchema,
+      recordCaseFact,
+      "The case fact is recorded.",
+    ),
+  );
+  router.post(
+    `${onReport}/ssvc`,
+    signedIn,
+    allowedOn("report:record_case_facts"),
+    formPost("ssvc", ssvcSchema, recordSsvc, "The SSVC decision is saved."),
+  );
+  router.post(
+    `${onReport}/credit`,
+    signedIn,
+    allowedOn("report:answer_credit"),
+    formPost(
+      "credit",
+      creditAnswerSchema,
+      answerCreditProposal,
+      "Your answer about the credit is recorded.",
+    ),
+  );
+  router.post(
+    `${onReport}/disclosure-request`,
+    signedIn,
+    allowedOn("report:request_disclosure"),
+    formPost(
+      "disclosureRequest",
+      disclosureRequestSchema,
+      requestDisclosure,
+      "Your request for disclosure was sent to the CERT.",
+    ),
+  );
+  router.post(
+    `${onReport}/disclosure-request/decline`,
+    signedIn,
+    allowedOn("report:answer_disclosure"),
+    formPost(
+      "disclosureDecision",
+      disclosureDecisionSchema,
+      declineDisclosureRequest,
+      "Your answer to the request for disclosure is recorded.",
+    ),
+  );
+  router.post(
+    `${onReport}/share`,
+    signedIn,
+    allowedOn("report:share_message"),
+    formPost(
+      "share",
+      shareSchema,
+      shareMessage,
+      "The message is shared with the organization.",
+    ),
+  );
 
   router.get(
     `${onReport}/letter`,
@@ -414,7 +518,7 @@ export function reportRoutes(deps: Deps) {
     allowedOn("report:upload"),
     formPost(
       "attachments",
-      asTyped,
+      z.unknown(),
       (d, actor, report, _input, request, req) =>
         attachFiles(
           d,

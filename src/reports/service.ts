@@ -3,11 +3,7 @@ import type { AuditDetails, AuditRequestContext } from "../audit/types.js";
 import type { DbOrTx } from "../db/index.js";
 import type { Deps } from "../deps.js";
 import { ConflictError, NotFoundError } from "../http/errors.js";
-import {
-  parseForm,
-  type FormResult,
-  type Outcome,
-} from "../http/validation.js";
+import { DONE, type Outcome } from "../http/validation.js";
 import { MAX_FILES } from "../http/uploads.js";
 import { keptOptions } from "../http/option-tags.js";
 import { newReportId, normalizeReportId } from "../ids.js";
@@ -27,10 +23,11 @@ import {
 import { scoreCvss } from "./cvss.js";
 import {
   NEW_ORGANIZATION,
-  shareSchema,
+  NOT_SHAREABLE,
   type ReportForm,
   type AssignInput,
   type CommentInput,
+  type ShareInput,
   type TransitionInput,
   type TriageInput,
 } from "./forms.js";
@@ -171,8 +168,6 @@ export function requireOn(
 }
 
 // ---- actions ----
-
-const DONE: Outcome<void> = { ok: true, value: undefined };
 
 /**
  * Takes a workflow step: the workflow decides, then the state change, its
@@ -363,9 +358,6 @@ export async function addNote(
   return DONE;
 }
 
-const NOT_SHAREABLE =
-  "Choose a message between the researcher and the CERT on this report's timeline that is not shared yet.";
-
 /**
  * A triager shows the organization one message the researcher and the CERT
  * exchanged before it was involved: on purpose, audited, and on the timeline.
@@ -374,17 +366,10 @@ export async function shareMessage(
   deps: Deps,
   actor: Actor,
   report: Report,
-  body: unknown,
+  input: ShareInput,
   request: AuditRequestContext | null,
-): Promise<FormResult<void>> {
+): Promise<Outcome<void>> {
   requireOn(actor, "report:share_message", report);
-  const form = parseForm(shareSchema, body);
-  if (!form.ok)
-    return {
-      ok: false,
-      errors: { _form: NOT_SHAREABLE },
-      values: form.values,
-    };
   if (!report.vendorNotifiedAt)
     return {
       ok: false,
@@ -399,7 +384,7 @@ export async function shareMessage(
     const writtenAt = await shareEventWithOrganization(
       tx,
       report.id,
-      form.data.event,
+      input.event,
       actor.id,
       now,
     );
@@ -416,7 +401,7 @@ export async function shareMessage(
     return true;
   });
   return shared
-    ? { ok: true, data: undefined }
+    ? DONE
     : { ok: false, errors: { _form: NOT_SHAREABLE }, values: {} };
 }
 

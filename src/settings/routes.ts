@@ -101,7 +101,7 @@ export function settingsRoutes(deps: Deps) {
     const outcome = await saveClockSettings(
       deps,
       actorOf(req),
-      form.data,
+      form.value,
       auditContextOf(req),
     );
     if (!outcome.ok)

@@ -59,10 +59,10 @@ export function adminUserRoutes(deps: Deps) {
   router.post("/admin/users", async (req, res) => {
     const form = parseForm(createAccountSchema, req.body);
     if (!form.ok) return renderList(req, res, 422, form);
-    const outcome = await createAccount(deps, actorOf(req), form.data);
+    const outcome = await createAccount(deps, actorOf(req), form.value);
     if (!outcome.ok)
       return renderList(req, res, 422, {
-        values: form.data,
+        values: form.value,
         errors: outcome.errors,
       });
     flash(
@@ -83,12 +83,12 @@ export function adminUserRoutes(deps: Deps) {
       deps,
       actorOf(req),
       req.params.publicId,
-      form.data.role,
+      form.value.role,
     );
     flash(
       req,
       "success",
-      `${user.email} is now ${ROLE_LABELS[form.data.role]}; their sessions were ended.`,
+      `${user.email} is now ${ROLE_LABELS[form.value.role]}; their sessions were ended.`,
     );
     res.redirect(303, "/admin/users");
   });
