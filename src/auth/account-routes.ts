@@ -119,12 +119,12 @@ export function accountSecurityRoutes(deps: Deps) {
       deps,
       actorOf(req)!,
       req.user!,
-      form.data.pgp_public_key,
+      form.value.pgp_public_key,
       auditContextOf(req),
     );
     if (!outcome.ok)
       return renderAccount(req, res, 422, outcome.errors, {
-        pgp_public_key: form.data.pgp_public_key,
+        pgp_public_key: form.value.pgp_public_key,
       });
     flash(
       req,
