@@ -89,14 +89,19 @@ async function mailOneTimeLink(
 /** Mails a fresh confirmation link; earlier unused ones stop working. */
 export async function sendEmailVerification(deps: DbClock, user: User) {
   if (user.emailVerifiedAt) return;
-  await deps.db.transaction().execute((tx) =>
-    mailOneTimeLink(tx, deps, user, {
-      purpose: "verify_email",
-      validMs: VERIFY_EMAIL_VALID_MS,
-      path: "/verify-email",
-      template: "verify_email",
-    }),
-  );
+  await deps.db
+    .transaction()
+    .execute((tx) => mailEmailVerification(tx, deps, user));
+}
+
+/** The confirmation link, inside the caller's transaction (registration's). */
+export function mailEmailVerification(tx: DbOrTx, deps: DbClock, user: User) {
+  return mailOneTimeLink(tx, deps, user, {
+    purpose: "verify_email",
+    validMs: VERIFY_EMAIL_VALID_MS,
+    path: "/verify-email",
+    template: "verify_email",
+  });
 }
 
 /**

@@ -32,7 +32,7 @@ import { newPublicId } from "../ids.js";
 import { enqueueMail } from "../mail/outbox.js";
 import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
-import { notifyEmailTaken, sendEmailVerification } from "./account-service.js";
+import { mailEmailVerification, notifyEmailTaken } from "./account-service.js";
 import {
   countAdmins,
   findPasswordHash,
@@ -93,22 +93,26 @@ export async function registerResearcher(
     await notifyEmailTaken(deps, existing);
     return { ok: true, value: { email: input.email } };
   }
-  const user = await insertUser(deps.db, {
-    publicId: newPublicId(),
-    email: input.email,
-    displayName: input.displayName,
-    role: "researcher",
-    passwordHash,
-    createdAt: deps.clock.now(),
+  // The account, its audit entry and its confirmation mail: all or nothing.
+  const user = await deps.db.transaction().execute(async (tx) => {
+    const user = await insertUser(tx, {
+      publicId: newPublicId(),
+      email: input.email,
+      displayName: input.displayName,
+      role: "researcher",
+      passwordHash,
+      createdAt: deps.clock.now(),
+    });
+    await recordAudit(tx, {
+      action: "user.created",
+      actor: user,
+      target: { type: "user", id: user.publicId },
+      details: { role: user.role, via: "registration" },
+      at: user.createdAt,
+    });
+    await mailEmailVerification(tx, deps, user);
+    return user;
   });
-  await recordAudit(deps.db, {
-    action: "user.created",
-    actor: user,
-    target: { type: "user", id: user.publicId },
-    details: { role: user.role, via: "registration" },
-    at: user.createdAt,
-  });
-  await sendEmailVerification(deps, user);
   return { ok: true, value: { email: user.email } };
 }
 

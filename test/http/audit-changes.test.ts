@@ -8,6 +8,7 @@ import { verifyAuditChain } from "../../src/audit/service.js";
 import type { Organization } from "../../src/orgs/types.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {
+  anonymous,
   createTestContext,
   createUser,
   shown,
@@ -168,6 +169,32 @@ describe("audit entries for report changes", () => {
       assert.deepEqual(outbox, [], "no mail for a comment that was not made");
     } finally {
       await sql`drop trigger refuse_comment_entry`.execute(ctx.db);
+    }
+  });
+
+  it("registers an account and its entry together: no entry, no account and no mail", async () => {
+    await sql`create temp trigger refuse_created_entry before insert on main.audit_log
+      when new.action = 'user.created'
+      begin select raise(abort, 'audit refused'); end`.execute(ctx.db);
+    try {
+      const browser = await anonymous(ctx);
+      await browser.refreshCsrf("/register");
+      const res = await browser.post("/register", {
+        email: "unlogged@example.test",
+        displayName: "Unlogged Finder",
+        password: "a long passphrase for finding",
+      });
+      assert.equal(res.status, 500);
+      const users = await ctx.db
+        .selectFrom("users")
+        .select("id")
+        .where("email", "=", "unlogged@example.test")
+        .execute();
+      assert.deepEqual(users, [], "no account without its entry");
+      const outbox = await ctx.db.selectFrom("outbox").select("id").execute();
+      assert.deepEqual(outbox, [], "no confirmation mail for it either");
+    } finally {
+      await sql`drop trigger refuse_created_entry`.execute(ctx.db);
     }
   });
 
