@@ -17,6 +17,7 @@ import {
   consumeToken,
   findValidToken,
   issueToken,
+  retireAllTokens,
   retireSetupTokens,
 } from "../auth/tokens.js";
 import type { Deps } from "../deps.js";
@@ -285,6 +286,9 @@ export async function setPasswordWithToken(
       );
     }
     await setPasswordHash(tx, user.id, hash, now);
+    // Every other link in old mail (an unused invitation, an email change
+    // someone else started) dies with the sessions.
+    await retireAllTokens(tx, user.id, now);
     await deleteUserSessions(tx, user.id);
     // The link arrived by mail, so the address is proven.
     await markEmailVerified(tx, user.id, now);

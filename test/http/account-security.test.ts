@@ -15,6 +15,7 @@ import {
   type TestUser,
 } from "../support/harness.js";
 import { reportFields } from "../support/reports.js";
+import { issueToken } from "../../src/auth/tokens.js";
 
 /** The newest mail to an address, and the first link in it to a path. */
 async function mailLink(ctx: TestContext, to: string, pathPrefix: string) {
@@ -507,6 +508,43 @@ describe("password reset", () => {
       password: TEST_PASSWORD,
     });
     assert.equal(old.status, 401);
+  });
+
+  it("a completed reset retires every other link of the account (an unused invitation too)", async () => {
+    const who = await createUser(ctx, "org_contact", {
+      email: "invited-twice@example.test",
+    });
+    // An invitation link still unused in an old mail: whoever finds it later
+    // must not be able to set the password after the owner reset it.
+    const invitation = await issueToken(
+      ctx.db,
+      "set_password",
+      who.user.id,
+      ctx.clock.now(),
+      7 * 24 * 3_600_000,
+      null,
+    );
+    await ask("invited-twice@example.test");
+    const { link } = await mailLink(
+      ctx,
+      "invited-twice@example.test",
+      "/password/set?token=",
+    );
+    const browser = await anonymous(ctx);
+    const form = await browser.agent.get(link);
+    browser.csrf = csrfFrom(form.text);
+    const set = await browser.post("/password/set", {
+      token: new URL(link, "http://x").searchParams.get("token")!,
+      password: "my brand new long passphrase",
+      confirm: "my brand new long passphrase",
+    });
+    assert.equal(set.status, 303);
+    const anon = await anonymous(ctx);
+    assert.equal(
+      (await anon.agent.get(`/password/set?token=${invitation}`)).status,
+      400,
+      "the old invitation no longer sets the password",
+    );
   });
 
   it("a reset link expires after 30 minutes, and a newer one retires the older", async () => {
