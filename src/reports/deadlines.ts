@@ -185,13 +185,23 @@ export function changeDeadline(
 }
 
 /** The organization asks for a later deadline; a triager decides. */
-export function requestExtension(
+export async function requestExtension(
   deps: Pick<Deps, "db" | "clock" | "config">,
   actor: Actor,
   report: Report,
   input: DeadlineInput,
   request: AuditRequestContext | null,
 ): Promise<Outcome<void>> {
+  requireOn(actor, "report:request_extension", report);
+  // One open request at a time: each one mails the triage team.
+  if (report.extensionRequestedTo)
+    return {
+      ok: false,
+      errors: {
+        _form: `You already asked for more time, until ${formatDateTime(report.extensionRequestedTo)}. The CERT decides that request first; you can ask again afterwards.`,
+      },
+      values: input,
+    };
   return newDeadline(
     deps,
     actor,

@@ -115,7 +115,7 @@ const TRIAGE_STATES: readonly State[] = [
 ];
 
 /** The disclosure deadline panel: who may move it or ask for more time, now. */
-function deadlineView(actor: Actor, report: Report) {
+function deadlineView(actor: Actor, report: Report, pageForm: PageForm | null) {
   const facts = accessFacts(report);
   if (!report.disclosureDueAt || !isRunning("disclosure", report.state))
     return null;
@@ -129,6 +129,11 @@ function deadlineView(actor: Actor, report: Report) {
       : null,
     canSet,
     canRequest,
+    // While a request is open nobody asks again, unless one was just refused
+    // (two tabs): the form is shown again with what was typed.
+    showRequestForm:
+      canRequest &&
+      (!report.extensionRequestedTo || pageForm?.form === "extension"),
   };
 }
 
@@ -371,7 +376,7 @@ export async function reportPage(
       upload: can(actor, "report:upload", facts),
       letter: can(actor, "report:letter", facts),
     },
-    deadline: deadlineView(actor, report),
+    deadline: deadlineView(actor, report, pageForm),
     caseFacts: {
       ...cases,
       // Facts nobody knows yet are news only to the staff who record them.

@@ -173,4 +173,38 @@ describe("moving the disclosure deadline and asking for more time", () => {
       .execute();
     assert.equal(audit.length, 5);
   });
+
+  it("refuses a second request for more time while the first is open, and keeps what was typed", async () => {
+    const first = await contact.post(`/reports/${id}/extension`, {
+      date: "2026-09-30",
+      reason: "The vendor of our booking system ships the fix in September.",
+    });
+    assert.equal(first.status, 303);
+    const requestsOnTimeline = async () =>
+      (
+        await ctx.db
+          .selectFrom("report_events")
+          .select("id")
+          .where("action", "=", "extension_requested")
+          .execute()
+      ).length;
+    const before = await requestsOnTimeline();
+    const second = await contact.post(`/reports/${id}/extension`, {
+      date: "2026-12-31",
+      reason: "Actually, the end of the year.",
+    });
+    assert.equal(second.status, 422);
+    assert.match(second.text, /already asked for more time/);
+    assert.match(second.text, /Actually, the end of the year\./);
+    assert.equal(
+      (await row()).extension_requested_to,
+      Date.parse("2026-09-30T23:59:00Z"),
+      "the open request is unchanged",
+    );
+    assert.equal(
+      await requestsOnTimeline(),
+      before,
+      "no second request recorded",
+    );
+  });
 });
