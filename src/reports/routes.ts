@@ -364,9 +364,17 @@ export function reportRoutes(deps: Deps) {
     signedIn,
     allowedOn("report:comment"),
     commentLimit,
-    formPost("comment", commentSchema, addComment, "Your comment was added.", {
-      anchor: "#timeline",
-    }),
+    formPost(
+      // The answer box at the top of the page keeps its own errors and text.
+      (req) => (req.body?.answer === "1" ? "answer" : "comment"),
+      commentSchema,
+      addComment,
+      (kind) =>
+        kind === "answer"
+          ? "Your answer was sent to the CERT; the report continues where it was."
+          : "Your comment was added.",
+      { anchor: "#timeline" },
+    ),
   );
   router.post(
     `${onReport}/notes`,
