@@ -148,6 +148,7 @@ export async function reportPage(
   const relation = relationTo(actor, facts);
   const staff = can(actor, "report:view_internal", facts);
   const canComment = can(actor, "report:comment", facts);
+  const seesRevisions = can(actor, "report:view_revisions", facts);
   const [events, attachments, organizations] = await Promise.all([
     listEvents(deps.db, report.id, readableAudiences(relation)),
     listAttachments(deps.db, report.id),
@@ -351,6 +352,13 @@ export async function reportPage(
           e.kind === "disclosure_request")
           ? e.body
           : null,
+      // The version a researcher's edit replaced, for staff.
+      revisionHref:
+        seesRevisions &&
+        e.kind === "field_change" &&
+        e.action === "submission_edited"
+          ? `/reports/${report.publicId}/revisions#revision-${e.id}`
+          : null,
       at: formatDateTime(e.createdAt),
     })),
     infoRequest: answering
@@ -397,6 +405,7 @@ export async function reportPage(
       assign: can(actor, "report:assign", facts),
       upload: can(actor, "report:upload", facts),
       letter: can(actor, "report:letter", facts),
+      editSubmission: can(actor, "report:edit_submission", facts),
     },
     deadline: deadlineView(actor, report, pageForm),
     caseFacts: {
