@@ -199,6 +199,19 @@ export const CHANGES = {
       sentence: "There is a new comment on the report.",
     },
   },
+  // A comment on the draft advisory (advisories/service.ts), marked as such.
+  advisory_comment: {
+    kind: "comment",
+    action: "draft_advisory",
+    visibility: "public",
+    timeline: "commented on the draft advisory",
+    audit: "report.commented",
+    notify: ["reporter", "triage", "org"],
+    mail: {
+      subject: "Comment on the draft advisory",
+      sentence: "There is a new comment on the draft advisory.",
+    },
+  },
   // Staff only, never mailed.
   note: { ...internalNote, audit: "report.note_added" },
   share: {

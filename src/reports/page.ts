@@ -12,7 +12,11 @@ import { formatDateTime, ROLE_LABELS } from "../format.js";
 import type { FieldErrors } from "../http/validation.js";
 import { MAX_FILES } from "../http/uploads.js";
 import { keptOptions } from "../http/option-tags.js";
-import { advisoryDraftFor, creditProposalFor } from "../advisories/service.js";
+import {
+  advisoryDraftFor,
+  creditProposalFor,
+  draftAdvisoryFor,
+} from "../advisories/service.js";
 import { disclosureRequestView } from "./disclosure-request.js";
 import { renderMarkdown } from "../markdown.js";
 import { toSimilarTitleQuery } from "./search-query.js";
@@ -276,6 +280,14 @@ export async function reportPage(
         : "nobody",
     },
     creditProposal: await creditProposalFor(deps, actor, report),
+    draftAdvisory: await draftAdvisoryFor(deps, actor, report).then(
+      (draft) =>
+        draft && {
+          ...draft,
+          canComment: canComment,
+          form: formState(pageForm, "draftComment"),
+        },
+    ),
     disclosureRequest: disclosureRequest && {
       ...disclosureRequest,
       form: formState(

@@ -29,6 +29,7 @@ import { HOUR_MS, MINUTE_MS, limiter } from "../http/rate-limits.js";
 import {
   advisorySchema,
   answerCreditProposal,
+  commentOnDraftAdvisory,
   creditAnswerSchema,
   saveAdvisory,
 } from "../advisories/service.js";
@@ -413,6 +414,19 @@ export function reportRoutes(deps: Deps) {
     signedIn,
     allowedOn("report:write_advisory"),
     formPost("advisory", advisorySchema, saveAdvisory, "Advisory saved."),
+  );
+  router.post(
+    `${onReport}/draft-advisory/comments`,
+    signedIn,
+    allowedOn("report:read_draft_advisory"),
+    commentLimit,
+    formPost(
+      "draftComment",
+      commentSchema,
+      commentOnDraftAdvisory,
+      "Your comment on the draft advisory was added.",
+      { anchor: "#timeline" },
+    ),
   );
   router.post(
     `${onReport}/deadline`,

@@ -171,6 +171,10 @@ const ACCESS: Record<string, Access> = {
   },
   "POST /reports/:id/extension": { kind: "object", params: { id: "report" } },
   "POST /reports/:id/advisory": { kind: "object", params: { id: "report" } },
+  "POST /reports/:id/draft-advisory/comments": {
+    kind: "object",
+    params: { id: "report" },
+  },
   "POST /reports/:id/share": { kind: "object", params: { id: "report" } },
   "POST /reports/:id/assign": { kind: "object", params: { id: "report" } },
   "POST /reports/:id/attachments": { kind: "object", params: { id: "report" } },
