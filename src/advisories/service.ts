@@ -258,9 +258,9 @@ export async function draftAdvisoryFor(
   const draft = await findAdvisory(deps.db, report.id);
   if (!draft?.title || draft.publishedAt) return null;
   const credits = await proposedCredits(deps, report, draft);
-  // Credit names whoever reported: an organization reads them before
-  // publication only if the researcher let it know who they are.
-  const seesCredit = can(actor, "report:see_reporter", facts);
+  // Credit names whoever reported: the organization reads them only once
+  // published (the researcher may not have revealed themselves to it).
+  const seesCredit = can(actor, "report:answer_credit", facts);
   return {
     title: draft.title,
     summaryHtml: renderMarkdown(draft.summary),

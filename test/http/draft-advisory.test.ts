@@ -108,7 +108,7 @@ describe("the draft advisory: read and commented on by everyone on the case befo
     await assertNotFound(contactA, report.publicId);
   });
 
-  it("shows the researcher and the notified organization the draft as it would be published; credit names only to whom may know them", async () => {
+  it("shows the researcher and the notified organization the draft as it would be published; credit names only to the researcher", async () => {
     const report = await forwarded();
     await saveDraft(report.publicId);
     const own = panelOf(
@@ -132,6 +132,20 @@ describe("the draft advisory: read and commented on by everyone on the case befo
       org,
       /shown to your organization when the advisory is published/,
     );
+
+    // Not even when the researcher revealed themselves to the organization.
+    const revealed = await insertReport(ctx, {
+      reporterId: rheaId,
+      organizationId: orgA.id,
+      state: "fix_verified",
+      revealIdentity: true,
+    });
+    await saveDraft(revealed.publicId);
+    const told = panelOf(
+      (await contactA.agent.get(`/reports/${revealed.publicId}`)).text,
+    );
+    assert.ok(told.includes(DRAFT.title));
+    assert.doesNotMatch(told, /Rhea Real-Name \(Finder\)/);
 
     // Staff have the form, not the read-only panel.
     const staff = await triager.agent.get(`/reports/${report.publicId}`);
