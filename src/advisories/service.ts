@@ -14,7 +14,7 @@ import {
 } from "../orgs/repository.js";
 import { cweLabel } from "../reports/cwe.js";
 import { recordChange } from "../reports/changes.js";
-import { userNames } from "../reports/repository.js";
+import { touchReport, userNames } from "../reports/repository.js";
 import { accessFacts, type Report } from "../reports/types.js";
 import { publicationBlocker } from "../reports/workflow.js";
 import {
@@ -234,6 +234,82 @@ export async function saveAdvisory(
         at: now,
         body: "The CERT proposed the credit for the advisory; the researcher is asked to accept or decline it.",
       });
+  });
+  return DONE;
+}
+
+/**
+ * The draft advisory as the researcher and the notified organization read it
+ * before publication: title, summary, CVE ID and the credit as it would be
+ * published. Null when there is no saved draft, after publication, and for
+ * anyone the policy does not let read it (staff have the form instead).
+ */
+export async function draftAdvisoryFor(
+  deps: Pick<Deps, "db">,
+  actor: Actor,
+  report: Report,
+) {
+  const facts = accessFacts(report);
+  if (
+    !can(actor, "report:read_draft_advisory", facts) ||
+    can(actor, "report:write_advisory", facts)
+  )
+    return null;
+  const draft = await findAdvisory(deps.db, report.id);
+  if (!draft?.title || draft.publishedAt) return null;
+  const credits = await proposedCredits(deps, report, draft);
+  // Credit names whoever reported: the organization reads them only once
+  // published (the researcher may not have revealed themselves to it).
+  const seesCredit = can(actor, "report:answer_credit", facts);
+  return {
+    title: draft.title,
+    summaryHtml: renderMarkdown(draft.summary),
+    cveId: draft.cveId,
+    credits: seesCredit
+      ? draft.credits !== null && draft.creditAnswer === "declined"
+        ? []
+        : credits.map((c) => `${c.name} (${CREDIT_TYPE_LABELS[c.type]})`)
+      : null,
+    creditNote: !seesCredit
+      ? "The credit is shown to your organization when the advisory is published."
+      : draft.credits !== null && draft.creditAnswer === "pending"
+        ? "Proposed: the researcher has not yet accepted or declined it."
+        : null,
+    updated: formatDateTime(draft.updatedAt),
+  };
+}
+
+/**
+ * A comment on the draft advisory, by anyone who may read it: on the
+ * timeline marked as such, for everyone on the case, and mailed.
+ */
+export async function commentOnDraftAdvisory(
+  deps: Pick<Deps, "db" | "clock" | "config">,
+  actor: Actor,
+  report: Report,
+  { body }: { body: string },
+  request: AuditRequestContext | null = null,
+): Promise<Outcome<void>> {
+  const facts = accessFacts(report);
+  if (
+    !can(actor, "report:read_draft_advisory", facts) ||
+    !can(actor, "report:comment", facts)
+  )
+    throw new NotFoundError();
+  // No draft to read is no draft to comment on: the same 404.
+  const draft = await findAdvisory(deps.db, report.id);
+  if (!draft?.title || draft.publishedAt) throw new NotFoundError();
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (tx) => {
+    await touchReport(tx, report.id, now);
+    await recordChange(tx, deps, {
+      change: "advisory_comment",
+      report,
+      actor,
+      at: now,
+      request,
+      body,
+    });
   });
   return DONE;
 }

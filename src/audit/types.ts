@@ -49,6 +49,7 @@ export const AUDIT_ACTIONS = [
   "user.notifications_changed",
   "user.pgp_key_set",
   "user.pgp_key_removed",
+  "report.submission_edited",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

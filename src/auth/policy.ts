@@ -76,6 +76,9 @@ export const REPORT_ACTIONS = [
   "report:answer_disclosure", // the CERT answers that request "not yet"
   "report:view_viewers", // roles and organizations that viewed it (audit/service.ts)
   "report:share_message", // show the organization a message the researcher and the CERT exchanged
+  "report:edit_submission", // the researcher corrects title, asset and text until acknowledged
+  "report:view_revisions", // the versions an edit replaced
+  "report:read_draft_advisory", // read and comment on the advisory before publication
 ] as const;
 export type ReportAction = (typeof REPORT_ACTIONS)[number];
 
@@ -143,6 +146,13 @@ const reportRules: Record<ReportAction, readonly Relation[]> = {
   // Only a triager decides that the organization reads what the researcher
   // told the CERT before it was involved.
   "report:share_message": ["staff"],
+  // What the researcher filed is theirs to correct until the CERT has read it.
+  "report:edit_submission": ["reporter"],
+  // What was replaced stays on record for the CERT, not for anyone else.
+  "report:view_revisions": ["staff"],
+  // Everyone on the case reads the advisory before the public does (the
+  // organization only once notified: relationTo).
+  "report:read_draft_advisory": ["staff", "reporter", "org_contact"],
 };
 
 /** Actions that exist only while the report stands somewhere, whoever asks. */
@@ -153,6 +163,11 @@ const stateRules: Partial<
   "report:letter": (r) =>
     r.state === "disclosed" ||
     (r.state === "closed" && r.resolution === "resolved"),
+  // Once a triager acknowledged it, the report they read stays as it was.
+  "report:edit_submission": (r) => r.state === "submitted",
+  // After publication the advisory is public (advisoryIsPublic); no draft is left.
+  "report:read_draft_advisory": (r) =>
+    r.state !== undefined && r.state !== "disclosed",
 };
 
 /**

@@ -28,6 +28,20 @@ export interface UserPgpKeysTable {
   created_at: number;
 }
 
+/** A version of a report's text that its researcher's edit replaced (staff only). */
+export interface ReportRevisionsTable {
+  id: Generated<number>;
+  report_id: number;
+  event_id: number;
+  edited_by: number;
+  title: string;
+  asset: string;
+  description: string;
+  steps: string;
+  impact: string;
+  created_at: number;
+}
+
 export interface RecoveryCodesTable {
   id: Generated<number>;
   user_id: number;
@@ -257,6 +271,7 @@ export interface Database {
   outbox: OutboxTable;
   outbox_fanouts: OutboxFanoutTable;
   user_pgp_keys: UserPgpKeysTable;
+  report_revisions: ReportRevisionsTable;
   audit_log: AuditLogTable;
   settings: SettingsTable;
   search_index_version: SearchIndexVersionTable;

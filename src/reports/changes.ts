@@ -199,6 +199,19 @@ export const CHANGES = {
       sentence: "There is a new comment on the report.",
     },
   },
+  // A comment on the draft advisory (advisories/service.ts), marked as such.
+  advisory_comment: {
+    kind: "comment",
+    action: "draft_advisory",
+    visibility: "public",
+    timeline: "commented on the draft advisory",
+    audit: "report.commented",
+    notify: ["reporter", "triage", "org"],
+    mail: {
+      subject: "Comment on the draft advisory",
+      sentence: "There is a new comment on the draft advisory.",
+    },
+  },
   // Staff only, never mailed.
   note: { ...internalNote, audit: "report.note_added" },
   share: {
@@ -211,6 +224,21 @@ export const CHANGES = {
     mail: null,
   },
   triage_changed: { ...triageDetails, audit: "report.triage_changed" },
+  // The researcher's correction before acknowledgment (submission-edit.ts);
+  // the version it replaced is kept for staff (report_revisions).
+  submission_edited: {
+    kind: "field_change",
+    action: "submission_edited",
+    visibility: "public",
+    timeline: "edited the report",
+    audit: "report.submission_edited",
+    notify: ["triage"],
+    mail: {
+      subject: "Edited by the researcher",
+      sentence:
+        "The researcher corrected the report before it was acknowledged; the earlier version is kept on the report.",
+    },
+  },
   assigned: {
     kind: "assignment",
     visibility: "internal",
@@ -370,13 +398,13 @@ export interface ChangeRecord {
 /**
  * Writes a change's timeline entry, audit entry and mail, inside the caller's
  * transaction (the one that made the change), so they commit or roll back
- * together with it.
+ * together with it. Returns the timeline entry's ID.
  */
 export async function recordChange(
   tx: DbOrTx,
   deps: Pick<Deps, "db" | "clock" | "config">,
   record: ChangeRecord,
-): Promise<void> {
+): Promise<number> {
   const def: ChangeDef = CHANGES[record.change];
   const { report, actor, at } = record;
   const eventId = await insertEvent(tx, {
@@ -409,4 +437,5 @@ export async function recordChange(
       mail: def.mail,
       detail: record.mailDetail,
     });
+  return eventId;
 }

@@ -15,12 +15,25 @@ export const NEW_ORGANIZATION = "new";
 const asList = (v: unknown) =>
   v === undefined ? [] : Array.isArray(v) ? v : [v];
 
+/** What the researcher wrote, as filed and as corrected before acknowledgment. */
+const submissionFields = {
+  title: text("Title", 5, 200),
+  asset: text("Affected asset", 2, 500),
+  description: text("Description", 20, 50_000),
+  steps: text("Steps to reproduce", 5, 50_000),
+  impact: text("Impact", 5, 20_000),
+};
+
+/** The researcher's correction of their report (submission-edit.ts). */
+export const submissionEditSchema = z.object(submissionFields);
+export type SubmissionEditInput = z.infer<typeof submissionEditSchema>;
+
 export const reportFormSchema = z
   .object({
-    title: text("Title", 5, 200),
+    title: submissionFields.title,
     organization: z.string().max(40).default(""),
     newOrganization: optionalText("Organization name", 200),
-    asset: text("Affected asset", 2, 500),
+    asset: submissionFields.asset,
     cwe: z
       .string({ error: "Choose a weakness." })
       .refine(isKnownCwe, "Choose a weakness from the list, or “Other”."),
@@ -28,9 +41,9 @@ export const reportFormSchema = z
       (v) => v === "" || scoreCvss(v) !== null,
       "Enter a complete CVSS 3.1 or 4.0 vector, like CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N, or leave it empty.",
     ),
-    description: text("Description", 20, 50_000),
-    steps: text("Steps to reproduce", 5, 50_000),
-    impact: text("Impact", 5, 20_000),
+    description: submissionFields.description,
+    steps: submissionFields.steps,
+    impact: submissionFields.impact,
     dataExposed: z.preprocess(
       asList,
       z

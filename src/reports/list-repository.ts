@@ -37,6 +37,11 @@ export interface ListFilters {
   assignee?: { kind: "user"; userId: number } | { kind: "unassigned" };
   /** Only reports whose acknowledgment or triage is overdue at this instant. */
   overdueAt?: Date;
+  /**
+   * Only reports waiting for their researcher: in one of these states, or
+   * with a proposed credit not yet answered (workflow.ts waitingForResearcher).
+   */
+  waitingInStates?: readonly State[];
   /** Full-text words (toIndexedSearchQuery); only with the "filing" sort, newest first. */
   text?: TextQuery;
 }
@@ -166,6 +171,24 @@ function applyFilters(query: ReportsQuery, filters: ListFilters): ReportsQuery {
     q = q.where("r.assignee_id", "=", filters.assignee.userId);
   if (filters.overdueAt)
     q = q.where(overdueCondition(filters.overdueAt.getTime()));
+  if (filters.waitingInStates) {
+    const states = [...filters.waitingInStates];
+    q = q.where((eb) =>
+      eb.or([
+        ...(states.length ? [eb("r.state", "in", states)] : []),
+        eb.exists(
+          eb
+            .selectFrom("advisories as adv")
+            .select("adv.report_id")
+            .whereRef("adv.report_id", "=", "r.id")
+            .where("adv.credit_answer", "=", "pending")
+            .where("adv.published_at", "is", null)
+            .where("adv.credits", "is not", null)
+            .where("adv.credits", "!=", "[]"),
+        ),
+      ]),
+    );
+  }
   return q;
 }
 

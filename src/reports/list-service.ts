@@ -23,7 +23,12 @@ import {
 import { CERT_CLOCKS, dueText, isRunning } from "./clocks.js";
 import { searchWords } from "./search-query.js";
 import { accessFacts } from "./types.js";
-import { STATE_INFO, type State } from "./workflow.js";
+import {
+  RESEARCHER_TURN,
+  STATE_INFO,
+  waitingForResearcher,
+  type State,
+} from "./workflow.js";
 
 /*
  * The report lists as pages: a researcher's own, an organization's and the
@@ -223,18 +228,73 @@ export async function listPage(
   };
 }
 
-/** A researcher's own reports, latest activity first. */
+/** How many reports waiting for the researcher "My reports" lists first. */
+export const WAITING_LIMIT = 50;
+
+export type MyListItemView = ListItemView & {
+  /** What the researcher is asked to do; null when nothing waits for them. */
+  waitingFor: string | null;
+};
+
+export interface MyReportsView extends ListPageView {
+  items: MyListItemView[];
+  /** The reports waiting for the researcher, first on the page. */
+  waiting: MyListItemView[];
+}
+
+/**
+ * A researcher's own reports, latest activity first, after the ones that
+ * wait for them (workflow.ts waitingForResearcher), marked in both lists.
+ */
 export async function myReports(
   deps: Deps,
   actor: Actor | null,
   query: RawQuery,
-): Promise<ListPageView> {
+): Promise<MyReportsView> {
   if (!actor || !can(actor, "report:list_own")) throw new NotFoundError();
-  return listPage(deps, actor, {
-    path: "/reports",
-    scope: { kind: "reporter", reporterId: actor.id },
-    cursor: one(query.cursor),
-  });
+  const scope: ListScope = { kind: "reporter", reporterId: actor.id };
+  const { sort, direction } = LIST_ORDERS[DEFAULT_SORT];
+  const [page, waitingPage] = await Promise.all([
+    listPage(deps, actor, {
+      path: "/reports",
+      scope,
+      cursor: one(query.cursor),
+    }),
+    findReportListPage(deps.db, {
+      scope,
+      filters: { waitingInStates: Object.keys(RESEARCHER_TURN) as State[] },
+      sort,
+      direction,
+      limit: WAITING_LIMIT,
+    }),
+  ]);
+  const now = deps.clock.now();
+  // Every row found matched the rule; one outside the states matched on its credit.
+  const waitingFor = new Map(
+    waitingPage.items
+      .filter((item) => can(actor, "report:view", accessFacts(item)))
+      .map((item) => [
+        item.publicId,
+        {
+          item,
+          waitingFor: waitingForResearcher({
+            state: item.state,
+            creditAnswerPending: true,
+          })!,
+        },
+      ]),
+  );
+  return {
+    ...page,
+    waiting: [...waitingFor.values()].map(({ item, waitingFor }) => ({
+      ...itemView(actor, item, now),
+      waitingFor,
+    })),
+    items: page.items.map((item) => ({
+      ...item,
+      waitingFor: waitingFor.get(item.publicId)?.waitingFor ?? null,
+    })),
+  };
 }
 
 /** Reports forwarded to the contact's organizations (from vendor_notified on). */

@@ -12,7 +12,11 @@ import { formatDateTime, ROLE_LABELS } from "../format.js";
 import type { FieldErrors } from "../http/validation.js";
 import { MAX_FILES } from "../http/uploads.js";
 import { keptOptions } from "../http/option-tags.js";
-import { advisoryDraftFor, creditProposalFor } from "../advisories/service.js";
+import {
+  advisoryDraftFor,
+  creditProposalFor,
+  draftAdvisoryFor,
+} from "../advisories/service.js";
 import { disclosureRequestView } from "./disclosure-request.js";
 import { renderMarkdown } from "../markdown.js";
 import { toSimilarTitleQuery } from "./search-query.js";
@@ -147,6 +151,8 @@ export async function reportPage(
   const facts = accessFacts(report);
   const relation = relationTo(actor, facts);
   const staff = can(actor, "report:view_internal", facts);
+  const canComment = can(actor, "report:comment", facts);
+  const seesRevisions = can(actor, "report:view_revisions", facts);
   const [events, attachments, organizations] = await Promise.all([
     listEvents(deps.db, report.id, readableAudiences(relation)),
     listAttachments(deps.db, report.id),
@@ -197,6 +203,15 @@ export async function reportPage(
   );
   const cases = caseView(actor, report);
   const disclosureRequest = disclosureRequestView(actor, report);
+  // While the CERT waits for this researcher, their comment is the answer
+  // (service.ts addComment): the question and the box to answer it come first.
+  const answering =
+    relation === "reporter" && report.state === "needs_info" && canComment;
+  const question = answering
+    ? [...events]
+        .reverse()
+        .find((e) => e.kind === "transition" && e.action === "request_info")
+    : undefined;
 
   return {
     report: {
@@ -265,6 +280,14 @@ export async function reportPage(
         : "nobody",
     },
     creditProposal: await creditProposalFor(deps, actor, report),
+    draftAdvisory: await draftAdvisoryFor(deps, actor, report).then(
+      (draft) =>
+        draft && {
+          ...draft,
+          canComment: canComment,
+          form: formState(pageForm, "draftComment"),
+        },
+    ),
     disclosureRequest: disclosureRequest && {
       ...disclosureRequest,
       form: formState(
@@ -341,26 +364,45 @@ export async function reportPage(
           e.kind === "disclosure_request")
           ? e.body
           : null,
+      // The version a researcher's edit replaced, for staff.
+      revisionHref:
+        seesRevisions &&
+        e.kind === "field_change" &&
+        e.action === "submission_edited"
+          ? `/reports/${report.publicId}/revisions#revision-${e.id}`
+          : null,
       at: formatDateTime(e.createdAt),
     })),
-    actions: availableTransitions(report, relation, now).map((t) => ({
-      name: t.name,
-      label: t.label,
-      form: formState(pageForm, t.name),
-      messageLabel:
-        t.message === "required" ? "Message (required)" : "Message (optional)",
-      danger: t.name === "withdraw" || t.name === "reject_fix",
-      confirm:
-        t.name === "withdraw"
-          ? "Withdraw this report? The CERT will stop working on it."
-          : null,
-      // The notice's own message is the first one the organization reads.
-      audience:
-        t.name === "notify_vendor"
-          ? audience.withOrganization
-          : audience.public,
-      needsResolution: t.name === "close",
-    })),
+    infoRequest: answering
+      ? {
+          questionHtml: question?.body ? renderMarkdown(question.body) : null,
+          askedAt: question ? formatDateTime(question.createdAt) : null,
+          ...formState(pageForm, "answer"),
+        }
+      : null,
+    // The answer box at the top takes this step; a second button would repeat it.
+    actions: availableTransitions(report, relation, now)
+      .filter((t) => !(answering && t.name === "provide_info"))
+      .map((t) => ({
+        name: t.name,
+        label: t.label,
+        form: formState(pageForm, t.name),
+        messageLabel:
+          t.message === "required"
+            ? "Message (required)"
+            : "Message (optional)",
+        danger: t.name === "withdraw" || t.name === "reject_fix",
+        confirm:
+          t.name === "withdraw"
+            ? "Withdraw this report? The CERT will stop working on it."
+            : null,
+        // The notice's own message is the first one the organization reads.
+        audience:
+          t.name === "notify_vendor"
+            ? audience.withOrganization
+            : audience.public,
+        needsResolution: t.name === "close",
+      })),
     resolutions: [
       { value: "", label: "Choose…" },
       ...RESOLUTIONS.filter((r) => r !== "withdrawn").map((r) => ({
@@ -369,12 +411,13 @@ export async function reportPage(
       })),
     ],
     can: {
-      comment: can(actor, "report:comment", facts),
+      comment: canComment,
       note: can(actor, "report:add_note", facts),
       triage: can(actor, "report:edit_triage", facts),
       assign: can(actor, "report:assign", facts),
       upload: can(actor, "report:upload", facts),
       letter: can(actor, "report:letter", facts),
+      editSubmission: can(actor, "report:edit_submission", facts),
     },
     deadline: deadlineView(actor, report, pageForm),
     caseFacts: {

@@ -664,3 +664,97 @@ export async function setDisclosureRequest(
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
+
+/** The text a researcher may correct before acknowledgment, and its earlier versions. */
+export interface SubmissionText {
+  title: string;
+  asset: string;
+  description: string;
+  steps: string;
+  impact: string;
+}
+
+/**
+ * Replaces the report's text only while it is still "submitted" (a triager
+ * may acknowledge it a moment before); false when it no longer is. The
+ * search index follows through its triggers (search_pending).
+ */
+export async function updateSubmission(
+  db: DbOrTx,
+  id: number,
+  text: SubmissionText,
+  at: Date,
+): Promise<boolean> {
+  const result = await db
+    .updateTable("reports")
+    .set({ ...text, updated_at: at.getTime() })
+    .where("id", "=", id)
+    .where("state", "=", "submitted")
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function insertRevision(
+  db: DbOrTx,
+  revision: SubmissionText & {
+    reportId: number;
+    eventId: number;
+    editedBy: number;
+    at: Date;
+  },
+) {
+  await db
+    .insertInto("report_revisions")
+    .values({
+      report_id: revision.reportId,
+      event_id: revision.eventId,
+      edited_by: revision.editedBy,
+      title: revision.title,
+      asset: revision.asset,
+      description: revision.description,
+      steps: revision.steps,
+      impact: revision.impact,
+      created_at: revision.at.getTime(),
+    })
+    .execute();
+}
+
+export interface Revision extends SubmissionText {
+  eventId: number;
+  editorName: string;
+  /** When this version was replaced. */
+  replacedAt: Date;
+}
+
+/** A report's earlier versions, oldest first. */
+export async function listRevisions(
+  db: DbOrTx,
+  reportId: number,
+): Promise<Revision[]> {
+  const rows = await db
+    .selectFrom("report_revisions as v")
+    .innerJoin("users as u", "u.id", "v.edited_by")
+    .select([
+      "v.event_id",
+      "v.title",
+      "v.asset",
+      "v.description",
+      "v.steps",
+      "v.impact",
+      "v.created_at",
+      "u.display_name",
+    ])
+    .where("v.report_id", "=", reportId)
+    .orderBy("v.id")
+    .execute();
+  return rows.map((r) => ({
+    eventId: r.event_id,
+    title: r.title,
+    asset: r.asset,
+    description: r.description,
+    steps: r.steps,
+    impact: r.impact,
+    editorName: r.display_name,
+    replacedAt: new Date(r.created_at),
+  }));
+}

@@ -29,6 +29,7 @@ import { HOUR_MS, MINUTE_MS, limiter } from "../http/rate-limits.js";
 import {
   advisorySchema,
   answerCreditProposal,
+  commentOnDraftAdvisory,
   creditAnswerSchema,
   saveAdvisory,
 } from "../advisories/service.js";
@@ -78,10 +79,17 @@ import {
   commentSchema,
   reportFormSchema,
   shareSchema,
+  submissionEditSchema,
   transitionSchema,
   triageSchema,
 } from "./forms.js";
 import { reportPage, type PageForm } from "./page.js";
+import {
+  editClosed,
+  editSubmission,
+  revisionsPage,
+  submissionValues,
+} from "./submission-edit.js";
 
 const uploadedFiles = (req: Request): UploadedFile[] =>
   ((req.files as Express.Multer.File[] | undefined) ?? []).map((f) => ({
@@ -364,9 +372,17 @@ export function reportRoutes(deps: Deps) {
     signedIn,
     allowedOn("report:comment"),
     commentLimit,
-    formPost("comment", commentSchema, addComment, "Your comment was added.", {
-      anchor: "#timeline",
-    }),
+    formPost(
+      // The answer box at the top of the page keeps its own errors and text.
+      (req) => (req.body?.answer === "1" ? "answer" : "comment"),
+      commentSchema,
+      addComment,
+      (kind) =>
+        kind === "answer"
+          ? "Your answer was sent to the CERT; the report continues where it was."
+          : "Your comment was added.",
+      { anchor: "#timeline" },
+    ),
   );
   router.post(
     `${onReport}/notes`,
@@ -398,6 +414,19 @@ export function reportRoutes(deps: Deps) {
     signedIn,
     allowedOn("report:write_advisory"),
     formPost("advisory", advisorySchema, saveAdvisory, "Advisory saved."),
+  );
+  router.post(
+    `${onReport}/draft-advisory/comments`,
+    signedIn,
+    allowedOn("report:read_draft_advisory"),
+    commentLimit,
+    formPost(
+      "draftComment",
+      commentSchema,
+      commentOnDraftAdvisory,
+      "Your comment on the draft advisory was added.",
+      { anchor: "#timeline" },
+    ),
   );
   router.post(
     `${onReport}/deadline`,
@@ -496,6 +525,80 @@ export function reportRoutes(deps: Deps) {
       shareMessage,
       "The message is shared with the organization.",
     ),
+  );
+
+  // Correcting the report before acknowledgment (submission-edit.ts). Its
+  // reporter is told when edits have closed, with what they typed (409);
+  // anyone else gets the policy's 404.
+  const editable = Object.assign(
+    ((req, res, next) => {
+      res.locals.editClosed = editClosed(actorOf(req)!, reportOf(res));
+      next();
+    }) as RequestHandler,
+    { allowedAction: "report:edit_submission" as ReportAction },
+  );
+  const renderEdit = (
+    res: Response,
+    status: number,
+    values: Record<string, unknown>,
+    errors: FieldErrors,
+  ) => {
+    const report = reportOf(res);
+    res.status(status).render("reports/edit", {
+      title: `Edit ${report.publicId}`,
+      report: { publicId: report.publicId },
+      values,
+      errors,
+      closed: res.locals.editClosed !== null,
+    });
+  };
+  router.get(`${onReport}/edit`, signedIn, editable, (_req, res) => {
+    const closed = res.locals.editClosed as Refusal | null;
+    renderEdit(
+      res,
+      closed ? 409 : 200,
+      submissionValues(reportOf(res)),
+      closed?.errors ?? {},
+    );
+  });
+  router.post(`${onReport}/edit`, signedIn, editable, async (req, res) => {
+    const closed = res.locals.editClosed as Refusal | null;
+    if (closed)
+      return renderEdit(res, 409, formValues(req.body), closed.errors);
+    const parsed = parseForm(submissionEditSchema, req.body);
+    if (!parsed.ok) return renderEdit(res, 422, parsed.values, parsed.errors);
+    const report = reportOf(res);
+    const outcome = await editSubmission(
+      deps,
+      actorOf(req)!,
+      report,
+      parsed.value,
+      auditContextOf(req),
+    );
+    if (!outcome.ok) {
+      res.locals.editClosed = outcome;
+      return renderEdit(res, 409, formValues(req.body), outcome.errors);
+    }
+    flash(
+      req,
+      "success",
+      outcome.value
+        ? "Your report was updated; the CERT sees that you edited it."
+        : "Nothing was changed.",
+    );
+    res.redirect(303, `/reports/${report.publicId}`);
+  });
+  router.get(
+    `${onReport}/revisions`,
+    signedIn,
+    allowedOn("report:view_revisions"),
+    async (req, res) => {
+      const page = await revisionsPage(deps, actorOf(req)!, reportOf(res));
+      res.render("reports/revisions", {
+        title: `Earlier versions of ${page.report.publicId}`,
+        ...page,
+      });
+    },
   );
 
   router.get(

@@ -311,17 +311,44 @@ export async function applyTransition(
   return true;
 }
 
-/** A public comment: on the timeline for everyone who sees the report, and mailed. */
+/** What a comment turned out to be: a plain comment, or the researcher's answer. */
+export type CommentOutcome = "comment" | "answer";
+
+/**
+ * A public comment: on the timeline for everyone who sees the report, and
+ * mailed. While the CERT waits for the researcher (needs_info), the
+ * researcher's comment IS their answer: the workflow's provide_info step,
+ * which returns the report to where it was and stops the request's clock.
+ * Every channel (the page, a mail reply, the API) comes through here, so no
+ * researcher who replied is left with a report that expires.
+ */
 export async function addComment(
   deps: Deps,
   actor: Actor,
   report: Report,
   { body }: CommentInput,
   request: AuditRequestContext | null = null,
-): Promise<Outcome<void>> {
+): Promise<Outcome<CommentOutcome>> {
   requireOn(actor, "report:comment", report);
   const now = deps.clock.now();
-  await deps.db.transaction().execute(async (tx) => {
+  const relation = relationTo(actor, accessFacts(report));
+  const decision =
+    report.state === "needs_info" && relation === "reporter"
+      ? planTransition(report, relation, "provide_info", { message: body }, now)
+      : null;
+  const kind = await deps.db.transaction().execute(async (tx) => {
+    if (
+      decision?.ok &&
+      (await applyTransition(tx, deps, {
+        report,
+        plan: decision.plan,
+        actor,
+        at: now,
+        request,
+      }))
+    )
+      return "answer" as const;
+    // Not an answer (or the report moved a moment ago): a comment, never lost.
     await touchReport(tx, report.id, now);
     await recordChange(tx, deps, {
       change: "comment",
@@ -331,8 +358,9 @@ export async function addComment(
       request,
       body,
     });
+    return "comment" as const;
   });
-  return DONE;
+  return { ok: true, value: kind };
 }
 
 /** An internal note: staff only, never shown to researchers or organizations, never mailed. */

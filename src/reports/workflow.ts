@@ -431,6 +431,28 @@ export function planTransition(
   };
 }
 
+/**
+ * The states in which the report waits for its researcher, and what they are
+ * asked to do. With a credit proposal they have not answered
+ * (waitingForResearcher), this is the one rule for "waiting for you".
+ */
+export const RESEARCHER_TURN: Partial<Record<State, string>> = {
+  needs_info: "Answer the CERT's question",
+  fixed: "Retest the fix",
+};
+
+/** What the researcher is asked to do on a report now, or null when nothing waits for them. */
+export function waitingForResearcher(report: {
+  state: State;
+  /** The CERT proposed a credit the researcher has not accepted or declined (before publication). */
+  creditAnswerPending: boolean;
+}): string | null {
+  return (
+    RESEARCHER_TURN[report.state] ??
+    (report.creditAnswerPending ? "Accept or decline your credit" : null)
+  );
+}
+
 /** Plain words for every state: what it means and what happens next, per viewer. */
 export const STATE_INFO: Record<
   State,

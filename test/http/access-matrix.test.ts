@@ -171,14 +171,32 @@ const ACCESS: Record<string, Access> = {
   },
   "POST /reports/:id/extension": { kind: "object", params: { id: "report" } },
   "POST /reports/:id/advisory": { kind: "object", params: { id: "report" } },
+  "POST /reports/:id/draft-advisory/comments": {
+    kind: "object",
+    params: { id: "report" },
+  },
   "POST /reports/:id/share": { kind: "object", params: { id: "report" } },
   "POST /reports/:id/assign": { kind: "object", params: { id: "report" } },
   "POST /reports/:id/attachments": { kind: "object", params: { id: "report" } },
+  // The researcher's correction before acknowledgment; the earlier versions (staff).
+  "GET /reports/:id/edit": { kind: "object", params: { id: "report" } },
+  "POST /reports/:id/edit": { kind: "object", params: { id: "report" } },
+  "GET /reports/:id/revisions": { kind: "object", params: { id: "report" } },
   "GET /reports/:id/attachments/:aid": {
     kind: "object",
     params: { id: "report", aid: "attachment" },
   },
 };
+
+/**
+ * Routes that tell the report's own researcher that the report's state has
+ * closed the action (409, what they typed kept) instead of the outsider's
+ * 404: they see the report anyway, so nothing is revealed to them.
+ */
+const EXPLAINED_TO_REPORTER = new Set([
+  "GET /reports/:id/edit",
+  "POST /reports/:id/edit",
+]);
 
 /** Everything a forged form could try to smuggle in. */
 const HOSTILE_FIELDS: Record<string, string> = {
@@ -542,7 +560,12 @@ describe("access matrix", function () {
           });
           for (const who of await lackingOnForwarded(route.action)) {
             const res = await attempt(who, route, url);
-            assert.equal(res.status, 404, `${who} ${key} on alice's report`);
+            const explained = EXPLAINED_TO_REPORTER.has(key) && who === "alice";
+            assert.equal(
+              res.status,
+              explained ? 409 : 404,
+              `${who} ${key} on alice's report`,
+            );
             checked++;
           }
         }

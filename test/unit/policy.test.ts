@@ -228,6 +228,25 @@ const REPORT_TABLE: Record<ReportAction, Record<Role, string>> = {
     triager: ALL,
     admin: ALL,
   },
+  // The table's reports are closed: the state rules below say when it is open.
+  "report:edit_submission": {
+    researcher: NONE,
+    org_contact: NONE,
+    triager: NONE,
+    admin: NONE,
+  },
+  "report:view_revisions": {
+    researcher: NONE,
+    org_contact: NONE,
+    triager: ALL,
+    admin: ALL,
+  },
+  "report:read_draft_advisory": {
+    researcher: "Y.....",
+    org_contact: "...YY.",
+    triager: ALL,
+    admin: ALL,
+  },
 };
 
 const GLOBAL_TABLE: Record<GlobalAction, readonly Role[]> = {
@@ -393,7 +412,65 @@ describe("policy", () => {
       }
     it("a state-dependent action asked without the state is refused", () => {
       assert.equal(can(actors.researcher, "report:letter", own), false);
+      assert.equal(
+        can(actors.researcher, "report:edit_submission", own),
+        false,
+      );
+      assert.equal(
+        can(actors.researcher, "report:read_draft_advisory", own),
+        false,
+      );
     });
+
+    // The researcher corrects their report until a triager acknowledges it:
+    // only the reporter, only in "submitted".
+    for (const state of STATES)
+      for (const role of ROLES)
+        for (const rel of RELATIONS) {
+          const expected =
+            state === "submitted" && role === "researcher" && rel === "own";
+          it(`edit_submission: ${role} on ${rel} in ${state} → ${expected ? "allowed" : "refused"}`, () => {
+            assert.equal(
+              can(actors[role], "report:edit_submission", {
+                ...whoFor(actors[role], rel),
+                state,
+                resolution: null,
+              }),
+              expected,
+            );
+          });
+        }
+
+    // The draft advisory is read before publication by everyone on the case.
+    for (const state of STATES) {
+      const open = state !== "disclosed";
+      it(`the draft advisory of a ${state} report is ${open ? "readable" : "gone (published)"}`, () => {
+        for (const [role, rel] of [
+          ["researcher", "own"],
+          ["org_contact", "orgAfter"],
+          ["triager", "other"],
+        ] as const)
+          assert.equal(
+            can(actors[role], "report:read_draft_advisory", {
+              ...whoFor(actors[role], rel),
+              state,
+              resolution: null,
+            }),
+            open,
+            `${role} ${rel}`,
+          );
+        // Never an organization not notified, nor another one.
+        for (const rel of ["orgBefore", "otherOrg"] as const)
+          assert.equal(
+            can(actors.org_contact, "report:read_draft_advisory", {
+              ...whoFor(actors.org_contact, rel),
+              state,
+              resolution: null,
+            }),
+            false,
+          );
+      });
+    }
   });
 
   describe("relationTo", () => {
