@@ -38,6 +38,7 @@ import {
 } from "./repository.js";
 import { accessFacts, type EventKind, type Report } from "./types.js";
 import {
+  advisoryInPlay,
   availableTransitions,
   RESOLUTION_LABELS,
   RESOLUTIONS,
@@ -189,12 +190,48 @@ export async function reportPage(
   const canShare =
     report.vendorNotifiedAt !== null &&
     can(actor, "report:share_message", facts);
-  const advisory = await advisoryDraftFor(
-    deps,
-    actor,
-    report,
-    names.get(report.reporterId),
-  );
+  // The advisory form only once an advisory can come of the report (or
+  // when it was just sent back with its errors).
+  const advisory =
+    advisoryInPlay(report) || pageForm?.form === "advisory"
+      ? await advisoryDraftFor(
+          deps,
+          actor,
+          report,
+          names.get(report.reporterId),
+        )
+      : null;
+  const actions = availableTransitions(report, relation, now);
+  const triageForm =
+    staff && can(actor, "report:edit_triage", facts)
+      ? {
+          organizations: keptOptions(organizations, "triage", () => [
+            { value: "", label: "Not set" },
+            ...organizations.map((o) => ({
+              value: o.publicId,
+              label: o.name,
+            })),
+          ]),
+          cweOptions: CWE_OPTIONS,
+          // The organization the researcher named, not in the list yet:
+          // created and set from the triage form, without leaving the report.
+          suggested:
+            report.suggestedOrgName &&
+            report.organizationId === null &&
+            can(actor, "org:manage") &&
+            !organizations.some(
+              (o) =>
+                o.name.toLowerCase() === report.suggestedOrgName!.toLowerCase(),
+            )
+              ? report.suggestedOrgName
+              : null,
+          ...formState(pageForm, "triage", {
+            cwe: report.cwe,
+            cvss: report.cvssVector ?? "",
+            organization: organization?.publicId ?? "",
+          }),
+        }
+      : null;
   const cases = caseView(actor, report);
   const disclosureRequest = disclosureRequestView(actor, report);
 
@@ -343,24 +380,43 @@ export async function reportPage(
           : null,
       at: formatDateTime(e.createdAt),
     })),
-    actions: availableTransitions(report, relation, now).map((t) => ({
-      name: t.name,
-      label: t.label,
-      form: formState(pageForm, t.name),
-      messageLabel:
-        t.message === "required" ? "Message (required)" : "Message (optional)",
-      danger: t.name === "withdraw" || t.name === "reject_fix",
-      confirm:
-        t.name === "withdraw"
-          ? "Withdraw this report? The CERT will stop working on it."
-          : null,
-      // The notice's own message is the first one the organization reads.
-      audience:
-        t.name === "notify_vendor"
-          ? audience.withOrganization
-          : audience.public,
-      needsResolution: t.name === "close",
-    })),
+    // Staff get one action area, a step each (a <details>); the researcher
+    // and the organization their few forms.
+    actionArea: staff ? "steps" : "forms",
+    actions: actions.map((t) => {
+      const form = formState(pageForm, t.name);
+      const readers =
+        t.name === "notify_vendor" || report.vendorNotifiedAt !== null
+          ? `the researcher and ${organization?.name ?? "the organization"}`
+          : "the researcher";
+      return {
+        name: t.name,
+        label: t.label,
+        form,
+        // A step sent back with its errors is shown open.
+        open: pageForm?.form === t.name,
+        messageLabel: staff
+          ? `Message to ${readers} (${t.message})`
+          : t.message === "required"
+            ? "Message (required)"
+            : "Message (optional)",
+        danger: t.danger ?? null,
+        dangerous: t.danger !== undefined || t.name === "reject_fix",
+        irreversible: t.irreversible === true,
+        confirm:
+          t.name === "withdraw"
+            ? "Withdraw this report? The CERT will stop working on it."
+            : null,
+        // The notice's own message is the first one the organization reads.
+        audience:
+          t.name === "notify_vendor"
+            ? audience.withOrganization
+            : audience.public,
+        needsResolution: t.name === "close",
+        // "Mark as triaged" takes the triage fields with it: nothing typed there is lost.
+        triage: t.name === "triage" ? triageForm : null,
+      };
+    }),
     resolutions: [
       { value: "", label: "Choose…" },
       ...RESOLUTIONS.filter((r) => r !== "withdrawn").map((r) => ({
@@ -397,24 +453,9 @@ export async function reportPage(
         }),
       },
     },
-    triage:
-      staff && can(actor, "report:edit_triage", facts)
-        ? {
-            organizations: keptOptions(organizations, "triage", () => [
-              { value: "", label: "Not set" },
-              ...organizations.map((o) => ({
-                value: o.publicId,
-                label: o.name,
-              })),
-            ]),
-            cweOptions: CWE_OPTIONS,
-            ...formState(pageForm, "triage", {
-              cwe: report.cwe,
-              cvss: report.cvssVector ?? "",
-              organization: organization?.publicId ?? "",
-            }),
-          }
-        : null,
+    // The details form on its own once the triage step is not offered (after
+    // triage, or while waiting for information); before, the step holds it.
+    triage: actions.some((t) => t.name === "triage") ? null : triageForm,
     viewers: viewers
       ? viewers.map((v) => ({ who: viewerLabel(v), at: formatDateTime(v.at) }))
       : null,
