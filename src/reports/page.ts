@@ -44,6 +44,8 @@ import {
   RESOLUTIONS,
   STATE_INFO,
   type State,
+  type TransitionName,
+  type WorkflowReport,
 } from "./workflow.js";
 
 // The report page's view model: what each panel shows, decided here so the
@@ -115,11 +117,28 @@ const TRIAGE_STATES: readonly State[] = [
   "triaged",
 ];
 
+/**
+ * Which of the report page's state-bound panels make sense now, from the
+ * workflow and clock tables: the advisory once one can come of the report,
+ * the deadline while its clock runs, the triage details form on its own
+ * once the "Mark as triaged" step (which carries it) is not offered.
+ */
+export function panelsInPlay(
+  report: WorkflowReport,
+  offered: readonly TransitionName[],
+) {
+  return {
+    advisory: advisoryInPlay(report),
+    deadline:
+      report.disclosureDueAt !== null && isRunning("disclosure", report.state),
+    triageDetails: !offered.includes("triage"),
+  };
+}
+
 /** The disclosure deadline panel: who may move it or ask for more time, now. */
 function deadlineView(actor: Actor, report: Report, pageForm: PageForm | null) {
   const facts = accessFacts(report);
-  if (!report.disclosureDueAt || !isRunning("disclosure", report.state))
-    return null;
+  if (!panelsInPlay(report, []).deadline) return null;
   const canSet = can(actor, "report:set_deadline", facts);
   const canRequest = can(actor, "report:request_extension", facts);
   if (!canSet && !canRequest) return null;
@@ -193,7 +212,7 @@ export async function reportPage(
   // The advisory form only once an advisory can come of the report (or
   // when it was just sent back with its errors).
   const advisory =
-    advisoryInPlay(report) || pageForm?.form === "advisory"
+    panelsInPlay(report, []).advisory || pageForm?.form === "advisory"
       ? await advisoryDraftFor(
           deps,
           actor,
@@ -455,7 +474,12 @@ export async function reportPage(
     },
     // The details form on its own once the triage step is not offered (after
     // triage, or while waiting for information); before, the step holds it.
-    triage: actions.some((t) => t.name === "triage") ? null : triageForm,
+    triage: panelsInPlay(
+      report,
+      actions.map((t) => t.name),
+    ).triageDetails
+      ? triageForm
+      : null,
     viewers: viewers
       ? viewers.map((v) => ({ who: viewerLabel(v), at: formatDateTime(v.at) }))
       : null,
