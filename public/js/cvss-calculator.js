@@ -92,6 +92,10 @@ function enhance(wrapper, input) {
     calculator.append(pickers);
   }
   wrapper.append(calculator);
+  // Metrics chosen in part are sent along (the field stays as it was), so
+  // the server refuses them naming what is missing instead of dropping them.
+  const partial = el("input", { type: "hidden", name: `${input.name}Picked` });
+  wrapper.append(partial);
 
   const radios = [...calculator.querySelectorAll('input[type="radio"]')];
   /** The picked value of each metric ({ AV: "N", ... }), undefined when unpicked. */
@@ -117,7 +121,14 @@ function enhance(wrapper, input) {
   // any temporal or environmental metrics already typed after the base ones.
   function writeVector() {
     const metrics = picked();
-    if (Object.keys(metrics).length < CVSS31_METRICS.length) return;
+    const count = Object.keys(metrics).length;
+    partial.value =
+      count > 0 && count < CVSS31_METRICS.length
+        ? `CVSS:3.1/${CVSS31_METRICS.filter((m) => metrics[m.key])
+            .map((m) => `${m.key}:${metrics[m.key]}`)
+            .join("/")}`
+        : "";
+    if (count < CVSS31_METRICS.length) return;
     const extra = parseCvss31(input.value)?.extra ?? "";
     input.value = formatCvss31(metrics, extra);
   }
@@ -151,6 +162,9 @@ function enhance(wrapper, input) {
   });
   input.addEventListener("input", () => {
     syncPickers();
+    // A typed vector that set or cleared every picker leaves nothing partial.
+    const count = Object.keys(picked()).length;
+    if (count === 0 || count === CVSS31_METRICS.length) partial.value = "";
     showScore();
   });
   syncPickers();

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { can, type Actor } from "../auth/policy.js";
 import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
+import type { DbOrTx } from "../db/index.js";
 import type { Deps } from "../deps.js";
 import { NotFoundError } from "../http/errors.js";
 import { emailField, text } from "../http/validation.js";
@@ -63,39 +64,53 @@ export async function createOrganization(
   input: z.infer<typeof organizationSchema>,
   request: AuditRequestContext | null = null,
 ): Promise<Outcome<Organization>> {
-  requireOrgManager(actor);
-  const existing = await findOrganizationByName(deps.db, input.name);
-  if (existing) {
-    return {
-      ok: false,
-      errors: { name: `${NAME_TAKEN} (“${existing.name}”)` },
-    };
-  }
-  const now = deps.clock.now();
   try {
-    const org = await deps.db.transaction().execute(async (tx) => {
-      const created = await insertOrganization(tx, {
-        publicId: newPublicId(),
-        name: input.name,
-        createdAt: now,
-      });
-      await recordAudit(tx, {
-        action: "org.created",
-        actor,
-        target: { type: "organization", id: created.publicId },
-        request,
-        details: { name: created.name },
-        at: now,
-      });
-      return created;
-    });
-    return { ok: true, value: org };
+    return await deps.db
+      .transaction()
+      .execute((tx) =>
+        createOrganizationIn(tx, actor, input, deps.clock.now(), request),
+      );
   } catch (err) {
     // Two people creating the same name at once: the unique index decides.
     if (String((err as { code?: string }).code).startsWith("SQLITE_CONSTRAINT"))
       return { ok: false, errors: { name: NAME_TAKEN } };
     throw err;
   }
+}
+
+/**
+ * Creates an organization, audited, inside the caller's transaction (the
+ * triage step creates the one the researcher suggested together with the step).
+ */
+export async function createOrganizationIn(
+  tx: DbOrTx,
+  actor: Actor | null,
+  input: z.infer<typeof organizationSchema>,
+  now: Date,
+  request: AuditRequestContext | null = null,
+): Promise<Outcome<Organization>> {
+  requireOrgManager(actor);
+  const existing = await findOrganizationByName(tx, input.name);
+  if (existing) {
+    return {
+      ok: false,
+      errors: { name: `${NAME_TAKEN} (“${existing.name}”)` },
+    };
+  }
+  const created = await insertOrganization(tx, {
+    publicId: newPublicId(),
+    name: input.name,
+    createdAt: now,
+  });
+  await recordAudit(tx, {
+    action: "org.created",
+    actor,
+    target: { type: "organization", id: created.publicId },
+    request,
+    details: { name: created.name },
+    at: now,
+  });
+  return { ok: true, value: created };
 }
 
 export interface OrganizationDetails {

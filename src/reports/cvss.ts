@@ -67,6 +67,36 @@ export function scoreCvss(input: string): CvssResult | null {
   }
 }
 
+/** The base metrics of each version, in vector order. */
+const BASE_METRICS: Record<"3.1" | "4.0", readonly string[]> = {
+  "3.1": ["AV", "AC", "PR", "UI", "S", "C", "I", "A"],
+  "4.0": ["AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA"],
+};
+
+/**
+ * What is wrong with a CVSS vector as typed or picked, in words for the
+ * field; null when it is empty or complete. A partial vector names the base
+ * metrics it lacks, so nothing half chosen is silently dropped.
+ */
+export function cvssProblem(input: string): string | null {
+  const vector = input.trim();
+  if (vector === "" || scoreCvss(vector) !== null) return null;
+  const version = /^CVSS:(3\.1|4\.0)\//.exec(vector)?.[1] as
+    "3.1" | "4.0" | undefined;
+  if (version) {
+    const present = new Set(
+      vector
+        .split("/")
+        .slice(1)
+        .map((part) => part.split(":")[0]),
+    );
+    const missing = BASE_METRICS[version].filter((m) => !present.has(m));
+    if (missing.length)
+      return `The CVSS ${version} vector is incomplete, missing: ${missing.join(", ")}. Choose every base metric, or clear the field.`;
+  }
+  return "Enter a complete CVSS 3.1 or 4.0 vector, like CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N, or leave it empty.";
+}
+
 export const SEVERITY_LABELS: Record<Severity, string> = {
   none: "None",
   low: "Low",

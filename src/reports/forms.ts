@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { MAX_FILES } from "../http/uploads.js";
 import { optionalText, text } from "../http/validation.js";
-import { scoreCvss } from "./cvss.js";
+import { cvssProblem, scoreCvss } from "./cvss.js";
 import { isKnownCwe } from "./cwe.js";
 import { CREDIT_KINDS, DATA_KINDS } from "./types.js";
 import { RESOLUTIONS, TRANSITION_NAMES } from "./workflow.js";
@@ -105,15 +105,68 @@ export const reportFormSchema = z
   });
 export type ReportForm = z.infer<typeof reportFormSchema>;
 
-export const transitionSchema = z.object({
-  name: z.enum(TRANSITION_NAMES, { error: "Unknown action." }),
-  message: optionalText("Message", 20_000),
-  resolution: z
-    .enum(RESOLUTIONS)
-    .optional()
-    .or(z.literal("").transform(() => undefined)),
-  duplicateOf: optionalText("Original report ID", 20),
-});
+const checkbox = z
+  .string()
+  .optional()
+  .transform((v) => v === "yes");
+
+/** A field the form may leave out: absent stays undefined (unchanged), sent is checked. */
+const absentOr = <T extends z.ZodType>(schema: T) =>
+  z.union([z.undefined(), schema]).optional();
+
+const cweField = z
+  .string()
+  .refine(isKnownCwe, "Choose a weakness from the list.");
+const cvssField = optionalText("CVSS vector", 300);
+
+/**
+ * Nothing half chosen is dropped: a vector typed in part, or the
+ * calculator's pickers chosen in part (`cvssPicked`, sent only when not
+ * every metric is chosen), is refused with the missing metrics named.
+ */
+function refineTriage(
+  form: {
+    cvss?: string;
+    cvssPicked: string;
+    organization?: string;
+    createSuggested: boolean;
+  },
+  ctx: z.RefinementCtx,
+) {
+  const problem =
+    cvssProblem(form.cvssPicked) ??
+    (form.cvss === undefined ? null : cvssProblem(form.cvss));
+  if (problem)
+    ctx.addIssue({ code: "custom", path: ["cvss"], message: problem });
+  if (form.createSuggested && form.organization)
+    ctx.addIssue({
+      code: "custom",
+      path: ["organization"],
+      message:
+        "Choose an organization from the list, or create the one the researcher suggested: not both.",
+    });
+}
+
+export const transitionSchema = z
+  .object({
+    name: z.enum(TRANSITION_NAMES, { error: "Unknown action." }),
+    message: optionalText("Message", 20_000),
+    resolution: z
+      .enum(RESOLUTIONS)
+      .optional()
+      .or(z.literal("").transform(() => undefined)),
+    duplicateOf: optionalText("Original report ID", 20),
+    /** The box ticked to confirm an irreversible step (publish). */
+    confirm: checkbox,
+    // The triage step carries the triage fields, saved with it; a field
+    // left out stays as it is.
+    cwe: absentOr(cweField),
+    cvss: absentOr(cvssField),
+    cvssPicked: optionalText("CVSS metrics", 300),
+    organization: absentOr(z.string().max(40)),
+    createSuggested: checkbox,
+  })
+  .superRefine(refineTriage);
 export type TransitionInput = z.infer<typeof transitionSchema>;
 
 export const commentSchema = z.object({ body: text("Comment", 1, 20_000) });
@@ -135,15 +188,23 @@ export const shareSchema = z
   });
 export type ShareInput = z.infer<typeof shareSchema>;
 
-export const triageSchema = z.object({
-  cwe: z.string().refine(isKnownCwe, "Choose a weakness from the list."),
-  cvss: optionalText("CVSS vector", 300).refine(
-    (v) => v === "" || scoreCvss(v) !== null,
-    "Enter a complete CVSS 3.1 or 4.0 vector, or leave it empty.",
-  ),
-  organization: z.string().max(40).default(""),
-});
+export const triageSchema = z
+  .object({
+    cwe: cweField,
+    cvss: cvssField,
+    cvssPicked: optionalText("CVSS metrics", 300),
+    organization: z.string().max(40).default(""),
+    /** Create the organization the researcher suggested, and set it. */
+    createSuggested: checkbox,
+  })
+  .superRefine(refineTriage);
 export type TriageInput = z.infer<typeof triageSchema>;
+
+/** What a triage change names; a field left undefined stays as it is. */
+export type TriageChange = Partial<
+  Pick<TriageInput, "cwe" | "cvss" | "organization">
+> &
+  Pick<TriageInput, "createSuggested">;
 
 export const assignSchema = z.object({
   assignee: z.enum(["me", "none"], { error: "Unknown choice." }),

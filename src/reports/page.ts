@@ -42,11 +42,14 @@ import {
 } from "./repository.js";
 import { accessFacts, type EventKind, type Report } from "./types.js";
 import {
+  advisoryInPlay,
   availableTransitions,
   RESOLUTION_LABELS,
   RESOLUTIONS,
   STATE_INFO,
   type State,
+  type TransitionName,
+  type WorkflowReport,
 } from "./workflow.js";
 
 // The report page's view model: what each panel shows, decided here so the
@@ -118,11 +121,28 @@ const TRIAGE_STATES: readonly State[] = [
   "triaged",
 ];
 
+/**
+ * Which of the report page's state-bound panels make sense now, from the
+ * workflow and clock tables: the advisory once one can come of the report,
+ * the deadline while its clock runs, the triage details form on its own
+ * once the "Mark as triaged" step (which carries it) is not offered.
+ */
+export function panelsInPlay(
+  report: WorkflowReport,
+  offered: readonly TransitionName[],
+) {
+  return {
+    advisory: advisoryInPlay(report),
+    deadline:
+      report.disclosureDueAt !== null && isRunning("disclosure", report.state),
+    triageDetails: !offered.includes("triage"),
+  };
+}
+
 /** The disclosure deadline panel: who may move it or ask for more time, now. */
 function deadlineView(actor: Actor, report: Report, pageForm: PageForm | null) {
   const facts = accessFacts(report);
-  if (!report.disclosureDueAt || !isRunning("disclosure", report.state))
-    return null;
+  if (!panelsInPlay(report, []).deadline) return null;
   const canSet = can(actor, "report:set_deadline", facts);
   const canRequest = can(actor, "report:request_extension", facts);
   if (!canSet && !canRequest) return null;
@@ -195,12 +215,48 @@ export async function reportPage(
   const canShare =
     report.vendorNotifiedAt !== null &&
     can(actor, "report:share_message", facts);
-  const advisory = await advisoryDraftFor(
-    deps,
-    actor,
-    report,
-    names.get(report.reporterId),
-  );
+  // The advisory form only once an advisory can come of the report (or
+  // when it was just sent back with its errors).
+  const advisory =
+    panelsInPlay(report, []).advisory || pageForm?.form === "advisory"
+      ? await advisoryDraftFor(
+          deps,
+          actor,
+          report,
+          names.get(report.reporterId),
+        )
+      : null;
+  const actions = availableTransitions(report, relation, now);
+  const triageForm =
+    staff && can(actor, "report:edit_triage", facts)
+      ? {
+          organizations: keptOptions(organizations, "triage", () => [
+            { value: "", label: "Not set" },
+            ...organizations.map((o) => ({
+              value: o.publicId,
+              label: o.name,
+            })),
+          ]),
+          cweOptions: CWE_OPTIONS,
+          // The organization the researcher named, not in the list yet:
+          // created and set from the triage form, without leaving the report.
+          suggested:
+            report.suggestedOrgName &&
+            report.organizationId === null &&
+            can(actor, "org:manage") &&
+            !organizations.some(
+              (o) =>
+                o.name.toLowerCase() === report.suggestedOrgName!.toLowerCase(),
+            )
+              ? report.suggestedOrgName
+              : null,
+          ...formState(pageForm, "triage", {
+            cwe: report.cwe,
+            cvss: report.cvssVector ?? "",
+            organization: organization?.publicId ?? "",
+          }),
+        }
+      : null;
   const cases = caseView(actor, report);
   const disclosureRequest = disclosureRequestView(actor, report);
   // While the CERT waits for this researcher, their comment is the answer
@@ -380,29 +436,46 @@ export async function reportPage(
           ...formState(pageForm, "answer"),
         }
       : null,
+    // Staff get one action area, a step each (a <details>); the researcher
+    // and the organization their few forms.
+    actionArea: staff ? "steps" : "forms",
     // The answer box at the top takes this step; a second button would repeat it.
-    actions: availableTransitions(report, relation, now)
+    actions: actions
       .filter((t) => !(answering && t.name === "provide_info"))
-      .map((t) => ({
-        name: t.name,
-        label: t.label,
-        form: formState(pageForm, t.name),
-        messageLabel:
-          t.message === "required"
-            ? "Message (required)"
-            : "Message (optional)",
-        danger: t.name === "withdraw" || t.name === "reject_fix",
-        confirm:
-          t.name === "withdraw"
-            ? "Withdraw this report? The CERT will stop working on it."
-            : null,
-        // The notice's own message is the first one the organization reads.
-        audience:
-          t.name === "notify_vendor"
-            ? audience.withOrganization
-            : audience.public,
-        needsResolution: t.name === "close",
-      })),
+      .map((t) => {
+        const form = formState(pageForm, t.name);
+        const readers =
+          t.name === "notify_vendor" || report.vendorNotifiedAt !== null
+            ? `the researcher and ${organization?.name ?? "the organization"}`
+            : "the researcher";
+        return {
+          name: t.name,
+          label: t.label,
+          form,
+          // A step sent back with its errors is shown open.
+          open: pageForm?.form === t.name,
+          messageLabel: staff
+            ? `Message to ${readers} (${t.message})`
+            : t.message === "required"
+              ? "Message (required)"
+              : "Message (optional)",
+          danger: t.danger ?? null,
+          dangerous: t.danger !== undefined || t.name === "reject_fix",
+          irreversible: t.irreversible === true,
+          confirm:
+            t.name === "withdraw"
+              ? "Withdraw this report? The CERT will stop working on it."
+              : null,
+          // The notice's own message is the first one the organization reads.
+          audience:
+            t.name === "notify_vendor"
+              ? audience.withOrganization
+              : audience.public,
+          needsResolution: t.name === "close",
+          // "Mark as triaged" takes the triage fields with it: nothing typed there is lost.
+          triage: t.name === "triage" ? triageForm : null,
+        };
+      }),
     resolutions: [
       { value: "", label: "Choose…" },
       ...RESOLUTIONS.filter((r) => r !== "withdrawn").map((r) => ({
@@ -440,24 +513,14 @@ export async function reportPage(
         }),
       },
     },
-    triage:
-      staff && can(actor, "report:edit_triage", facts)
-        ? {
-            organizations: keptOptions(organizations, "triage", () => [
-              { value: "", label: "Not set" },
-              ...organizations.map((o) => ({
-                value: o.publicId,
-                label: o.name,
-              })),
-            ]),
-            cweOptions: CWE_OPTIONS,
-            ...formState(pageForm, "triage", {
-              cwe: report.cwe,
-              cvss: report.cvssVector ?? "",
-              organization: organization?.publicId ?? "",
-            }),
-          }
-        : null,
+    // The details form on its own once the triage step is not offered (after
+    // triage, or while waiting for information); before, the step holds it.
+    triage: panelsInPlay(
+      report,
+      actions.map((t) => t.name),
+    ).triageDetails
+      ? triageForm
+      : null,
     viewers: viewers
       ? viewers.map((v) => ({ who: viewerLabel(v), at: formatDateTime(v.at) }))
       : null,

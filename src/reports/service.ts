@@ -20,6 +20,7 @@ import {
   findOrganizationByPublicId,
   listOrganizations,
 } from "../orgs/repository.js";
+import { createOrganizationIn } from "../orgs/service.js";
 import { scoreCvss } from "./cvss.js";
 import {
   NEW_ORGANIZATION,
@@ -29,6 +30,7 @@ import {
   type CommentInput,
   type ShareInput,
   type TransitionInput,
+  type TriageChange,
   type TriageInput,
 } from "./forms.js";
 import { CWE_FORM_OPTIONS, cweLabel } from "./cwe.js";
@@ -198,25 +200,45 @@ export async function takeTransition(
     duplicateOfId = original.id;
     duplicateOf = original.publicId;
   }
-  const decision = planTransition(
-    report,
-    relationTo(actor, facts),
-    input.name,
-    {
-      message: input.message,
-      resolution: input.resolution,
-      duplicateOfId,
-    },
-    deps.clock.now(),
-  );
-  if (!decision.ok)
-    return {
-      ok: false,
-      errors: { [decision.field ?? "name"]: decision.error },
-    };
-  const { plan } = decision;
+  const now = deps.clock.now();
+  const relation = relationTo(actor, facts);
+  // The triage step saves the triage fields sent with it, in the same transaction.
+  const triage =
+    input.name === "triage" &&
+    (input.cwe !== undefined ||
+      input.cvss !== undefined ||
+      input.organization !== undefined ||
+      input.createSuggested)
+      ? input
+      : null;
+  if (triage) requireOn(actor, "report:edit_triage", report);
+  const plan = (current: Report) => {
+    const decision = planTransition(
+      current,
+      relation,
+      input.name,
+      {
+        message: input.message,
+        resolution: input.resolution,
+        duplicateOfId,
+        confirmed: input.confirm,
+      },
+      now,
+    );
+    if (!decision.ok)
+      throw new Refused({ [decision.field ?? "name"]: decision.error });
+    return decision.plan;
+  };
+  // A step the report's state does not allow is refused before any field is read.
+  if (triage) {
+    const first = planTransition(report, relation, input.name, {}, now);
+    if (!first.ok && first.field === undefined)
+      return { ok: false, errors: { name: first.error } };
+  }
+  const checked = triage ? null : await refusedOrDone(async () => plan(report));
+  if (checked && !checked.ok) return checked;
   // Only a triager-written advisory is ever published, never the raw report.
-  if (plan.transition.name === "publish") {
+  if (input.name === "publish") {
     const draft = await findAdvisory(deps.db, report.id);
     if (!draft?.title)
       return {
@@ -230,23 +252,29 @@ export async function takeTransition(
     const waiting = await creditBlocksPublication(deps, report, draft);
     if (waiting) return { ok: false, errors: { message: waiting } };
   }
-  const now = deps.clock.now();
-  await deps.db.transaction().execute(async (tx) => {
-    if (plan.transition.name === "publish")
-      await markAdvisoryPublished(tx, report.id, now);
-    const applied = await applyTransition(tx, deps, {
-      report,
-      plan,
-      actor,
-      at: now,
-      request,
-      ...(duplicateOf !== null && { audited: { duplicateOf } }),
-    });
-    if (!applied)
-      throw new ConflictError(
-        "Someone changed this report a moment ago. Reload the page and try again.",
-      );
-  });
+  const done = await refusedOrDone(() =>
+    deps.db.transaction().execute(async (tx) => {
+      const current = triage
+        ? await saveTriage(tx, deps, actor, report, triage, now, request)
+        : report;
+      const steps = plan(current);
+      if (steps.transition.name === "publish")
+        await markAdvisoryPublished(tx, report.id, now);
+      const applied = await applyTransition(tx, deps, {
+        report: current,
+        plan: steps,
+        actor,
+        at: now,
+        request,
+        ...(duplicateOf !== null && { audited: { duplicateOf } }),
+      });
+      if (!applied)
+        throw new ConflictError(
+          "Someone changed this report a moment ago. Reload the page and try again.",
+        );
+    }),
+  );
+  if (!done.ok) return done;
   return { ok: true, value: (await findReportById(deps.db, report.id))! };
 }
 
@@ -442,31 +470,98 @@ export async function updateTriage(
   request: AuditRequestContext | null = null,
 ): Promise<Outcome<void>> {
   requireOn(actor, "report:edit_triage", report);
-  const org = input.organization
-    ? await findOrganizationByPublicId(deps.db, input.organization)
-    : undefined;
-  if (input.organization && !org)
-    return {
-      ok: false,
-      errors: { organization: "Choose an organization from the list." },
-    };
-  // Once an organization was notified, moving the report would show it to another one.
-  if (report.vendorNotifiedAt && (org?.id ?? null) !== report.organizationId) {
-    return {
-      ok: false,
-      errors: {
-        organization:
-          "The organization was already notified; it cannot be changed.",
-      },
-    };
+  const now = deps.clock.now();
+  return refusedOrDone(() =>
+    deps.db.transaction().execute(async (tx) => {
+      await saveTriage(tx, deps, actor, report, input, now, request);
+    }),
+  );
+}
+
+/** A refusal found inside a transaction: thrown to roll it back, returned as the form's errors. */
+class Refused extends Error {
+  constructor(readonly errors: Record<string, string>) {
+    super("refused");
   }
-  const cvss = input.cvss ? scoreCvss(input.cvss) : null;
+}
+
+async function refusedOrDone<T>(work: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await work() };
+  } catch (err) {
+    if (err instanceof Refused) return { ok: false, errors: err.errors };
+    throw err;
+  }
+}
+
+/**
+ * Writes a triage change inside the caller's transaction (the details form,
+ * or the "Mark as triaged" step with it): the organization, created from the
+ * researcher's suggestion when asked, then the fields and their timeline
+ * event. Throws Refused (rolling everything back) on a field it cannot take.
+ * Returns the report as changed.
+ */
+async function saveTriage(
+  tx: DbOrTx,
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  input: TriageChange,
+  now: Date,
+  request: AuditRequestContext | null,
+): Promise<Report> {
+  let org =
+    input.organization === undefined
+      ? report.organizationId === null
+        ? undefined
+        : await findOrganizationById(tx, report.organizationId)
+      : input.organization
+        ? await findOrganizationByPublicId(tx, input.organization)
+        : undefined;
+  if (input.organization && !org)
+    throw new Refused({
+      organization: "Choose an organization from the list.",
+    });
+  if (input.createSuggested) {
+    if (!report.suggestedOrgName || report.organizationId !== null)
+      throw new Refused({
+        organization:
+          "The researcher suggested no organization to create here; choose one from the list.",
+      });
+    const created = await createOrganizationIn(
+      tx,
+      actor,
+      { name: report.suggestedOrgName },
+      now,
+      request,
+    );
+    if (!created.ok)
+      throw new Refused({
+        organization: `${created.errors.name ?? "The organization cannot be created."} Choose it from the list.`,
+      });
+    org = created.value;
+  }
+  // Once an organization was notified, moving the report would show it to another one.
+  if (report.vendorNotifiedAt && (org?.id ?? null) !== report.organizationId)
+    throw new Refused({
+      organization:
+        "The organization was already notified; it cannot be changed.",
+    });
+  const cwe = input.cwe ?? report.cwe;
+  const cvss =
+    input.cvss === undefined
+      ? report.cvssVector
+        ? scoreCvss(report.cvssVector)
+        : null
+      : input.cvss
+        ? scoreCvss(input.cvss)
+        : null;
   const changes: string[] = [];
   // The log keeps IDs beside names: a name can change later, an ID cannot.
   const audited: AuditDetails = {};
-  if (input.cwe !== report.cwe) {
-    changes.push(`Weakness: ${cweLabel(report.cwe)} → ${cweLabel(input.cwe)}`);
-    audited.cwe = `${report.cwe} → ${input.cwe}`;
+  if (cwe !== report.cwe) {
+    changes.push(`Weakness: ${cweLabel(report.cwe)} → ${cweLabel(cwe)}`);
+    audited.cwe = `${report.cwe} → ${cwe}`;
   }
   if ((cvss?.vector ?? null) !== report.cvssVector) {
     const change = `${report.cvssVector ?? "none"} → ${cvss ? `${cvss.vector} (${cvss.score})` : "none"}`;
@@ -475,7 +570,7 @@ export async function updateTriage(
   }
   if ((org?.id ?? null) !== report.organizationId) {
     const before = report.organizationId
-      ? await findOrganizationById(deps.db, report.organizationId)
+      ? await findOrganizationById(tx, report.organizationId)
       : undefined;
     changes.push(
       `Organization: ${before?.name ?? "not set"} → ${org?.name ?? "not set"}`,
@@ -484,32 +579,25 @@ export async function updateTriage(
       o ? `${o.name} (${o.publicId})` : "not set";
     audited.organization = `${named(before)} → ${named(org)}`;
   }
-  if (changes.length === 0) return { ok: true, value: undefined };
-  const now = deps.clock.now();
-  await deps.db.transaction().execute(async (tx) => {
-    await updateTriageFields(
-      tx,
-      report.id,
-      {
-        cwe: input.cwe,
-        cvssVector: cvss?.vector ?? null,
-        cvssScore: cvss?.score ?? null,
-        severity: cvss?.severity ?? null,
-        organizationId: org?.id ?? null,
-      },
-      now,
-    );
-    await recordChange(tx, deps, {
-      change: "triage_changed",
-      report,
-      actor,
-      at: now,
-      request,
-      body: changes.join("\n"),
-      details: audited,
-    });
+  if (changes.length === 0) return report;
+  const fields = {
+    cwe,
+    cvssVector: cvss?.vector ?? null,
+    cvssScore: cvss?.score ?? null,
+    severity: cvss?.severity ?? null,
+    organizationId: org?.id ?? null,
+  };
+  await updateTriageFields(tx, report.id, fields, now);
+  await recordChange(tx, deps, {
+    change: "triage_changed",
+    report,
+    actor,
+    at: now,
+    request,
+    body: changes.join("\n"),
+    details: audited,
   });
-  return { ok: true, value: undefined };
+  return { ...report, ...fields };
 }
 
 export async function assignReport(

@@ -8,6 +8,7 @@
  * remediation, release); see src/reports/CONTEXT.md.
  */
 import type { Relation } from "../auth/policy.js";
+import type { Severity } from "./cvss.js";
 
 export const STATES = [
   "submitted",
@@ -72,7 +73,30 @@ export interface TransitionDef {
   message: "required" | "optional";
   /** Who hears of it; its timeline entry, audit entry and words: reports/changes.ts. */
   notify: readonly Audience[];
+  /** What the report must have before the step (refused, naming it, otherwise). */
+  requires?: readonly Requirement[];
+  /** A step that ends, undoes or exposes the case: what it does, said before it is taken. */
+  danger?: string;
+  /** Cannot be taken back: the step asks for an explicit confirmation. */
+  irreversible?: true;
 }
+
+/** Facts of the report a step may need first, and the refusal that names each. */
+export type Requirement = "organization" | "severity";
+export const REQUIREMENTS: Record<
+  Requirement,
+  { field: "organization" | "cvss"; error: string }
+> = {
+  organization: {
+    field: "organization",
+    error: "Set the affected organization before this step.",
+  },
+  severity: {
+    field: "cvss",
+    error:
+      "Set the severity (a complete CVSS vector) before this step: a triaged report is scored.",
+  },
+};
 
 /** States from which a report may be published early, once the public is aware. */
 const EARLY_DISCLOSURE: readonly State[] = [
@@ -124,6 +148,7 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     by: ["staff"],
     message: "optional",
     notify: ["reporter"],
+    requires: ["organization", "severity"],
   },
   notify_vendor: {
     name: "notify_vendor",
@@ -133,6 +158,7 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     by: ["staff"],
     message: "optional",
     notify: ["reporter", "org"],
+    requires: ["organization"],
   },
   vendor_acknowledge: {
     name: "vendor_acknowledge",
@@ -178,6 +204,8 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     by: ["staff"],
     message: "optional",
     notify: ["reporter", "org"],
+    danger:
+      "Ends the work on this report (invalid, won't fix, duplicate…); everyone on it is told.",
   },
   withdraw: {
     name: "withdraw",
@@ -187,6 +215,7 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     by: ["reporter"],
     message: "optional",
     notify: ["triage"],
+    danger: "The CERT stops working on the report.",
   },
   publish: {
     name: "publish",
@@ -196,6 +225,9 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     by: ["staff"],
     message: "optional",
     notify: ["reporter", "org"],
+    danger:
+      "Publishes the advisory to everyone: the public page, the feed and CSAF.",
+    irreversible: true,
   },
   reopen: {
     name: "reopen",
@@ -205,6 +237,8 @@ export const TRANSITIONS: Record<TransitionName, TransitionDef> = {
     by: ["staff"],
     message: "required",
     notify: ["reporter"],
+    danger:
+      "Opens the closed case again and clears its resolution; the researcher is told.",
   },
   // The scheduler closes a request for information left unanswered too long.
   expire_info: {
@@ -227,6 +261,8 @@ export interface WorkflowReport {
   state: State;
   stateBeforeInfo: State | null;
   organizationId: number | null;
+  /** From the CVSS vector; null until it is scored. */
+  severity: Severity | null;
   resolution: Resolution | null;
   /** Set at notification and kept: reopening does not untell the organization. */
   vendorNotifiedAt: Date | null;
@@ -242,6 +278,8 @@ export interface TransitionInput {
   resolution?: Resolution;
   /** Internal id of the original report, for a duplicate. */
   duplicateOfId?: number | null;
+  /** The person confirmed an irreversible step. */
+  confirmed?: boolean;
 }
 
 /** The changes a transition makes; the service writes them in one transaction. */
@@ -264,7 +302,13 @@ export type PlanResult =
   | { ok: true; plan: TransitionPlan }
   | {
       ok: false;
-      field?: "message" | "resolution" | "duplicateOf" | "organization";
+      field?:
+        | "message"
+        | "resolution"
+        | "duplicateOf"
+        | "organization"
+        | "cvss"
+        | "confirm";
       error: string;
     };
 
@@ -283,6 +327,29 @@ export function isTransitionName(value: unknown): value is TransitionName {
 
 /** Closed reports that may become an advisory; the others name no vulnerability to fix. */
 const PUBLISHABLE_RESOLUTIONS: readonly Resolution[] = ["resolved", "wont_fix"];
+
+/** States before a report is validated: nothing about it is public or final yet. */
+const BEFORE_TRIAGE: readonly State[] = [
+  "submitted",
+  "acknowledged",
+  "needs_info",
+];
+
+/**
+ * Whether an advisory can come of this report: once it is validated, and
+ * not when it was closed as something that is never published. The page
+ * shows the advisory form only then.
+ */
+export function advisoryInPlay(report: WorkflowReport): boolean {
+  if (BEFORE_TRIAGE.includes(report.state)) return false;
+  if (report.state === "closed")
+    return (
+      report.vendorNotifiedAt !== null &&
+      report.resolution !== null &&
+      PUBLISHABLE_RESOLUTIONS.includes(report.resolution)
+    );
+  return true;
+}
 
 /**
  * Why this report may not be published now, or null if it may: the
@@ -367,14 +434,18 @@ export function planTransition(
       error: "Write a message: it is required for this step.",
     };
   }
-  if (
-    (name === "triage" || name === "notify_vendor") &&
-    report.organizationId === null
-  ) {
+  for (const requirement of def.requires ?? []) {
+    const missing =
+      requirement === "organization"
+        ? report.organizationId === null
+        : report.severity === null;
+    if (missing) return { ok: false, ...REQUIREMENTS[requirement] };
+  }
+  if (def.irreversible && !input.confirmed) {
     return {
       ok: false,
-      field: "organization",
-      error: "Set the affected organization before this step.",
+      field: "confirm",
+      error: "Tick the box to confirm: this step cannot be undone.",
     };
   }
 

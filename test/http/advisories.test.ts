@@ -82,6 +82,7 @@ describe("public advisories, their feed and the acknowledgments", () => {
   it("cannot be published without a triager-written summary; bad input is explained", async () => {
     const early = await triager.post(`/reports/${publicId}/transition`, {
       name: "publish",
+      confirm: "yes",
     });
     assert.equal(early.status, 422);
     assert.match(
@@ -125,6 +126,7 @@ describe("public advisories, their feed and the acknowledgments", () => {
     assert.equal(accept.status, 303);
     const publish = await triager.post(`/reports/${publicId}/transition`, {
       name: "publish",
+      confirm: "yes",
     });
     assert.equal(publish.status, 303);
 

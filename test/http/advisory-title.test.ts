@@ -112,6 +112,7 @@ describe("the advisory's title is the triager's, never the researcher's", () => 
       .execute();
     const publish = await triager.post(`/reports/${publicId}/transition`, {
       name: "publish",
+      confirm: "yes",
     });
     assert.equal(publish.status, 303, publish.text);
 

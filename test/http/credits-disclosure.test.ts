@@ -108,6 +108,7 @@ describe("credit in advisories: proposed by the CERT, accepted or declined by th
   const publish = () =>
     triager.post(`/reports/${report.publicId}/transition`, {
       name: "publish",
+      confirm: "yes",
     });
 
   it("offers the researcher's own choice at filing as the first credit row", async () => {
@@ -373,6 +374,7 @@ describe("credit declined, or nobody credited", () => {
       (
         await triager.post(`/reports/${r.publicId}/transition`, {
           name: "publish",
+          confirm: "yes",
         })
       ).status,
       303,
@@ -396,6 +398,7 @@ describe("credit declined, or nobody credited", () => {
       (
         await triager.post(`/reports/${r.publicId}/transition`, {
           name: "publish",
+          confirm: "yes",
         })
       ).status,
       303,

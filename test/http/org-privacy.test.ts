@@ -137,7 +137,7 @@ describe("what an organization's contact reads", () => {
       const triage = (organization: string) =>
         post(triager, `/reports/${id}/triage`, {
           cwe: "CWE-639",
-          cvss: "",
+          cvss: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N",
           organization,
         });
       await triage(orgB.publicId);

@@ -36,6 +36,7 @@ import {
 } from "../../src/auth/policy.js";
 import { newPublicId, normalizeReportId } from "../../src/ids.js";
 import { CWE_OPTIONS } from "../../src/reports/cwe.js";
+import type { Severity } from "../../src/reports/cvss.js";
 import { CREDIT_KINDS, DATA_KINDS } from "../../src/reports/types.js";
 import {
   availableTransitions,
@@ -525,7 +526,9 @@ function explainingTransition(
   const report: WorkflowReport = {
     state: old.state as State,
     stateBeforeInfo: old.state_before_info as State | null,
-    organizationId: old.organization_id as number | null,
+    // The triage step saves the organization and severity it needs with it.
+    organizationId: row.organization_id as number | null,
+    severity: row.severity as Severity | null,
     resolution: old.resolution as Resolution | null,
     vendorNotifiedAt: at(old.vendor_notified_at),
     disclosureDueAt: at(old.disclosure_due_at),
@@ -541,6 +544,7 @@ function explainingTransition(
         message: "a message",
         resolution: (row.resolution ?? undefined) as Resolution | undefined,
         duplicateOfId: row.duplicate_of_id as number | null,
+        confirmed: true,
       },
       now,
     );

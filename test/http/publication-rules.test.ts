@@ -88,7 +88,10 @@ describe("publication needs the organization told, then a verified fix, the dead
     const page = shown((await triager.agent.get(`/reports/${publicId}`)).text);
     assert.doesNotMatch(page, /value="publish"/, "no publish button");
     assert.match(page, /The organization was never notified/);
-    const publish = await step(triager, publicId, { name: "publish" });
+    const publish = await step(triager, publicId, {
+      name: "publish",
+      confirm: "yes",
+    });
     assert.equal(publish.status, 422);
     assert.match(shown(publish.text), /The organization was never notified/);
     assert.equal(await state(publicId), "closed");
@@ -120,7 +123,10 @@ describe("publication needs the organization told, then a verified fix, the dead
       .where("public_id", "=", publicId)
       .execute();
     await saveAdvisory(publicId);
-    const early = await step(triager, publicId, { name: "publish" });
+    const early = await step(triager, publicId, {
+      name: "publish",
+      confirm: "yes",
+    });
     assert.equal(early.status, 422);
     assert.match(shown(early.text), /disclosure deadline has not passed/);
     assert.equal(await state(publicId), "closed");
@@ -128,7 +134,10 @@ describe("publication needs the organization told, then a verified fix, the dead
     ctx.clock.advanceDays(ctx.config.clocks.disclosureDays + 1);
     // Sessions end when idle that long.
     triager = await signedIn(ctx, triagerUser);
-    const publish = await step(triager, publicId, { name: "publish" });
+    const publish = await step(triager, publicId, {
+      name: "publish",
+      confirm: "yes",
+    });
     assert.equal(publish.status, 303, publish.text);
     assert.equal(await state(publicId), "disclosed");
     unfixed = publicId;

@@ -66,6 +66,7 @@ export async function publishAdvisory(
   assert.equal(save.status, 303, `saving the advisory: ${save.text}`);
   const publish = await triager.post(`/reports/${publicId}/transition`, {
     name: "publish",
+    confirm: "yes",
   });
   assert.equal(publish.status, 303, `publishing: ${publish.text}`);
 }

@@ -2,11 +2,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import type { Relation } from "../../src/auth/policy.js";
 import {
+  advisoryInPlay,
   availableTransitions,
   planTransition,
   publicationBlocker,
   STATES,
   TRANSITION_NAMES,
+  TRANSITIONS,
   type State,
   type TransitionInput,
   type TransitionName,
@@ -80,6 +82,7 @@ function report(
     state,
     stateBeforeInfo: state === "needs_info" ? "acknowledged" : null,
     organizationId: 7,
+    severity: "high",
     resolution: state === "closed" ? "resolved" : null,
     vendorNotifiedAt: notified ? BEFORE : null,
     disclosureDueAt: notified ? LATER : null,
@@ -93,11 +96,16 @@ const plan = (
   r: WorkflowReport,
   relation: Relation,
   name: TransitionName,
-  input: TransitionInput = {},
+  // Publishing asks for a confirmation; the rules below are about the rest.
+  input: TransitionInput = { confirmed: true },
 ) => planTransition(r, relation, name, input, NOW);
 
 /** Input that satisfies every transition's own requirements. */
-const complete = { message: "because", resolution: "wont_fix" as const };
+const complete = {
+  message: "because",
+  resolution: "wont_fix" as const,
+  confirmed: true,
+};
 
 describe("workflow: every state × relation × transition", () => {
   for (const name of TRANSITION_NAMES) {
@@ -258,6 +266,76 @@ describe("workflow: what each transition needs and does", () => {
     assert.ok(ack.ok && !ack.plan.startsDisclosureClock);
   });
 
+  it("needs a severity before triage, named like the organization, and not again to notify", () => {
+    const unscored = plan(
+      report("acknowledged", { severity: null }),
+      "staff",
+      "triage",
+      {},
+    );
+    assert.ok(!unscored.ok);
+    assert.equal(unscored.field, "cvss");
+    assert.match(unscored.error, /severity/);
+    const neither = plan(
+      report("submitted", { severity: null, organizationId: null }),
+      "staff",
+      "triage",
+      {},
+    );
+    assert.ok(!neither.ok && neither.field === "organization");
+    assert.ok(plan(report("acknowledged"), "staff", "triage", {}).ok);
+    assert.ok(
+      plan(report("triaged", { severity: null }), "staff", "notify_vendor", {})
+        .ok,
+      "a reopened report keeps going with what it has",
+    );
+  });
+
+  it("publishes only with an explicit confirmation: it cannot be undone", () => {
+    const unconfirmed = plan(report("fix_verified"), "staff", "publish", {});
+    assert.ok(!unconfirmed.ok && unconfirmed.field === "confirm");
+    assert.ok(
+      plan(report("fix_verified"), "staff", "publish", { confirmed: true }).ok,
+    );
+    assert.ok(
+      plan(report("fix_verified"), "staff", "close", {
+        resolution: "wont_fix",
+      }).ok,
+      "closing is dangerous, not irreversible: it can be reopened",
+    );
+  });
+
+  it("marks the steps that end, undo or expose a case as dangerous", () => {
+    const dangerous = TRANSITION_NAMES.filter((n) => TRANSITIONS[n].danger);
+    assert.deepEqual(dangerous, ["close", "withdraw", "publish", "reopen"]);
+    assert.deepEqual(
+      TRANSITION_NAMES.filter((n) => TRANSITIONS[n].irreversible),
+      ["publish"],
+    );
+  });
+
+  it("has an advisory in play only from triage on, and not for a report closed as never published", () => {
+    const cases: [State, Partial<WorkflowReport>, boolean][] = [
+      ["submitted", {}, false],
+      ["acknowledged", {}, false],
+      ["needs_info", {}, false],
+      ["triaged", {}, true],
+      ["vendor_notified", {}, true],
+      ["fix_verified", {}, true],
+      ["closed", { resolution: "resolved" }, true],
+      ["closed", { resolution: "wont_fix" }, true],
+      ["closed", { resolution: "invalid" }, false],
+      ["closed", { resolution: "wont_fix", vendorNotifiedAt: null }, false],
+      ["disclosed", {}, true],
+    ];
+    for (const [state, overrides, expected] of cases)
+      assert.equal(
+        advisoryInPlay(report(state, overrides)),
+        expected,
+        `${state} ${JSON.stringify(overrides)}`,
+      );
+  });
+
   it("publishes a closed report only when it was resolved or won't be fixed", () => {
     for (const resolution of [
       "invalid",
@@ -265,7 +343,7 @@ describe("workflow: what each transition needs and does", () => {
       "withdrawn",
       "out_of_scope",
     ] as const) {
-      const r = plan(report("closed", { resolution }), "staff", "publish", {});
+      const r = plan(report("closed", { resolution }), "staff", "publish");
       assert.equal(r.ok, false, resolution);
     }
   });
