@@ -249,8 +249,12 @@ describe("the draft advisory: read and commented on by everyone on the case befo
       303,
     );
     assert.equal(
-      (await post(triager, report.publicId, "transition", { name: "publish" }))
-        .status,
+      (
+        await post(triager, report.publicId, "transition", {
+          name: "publish",
+          confirm: "yes",
+        })
+      ).status,
       303,
     );
     const page = await rhea.agent.get(`/reports/${report.publicId}`);
