@@ -26,6 +26,8 @@ import * as fixVerifiedAt from "../../db/migrations/2026-12-02-04-fix-verified-a
 import * as advisoryTitle from "../../db/migrations/2026-12-02-04-advisory-title.js";
 import * as eventAudience from "../../db/migrations/2026-12-02-05-event-audience.js";
 import * as pgpKeys from "../../db/migrations/2026-12-02-08-pgp-keys.js";
+import * as searchCwe from "../../db/migrations/2026-12-03-71-search-cwe.js";
+import * as advisoryCveIndex from "../../db/migrations/2026-12-03-72-advisory-cve-index.js";
 import type { Db } from "./index.js";
 
 /**
@@ -60,6 +62,8 @@ const migrations: Record<string, Migration> = {
   "2026-12-02-04-advisory-title": advisoryTitle,
   "2026-12-02-05-event-audience": eventAudience,
   "2026-12-02-08-pgp-keys": pgpKeys,
+  "2026-12-03-71-search-cwe": searchCwe,
+  "2026-12-03-72-advisory-cve-index": advisoryCveIndex,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
