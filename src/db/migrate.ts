@@ -27,6 +27,8 @@ import * as advisoryTitle from "../../db/migrations/2026-12-02-04-advisory-title
 import * as eventAudience from "../../db/migrations/2026-12-02-05-event-audience.js";
 import * as pgpKeys from "../../db/migrations/2026-12-02-08-pgp-keys.js";
 import * as reportRevisions from "../../db/migrations/2026-12-03-61-report-revisions.js";
+import * as searchCwe from "../../db/migrations/2026-12-03-71-search-cwe.js";
+import * as advisoryCveIndex from "../../db/migrations/2026-12-03-72-advisory-cve-index.js";
 import type { Db } from "./index.js";
 
 /**
@@ -62,6 +64,8 @@ const migrations: Record<string, Migration> = {
   "2026-12-02-05-event-audience": eventAudience,
   "2026-12-02-08-pgp-keys": pgpKeys,
   "2026-12-03-61-report-revisions": reportRevisions,
+  "2026-12-03-71-search-cwe": searchCwe,
+  "2026-12-03-72-advisory-cve-index": advisoryCveIndex,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

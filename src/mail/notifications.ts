@@ -3,7 +3,8 @@ import type { Db, DbOrTx } from "../db/index.js";
 import { listOrgContacts } from "../orgs/repository.js";
 import type { ChangeName } from "../reports/changes.js";
 import { STATE_INFO, type Audience, type State } from "../reports/workflow.js";
-import { findUsersByIds, listActiveStaff } from "../users/repository.js";
+import { triageTeam } from "../settings/triage-mail.js";
+import { findUsersByIds } from "../users/repository.js";
 import type { User } from "../users/types.js";
 import {
   enqueueFanout,
@@ -33,9 +34,28 @@ export type ReminderKind = (typeof REMINDER_KINDS)[number];
 export interface MailWords {
   subject: string;
   sentence: string;
+  /** Facts of the report the mail states, in our words (changes.ts mailFactLines). */
+  facts?: readonly MailFact[];
   /** Other words for one kind of recipient (the researcher's receipt, the organization's first notice). */
-  to?: Partial<Record<Relation, { subject: string; sentence: string }>>;
+  to?: Partial<
+    Record<
+      Relation,
+      { subject: string; sentence: string; facts?: readonly MailFact[] }
+    >
+  >;
 }
+
+/**
+ * A fact of the report a mail may state: dates, our severity scale and
+ * links are ours, never text a user wrote.
+ */
+export type MailFact =
+  | "ack_due"
+  | "severity"
+  | "fix_target"
+  | "disclosure_due"
+  | "extension_asked"
+  | "advisory";
 
 /** Something that happened to a report that people may need to hear about. */
 export interface ReportEvent {
@@ -57,6 +77,8 @@ export interface ReportEvent {
   mail: MailWords;
   /** A line of our own words (a deadline's date), never user text. */
   detail?: string;
+  /** The facts' lines for this report, of which each mail states those its words name. */
+  facts?: Partial<Record<MailFact, string>>;
 }
 
 /** The reminders' words. The request for information that expires closes the report: its words are the change's. */
@@ -106,7 +128,9 @@ export function threadIdFor(ctx: MailContext, publicId: string): string {
  * transaction. Who hears: the researcher; the assigned triager or, when
  * nobody is assigned, the whole triage team; the organization's contacts once
  * it was notified. Nobody hears of their own action, except the researcher's
- * receipt for their own report. Each person's preference decides: everything,
+ * receipt for their own report. The triage team is who the admin chose
+ * on the settings page, by default every active triager (settings/triage-mail.ts).
+ * Each person's preference decides: everything,
  * state changes only, or nothing but security mail. The whole team's notice
  * is stored once (a fanout) and addressed to each member by the mail worker.
  */
@@ -130,7 +154,7 @@ export async function notifyReportEvent(
       ? await findUsersByIds(db, [report.assigneeId])
       : [];
     wholeTeam = !assignee.some((u) => !u.disabledAt);
-    add(wholeTeam ? await listActiveStaff(db, ctx.db) : assignee, "staff");
+    add(wholeTeam ? await triageTeam(db, ctx.db) : assignee, "staff");
   }
   if (
     event.audiences.includes("org") &&
@@ -150,11 +174,14 @@ export async function notifyReportEvent(
   const threadId = threadIdFor(ctx, report.publicId);
   const dataFor = (relation: Relation) => {
     const what = event.mail.to?.[relation] ?? event.mail;
+    const facts = (what.facts ?? event.mail.facts ?? []).map(
+      (fact) => event.facts?.[fact],
+    );
     return {
       publicId: report.publicId,
       subjectText: what.subject,
       happened: what.sentence,
-      detail: event.detail ?? null,
+      details: [event.detail, ...facts].filter((line) => !!line),
       stateLabel: STATE_INFO[report.state].label,
       next: STATE_INFO[report.state].next[relation] ?? null,
       link: `${ctx.config.baseUrl}/reports/${report.publicId}`,

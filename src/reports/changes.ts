@@ -15,7 +15,14 @@ import type {
 import type { Actor } from "../auth/policy.js";
 import type { DbOrTx } from "../db/index.js";
 import type { Deps } from "../deps.js";
-import { notifyReportEvent, type MailWords } from "../mail/notifications.js";
+import { formatDateTime } from "../format.js";
+import {
+  notifyReportEvent,
+  type MailFact,
+  type MailWords,
+} from "../mail/notifications.js";
+import { dueAt, type ClockSettings } from "./clocks.js";
+import { SEVERITY_LABELS } from "./cvss.js";
 import { findReportById, insertEvent } from "./repository.js";
 import type { EventKind, Report } from "./types.js";
 import {
@@ -99,6 +106,7 @@ export const CHANGES = {
     mail: {
       subject: "New report submitted",
       sentence: "A new vulnerability report was submitted.",
+      facts: ["ack_due"],
       to: {
         reporter: {
           subject: "Received",
@@ -119,6 +127,14 @@ export const CHANGES = {
     {
       subject: "More information needed",
       sentence: "The CERT needs more information from the researcher.",
+      // The question itself only in mail encrypted to the researcher (sealed.ts).
+      to: {
+        reporter: {
+          subject: "More information needed",
+          sentence:
+            "The CERT asked you a question about this report; it waits for your answer on the report page.",
+        },
+      },
     },
   ),
   provide_info: step("provide_info", "answered the request for information", {
@@ -133,11 +149,13 @@ export const CHANGES = {
     subject: "Organization notified",
     sentence:
       "The affected organization was notified; the disclosure clock is running.",
+    facts: ["disclosure_due"],
     to: {
       org_contact: {
         subject: "New vulnerability report for your organization",
         sentence:
           "The CERT forwarded a vulnerability report about your organization to you.",
+        facts: ["severity", "fix_target", "disclosure_due"],
       },
     },
   }),
@@ -150,9 +168,17 @@ export const CHANGES = {
         "The organization acknowledged the report and is working on a fix.",
     },
   ),
+  // Only the researcher is asked to retest.
   mark_fixed: step("mark_fixed", "marked the fix as deployed", {
-    subject: "Fix deployed, please retest",
+    subject: "Fix deployed",
     sentence: "The organization says the fix is deployed.",
+    to: {
+      reporter: {
+        subject: "Fix deployed, please retest",
+        sentence:
+          "The organization says the fix is deployed. Please retest it and confirm the fix, or report that it is not fixed.",
+      },
+    },
   }),
   verify_fix: step("verify_fix", "confirmed the fix", {
     subject: "Fix verified",
@@ -177,6 +203,7 @@ export const CHANGES = {
   publish: step("publish", "published the report as a public advisory", {
     subject: "Published as advisory",
     sentence: "The report was published as a public advisory.",
+    facts: ["advisory"],
   }),
   reopen: step("reopen", "reopened the report", {
     subject: "Reopened",
@@ -278,6 +305,7 @@ export const CHANGES = {
       subject: "Extension requested",
       sentence:
         "The organization asked for more time before this report is disclosed.",
+      facts: ["extension_asked"],
     },
   },
   extension_granted: {
@@ -376,6 +404,34 @@ export function timelineSentence(kind: EventKind, action: string | null) {
   return byEntry.get(`${kind}:${action ?? ""}`) ?? "updated the report";
 }
 
+/**
+ * The lines a mail may state about the report (MailWords.facts): dates with
+ * their time zone, our severity scale, our links. The fix target is the
+ * one clock computed on reading (clocks.ts), by the settings of now.
+ */
+export function mailFactLines(
+  report: Report,
+  clocks: ClockSettings,
+  baseUrl: string,
+): Partial<Record<MailFact, string>> {
+  const date = (at: Date | null) => (at ? formatDateTime(at) : null);
+  const line = (text: string, at: Date | null) =>
+    at ? `${text}: ${date(at)}.` : undefined;
+  const fix = dueAt("fix", report, clocks);
+  return {
+    ack_due: line("Acknowledgment due", report.ackDueAt),
+    severity: report.severity
+      ? `Severity: ${SEVERITY_LABELS[report.severity]}${report.cvssScore !== null ? ` (CVSS ${report.cvssScore.toFixed(1)})` : ""}.`
+      : "Severity: not rated yet.",
+    fix_target: fix
+      ? `Fix target: ${date(fix)}.`
+      : "Fix target: none until the severity is rated.",
+    disclosure_due: line("Disclosure deadline", report.disclosureDueAt),
+    extension_asked: line("Date asked for", report.extensionRequestedTo),
+    advisory: `Public advisory: ${baseUrl}/advisories/${report.publicId}`,
+  };
+}
+
 export interface ChangeRecord {
   change: ChangeName;
   /** The report changed; its current row is read again for the mail. */
@@ -402,7 +458,8 @@ export interface ChangeRecord {
  */
 export async function recordChange(
   tx: DbOrTx,
-  deps: Pick<Deps, "db" | "clock" | "config">,
+  // The settings, where given, date the fix target (else the environment's).
+  deps: Pick<Deps, "db" | "clock" | "config"> & Partial<Pick<Deps, "settings">>,
   record: ChangeRecord,
 ): Promise<number> {
   const def: ChangeDef = CHANGES[record.change];
@@ -427,15 +484,22 @@ export async function recordChange(
       request: record.request ?? null,
       at,
     });
-  if (def.mail && def.notify.length > 0)
+  if (def.mail && def.notify.length > 0) {
+    const current = (await findReportById(tx, report.id))!;
     await notifyReportEvent(tx, deps, {
       kind: record.change,
-      report: (await findReportById(tx, report.id))!,
+      report: current,
       actorId: actor?.id ?? null,
       eventId,
       audiences: def.notify,
       mail: def.mail,
       detail: record.mailDetail,
+      facts: mailFactLines(
+        current,
+        deps.settings?.clocks() ?? deps.config.clocks,
+        deps.config.baseUrl,
+      ),
     });
+  }
   return eventId;
 }

@@ -44,6 +44,8 @@ export interface ListFilters {
   waitingInStates?: readonly State[];
   /** Full-text words (toIndexedSearchQuery); only with the "filing" sort, newest first. */
   text?: TextQuery;
+  /** Only the report whose advisory names this CVE ID (upper case). */
+  cveId?: string;
 }
 
 /** A search's FTS5 query, never raw user input, and what the index says of it. */
@@ -189,6 +191,18 @@ function applyFilters(query: ReportsQuery, filters: ListFilters): ReportsQuery {
       ]),
     );
   }
+  const cveId = filters.cveId;
+  if (cveId !== undefined)
+    q = q.where((eb) =>
+      eb(
+        "r.id",
+        "in",
+        eb
+          .selectFrom("advisories")
+          .select("advisories.report_id")
+          .where("advisories.cve_id", "=", cveId),
+      ),
+    );
   return q;
 }
 
@@ -249,6 +263,77 @@ export async function toIndexedSearchQuery(
   return { match: parts.join(" AND "), atMost };
 }
 
+/**
+ * A phrase of the search box as it is (already safe: built by
+ * search-query.ts from digits and fixed words), read once the index holds
+ * every report.
+ */
+export async function toIndexedPhraseQuery(
+  db: DbOrTx,
+  match: string,
+): Promise<TextQuery> {
+  await indexPendingReports(db);
+  return { match, atMost: null };
+}
+
+/** The text of reports a search listed, for its excerpts (search-snippet.ts). */
+export interface SearchableText {
+  publicId: string;
+  title: string;
+  asset: string;
+  cwe: string;
+  description: string;
+  steps: string;
+  impact: string;
+  organization: string;
+  /** Who may read it (reports/types.ts accessFacts). */
+  reporterId: number;
+  organizationId: number | null;
+  vendorNotifiedAt: Date | null;
+  revealIdentity: boolean;
+}
+
+export async function findSearchableTexts(
+  db: DbOrTx,
+  publicIds: readonly string[],
+): Promise<SearchableText[]> {
+  if (publicIds.length === 0) return [];
+  const rows = await db
+    .selectFrom("reports as r")
+    .leftJoin("organizations as o", "o.id", "r.organization_id")
+    .select([
+      "r.public_id",
+      "r.title",
+      "r.asset",
+      "r.cwe",
+      "r.description",
+      "r.steps",
+      "r.impact",
+      "o.name as organization_name",
+      "r.suggested_org_name",
+      "r.reporter_id",
+      "r.organization_id",
+      "r.vendor_notified_at",
+      "r.reveal_identity",
+    ])
+    .where("r.public_id", "in", [...publicIds])
+    .execute();
+  return rows.map((r) => ({
+    publicId: r.public_id,
+    title: r.title,
+    asset: r.asset,
+    cwe: r.cwe,
+    description: r.description,
+    steps: r.steps,
+    impact: r.impact,
+    organization: r.organization_name ?? r.suggested_org_name ?? "",
+    reporterId: r.reporter_id,
+    organizationId: r.organization_id,
+    vendorNotifiedAt: date(r.vendor_notified_at),
+    revealIdentity: r.reveal_identity === 1,
+  }));
+}
+
 /** Most reports taken into the full-text index in one transaction. */
 export const INDEX_BATCH = 500;
 
@@ -295,11 +380,13 @@ async function indexBatch(tx: DbOrTx): Promise<number> {
   const inBatch = sql`(select report_id from search_pending where report_id <= ${batch.last})`;
   // An edited report is taken out first (deleting one not yet indexed is a no-op).
   await sql`delete from reports_fts where rowid in ${inBatch}`.execute(tx);
+  // The body ends with the CWE ("CWE-639"), so a search for it finds the
+  // report (migration 2026-12-03-71).
   await sql`insert into reports_fts (rowid, public_id, title, organization, asset, body)
     select r.id, r.public_id, r.title,
       coalesce(o.name, r.suggested_org_name, ''),
       r.asset,
-      r.description || ' ' || r.steps || ' ' || r.impact
+      r.description || ' ' || r.steps || ' ' || r.impact || ' ' || r.cwe
     from reports r left join organizations o on o.id = r.organization_id
     where r.id in ${inBatch}`.execute(tx);
   await tx

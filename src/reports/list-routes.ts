@@ -62,6 +62,7 @@ export function reportListRoutes(deps: Deps) {
 
   router.get("/search", requireAllowed("report:search"), async (req, res) => {
     const results = await searchReports(deps, actorOf(req), req.query);
+    if (results.redirect) return res.redirect(303, results.redirect);
     res.render("reports/search", { title: "Search reports", ...results });
   });
 

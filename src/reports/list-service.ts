@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { can, type Actor } from "../auth/policy.js";
+import { advisoryIsPublic, can, type Actor } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
@@ -14,14 +14,23 @@ import {
 } from "./cursor.js";
 import {
   findReportListPage,
+  findSearchableTexts,
   indexPendingReports,
+  toIndexedPhraseQuery,
   toIndexedSearchQuery,
+  type SearchableText,
   type ListFilters,
   type ListScope,
   type ReportListItem,
 } from "./list-repository.js";
 import { CERT_CLOCKS, dueText, isRunning } from "./clocks.js";
-import { searchWords } from "./search-query.js";
+import { findReportByPublicId } from "./repository.js";
+import { searchTarget, type SearchTerm } from "./search-query.js";
+import {
+  snippetOf,
+  type Snippet,
+  type SnippetField,
+} from "./search-snippet.js";
 import { accessFacts } from "./types.js";
 import {
   RESEARCHER_TURN,
@@ -182,6 +191,8 @@ interface ListPageRequest {
   /** Query parameters every link of the list keeps. */
   keep?: Record<string, string>;
   notices?: string[];
+  /** What the policy must also allow on each listed report (besides report:view). */
+  allowed?: (item: ReportListItem) => boolean;
 }
 
 export async function listPage(
@@ -195,6 +206,7 @@ export async function listPage(
     cursor: rawCursor,
     keep = {},
     notices = [],
+    allowed = () => true,
   }: ListPageRequest,
 ): Promise<ListPageView> {
   const { sort, direction } = LIST_ORDERS[order];
@@ -211,8 +223,8 @@ export async function listPage(
   });
   const now = deps.clock.now();
   // Defence in depth: the query is scoped already; the policy has the last word.
-  const items = page.items.filter((item) =>
-    can(actor, "report:view", accessFacts(item)),
+  const items = page.items.filter(
+    (item) => can(actor, "report:view", accessFacts(item)) && allowed(item),
   );
   const href = (extra: Record<string, string>) =>
     withQuery(path, { ...keep, ...extra });
@@ -321,14 +333,43 @@ function visibleScope(actor: Actor): ListScope | null {
   return null;
 }
 
-export interface SearchView extends ListPageView {
+export interface SearchItemView extends ListItemView {
+  /** Where the search matched, from what the searcher may read; null: nothing to show. */
+  snippet: Snippet | null;
+}
+
+export interface SearchView extends Omit<ListPageView, "items"> {
   q: string;
   searched: boolean;
+  items: SearchItemView[];
+  /** An exact report ID the searcher may see: its page, opened instead. */
+  redirect?: string;
 }
 
 /**
- * Full-text search over ID, title, organization, asset and text, newest
- * filed first, within exactly the reports the actor may see.
+ * The fields a search excerpt may come from, as the policy lets the searcher
+ * read them, in the order they are tried (the text first: the title and
+ * organization are in the row already).
+ */
+function snippetFields(actor: Actor, text: SearchableText): SnippetField[] {
+  if (!can(actor, "report:view", accessFacts(text))) return [];
+  return [
+    { label: "Description", text: text.description },
+    { label: "Steps to reproduce", text: text.steps },
+    { label: "Impact", text: text.impact },
+    { label: "Asset", text: text.asset },
+    { label: "Weakness", text: text.cwe },
+    { label: "Title", text: text.title },
+    { label: "Organization", text: text.organization },
+  ];
+}
+
+/**
+ * Full-text search over ID, title, organization, asset, text and CWE, newest
+ * filed first, within exactly the reports the actor may see. An exact
+ * report ID opens the report if the actor may see it, and otherwise finds
+ * nothing, exactly like an ID that does not exist; a CVE ID finds the report
+ * whose advisory names it (a draft's only for the staff who write it).
  */
 export async function searchReports(
   deps: Deps,
@@ -339,26 +380,94 @@ export async function searchReports(
   const scope = visibleScope(actor);
   if (!scope) throw new NotFoundError();
   const q = one(query.q).slice(0, 200);
-  const words = searchWords(q);
-  if (words.length === 0) {
-    return {
-      q,
-      searched: false,
-      items: [],
-      nextHref: null,
-      firstHref: null,
-      notices: q.trim()
-        ? ["Type at least one word or number to search for."]
-        : [],
-    };
+  const target = searchTarget(q);
+  const nothingFound = (searched: boolean, notices: string[] = []) => ({
+    q,
+    searched,
+    items: [],
+    nextHref: null,
+    firstHref: null,
+    notices,
+  });
+  if (target.kind === "nothing")
+    return nothingFound(
+      false,
+      q ? ["Type at least one word or number to search for."] : [],
+    );
+  if (target.kind === "report") {
+    const report = await findReportByPublicId(deps.db, target.publicId);
+    return report && can(actor, "report:view", accessFacts(report))
+      ? { ...nothingFound(true), redirect: `/reports/${report.publicId}` }
+      : nothingFound(true);
   }
-  const page = await listPage(deps, actor, {
+  const request = {
     path: "/search",
     scope,
-    filters: { text: await toIndexedSearchQuery(deps.db, words) },
-    order: "filing_desc",
+    order: "filing_desc" as const,
     cursor: one(query.cursor),
     keep: { q },
+  };
+  if (target.kind === "cve") {
+    const page = await listPage(deps, actor, {
+      ...request,
+      filters: {
+        cveId: target.cveId,
+        // Until published, an advisory (and its CVE ID) is the staff's draft.
+        ...(scope.kind !== "all" && { state: "disclosed" as const }),
+      },
+      allowed: (item) =>
+        advisoryIsPublic(item) ||
+        can(actor, "report:write_advisory", accessFacts(item)),
+    });
+    return {
+      q,
+      searched: true,
+      ...page,
+      items: page.items.map((item) => ({
+        ...item,
+        snippet: {
+          label: "Advisory",
+          segments: [{ text: target.cveId, match: true }],
+        },
+      })),
+    };
+  }
+  const text =
+    target.kind === "cwe"
+      ? await toIndexedPhraseQuery(deps.db, target.match)
+      : await toIndexedSearchQuery(deps.db, target.words);
+  const page = await listPage(deps, actor, {
+    ...request,
+    filters: { text },
   });
-  return { q, searched: true, ...page };
+  return {
+    q,
+    searched: true,
+    ...page,
+    items: await withSnippets(deps, actor, page.items, target.terms),
+  };
+}
+
+/** Each listed report with the excerpt of where the search matched. */
+async function withSnippets(
+  deps: Deps,
+  actor: Actor,
+  items: ListItemView[],
+  terms: SearchTerm[],
+): Promise<SearchItemView[]> {
+  const texts = new Map(
+    (
+      await findSearchableTexts(
+        deps.db,
+        items.map((i) => i.publicId),
+      )
+    ).map((t) => [t.publicId, t]),
+  );
+  return items.map((item) => {
+    const text = texts.get(item.publicId);
+    return {
+      ...item,
+      snippet: text ? snippetOf(terms, snippetFields(actor, text)) : null,
+    };
+  });
 }

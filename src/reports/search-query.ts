@@ -1,3 +1,5 @@
+import { normalizeReportId } from "../ids.js";
+
 /*
  * What a person types into the search box, made safe for the full-text index
  * (FTS5): only words, never its query syntax.
@@ -42,4 +44,56 @@ export function toSimilarTitleQuery(title: string): string | null {
   ].slice(0, 8);
   if (words.length === 0) return null;
   return `title : (${words.map((w) => `"${w}"`).join(" OR ")})`;
+}
+
+/** What a search box's text asks for, before any query is built. */
+export type SearchTarget =
+  /** One report by its ID: opened directly when the searcher may see it. */
+  | { kind: "report"; publicId: string }
+  /** A weakness: reports with this CWE, or whose text names it. */
+  | { kind: "cwe"; cwe: string; match: string; terms: SearchTerm[] }
+  /** A CVE ID: the report whose advisory names it. */
+  | { kind: "cve"; cveId: string }
+  | { kind: "words"; words: string[]; terms: SearchTerm[] }
+  | { kind: "nothing" };
+
+/** A term a snippet marks: a whole word, or any word starting with it. */
+export interface SearchTerm {
+  word: string;
+  prefix: boolean;
+}
+
+const CWE_QUERY = /^cwe[\s:-]?(\d{1,6})$/i;
+const CVE_QUERY = /^cve-\d{4}-\d{4,19}$/i;
+
+/**
+ * Reads the search box: a report ID (any case, spaces around it; see
+ * normalizeReportId), a CWE ("CWE-639", "cwe 639"), a CVE ID, or words.
+ */
+export function searchTarget(input: string): SearchTarget {
+  const typed = input.normalize("NFKC").trim();
+  const publicId = normalizeReportId(typed);
+  if (publicId) return { kind: "report", publicId };
+  const cwe = CWE_QUERY.exec(typed);
+  if (cwe) {
+    const number = String(Number(cwe[1]));
+    return {
+      kind: "cwe",
+      cwe: `CWE-${number}`,
+      // A phrase: "cwe" followed by the number, as the index splits "CWE-639".
+      match: `"cwe ${number}"`,
+      terms: [
+        { word: "cwe", prefix: false },
+        { word: number, prefix: false },
+      ],
+    };
+  }
+  if (CVE_QUERY.test(typed)) return { kind: "cve", cveId: typed.toUpperCase() };
+  const words = searchWords(typed);
+  if (words.length === 0) return { kind: "nothing" };
+  return {
+    kind: "words",
+    words,
+    terms: words.map((word) => ({ word, prefix: true })),
+  };
 }

@@ -15,6 +15,16 @@ export async function listSettings(db: DbOrTx): Promise<SavedSetting[]> {
   return rows.map((r) => ({ key: r.key, value: parseJson(r.value) }));
 }
 
+/** One saved setting's value, or undefined when it is not set (or unreadable). */
+export async function findSetting(db: DbOrTx, key: string): Promise<unknown> {
+  const row = await db
+    .selectFrom("settings")
+    .select("value")
+    .where("key", "=", key)
+    .executeTakeFirst();
+  return row ? parseJson(row.value) : undefined;
+}
+
 export async function upsertSetting(
   db: DbOrTx,
   key: string,

@@ -12,6 +12,7 @@ import {
   saveClockSettings,
   type ClockSettingKey,
 } from "./service.js";
+import { saveTriageMail, triageMailSettings } from "./triage-mail.js";
 
 /** A number of days, or empty for the environment's value. */
 function daysField(label: string) {
@@ -55,7 +56,7 @@ export function settingsRoutes(deps: Deps) {
   const router = Router();
   router.use("/admin/settings", requireAllowed("settings:manage"));
 
-  const render = (
+  const render = async (
     req: Request,
     res: Response,
     status = 200,
@@ -63,8 +64,14 @@ export function settingsRoutes(deps: Deps) {
       values: {},
       errors: {},
     },
+    triageForm: { typed: string[]; error?: string } | null = null,
   ) => {
     const view = clockSettings(deps, actorOf(req));
+    const triageMail = await triageMailSettings(
+      deps,
+      actorOf(req),
+      triageForm?.typed,
+    );
     const typed = (key: string) => {
       const value = form.values[key];
       return typeof value === "string" ? value : undefined;
@@ -88,12 +95,40 @@ export function settingsRoutes(deps: Deps) {
         }),
       })),
       resetNames: CLOCK_SETTINGS.map((s) => s.key),
+      triageMail: { ...triageMail, error: triageForm?.error ?? null },
       min: MIN_DAYS,
       max: MAX_DAYS,
     });
   };
 
   router.get("/admin/settings", (req, res) => render(req, res));
+
+  // Who hears of reports nobody is assigned to (settings/triage-mail.ts).
+  router.post("/admin/settings/triage-mail", async (req, res) => {
+    const raw: unknown = req.body?.staff;
+    const typed = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw])
+      .filter((v): v is string => typeof v === "string")
+      .slice(0, 500);
+    const outcome = await saveTriageMail(
+      deps,
+      actorOf(req),
+      typed,
+      auditContextOf(req),
+    );
+    if (!outcome.ok)
+      return render(req, res, 422, undefined, {
+        typed,
+        error: outcome.errors.staff,
+      });
+    flash(
+      req,
+      "success",
+      outcome.value.count
+        ? "Saved: reports nobody is assigned to are mailed to the people ticked."
+        : "Saved: reports nobody is assigned to are mailed to every active triager.",
+    );
+    res.redirect(303, "/admin/settings");
+  });
 
   router.post("/admin/settings", async (req, res) => {
     const form = parseForm(settingsSchema, req.body);

@@ -302,6 +302,19 @@ export async function setPasswordWithToken(
       request,
       at: now,
     });
+    // A reset replaced a password: the owner hears of it, as after a change
+    // on the account page (someone else may have read their mail). The
+    // first password of an invitation replaced nothing.
+    if (token.purpose === "password_reset")
+      await enqueueMail(tx, deps, {
+        template: "password_changed",
+        to: { address: user.email, userId: user.id },
+        data: {
+          displayName: user.displayName,
+          when: formatDateTime(now),
+          resetLink: `${deps.config.baseUrl}/password/forgot`,
+        },
+      });
     return { ok: true as const, value: user };
   });
 }

@@ -118,6 +118,10 @@ const ACCESS: Record<string, Access> = {
   "POST /admin/outbox/:key/retry": { kind: "role", action: "outbox:manage" },
   "GET /admin/settings": { kind: "role", action: "settings:manage" },
   "POST /admin/settings": { kind: "role", action: "settings:manage" },
+  "POST /admin/settings/triage-mail": {
+    kind: "role",
+    action: "settings:manage",
+  },
 
   "GET /orgs": { kind: "role", action: "org:manage" },
   "POST /orgs": { kind: "role", action: "org:manage" },
