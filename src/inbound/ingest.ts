@@ -10,6 +10,9 @@ import {
   type DNSResolver,
   type Envelope,
 } from "./parse.js";
+import { automaticMailReason } from "./automatic.js";
+import { handleReply } from "./replies.js";
+import { isOurAddress } from "./reply-tokens.js";
 import type { InboundMail, InboundOutcome } from "./types.js";
 
 /**
@@ -133,12 +136,21 @@ async function decide(
     const outcome = await handler(deps, mail, context);
     if (outcome) return outcome;
   }
-  // TODO(inbound): the automatic-mail filter, then replies.
+  const automatic = automaticMailReason(deps.config, mail);
+  if (automatic) return { kind: "ignored", reason: automatic };
   for (const handler of afterAutomaticFilter) {
     const outcome = await handler(deps, mail, context);
     if (outcome) return outcome;
   }
-  return { kind: "held", reason: "no reply token", unknownRecipient: true };
+  const reply = await handleReply(deps, mail, context);
+  if (reply) return reply;
+  return {
+    kind: "held",
+    reason: mail.recipients.some((r) => isOurAddress(deps.config, r))
+      ? "no reply token: not a reply to a notification"
+      : "not addressed to the desk's mail domain",
+    unknownRecipient: true,
+  };
 }
 
 function publicOutcome(outcome: HandlerOutcome): InboundOutcome {

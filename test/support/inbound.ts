@@ -45,3 +45,12 @@ export function rawMail(fields: {
   ];
   return Buffer.from(lines.join("\r\n"));
 }
+
+/** A message composed by nodemailer's MIME composer, as a mail client writes one. */
+export async function composeMail(
+  options: import("nodemailer/lib/mailer/index.js").Options,
+): Promise<Buffer> {
+  const { default: MailComposer } =
+    await import("nodemailer/lib/mail-composer/index.js");
+  return new MailComposer(options).compile().build();
+}
