@@ -256,6 +256,40 @@ export interface SearchPendingTable {
   report_id: number;
 }
 
+/** Mail received by the desk, with what ingestion decided (src/inbound). */
+export interface InboundMessagesTable {
+  id: Generated<number>;
+  message_id: string;
+  received_at: number;
+  envelope_from: string;
+  /** JSON array of the envelope recipients. */
+  recipients: string;
+  from_address: string;
+  subject: string;
+  raw: Buffer;
+  /** received | posted | held | ignored | discarded */
+  status: Generated<string>;
+  reason: string | null;
+  report_id: number | null;
+  user_id: number | null;
+  /** The timeline entry the message became, when posted as one. */
+  event_id: number | null;
+  encrypted: Generated<number>;
+  signed_by: string | null;
+  dmarc: string | null;
+  decided_at: number | null;
+  decided_by: number | null;
+}
+
+/** The token in a notification's Reply-To, stored hashed; see src/inbound/reply-tokens.ts. */
+export interface ReplyTokensTable {
+  id: Generated<number>;
+  token_hash: string;
+  user_id: number;
+  report_id: number;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -277,4 +311,6 @@ export interface Database {
   search_index_version: SearchIndexVersionTable;
   search_pending: SearchPendingTable;
   users_version: UsersVersionTable;
+  inbound_messages: InboundMessagesTable;
+  reply_tokens: ReplyTokensTable;
 }

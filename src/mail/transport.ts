@@ -15,6 +15,8 @@ export interface OutgoingMessage {
   messageId: string;
   inReplyTo?: string;
   references?: string;
+  /** Where a reply goes: the recipient's reply address for the report (src/inbound/reply-tokens.ts). */
+  replyTo?: string;
   /** An armored OpenPGP message: sent as PGP/MIME instead of text and html. */
   encrypted?: string;
 }
@@ -27,12 +29,19 @@ export interface MailTransport {
   close(): void;
 }
 
-const AUTOMATIC = {
-  "Auto-Submitted": "auto-generated",
-  "X-Auto-Response-Suppress": "All",
-};
+/** The header on everything the desk sends; mail that carries it back is ignored (src/inbound/automatic.ts). */
+export const LOOP_HEADER = "X-Disclosure-Desk-Loop";
 
-async function envelope(message: OutgoingMessage) {
+function automatic(loop: string) {
+  return {
+    "Auto-Submitted": "auto-generated",
+    "X-Auto-Response-Suppress": "All",
+    [LOOP_HEADER]: loop,
+  };
+}
+
+async function envelope(message: OutgoingMessage, loop: string) {
+  const AUTOMATIC = automatic(loop);
   if (!message.encrypted) return { ...message, headers: AUTOMATIC };
   // nodemailer composes no multipart/encrypted: the message is built here
   // and handed over whole (DKIM still signs it).
@@ -43,6 +52,7 @@ async function envelope(message: OutgoingMessage) {
     "Message-ID": message.messageId,
     ...(message.inReplyTo && { "In-Reply-To": message.inReplyTo }),
     ...(message.references && { References: message.references }),
+    ...(message.replyTo && { "Reply-To": message.replyTo }),
     ...AUTOMATIC,
   };
   return {
@@ -111,7 +121,9 @@ export function createTransport(config: Config, logger: Logger): MailTransport {
     return {
       async send(message) {
         smtp ??= nodemailer.createTransport(options);
-        const info = await smtp.sendMail(await envelope(message));
+        const info = await smtp.sendMail(
+          await envelope(message, config.inbound.mailDomain),
+        );
         return String(info.response ?? "sent");
       },
       idle: close,
@@ -128,7 +140,9 @@ export function createTransport(config: Config, logger: Logger): MailTransport {
   });
   return {
     async send(message) {
-      const info = await stream.sendMail(await envelope(message));
+      const info = await stream.sendMail(
+        await envelope(message, config.inbound.mailDomain),
+      );
       const safeId = message.messageId
         .replace(/[^A-Za-z0-9.-]/g, "_")
         .slice(0, 80);
