@@ -31,6 +31,8 @@ export type ListScope =
 
 export interface ListFilters {
   state?: State;
+  /** Only reports in one of these states (the queue's "open" reports). */
+  states?: readonly State[];
   organizationId?: number;
   severity?: Severity;
   cwe?: string;
@@ -163,6 +165,7 @@ function overdueCondition(at: number) {
 function applyFilters(query: ReportsQuery, filters: ListFilters): ReportsQuery {
   let q = query;
   if (filters.state) q = q.where("r.state", "=", filters.state);
+  if (filters.states) q = q.where("r.state", "in", [...filters.states]);
   if (filters.organizationId !== undefined)
     q = q.where("r.organization_id", "=", filters.organizationId);
   if (filters.severity) q = q.where("r.severity", "=", filters.severity);

@@ -17,7 +17,7 @@ import {
   type ListPageView,
   type RawQuery,
 } from "./list-service.js";
-import { isState, STATE_INFO, STATES } from "./workflow.js";
+import { isState, OPEN_STATES, STATE_INFO, STATES } from "./workflow.js";
 
 /* The triage queue: every report, filtered by what the triager asks for. */
 
@@ -62,7 +62,7 @@ export async function parseQueueQuery(
   const notices: string[] = [];
   const filters: ListFilters = {};
   const values: QueueView["values"] = {
-    state: "",
+    state: "open",
     org: "",
     severity: "",
     cwe: "",
@@ -71,13 +71,16 @@ export async function parseQueueQuery(
     sort: DEFAULT_SORT,
   };
 
+  // Open reports unless asked otherwise: the closed and disclosed ones are done.
   const state = one(query.state);
-  if (state) {
+  if (state === "any") values.state = "any";
+  else if (state && state !== "open") {
     if (isState(state)) {
       filters.state = state;
       values.state = state;
     } else notices.push(`Unknown state “${state}” was ignored.`);
   }
+  if (values.state === "open") filters.states = OPEN_STATES;
 
   const orgId = one(query.org);
   if (orgId) {
@@ -137,7 +140,7 @@ export async function parseQueueQuery(
   }
 
   const keep: Record<string, string> = {
-    state: values.state,
+    state: values.state === "open" ? "" : values.state,
     org: values.org,
     severity: values.severity,
     cwe: values.cwe,
@@ -177,11 +180,14 @@ export async function triageQueue(
   return {
     ...page,
     values,
-    filtered: Object.values(filters).some((v) => v !== undefined),
+    filtered: Object.entries(filters).some(
+      ([k, v]) => k !== "states" && v !== undefined,
+    ),
     exportHref: withQuery("/queue/export.csv", keep),
     options: {
       states: [
-        { value: "", label: "Any state" },
+        { value: "open", label: "Open (not closed or disclosed)" },
+        { value: "any", label: "Any state" },
         ...STATES.map((s) => ({ value: s, label: STATE_INFO[s].label })),
       ],
       orgs: keptOptions(orgs, "filter", () => [
