@@ -23,7 +23,13 @@ import {
   type ListScope,
   type ReportListItem,
 } from "./list-repository.js";
-import { CERT_CLOCKS, dueText, isRunning } from "./clocks.js";
+import {
+  CERT_CLOCKS,
+  dueText,
+  isRunning,
+  spanText,
+  type ClockName,
+} from "./clocks.js";
 import { findReportByPublicId } from "./repository.js";
 import { searchTarget, type SearchTerm } from "./search-query.js";
 import {
@@ -114,6 +120,23 @@ export interface ListItemView {
   overdue: string[];
   /** When the researcher asked for disclosure, while the CERT has not answered. */
   disclosureRequested: string | null;
+  /** The next deadline, short for a one-line row ("in 3 days", "2 days late"). */
+  nextDue: NextDueView | null;
+  /** What needs the triager now, in words (the queue's markers). */
+  markers: MarkerView[];
+}
+
+export interface NextDueView {
+  text: string;
+  /** The whole sentence: "Triage due in 3 days". */
+  title: string;
+  overdue: boolean;
+}
+
+export interface MarkerView {
+  kind: string;
+  label: string;
+  detail: string;
 }
 
 export function itemView(
@@ -123,6 +146,13 @@ export function itemView(
 ): ListItemView {
   const ackDue = due("ack", item.ackDueAt, item.state, now);
   const triageDue = due("triage", item.triageDueAt, item.state, now);
+  const overdue = [ackDue?.overdue, triageDue?.overdue].filter(
+    (s): s is string => !!s,
+  );
+  const disclosureRequested =
+    item.disclosureRequestedAt && item.state !== "disclosed"
+      ? formatDateTime(item.disclosureRequestedAt)
+      : null;
   return {
     publicId: item.publicId,
     href: `/reports/${item.publicId}`,
@@ -150,13 +180,50 @@ export function itemView(
       : null,
     ackDue,
     triageDue,
-    overdue: [ackDue?.overdue, triageDue?.overdue].filter(
-      (s): s is string => !!s,
-    ),
-    disclosureRequested:
-      item.disclosureRequestedAt && item.state !== "disclosed"
-        ? formatDateTime(item.disclosureRequestedAt)
-        : null,
+    overdue,
+    disclosureRequested,
+    nextDue: nextDue(item, now),
+    markers: [
+      ...overdue.map((o) => ({
+        kind: "overdue",
+        label: "Overdue",
+        detail: o[0]!.toUpperCase() + o.slice(1),
+      })),
+      ...(disclosureRequested
+        ? [
+            {
+              kind: "asked",
+              label: "Disclosure asked",
+              detail: `Disclosure requested ${disclosureRequested}`,
+            },
+          ]
+        : []),
+    ],
+  };
+}
+
+/** The soonest of the report's running clocks with a kept due date. */
+function nextDue(item: ReportListItem, now: Date): NextDueView | null {
+  const kept = [
+    ["ack", item.ackDueAt],
+    ["triage", item.triageDueAt],
+    ["disclosure", item.disclosureDueAt],
+  ] as const;
+  const running = kept
+    .filter(([clock, at]) => at && isRunning(clock, item.state))
+    .sort(([, a], [, b]) => a!.getTime() - b!.getTime())[0];
+  if (!running) return null;
+  const [clock, at] = running;
+  return shortDue(clock, at!, now);
+}
+
+export function shortDue(clock: ClockName, at: Date, now: Date): NextDueView {
+  const late = now.getTime() - at.getTime();
+  const { text } = dueText(clock, at, now);
+  return {
+    text: late > 0 ? `${spanText(late)} late` : `in ${spanText(-late)}`,
+    title: `${text} (${formatDateTime(at)})`,
+    overdue: late > 0,
   };
 }
 
