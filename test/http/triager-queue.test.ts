@@ -66,4 +66,39 @@ describe("the triager's queue", () => {
       assert.deepEqual(closed, [ids.closed]);
     });
   });
+
+  describe("bulk selection", () => {
+    it("puts each row's checkbox, the action and the CSRF token in one form posting to /reports/bulk", async () => {
+      const r = await insertReport(ctx, {
+        reporterId: researcher.user.id,
+        title: "Bulk candidate",
+      });
+      const b = await signedIn(ctx, triager);
+      const html = (await b.agent.get("/queue")).text;
+      const forms = [
+        ...html.matchAll(
+          /<form method="post" action="\/reports\/bulk"[^>]*>([\s\S]*?)<\/form>/g,
+        ),
+      ];
+      assert.equal(forms.length, 1);
+      const form = forms[0]![1]!;
+      assert.match(form, /<input type="hidden" name="_csrf" value="[^"]+"/);
+      assert.match(
+        form,
+        new RegExp(`<input type="checkbox" name="ids" value="${r.publicId}"`),
+      );
+      const options = [
+        .../<select id="bulk-action" name="action">([\s\S]*?)<\/select>/
+          .exec(form)![1]!
+          .matchAll(/<option value="(\w+)"/g),
+      ].map((m) => m[1]);
+      assert.deepEqual(options, [
+        "assign",
+        "acknowledge",
+        "severity",
+        "duplicate",
+      ]);
+      assert.match(form, /<button type="submit"[^>]*>Review changes<\/button>/);
+    });
+  });
 });
