@@ -123,6 +123,8 @@ export interface ReportsTable {
   ssvc: string | null;
   disclosure_requested_at: number | null;
   fix_verified_at: number | null;
+  /** The next running clock's due date, NO_DEADLINE when none (clocks.ts nextDeadline). */
+  queue_due_at: Generated<number>;
 }
 
 export interface AdvisoriesTable {

@@ -25,6 +25,7 @@ import {
 } from "./list-repository.js";
 import {
   CERT_CLOCKS,
+  CLOCK_NAMES,
   dueText,
   isRunning,
   spanText,
@@ -202,19 +203,20 @@ export function itemView(
   };
 }
 
-/** The soonest of the report's running clocks with a kept due date. */
+/** The report's next deadline, as kept for the queue's order. */
 function nextDue(item: ReportListItem, now: Date): NextDueView | null {
-  const kept = [
-    ["ack", item.ackDueAt],
-    ["triage", item.triageDueAt],
-    ["disclosure", item.disclosureDueAt],
-  ] as const;
-  const running = kept
-    .filter(([clock, at]) => at && isRunning(clock, item.state))
-    .sort(([, a], [, b]) => a!.getTime() - b!.getTime())[0];
-  if (!running) return null;
-  const [clock, at] = running;
-  return shortDue(clock, at!, now);
+  const at = item.queueDueAt;
+  if (!at) return null;
+  // Which running clock it is: the kept disclosure date, else the only other.
+  const running = CLOCK_NAMES.filter((c) => isRunning(c, item.state));
+  const clock =
+    running.find(
+      (c) =>
+        c === "disclosure" && item.disclosureDueAt?.getTime() === at.getTime(),
+    ) ??
+    running.find((c) => c !== "disclosure") ??
+    running[0];
+  return clock ? shortDue(clock, at, now) : null;
 }
 
 export function shortDue(clock: ClockName, at: Date, now: Date): NextDueView {

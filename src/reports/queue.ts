@@ -7,7 +7,7 @@ import {
   listOrganizations,
 } from "../orgs/repository.js";
 import { findUserByPublicId, listActiveStaff } from "../users/repository.js";
-import { DEFAULT_SORT, SORTS, type SortKey } from "./cursor.js";
+import { QUEUE_DEFAULT_SORT, SORTS, type SortKey } from "./cursor.js";
 import { isSeverity, SEVERITIES, SEVERITY_LABELS } from "./cvss.js";
 import type { ListFilters } from "./list-repository.js";
 import {
@@ -68,7 +68,7 @@ export async function parseQueueQuery(
     cwe: "",
     assignee: "",
     overdue: false,
-    sort: DEFAULT_SORT,
+    sort: QUEUE_DEFAULT_SORT,
   };
 
   // Open reports unless asked otherwise: the closed and disclosed ones are done.
@@ -146,7 +146,7 @@ export async function parseQueueQuery(
     cwe: values.cwe,
     assignee: values.assignee,
     overdue: values.overdue ? "1" : "",
-    sort: values.sort === DEFAULT_SORT ? "" : values.sort,
+    sort: values.sort === QUEUE_DEFAULT_SORT ? "" : values.sort,
   };
   return { filters, values, keep, notices };
 }

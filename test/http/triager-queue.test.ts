@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
+import { CompiledQuery } from "kysely";
 import { after, before, describe, it } from "mocha";
+import {
+  reportListQuery,
+  type ListFilters,
+} from "../../src/reports/list-repository.js";
+import { OPEN_STATES } from "../../src/reports/workflow.js";
 import { insertReport } from "../support/fixtures.js";
 import {
   createTestContext,
@@ -100,5 +106,145 @@ describe("the triager's queue", () => {
       ]);
       assert.match(form, /<button type="submit"[^>]*>Review changes<\/button>/);
     });
+  });
+
+  describe("due soonest first", () => {
+    it("orders the queue by the next deadline, keeps it on every change, and pages through all of it", async () => {
+      const now = ctx.clock.now().getTime();
+      const DAY = 86_400_000;
+      // Filed 2 days ago: acknowledgment due in 1 day.
+      const soon = await insertReport(ctx, {
+        reporterId: researcher.user.id,
+        title: "Due soon",
+        createdAt: new Date(now - 2 * DAY),
+      });
+      // Filed 5 days ago: acknowledgment 2 days late.
+      const late = await insertReport(ctx, {
+        reporterId: researcher.user.id,
+        title: "Already late",
+        createdAt: new Date(now - 5 * DAY),
+      });
+      const b = await signedIn(ctx, triager);
+      const html = (await b.agent.get("/queue")).text;
+      assert.match(html, /<option value="due_asc" selected>/);
+      const order = idsOn(html);
+      assert.ok(order.indexOf(late.publicId) < order.indexOf(soon.publicId));
+      assert.ok(order.indexOf(late.publicId) >= 0);
+      assert.match(html, /title="Acknowledgment overdue by 2 days/);
+
+      // Acknowledged now: triage runs, due in 10 days; it moves back.
+      await b.refreshCsrf(`/reports/${late.publicId}`);
+      const ack = await b.post(`/reports/${late.publicId}/transition`, {
+        name: "acknowledge",
+        message: "",
+      });
+      assert.equal(ack.status, 303, ack.text.slice(0, 300));
+      const row = await ctx.db
+        .selectFrom("reports")
+        .select(["queue_due_at", "triage_due_at"])
+        .where("id", "=", late.id)
+        .executeTakeFirstOrThrow();
+      assert.equal(row.queue_due_at, row.triage_due_at);
+      assert.ok(row.queue_due_at > now + 9 * DAY);
+      const after = idsOn((await b.agent.get("/queue")).text);
+      assert.ok(after.indexOf(soon.publicId) < after.indexOf(late.publicId));
+
+      // Closing leaves no clock: it leaves the open queue.
+      const closed = await b.post(`/reports/${late.publicId}/transition`, {
+        name: "close",
+        resolution: "invalid",
+        message: "Not reproducible.",
+      });
+      assert.equal(closed.status, 303, closed.text.slice(0, 300));
+      assert.ok(
+        !idsOn((await b.agent.get("/queue")).text).includes(late.publicId),
+      );
+    });
+
+    it("pages through every report exactly once in due order", async () => {
+      for (let i = 0; i < 30; i++)
+        await insertReport(ctx, {
+          reporterId: researcher.user.id,
+          title: `Paged ${i}`,
+          state: (["submitted", "triaged", "acknowledged"] as const)[i % 3],
+          // Several share a due date: the id breaks the tie.
+          createdAt: new Date(ctx.clock.now().getTime() - (i % 4) * 3_600_000),
+        });
+      const b = await signedIn(ctx, triager);
+      const total = Number(
+        (
+          await ctx.db
+            .selectFrom("reports")
+            .select((eb) => eb.fn.countAll<number>().as("n"))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+      const seen: string[] = [];
+      let url: string | null = "/queue?state=any";
+      let pages = 0;
+      while (url) {
+        const res = await b.agent.get(url);
+        seen.push(...idsOn(res.text));
+        const m = /<a href="([^"]+)" rel="next">/.exec(res.text);
+        url = m ? m[1]!.replace(/&amp;/g, "&") : null;
+        assert.ok(++pages < 20);
+      }
+      assert.ok(pages >= 2);
+      assert.equal(seen.length, total);
+      assert.equal(new Set(seen).size, total);
+      const dues = await ctx.db
+        .selectFrom("reports")
+        .select(["public_id", "queue_due_at", "id"])
+        .execute();
+      const byId = new Map(dues.map((d) => [d.public_id, d]));
+      for (let i = 1; i < seen.length; i++) {
+        const a = byId.get(seen[i - 1]!)!;
+        const c = byId.get(seen[i]!)!;
+        assert.ok(
+          a.queue_due_at < c.queue_due_at ||
+            (a.queue_due_at === c.queue_due_at && a.id < c.id),
+          `${seen[i - 1]} before ${seen[i]}`,
+        );
+      }
+    });
+  });
+
+  describe("query plans in due order", () => {
+    const cases: Record<string, ListFilters> = {
+      open: { states: OPEN_STATES },
+      "any state": {},
+      unassigned: { states: OPEN_STATES, assignee: { kind: "unassigned" } },
+      "assigned to me": {
+        states: OPEN_STATES,
+        assignee: { kind: "user", userId: 1 },
+      },
+    };
+    for (const [name, filters] of Object.entries(cases))
+      it(`reads the page from the due-date index, no sort (${name})`, async () => {
+        const compiled = reportListQuery(ctx.db, {
+          scope: { kind: "all" },
+          filters,
+          sort: "due",
+          direction: "asc",
+          after: { value: Date.now(), id: 1000 },
+          limit: 25,
+        }).compile();
+        const { rows } = await ctx.db.executeQuery<{ detail: string }>(
+          CompiledQuery.raw(`explain query plan ${compiled.sql}`, [
+            ...compiled.parameters,
+          ]),
+        );
+        const details = rows.map((r) => r.detail);
+        assert.ok(
+          details.some((d) =>
+            /^(SEARCH|SCAN) r USING INDEX reports_(queue|assignee)_due/.test(d),
+          ),
+          details.join("\n"),
+        );
+        assert.ok(
+          !details.some((d) => /TEMP B-TREE/.test(d)),
+          details.join("\n"),
+        );
+      });
   });
 });
