@@ -258,6 +258,13 @@ export interface SearchPendingTable {
   report_id: number;
 }
 
+/** When a staff member last opened a report (the queue's "unread"). */
+export interface ReportReadsTable {
+  user_id: number;
+  report_id: number;
+  read_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -279,4 +286,5 @@ export interface Database {
   search_index_version: SearchIndexVersionTable;
   search_pending: SearchPendingTable;
   users_version: UsersVersionTable;
+  report_reads: ReportReadsTable;
 }

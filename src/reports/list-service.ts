@@ -150,6 +150,7 @@ export function itemView(
   const overdue = [ackDue?.overdue, triageDue?.overdue].filter(
     (s): s is string => !!s,
   );
+  const next = nextDue(item, now);
   const disclosureRequested =
     item.disclosureRequestedAt && item.state !== "disclosed"
       ? formatDateTime(item.disclosureRequestedAt)
@@ -183,8 +184,11 @@ export function itemView(
     triageDue,
     overdue,
     disclosureRequested,
-    nextDue: nextDue(item, now),
+    nextDue: next,
     markers: [
+      ...(overdue.length === 0 && next?.overdue
+        ? [{ kind: "overdue", label: "Overdue", detail: next.title }]
+        : []),
       ...overdue.map((o) => ({
         kind: "overdue",
         label: "Overdue",

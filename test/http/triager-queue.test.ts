@@ -6,7 +6,7 @@ import {
   type ListFilters,
 } from "../../src/reports/list-repository.js";
 import { OPEN_STATES } from "../../src/reports/workflow.js";
-import { insertReport } from "../support/fixtures.js";
+import { createOrg, insertReport } from "../support/fixtures.js";
 import {
   createTestContext,
   createUser,
@@ -246,5 +246,178 @@ describe("the triager's queue", () => {
           details.join("\n"),
         );
       });
+  });
+
+  describe("markers", () => {
+    let org: { id: number; publicId: string };
+    let contact: TestUser;
+    let b: Awaited<ReturnType<typeof signedIn>>;
+    before(async () => {
+      org = await createOrg(ctx, "Marker Hospital");
+      contact = await createUser(ctx, "org_contact", { orgIds: [org.id] });
+      b = await signedIn(ctx, triager);
+    });
+
+    /** The markers on a report's queue row, as "kind: text". */
+    async function markersOf(publicId: string): Promise<string[]> {
+      const html = (await b.agent.get("/queue?state=any&sort=activity_desc"))
+        .text;
+      const row = [...html.matchAll(/<tr class="queue-row">([\s\S]*?)<\/tr>/g)]
+        .map((m) => m[1]!)
+        .find((r) => r.includes(`value="${publicId}"`));
+      assert.ok(row, `${publicId} is listed`);
+      return [
+        ...row.matchAll(
+          /<span class="mark mark-(\w+)" title="[^"]*">([^<]+)<span class="visually-hidden">: ([^<]+)<\/span>/g,
+        ),
+      ].map((m) => `${m[1]}: ${m[2]} (${m[3]!.replaceAll("&#39;", "'")})`);
+    }
+
+    async function event(
+      reportId: number,
+      actorId: number | null,
+      kind: string,
+      minutesFromNow: number,
+    ) {
+      await ctx.db
+        .insertInto("report_events")
+        .values({
+          report_id: reportId,
+          actor_id: actorId,
+          kind,
+          action: null,
+          from_state: null,
+          to_state: null,
+          visibility: "public",
+          body: "Words.",
+          created_at: ctx.clock.now().getTime() + minutesFromNow * 60_000,
+        })
+        .execute();
+    }
+
+    it("marks an overdue clock in words", async () => {
+      const r = await insertReport(ctx, {
+        reporterId: researcher.user.id,
+        createdAt: new Date(ctx.clock.now().getTime() - 4 * 86_400_000),
+        updatedAt: ctx.clock.now(),
+      });
+      const marks = await markersOf(r.publicId);
+      assert.ok(
+        marks.includes("overdue: Overdue (Acknowledgment overdue by 1 day)"),
+        marks.join("; "),
+      );
+      const fresh = await insertReport(ctx, {
+        reporterId: researcher.user.id,
+      });
+      assert.ok(
+        !(await markersOf(fresh.publicId)).some((m) => m.startsWith("overdue")),
+      );
+    });
+
+    it("marks a pending request for more time", async () => {
+      const r = await insertReport(ctx, {
+        reporterId: researcher.user.id,
+        state: "vendor_notified",
+        organizationId: org.id,
+        severity: "high",
+      });
+      assert.ok(
+        !(await markersOf(r.publicId)).some((m) => m.startsWith("extension")),
+      );
+      await ctx.db
+        .updateTable("reports")
+        .set({ extension_requested_to: Date.UTC(2030, 0, 31, 23, 59) })
+        .where("id", "=", r.id)
+        .execute();
+      const marks = await markersOf(r.publicId);
+      assert.ok(
+        marks.some((m) =>
+          /^extension: Extension asked \(The organization asks for more time, until .*2030/.test(
+            m,
+          ),
+        ),
+        marks.join("; "),
+      );
+    });
+
+    it("marks the researcher's answer after the CERT's last step, until the CERT acts again", async () => {
+      const r = await insertReport(ctx, {
+        reporterId: researcher.user.id,
+        state: "acknowledged",
+      });
+      await event(r.id, triager.user.id, "transition", 1);
+      assert.ok(
+        !(await markersOf(r.publicId)).some((m) => m.startsWith("researcher")),
+      );
+      await event(r.id, researcher.user.id, "comment", 2);
+      assert.ok(
+        (await markersOf(r.publicId)).includes(
+          "researcher: Researcher answered (The researcher wrote after the CERT's last step)",
+        ),
+      );
+      await event(r.id, triager.user.id, "comment", 3);
+      assert.ok(
+        !(await markersOf(r.publicId)).some((m) => m.startsWith("researcher")),
+      );
+    });
+
+    it("marks the organization's answer after the CERT's last step", async () => {
+      const r = await insertReport(ctx, {
+        reporterId: researcher.user.id,
+        state: "vendor_notified",
+        organizationId: org.id,
+      });
+      await event(r.id, triager.user.id, "transition", 1);
+      assert.ok(
+        !(await markersOf(r.publicId)).some((m) => m.startsWith("org")),
+      );
+      await event(r.id, contact.user.id, "comment", 2);
+      assert.ok(
+        (await markersOf(r.publicId)).includes(
+          "org: Organization answered (The organization wrote after the CERT's last step)",
+        ),
+      );
+    });
+
+    it("marks a report unread until the triager opens it, and again when someone else writes", async () => {
+      const r = await insertReport(ctx, {
+        reporterId: researcher.user.id,
+        state: "acknowledged",
+      });
+      assert.ok(
+        (await markersOf(r.publicId)).includes(
+          "unread: Unread (You have not opened this report yet)",
+        ),
+      );
+      assert.equal((await b.agent.get(`/reports/${r.publicId}`)).status, 200);
+      assert.ok(
+        !(await markersOf(r.publicId)).some((m) => m.startsWith("unread")),
+      );
+      // Another triager's read is their own.
+      const other = await createUser(ctx, "triager");
+      const ob = await signedIn(ctx, other);
+      assert.match(
+        (await ob.agent.get("/queue?state=any&sort=activity_desc")).text,
+        new RegExp(`value="${r.publicId}"[\\s\\S]*?mark-unread`),
+      );
+      await event(r.id, researcher.user.id, "comment", 5);
+      assert.ok(
+        (await markersOf(r.publicId)).includes(
+          "unread: Unread (Changed since you last opened it)",
+        ),
+      );
+      // A researcher opening their own report writes no read.
+      const rb = await signedIn(ctx, researcher);
+      assert.equal((await rb.agent.get(`/reports/${r.publicId}`)).status, 200);
+      const reads = await ctx.db
+        .selectFrom("report_reads")
+        .select("user_id")
+        .where("report_id", "=", r.id)
+        .execute();
+      assert.deepEqual(
+        reads.map((x) => x.user_id),
+        [triager.user.id],
+      );
+    });
   });
 });
