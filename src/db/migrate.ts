@@ -30,6 +30,8 @@ import * as reportRevisions from "../../db/migrations/2026-12-03-61-report-revis
 import * as searchCwe from "../../db/migrations/2026-12-03-71-search-cwe.js";
 import * as advisoryCveIndex from "../../db/migrations/2026-12-03-72-advisory-cve-index.js";
 import * as inboundMail from "../../db/migrations/2026-12-07-91-inbound-mail.js";
+import * as queueDue from "../../db/migrations/2026-12-07-31-queue-due.js";
+import * as reportReads from "../../db/migrations/2026-12-07-32-report-reads.js";
 import type { Db } from "./index.js";
 
 /**
@@ -68,6 +70,8 @@ const migrations: Record<string, Migration> = {
   "2026-12-03-71-search-cwe": searchCwe,
   "2026-12-03-72-advisory-cve-index": advisoryCveIndex,
   "2026-12-07-91-inbound-mail": inboundMail,
+  "2026-12-07-31-queue-due": queueDue,
+  "2026-12-07-32-report-reads": reportReads,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -123,6 +123,8 @@ export interface ReportsTable {
   ssvc: string | null;
   disclosure_requested_at: number | null;
   fix_verified_at: number | null;
+  /** The next running clock's due date, NO_DEADLINE when none (clocks.ts nextDeadline). */
+  queue_due_at: Generated<number>;
 }
 
 export interface AdvisoriesTable {
@@ -290,6 +292,13 @@ export interface ReplyTokensTable {
   created_at: number;
 }
 
+/** When a staff member last opened a report (the queue's "unread"). */
+export interface ReportReadsTable {
+  user_id: number;
+  report_id: number;
+  read_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -313,4 +322,5 @@ export interface Database {
   users_version: UsersVersionTable;
   inbound_messages: InboundMessagesTable;
   reply_tokens: ReplyTokensTable;
+  report_reads: ReportReadsTable;
 }

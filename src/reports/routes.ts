@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { noteReportRead } from "./queue.js";
 import {
   Router,
   type Request,
@@ -239,6 +240,7 @@ export function reportRoutes(deps: Deps) {
       { ...accessFacts(report), publicId: report.publicId },
       auditContextOf(req),
     );
+    await noteReportRead(deps, actor, report);
     const model = await reportPage(deps, actor, report, pageForm);
     res.status(status).render("reports/show", {
       title: `${model.report.publicId}: ${model.report.title}`,
