@@ -266,13 +266,17 @@ export const CHANGES = {
         "The researcher corrected the report before it was acknowledged; the earlier version is kept on the report.",
     },
   },
+  // Only the person given the report hears of it (not who took it themselves).
   assigned: {
     kind: "assignment",
     visibility: "internal",
     timeline: "changed the assignment",
     audit: "report.assigned",
-    notify: [],
-    mail: null,
+    notify: ["assignee"],
+    mail: {
+      subject: "Assigned to you",
+      sentence: "A CERT colleague assigned this report to you.",
+    },
   },
   files_attached: {
     kind: "attachment",

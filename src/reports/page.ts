@@ -29,6 +29,8 @@ import {
   type ClockSettings,
 } from "./clocks.js";
 import { caseView } from "./case-facts.js";
+import { assigneeOptions } from "./assignment.js";
+import { findUserById } from "../users/repository.js";
 import { findOrganizationById, listOrganizations } from "../orgs/repository.js";
 import { shownFileName } from "./attachments.js";
 import { SEVERITY_LABELS } from "./cvss.js";
@@ -190,6 +192,16 @@ export async function reportPage(
   const original = report.duplicateOfId
     ? await findReportById(deps.db, report.duplicateOfId)
     : undefined;
+  const assignment = can(actor, "report:assign", facts)
+    ? {
+        options: await assigneeOptions(deps, actor),
+        ...formState(pageForm, "assign", {
+          assignee_id: report.assigneeId
+            ? ((await findUserById(deps.db, report.assigneeId))?.publicId ?? "")
+            : "",
+        }),
+      }
+    : null;
   // An organization learns only its own organization's facts: the original
   // may be another organization's report, and its ID and state are not theirs.
   const duplicateOf =
@@ -492,6 +504,8 @@ export async function reportPage(
       letter: can(actor, "report:letter", facts),
       editSubmission: can(actor, "report:edit_submission", facts),
     },
+    // Who works on it: anyone active on the team (assignment.ts).
+    assignment,
     deadline: deadlineView(actor, report, pageForm),
     caseFacts: {
       ...cases,

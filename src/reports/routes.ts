@@ -60,7 +60,6 @@ import { NotFoundError } from "../http/errors.js";
 import {
   addComment,
   addNote,
-  assignReport,
   fileReport,
   loadReportFor,
   reportFormOptions,
@@ -85,6 +84,7 @@ import {
   triageSchema,
 } from "./forms.js";
 import { reportPage, type PageForm } from "./page.js";
+import { assignReport } from "./assignment.js";
 import {
   editClosed,
   editSubmission,
@@ -303,7 +303,7 @@ export function reportRoutes(deps: Deps) {
         req,
       );
       if (!outcome.ok)
-        return renderReport(req, res, 422, {
+        return renderReport(req, res, outcome.status ?? 422, {
           form: formName,
           errors: outcome.errors,
           values: outcome.values ?? formValues(req.body),
@@ -405,9 +405,13 @@ export function reportRoutes(deps: Deps) {
     signedIn,
     allowedOn("report:assign"),
     formPost("assign", assignSchema, assignReport, (_, input) =>
-      input.assignee === "me"
-        ? "The report is assigned to you."
-        : "The report is unassigned.",
+      input.assignee_id !== undefined
+        ? input.assignee_id === ""
+          ? "The report is unassigned."
+          : "The assignment is saved."
+        : input.assignee === "me"
+          ? "The report is assigned to you."
+          : "The report is unassigned.",
     ),
   );
 

@@ -13,7 +13,6 @@ import {
 } from "../advisories/repository.js";
 import { creditBlocksPublication } from "../advisories/service.js";
 import { recordChange } from "./changes.js";
-import { findUserById } from "../users/repository.js";
 import { dueFrom } from "./clocks.js";
 import {
   findOrganizationById,
@@ -26,7 +25,6 @@ import {
   NEW_ORGANIZATION,
   NOT_SHAREABLE,
   type ReportForm,
-  type AssignInput,
   type CommentInput,
   type ShareInput,
   type TransitionInput,
@@ -41,7 +39,6 @@ import {
   findReportByPublicId,
   insertReport,
   linkAttachments,
-  setAssignee,
   shareEventWithOrganization,
   touchReport,
   updateTriageFields,
@@ -618,35 +615,4 @@ async function saveTriage(
     details: audited,
   });
   return { ...report, ...fields };
-}
-
-export async function assignReport(
-  deps: Deps,
-  actor: Actor,
-  report: Report,
-  { assignee }: AssignInput,
-  request: AuditRequestContext | null = null,
-): Promise<Outcome<void>> {
-  requireOn(actor, "report:assign", report);
-  const assigneeId = assignee === "me" ? actor.id : null;
-  if (assigneeId === report.assigneeId) return DONE;
-  const now = deps.clock.now();
-  await deps.db.transaction().execute(async (tx) => {
-    await setAssignee(tx, report.id, assigneeId, now);
-    const publicIdOf = async (id: number | null) =>
-      id === null ? null : ((await findUserById(tx, id))?.publicId ?? null);
-    await recordChange(tx, deps, {
-      change: "assigned",
-      report,
-      actor,
-      at: now,
-      request,
-      body: assigneeId ? "Assigned to themselves" : "Unassigned",
-      details: {
-        from: await publicIdOf(report.assigneeId),
-        to: await publicIdOf(assigneeId),
-      },
-    });
-  });
-  return DONE;
 }
