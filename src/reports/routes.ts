@@ -46,6 +46,7 @@ import {
   ssvcSchema,
 } from "./case-facts.js";
 import { acknowledgmentLetter } from "./letter.js";
+import { STATE_INFO } from "./workflow.js";
 import {
   changeDeadline,
   deadlineNotRunning,
@@ -373,7 +374,7 @@ export function reportRoutes(deps: Deps) {
       transitionSchema,
       takeTransition,
       (report) =>
-        `Done: the report is now “${report.state.replace(/_/g, " ")}”.`,
+        `Done: the report is now “${STATE_INFO[report.state].label}”.`,
     ),
   );
   router.post(

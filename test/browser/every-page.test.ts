@@ -176,10 +176,13 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
   async function visit(page: Page, route: string, url: string, who: string) {
     const res = await page.goto(`${baseUrl}${url}`);
     assert.ok(res, `${who} ${url}: no response`);
+    // One-time links with a stale token explain themselves (400/410); any
+    // other page must really be there.
     assert.ok(
-      res.status() < 500,
-      `${who} ${url}: ${res.status()} ${await page.content()}`,
+      res.status() === 200 || /token=stale/.test(url),
+      `${who} ${url}: ${res.status()}`,
     );
+    assert.ok(res.status() < 500, `${who} ${url}: ${res.status()}`);
     assert.match(
       res.headers()["content-type"] ?? "",
       /text\/html/,
@@ -237,7 +240,7 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
     await context.close();
   });
 
-  it("a researcher: their reports, the form, a report with code, the correction, the account", async () => {
+  it("a researcher: their reports, the form, a report with code, the correction, the letter, the account", async () => {
     const { context, page } = await signIn(researcher);
     const pages: [string, string][] = [
       ["/reports", "/reports"],
@@ -245,6 +248,7 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
       ["/reports/:id", `/reports/${submitted}`],
       ["/reports/:id", `/reports/${notified}`],
       ["/reports/:id/edit", `/reports/${submitted}/edit`],
+      ["/reports/:id/letter", `/reports/${published}/letter`],
       ["/account", "/account"],
       ["/account/2fa", "/account/2fa"],
     ];
@@ -262,7 +266,7 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
     await other.context.close();
   });
 
-  it("a triager: queue, search, a report, its letter and versions, staff statistics", async () => {
+  it("a triager: queue, search, a report, its versions, staff statistics", async () => {
     const { context, page } = await signIn(triager);
     const pages: [string, string][] = [
       ["/queue", "/queue"],
@@ -271,7 +275,6 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
       ["/reports/:id", `/reports/${submitted}`],
       ["/reports/:id", `/reports/${notified}`],
       ["/reports/:id", `/reports/${published}`],
-      ["/reports/:id/letter", `/reports/${notified}/letter`],
       ["/reports/:id/revisions", `/reports/${submitted}/revisions`],
       ["/stats/staff", "/stats/staff"],
       ["/account", "/account"],
