@@ -47,6 +47,7 @@ import {
   ssvcSchema,
 } from "./case-facts.js";
 import { acknowledgmentLetter } from "./letter.js";
+import { STATE_INFO } from "./workflow.js";
 import {
   changeDeadline,
   deadlineNotRunning,
@@ -152,6 +153,15 @@ export function reportRoutes(deps: Deps) {
     });
   };
 
+  router.get("/reports/new", (req, res, next) => {
+    if (req.user) return next();
+    // A visitor is told why an account is needed (not sent to a bare sign-in
+    // form); signing in afterwards comes back to the form.
+    req.session.returnTo = "/reports/new";
+    res.render("reports/sign-in-to-report", {
+      title: "Report a vulnerability",
+    });
+  });
   router.get("/reports/new", requireSignIn, async (req, res) => {
     if (mustVerifyEmail(actorOf(req)))
       return res.redirect(303, "/verify-email/needed");
@@ -366,7 +376,7 @@ export function reportRoutes(deps: Deps) {
       transitionSchema,
       takeTransition,
       (report) =>
-        `Done: the report is now “${report.state.replace(/_/g, " ")}”.`,
+        `Done: the report is now “${STATE_INFO[report.state].label}”.`,
     ),
   );
   router.post(
