@@ -17,6 +17,8 @@ export interface OutgoingMessage {
   references?: string;
   /** An armored OpenPGP message: sent as PGP/MIME instead of text and html. */
   encrypted?: string;
+  /** The envelope sender (MAIL FROM): the message's VERP address (verp.ts). */
+  envelopeFrom?: string;
 }
 
 /** Sends one message; resolves with the server's answer, rejects on failure. */
@@ -33,7 +35,13 @@ const AUTOMATIC = {
 };
 
 async function envelope(message: OutgoingMessage) {
-  if (!message.encrypted) return { ...message, headers: AUTOMATIC };
+  const { envelopeFrom, ...rest } = message;
+  const smtpEnvelope = {
+    from: envelopeFrom ?? mailFromAddress(message.from),
+    to: message.to,
+  };
+  if (!message.encrypted)
+    return { ...rest, envelope: smtpEnvelope, headers: AUTOMATIC };
   // nodemailer composes no multipart/encrypted: the message is built here
   // and handed over whole (DKIM still signs it).
   const headers: Record<string, string> = {
@@ -46,7 +54,7 @@ async function envelope(message: OutgoingMessage) {
     ...AUTOMATIC,
   };
   return {
-    envelope: { from: mailFromAddress(message.from), to: message.to },
+    envelope: smtpEnvelope,
     raw: await pgpMimeMessage(headers, message.encrypted),
   };
 }

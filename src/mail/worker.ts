@@ -6,6 +6,7 @@ import { addressNextFanout } from "./outbox.js";
 import { claimDueMessages, markAttemptFailed, markSent } from "./repository.js";
 import type { MailTransport } from "./transport.js";
 import { sealedVersion } from "./sealed.js";
+import { verpAddress } from "./verp.js";
 import type { SettingsStore } from "../settings/service.js";
 
 /** How long a claimed message is ours; a worker that died gives it up when this ends. */
@@ -88,6 +89,8 @@ export function createMailWorker(deps: MailWorkerDeps) {
             text: message.text,
             html: message.html,
             messageId: message.messageId,
+            // Its own envelope sender: a bounce names this message.
+            envelopeFrom: verpAddress(config, message.id),
             ...(encrypted && { encrypted }),
             ...(threaded && {
               inReplyTo: message.threadId!,
