@@ -15,7 +15,7 @@ import {
   signedIn,
   type TestContext,
 } from "../support/harness.js";
-import { deliveryReport, inboundMail } from "../support/inbound.js";
+import { deliveryReport, inboundMail } from "../support/inbound-mail.js";
 
 const DOMAIN = "desk.example.test";
 
