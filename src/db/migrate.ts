@@ -32,6 +32,7 @@ import * as advisoryCveIndex from "../../db/migrations/2026-12-03-72-advisory-cv
 import * as inboundMail from "../../db/migrations/2026-12-07-91-inbound-mail.js";
 import * as queueDue from "../../db/migrations/2026-12-07-31-queue-due.js";
 import * as reportReads from "../../db/migrations/2026-12-07-32-report-reads.js";
+import * as bounces from "../../db/migrations/2026-12-07-21-bounces.js";
 import type { Db } from "./index.js";
 
 /**
@@ -72,6 +73,7 @@ const migrations: Record<string, Migration> = {
   "2026-12-07-91-inbound-mail": inboundMail,
   "2026-12-07-31-queue-due": queueDue,
   "2026-12-07-32-report-reads": reportReads,
+  "2026-12-07-21-bounces": bounces,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -16,6 +16,8 @@ export interface UsersTable {
   totp_secret: string | null;
   totp_enabled_at: number | null;
   totp_last_step: number | null;
+  /** Set when mail to the address keeps bouncing (src/inbound/bounces.ts). */
+  mail_bouncing_since: number | null;
 }
 
 /** A user's OpenPGP public key: their mail is encrypted to it (src/mail/pgp.ts). */
@@ -201,6 +203,11 @@ export interface OutboxTable {
   sent_at: number | null;
   /** The timeline entry it announces: its text goes only into encrypted mail. */
   event_id: number | null;
+  /** A delivery report said it bounced (src/inbound/bounces.ts). */
+  bounced_at: number | null;
+  /** The DSN Status, like 5.1.1 (5: hard, 4: soft). */
+  bounce_status: string | null;
+  bounce_reason: string | null;
 }
 
 /** One message for many recipients, addressed by the mail worker; see src/mail/outbox.ts. */
