@@ -46,7 +46,12 @@ import {
   touchReport,
   updateTriageFields,
 } from "./repository.js";
-import { accessFacts, DATA_KINDS, type Report } from "./types.js";
+import {
+  accessFacts,
+  DATA_KINDS,
+  type MailOrigin,
+  type Report,
+} from "./types.js";
 import { planTransition, type TransitionPlan } from "./workflow.js";
 
 // ---- filing ----
@@ -296,6 +301,8 @@ export async function applyTransition(
     audited?: AuditDetails;
     /** A line of our own words for the mail. */
     mailDetail?: string;
+    /** The step came by email (a researcher's reply answering a question). */
+    viaMail?: MailOrigin | null;
   },
 ): Promise<boolean> {
   const { report, plan, at: now } = step;
@@ -335,6 +342,7 @@ export async function applyTransition(
       ...step.audited,
     },
     mailDetail: step.mailDetail,
+    viaMail: step.viaMail ?? null,
   });
   return true;
 }
@@ -354,8 +362,34 @@ export async function addComment(
   deps: Deps,
   actor: Actor,
   report: Report,
-  { body }: CommentInput,
+  input: CommentInput,
   request: AuditRequestContext | null = null,
+): Promise<Outcome<CommentOutcome>> {
+  return comment(deps, actor, report, input, request, null);
+}
+
+/**
+ * A reply by email, as addComment (the same policy and workflow): the
+ * timeline says it came by mail, encrypted and signed or not, and staff can
+ * open the message as received.
+ */
+export async function addCommentByMail(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  input: CommentInput,
+  viaMail: MailOrigin,
+): Promise<Outcome<CommentOutcome>> {
+  return comment(deps, actor, report, input, null, viaMail);
+}
+
+async function comment(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  { body }: CommentInput,
+  request: AuditRequestContext | null,
+  viaMail: MailOrigin | null,
 ): Promise<Outcome<CommentOutcome>> {
   requireOn(actor, "report:comment", report);
   const now = deps.clock.now();
@@ -373,6 +407,7 @@ export async function addComment(
         actor,
         at: now,
         request,
+        viaMail,
       }))
     )
       return "answer" as const;
@@ -385,6 +420,7 @@ export async function addComment(
       at: now,
       request,
       body,
+      viaMail,
     });
     return "comment" as const;
   });
