@@ -33,6 +33,7 @@ import * as inboundMail from "../../db/migrations/2026-12-07-91-inbound-mail.js"
 import * as queueDue from "../../db/migrations/2026-12-07-31-queue-due.js";
 import * as reportReads from "../../db/migrations/2026-12-07-32-report-reads.js";
 import * as bounces from "../../db/migrations/2026-12-07-21-bounces.js";
+import * as eventMailOrigin from "../../db/migrations/2026-12-07-96-event-mail-origin.js";
 import type { Db } from "./index.js";
 
 /**
@@ -74,6 +75,7 @@ const migrations: Record<string, Migration> = {
   "2026-12-07-31-queue-due": queueDue,
   "2026-12-07-32-report-reads": reportReads,
   "2026-12-07-21-bounces": bounces,
+  "2026-12-07-96-event-mail-origin": eventMailOrigin,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -168,6 +168,12 @@ export interface ReportEventsTable {
   /** When a triager shared a researcher-and-CERT message with the organization. */
   shared_at: number | null;
   shared_by: number | null;
+  /** Arrived by email: the mail's Message-ID (the Inbound mail page has the message). */
+  mail_message_id: string | null;
+  /** 1: the mail was OpenPGP-encrypted to the desk. */
+  mail_encrypted: Generated<number>;
+  /** The fingerprint of the sender's key whose signature on the mail verified. */
+  mail_signed_by: string | null;
 }
 
 export interface AttachmentsTable {

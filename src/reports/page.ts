@@ -10,6 +10,8 @@ import { viewersOfReport } from "../audit/service.js";
 import type { ReportViewer } from "../audit/types.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime, ROLE_LABELS } from "../format.js";
+import { inboundMessageHref } from "../inbound/links.js";
+import { formatFingerprint } from "../mail/pgp.js";
 import type { FieldErrors } from "../http/validation.js";
 import { MAX_FILES } from "../http/uploads.js";
 import { keptOptions } from "../http/option-tags.js";
@@ -451,6 +453,14 @@ export async function reportPage(
         e.action === "submission_edited"
           ? `/reports/${report.publicId}/revisions#revision-${e.id}`
           : null,
+      // Came by email: how (encrypted, signed), and for staff the message as received.
+      mail: e.viaMail && {
+        encrypted: e.viaMail.encrypted,
+        signedBy: e.viaMail.signedBy && formatFingerprint(e.viaMail.signedBy),
+        originalHref: can(actor, "inbound:manage")
+          ? inboundMessageHref(e.viaMail.messageId)
+          : null,
+      },
       at: formatDateTime(e.createdAt),
     })),
     infoRequest: answering

@@ -43,7 +43,12 @@ import {
   touchReport,
   updateTriageFields,
 } from "./repository.js";
-import { accessFacts, DATA_KINDS, type Report } from "./types.js";
+import {
+  accessFacts,
+  DATA_KINDS,
+  type MailOrigin,
+  type Report,
+} from "./types.js";
 import { planTransition, type TransitionPlan } from "./workflow.js";
 
 // ---- filing ----
@@ -295,6 +300,8 @@ export async function applyTransition(
     mailDetail?: string;
     /** Called in the transaction with the timeline entry written. */
     recorded?: (tx: DbOrTx, eventId: number) => Promise<void>;
+    /** The step came by email (a researcher's reply answering a question). */
+    viaMail?: MailOrigin | null;
   },
 ): Promise<boolean> {
   const { report, plan, at: now } = step;
@@ -334,6 +341,7 @@ export async function applyTransition(
       ...step.audited,
     },
     mailDetail: step.mailDetail,
+    viaMail: step.viaMail ?? null,
   });
   await step.recorded?.(tx, eventId);
   return true;
@@ -368,8 +376,36 @@ export async function commentWithRecord(
   deps: Deps,
   actor: Actor,
   report: Report,
+  input: CommentInput,
+  request: AuditRequestContext | null,
+  recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
+): Promise<Outcome<CommentOutcome>> {
+  return comment(deps, actor, report, input, request, null, recorded);
+}
+
+/**
+ * A reply by email, as addComment (the same policy and workflow): the
+ * timeline says it came by mail, encrypted and signed or not, and staff can
+ * open the message as received.
+ */
+export async function addCommentByMail(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  input: CommentInput,
+  viaMail: MailOrigin,
+  recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
+): Promise<Outcome<CommentOutcome>> {
+  return comment(deps, actor, report, input, null, viaMail, recorded);
+}
+
+async function comment(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
   { body }: CommentInput,
   request: AuditRequestContext | null,
+  viaMail: MailOrigin | null,
   recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
 ): Promise<Outcome<CommentOutcome>> {
   requireOn(actor, "report:comment", report);
@@ -389,6 +425,7 @@ export async function commentWithRecord(
         at: now,
         request,
         recorded,
+        viaMail,
       }))
     )
       return "answer" as const;
@@ -401,6 +438,7 @@ export async function commentWithRecord(
       at: now,
       request,
       body,
+      viaMail,
     });
     await recorded?.(tx, eventId);
     return "comment" as const;
