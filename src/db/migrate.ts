@@ -31,6 +31,7 @@ import * as searchCwe from "../../db/migrations/2026-12-03-71-search-cwe.js";
 import * as advisoryCveIndex from "../../db/migrations/2026-12-03-72-advisory-cve-index.js";
 import * as queueDue from "../../db/migrations/2026-12-07-31-queue-due.js";
 import * as reportReads from "../../db/migrations/2026-12-07-32-report-reads.js";
+import * as savedViews from "../../db/migrations/2026-12-07-33-saved-views.js";
 import type { Db } from "./index.js";
 
 /**
@@ -70,6 +71,7 @@ const migrations: Record<string, Migration> = {
   "2026-12-03-72-advisory-cve-index": advisoryCveIndex,
   "2026-12-07-31-queue-due": queueDue,
   "2026-12-07-32-report-reads": reportReads,
+  "2026-12-07-33-saved-views": savedViews,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
