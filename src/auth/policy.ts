@@ -54,6 +54,7 @@ export const GLOBAL_ACTIONS = [
   "audit:view", // browse the audit log
   "stats:view_staff", // statistics with organizations (the public page has none)
   "settings:manage", // the disclosure-policy defaults (deadline days)
+  "saved_view:use", // save, use and delete one's own saved queue views
 ] as const;
 export type GlobalAction = (typeof GLOBAL_ACTIONS)[number];
 
@@ -104,6 +105,7 @@ const globalRules: Record<GlobalAction, readonly Role[]> = {
   "audit:view": ["admin"],
   "stats:view_staff": STAFF,
   "settings:manage": ["admin"],
+  "saved_view:use": STAFF,
 };
 
 /** How an actor stands to a report; staff stand above every report. */
@@ -241,6 +243,14 @@ export function can(
  */
 export function advisoryIsPublic(report: { state: string }): boolean {
   return report.state === "disclosed";
+}
+
+/** A saved queue view is its owner's alone: anyone else is answered 404. */
+export function canUseSavedView(
+  actor: Actor | null | undefined,
+  view: { userId: number },
+): boolean {
+  return !!actor && can(actor, "saved_view:use") && view.userId === actor.id;
 }
 
 /** Which roles may be given which role: only admins make staff. */

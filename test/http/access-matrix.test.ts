@@ -31,7 +31,7 @@ import {
 } from "../support/harness.js";
 import { listRoutes, type AppRoute } from "../support/routes.js";
 
-type ParamKind = "report" | "attachment" | "org" | "user";
+type ParamKind = "report" | "attachment" | "org" | "user" | "view";
 
 type Access =
   /** Anyone, signed in or not. Not attacked here (sign-in, registration, ...). */
@@ -149,6 +149,13 @@ const ACCESS: Record<string, Access> = {
   "GET /queue": { kind: "role", action: "queue:view" },
   "GET /search": { kind: "role", action: "report:search" },
   "GET /queue/export.csv": { kind: "role", action: "queue:view" },
+  // A staff member's own saved views; anybody else's view ID is a 404.
+  "POST /queue/views": { kind: "role", action: "saved_view:use" },
+  "POST /queue/views/:viewId/delete": {
+    kind: "object",
+    action: "saved_view:use",
+    params: { viewId: "view" },
+  },
   "GET /org/reports": { kind: "role", action: "report:list_org" },
 
   // Filing and the report page (src/reports/routes.ts). Who may use each
@@ -235,6 +242,7 @@ const MISSING: Record<ParamKind, string> = {
   attachment: "0000000000000000",
   org: "0000000000000000",
   user: "0000000000000000",
+  view: "0000000000000000",
 };
 
 /** Attempts that record an access in the audit log are expected, not a change. */
@@ -270,6 +278,8 @@ describe("access matrix", function () {
     bobs: { id: number; publicId: string };
     attachmentA: { publicId: string };
     attachmentB: { publicId: string };
+    /** The triager's saved queue view. */
+    triagersView: { publicId: string };
   }
   let s: Seeded;
   const browsers = new Map<string, Browser>();
@@ -348,6 +358,17 @@ describe("access matrix", function () {
       alice.user.id,
     );
     const attachmentB = await insertAttachmentRow(ctx, bobs.id, bob.user.id);
+    const triagersView = { publicId: "a1b2c3d4e5f6g7h8" };
+    await ctx.db
+      .insertInto("saved_views")
+      .values({
+        public_id: triagersView.publicId,
+        user_id: triager.user.id,
+        name: "Mine",
+        query: "assignee=me",
+        created_at: Date.now(),
+      })
+      .execute();
     s = {
       alice,
       bob,
@@ -362,6 +383,7 @@ describe("access matrix", function () {
       bobs,
       attachmentA,
       attachmentB,
+      triagersView,
     };
   });
   after(() => ctx.close());
@@ -470,6 +492,7 @@ describe("access matrix", function () {
       attachment,
       org: s.orgA.publicId,
       user: s.contactA.user.publicId,
+      view: s.triagersView.publicId,
     });
     const attackers: (keyof Seeded | "anonymous")[] = access.action
       ? ["anonymous", ...lacking(access.action)]
@@ -479,6 +502,14 @@ describe("access matrix", function () {
         who,
         foreign: foreignOf(s.forwarded.publicId, s.attachmentA.publicId),
         label: "another user's object",
+      });
+    }
+    if (kinds.has("view")) {
+      // Another staff member, who holds the action, with the triager's view.
+      attacks.push({
+        who: "admin",
+        foreign: foreignOf(s.forwarded.publicId, s.attachmentA.publicId),
+        label: "another staff member's saved view",
       });
     }
     if (kinds.has("report") && !access.action) {
@@ -613,6 +644,7 @@ describe("access matrix", function () {
           attachment: s.attachmentA.publicId,
           org: s.orgA.publicId,
           user: s.contactA.user.publicId,
+          view: s.triagersView.publicId,
         };
         const url = fill(
           route.path,
