@@ -145,6 +145,8 @@ const ACCESS: Record<string, Access> = {
   "GET /queue": { kind: "role", action: "queue:view" },
   "GET /search": { kind: "role", action: "report:search" },
   "GET /queue/export.csv": { kind: "role", action: "queue:view" },
+  // One action on many reports; each report is asked of the policy again (bulk.test.ts).
+  "POST /reports/bulk": { kind: "role", action: "queue:bulk" },
   "GET /org/reports": { kind: "role", action: "report:list_org" },
 
   // Filing and the report page (src/reports/routes.ts). Who may use each
