@@ -217,6 +217,26 @@ describe("bulk actions on the queue", () => {
     assert.match(page, /High/);
   });
 
+  it("a severity set without a vector survives saving the triage details", async () => {
+    await bulk(triager, {
+      ids: ids(),
+      action: "severity",
+      severity: "low",
+      confirm: "yes",
+    });
+    const id = ids()[0]!;
+    await triager.refreshCsrf(`/reports/${id}`);
+    const res = await triager.post(`/reports/${id}/triage`, {
+      cwe: "CWE-79",
+      cvss: "",
+      organization: "",
+    });
+    assert.equal(res.status, 303);
+    const [first] = await reportsNow();
+    assert.equal(first!.cwe, "CWE-79", "the triage change was saved");
+    assert.equal(first!.severity, "low");
+  });
+
   it("closes 3 reports as duplicates of another", async () => {
     const res = await bulk(triager, {
       ids: ids(),
