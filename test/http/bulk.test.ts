@@ -4,6 +4,13 @@
 // entry and mail; nothing is partial when any report cannot take it.
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "mocha";
+import {
+  applyBulk,
+  BulkConflict,
+  bulkForm,
+  checkBulk,
+} from "../../src/reports/bulk.js";
+import { toActor } from "../../src/users/service.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {
   createTestContext,
@@ -278,6 +285,28 @@ describe("bulk actions on the queue", () => {
     // The others can be sent again without it.
     assert.match(page, /Leave out the 1 report with a problem and check again/);
     assert.deepEqual(await snapshot(), before);
+  });
+
+  it("rolls every change back when one report moved between the check and the write", async () => {
+    const actor = toActor(people.triager.user);
+    const check = await checkBulk(
+      ctx.deps,
+      actor,
+      bulkForm({ ids: ids(), action: "acknowledge", confirm: "yes" }),
+    );
+    assert.equal(check.steps.length, 3);
+    // Someone acknowledges the last one first.
+    await ctx.db
+      .updateTable("reports")
+      .set({ state: "acknowledged" })
+      .where("id", "=", three[2]!.id)
+      .execute();
+    const before = await snapshot();
+    await assert.rejects(
+      applyBulk(ctx.deps, actor, check, null),
+      (err) => err instanceof BulkConflict && err.publicId === ids()[2],
+    );
+    assert.deepEqual(await snapshot(), before, "the first two were undone");
   });
 
   it("refuses a severity on a report scored by its CVSS vector, changing nothing", async () => {
