@@ -21,9 +21,9 @@ import {
   type MailFact,
   type MailWords,
 } from "../mail/notifications.js";
-import { dueAt, type ClockSettings } from "./clocks.js";
+import { dueAt, nextDeadline, type ClockSettings } from "./clocks.js";
 import { SEVERITY_LABELS } from "./cvss.js";
-import { findReportById, insertEvent } from "./repository.js";
+import { findReportById, insertEvent, setQueueDue } from "./repository.js";
 import type { EventKind, Report } from "./types.js";
 import {
   TRANSITIONS,
@@ -488,8 +488,11 @@ export async function recordChange(
       request: record.request ?? null,
       at,
     });
+  // Every change passes here after its write: the queue's due order follows.
+  const current = (await findReportById(tx, report.id))!;
+  const clocks = deps.settings?.clocks() ?? deps.config.clocks;
+  await setQueueDue(tx, report.id, nextDeadline(current, clocks)?.at ?? null);
   if (def.mail && def.notify.length > 0) {
-    const current = (await findReportById(tx, report.id))!;
     await notifyReportEvent(tx, deps, {
       kind: record.change,
       report: current,
@@ -498,11 +501,7 @@ export async function recordChange(
       audiences: def.notify,
       mail: def.mail,
       detail: record.mailDetail,
-      facts: mailFactLines(
-        current,
-        deps.settings?.clocks() ?? deps.config.clocks,
-        deps.config.baseUrl,
-      ),
+      facts: mailFactLines(current, clocks, deps.config.baseUrl),
     });
   }
   return eventId;

@@ -1,3 +1,4 @@
+import { bouncingContactsOf } from "../inbound/bounce-repository.js";
 import {
   can,
   readableAudiences,
@@ -281,7 +282,18 @@ export async function reportPage(
         .find((e) => e.kind === "transition" && e.action === "request_info")
     : undefined;
 
+  // A contact who never receives mail is a coordination failure the
+  // triager must see (src/inbound/bounces.ts).
+  const mailTrouble =
+    staff && report.organizationId !== null
+      ? (await bouncingContactsOf(deps.db, [report.organizationId])).map(
+          (c) =>
+            `Mail to ${c.email} is bouncing since ${formatDateTime(c.since)}`,
+        )
+      : [];
+
   return {
+    mailTrouble,
     report: {
       publicId: report.publicId,
       title: report.title,

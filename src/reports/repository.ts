@@ -1,6 +1,7 @@
 import { sql, type Selectable } from "kysely";
 import type { DbOrTx } from "../db/index.js";
 import type { AttachmentsTable, ReportsTable } from "../db/schema.js";
+import { NO_DEADLINE } from "./clocks.js";
 import type { Severity } from "./cvss.js";
 import type {
   Attachment,
@@ -575,6 +576,15 @@ export async function findPossibleDuplicates(
       title: r.title,
       state: r.state as State,
     }));
+}
+
+/** Keeps the queue's "due soonest" column (clocks.ts nextDeadline; null: no clock runs). */
+export async function setQueueDue(db: DbOrTx, id: number, due: Date | null) {
+  await db
+    .updateTable("reports")
+    .set({ queue_due_at: due?.getTime() ?? NO_DEADLINE })
+    .where("id", "=", id)
+    .execute();
 }
 
 /** Moves the disclosure deadline (and settles any open extension request). */

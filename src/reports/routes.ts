@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { noteReportRead } from "./queue.js";
 import {
   Router,
   type Request,
@@ -46,6 +47,7 @@ import {
   ssvcSchema,
 } from "./case-facts.js";
 import { acknowledgmentLetter } from "./letter.js";
+import { STATE_INFO } from "./workflow.js";
 import {
   changeDeadline,
   deadlineNotRunning,
@@ -151,6 +153,15 @@ export function reportRoutes(deps: Deps) {
     });
   };
 
+  router.get("/reports/new", (req, res, next) => {
+    if (req.user) return next();
+    // A visitor is told why an account is needed (not sent to a bare sign-in
+    // form); signing in afterwards comes back to the form.
+    req.session.returnTo = "/reports/new";
+    res.render("reports/sign-in-to-report", {
+      title: "Report a vulnerability",
+    });
+  });
   router.get("/reports/new", requireSignIn, async (req, res) => {
     if (mustVerifyEmail(actorOf(req)))
       return res.redirect(303, "/verify-email/needed");
@@ -239,6 +250,7 @@ export function reportRoutes(deps: Deps) {
       { ...accessFacts(report), publicId: report.publicId },
       auditContextOf(req),
     );
+    await noteReportRead(deps, actor, report);
     const model = await reportPage(deps, actor, report, pageForm);
     res.status(status).render("reports/show", {
       title: `${model.report.publicId}: ${model.report.title}`,
@@ -364,7 +376,7 @@ export function reportRoutes(deps: Deps) {
       transitionSchema,
       takeTransition,
       (report) =>
-        `Done: the report is now “${report.state.replace(/_/g, " ")}”.`,
+        `Done: the report is now “${STATE_INFO[report.state].label}”.`,
     ),
   );
   router.post(

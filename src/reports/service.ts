@@ -293,6 +293,8 @@ export async function applyTransition(
     audited?: AuditDetails;
     /** A line of our own words for the mail. */
     mailDetail?: string;
+    /** Called in the transaction with the timeline entry written. */
+    recorded?: (tx: DbOrTx, eventId: number) => Promise<void>;
   },
 ): Promise<boolean> {
   const { report, plan, at: now } = step;
@@ -316,7 +318,7 @@ export async function applyTransition(
     }),
   });
   if (!changed) return false;
-  await recordChange(tx, deps, {
+  const eventId = await recordChange(tx, deps, {
     change: plan.transition.name,
     report,
     actor: step.actor,
@@ -333,6 +335,7 @@ export async function applyTransition(
     },
     mailDetail: step.mailDetail,
   });
+  await step.recorded?.(tx, eventId);
   return true;
 }
 
@@ -347,12 +350,27 @@ export type CommentOutcome = "comment" | "answer";
  * Every channel (the page, a mail reply, the API) comes through here, so no
  * researcher who replied is left with a report that expires.
  */
-export async function addComment(
+export function addComment(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  input: CommentInput,
+  request: AuditRequestContext | null = null,
+): Promise<Outcome<CommentOutcome>> {
+  return commentWithRecord(deps, actor, report, input, request);
+}
+
+/**
+ * addComment, calling `recorded` in the comment's transaction with its
+ * timeline entry: a reply by mail records there where it came from.
+ */
+export async function commentWithRecord(
   deps: Deps,
   actor: Actor,
   report: Report,
   { body }: CommentInput,
-  request: AuditRequestContext | null = null,
+  request: AuditRequestContext | null,
+  recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
 ): Promise<Outcome<CommentOutcome>> {
   requireOn(actor, "report:comment", report);
   const now = deps.clock.now();
@@ -370,12 +388,13 @@ export async function addComment(
         actor,
         at: now,
         request,
+        recorded,
       }))
     )
       return "answer" as const;
     // Not an answer (or the report moved a moment ago): a comment, never lost.
     await touchReport(tx, report.id, now);
-    await recordChange(tx, deps, {
+    const eventId = await recordChange(tx, deps, {
       change: "comment",
       report,
       actor,
@@ -383,6 +402,7 @@ export async function addComment(
       request,
       body,
     });
+    await recorded?.(tx, eventId);
     return "comment" as const;
   });
   return { ok: true, value: kind };
