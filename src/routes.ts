@@ -4,6 +4,7 @@ import type { Deps } from "./deps.js";
 import { outboxRoutes } from "./mail/routes.js";
 import { organizationRoutes } from "./orgs/routes.js";
 import { reportListRoutes } from "./reports/list-routes.js";
+import { bulkRoutes } from "./reports/bulk-routes.js";
 import { reportRoutes } from "./reports/routes.js";
 import { advisoryRoutes } from "./advisories/routes.js";
 import { statsRoutes } from "./stats/routes.js";
@@ -17,6 +18,7 @@ export function registerFeatureRoutes(app: Express, deps: Deps): void {
   app.use(auditRoutes(deps));
   app.use(organizationRoutes(deps));
   app.use(reportListRoutes(deps));
+  app.use(bulkRoutes(deps));
   app.use(reportRoutes(deps));
   app.use(outboxRoutes(deps));
   app.use(advisoryRoutes(deps));

@@ -46,6 +46,7 @@ export const GLOBAL_ACTIONS = [
   "report:list_own",
   "report:list_org", // reports forwarded to one's organizations
   "queue:view", // the triage queue, every report
+  "queue:bulk", // one action on many reports at once (reports/bulk.ts); each report is asked again
   "report:search", // full-text search within the reports one may see
   "org:manage", // create organizations, invite contacts
   "user:manage", // list users, change roles, disable accounts
@@ -97,6 +98,7 @@ const globalRules: Record<GlobalAction, readonly Role[]> = {
   "report:list_own": ["researcher"],
   "report:list_org": ["org_contact"],
   "queue:view": STAFF,
+  "queue:bulk": STAFF,
   "report:search": ROLES,
   "org:manage": STAFF,
   "user:manage": ["admin"],

@@ -156,6 +156,8 @@ const ACCESS: Record<string, Access> = {
     action: "saved_view:use",
     params: { viewId: "view" },
   },
+  // One action on many reports; each report is asked of the policy again (bulk.test.ts).
+  "POST /reports/bulk": { kind: "role", action: "queue:bulk" },
   "GET /org/reports": { kind: "role", action: "report:list_org" },
 
   // Filing and the report page (src/reports/routes.ts). Who may use each

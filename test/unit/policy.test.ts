@@ -256,6 +256,7 @@ const GLOBAL_TABLE: Record<GlobalAction, readonly Role[]> = {
   "report:list_own": ["researcher"],
   "report:list_org": ["org_contact"],
   "queue:view": ["triager", "admin"],
+  "queue:bulk": ["triager", "admin"],
   "report:search": ["researcher", "org_contact", "triager", "admin"],
   "org:manage": ["triager", "admin"],
   "user:manage": ["admin"],
