@@ -124,6 +124,8 @@ export interface AuditEntry {
 /** An entry on the admin page, with the actor's current email for reading. */
 export interface AuditListItem extends AuditEntry {
   actorEmail: string | null;
+  actorName: string | null;
+  actorPublicId: string | null;
 }
 
 export type AuditVerification =
