@@ -98,6 +98,8 @@ const ACCESS: Record<string, Access> = {
   "GET /account/2fa": { kind: "signed-in" },
   "POST /account/2fa": { kind: "signed-in" },
   "POST /account/2fa/disable": { kind: "signed-in" },
+  "POST /account/2fa/recovery-codes": { kind: "signed-in" },
+  "POST /account/2fa/recovery-codes/download": { kind: "signed-in" },
 
   "GET /admin/users": { kind: "role", action: "user:manage" },
   "POST /admin/users": { kind: "role", action: "user:manage" },
