@@ -521,7 +521,7 @@ describe("access matrix", function () {
           const visitor = await attempt("anonymous", route, route.path);
           if (access.explainsToVisitor) {
             assert.equal(visitor.status, 200, `anonymous ${key}`);
-            assert.match(visitor.text, /href="\/login"/, `anonymous ${key}`);
+            assert.match(visitor.text, /href="\/login/, `anonymous ${key}`);
           } else expectSignIn(visitor, `anonymous ${key}`);
           for (const who of lacking(access.action)) {
             const res = await attempt(who, route, route.path);
