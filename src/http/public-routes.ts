@@ -27,6 +27,10 @@ export function publicRoutes(deps: Deps) {
     const lines = [
       `Contact: ${baseUrl}/reports/new`,
       `Contact: ${security.contact}`,
+      // Mail to the intake address files a report (src/inbound/intake.ts).
+      ...(security.contact === `mailto:${deps.config.reportAddress}`
+        ? []
+        : [`Contact: mailto:${deps.config.reportAddress}`]),
       `Encryption: ${baseUrl}${DESK_KEY_PATH}`,
       `Expires: ${expires.toISOString().replace(/\.\d{3}Z$/, "Z")}`,
       `Policy: ${security.policyUrl}`,

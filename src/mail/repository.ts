@@ -24,6 +24,10 @@ export interface OutboxMessage {
   smtpResponse: string | null;
   createdAt: Date;
   sentAt: Date | null;
+  /** A delivery report came back (src/inbound/bounces.ts); delayed: status without bouncedAt. */
+  bouncedAt: Date | null;
+  bounceStatus: string | null;
+  bounceReason: string | null;
 }
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
@@ -49,6 +53,9 @@ function toMessage(row: Selectable<OutboxTable>): OutboxMessage {
     smtpResponse: row.smtp_response,
     createdAt: new Date(row.created_at),
     sentAt: date(row.sent_at),
+    bouncedAt: date(row.bounced_at),
+    bounceStatus: row.bounce_status,
+    bounceReason: row.bounce_reason,
   };
 }
 

@@ -1,3 +1,4 @@
+import { bouncingContactsOf } from "../inbound/bounce-repository.js";
 import {
   can,
   readableAudiences,
@@ -9,6 +10,8 @@ import { viewersOfReport } from "../audit/service.js";
 import type { ReportViewer } from "../audit/types.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime, ROLE_LABELS } from "../format.js";
+import { inboundMessageHref } from "../inbound/links.js";
+import { formatFingerprint } from "../mail/pgp.js";
 import type { FieldErrors } from "../http/validation.js";
 import { MAX_FILES } from "../http/uploads.js";
 import { keptOptions } from "../http/option-tags.js";
@@ -29,6 +32,8 @@ import {
   type ClockSettings,
 } from "./clocks.js";
 import { caseView } from "./case-facts.js";
+import { assigneeOptions } from "./assignment.js";
+import { findUserById } from "../users/repository.js";
 import { findOrganizationById, listOrganizations } from "../orgs/repository.js";
 import { shownFileName } from "./attachments.js";
 import { SEVERITY_LABELS } from "./cvss.js";
@@ -190,6 +195,16 @@ export async function reportPage(
   const original = report.duplicateOfId
     ? await findReportById(deps.db, report.duplicateOfId)
     : undefined;
+  const assignment = can(actor, "report:assign", facts)
+    ? {
+        options: await assigneeOptions(deps, actor),
+        ...formState(pageForm, "assign", {
+          assignee_id: report.assigneeId
+            ? ((await findUserById(deps.db, report.assigneeId))?.publicId ?? "")
+            : "",
+        }),
+      }
+    : null;
   // An organization learns only its own organization's facts: the original
   // may be another organization's report, and its ID and state are not theirs.
   const duplicateOf =
@@ -269,7 +284,18 @@ export async function reportPage(
         .find((e) => e.kind === "transition" && e.action === "request_info")
     : undefined;
 
+  // A contact who never receives mail is a coordination failure the
+  // triager must see (src/inbound/bounces.ts).
+  const mailTrouble =
+    staff && report.organizationId !== null
+      ? (await bouncingContactsOf(deps.db, [report.organizationId])).map(
+          (c) =>
+            `Mail to ${c.email} is bouncing since ${formatDateTime(c.since)}`,
+        )
+      : [];
+
   return {
+    mailTrouble,
     report: {
       publicId: report.publicId,
       title: report.title,
@@ -427,6 +453,14 @@ export async function reportPage(
         e.action === "submission_edited"
           ? `/reports/${report.publicId}/revisions#revision-${e.id}`
           : null,
+      // Came by email: how (encrypted, signed), and for staff the message as received.
+      mail: e.viaMail && {
+        encrypted: e.viaMail.encrypted,
+        signedBy: e.viaMail.signedBy && formatFingerprint(e.viaMail.signedBy),
+        originalHref: can(actor, "inbound:manage")
+          ? inboundMessageHref(e.viaMail.messageId)
+          : null,
+      },
       at: formatDateTime(e.createdAt),
     })),
     infoRequest: answering
@@ -492,6 +526,8 @@ export async function reportPage(
       letter: can(actor, "report:letter", facts),
       editSubmission: can(actor, "report:edit_submission", facts),
     },
+    // Who works on it: anyone active on the team (assignment.ts).
+    assignment,
     deadline: deadlineView(actor, report, pageForm),
     caseFacts: {
       ...cases,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { noteReportRead } from "./queue.js";
 import {
   Router,
   type Request,
@@ -60,7 +61,6 @@ import { NotFoundError } from "../http/errors.js";
 import {
   addComment,
   addNote,
-  assignReport,
   fileReport,
   loadReportFor,
   reportFormOptions,
@@ -85,6 +85,7 @@ import {
   triageSchema,
 } from "./forms.js";
 import { reportPage, type PageForm } from "./page.js";
+import { assignReport } from "./assignment.js";
 import {
   editClosed,
   editSubmission,
@@ -248,6 +249,7 @@ export function reportRoutes(deps: Deps) {
       { ...accessFacts(report), publicId: report.publicId },
       auditContextOf(req),
     );
+    await noteReportRead(deps, actor, report);
     const model = await reportPage(deps, actor, report, pageForm);
     res.status(status).render("reports/show", {
       title: `${model.report.publicId}: ${model.report.title}`,
@@ -310,7 +312,7 @@ export function reportRoutes(deps: Deps) {
         req,
       );
       if (!outcome.ok)
-        return renderReport(req, res, 422, {
+        return renderReport(req, res, outcome.status ?? 422, {
           form: formName,
           errors: outcome.errors,
           values: outcome.values ?? formValues(req.body),
@@ -412,9 +414,13 @@ export function reportRoutes(deps: Deps) {
     signedIn,
     allowedOn("report:assign"),
     formPost("assign", assignSchema, assignReport, (_, input) =>
-      input.assignee === "me"
-        ? "The report is assigned to you."
-        : "The report is unassigned.",
+      input.assignee_id !== undefined
+        ? input.assignee_id === ""
+          ? "The report is unassigned."
+          : "The assignment is saved."
+        : input.assignee === "me"
+          ? "The report is assigned to you."
+          : "The report is unassigned.",
     ),
   );
 

@@ -16,6 +16,10 @@ function toUser(row: Selectable<UsersTable>, orgIds: number[]): User {
     emailVerifiedAt:
       row.email_verified_at === null ? null : new Date(row.email_verified_at),
     twoFactorEnabled: row.totp_enabled_at !== null,
+    mailBouncingSince:
+      row.mail_bouncing_since === null
+        ? null
+        : new Date(row.mail_bouncing_since),
     createdAt: new Date(row.created_at),
     orgIds,
   };
@@ -253,7 +257,12 @@ export async function setUserEmail(
 ) {
   await db
     .updateTable("users")
-    .set({ email: email.toLowerCase(), email_verified_at: at.getTime() })
+    // A new address starts with a clean record (bounces.ts).
+    .set({
+      email: email.toLowerCase(),
+      email_verified_at: at.getTime(),
+      mail_bouncing_since: null,
+    })
     .where("id", "=", userId)
     .execute();
 }
