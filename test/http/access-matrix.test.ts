@@ -98,6 +98,8 @@ const ACCESS: Record<string, Access> = {
   "GET /account/2fa": { kind: "signed-in" },
   "POST /account/2fa": { kind: "signed-in" },
   "POST /account/2fa/disable": { kind: "signed-in" },
+  "POST /account/2fa/recovery-codes": { kind: "signed-in" },
+  "POST /account/2fa/recovery-codes/download": { kind: "signed-in" },
 
   "GET /admin/users": { kind: "role", action: "user:manage" },
   "POST /admin/users": { kind: "role", action: "user:manage" },
@@ -552,7 +554,7 @@ describe("access matrix", function () {
           const visitor = await attempt("anonymous", route, route.path);
           if (access.explainsToVisitor) {
             assert.equal(visitor.status, 200, `anonymous ${key}`);
-            assert.match(visitor.text, /href="\/login"/, `anonymous ${key}`);
+            assert.match(visitor.text, /href="\/login/, `anonymous ${key}`);
           } else expectSignIn(visitor, `anonymous ${key}`);
           for (const who of lacking(access.action)) {
             const res = await attempt(who, route, route.path);
