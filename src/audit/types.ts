@@ -50,6 +50,7 @@ export const AUDIT_ACTIONS = [
   "user.pgp_key_set",
   "user.pgp_key_removed",
   "report.submission_edited",
+  "report.claimed",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -53,6 +53,7 @@ export const GLOBAL_ACTIONS = [
   "audit:view", // browse the audit log
   "stats:view_staff", // statistics with organizations (the public page has none)
   "settings:manage", // the disclosure-policy defaults (deadline days)
+  "report:claim", // attach a report filed by email to one's account, with the link from the mailbox
 ] as const;
 export type GlobalAction = (typeof GLOBAL_ACTIONS)[number];
 
@@ -92,6 +93,7 @@ export function isStaffRole(role: Role): boolean {
 const globalRules: Record<GlobalAction, readonly Role[]> = {
   "account:manage": ROLES,
   "report:create": ["researcher"],
+  "report:claim": ["researcher"],
   "report:list_own": ["researcher"],
   "report:list_org": ["org_contact"],
   "queue:view": STAFF,

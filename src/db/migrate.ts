@@ -30,6 +30,7 @@ import * as reportRevisions from "../../db/migrations/2026-12-03-61-report-revis
 import * as searchCwe from "../../db/migrations/2026-12-03-71-search-cwe.js";
 import * as advisoryCveIndex from "../../db/migrations/2026-12-03-72-advisory-cve-index.js";
 import * as bounces from "../../db/migrations/2026-12-07-21-bounces.js";
+import * as intake from "../../db/migrations/2026-12-07-22-intake.js";
 import type { Db } from "./index.js";
 
 /**
@@ -68,6 +69,7 @@ const migrations: Record<string, Migration> = {
   "2026-12-03-71-search-cwe": searchCwe,
   "2026-12-03-72-advisory-cve-index": advisoryCveIndex,
   "2026-12-07-21-bounces": bounces,
+  "2026-12-07-22-intake": intake,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

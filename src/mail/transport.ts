@@ -17,6 +17,7 @@ export interface OutgoingMessage {
   references?: string;
   /** An armored OpenPGP message: sent as PGP/MIME instead of text and html. */
   encrypted?: string;
+  replyTo?: string;
   /** The envelope sender (MAIL FROM): the message's VERP address (verp.ts). */
   envelopeFrom?: string;
 }
@@ -51,6 +52,7 @@ async function envelope(message: OutgoingMessage) {
     "Message-ID": message.messageId,
     ...(message.inReplyTo && { "In-Reply-To": message.inReplyTo }),
     ...(message.references && { References: message.references }),
+    ...(message.replyTo && { "Reply-To": message.replyTo }),
     ...AUTOMATIC,
   };
   return {
