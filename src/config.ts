@@ -88,6 +88,14 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/, "must be a domain name")
     .optional(),
+  REPLY_LOCAL_PART: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]*$/, "lowercase letters, digits, . _ -")
+    .default("reply"),
+  INBOUND_SMTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  INBOUND_SMTP_HOST: z.string().min(1).default("127.0.0.1"),
+  INBOUND_LMTP: bool.default(false),
+  INBOUND_MAX_BYTES: positiveInt.default(25 * 1024 * 1024),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -142,6 +150,15 @@ export interface Config {
   };
   /** Signing of outgoing mail; null: not signed. */
   dkim: { domainName: string; keySelector: string; privateKey: string } | null;
+  /** Receiving mail (src/inbound). */
+  inbound: {
+    replyLocalPart: string;
+    /** The SMTP/LMTP listener; null: off. */
+    smtpPort: number | null;
+    smtpHost: string;
+    lmtp: boolean;
+    maxBytes: number;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -226,7 +243,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError("Invalid configuration:\n" + problems.join("\n"));
   const dataDir = path.resolve(projectRoot, e.DATA_DIR);
   const host = new URL(baseUrl).hostname;
-  const mailDomain = (e.MAIL_DOMAIN ?? host).toLowerCase();
+  // The domain the desk receives mail for: replies (<local>+<token>@it),
+  // bounces (VERP) and the intake address.
+  const mailDomain = (
+    e.MAIL_DOMAIN ??
+    mailFromAddress(e.MAIL_FROM).split("@")[1] ??
+    host
+  ).toLowerCase();
   const reportAddress = (
     e.REPORT_ADDRESS ?? `security@${mailDomain}`
   ).toLowerCase();
@@ -277,5 +300,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       passphrase: e.PGP_PASSPHRASE ?? null,
     },
     dkim,
+    inbound: {
+      replyLocalPart: e.REPLY_LOCAL_PART,
+      smtpPort: e.INBOUND_SMTP_PORT ?? null,
+      smtpHost: e.INBOUND_SMTP_HOST,
+      lmtp: e.INBOUND_LMTP,
+      maxBytes: e.INBOUND_MAX_BYTES,
+    },
   };
 }

@@ -50,6 +50,7 @@ export const GLOBAL_ACTIONS = [
   "org:manage", // create organizations, invite contacts
   "user:manage", // list users, change roles, disable accounts
   "outbox:manage", // see and retry outgoing mail
+  "inbound:manage", // mail received: read it as received, release or discard what was held
   "audit:view", // browse the audit log
   "stats:view_staff", // statistics with organizations (the public page has none)
   "settings:manage", // the disclosure-policy defaults (deadline days)
@@ -101,6 +102,7 @@ const globalRules: Record<GlobalAction, readonly Role[]> = {
   "org:manage": STAFF,
   "user:manage": ["admin"],
   "outbox:manage": ["admin"],
+  "inbound:manage": STAFF,
   "audit:view": ["admin"],
   "stats:view_staff": STAFF,
   "settings:manage": ["admin"],

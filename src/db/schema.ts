@@ -139,6 +139,8 @@ export interface ReportsTable {
   ssvc: string | null;
   disclosure_requested_at: number | null;
   fix_verified_at: number | null;
+  /** The next running clock's due date, NO_DEADLINE when none (clocks.ts nextDeadline). */
+  queue_due_at: Generated<number>;
 }
 
 export interface AdvisoriesTable {
@@ -180,6 +182,12 @@ export interface ReportEventsTable {
   /** When a triager shared a researcher-and-CERT message with the organization. */
   shared_at: number | null;
   shared_by: number | null;
+  /** Arrived by email: the mail's Message-ID (the Inbound mail page has the message). */
+  mail_message_id: string | null;
+  /** 1: the mail was OpenPGP-encrypted to the desk. */
+  mail_encrypted: Generated<number>;
+  /** The fingerprint of the sender's key whose signature on the mail verified. */
+  mail_signed_by: string | null;
 }
 
 export interface AttachmentsTable {
@@ -279,6 +287,47 @@ export interface SearchPendingTable {
   report_id: number;
 }
 
+/** Mail received by the desk, with what ingestion decided (src/inbound). */
+export interface InboundMessagesTable {
+  id: Generated<number>;
+  message_id: string;
+  received_at: number;
+  envelope_from: string;
+  /** JSON array of the envelope recipients. */
+  recipients: string;
+  from_address: string;
+  subject: string;
+  raw: Buffer;
+  /** received | posted | held | ignored | discarded */
+  status: Generated<string>;
+  reason: string | null;
+  report_id: number | null;
+  user_id: number | null;
+  /** The timeline entry the message became, when posted as one. */
+  event_id: number | null;
+  encrypted: Generated<number>;
+  signed_by: string | null;
+  dmarc: string | null;
+  decided_at: number | null;
+  decided_by: number | null;
+}
+
+/** The token in a notification's Reply-To, stored hashed; see src/inbound/reply-tokens.ts. */
+export interface ReplyTokensTable {
+  id: Generated<number>;
+  token_hash: string;
+  user_id: number;
+  report_id: number;
+  created_at: number;
+}
+
+/** When a staff member last opened a report (the queue's "unread"). */
+export interface ReportReadsTable {
+  user_id: number;
+  report_id: number;
+  read_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -301,4 +350,7 @@ export interface Database {
   search_index_version: SearchIndexVersionTable;
   search_pending: SearchPendingTable;
   users_version: UsersVersionTable;
+  inbound_messages: InboundMessagesTable;
+  reply_tokens: ReplyTokensTable;
+  report_reads: ReportReadsTable;
 }

@@ -41,6 +41,11 @@ export function publicRoutes(deps: Deps) {
     res.type("text/plain; charset=utf-8").send(lines.join("\n") + "\n");
   });
 
+  // Browsers ask for /favicon.ico whatever the page links; send them to the SVG.
+  router.get("/favicon.ico", (_req, res) => {
+    res.redirect(301, "/public/favicon.svg");
+  });
+
   router.get([DESK_KEY_PATH, "/pgp-key.asc"], async (_req, res) => {
     const key = await deskKey(deps.config);
     res.type("application/pgp-keys").send(key.publicArmored);

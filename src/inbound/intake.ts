@@ -37,6 +37,7 @@ import {
   insertIntakeAccount,
   type EmailReport,
 } from "./intake-repository.js";
+import { automaticMailReason } from "./automatic.js";
 import type { InboundMail, InboundOutcome } from "./types.js";
 
 /**
@@ -96,18 +97,7 @@ export function unanswerable(
     from === mailFromAddress(config.mailFrom).toLowerCase()
   )
     return "from the desk's own address (a loop)";
-  const auto = (mail.headers["auto-submitted"] ?? "").trim().toLowerCase();
-  if (auto && !auto.startsWith("no")) return `Auto-Submitted: ${auto}`;
-  const precedence = (mail.headers["precedence"] ?? "").trim().toLowerCase();
-  if (["bulk", "junk", "list", "auto_reply"].includes(precedence))
-    return `Precedence: ${precedence}`;
-  for (const header of [
-    "x-autoreply",
-    "x-autorespond",
-    "x-auto-response-suppress",
-  ])
-    if (mail.headers[header]) return `${header} header (automatic mail)`;
-  return null;
+  return automaticMailReason(config, mail);
 }
 
 /** A subject as a title: one line, no control characters, not too long. */

@@ -15,9 +15,10 @@ export interface OutgoingMessage {
   messageId: string;
   inReplyTo?: string;
   references?: string;
+  /** Where a reply goes: the recipient's reply address for the report (src/inbound/reply-tokens.ts). */
+  replyTo?: string;
   /** An armored OpenPGP message: sent as PGP/MIME instead of text and html. */
   encrypted?: string;
-  replyTo?: string;
   /** The envelope sender (MAIL FROM): the message's VERP address (verp.ts). */
   envelopeFrom?: string;
 }
@@ -30,12 +31,19 @@ export interface MailTransport {
   close(): void;
 }
 
-const AUTOMATIC = {
-  "Auto-Submitted": "auto-generated",
-  "X-Auto-Response-Suppress": "All",
-};
+/** The header on everything the desk sends; mail that carries it back is ignored (src/inbound/automatic.ts). */
+export const LOOP_HEADER = "X-Disclosure-Desk-Loop";
 
-async function envelope(message: OutgoingMessage) {
+function automatic(loop: string) {
+  return {
+    "Auto-Submitted": "auto-generated",
+    "X-Auto-Response-Suppress": "All",
+    [LOOP_HEADER]: loop,
+  };
+}
+
+async function envelope(message: OutgoingMessage, loop: string) {
+  const AUTOMATIC = automatic(loop);
   const { envelopeFrom, ...rest } = message;
   const smtpEnvelope = {
     from: envelopeFrom ?? mailFromAddress(message.from),
@@ -121,7 +129,9 @@ export function createTransport(config: Config, logger: Logger): MailTransport {
     return {
       async send(message) {
         smtp ??= nodemailer.createTransport(options);
-        const info = await smtp.sendMail(await envelope(message));
+        const info = await smtp.sendMail(
+          await envelope(message, config.mailDomain),
+        );
         return String(info.response ?? "sent");
       },
       idle: close,
@@ -138,7 +148,9 @@ export function createTransport(config: Config, logger: Logger): MailTransport {
   });
   return {
     async send(message) {
-      const info = await stream.sendMail(await envelope(message));
+      const info = await stream.sendMail(
+        await envelope(message, config.mailDomain),
+      );
       const safeId = message.messageId
         .replace(/[^A-Za-z0-9.-]/g, "_")
         .slice(0, 80);

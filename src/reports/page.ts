@@ -11,6 +11,8 @@ import { viewersOfReport } from "../audit/service.js";
 import type { ReportViewer } from "../audit/types.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime, ROLE_LABELS } from "../format.js";
+import { inboundMessageHref } from "../inbound/links.js";
+import { formatFingerprint } from "../mail/pgp.js";
 import type { FieldErrors } from "../http/validation.js";
 import { MAX_FILES } from "../http/uploads.js";
 import { keptOptions } from "../http/option-tags.js";
@@ -31,6 +33,8 @@ import {
   type ClockSettings,
 } from "./clocks.js";
 import { caseView } from "./case-facts.js";
+import { assigneeOptions } from "./assignment.js";
+import { findUserById } from "../users/repository.js";
 import { findOrganizationById, listOrganizations } from "../orgs/repository.js";
 import { shownFileName } from "./attachments.js";
 import { SEVERITY_LABELS } from "./cvss.js";
@@ -192,6 +196,16 @@ export async function reportPage(
   const original = report.duplicateOfId
     ? await findReportById(deps.db, report.duplicateOfId)
     : undefined;
+  const assignment = can(actor, "report:assign", facts)
+    ? {
+        options: await assigneeOptions(deps, actor),
+        ...formState(pageForm, "assign", {
+          assignee_id: report.assigneeId
+            ? ((await findUserById(deps.db, report.assigneeId))?.publicId ?? "")
+            : "",
+        }),
+      }
+    : null;
   // An organization learns only its own organization's facts: the original
   // may be another organization's report, and its ID and state are not theirs.
   const duplicateOf =
@@ -453,6 +467,14 @@ export async function reportPage(
         e.action === "submission_edited"
           ? `/reports/${report.publicId}/revisions#revision-${e.id}`
           : null,
+      // Came by email: how (encrypted, signed), and for staff the message as received.
+      mail: e.viaMail && {
+        encrypted: e.viaMail.encrypted,
+        signedBy: e.viaMail.signedBy && formatFingerprint(e.viaMail.signedBy),
+        originalHref: can(actor, "inbound:manage")
+          ? inboundMessageHref(e.viaMail.messageId)
+          : null,
+      },
       at: formatDateTime(e.createdAt),
     })),
     infoRequest: answering
@@ -518,6 +540,8 @@ export async function reportPage(
       letter: can(actor, "report:letter", facts),
       editSubmission: can(actor, "report:edit_submission", facts),
     },
+    // Who works on it: anyone active on the team (assignment.ts).
+    assignment,
     deadline: deadlineView(actor, report, pageForm),
     caseFacts: {
       ...cases,

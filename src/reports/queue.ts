@@ -7,17 +7,32 @@ import {
   listOrganizations,
 } from "../orgs/repository.js";
 import { findUserByPublicId, listActiveStaff } from "../users/repository.js";
-import { DEFAULT_SORT, SORTS, type SortKey } from "./cursor.js";
+import { QUEUE_DEFAULT_SORT, SORTS, type SortKey } from "./cursor.js";
 import { isSeverity, SEVERITIES, SEVERITY_LABELS } from "./cvss.js";
+import { formatDateTime } from "../format.js";
 import type { ListFilters } from "./list-repository.js";
+import {
+  findQueueSignals,
+  markReportRead,
+  type QueueSignals,
+} from "./queue-repository.js";
+import { isRunning } from "./clocks.js";
+import type { Report } from "./types.js";
 import {
   listPage,
   one,
   withQuery,
+  type ListItemView,
   type ListPageView,
   type RawQuery,
 } from "./list-service.js";
-import { isState, STATE_INFO, STATES } from "./workflow.js";
+import {
+  isState,
+  OPEN_STATES,
+  STATE_INFO,
+  STATES,
+  type State,
+} from "./workflow.js";
 
 /* The triage queue: every report, filtered by what the triager asks for. */
 
@@ -62,22 +77,25 @@ export async function parseQueueQuery(
   const notices: string[] = [];
   const filters: ListFilters = {};
   const values: QueueView["values"] = {
-    state: "",
+    state: "open",
     org: "",
     severity: "",
     cwe: "",
     assignee: "",
     overdue: false,
-    sort: DEFAULT_SORT,
+    sort: QUEUE_DEFAULT_SORT,
   };
 
+  // Open reports unless asked otherwise: the closed and disclosed ones are done.
   const state = one(query.state);
-  if (state) {
+  if (state === "any") values.state = "any";
+  else if (state && state !== "open") {
     if (isState(state)) {
       filters.state = state;
       values.state = state;
     } else notices.push(`Unknown state “${state}” was ignored.`);
   }
+  if (values.state === "open") filters.states = OPEN_STATES;
 
   const orgId = one(query.org);
   if (orgId) {
@@ -137,13 +155,13 @@ export async function parseQueueQuery(
   }
 
   const keep: Record<string, string> = {
-    state: values.state,
+    state: values.state === "open" ? "" : values.state,
     org: values.org,
     severity: values.severity,
     cwe: values.cwe,
     assignee: values.assignee,
     overdue: values.overdue ? "1" : "",
-    sort: values.sort === DEFAULT_SORT ? "" : values.sort,
+    sort: values.sort === QUEUE_DEFAULT_SORT ? "" : values.sort,
   };
   return { filters, values, keep, notices };
 }
@@ -170,18 +188,32 @@ export async function triageQueue(
     notices,
   });
 
-  const [orgs, staff] = await Promise.all([
+  const [orgs, staff, signals] = await Promise.all([
     listOrganizations(deps.db),
     listActiveStaff(deps.db, deps.db),
+    findQueueSignals(
+      deps.db,
+      page.items.map((i) => i.publicId),
+      actor.id,
+    ),
   ]);
   return {
     ...page,
+    items: page.items.map((item) => {
+      const s = signals.get(item.publicId);
+      return s
+        ? { ...item, markers: [...item.markers, ...markersOf(s)] }
+        : item;
+    }),
     values,
-    filtered: Object.values(filters).some((v) => v !== undefined),
+    filtered: Object.entries(filters).some(
+      ([k, v]) => k !== "states" && v !== undefined,
+    ),
     exportHref: withQuery("/queue/export.csv", keep),
     options: {
       states: [
-        { value: "", label: "Any state" },
+        { value: "open", label: "Open (not closed or disclosed)" },
+        { value: "any", label: "Any state" },
         ...STATES.map((s) => ({ value: s, label: STATE_INFO[s].label })),
       ],
       orgs: keptOptions(orgs, "filter", () => [
@@ -206,4 +238,56 @@ export async function triageQueue(
       })),
     },
   };
+}
+
+/**
+ * What needs the triager now besides the clocks: an open request for more
+ * time, the researcher or the organization having written since the CERT's
+ * last step, and what changed since the viewer last opened the report.
+ */
+export function markersOf(s: QueueSignals): ListItemView["markers"] {
+  const markers: ListItemView["markers"] = [];
+  if (s.extensionRequestedTo && isRunning("disclosure", s.state as State))
+    markers.push({
+      kind: "extension",
+      label: "Extension asked",
+      detail: `The organization asks for more time, until ${formatDateTime(s.extensionRequestedTo)}`,
+    });
+  const afterStaff = (at: Date | null) =>
+    !!at && (!s.staffAt || at.getTime() > s.staffAt.getTime());
+  if (afterStaff(s.researcherAt))
+    markers.push({
+      kind: "researcher",
+      label: "Researcher answered",
+      detail: "The researcher wrote after the CERT's last step",
+    });
+  if (afterStaff(s.orgAt))
+    markers.push({
+      kind: "org",
+      label: "Organization answered",
+      detail: "The organization wrote after the CERT's last step",
+    });
+  if (!s.readAt)
+    markers.push({
+      kind: "unread",
+      label: "Unread",
+      detail: "You have not opened this report yet",
+    });
+  else if (s.othersAt && s.othersAt.getTime() > s.readAt.getTime())
+    markers.push({
+      kind: "unread",
+      label: "Unread",
+      detail: "Changed since you last opened it",
+    });
+  return markers;
+}
+
+/** A staff member opened the report: the queue's "unread" counts from now. */
+export async function noteReportRead(
+  deps: Pick<Deps, "db" | "clock">,
+  actor: Actor,
+  report: Pick<Report, "id">,
+): Promise<void> {
+  if (can(actor, "queue:view"))
+    await markReportRead(deps.db, actor.id, report.id, deps.clock.now());
 }

@@ -13,7 +13,6 @@ import {
 } from "../advisories/repository.js";
 import { creditBlocksPublication } from "../advisories/service.js";
 import { recordChange } from "./changes.js";
-import { findUserById } from "../users/repository.js";
 import { dueFrom } from "./clocks.js";
 import {
   findOrganizationById,
@@ -26,7 +25,6 @@ import {
   NEW_ORGANIZATION,
   NOT_SHAREABLE,
   type ReportForm,
-  type AssignInput,
   type CommentInput,
   type ShareInput,
   type TransitionInput,
@@ -41,12 +39,16 @@ import {
   findReportByPublicId,
   insertReport,
   linkAttachments,
-  setAssignee,
   shareEventWithOrganization,
   touchReport,
   updateTriageFields,
 } from "./repository.js";
-import { accessFacts, DATA_KINDS, type Report } from "./types.js";
+import {
+  accessFacts,
+  DATA_KINDS,
+  type MailOrigin,
+  type Report,
+} from "./types.js";
 import { planTransition, type TransitionPlan } from "./workflow.js";
 
 // ---- filing ----
@@ -305,6 +307,10 @@ export async function applyTransition(
     audited?: AuditDetails;
     /** A line of our own words for the mail. */
     mailDetail?: string;
+    /** Called in the transaction with the timeline entry written. */
+    recorded?: (tx: DbOrTx, eventId: number) => Promise<void>;
+    /** The step came by email (a researcher's reply answering a question). */
+    viaMail?: MailOrigin | null;
   },
 ): Promise<boolean> {
   const { report, plan, at: now } = step;
@@ -328,7 +334,7 @@ export async function applyTransition(
     }),
   });
   if (!changed) return false;
-  await recordChange(tx, deps, {
+  const eventId = await recordChange(tx, deps, {
     change: plan.transition.name,
     report,
     actor: step.actor,
@@ -344,7 +350,9 @@ export async function applyTransition(
       ...step.audited,
     },
     mailDetail: step.mailDetail,
+    viaMail: step.viaMail ?? null,
   });
+  await step.recorded?.(tx, eventId);
   return true;
 }
 
@@ -359,12 +367,55 @@ export type CommentOutcome = "comment" | "answer";
  * Every channel (the page, a mail reply, the API) comes through here, so no
  * researcher who replied is left with a report that expires.
  */
-export async function addComment(
+export function addComment(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  input: CommentInput,
+  request: AuditRequestContext | null = null,
+): Promise<Outcome<CommentOutcome>> {
+  return commentWithRecord(deps, actor, report, input, request);
+}
+
+/**
+ * addComment, calling `recorded` in the comment's transaction with its
+ * timeline entry: a reply by mail records there where it came from.
+ */
+export async function commentWithRecord(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  input: CommentInput,
+  request: AuditRequestContext | null,
+  recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
+): Promise<Outcome<CommentOutcome>> {
+  return comment(deps, actor, report, input, request, null, recorded);
+}
+
+/**
+ * A reply by email, as addComment (the same policy and workflow): the
+ * timeline says it came by mail, encrypted and signed or not, and staff can
+ * open the message as received.
+ */
+export async function addCommentByMail(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  input: CommentInput,
+  viaMail: MailOrigin,
+  recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
+): Promise<Outcome<CommentOutcome>> {
+  return comment(deps, actor, report, input, null, viaMail, recorded);
+}
+
+async function comment(
   deps: Deps,
   actor: Actor,
   report: Report,
   { body }: CommentInput,
-  request: AuditRequestContext | null = null,
+  request: AuditRequestContext | null,
+  viaMail: MailOrigin | null,
+  recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
 ): Promise<Outcome<CommentOutcome>> {
   requireOn(actor, "report:comment", report);
   const now = deps.clock.now();
@@ -382,19 +433,23 @@ export async function addComment(
         actor,
         at: now,
         request,
+        recorded,
+        viaMail,
       }))
     )
       return "answer" as const;
     // Not an answer (or the report moved a moment ago): a comment, never lost.
     await touchReport(tx, report.id, now);
-    await recordChange(tx, deps, {
+    const eventId = await recordChange(tx, deps, {
       change: "comment",
       report,
       actor,
       at: now,
       request,
       body,
+      viaMail,
     });
+    await recorded?.(tx, eventId);
     return "comment" as const;
   });
   return { ok: true, value: kind };
@@ -607,35 +662,4 @@ async function saveTriage(
     details: audited,
   });
   return { ...report, ...fields };
-}
-
-export async function assignReport(
-  deps: Deps,
-  actor: Actor,
-  report: Report,
-  { assignee }: AssignInput,
-  request: AuditRequestContext | null = null,
-): Promise<Outcome<void>> {
-  requireOn(actor, "report:assign", report);
-  const assigneeId = assignee === "me" ? actor.id : null;
-  if (assigneeId === report.assigneeId) return DONE;
-  const now = deps.clock.now();
-  await deps.db.transaction().execute(async (tx) => {
-    await setAssignee(tx, report.id, assigneeId, now);
-    const publicIdOf = async (id: number | null) =>
-      id === null ? null : ((await findUserById(tx, id))?.publicId ?? null);
-    await recordChange(tx, deps, {
-      change: "assigned",
-      report,
-      actor,
-      at: now,
-      request,
-      body: assigneeId ? "Assigned to themselves" : "Unassigned",
-      details: {
-        from: await publicIdOf(report.assigneeId),
-        to: await publicIdOf(assigneeId),
-      },
-    });
-  });
-  return DONE;
 }

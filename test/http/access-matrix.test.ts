@@ -38,8 +38,11 @@ type Access =
   | { kind: "public" }
   /** Any signed-in user, acting on their own account only. */
   | { kind: "signed-in" }
-  /** A page of a role: everybody without the action gets 404. */
-  | { kind: "role"; action: GlobalAction }
+  /**
+   * A page of a role: everybody without the action gets 404. A visitor is
+   * sent to sign in, or (explainsToVisitor) shown a page saying why to.
+   */
+  | { kind: "role"; action: GlobalAction; explainsToVisitor?: true }
   /** Takes IDs: foreign and non-existent IDs answer the same 404. */
   | {
       kind: "object";
@@ -52,6 +55,7 @@ const ACCESS: Record<string, Access> = {
   "GET /healthz": { kind: "public" },
   "GET /.well-known/security.txt": { kind: "public" },
   "GET /security.txt": { kind: "public" },
+  "GET /favicon.ico": { kind: "public" },
   "GET /.well-known/openpgpkey.asc": { kind: "public" },
   "GET /pgp-key.asc": { kind: "public" },
   "GET /": { kind: "public" },
@@ -152,7 +156,12 @@ const ACCESS: Record<string, Access> = {
 
   // Filing and the report page (src/reports/routes.ts). Who may use each
   // route on a report is the action its route line declares (allowedOn).
-  "GET /reports/new": { kind: "role", action: "report:create" },
+  // A visitor reads why to sign in or register (newcomer.test.ts).
+  "GET /reports/new": {
+    kind: "role",
+    action: "report:create",
+    explainsToVisitor: true,
+  },
   "POST /reports/new": { kind: "role", action: "report:create" },
   "GET /reports/:id": { kind: "object", params: { id: "report" } },
   "POST /reports/:id/transition": { kind: "object", params: { id: "report" } },
@@ -510,10 +519,11 @@ describe("access matrix", function () {
         }
 
         if (access.kind === "role") {
-          expectSignIn(
-            await attempt("anonymous", route, route.path),
-            `anonymous ${key}`,
-          );
+          const visitor = await attempt("anonymous", route, route.path);
+          if (access.explainsToVisitor) {
+            assert.equal(visitor.status, 200, `anonymous ${key}`);
+            assert.match(visitor.text, /href="\/login"/, `anonymous ${key}`);
+          } else expectSignIn(visitor, `anonymous ${key}`);
           for (const who of lacking(access.action)) {
             const res = await attempt(who, route, route.path);
             assert.equal(res.status, 404, `${who} ${key}`);

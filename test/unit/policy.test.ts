@@ -260,6 +260,7 @@ const GLOBAL_TABLE: Record<GlobalAction, readonly Role[]> = {
   "org:manage": ["triager", "admin"],
   "user:manage": ["admin"],
   "outbox:manage": ["admin"],
+  "inbound:manage": ["triager", "admin"],
   "audit:view": ["admin"],
   "stats:view_staff": ["triager", "admin"],
   "settings:manage": ["admin"],
