@@ -9,6 +9,7 @@ import { reportRoutes } from "./reports/routes.js";
 import { advisoryRoutes } from "./advisories/routes.js";
 import { statsRoutes } from "./stats/routes.js";
 import { settingsRoutes } from "./settings/routes.js";
+import { claimRoutes } from "./inbound/claim-routes.js";
 
 /**
  * Feature routers (reports, organizations, mail outbox, ...) are mounted here,
@@ -24,4 +25,5 @@ export function registerFeatureRoutes(app: Express, deps: Deps): void {
   app.use(advisoryRoutes(deps));
   app.use(statsRoutes(deps));
   app.use(settingsRoutes(deps));
+  app.use(claimRoutes(deps));
 }

@@ -51,6 +51,7 @@ export const AUDIT_ACTIONS = [
   "user.pgp_key_removed",
   "report.submission_edited",
   "auth.recovery_codes_regenerated",
+  "report.claimed",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

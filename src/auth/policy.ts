@@ -56,6 +56,7 @@ export const GLOBAL_ACTIONS = [
   "stats:view_staff", // statistics with organizations (the public page has none)
   "settings:manage", // the disclosure-policy defaults (deadline days)
   "saved_view:use", // save, use and delete one's own saved queue views
+  "report:claim", // attach a report filed by email to one's account, with the link from the mailbox
 ] as const;
 export type GlobalAction = (typeof GLOBAL_ACTIONS)[number];
 
@@ -95,6 +96,7 @@ export function isStaffRole(role: Role): boolean {
 const globalRules: Record<GlobalAction, readonly Role[]> = {
   "account:manage": ROLES,
   "report:create": ["researcher"],
+  "report:claim": ["researcher"],
   "report:list_own": ["researcher"],
   "report:list_org": ["org_contact"],
   "queue:view": STAFF,

@@ -71,12 +71,19 @@ export async function reportFormOptions(deps: Deps) {
   };
 }
 
+/** What a channel other than the web form writes with the report, in its transaction. */
+export interface FilingExtra {
+  /** Reports by email: the sender's record, claim link and receipt (src/inbound/intake.ts). */
+  alsoWrite?: (tx: DbOrTx, report: Report) => Promise<void>;
+}
+
 /** Files a report: the report, its first timeline event, its files and its mail in one transaction. */
 export async function fileReport(
   deps: Deps,
   actor: Actor,
   form: ReportForm,
   request: AuditRequestContext | null = null,
+  extra: FilingExtra = {},
 ): Promise<Outcome<Report>> {
   if (!can(actor, "report:create")) throw new NotFoundError();
   let organizationId: number | null = null;
@@ -102,7 +109,8 @@ export async function fileReport(
       publicId: newReportId(),
       reporterId: actor.id,
       organizationId,
-      suggestedOrgName: organizationId === null ? form.newOrganization : null,
+      suggestedOrgName:
+        organizationId === null ? form.newOrganization || null : null,
       title: form.title,
       asset: form.asset,
       cwe: form.cwe,
@@ -135,6 +143,7 @@ export async function fileReport(
       toState: "submitted",
       details: { attachments: attachments.map((a) => a.publicId) },
     });
+    await extra.alsoWrite?.(tx, report);
     return report;
   });
   return { ok: true, value: report };

@@ -79,6 +79,9 @@ const ACCESS: Record<string, Access> = {
   "GET /advisories/:id/cve.json": { kind: "public" },
   "GET /acknowledgments": { kind: "public" },
   "POST /password/forgot": { kind: "public" },
+  // A report by email's one-time claim link: the token is the key (intake.test.ts).
+  "GET /claim/:token": { kind: "public" },
+  "POST /claim/:token": { kind: "public" },
   // Without a half-finished sign-in in the session these send to /login.
   "GET /login/2fa": { kind: "public" },
   "POST /login/2fa": { kind: "public" },

@@ -253,6 +253,7 @@ const REPORT_TABLE: Record<ReportAction, Record<Role, string>> = {
 const GLOBAL_TABLE: Record<GlobalAction, readonly Role[]> = {
   "account:manage": ["researcher", "org_contact", "triager", "admin"],
   "report:create": ["researcher"],
+  "report:claim": ["researcher"],
   "report:list_own": ["researcher"],
   "report:list_org": ["org_contact"],
   "queue:view": ["triager", "admin"],
