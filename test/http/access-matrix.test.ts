@@ -20,6 +20,7 @@ import {
   insertAttachmentRow,
   insertReport,
 } from "../support/fixtures.js";
+import { insertHeldMail } from "../support/inbound-mail.js";
 import {
   anonymous,
   createTestContext,
@@ -31,7 +32,8 @@ import {
 } from "../support/harness.js";
 import { listRoutes, type AppRoute } from "../support/routes.js";
 
-type ParamKind = "report" | "attachment" | "org" | "user";
+type ParamKind =
+  "report" | "attachment" | "org" | "user" | "inbound" | "inboundMessage";
 
 type Access =
   /** Anyone, signed in or not. Not attacked here (sign-in, registration, ...). */
@@ -119,6 +121,33 @@ const ACCESS: Record<string, Access> = {
   "GET /admin/audit": { kind: "role", action: "audit:view" },
   "GET /stats/staff": { kind: "role", action: "stats:view_staff" },
   "GET /admin/outbox": { kind: "role", action: "outbox:manage" },
+  // Mail received (src/inbound/admin-routes.ts): staff only.
+  "GET /admin/inbound": { kind: "role", action: "inbound:manage" },
+  "GET /admin/inbound/message/:messageId": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { messageId: "inboundMessage" },
+  },
+  "GET /admin/inbound/:id": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { id: "inbound" },
+  },
+  "GET /admin/inbound/:id/raw": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { id: "inbound" },
+  },
+  "POST /admin/inbound/:id/release": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { id: "inbound" },
+  },
+  "POST /admin/inbound/:id/discard": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { id: "inbound" },
+  },
   "POST /admin/outbox/:key/retry": { kind: "role", action: "outbox:manage" },
   "GET /admin/settings": { kind: "role", action: "settings:manage" },
   "POST /admin/settings": { kind: "role", action: "settings:manage" },
@@ -235,6 +264,8 @@ const MISSING: Record<ParamKind, string> = {
   attachment: "0000000000000000",
   org: "0000000000000000",
   user: "0000000000000000",
+  inbound: "999999999",
+  inboundMessage: "no-such-message@example.test",
 };
 
 /** Attempts that record an access in the audit log are expected, not a change. */
@@ -270,6 +301,8 @@ describe("access matrix", function () {
     bobs: { id: number; publicId: string };
     attachmentA: { publicId: string };
     attachmentB: { publicId: string };
+    /** Alice's reply by email, held. */
+    inbound: { id: number; messageId: string };
   }
   let s: Seeded;
   const browsers = new Map<string, Browser>();
@@ -348,6 +381,7 @@ describe("access matrix", function () {
       alice.user.id,
     );
     const attachmentB = await insertAttachmentRow(ctx, bobs.id, bob.user.id);
+    const inbound = await insertHeldMail(ctx, alice.email, forwarded.id);
     s = {
       alice,
       bob,
@@ -362,6 +396,7 @@ describe("access matrix", function () {
       bobs,
       attachmentA,
       attachmentB,
+      inbound,
     };
   });
   after(() => ctx.close());
@@ -470,6 +505,8 @@ describe("access matrix", function () {
       attachment,
       org: s.orgA.publicId,
       user: s.contactA.user.publicId,
+      inbound: String(s.inbound.id),
+      inboundMessage: s.inbound.messageId,
     });
     const attackers: (keyof Seeded | "anonymous")[] = access.action
       ? ["anonymous", ...lacking(access.action)]
@@ -613,6 +650,8 @@ describe("access matrix", function () {
           attachment: s.attachmentA.publicId,
           org: s.orgA.publicId,
           user: s.contactA.user.publicId,
+          inbound: String(s.inbound.id),
+          inboundMessage: s.inbound.messageId,
         };
         const url = fill(
           route.path,
