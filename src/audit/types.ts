@@ -50,6 +50,8 @@ export const AUDIT_ACTIONS = [
   "user.pgp_key_set",
   "user.pgp_key_removed",
   "report.submission_edited",
+  "inbound.released",
+  "inbound.discarded",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -66,6 +68,7 @@ export type AuditTargetType =
   | "attachment"
   | "organization"
   | "outbox"
+  | "inbound"
   | "setting"
   | "export";
 

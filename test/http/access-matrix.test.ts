@@ -20,7 +20,7 @@ import {
   insertAttachmentRow,
   insertReport,
 } from "../support/fixtures.js";
-import { insertHeldMail } from "../support/inbound-mail.js";
+import { insertHeldMail } from "../support/inbound-rows.js";
 import {
   anonymous,
   createTestContext,
