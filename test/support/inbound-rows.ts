@@ -14,6 +14,8 @@ export async function insertHeldMail(
   ctx: Pick<TestContext, "db" | "clock">,
   from: string,
   reportId: number | null,
+  /** More header lines, as sent ("Name: value"). */
+  extraHeaders: string[] = [],
 ): Promise<{ id: number; messageId: string }> {
   counter++;
   const messageId = `held-${counter}-${Date.now()}@example.test`;
@@ -23,6 +25,7 @@ export async function insertHeldMail(
       "To: reply+token@localhost",
       "Subject: Re: your report",
       `Message-ID: <${messageId}>`,
+      ...extraHeaders,
       "Content-Type: text/plain; charset=utf-8",
       "",
       "A held reply.",
