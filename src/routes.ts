@@ -1,6 +1,7 @@
 import type { Express } from "express";
 import { auditRoutes } from "./audit/routes.js";
 import type { Deps } from "./deps.js";
+import { inboundAdminRoutes } from "./inbound/admin-routes.js";
 import { outboxRoutes } from "./mail/routes.js";
 import { organizationRoutes } from "./orgs/routes.js";
 import { reportListRoutes } from "./reports/list-routes.js";
@@ -22,6 +23,7 @@ export function registerFeatureRoutes(app: Express, deps: Deps): void {
   app.use(bulkRoutes(deps));
   app.use(reportRoutes(deps));
   app.use(outboxRoutes(deps));
+  app.use(inboundAdminRoutes(deps));
   app.use(advisoryRoutes(deps));
   app.use(statsRoutes(deps));
   app.use(settingsRoutes(deps));

@@ -52,6 +52,8 @@ export const AUDIT_ACTIONS = [
   "report.submission_edited",
   "auth.recovery_codes_regenerated",
   "report.claimed",
+  "inbound.released",
+  "inbound.discarded",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -68,6 +70,7 @@ export type AuditTargetType =
   | "attachment"
   | "organization"
   | "outbox"
+  | "inbound"
   | "setting"
   | "export";
 

@@ -405,7 +405,9 @@ export async function addCommentByMail(
   viaMail: MailOrigin,
   recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
 ): Promise<Outcome<CommentOutcome>> {
-  return comment(deps, actor, report, input, null, viaMail, recorded);
+  // Audited as coming from no address of ours to know, by email.
+  const request = { ip: null, userAgent: "email" };
+  return comment(deps, actor, report, input, request, viaMail, recorded);
 }
 
 async function comment(

@@ -20,6 +20,7 @@ import {
   insertAttachmentRow,
   insertReport,
 } from "../support/fixtures.js";
+import { insertHeldMail } from "../support/inbound-rows.js";
 import {
   anonymous,
   createTestContext,
@@ -31,7 +32,14 @@ import {
 } from "../support/harness.js";
 import { listRoutes, type AppRoute } from "../support/routes.js";
 
-type ParamKind = "report" | "attachment" | "org" | "user" | "view";
+type ParamKind =
+  | "report"
+  | "attachment"
+  | "org"
+  | "user"
+  | "view"
+  | "inbound"
+  | "inboundMessage";
 
 type Access =
   /** Anyone, signed in or not. Not attacked here (sign-in, registration, ...). */
@@ -124,6 +132,33 @@ const ACCESS: Record<string, Access> = {
   "GET /admin/audit": { kind: "role", action: "audit:view" },
   "GET /stats/staff": { kind: "role", action: "stats:view_staff" },
   "GET /admin/outbox": { kind: "role", action: "outbox:manage" },
+  // Mail received (src/inbound/admin-routes.ts): staff only.
+  "GET /admin/inbound": { kind: "role", action: "inbound:manage" },
+  "GET /admin/inbound/message/:messageId": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { messageId: "inboundMessage" },
+  },
+  "GET /admin/inbound/:id": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { id: "inbound" },
+  },
+  "GET /admin/inbound/:id/raw": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { id: "inbound" },
+  },
+  "POST /admin/inbound/:id/release": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { id: "inbound" },
+  },
+  "POST /admin/inbound/:id/discard": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { id: "inbound" },
+  },
   "POST /admin/outbox/:key/retry": { kind: "role", action: "outbox:manage" },
   "GET /admin/settings": { kind: "role", action: "settings:manage" },
   "POST /admin/settings": { kind: "role", action: "settings:manage" },
@@ -250,6 +285,8 @@ const MISSING: Record<ParamKind, string> = {
   org: "0000000000000000",
   user: "0000000000000000",
   view: "0000000000000000",
+  inbound: "999999999",
+  inboundMessage: "no-such-message@example.test",
 };
 
 /** Attempts that record an access in the audit log are expected, not a change. */
@@ -287,6 +324,8 @@ describe("access matrix", function () {
     attachmentB: { publicId: string };
     /** The triager's saved queue view. */
     triagersView: { publicId: string };
+    /** Alice's reply by email, held. */
+    inbound: { id: number; messageId: string };
   }
   let s: Seeded;
   const browsers = new Map<string, Browser>();
@@ -376,6 +415,7 @@ describe("access matrix", function () {
         created_at: Date.now(),
       })
       .execute();
+    const inbound = await insertHeldMail(ctx, alice.email, forwarded.id);
     s = {
       alice,
       bob,
@@ -391,6 +431,7 @@ describe("access matrix", function () {
       attachmentA,
       attachmentB,
       triagersView,
+      inbound,
     };
   });
   after(() => ctx.close());
@@ -500,6 +541,8 @@ describe("access matrix", function () {
       org: s.orgA.publicId,
       user: s.contactA.user.publicId,
       view: s.triagersView.publicId,
+      inbound: String(s.inbound.id),
+      inboundMessage: s.inbound.messageId,
     });
     const attackers: (keyof Seeded | "anonymous")[] = access.action
       ? ["anonymous", ...lacking(access.action)]
@@ -652,6 +695,8 @@ describe("access matrix", function () {
           org: s.orgA.publicId,
           user: s.contactA.user.publicId,
           view: s.triagersView.publicId,
+          inbound: String(s.inbound.id),
+          inboundMessage: s.inbound.messageId,
         };
         const url = fill(
           route.path,
