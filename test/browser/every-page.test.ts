@@ -53,13 +53,6 @@ const NOT_PAGES: Record<string, string> = {
  * still in progress, with what sticks out. Each must still be visited; the
  * test fails once an entry is no longer needed, so none lingers.
  */
-const KNOWN_OVERFLOW: Record<string, { width: number; what: string }> = {
-  "/queue": {
-    width: 375,
-    what: "the queue's search form (a 14rem input beside its button, no wrap)",
-  },
-};
-
 /** A fenced code block with a line far wider than a phone. */
 const LONG_CODE = [
   "Request that shows another patient's booking:",
@@ -83,7 +76,6 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
   let browser: Browser;
   const visited = new Set<string>();
   const problems: string[] = [];
-  const overflowSeen = new Set<string>();
 
   let researcher: TestUser;
   let unconfirmed: TestUser;
@@ -200,9 +192,7 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
       const fits = (await page.evaluate(
         "document.scrollingElement.scrollWidth <= window.innerWidth",
       )) as boolean;
-      const known = KNOWN_OVERFLOW[route]?.width === viewport.width;
-      if (known && !fits) overflowSeen.add(route);
-      if (!fits && !known)
+      if (!fits)
         problems.push(
           `${where} scrolls sideways: ${(await sidewaysOverflow(page)).join("; ")}`,
         );
@@ -368,10 +358,5 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
       "visit these pages above, or list them in NOT_PAGES with a reason",
     );
     assert.deepEqual(problems, []);
-    for (const route of Object.keys(KNOWN_OVERFLOW))
-      assert.ok(
-        overflowSeen.has(route),
-        `${route} fits now: remove it from KNOWN_OVERFLOW`,
-      );
   });
 });
