@@ -16,6 +16,22 @@ export interface UsersTable {
   totp_secret: string | null;
   totp_enabled_at: number | null;
   totp_last_step: number | null;
+  /** Set when mail to the address keeps bouncing (src/inbound/bounces.ts). */
+  mail_bouncing_since: number | null;
+  /** 1: the intake account that holds unclaimed reports by email; never signs in, never listed. */
+  system_account: Generated<number>;
+}
+
+/** A report filed by email (src/inbound/intake.ts): its sender and tokens, hashed. */
+export interface EmailReportsTable {
+  report_id: number;
+  sender: string;
+  claim_token_hash: string;
+  claim_expires_at: number;
+  reply_token_hash: string;
+  claimed_at: number | null;
+  claimed_by: number | null;
+  created_at: number;
 }
 
 /** A user's OpenPGP public key: their mail is encrypted to it (src/mail/pgp.ts). */
@@ -166,6 +182,12 @@ export interface ReportEventsTable {
   /** When a triager shared a researcher-and-CERT message with the organization. */
   shared_at: number | null;
   shared_by: number | null;
+  /** Arrived by email: the mail's Message-ID (the Inbound mail page has the message). */
+  mail_message_id: string | null;
+  /** 1: the mail was OpenPGP-encrypted to the desk. */
+  mail_encrypted: Generated<number>;
+  /** The fingerprint of the sender's key whose signature on the mail verified. */
+  mail_signed_by: string | null;
 }
 
 export interface AttachmentsTable {
@@ -201,6 +223,13 @@ export interface OutboxTable {
   sent_at: number | null;
   /** The timeline entry it announces: its text goes only into encrypted mail. */
   event_id: number | null;
+  /** A delivery report said it bounced (src/inbound/bounces.ts). */
+  bounced_at: number | null;
+  /** The DSN Status, like 5.1.1 (5: hard, 4: soft). */
+  bounce_status: string | null;
+  bounce_reason: string | null;
+  /** Reply-To, when replies go somewhere of their own (a report by email's receipt). */
+  reply_to: string | null;
 }
 
 /** One message for many recipients, addressed by the mail worker; see src/mail/outbox.ts. */
@@ -258,6 +287,40 @@ export interface SearchPendingTable {
   report_id: number;
 }
 
+/** Mail received by the desk, with what ingestion decided (src/inbound). */
+export interface InboundMessagesTable {
+  id: Generated<number>;
+  message_id: string;
+  received_at: number;
+  envelope_from: string;
+  /** JSON array of the envelope recipients. */
+  recipients: string;
+  from_address: string;
+  subject: string;
+  raw: Buffer;
+  /** received | posted | held | ignored | discarded */
+  status: Generated<string>;
+  reason: string | null;
+  report_id: number | null;
+  user_id: number | null;
+  /** The timeline entry the message became, when posted as one. */
+  event_id: number | null;
+  encrypted: Generated<number>;
+  signed_by: string | null;
+  dmarc: string | null;
+  decided_at: number | null;
+  decided_by: number | null;
+}
+
+/** The token in a notification's Reply-To, stored hashed; see src/inbound/reply-tokens.ts. */
+export interface ReplyTokensTable {
+  id: Generated<number>;
+  token_hash: string;
+  user_id: number;
+  report_id: number;
+  created_at: number;
+}
+
 /** When a staff member last opened a report (the queue's "unread"). */
 export interface ReportReadsTable {
   user_id: number;
@@ -289,6 +352,7 @@ export interface Database {
   report_events: ReportEventsTable;
   attachments: AttachmentsTable;
   outbox: OutboxTable;
+  email_reports: EmailReportsTable;
   outbox_fanouts: OutboxFanoutTable;
   user_pgp_keys: UserPgpKeysTable;
   report_revisions: ReportRevisionsTable;
@@ -297,6 +361,8 @@ export interface Database {
   search_index_version: SearchIndexVersionTable;
   search_pending: SearchPendingTable;
   users_version: UsersVersionTable;
+  inbound_messages: InboundMessagesTable;
+  reply_tokens: ReplyTokensTable;
   report_reads: ReportReadsTable;
   saved_views: SavedViewsTable;
 }

@@ -15,8 +15,12 @@ export interface OutgoingMessage {
   messageId: string;
   inReplyTo?: string;
   references?: string;
+  /** Where a reply goes: the recipient's reply address for the report (src/inbound/reply-tokens.ts). */
+  replyTo?: string;
   /** An armored OpenPGP message: sent as PGP/MIME instead of text and html. */
   encrypted?: string;
+  /** The envelope sender (MAIL FROM): the message's VERP address (verp.ts). */
+  envelopeFrom?: string;
 }
 
 /** Sends one message; resolves with the server's answer, rejects on failure. */
@@ -27,13 +31,26 @@ export interface MailTransport {
   close(): void;
 }
 
-const AUTOMATIC = {
-  "Auto-Submitted": "auto-generated",
-  "X-Auto-Response-Suppress": "All",
-};
+/** The header on everything the desk sends; mail that carries it back is ignored (src/inbound/automatic.ts). */
+export const LOOP_HEADER = "X-Disclosure-Desk-Loop";
 
-async function envelope(message: OutgoingMessage) {
-  if (!message.encrypted) return { ...message, headers: AUTOMATIC };
+function automatic(loop: string) {
+  return {
+    "Auto-Submitted": "auto-generated",
+    "X-Auto-Response-Suppress": "All",
+    [LOOP_HEADER]: loop,
+  };
+}
+
+async function envelope(message: OutgoingMessage, loop: string) {
+  const AUTOMATIC = automatic(loop);
+  const { envelopeFrom, ...rest } = message;
+  const smtpEnvelope = {
+    from: envelopeFrom ?? mailFromAddress(message.from),
+    to: message.to,
+  };
+  if (!message.encrypted)
+    return { ...rest, envelope: smtpEnvelope, headers: AUTOMATIC };
   // nodemailer composes no multipart/encrypted: the message is built here
   // and handed over whole (DKIM still signs it).
   const headers: Record<string, string> = {
@@ -43,10 +60,11 @@ async function envelope(message: OutgoingMessage) {
     "Message-ID": message.messageId,
     ...(message.inReplyTo && { "In-Reply-To": message.inReplyTo }),
     ...(message.references && { References: message.references }),
+    ...(message.replyTo && { "Reply-To": message.replyTo }),
     ...AUTOMATIC,
   };
   return {
-    envelope: { from: mailFromAddress(message.from), to: message.to },
+    envelope: smtpEnvelope,
     raw: await pgpMimeMessage(headers, message.encrypted),
   };
 }
@@ -111,7 +129,9 @@ export function createTransport(config: Config, logger: Logger): MailTransport {
     return {
       async send(message) {
         smtp ??= nodemailer.createTransport(options);
-        const info = await smtp.sendMail(await envelope(message));
+        const info = await smtp.sendMail(
+          await envelope(message, config.mailDomain),
+        );
         return String(info.response ?? "sent");
       },
       idle: close,
@@ -128,7 +148,9 @@ export function createTransport(config: Config, logger: Logger): MailTransport {
   });
   return {
     async send(message) {
-      const info = await stream.sendMail(await envelope(message));
+      const info = await stream.sendMail(
+        await envelope(message, config.mailDomain),
+      );
       const safeId = message.messageId
         .replace(/[^A-Za-z0-9.-]/g, "_")
         .slice(0, 80);

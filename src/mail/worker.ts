@@ -6,6 +6,8 @@ import { addressNextFanout } from "./outbox.js";
 import { claimDueMessages, markAttemptFailed, markSent } from "./repository.js";
 import type { MailTransport } from "./transport.js";
 import { sealedVersion } from "./sealed.js";
+import { replyAddressing } from "../inbound/reply-tokens.js";
+import { verpAddress } from "./verp.js";
 import type { SettingsStore } from "../settings/service.js";
 
 /** How long a claimed message is ours; a worker that died gives it up when this ends. */
@@ -81,6 +83,17 @@ export function createMailWorker(deps: MailWorkerDeps) {
         try {
           // Resolved now, for the recipient as they stand now (sealed.ts).
           const encrypted = await sealedVersion(deps, message);
+          const reply =
+            message.reportId !== null && message.toUserId !== null
+              ? await replyAddressing(
+                  db,
+                  config,
+                  message.toUserId,
+                  message.reportId,
+                  clock.now(),
+                )
+              : null;
+          const thread = threaded ? message.threadId! : null;
           const response = await transport.send({
             from: config.mailFrom,
             to: message.toAddress,
@@ -88,10 +101,20 @@ export function createMailWorker(deps: MailWorkerDeps) {
             text: message.text,
             html: message.html,
             messageId: message.messageId,
+            // Its own envelope sender: a bounce names this message.
+            envelopeFrom: verpAddress(config, message.id),
+            ...(message.replyTo && { replyTo: message.replyTo }),
             ...(encrypted && { encrypted }),
             ...(threaded && {
               inReplyTo: message.threadId!,
               references: message.threadId!,
+            }),
+            // The reply address, and its token as a reference too, for
+            // servers that drop the +token from the address.
+            ...(reply && {
+              replyTo: reply.address,
+              inReplyTo: thread ?? reply.reference,
+              references: [thread, reply.reference].filter(Boolean).join(" "),
             }),
           });
           await markSent(db, message.id, clock.now(), response);

@@ -38,8 +38,12 @@ export const RESOLUTIONS = [
 ] as const;
 export type Resolution = (typeof RESOLUTIONS)[number];
 
-/** Who hears about a transition; the mail layer resolves these to people. */
-export type Audience = "reporter" | "triage" | "org";
+/**
+ * Who hears about a change; the mail layer resolves these to people.
+ * "assignee" is the report's assigned triager alone (told they were given
+ * it), where "triage" falls back to the whole team when nobody is assigned.
+ */
+export type Audience = "reporter" | "triage" | "org" | "assignee";
 
 /** Who takes a transition: someone standing in a relation to the report, or the app itself (the scheduler). */
 export type Taker = Relation | "system";

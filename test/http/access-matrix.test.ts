@@ -20,6 +20,7 @@ import {
   insertAttachmentRow,
   insertReport,
 } from "../support/fixtures.js";
+import { insertHeldMail } from "../support/inbound-rows.js";
 import {
   anonymous,
   createTestContext,
@@ -31,15 +32,25 @@ import {
 } from "../support/harness.js";
 import { listRoutes, type AppRoute } from "../support/routes.js";
 
-type ParamKind = "report" | "attachment" | "org" | "user" | "view";
+type ParamKind =
+  | "report"
+  | "attachment"
+  | "org"
+  | "user"
+  | "view"
+  | "inbound"
+  | "inboundMessage";
 
 type Access =
   /** Anyone, signed in or not. Not attacked here (sign-in, registration, ...). */
   | { kind: "public" }
   /** Any signed-in user, acting on their own account only. */
   | { kind: "signed-in" }
-  /** A page of a role: everybody without the action gets 404. */
-  | { kind: "role"; action: GlobalAction }
+  /**
+   * A page of a role: everybody without the action gets 404. A visitor is
+   * sent to sign in, or (explainsToVisitor) shown a page saying why to.
+   */
+  | { kind: "role"; action: GlobalAction; explainsToVisitor?: true }
   /** Takes IDs: foreign and non-existent IDs answer the same 404. */
   | {
       kind: "object";
@@ -52,6 +63,7 @@ const ACCESS: Record<string, Access> = {
   "GET /healthz": { kind: "public" },
   "GET /.well-known/security.txt": { kind: "public" },
   "GET /security.txt": { kind: "public" },
+  "GET /favicon.ico": { kind: "public" },
   "GET /.well-known/openpgpkey.asc": { kind: "public" },
   "GET /pgp-key.asc": { kind: "public" },
   "GET /": { kind: "public" },
@@ -75,6 +87,9 @@ const ACCESS: Record<string, Access> = {
   "GET /advisories/:id/cve.json": { kind: "public" },
   "GET /acknowledgments": { kind: "public" },
   "POST /password/forgot": { kind: "public" },
+  // A report by email's one-time claim link: the token is the key (intake.test.ts).
+  "GET /claim/:token": { kind: "public" },
+  "POST /claim/:token": { kind: "public" },
   // Without a half-finished sign-in in the session these send to /login.
   "GET /login/2fa": { kind: "public" },
   "POST /login/2fa": { kind: "public" },
@@ -94,6 +109,8 @@ const ACCESS: Record<string, Access> = {
   "GET /account/2fa": { kind: "signed-in" },
   "POST /account/2fa": { kind: "signed-in" },
   "POST /account/2fa/disable": { kind: "signed-in" },
+  "POST /account/2fa/recovery-codes": { kind: "signed-in" },
+  "POST /account/2fa/recovery-codes/download": { kind: "signed-in" },
 
   "GET /admin/users": { kind: "role", action: "user:manage" },
   "POST /admin/users": { kind: "role", action: "user:manage" },
@@ -115,6 +132,33 @@ const ACCESS: Record<string, Access> = {
   "GET /admin/audit": { kind: "role", action: "audit:view" },
   "GET /stats/staff": { kind: "role", action: "stats:view_staff" },
   "GET /admin/outbox": { kind: "role", action: "outbox:manage" },
+  // Mail received (src/inbound/admin-routes.ts): staff only.
+  "GET /admin/inbound": { kind: "role", action: "inbound:manage" },
+  "GET /admin/inbound/message/:messageId": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { messageId: "inboundMessage" },
+  },
+  "GET /admin/inbound/:id": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { id: "inbound" },
+  },
+  "GET /admin/inbound/:id/raw": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { id: "inbound" },
+  },
+  "POST /admin/inbound/:id/release": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { id: "inbound" },
+  },
+  "POST /admin/inbound/:id/discard": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { id: "inbound" },
+  },
   "POST /admin/outbox/:key/retry": { kind: "role", action: "outbox:manage" },
   "GET /admin/settings": { kind: "role", action: "settings:manage" },
   "POST /admin/settings": { kind: "role", action: "settings:manage" },
@@ -152,11 +196,18 @@ const ACCESS: Record<string, Access> = {
     action: "saved_view:use",
     params: { viewId: "view" },
   },
+  // One action on many reports; each report is asked of the policy again (bulk.test.ts).
+  "POST /reports/bulk": { kind: "role", action: "queue:bulk" },
   "GET /org/reports": { kind: "role", action: "report:list_org" },
 
   // Filing and the report page (src/reports/routes.ts). Who may use each
   // route on a report is the action its route line declares (allowedOn).
-  "GET /reports/new": { kind: "role", action: "report:create" },
+  // A visitor reads why to sign in or register (newcomer.test.ts).
+  "GET /reports/new": {
+    kind: "role",
+    action: "report:create",
+    explainsToVisitor: true,
+  },
   "POST /reports/new": { kind: "role", action: "report:create" },
   "GET /reports/:id": { kind: "object", params: { id: "report" } },
   "POST /reports/:id/transition": { kind: "object", params: { id: "report" } },
@@ -234,6 +285,8 @@ const MISSING: Record<ParamKind, string> = {
   org: "0000000000000000",
   user: "0000000000000000",
   view: "0000000000000000",
+  inbound: "999999999",
+  inboundMessage: "no-such-message@example.test",
 };
 
 /** Attempts that record an access in the audit log are expected, not a change. */
@@ -271,6 +324,8 @@ describe("access matrix", function () {
     attachmentB: { publicId: string };
     /** The triager's saved queue view. */
     triagersView: { publicId: string };
+    /** Alice's reply by email, held. */
+    inbound: { id: number; messageId: string };
   }
   let s: Seeded;
   const browsers = new Map<string, Browser>();
@@ -360,6 +415,7 @@ describe("access matrix", function () {
         created_at: Date.now(),
       })
       .execute();
+    const inbound = await insertHeldMail(ctx, alice.email, forwarded.id);
     s = {
       alice,
       bob,
@@ -375,6 +431,7 @@ describe("access matrix", function () {
       attachmentA,
       attachmentB,
       triagersView,
+      inbound,
     };
   });
   after(() => ctx.close());
@@ -484,6 +541,8 @@ describe("access matrix", function () {
       org: s.orgA.publicId,
       user: s.contactA.user.publicId,
       view: s.triagersView.publicId,
+      inbound: String(s.inbound.id),
+      inboundMessage: s.inbound.messageId,
     });
     const attackers: (keyof Seeded | "anonymous")[] = access.action
       ? ["anonymous", ...lacking(access.action)]
@@ -538,10 +597,11 @@ describe("access matrix", function () {
         }
 
         if (access.kind === "role") {
-          expectSignIn(
-            await attempt("anonymous", route, route.path),
-            `anonymous ${key}`,
-          );
+          const visitor = await attempt("anonymous", route, route.path);
+          if (access.explainsToVisitor) {
+            assert.equal(visitor.status, 200, `anonymous ${key}`);
+            assert.match(visitor.text, /href="\/login/, `anonymous ${key}`);
+          } else expectSignIn(visitor, `anonymous ${key}`);
           for (const who of lacking(access.action)) {
             const res = await attempt(who, route, route.path);
             assert.equal(res.status, 404, `${who} ${key}`);
@@ -635,6 +695,8 @@ describe("access matrix", function () {
           org: s.orgA.publicId,
           user: s.contactA.user.publicId,
           view: s.triagersView.publicId,
+          inbound: String(s.inbound.id),
+          inboundMessage: s.inbound.messageId,
         };
         const url = fill(
           route.path,
