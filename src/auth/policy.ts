@@ -51,9 +51,12 @@ export const GLOBAL_ACTIONS = [
   "org:manage", // create organizations, invite contacts
   "user:manage", // list users, change roles, disable accounts
   "outbox:manage", // see and retry outgoing mail
+  "inbound:manage", // mail received: read it as received, release or discard what was held
   "audit:view", // browse the audit log
   "stats:view_staff", // statistics with organizations (the public page has none)
   "settings:manage", // the disclosure-policy defaults (deadline days)
+  "saved_view:use", // save, use and delete one's own saved queue views
+  "report:claim", // attach a report filed by email to one's account, with the link from the mailbox
 ] as const;
 export type GlobalAction = (typeof GLOBAL_ACTIONS)[number];
 
@@ -93,6 +96,7 @@ export function isStaffRole(role: Role): boolean {
 const globalRules: Record<GlobalAction, readonly Role[]> = {
   "account:manage": ROLES,
   "report:create": ["researcher"],
+  "report:claim": ["researcher"],
   "report:list_own": ["researcher"],
   "report:list_org": ["org_contact"],
   "queue:view": STAFF,
@@ -101,9 +105,11 @@ const globalRules: Record<GlobalAction, readonly Role[]> = {
   "org:manage": STAFF,
   "user:manage": ["admin"],
   "outbox:manage": ["admin"],
+  "inbound:manage": STAFF,
   "audit:view": ["admin"],
   "stats:view_staff": STAFF,
   "settings:manage": ["admin"],
+  "saved_view:use": STAFF,
 };
 
 /** How an actor stands to a report; staff stand above every report. */
@@ -241,6 +247,14 @@ export function can(
  */
 export function advisoryIsPublic(report: { state: string }): boolean {
   return report.state === "disclosed";
+}
+
+/** A saved queue view is its owner's alone: anyone else is answered 404. */
+export function canUseSavedView(
+  actor: Actor | null | undefined,
+  view: { userId: number },
+): boolean {
+  return !!actor && can(actor, "saved_view:use") && view.userId === actor.id;
 }
 
 /** Which roles may be given which role: only admins make staff. */

@@ -24,7 +24,7 @@ import {
 import { dueAt, nextDeadline, type ClockSettings } from "./clocks.js";
 import { SEVERITY_LABELS } from "./cvss.js";
 import { findReportById, insertEvent, setQueueDue } from "./repository.js";
-import type { EventKind, Report } from "./types.js";
+import type { EventKind, MailOrigin, Report } from "./types.js";
 import {
   TRANSITIONS,
   type Audience,
@@ -453,6 +453,8 @@ export interface ChangeRecord {
   details?: AuditDetails;
   /** A line of our own words for the mail (a deadline's date), never user text. */
   mailDetail?: string;
+  /** The entry arrived by email (a reply): where it came from, for the timeline. */
+  viaMail?: MailOrigin | null;
 }
 
 /**
@@ -478,6 +480,7 @@ export async function recordChange(
     visibility: def.visibility,
     body: record.body,
     at,
+    viaMail: record.viaMail ?? null,
   });
   if (def.audit)
     await recordAudit(tx, {

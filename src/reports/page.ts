@@ -1,3 +1,4 @@
+import { findEmailReport } from "../inbound/intake-repository.js";
 import { bouncingContactsOf } from "../inbound/bounce-repository.js";
 import {
   can,
@@ -10,6 +11,8 @@ import { viewersOfReport } from "../audit/service.js";
 import type { ReportViewer } from "../audit/types.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime, ROLE_LABELS } from "../format.js";
+import { inboundMessageHref } from "../inbound/links.js";
+import { formatFingerprint } from "../mail/pgp.js";
 import type { FieldErrors } from "../http/validation.js";
 import { MAX_FILES } from "../http/uploads.js";
 import { keptOptions } from "../http/option-tags.js";
@@ -292,8 +295,21 @@ export async function reportPage(
         )
       : [];
 
+  // Reports by email (src/inbound/intake.ts): who sent it is for staff;
+  // its researcher knows it came by mail.
+  const byEmail = await findEmailReport(deps.db, report.id);
+  const filedByEmail = !byEmail
+    ? null
+    : staff
+      ? `Filed by email from ${byEmail.sender}` +
+        (byEmail.claimedAt
+          ? `; claimed ${formatDateTime(byEmail.claimedAt)}`
+          : "; not claimed by an account yet")
+      : "Filed by email";
+
   return {
     mailTrouble,
+    filedByEmail,
     report: {
       publicId: report.publicId,
       title: report.title,
@@ -451,6 +467,14 @@ export async function reportPage(
         e.action === "submission_edited"
           ? `/reports/${report.publicId}/revisions#revision-${e.id}`
           : null,
+      // Came by email: how (encrypted, signed), and for staff the message as received.
+      mail: e.viaMail && {
+        encrypted: e.viaMail.encrypted,
+        signedBy: e.viaMail.signedBy && formatFingerprint(e.viaMail.signedBy),
+        originalHref: can(actor, "inbound:manage")
+          ? inboundMessageHref(e.viaMail.messageId)
+          : null,
+      },
       at: formatDateTime(e.createdAt),
     })),
     infoRequest: answering

@@ -43,7 +43,12 @@ import {
   touchReport,
   updateTriageFields,
 } from "./repository.js";
-import { accessFacts, DATA_KINDS, type Report } from "./types.js";
+import {
+  accessFacts,
+  DATA_KINDS,
+  type MailOrigin,
+  type Report,
+} from "./types.js";
 import { planTransition, type TransitionPlan } from "./workflow.js";
 
 // ---- filing ----
@@ -66,12 +71,19 @@ export async function reportFormOptions(deps: Deps) {
   };
 }
 
+/** What a channel other than the web form writes with the report, in its transaction. */
+export interface FilingExtra {
+  /** Reports by email: the sender's record, claim link and receipt (src/inbound/intake.ts). */
+  alsoWrite?: (tx: DbOrTx, report: Report) => Promise<void>;
+}
+
 /** Files a report: the report, its first timeline event, its files and its mail in one transaction. */
 export async function fileReport(
   deps: Deps,
   actor: Actor,
   form: ReportForm,
   request: AuditRequestContext | null = null,
+  extra: FilingExtra = {},
 ): Promise<Outcome<Report>> {
   if (!can(actor, "report:create")) throw new NotFoundError();
   let organizationId: number | null = null;
@@ -97,7 +109,8 @@ export async function fileReport(
       publicId: newReportId(),
       reporterId: actor.id,
       organizationId,
-      suggestedOrgName: organizationId === null ? form.newOrganization : null,
+      suggestedOrgName:
+        organizationId === null ? form.newOrganization || null : null,
       title: form.title,
       asset: form.asset,
       cwe: form.cwe,
@@ -130,6 +143,7 @@ export async function fileReport(
       toState: "submitted",
       details: { attachments: attachments.map((a) => a.publicId) },
     });
+    await extra.alsoWrite?.(tx, report);
     return report;
   });
   return { ok: true, value: report };
@@ -295,6 +309,8 @@ export async function applyTransition(
     mailDetail?: string;
     /** Called in the transaction with the timeline entry written. */
     recorded?: (tx: DbOrTx, eventId: number) => Promise<void>;
+    /** The step came by email (a researcher's reply answering a question). */
+    viaMail?: MailOrigin | null;
   },
 ): Promise<boolean> {
   const { report, plan, at: now } = step;
@@ -334,6 +350,7 @@ export async function applyTransition(
       ...step.audited,
     },
     mailDetail: step.mailDetail,
+    viaMail: step.viaMail ?? null,
   });
   await step.recorded?.(tx, eventId);
   return true;
@@ -368,8 +385,38 @@ export async function commentWithRecord(
   deps: Deps,
   actor: Actor,
   report: Report,
+  input: CommentInput,
+  request: AuditRequestContext | null,
+  recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
+): Promise<Outcome<CommentOutcome>> {
+  return comment(deps, actor, report, input, request, null, recorded);
+}
+
+/**
+ * A reply by email, as addComment (the same policy and workflow): the
+ * timeline says it came by mail, encrypted and signed or not, and staff can
+ * open the message as received.
+ */
+export async function addCommentByMail(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  input: CommentInput,
+  viaMail: MailOrigin,
+  recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
+): Promise<Outcome<CommentOutcome>> {
+  // Audited as coming from no address of ours to know, by email.
+  const request = { ip: null, userAgent: "email" };
+  return comment(deps, actor, report, input, request, viaMail, recorded);
+}
+
+async function comment(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
   { body }: CommentInput,
   request: AuditRequestContext | null,
+  viaMail: MailOrigin | null,
   recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
 ): Promise<Outcome<CommentOutcome>> {
   requireOn(actor, "report:comment", report);
@@ -389,6 +436,7 @@ export async function commentWithRecord(
         at: now,
         request,
         recorded,
+        viaMail,
       }))
     )
       return "answer" as const;
@@ -401,6 +449,7 @@ export async function commentWithRecord(
       at: now,
       request,
       body,
+      viaMail,
     });
     await recorded?.(tx, eventId);
     return "comment" as const;
