@@ -14,6 +14,7 @@ import {
   pipedEnvelope,
   readAll,
   receivePipedMail,
+  withoutEnvelopeLine,
 } from "./inbound/receive.js";
 import {
   createAccount,
@@ -181,13 +182,14 @@ async function mailReceive(
     out.error((error as Error).message);
     return EXIT.tryAgainLater;
   }
-  const raw = await readAll(stdin, config.inbound.maxBytes);
-  if (raw === null) {
+  const read = await readAll(stdin, config.inbound.maxBytes);
+  if (read === null) {
     out.error(
       `message larger than INBOUND_MAX_BYTES (${config.inbound.maxBytes} bytes)`,
     );
     return EXIT.malformed;
   }
+  const raw = withoutEnvelopeLine(read);
   let opened;
   try {
     opened = openDatabase(databaseFile(config.dataDir));

@@ -48,6 +48,16 @@ export async function readAll(
   return Buffer.concat(chunks);
 }
 
+/**
+ * Postfix's pipe with `flags=F` puts an mbox "From sender date" line before
+ * the message: it is the envelope, not a header, and is dropped.
+ */
+export function withoutEnvelopeLine(raw: Buffer): Buffer {
+  if (raw.subarray(0, 5).toString("latin1") !== "From ") return raw;
+  const end = raw.indexOf("\n");
+  return end < 0 ? raw : raw.subarray(end + 1);
+}
+
 /** The header value of the first `name:` line in a raw message's header section. */
 export function rawHeader(raw: Buffer, name: string): string | null {
   const end =

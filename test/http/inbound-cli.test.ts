@@ -95,7 +95,15 @@ describe("mail:receive: one message on standard input, sysexits answers", () => 
       text: "Piped reply.",
       messageId: "<piped@mail.example.test>",
     });
-    const first = await receive(raw, [
+    // As Postfix's pipe with flags=FR hands it over: an mbox From line and
+    // a Return-Path first.
+    const piped = Buffer.concat([
+      Buffer.from(
+        `From ${researcherEmail}  Mon Mar  2 09:00:00 2026\nReturn-Path: <${researcherEmail}>\n`,
+      ),
+      raw,
+    ]);
+    const first = await receive(piped, [
       "--sender",
       researcherEmail,
       "--recipient",
