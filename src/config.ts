@@ -39,6 +39,16 @@ const envSchema = z.object({
       "must be a power of two of at least 1024",
     )
     .default(2 ** 17),
+  MAIL_DOMAIN: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+$/, "must be a domain name like desk.example.org")
+    .optional(),
+  REPORT_ADDRESS: z.email().optional(),
+  BOUNCE_LIMIT: positiveInt.default(3),
+  BOUNCE_WINDOW_DAYS: positiveInt.default(30),
+  INTAKE_LIMIT_PER_SENDER: positiveInt.default(5),
+  INTAKE_LIMIT_PER_HOUR: positiveInt.default(100),
+  CLAIM_TOKEN_DAYS: positiveInt.default(14),
   SECURITY_CONTACT: z.string().min(3).optional(),
   SECURITY_POLICY_URL: z.url().optional(),
   SECURITY_TXT_EXPIRES_DAYS: positiveInt.default(180),
@@ -78,10 +88,6 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/, "must be a domain name")
     .optional(),
-  MAIL_DOMAIN: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9.-]*$/, "must be a domain name")
-    .optional(),
   REPLY_LOCAL_PART: z
     .string()
     .regex(/^[a-z0-9][a-z0-9._-]*$/, "lowercase letters, digits, . _ -")
@@ -109,6 +115,14 @@ export interface Config {
   mailMaxAttempts: number;
   mailPollMs: number;
   scryptCost: number;
+  /** The domain of the desk's own addresses (VERP bounces, the intake address). */
+  mailDomain: string;
+  /** Reports by email: mail to this address files a report. */
+  reportAddress: string;
+  /** Hard bounces to one address within the window before it is flagged. */
+  bounceLimit: number;
+  bounceWindowDays: number;
+  intake: { perSenderPerHour: number; perHour: number; claimTokenDays: number };
   secureCookies: boolean;
   rateLimits: boolean;
   security: {
@@ -138,8 +152,6 @@ export interface Config {
   dkim: { domainName: string; keySelector: string; privateKey: string } | null;
   /** Receiving mail (src/inbound). */
   inbound: {
-    /** The domain the desk receives mail for (replies: <local>+<token>@it). */
-    mailDomain: string;
     replyLocalPart: string;
     /** The SMTP/LMTP listener; null: off. */
     smtpPort: number | null;
@@ -231,6 +243,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError("Invalid configuration:\n" + problems.join("\n"));
   const dataDir = path.resolve(projectRoot, e.DATA_DIR);
   const host = new URL(baseUrl).hostname;
+  // The domain the desk receives mail for: replies (<local>+<token>@it),
+  // bounces (VERP) and the intake address.
+  const mailDomain = (
+    e.MAIL_DOMAIN ??
+    mailFromAddress(e.MAIL_FROM).split("@")[1] ??
+    host
+  ).toLowerCase();
+  const reportAddress = (
+    e.REPORT_ADDRESS ?? `security@${mailDomain}`
+  ).toLowerCase();
   return {
     env: e.NODE_ENV,
     port: e.PORT,
@@ -246,10 +268,19 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     mailMaxAttempts: e.MAIL_MAX_ATTEMPTS,
     mailPollMs: e.MAIL_POLL_MS,
     scryptCost: e.SCRYPT_COST,
+    mailDomain,
+    reportAddress,
+    bounceLimit: e.BOUNCE_LIMIT,
+    bounceWindowDays: e.BOUNCE_WINDOW_DAYS,
+    intake: {
+      perSenderPerHour: e.INTAKE_LIMIT_PER_SENDER,
+      perHour: e.INTAKE_LIMIT_PER_HOUR,
+      claimTokenDays: e.CLAIM_TOKEN_DAYS,
+    },
     secureCookies: e.SECURE_COOKIES ?? https,
     rateLimits: e.RATE_LIMITS,
     security: {
-      contact: e.SECURITY_CONTACT ?? `mailto:security@${host}`,
+      contact: e.SECURITY_CONTACT ?? `mailto:${reportAddress}`,
       policyUrl: e.SECURITY_POLICY_URL ?? `${baseUrl}/policy`,
       expiresDays: e.SECURITY_TXT_EXPIRES_DAYS,
       languages: e.SECURITY_LANGUAGES,
@@ -270,11 +301,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     dkim,
     inbound: {
-      mailDomain: (
-        e.MAIL_DOMAIN ??
-        mailFromAddress(e.MAIL_FROM).split("@")[1] ??
-        host
-      ).toLowerCase(),
       replyLocalPart: e.REPLY_LOCAL_PART,
       smtpPort: e.INBOUND_SMTP_PORT ?? null,
       smtpHost: e.INBOUND_SMTP_HOST,

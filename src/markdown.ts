@@ -32,6 +32,17 @@ md.renderer.rules.image = (tokens, idx) => {
   return `<a href="${md.utils.escapeHtml(src)}" rel="noopener noreferrer nofollow">[image: ${alt}]</a>`;
 };
 
+// Long code scrolls sideways inside its own box (CSS); a box that scrolls
+// must be reachable by keyboard to be scrolled (axe: scrollable-region-focusable).
+for (const rule of ["fence", "code_block"] as const) {
+  const render = md.renderer.rules[rule]!;
+  md.renderer.rules[rule] = (tokens, idx, options, env, self) =>
+    render(tokens, idx, options, env, self).replace(
+      /^<pre/,
+      '<pre tabindex="0"',
+    );
+}
+
 /**
  * Rendered HTML kept by source text, least recently used first out, up to
  * about this many characters of source and HTML together (a few hundred

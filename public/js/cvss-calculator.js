@@ -94,7 +94,13 @@ function enhance(wrapper, input) {
   wrapper.append(calculator);
   // Metrics chosen in part are sent along (the field stays as it was), so
   // the server refuses them naming what is missing instead of dropping them.
+  // Disabled (so not sent) while nothing is chosen in part.
   const partial = el("input", { type: "hidden", name: `${input.name}Picked` });
+  const setPartial = (value) => {
+    partial.value = value;
+    partial.disabled = value === "";
+  };
+  setPartial("");
   wrapper.append(partial);
 
   const radios = [...calculator.querySelectorAll('input[type="radio"]')];
@@ -122,12 +128,13 @@ function enhance(wrapper, input) {
   function writeVector() {
     const metrics = picked();
     const count = Object.keys(metrics).length;
-    partial.value =
+    setPartial(
       count > 0 && count < CVSS31_METRICS.length
         ? `CVSS:3.1/${CVSS31_METRICS.filter((m) => metrics[m.key])
             .map((m) => `${m.key}:${metrics[m.key]}`)
             .join("/")}`
-        : "";
+        : "",
+    );
     if (count < CVSS31_METRICS.length) return;
     const extra = parseCvss31(input.value)?.extra ?? "";
     input.value = formatCvss31(metrics, extra);
@@ -164,7 +171,7 @@ function enhance(wrapper, input) {
     syncPickers();
     // A typed vector that set or cleared every picker leaves nothing partial.
     const count = Object.keys(picked()).length;
-    if (count === 0 || count === CVSS31_METRICS.length) partial.value = "";
+    if (count === 0 || count === CVSS31_METRICS.length) setPartial("");
     showScore();
   });
   syncPickers();

@@ -13,6 +13,7 @@ import {
   listOrganizations,
 } from "../orgs/repository.js";
 import { cweLabel } from "../reports/cwe.js";
+import { severityLabel } from "../reports/cvss.js";
 import { recordChange } from "../reports/changes.js";
 import { touchReport, userNames } from "../reports/repository.js";
 import { accessFacts, type Report } from "../reports/types.js";
@@ -418,7 +419,7 @@ function listItem(a: PublishedAdvisory) {
     title: a.title,
     organization: a.organizationName ?? "Not named",
     cwe: a.cwe === "other" ? "Other" : a.cwe,
-    severity: a.severity,
+    severity: severityLabel(a.severity),
     cvssScore: a.cvssScore,
     cveId: a.cveId,
     published: formatDateTime(a.publishedAt),

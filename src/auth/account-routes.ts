@@ -1,3 +1,4 @@
+import { formatDateTime } from "../format.js";
 import { Router, type Request, type Response } from "express";
 import { z } from "zod";
 import { auditContextOf } from "../audit/routes.js";
@@ -89,6 +90,9 @@ export function accountSecurityRoutes(deps: Deps) {
         : null,
       passwordMin: PASSWORD_MIN,
       pgpKey: await pgpKeyView(deps, user),
+      bouncingSince: user.mailBouncingSince
+        ? formatDateTime(user.mailBouncingSince)
+        : null,
       errors,
       values,
     });

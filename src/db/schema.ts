@@ -16,6 +16,22 @@ export interface UsersTable {
   totp_secret: string | null;
   totp_enabled_at: number | null;
   totp_last_step: number | null;
+  /** Set when mail to the address keeps bouncing (src/inbound/bounces.ts). */
+  mail_bouncing_since: number | null;
+  /** 1: the intake account that holds unclaimed reports by email; never signs in, never listed. */
+  system_account: Generated<number>;
+}
+
+/** A report filed by email (src/inbound/intake.ts): its sender and tokens, hashed. */
+export interface EmailReportsTable {
+  report_id: number;
+  sender: string;
+  claim_token_hash: string;
+  claim_expires_at: number;
+  reply_token_hash: string;
+  claimed_at: number | null;
+  claimed_by: number | null;
+  created_at: number;
 }
 
 /** A user's OpenPGP public key: their mail is encrypted to it (src/mail/pgp.ts). */
@@ -123,6 +139,8 @@ export interface ReportsTable {
   ssvc: string | null;
   disclosure_requested_at: number | null;
   fix_verified_at: number | null;
+  /** The next running clock's due date, NO_DEADLINE when none (clocks.ts nextDeadline). */
+  queue_due_at: Generated<number>;
 }
 
 export interface AdvisoriesTable {
@@ -164,6 +182,12 @@ export interface ReportEventsTable {
   /** When a triager shared a researcher-and-CERT message with the organization. */
   shared_at: number | null;
   shared_by: number | null;
+  /** Arrived by email: the mail's Message-ID (the Inbound mail page has the message). */
+  mail_message_id: string | null;
+  /** 1: the mail was OpenPGP-encrypted to the desk. */
+  mail_encrypted: Generated<number>;
+  /** The fingerprint of the sender's key whose signature on the mail verified. */
+  mail_signed_by: string | null;
 }
 
 export interface AttachmentsTable {
@@ -199,6 +223,13 @@ export interface OutboxTable {
   sent_at: number | null;
   /** The timeline entry it announces: its text goes only into encrypted mail. */
   event_id: number | null;
+  /** A delivery report said it bounced (src/inbound/bounces.ts). */
+  bounced_at: number | null;
+  /** The DSN Status, like 5.1.1 (5: hard, 4: soft). */
+  bounce_status: string | null;
+  bounce_reason: string | null;
+  /** Reply-To, when replies go somewhere of their own (a report by email's receipt). */
+  reply_to: string | null;
 }
 
 /** One message for many recipients, addressed by the mail worker; see src/mail/outbox.ts. */
@@ -290,6 +321,24 @@ export interface ReplyTokensTable {
   created_at: number;
 }
 
+/** When a staff member last opened a report (the queue's "unread"). */
+export interface ReportReadsTable {
+  user_id: number;
+  report_id: number;
+  read_at: number;
+}
+
+/** A staff member's saved queue view (reports/saved-views.ts). */
+export interface SavedViewsTable {
+  id: Generated<number>;
+  public_id: string;
+  user_id: number;
+  name: string;
+  /** The queue's query string: filters and order. */
+  query: string;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -303,6 +352,7 @@ export interface Database {
   report_events: ReportEventsTable;
   attachments: AttachmentsTable;
   outbox: OutboxTable;
+  email_reports: EmailReportsTable;
   outbox_fanouts: OutboxFanoutTable;
   user_pgp_keys: UserPgpKeysTable;
   report_revisions: ReportRevisionsTable;
@@ -313,4 +363,6 @@ export interface Database {
   users_version: UsersVersionTable;
   inbound_messages: InboundMessagesTable;
   reply_tokens: ReplyTokensTable;
+  report_reads: ReportReadsTable;
+  saved_views: SavedViewsTable;
 }

@@ -27,6 +27,10 @@ export function publicRoutes(deps: Deps) {
     const lines = [
       `Contact: ${baseUrl}/reports/new`,
       `Contact: ${security.contact}`,
+      // Mail to the intake address files a report (src/inbound/intake.ts).
+      ...(security.contact === `mailto:${deps.config.reportAddress}`
+        ? []
+        : [`Contact: mailto:${deps.config.reportAddress}`]),
       `Encryption: ${baseUrl}${DESK_KEY_PATH}`,
       `Expires: ${expires.toISOString().replace(/\.\d{3}Z$/, "Z")}`,
       `Policy: ${security.policyUrl}`,
@@ -35,6 +39,11 @@ export function publicRoutes(deps: Deps) {
       `Canonical: ${baseUrl}/.well-known/security.txt`,
     ];
     res.type("text/plain; charset=utf-8").send(lines.join("\n") + "\n");
+  });
+
+  // Browsers ask for /favicon.ico whatever the page links; send them to the SVG.
+  router.get("/favicon.ico", (_req, res) => {
+    res.redirect(301, "/public/favicon.svg");
   });
 
   router.get([DESK_KEY_PATH, "/pgp-key.asc"], async (_req, res) => {

@@ -14,6 +14,8 @@ export type Outcome<T> = { ok: true; value: T } | Refusal;
 export type Refusal = {
   ok: false;
   errors: FieldErrors;
+  /** The HTTP status, where not the form's usual 422 (a forged choice: 400). */
+  status?: number;
   values?: Record<string, unknown>;
 };
 

@@ -18,7 +18,7 @@ export function automaticMailReason(
   const h = mail.headers;
   const loop = h[LOOP_HEADER.toLowerCase()];
   if (loop !== undefined)
-    return loop.toLowerCase().includes(config.inbound.mailDomain)
+    return loop.toLowerCase().includes(config.mailDomain)
       ? "the desk's own mail came back"
       : "another desk's automatic mail";
   const autoSubmitted = h["auto-submitted"];

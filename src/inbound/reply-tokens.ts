@@ -69,7 +69,8 @@ export async function replyAddressing(
         if (!(await findReplyToken(db, tokenHash))) throw error;
       },
     );
-  const { mailDomain, replyLocalPart } = config.inbound;
+  const { mailDomain } = config;
+  const { replyLocalPart } = config.inbound;
   return {
     address: `${replyLocalPart}+${token}@${mailDomain}`,
     reference: `<reply-${token}@${mailDomain}>`,
@@ -86,7 +87,8 @@ export function tokensIn(
   recipients: readonly string[],
   headers: Record<string, string>,
 ): string[] {
-  const { mailDomain, replyLocalPart } = config.inbound;
+  const { mailDomain } = config;
+  const { replyLocalPart } = config.inbound;
   const found: string[] = [];
   for (const recipient of recipients) {
     const at = recipient.lastIndexOf("@");
@@ -121,7 +123,5 @@ export async function lookUpReplyToken(
 /** Whether an address is one the desk receives mail for. */
 export function isOurAddress(config: Config, address: string): boolean {
   const at = address.lastIndexOf("@");
-  return (
-    at > 0 && address.slice(at + 1).toLowerCase() === config.inbound.mailDomain
-  );
+  return at > 0 && address.slice(at + 1).toLowerCase() === config.mailDomain;
 }

@@ -128,7 +128,8 @@ export function threadIdFor(ctx: MailContext, publicId: string): string {
  * transaction. Who hears: the researcher; the assigned triager or, when
  * nobody is assigned, the whole triage team; the organization's contacts once
  * it was notified. Nobody hears of their own action, except the researcher's
- * receipt for their own report. The triage team is who the admin chose
+ * receipt for their own report. The assignee audience is the assigned
+ * triager alone, never the team. The triage team is who the admin chose
  * on the settings page, by default every active triager (settings/triage-mail.ts).
  * Each person's preference decides: everything,
  * state changes only, or nothing but security mail. The whole team's notice
@@ -155,6 +156,9 @@ export async function notifyReportEvent(
       : [];
     wholeTeam = !assignee.some((u) => !u.disabledAt);
     add(wholeTeam ? await triageTeam(db, ctx.db) : assignee, "staff");
+  }
+  if (event.audiences.includes("assignee") && report.assigneeId) {
+    add(await findUsersByIds(db, [report.assigneeId]), "staff");
   }
   if (
     event.audiences.includes("org") &&

@@ -24,6 +24,11 @@ export interface OutboxMessage {
   smtpResponse: string | null;
   createdAt: Date;
   sentAt: Date | null;
+  /** A delivery report came back (src/inbound/bounces.ts); delayed: status without bouncedAt. */
+  bouncedAt: Date | null;
+  bounceStatus: string | null;
+  bounceReason: string | null;
+  replyTo: string | null;
 }
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
@@ -49,6 +54,10 @@ function toMessage(row: Selectable<OutboxTable>): OutboxMessage {
     smtpResponse: row.smtp_response,
     createdAt: new Date(row.created_at),
     sentAt: date(row.sent_at),
+    bouncedAt: date(row.bounced_at),
+    bounceStatus: row.bounce_status,
+    bounceReason: row.bounce_reason,
+    replyTo: row.reply_to,
   };
 }
 
@@ -63,6 +72,7 @@ export interface NewOutboxMessage {
   html: string;
   threadId: string | null;
   eventId: number | null;
+  replyTo?: string | null;
   at: Date;
 }
 
@@ -164,6 +174,7 @@ export async function insertOutboxMessages(
           html_body: m.html,
           thread_id: m.threadId,
           event_id: m.eventId,
+          reply_to: m.replyTo ?? null,
           next_attempt_at: m.at.getTime(),
           created_at: m.at.getTime(),
         })),

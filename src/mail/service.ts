@@ -31,6 +31,10 @@ function row(m: OutboxMessage) {
     created: formatDateTime(m.createdAt),
     next: m.status === "queued" ? formatDateTime(m.nextAttemptAt) : null,
     sent: m.sentAt ? formatDateTime(m.sentAt) : null,
+    // "Bounced: 5.1.1 user unknown", or a delay the remote server reported.
+    bounce: m.bounceStatus
+      ? `${m.bouncedAt ? "Bounced" : "Delayed"}: ${m.bounceStatus} ${m.bounceReason ?? ""}`.trim()
+      : null,
   };
 }
 

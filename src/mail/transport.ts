@@ -19,6 +19,8 @@ export interface OutgoingMessage {
   replyTo?: string;
   /** An armored OpenPGP message: sent as PGP/MIME instead of text and html. */
   encrypted?: string;
+  /** The envelope sender (MAIL FROM): the message's VERP address (verp.ts). */
+  envelopeFrom?: string;
 }
 
 /** Sends one message; resolves with the server's answer, rejects on failure. */
@@ -42,7 +44,13 @@ function automatic(loop: string) {
 
 async function envelope(message: OutgoingMessage, loop: string) {
   const AUTOMATIC = automatic(loop);
-  if (!message.encrypted) return { ...message, headers: AUTOMATIC };
+  const { envelopeFrom, ...rest } = message;
+  const smtpEnvelope = {
+    from: envelopeFrom ?? mailFromAddress(message.from),
+    to: message.to,
+  };
+  if (!message.encrypted)
+    return { ...rest, envelope: smtpEnvelope, headers: AUTOMATIC };
   // nodemailer composes no multipart/encrypted: the message is built here
   // and handed over whole (DKIM still signs it).
   const headers: Record<string, string> = {
@@ -56,7 +64,7 @@ async function envelope(message: OutgoingMessage, loop: string) {
     ...AUTOMATIC,
   };
   return {
-    envelope: { from: mailFromAddress(message.from), to: message.to },
+    envelope: smtpEnvelope,
     raw: await pgpMimeMessage(headers, message.encrypted),
   };
 }
@@ -122,7 +130,7 @@ export function createTransport(config: Config, logger: Logger): MailTransport {
       async send(message) {
         smtp ??= nodemailer.createTransport(options);
         const info = await smtp.sendMail(
-          await envelope(message, config.inbound.mailDomain),
+          await envelope(message, config.mailDomain),
         );
         return String(info.response ?? "sent");
       },
@@ -141,7 +149,7 @@ export function createTransport(config: Config, logger: Logger): MailTransport {
   return {
     async send(message) {
       const info = await stream.sendMail(
-        await envelope(message, config.inbound.mailDomain),
+        await envelope(message, config.mailDomain),
       );
       const safeId = message.messageId
         .replace(/[^A-Za-z0-9.-]/g, "_")

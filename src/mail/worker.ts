@@ -7,6 +7,7 @@ import { claimDueMessages, markAttemptFailed, markSent } from "./repository.js";
 import type { MailTransport } from "./transport.js";
 import { sealedVersion } from "./sealed.js";
 import { replyAddressing } from "../inbound/reply-tokens.js";
+import { verpAddress } from "./verp.js";
 import type { SettingsStore } from "../settings/service.js";
 
 /** How long a claimed message is ours; a worker that died gives it up when this ends. */
@@ -100,6 +101,9 @@ export function createMailWorker(deps: MailWorkerDeps) {
             text: message.text,
             html: message.html,
             messageId: message.messageId,
+            // Its own envelope sender: a bounce names this message.
+            envelopeFrom: verpAddress(config, message.id),
+            ...(message.replyTo && { replyTo: message.replyTo }),
             ...(encrypted && { encrypted }),
             ...(threaded && {
               inReplyTo: message.threadId!,

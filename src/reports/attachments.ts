@@ -19,7 +19,7 @@ import {
 } from "./repository.js";
 import type { Attachment } from "./types.js";
 
-/** What may be attached: images, PDF and plain text, decided by content. */
+/** What may be attached and shown: images, PDF and plain text, decided by content. */
 export const ALLOWED_MEDIA_TYPES = [
   "image/png",
   "image/jpeg",
@@ -29,6 +29,20 @@ export const ALLOWED_MEDIA_TYPES = [
   "text/plain",
 ] as const;
 
+/**
+ * Proofs of concept people send that are kept only to be downloaded: ZIP
+ * archives (never unpacked here), HAR captures, HTML pages and videos.
+ * Each is recognised by its content AND its extension, and served as an
+ * attachment, never inline (servedMediaType).
+ */
+export const DOWNLOAD_ONLY_MEDIA_TYPES = [
+  "application/zip",
+  "application/har+json",
+  "text/html",
+  "video/mp4",
+  "video/webm",
+] as const;
+
 const EXTENSIONS: Record<string, string> = {
   "image/png": "png",
   "image/jpeg": "jpg",
@@ -36,7 +50,23 @@ const EXTENSIONS: Record<string, string> = {
   "image/webp": "webp",
   "application/pdf": "pdf",
   "text/plain": "txt",
+  "application/zip": "zip",
+  "application/har+json": "har",
+  "text/html": "html",
+  "video/mp4": "mp4",
+  "video/webm": "webm",
 };
+
+/**
+ * The type a file is sent with: a page or a capture a browser could run or
+ * render goes out as bare bytes; the others as what they are. Every one of
+ * them except an image is sent as an attachment (routes.ts, uploads.ts).
+ */
+export function servedMediaType(mediaType: string): string {
+  return mediaType === "text/html" || mediaType === "application/har+json"
+    ? "application/octet-stream"
+    : mediaType;
+}
 
 /**
  * The name shown to someone who may not know who the researcher is: file
@@ -66,23 +96,53 @@ export function isImage(mediaType: string): boolean {
   return mediaType.startsWith("image/");
 }
 
+const extensionOf = (fileName: string) =>
+  /\.([a-z0-9]{1,5})$/i.exec(fileName)?.[1]?.toLowerCase() ?? "";
+
+// What a download-only file's bytes must be to carry its extension.
+const BY_EXTENSION: Record<string, string> = {
+  zip: "application/zip",
+  mp4: "video/mp4",
+  webm: "video/webm",
+};
+
+/** A HAR capture: a JSON object whose "log" holds the entries. */
+function isHar(text: string): boolean {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    const log = (parsed as { log?: unknown } | null)?.log;
+    return typeof log === "object" && log !== null && !Array.isArray(log);
+  } catch {
+    return false;
+  }
+}
+
 /**
- * The file's type from its bytes; the uploaded name and the browser's
- * Content-Type are never trusted. Plain text is valid UTF-8 without NUL bytes.
+ * The file's type from its bytes; the browser's Content-Type is never
+ * trusted. Plain text is valid UTF-8 without NUL bytes. A download-only
+ * type needs its bytes and its name's extension to agree: a ZIP named
+ * .zip, an MP4 or WebM video named so, HTML named .html or .htm, a HAR
+ * capture (JSON with a "log") named .har.
  */
-export async function sniffMediaType(file: string): Promise<string | null> {
+export async function sniffMediaType(
+  file: string,
+  fileName = "",
+): Promise<string | null> {
+  const extension = extensionOf(fileName);
   const detected = await fileTypeFromFile(file);
   if (detected) {
-    return (ALLOWED_MEDIA_TYPES as readonly string[]).includes(detected.mime)
-      ? detected.mime
-      : null;
+    if ((ALLOWED_MEDIA_TYPES as readonly string[]).includes(detected.mime))
+      return detected.mime;
+    return BY_EXTENSION[extension] === detected.mime ? detected.mime : null;
   }
   const bytes = readFileSync(file);
   if (bytes.length === 0 || bytes.includes(0)) return null;
   try {
     const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    // Markup disguised as text would still be refused by nosniff; refusing it
-    // here keeps a stored HTML file from ever existing.
+    if (extension === "html" || extension === "htm") return "text/html";
+    if (extension === "har") return isHar(text) ? "application/har+json" : null;
+    // Markup under another name is refused: a page is kept only as what it
+    // is, named so, and then only for download.
     if (/^\s*<(!doctype|html|script|svg|\?xml)/i.test(text)) return null;
     return "text/plain";
   } catch {

@@ -21,10 +21,10 @@ import {
   type MailFact,
   type MailWords,
 } from "../mail/notifications.js";
-import { dueAt, type ClockSettings } from "./clocks.js";
+import { dueAt, nextDeadline, type ClockSettings } from "./clocks.js";
 import { SEVERITY_LABELS } from "./cvss.js";
-import { findReportById, insertEvent } from "./repository.js";
-import type { EventKind, Report } from "./types.js";
+import { findReportById, insertEvent, setQueueDue } from "./repository.js";
+import type { EventKind, MailOrigin, Report } from "./types.js";
 import {
   TRANSITIONS,
   type Audience,
@@ -266,13 +266,17 @@ export const CHANGES = {
         "The researcher corrected the report before it was acknowledged; the earlier version is kept on the report.",
     },
   },
+  // Only the person given the report hears of it (not who took it themselves).
   assigned: {
     kind: "assignment",
     visibility: "internal",
     timeline: "changed the assignment",
     audit: "report.assigned",
-    notify: [],
-    mail: null,
+    notify: ["assignee"],
+    mail: {
+      subject: "Assigned to you",
+      sentence: "A CERT colleague assigned this report to you.",
+    },
   },
   files_attached: {
     kind: "attachment",
@@ -449,6 +453,8 @@ export interface ChangeRecord {
   details?: AuditDetails;
   /** A line of our own words for the mail (a deadline's date), never user text. */
   mailDetail?: string;
+  /** The entry arrived by email (a reply): where it came from, for the timeline. */
+  viaMail?: MailOrigin | null;
 }
 
 /**
@@ -474,6 +480,7 @@ export async function recordChange(
     visibility: def.visibility,
     body: record.body,
     at,
+    viaMail: record.viaMail ?? null,
   });
   if (def.audit)
     await recordAudit(tx, {
@@ -484,8 +491,11 @@ export async function recordChange(
       request: record.request ?? null,
       at,
     });
+  // Every change passes here after its write: the queue's due order follows.
+  const current = (await findReportById(tx, report.id))!;
+  const clocks = deps.settings?.clocks() ?? deps.config.clocks;
+  await setQueueDue(tx, report.id, nextDeadline(current, clocks)?.at ?? null);
   if (def.mail && def.notify.length > 0) {
-    const current = (await findReportById(tx, report.id))!;
     await notifyReportEvent(tx, deps, {
       kind: record.change,
       report: current,
@@ -494,11 +504,7 @@ export async function recordChange(
       audiences: def.notify,
       mail: def.mail,
       detail: record.mailDetail,
-      facts: mailFactLines(
-        current,
-        deps.settings?.clocks() ?? deps.config.clocks,
-        deps.config.baseUrl,
-      ),
+      facts: mailFactLines(current, clocks, deps.config.baseUrl),
     });
   }
   return eventId;

@@ -104,6 +104,26 @@ export const CLOCKS: Record<ClockName, ClockDef> = {
   },
 };
 
+/** The stored "next deadline" of a report on no running clock: sorts after every date. */
+export const NO_DEADLINE = 8_640_000_000_000_000;
+
+/**
+ * The soonest due date among the clocks running in the report's state (the
+ * queue's "due" order and column), or null when none runs.
+ */
+export function nextDeadline(
+  report: ClockFacts,
+  settings: ClockSettings,
+): { clock: ClockName; at: Date } | null {
+  let next: { clock: ClockName; at: Date } | null = null;
+  for (const clock of CLOCK_NAMES) {
+    if (!isRunning(clock, report.state)) continue;
+    const at = dueAt(clock, report, settings);
+    if (at && (!next || at.getTime() < next.at.getTime())) next = { clock, at };
+  }
+  return next;
+}
+
 /** The clocks the CERT itself must meet: the queue flags them when late. */
 export const CERT_CLOCKS = ["ack", "triage"] as const satisfies ClockName[];
 

@@ -19,6 +19,11 @@ type ListOrder = { sort: ListSort; direction: SortDirection; label: string };
 
 /** The orders a person can choose for the queue. */
 export const SORTS = {
+  due_asc: {
+    sort: "due",
+    direction: "asc",
+    label: "Due soonest first",
+  },
   activity_desc: {
     sort: "activity",
     direction: "desc",
@@ -42,6 +47,8 @@ export const SORTS = {
 } as const satisfies Record<string, ListOrder>;
 export type SortKey = keyof typeof SORTS;
 export const DEFAULT_SORT: SortKey = "activity_desc";
+/** The queue's: what is due soonest (reports on no clock last). */
+export const QUEUE_DEFAULT_SORT: SortKey = "due_asc";
 
 /** A search's one order (list-repository.ts says why); not offered on lists. */
 export const LIST_ORDERS = {

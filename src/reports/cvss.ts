@@ -104,3 +104,9 @@ export const SEVERITY_LABELS: Record<Severity, string> = {
   high: "High",
   critical: "Critical",
 };
+
+/** The word a person reads for a stored severity (null when not rated). */
+export function severityLabel(severity: string | null): string | null {
+  if (severity === null) return null;
+  return isSeverity(severity) ? SEVERITY_LABELS[severity] : severity;
+}

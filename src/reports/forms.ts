@@ -206,7 +206,22 @@ export type TriageChange = Partial<
 > &
   Pick<TriageInput, "createSuggested">;
 
-export const assignSchema = z.object({
-  assignee: z.enum(["me", "none"], { error: "Unknown choice." }),
-});
+/**
+ * "Assign to me" / "Unassign me" (`assignee`), or anyone on the team by
+ * their public ID (`assignee_id`, "" for nobody; who may hold a report is
+ * checked by assignment.ts).
+ */
+export const assignSchema = z
+  .object({
+    assignee: z.enum(["me", "none"], { error: "Unknown choice." }).optional(),
+    assignee_id: z.string().trim().max(40).optional(),
+  })
+  .superRefine((form, ctx) => {
+    if (form.assignee === undefined && form.assignee_id === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["assignee_id"],
+        message: "Choose who works on this report.",
+      });
+  });
 export type AssignInput = z.infer<typeof assignSchema>;

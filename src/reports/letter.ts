@@ -4,6 +4,7 @@ import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
 import { findOrganizationById } from "../orgs/repository.js";
 import { cweLabel } from "./cwe.js";
+import { severityLabel } from "./cvss.js";
 import { userNames } from "./repository.js";
 import { accessFacts, type Report } from "./types.js";
 
@@ -30,7 +31,7 @@ export async function acknowledgmentLetter(
     researcher: names.get(report.reporterId) ?? "",
     publicId: report.publicId,
     weakness: cweLabel(report.cwe),
-    severity: report.severity,
+    severity: severityLabel(report.severity),
     cvssScore: report.cvssScore,
     organization: organization?.name ?? null,
     submitted: formatDateTime(report.createdAt),

@@ -1,11 +1,11 @@
 import { sql, type SelectQueryBuilder, type ExpressionBuilder } from "kysely";
 import type { DbOrTx } from "../db/index.js";
 import type { Database } from "../db/schema.js";
-import { CERT_CLOCKS, CLOCKS } from "./clocks.js";
+import { CERT_CLOCKS, CLOCKS, NO_DEADLINE } from "./clocks.js";
 import { stateInLiteral } from "./reminder-repository.js";
 import type { Severity } from "./cvss.js";
 import type { Report } from "./types.js";
-import type { State } from "./workflow.js";
+import { STATES, type State } from "./workflow.js";
 
 /*
  * All SQL for report lists: "my reports", the triage queue and an
@@ -19,7 +19,7 @@ import type { State } from "./workflow.js";
  * search is sorted by, because the full-text index can hand its matches over
  * in that order and stop at a page.
  */
-export type ListSort = "activity" | "submitted" | "filing";
+export type ListSort = "activity" | "submitted" | "filing" | "due";
 export type SortDirection = "desc" | "asc";
 
 /** Whose reports a list may contain, before any filter. */
@@ -31,6 +31,8 @@ export type ListScope =
 
 export interface ListFilters {
   state?: State;
+  /** Only reports in one of these states (the queue's "open" reports). */
+  states?: readonly State[];
   organizationId?: number;
   severity?: Severity;
   cwe?: string;
@@ -93,6 +95,8 @@ export type ReportListItem = Pick<
   reporterName: string;
   organizationName: string | null;
   assigneeName: string | null;
+  /** The next running clock's due date (clocks.ts nextDeadline), null when none runs. */
+  queueDueAt: Date | null;
 };
 
 export interface ListPage {
@@ -126,7 +130,9 @@ function sortColumn(sort: ListSort) {
     ? ("r.updated_at" as const)
     : sort === "submitted"
       ? ("r.created_at" as const)
-      : ("r.id" as const);
+      : sort === "due"
+        ? ("r.queue_due_at" as const)
+        : ("r.id" as const);
 }
 
 function applyScope(query: ReportsQuery, scope: ListScope): ReportsQuery {
@@ -163,6 +169,18 @@ function overdueCondition(at: number) {
 function applyFilters(query: ReportsQuery, filters: ListFilters): ReportsQuery {
   let q = query;
   if (filters.state) q = q.where("r.state", "=", filters.state);
+  if (filters.states) {
+    // Said as the states left out, which no index serves: SQLite then reads
+    // the page from the sort order's index instead of sorting every open report.
+    const kept = filters.states;
+    const left = STATES.filter((s) => !kept.includes(s));
+    q =
+      left.length === 0
+        ? q
+        : kept.length === 0
+          ? q.where(sql<boolean>`0`)
+          : q.where("r.state", "not in", left);
+  }
   if (filters.organizationId !== undefined)
     q = q.where("r.organization_id", "=", filters.organizationId);
   if (filters.severity) q = q.where("r.severity", "=", filters.severity);
@@ -489,6 +507,7 @@ const LIST_COLUMNS = [
   "r.vendor_notified_at",
   "r.disclosure_due_at",
   "r.disclosure_requested_at",
+  "r.queue_due_at",
 ] as const;
 
 /**
@@ -641,6 +660,8 @@ export async function findReportListPage(
     vendorNotifiedAt: date(row.vendor_notified_at),
     disclosureDueAt: date(row.disclosure_due_at),
     disclosureRequestedAt: date(row.disclosure_requested_at),
+    queueDueAt:
+      row.queue_due_at >= NO_DEADLINE ? null : new Date(row.queue_due_at),
   }));
   const last = pageRows[pageRows.length - 1];
   return {
@@ -655,7 +676,9 @@ export async function findReportListPage(
                 ? last.updated_at
                 : query.sort === "submitted"
                   ? last.created_at
-                  : last.id,
+                  : query.sort === "due"
+                    ? last.queue_due_at
+                    : last.id,
           }
         : null,
   };

@@ -23,7 +23,14 @@ import {
   type ListScope,
   type ReportListItem,
 } from "./list-repository.js";
-import { CERT_CLOCKS, dueText, isRunning } from "./clocks.js";
+import {
+  CERT_CLOCKS,
+  CLOCK_NAMES,
+  dueText,
+  isRunning,
+  spanText,
+  type ClockName,
+} from "./clocks.js";
 import { findReportByPublicId } from "./repository.js";
 import { searchTarget, type SearchTerm } from "./search-query.js";
 import {
@@ -114,6 +121,23 @@ export interface ListItemView {
   overdue: string[];
   /** When the researcher asked for disclosure, while the CERT has not answered. */
   disclosureRequested: string | null;
+  /** The next deadline, short for a one-line row ("in 3 days", "2 days late"). */
+  nextDue: NextDueView | null;
+  /** What needs the triager now, in words (the queue's markers). */
+  markers: MarkerView[];
+}
+
+export interface NextDueView {
+  text: string;
+  /** The whole sentence: "Triage due in 3 days". */
+  title: string;
+  overdue: boolean;
+}
+
+export interface MarkerView {
+  kind: string;
+  label: string;
+  detail: string;
 }
 
 export function itemView(
@@ -123,6 +147,14 @@ export function itemView(
 ): ListItemView {
   const ackDue = due("ack", item.ackDueAt, item.state, now);
   const triageDue = due("triage", item.triageDueAt, item.state, now);
+  const overdue = [ackDue?.overdue, triageDue?.overdue].filter(
+    (s): s is string => !!s,
+  );
+  const next = nextDue(item, now);
+  const disclosureRequested =
+    item.disclosureRequestedAt && item.state !== "disclosed"
+      ? formatDateTime(item.disclosureRequestedAt)
+      : null;
   return {
     publicId: item.publicId,
     href: `/reports/${item.publicId}`,
@@ -150,13 +182,54 @@ export function itemView(
       : null,
     ackDue,
     triageDue,
-    overdue: [ackDue?.overdue, triageDue?.overdue].filter(
-      (s): s is string => !!s,
-    ),
-    disclosureRequested:
-      item.disclosureRequestedAt && item.state !== "disclosed"
-        ? formatDateTime(item.disclosureRequestedAt)
-        : null,
+    overdue,
+    disclosureRequested,
+    nextDue: next,
+    markers: [
+      ...(overdue.length === 0 && next?.overdue
+        ? [{ kind: "overdue", label: "Overdue", detail: next.title }]
+        : []),
+      ...overdue.map((o) => ({
+        kind: "overdue",
+        label: "Overdue",
+        detail: o[0]!.toUpperCase() + o.slice(1),
+      })),
+      ...(disclosureRequested
+        ? [
+            {
+              kind: "asked",
+              label: "Disclosure asked",
+              detail: `Disclosure requested ${disclosureRequested}`,
+            },
+          ]
+        : []),
+    ],
+  };
+}
+
+/** The report's next deadline, as kept for the queue's order. */
+function nextDue(item: ReportListItem, now: Date): NextDueView | null {
+  const at = item.queueDueAt;
+  if (!at) return null;
+  // Which running clock it is: the kept disclosure date, else the only other.
+  const running = CLOCK_NAMES.filter((c) => isRunning(c, item.state));
+  const clock =
+    running.find(
+      (c) =>
+        c === "disclosure" && item.disclosureDueAt?.getTime() === at.getTime(),
+    ) ??
+    running.find((c) => c !== "disclosure") ??
+    running[0];
+  return clock ? shortDue(clock, at, now) : null;
+}
+
+export function shortDue(clock: ClockName, at: Date, now: Date): NextDueView {
+  const late = now.getTime() - at.getTime();
+  const { text } = dueText(clock, at, now);
+  return {
+    text: late > 0 ? `${spanText(late)} late` : `in ${spanText(-late)}`,
+    title: `${text} (${formatDateTime(at)})`,
+    overdue: late > 0,
   };
 }
 

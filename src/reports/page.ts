@@ -1,3 +1,5 @@
+import { findEmailReport } from "../inbound/intake-repository.js";
+import { bouncingContactsOf } from "../inbound/bounce-repository.js";
 import {
   can,
   readableAudiences,
@@ -9,6 +11,8 @@ import { viewersOfReport } from "../audit/service.js";
 import type { ReportViewer } from "../audit/types.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime, ROLE_LABELS } from "../format.js";
+import { inboundMessageHref } from "../inbound/links.js";
+import { formatFingerprint } from "../mail/pgp.js";
 import type { FieldErrors } from "../http/validation.js";
 import { MAX_FILES } from "../http/uploads.js";
 import { keptOptions } from "../http/option-tags.js";
@@ -30,6 +34,8 @@ import {
   type ClockSettings,
 } from "./clocks.js";
 import { caseView } from "./case-facts.js";
+import { assigneeOptions } from "./assignment.js";
+import { findUserById } from "../users/repository.js";
 import { findOrganizationById, listOrganizations } from "../orgs/repository.js";
 import { shownFileName } from "./attachments.js";
 import { SEVERITY_LABELS } from "./cvss.js";
@@ -195,6 +201,16 @@ export async function reportPage(
   const original = report.duplicateOfId
     ? await findReportById(deps.db, report.duplicateOfId)
     : undefined;
+  const assignment = can(actor, "report:assign", facts)
+    ? {
+        options: await assigneeOptions(deps, actor),
+        ...formState(pageForm, "assign", {
+          assignee_id: report.assigneeId
+            ? ((await findUserById(deps.db, report.assigneeId))?.publicId ?? "")
+            : "",
+        }),
+      }
+    : null;
   // An organization learns only its own organization's facts: the original
   // may be another organization's report, and its ID and state are not theirs.
   const duplicateOf =
@@ -274,7 +290,31 @@ export async function reportPage(
         .find((e) => e.kind === "transition" && e.action === "request_info")
     : undefined;
 
+  // A contact who never receives mail is a coordination failure the
+  // triager must see (src/inbound/bounces.ts).
+  const mailTrouble =
+    staff && report.organizationId !== null
+      ? (await bouncingContactsOf(deps.db, [report.organizationId])).map(
+          (c) =>
+            `Mail to ${c.email} is bouncing since ${formatDateTime(c.since)}`,
+        )
+      : [];
+
+  // Reports by email (src/inbound/intake.ts): who sent it is for staff;
+  // its researcher knows it came by mail.
+  const byEmail = await findEmailReport(deps.db, report.id);
+  const filedByEmail = !byEmail
+    ? null
+    : staff
+      ? `Filed by email from ${byEmail.sender}` +
+        (byEmail.claimedAt
+          ? `; claimed ${formatDateTime(byEmail.claimedAt)}`
+          : "; not claimed by an account yet")
+      : "Filed by email";
+
   return {
+    mailTrouble,
+    filedByEmail,
     report: {
       publicId: report.publicId,
       title: report.title,
@@ -432,6 +472,14 @@ export async function reportPage(
         e.action === "submission_edited"
           ? `/reports/${report.publicId}/revisions#revision-${e.id}`
           : null,
+      // Came by email: how (encrypted, signed), and for staff the message as received.
+      mail: e.viaMail && {
+        encrypted: e.viaMail.encrypted,
+        signedBy: e.viaMail.signedBy && formatFingerprint(e.viaMail.signedBy),
+        originalHref: can(actor, "inbound:manage")
+          ? inboundMessageHref(e.viaMail.messageId)
+          : null,
+      },
       at: formatDateTime(e.createdAt),
       // A reply by mail (src/inbound/replies.ts): the timeline says so.
       byEmail: byEmail.has(e.id),
@@ -499,6 +547,8 @@ export async function reportPage(
       letter: can(actor, "report:letter", facts),
       editSubmission: can(actor, "report:edit_submission", facts),
     },
+    // Who works on it: anyone active on the team (assignment.ts).
+    assignment,
     deadline: deadlineView(actor, report, pageForm),
     caseFacts: {
       ...cases,

@@ -7,17 +7,52 @@ import {
   listOrganizations,
 } from "../orgs/repository.js";
 import { findUserByPublicId, listActiveStaff } from "../users/repository.js";
-import { DEFAULT_SORT, SORTS, type SortKey } from "./cursor.js";
+import { QUEUE_DEFAULT_SORT, SORTS, type SortKey } from "./cursor.js";
 import { isSeverity, SEVERITIES, SEVERITY_LABELS } from "./cvss.js";
+import { formatDateTime } from "../format.js";
 import type { ListFilters } from "./list-repository.js";
+import {
+  findQueueSignals,
+  markReportRead,
+  type QueueSignals,
+} from "./queue-repository.js";
+import { isRunning } from "./clocks.js";
+import type { Report } from "./types.js";
 import {
   listPage,
   one,
   withQuery,
+  type ListItemView,
   type ListPageView,
   type RawQuery,
 } from "./list-service.js";
-import { isState, STATE_INFO, STATES } from "./workflow.js";
+import {
+  isState,
+  OPEN_STATES,
+  STATE_INFO,
+  STATES,
+  statesWaitingOn,
+  WAITING_ON,
+  type State,
+  type WaitingParty,
+} from "./workflow.js";
+import type { FieldErrors } from "../http/validation.js";
+import { BUILT_IN_VIEWS, myViews, ownView } from "./saved-views.js";
+
+export interface QueueViewLink {
+  name: string;
+  href: string;
+  /** The list shows this view now. */
+  active: boolean;
+  /** A saved view's ID (for its delete form); null for the built-in ones. */
+  publicId: string | null;
+}
+
+/** The "Save this view" form as submitted, when it was refused. */
+export interface SaveViewForm {
+  values: { name?: unknown };
+  errors: FieldErrors;
+}
 
 /* The triage queue: every report, filtered by what the triager asks for. */
 
@@ -29,14 +64,22 @@ export interface QueueView extends ListPageView {
     severity: string;
     cwe: string;
     assignee: string;
+    waiting: string;
     overdue: boolean;
     sort: SortKey;
   };
+  /** The built-in views, then the viewer's own. */
+  builtInViews: QueueViewLink[];
+  savedViews: QueueViewLink[];
+  /** The filters as hidden fields of the "Save this view" form. */
+  viewFields: { name: string; value: string }[];
+  saveForm: SaveViewForm;
   options: {
     states: readonly SelectOption[];
     orgs: readonly SelectOption[];
     severities: readonly SelectOption[];
     assignees: readonly SelectOption[];
+    waiting: readonly SelectOption[];
     sorts: readonly SelectOption[];
   };
   filtered: boolean;
@@ -62,22 +105,26 @@ export async function parseQueueQuery(
   const notices: string[] = [];
   const filters: ListFilters = {};
   const values: QueueView["values"] = {
-    state: "",
+    state: "open",
     org: "",
     severity: "",
     cwe: "",
     assignee: "",
+    waiting: "",
     overdue: false,
-    sort: DEFAULT_SORT,
+    sort: QUEUE_DEFAULT_SORT,
   };
 
+  // Open reports unless asked otherwise: the closed and disclosed ones are done.
   const state = one(query.state);
-  if (state) {
+  if (state === "any") values.state = "any";
+  else if (state && state !== "open") {
     if (isState(state)) {
       filters.state = state;
       values.state = state;
     } else notices.push(`Unknown state “${state}” was ignored.`);
   }
+  if (values.state === "open") filters.states = OPEN_STATES;
 
   const orgId = one(query.org);
   if (orgId) {
@@ -124,6 +171,15 @@ export async function parseQueueQuery(
     } else notices.push("Unknown assignee was ignored.");
   }
 
+  // Whose step is next (workflow.ts WAITING_ON), within the state asked for.
+  const waiting = one(query.waiting);
+  if (waiting) {
+    if (Object.values(WAITING_ON).includes(waiting as WaitingParty)) {
+      values.waiting = waiting;
+      filters.states = statesWaitingOn(waiting as WaitingParty);
+    } else notices.push("Unknown “waiting for” value was ignored.");
+  }
+
   const overdue = one(query.overdue);
   if (overdue === "1" || overdue === "on" || overdue === "true") {
     filters.overdueAt = deps.clock.now();
@@ -137,13 +193,14 @@ export async function parseQueueQuery(
   }
 
   const keep: Record<string, string> = {
-    state: values.state,
+    state: values.state === "open" ? "" : values.state,
     org: values.org,
     severity: values.severity,
     cwe: values.cwe,
     assignee: values.assignee,
+    waiting: values.waiting,
     overdue: values.overdue ? "1" : "",
-    sort: values.sort === DEFAULT_SORT ? "" : values.sort,
+    sort: values.sort === QUEUE_DEFAULT_SORT ? "" : values.sort,
   };
   return { filters, values, keep, notices };
 }
@@ -152,14 +209,25 @@ export async function parseQueueQuery(
 export async function triageQueue(
   deps: Deps,
   actor: Actor | null,
-  query: RawQuery,
+  rawQuery: RawQuery,
+  saveForm: SaveViewForm = { values: {}, errors: {} },
 ): Promise<QueueView> {
   if (!actor || !can(actor, "queue:view")) throw new NotFoundError();
-  const { filters, values, keep, notices } = await parseQueueQuery(
-    deps,
-    actor,
-    query,
-  );
+  // A saved view is its filters; anybody else's view ID is a 404.
+  const viewId = one(rawQuery.view);
+  const view = viewId ? await ownView(deps, actor, viewId) : null;
+  const query: RawQuery = view
+    ? {
+        ...Object.fromEntries(new URLSearchParams(view.query)),
+        cursor: rawQuery.cursor,
+      }
+    : rawQuery;
+  const parsed = await parseQueueQuery(deps, actor, query);
+  const { filters, values, notices } = parsed;
+  const keep = { ...parsed.keep, view: view?.publicId ?? "" };
+  const filterQuery = new URLSearchParams(
+    Object.entries(parsed.keep).filter(([, v]) => v !== ""),
+  ).toString();
   const page = await listPage(deps, actor, {
     path: "/queue",
     scope: { kind: "all" },
@@ -170,18 +238,51 @@ export async function triageQueue(
     notices,
   });
 
-  const [orgs, staff] = await Promise.all([
+  const [orgs, staff, saved, signals] = await Promise.all([
     listOrganizations(deps.db),
     listActiveStaff(deps.db, deps.db),
+    myViews(deps, actor),
+    findQueueSignals(
+      deps.db,
+      page.items.map((i) => i.publicId),
+      actor.id,
+    ),
   ]);
   return {
     ...page,
+    items: page.items.map((item) => {
+      const s = signals.get(item.publicId);
+      return s
+        ? { ...item, markers: [...item.markers, ...markersOf(s)] }
+        : item;
+    }),
     values,
-    filtered: Object.values(filters).some((v) => v !== undefined),
-    exportHref: withQuery("/queue/export.csv", keep),
+    filtered:
+      values.waiting !== "" ||
+      Object.entries(filters).some(
+        ([k, v]) => k !== "states" && v !== undefined,
+      ),
+    exportHref: withQuery("/queue/export.csv", parsed.keep),
+    builtInViews: BUILT_IN_VIEWS.map((v) => ({
+      name: v.name,
+      href: `/queue?${v.query}`,
+      active: !view && v.query === filterQuery,
+      publicId: null,
+    })),
+    savedViews: saved.map((v) => ({
+      name: v.name,
+      href: `/queue?view=${v.publicId}`,
+      active: v.publicId === view?.publicId,
+      publicId: v.publicId,
+    })),
+    viewFields: Object.entries(parsed.keep)
+      .filter(([, v]) => v !== "")
+      .map(([name, value]) => ({ name, value })),
+    saveForm,
     options: {
       states: [
-        { value: "", label: "Any state" },
+        { value: "open", label: "Open (not closed or disclosed)" },
+        { value: "any", label: "Any state" },
         ...STATES.map((s) => ({ value: s, label: STATE_INFO[s].label })),
       ],
       orgs: keptOptions(orgs, "filter", () => [
@@ -200,10 +301,68 @@ export async function triageQueue(
           .filter((u) => u.id !== actor.id)
           .map((u) => ({ value: u.publicId, label: u.displayName })),
       ],
+      waiting: [
+        { value: "", label: "Anyone" },
+        { value: "cert", label: "The CERT" },
+        { value: "researcher", label: "The researcher" },
+        { value: "organization", label: "The organization" },
+      ],
       sorts: Object.entries(SORTS).map(([value, s]) => ({
         value,
         label: s.label,
       })),
     },
   };
+}
+
+/**
+ * What needs the triager now besides the clocks: an open request for more
+ * time, the researcher or the organization having written since the CERT's
+ * last step, and what changed since the viewer last opened the report.
+ */
+export function markersOf(s: QueueSignals): ListItemView["markers"] {
+  const markers: ListItemView["markers"] = [];
+  if (s.extensionRequestedTo && isRunning("disclosure", s.state as State))
+    markers.push({
+      kind: "extension",
+      label: "Extension asked",
+      detail: `The organization asks for more time, until ${formatDateTime(s.extensionRequestedTo)}`,
+    });
+  const afterStaff = (at: Date | null) =>
+    !!at && (!s.staffAt || at.getTime() > s.staffAt.getTime());
+  if (afterStaff(s.researcherAt))
+    markers.push({
+      kind: "researcher",
+      label: "Researcher answered",
+      detail: "The researcher wrote after the CERT's last step",
+    });
+  if (afterStaff(s.orgAt))
+    markers.push({
+      kind: "org",
+      label: "Organization answered",
+      detail: "The organization wrote after the CERT's last step",
+    });
+  if (!s.readAt)
+    markers.push({
+      kind: "unread",
+      label: "Unread",
+      detail: "You have not opened this report yet",
+    });
+  else if (s.othersAt && s.othersAt.getTime() > s.readAt.getTime())
+    markers.push({
+      kind: "unread",
+      label: "Unread",
+      detail: "Changed since you last opened it",
+    });
+  return markers;
+}
+
+/** A staff member opened the report: the queue's "unread" counts from now. */
+export async function noteReportRead(
+  deps: Pick<Deps, "db" | "clock">,
+  actor: Actor,
+  report: Pick<Report, "id">,
+): Promise<void> {
+  if (can(actor, "queue:view"))
+    await markReportRead(deps.db, actor.id, report.id, deps.clock.now());
 }

@@ -1,6 +1,7 @@
 import { sql, type Selectable } from "kysely";
 import type { DbOrTx } from "../db/index.js";
 import type { AttachmentsTable, ReportsTable } from "../db/schema.js";
+import { NO_DEADLINE } from "./clocks.js";
 import type { Severity } from "./cvss.js";
 import type {
   Attachment,
@@ -8,6 +9,7 @@ import type {
   DataKind,
   EventAudience,
   EventKind,
+  MailOrigin,
   Report,
   TimelineEvent,
 } from "./types.js";
@@ -269,6 +271,8 @@ export interface NewEvent {
   visibility: "public" | "internal";
   body?: string | null;
   at: Date;
+  /** Received by email (a reply): where it came from. */
+  viaMail?: MailOrigin | null;
 }
 
 /** Returns the new entry's ID. */
@@ -297,6 +301,11 @@ export async function insertEvent(
               from reports r where r.id = ${event.reportId})`,
       body: event.body ?? null,
       created_at: event.at.getTime(),
+      ...(event.viaMail && {
+        mail_message_id: event.viaMail.messageId,
+        mail_encrypted: event.viaMail.encrypted ? 1 : 0,
+        mail_signed_by: event.viaMail.signedBy,
+      }),
     })
     .returning("id")
     .executeTakeFirstOrThrow();
@@ -355,6 +364,9 @@ export async function listEvents(
       "e.body",
       "e.created_at",
       "e.shared_at",
+      "e.mail_message_id",
+      "e.mail_encrypted",
+      "e.mail_signed_by",
     ])
     .where("e.report_id", "=", reportId)
     .where("e.audience", "in", audiences as EventAudience[])
@@ -374,6 +386,14 @@ export async function listEvents(
     body: r.body,
     createdAt: new Date(r.created_at),
     sharedAt: date(r.shared_at),
+    viaMail:
+      r.mail_message_id === null
+        ? null
+        : {
+            messageId: r.mail_message_id,
+            encrypted: r.mail_encrypted === 1,
+            signedBy: r.mail_signed_by,
+          },
   }));
 }
 
@@ -575,6 +595,15 @@ export async function findPossibleDuplicates(
       title: r.title,
       state: r.state as State,
     }));
+}
+
+/** Keeps the queue's "due soonest" column (clocks.ts nextDeadline; null: no clock runs). */
+export async function setQueueDue(db: DbOrTx, id: number, due: Date | null) {
+  await db
+    .updateTable("reports")
+    .set({ queue_due_at: due?.getTime() ?? NO_DEADLINE })
+    .where("id", "=", id)
+    .execute();
 }
 
 /** Moves the disclosure deadline (and settles any open extension request). */

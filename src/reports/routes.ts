@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { noteReportRead } from "./queue.js";
 import {
   Router,
   type Request,
@@ -46,6 +47,7 @@ import {
   ssvcSchema,
 } from "./case-facts.js";
 import { acknowledgmentLetter } from "./letter.js";
+import { STATE_INFO } from "./workflow.js";
 import {
   changeDeadline,
   deadlineNotRunning,
@@ -59,7 +61,6 @@ import { NotFoundError } from "../http/errors.js";
 import {
   addComment,
   addNote,
-  assignReport,
   fileReport,
   loadReportFor,
   reportFormOptions,
@@ -84,6 +85,7 @@ import {
   triageSchema,
 } from "./forms.js";
 import { reportPage, type PageForm } from "./page.js";
+import { assignReport } from "./assignment.js";
 import {
   editClosed,
   editSubmission,
@@ -151,6 +153,14 @@ export function reportRoutes(deps: Deps) {
     });
   };
 
+  router.get("/reports/new", (req, res, next) => {
+    if (req.user) return next();
+    // A visitor is told why an account is needed (not sent to a bare sign-in
+    // form), without a session: its sign-in link brings them back here.
+    res.render("reports/sign-in-to-report", {
+      title: "Report a vulnerability",
+    });
+  });
   router.get("/reports/new", requireSignIn, async (req, res) => {
     if (mustVerifyEmail(actorOf(req)))
       return res.redirect(303, "/verify-email/needed");
@@ -239,6 +249,7 @@ export function reportRoutes(deps: Deps) {
       { ...accessFacts(report), publicId: report.publicId },
       auditContextOf(req),
     );
+    await noteReportRead(deps, actor, report);
     const model = await reportPage(deps, actor, report, pageForm);
     res.status(status).render("reports/show", {
       title: `${model.report.publicId}: ${model.report.title}`,
@@ -301,7 +312,7 @@ export function reportRoutes(deps: Deps) {
         req,
       );
       if (!outcome.ok)
-        return renderReport(req, res, 422, {
+        return renderReport(req, res, outcome.status ?? 422, {
           form: formName,
           errors: outcome.errors,
           values: outcome.values ?? formValues(req.body),
@@ -364,7 +375,7 @@ export function reportRoutes(deps: Deps) {
       transitionSchema,
       takeTransition,
       (report) =>
-        `Done: the report is now “${report.state.replace(/_/g, " ")}”.`,
+        `Done: the report is now “${STATE_INFO[report.state].label}”.`,
     ),
   );
   router.post(
@@ -403,9 +414,13 @@ export function reportRoutes(deps: Deps) {
     signedIn,
     allowedOn("report:assign"),
     formPost("assign", assignSchema, assignReport, (_, input) =>
-      input.assignee === "me"
-        ? "The report is assigned to you."
-        : "The report is unassigned.",
+      input.assignee_id !== undefined
+        ? input.assignee_id === ""
+          ? "The report is unassigned."
+          : "The assignment is saved."
+        : input.assignee === "me"
+          ? "The report is assigned to you."
+          : "The report is unassigned.",
     ),
   );
 

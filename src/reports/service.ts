@@ -13,7 +13,6 @@ import {
 } from "../advisories/repository.js";
 import { creditBlocksPublication } from "../advisories/service.js";
 import { recordChange } from "./changes.js";
-import { findUserById } from "../users/repository.js";
 import { dueFrom } from "./clocks.js";
 import {
   findOrganizationById,
@@ -21,12 +20,11 @@ import {
   listOrganizations,
 } from "../orgs/repository.js";
 import { createOrganizationIn } from "../orgs/service.js";
-import { scoreCvss } from "./cvss.js";
+import { SEVERITY_LABELS, scoreCvss, type Severity } from "./cvss.js";
 import {
   NEW_ORGANIZATION,
   NOT_SHAREABLE,
   type ReportForm,
-  type AssignInput,
   type CommentInput,
   type ShareInput,
   type TransitionInput,
@@ -41,12 +39,16 @@ import {
   findReportByPublicId,
   insertReport,
   linkAttachments,
-  setAssignee,
   shareEventWithOrganization,
   touchReport,
   updateTriageFields,
 } from "./repository.js";
-import { accessFacts, DATA_KINDS, type Report } from "./types.js";
+import {
+  accessFacts,
+  DATA_KINDS,
+  type MailOrigin,
+  type Report,
+} from "./types.js";
 import { planTransition, type TransitionPlan } from "./workflow.js";
 
 // ---- filing ----
@@ -69,12 +71,19 @@ export async function reportFormOptions(deps: Deps) {
   };
 }
 
+/** What a channel other than the web form writes with the report, in its transaction. */
+export interface FilingExtra {
+  /** Reports by email: the sender's record, claim link and receipt (src/inbound/intake.ts). */
+  alsoWrite?: (tx: DbOrTx, report: Report) => Promise<void>;
+}
+
 /** Files a report: the report, its first timeline event, its files and its mail in one transaction. */
 export async function fileReport(
   deps: Deps,
   actor: Actor,
   form: ReportForm,
   request: AuditRequestContext | null = null,
+  extra: FilingExtra = {},
 ): Promise<Outcome<Report>> {
   if (!can(actor, "report:create")) throw new NotFoundError();
   let organizationId: number | null = null;
@@ -100,7 +109,8 @@ export async function fileReport(
       publicId: newReportId(),
       reporterId: actor.id,
       organizationId,
-      suggestedOrgName: organizationId === null ? form.newOrganization : null,
+      suggestedOrgName:
+        organizationId === null ? form.newOrganization || null : null,
       title: form.title,
       asset: form.asset,
       cwe: form.cwe,
@@ -133,6 +143,7 @@ export async function fileReport(
       toState: "submitted",
       details: { attachments: attachments.map((a) => a.publicId) },
     });
+    await extra.alsoWrite?.(tx, report);
     return report;
   });
   return { ok: true, value: report };
@@ -298,6 +309,8 @@ export async function applyTransition(
     mailDetail?: string;
     /** Called in the transaction with the timeline entry written. */
     recorded?: (tx: DbOrTx, eventId: number) => Promise<void>;
+    /** The step came by email (a researcher's reply answering a question). */
+    viaMail?: MailOrigin | null;
   },
 ): Promise<boolean> {
   const { report, plan, at: now } = step;
@@ -337,6 +350,7 @@ export async function applyTransition(
       ...step.audited,
     },
     mailDetail: step.mailDetail,
+    viaMail: step.viaMail ?? null,
   });
   await step.recorded?.(tx, eventId);
   return true;
@@ -371,8 +385,38 @@ export async function commentWithRecord(
   deps: Deps,
   actor: Actor,
   report: Report,
+  input: CommentInput,
+  request: AuditRequestContext | null,
+  recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
+): Promise<Outcome<CommentOutcome>> {
+  return comment(deps, actor, report, input, request, null, recorded);
+}
+
+/**
+ * A reply by email, as addComment (the same policy and workflow): the
+ * timeline says it came by mail, encrypted and signed or not, and staff can
+ * open the message as received.
+ */
+export async function addCommentByMail(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  input: CommentInput,
+  viaMail: MailOrigin,
+  recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
+): Promise<Outcome<CommentOutcome>> {
+  // Audited as coming from no address of ours to know, by email.
+  const request = { ip: null, userAgent: "email" };
+  return comment(deps, actor, report, input, request, viaMail, recorded);
+}
+
+async function comment(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
   { body }: CommentInput,
   request: AuditRequestContext | null,
+  viaMail: MailOrigin | null,
   recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
 ): Promise<Outcome<CommentOutcome>> {
   requireOn(actor, "report:comment", report);
@@ -392,6 +436,7 @@ export async function commentWithRecord(
         at: now,
         request,
         recorded,
+        viaMail,
       }))
     )
       return "answer" as const;
@@ -404,6 +449,7 @@ export async function commentWithRecord(
       at: now,
       request,
       body,
+      viaMail,
     });
     await recorded?.(tx, eventId);
     return "comment" as const;
@@ -604,7 +650,9 @@ async function saveTriage(
     cwe,
     cvssVector: cvss?.vector ?? null,
     cvssScore: cvss?.score ?? null,
-    severity: cvss?.severity ?? null,
+    // A severity set without a vector (setSeverityIn) stays until a vector rates it.
+    severity:
+      cvss?.severity ?? (report.cvssVector === null ? report.severity : null),
     organizationId: org?.id ?? null,
   };
   await updateTriageFields(tx, report.id, fields, now);
@@ -620,33 +668,63 @@ async function saveTriage(
   return { ...report, ...fields };
 }
 
-export async function assignReport(
+/**
+ * Why this report's severity cannot be set to `severity` by itself, or
+ * null: a report scored by a CVSS vector takes its severity from the
+ * vector, changed on the report page.
+ */
+export function severityRefusal(
+  report: Pick<Report, "cvssVector" | "severity">,
+  severity: Severity,
+): string | null {
+  if (report.cvssVector === null) return null;
+  const scored = scoreCvss(report.cvssVector)?.severity ?? report.severity;
+  if (scored === severity) return null;
+  return `Its CVSS vector rates it ${scored ? SEVERITY_LABELS[scored] : "unrated"}: change the vector on the report page instead.`;
+}
+
+/**
+ * Sets the severity of a report not scored by a vector, inside the
+ * caller's transaction: the field, then its timeline entry and audit entry
+ * as any triage change (bulk.ts). False when nothing changes.
+ */
+export async function setSeverityIn(
+  tx: DbOrTx,
   deps: Deps,
-  actor: Actor,
-  report: Report,
-  { assignee }: AssignInput,
-  request: AuditRequestContext | null = null,
-): Promise<Outcome<void>> {
-  requireOn(actor, "report:assign", report);
-  const assigneeId = assignee === "me" ? actor.id : null;
-  if (assigneeId === report.assigneeId) return DONE;
-  const now = deps.clock.now();
-  await deps.db.transaction().execute(async (tx) => {
-    await setAssignee(tx, report.id, assigneeId, now);
-    const publicIdOf = async (id: number | null) =>
-      id === null ? null : ((await findUserById(tx, id))?.publicId ?? null);
-    await recordChange(tx, deps, {
-      change: "assigned",
-      report,
-      actor,
-      at: now,
-      request,
-      body: assigneeId ? "Assigned to themselves" : "Unassigned",
-      details: {
-        from: await publicIdOf(report.assigneeId),
-        to: await publicIdOf(assigneeId),
-      },
-    });
+  step: {
+    actor: Actor;
+    report: Report;
+    severity: Severity;
+    at: Date;
+    request: AuditRequestContext | null;
+  },
+): Promise<boolean> {
+  const { actor, report, severity, at } = step;
+  requireOn(actor, "report:edit_triage", report);
+  const refused = severityRefusal(report, severity);
+  if (refused) throw new Refused({ severity: refused });
+  if (report.severity === severity) return false;
+  await updateTriageFields(
+    tx,
+    report.id,
+    {
+      cwe: report.cwe,
+      cvssVector: report.cvssVector,
+      cvssScore: report.cvssScore,
+      severity,
+      organizationId: report.organizationId,
+    },
+    at,
+  );
+  const label = (s: Severity | null) => (s ? SEVERITY_LABELS[s] : "Not rated");
+  await recordChange(tx, deps, {
+    change: "triage_changed",
+    report,
+    actor,
+    at,
+    request: step.request,
+    body: `Severity: ${label(report.severity)} → ${label(severity)}`,
+    details: { severity: `${report.severity ?? "not rated"} → ${severity}` },
   });
-  return DONE;
+  return true;
 }

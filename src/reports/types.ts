@@ -98,6 +98,18 @@ export interface TimelineEvent {
   createdAt: Date;
   /** When a triager shared this researcher-and-CERT message with the organization. */
   sharedAt: Date | null;
+  /** Null: written on the web (or by the app), not received by email. */
+  viaMail: MailOrigin | null;
+}
+
+/** Where a timeline entry that arrived by email came from. */
+export interface MailOrigin {
+  /** The mail's Message-ID, without angle brackets. */
+  messageId: string;
+  /** OpenPGP-encrypted to the desk. */
+  encrypted: boolean;
+  /** The fingerprint (upper-case hex) of the sender's key whose signature verified. */
+  signedBy: string | null;
 }
 
 export interface Attachment {

@@ -14,6 +14,7 @@ import {
   contentHash,
   isImage,
   sanitizeFileName,
+  servedMediaType,
   shownFileName,
   sniffMediaType,
   storeUpload,
@@ -72,8 +73,8 @@ export async function acceptUploads(
   const refused: string[] = [];
   const unclean: string[] = [];
   for (const file of files) {
-    const mediaType = await sniffMediaType(file.path);
     const fileName = sanitizeFileName(file.originalname);
+    const mediaType = await sniffMediaType(file.path, fileName);
     if (!mediaType) {
       refused.push(fileName);
       continue;
@@ -111,7 +112,7 @@ export async function acceptUploads(
   }
   const errors = [
     refused.length
-      ? `Not accepted (only images, PDF and plain text): ${refused.join(", ")}.`
+      ? `Not accepted (only images, PDF, plain text, and for download ZIP, HAR, HTML, MP4 or WebM named as such): ${refused.join(", ")}.`
       : "",
     unclean.length
       ? `Could not remove the hidden details (author, location) from ${unclean.join(", ")}: a damaged image or an encrypted PDF cannot be cleaned, so it was not accepted. Save or export it again, without a password, and attach it.`
@@ -207,7 +208,7 @@ export async function attachmentFor(
   return {
     file: storedPath(deps.config.dataDir, attachment.sha256),
     fileName: shownFileName(actor, accessFacts(report), attachment, position),
-    mediaType: attachment.mediaType,
+    mediaType: servedMediaType(attachment.mediaType),
     inline: isImage(attachment.mediaType),
   };
 }

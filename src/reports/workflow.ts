@@ -38,8 +38,12 @@ export const RESOLUTIONS = [
 ] as const;
 export type Resolution = (typeof RESOLUTIONS)[number];
 
-/** Who hears about a transition; the mail layer resolves these to people. */
-export type Audience = "reporter" | "triage" | "org";
+/**
+ * Who hears about a change; the mail layer resolves these to people.
+ * "assignee" is the report's assigned triager alone (told they were given
+ * it), where "triage" falls back to the whole team when nobody is assigned.
+ */
+export type Audience = "reporter" | "triage" | "org" | "assignee";
 
 /** Who takes a transition: someone standing in a relation to the report, or the app itself (the scheduler). */
 export type Taker = Relation | "system";
@@ -522,6 +526,28 @@ export function waitingForResearcher(report: {
     RESEARCHER_TURN[report.state] ??
     (report.creditAnswerPending ? "Accept or decline your credit" : null)
   );
+}
+
+/** Whose step is next in each state (the queue's "waiting for" views); null: nobody's. */
+export const WAITING_ON: Record<
+  State,
+  "cert" | "researcher" | "organization" | null
+> = {
+  submitted: "cert",
+  acknowledged: "cert",
+  needs_info: "researcher",
+  triaged: "cert",
+  vendor_notified: "organization",
+  fix_in_progress: "organization",
+  fixed: "researcher",
+  fix_verified: "cert",
+  closed: null,
+  disclosed: null,
+};
+export type WaitingParty = NonNullable<(typeof WAITING_ON)[State]>;
+
+export function statesWaitingOn(party: WaitingParty): State[] {
+  return STATES.filter((s) => WAITING_ON[s] === party);
 }
 
 /** Plain words for every state: what it means and what happens next, per viewer. */

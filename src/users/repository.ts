@@ -16,6 +16,10 @@ function toUser(row: Selectable<UsersTable>, orgIds: number[]): User {
     emailVerifiedAt:
       row.email_verified_at === null ? null : new Date(row.email_verified_at),
     twoFactorEnabled: row.totp_enabled_at !== null,
+    mailBouncingSince:
+      row.mail_bouncing_since === null
+        ? null
+        : new Date(row.mail_bouncing_since),
     createdAt: new Date(row.created_at),
     orgIds,
   };
@@ -127,6 +131,7 @@ export async function setUserRole(db: DbOrTx, userId: number, role: Role) {
     .updateTable("users")
     .set({ role })
     .where("id", "=", userId)
+    .where("system_account", "=", 0)
     .execute();
 }
 
@@ -139,6 +144,8 @@ export async function setUserDisabled(
     .updateTable("users")
     .set({ disabled_at: at ? at.getTime() : null })
     .where("id", "=", userId)
+    // The intake account stays disabled: it never signs in.
+    .where("system_account", "=", 0)
     .execute();
 }
 
@@ -181,6 +188,8 @@ export async function listUsers(db: DbOrTx, limit = 500): Promise<User[]> {
   const rows = await db
     .selectFrom("users")
     .selectAll()
+    // The intake account (reports by email) is nobody's to manage.
+    .where("system_account", "=", 0)
     .orderBy("id")
     .limit(limit)
     .execute();
@@ -253,7 +262,12 @@ export async function setUserEmail(
 ) {
   await db
     .updateTable("users")
-    .set({ email: email.toLowerCase(), email_verified_at: at.getTime() })
+    // A new address starts with a clean record (bounces.ts).
+    .set({
+      email: email.toLowerCase(),
+      email_verified_at: at.getTime(),
+      mail_bouncing_since: null,
+    })
     .where("id", "=", userId)
     .execute();
 }

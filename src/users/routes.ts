@@ -1,3 +1,4 @@
+import { formatDateTime } from "../format.js";
 import { Router } from "express";
 import { z } from "zod";
 import { ROLES } from "../auth/policy.js";
@@ -27,6 +28,9 @@ function userRow(user: User) {
     role: user.role,
     roleLabel: ROLE_LABELS[user.role],
     disabled: user.disabledAt !== null,
+    bouncingSince: user.mailBouncingSince
+      ? formatDateTime(user.mailBouncingSince)
+      : null,
     createdAt: user.createdAt,
   };
 }

@@ -14,6 +14,8 @@ export interface User {
   emailVerifiedAt: Date | null;
   /** TOTP two-factor sign-in is on (required for staff, see policy.ts). */
   twoFactorEnabled: boolean;
+  /** Mail to the address keeps bouncing since then (src/inbound/bounces.ts). */
+  mailBouncingSince?: Date | null;
   createdAt: Date;
   /** Organizations the user belongs to (org contacts). */
   orgIds: number[];

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { authenticator } from "otplib";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { SCREENSHOT } from "../support/reports.js";
 import {
   launchChromium,
@@ -21,6 +21,26 @@ describe("in a real browser: the whole story", function () {
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   const checked = new Set<string>();
+
+  /**
+   * Takes a step from the staff action area: opens its <details> (summary
+   * "Close", or "Close dangerous"), fills what it needs, presses its button.
+   */
+  const takeStep = async (
+    page: Page,
+    label: string,
+    fill?: (step: Locator) => Promise<void>,
+  ) => {
+    const escaped = label.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const step = page.locator("details.step").filter({
+      has: page.locator("> summary", {
+        hasText: new RegExp(`^\\s*${escaped}( dangerous)?\\s*$`),
+      }),
+    });
+    await step.locator("> summary").click();
+    if (fill) await fill(step);
+    await step.getByRole("button", { name: label, exact: true }).click();
+  };
   let reportUrl = "";
 
   before(async () => {
@@ -300,20 +320,16 @@ describe("in a real browser: the whole story", function () {
     await triager.getByRole("link", { name: /DD-/ }).first().click();
     await accessible(triager, "report page (staff)");
     await triager.getByRole("button", { name: "Assign to me" }).click();
-    await triager
-      .getByRole("button", { name: "Acknowledge", exact: true })
-      .click();
+    await takeStep(triager, "Acknowledge");
     await triager.getByText("Acknowledged", { exact: true }).first().waitFor();
-    await triager
-      .getByLabel("CVSS vector")
-      .fill("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:N");
-    await triager.getByRole("button", { name: "Save triage details" }).click();
-    await triager
-      .getByRole("button", { name: "Mark as triaged (valid)" })
-      .click();
-    await triager
-      .getByRole("button", { name: "Notify the organization" })
-      .click();
+    // The triage fields ride on the "Mark as triaged" step itself.
+    await takeStep(triager, "Mark as triaged (valid)", async (step) => {
+      await step
+        .getByLabel("CVSS vector")
+        .fill("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:N");
+    });
+    await triager.getByText("Triaged", { exact: true }).first().waitFor();
+    await takeStep(triager, "Notify the organization");
     await triager
       .getByText("Organization notified", { exact: true })
       .first()
@@ -358,8 +374,9 @@ describe("in a real browser: the whole story", function () {
       .waitFor();
 
     await triager.goto(reportUrl);
-    await triager.getByLabel("Resolution").selectOption("resolved");
-    await triager.getByRole("button", { name: "Close", exact: true }).click();
+    await takeStep(triager, "Close", async (step) => {
+      await step.getByLabel("Resolution").selectOption("resolved");
+    });
     await triager.getByText("Resolution: Resolved").waitFor();
     await researcher.reload();
     assert.match(
@@ -430,7 +447,9 @@ describe("in a real browser: the whole story", function () {
       (await triager.textContent("main")) ?? "",
       /The researcher asked for disclosure/,
     );
-    await triager.getByRole("button", { name: "Publish as advisory" }).click();
+    await takeStep(triager, "Publish as advisory", async (step) => {
+      await step.getByLabel("I understand: this cannot be undone").check();
+    });
     await triager.getByRole("link", { name: "the public advisory" }).waitFor();
 
     const visitor = await person();

@@ -136,7 +136,7 @@ describe("public advisories, their feed and the acknowledgments", () => {
     assert.match(page.text, /Hospital &amp; Clinics &lt;North&gt;/);
     assert.match(page.text, /CVE-2026-12345/);
     assert.match(page.text, /CWE-639/);
-    assert.match(page.text, /high 7.7/);
+    assert.match(page.text, /High 7.7/);
     assert.match(
       page.text,
       /<dt>Credit<\/dt><dd><ul class="credits"><li>rhea \(Finder\)<\/li><\/ul><\/dd>/,

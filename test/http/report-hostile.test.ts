@@ -106,7 +106,7 @@ describe("reports: hostile and forged input", () => {
     assert.equal(res.status, 422);
     assert.match(
       res.text,
-      /Not accepted \(only images, PDF and plain text\): fake\.png, tool\.png/,
+      /Not accepted \(only images, PDF, plain text, and for download ZIP, HAR, HTML, MP4 or WebM named as such\): fake\.png, tool\.png/,
     );
     assert.match(res.text, /value="Kept title here"/);
     assert.equal(await count("reports"), before);

@@ -58,8 +58,14 @@ export function sidewaysOverflow(page: Page): Promise<string[]> {
     if (document.documentElement.scrollWidth <= window.innerWidth + 1) return [];
     const describe = (e) =>
       e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className ? "." + String(e.className).replace(/ /g, ".") : "");
+    // What sticks out inside a box that scrolls by itself is not the culprit.
+    const inScroller = (e) => {
+      for (let p = e.parentElement; p && p !== document.body; p = p.parentElement)
+        if (["auto", "scroll", "hidden"].includes(getComputedStyle(p).overflowX)) return true;
+      return false;
+    };
     return [...document.body.querySelectorAll("*")]
-      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !inScroller(e))
       .map((e) => describe(e.parentElement) + " > " + describe(e) + " (" + Math.round(e.getBoundingClientRect().right) + "px)")
       .slice(0, 10);
   })()`);

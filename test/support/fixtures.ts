@@ -2,7 +2,13 @@ import type { TestContext } from "./harness.js";
 import { newPublicId, newReportId } from "../../src/ids.js";
 import { addOrgMember, insertOrganization } from "../../src/orgs/repository.js";
 import type { Organization } from "../../src/orgs/types.js";
-import { dueFrom, type ClockName } from "../../src/reports/clocks.js";
+import {
+  dueFrom,
+  nextDeadline,
+  NO_DEADLINE,
+  type ClockName,
+} from "../../src/reports/clocks.js";
+import type { Severity } from "../../src/reports/cvss.js";
 import type { State } from "../../src/reports/workflow.js";
 
 type Ctx = Pick<TestContext, "db" | "config" | "clock">;
@@ -79,6 +85,25 @@ export async function insertReport(
   const due = (clock: ClockName, start: Date) =>
     dueFrom(clock, start, ctx.config.clocks)!.getTime();
   const publicId = newReportId();
+  const ackDueAt = due("ack", createdAt);
+  const triageDueAt = due("triage", createdAt);
+  const disclosureDueAt = vendorNotifiedAt
+    ? due("disclosure", vendorNotifiedAt)
+    : null;
+  // As recordChange keeps it after every change.
+  const next = nextDeadline(
+    {
+      state,
+      severity: (fixture.severity ?? null) as Severity | null,
+      ackDueAt: new Date(ackDueAt),
+      triageDueAt: new Date(triageDueAt),
+      disclosureDueAt:
+        disclosureDueAt === null ? null : new Date(disclosureDueAt),
+      vendorNotifiedAt,
+      infoRequestedAt: null,
+    },
+    ctx.config.clocks,
+  );
   const row = await ctx.db
     .insertInto("reports")
     .values({
@@ -100,13 +125,12 @@ export async function insertReport(
       assignee_id: fixture.assigneeId ?? null,
       created_at: createdAt.getTime(),
       updated_at: updatedAt.getTime(),
-      ack_due_at: due("ack", createdAt),
+      ack_due_at: ackDueAt,
       // As filing sets it: as if acknowledged at once.
-      triage_due_at: due("triage", createdAt),
+      triage_due_at: triageDueAt,
       vendor_notified_at: vendorNotifiedAt?.getTime() ?? null,
-      disclosure_due_at: vendorNotifiedAt
-        ? due("disclosure", vendorNotifiedAt)
-        : null,
+      disclosure_due_at: disclosureDueAt,
+      queue_due_at: next?.at.getTime() ?? NO_DEADLINE,
       closed_at:
         state === "closed" || state === "disclosed"
           ? updatedAt.getTime()

@@ -10,6 +10,17 @@ export type SmtpMode = "accept" | "tempfail" | "permfail";
  */
 export class TestSmtpServer {
   readonly messages: ParsedMail[] = [];
+  private readonly envelopes = new WeakMap<
+    ParsedMail,
+    { mailFrom: string; rcptTo: string[] }
+  >();
+
+  /** The SMTP envelope a kept message arrived with (MAIL FROM, RCPT TO). */
+  envelopeOf(mail: ParsedMail): { mailFrom: string; rcptTo: string[] } {
+    const envelope = this.envelopes.get(mail);
+    if (!envelope) throw new Error("not a message this server received");
+    return envelope;
+  }
   mode: SmtpMode = "accept";
   port = 0;
   private server: SMTPServer | undefined;
@@ -19,7 +30,7 @@ export class TestSmtpServer {
       authOptional: true,
       disabledCommands: ["STARTTLS"],
       logger: false,
-      onData: (stream, _session, callback) => {
+      onData: (stream, session, callback) => {
         const chunks: Buffer[] = [];
         stream.on("data", (c: Buffer) => chunks.push(c));
         stream.on("end", () => {
@@ -39,6 +50,11 @@ export class TestSmtpServer {
           }
           simpleParser(Buffer.concat(chunks)).then((mail) => {
             this.messages.push(mail);
+            const { mailFrom, rcptTo } = session.envelope;
+            this.envelopes.set(mail, {
+              mailFrom: mailFrom ? mailFrom.address : "",
+              rcptTo: rcptTo.map((r) => r.address),
+            });
             callback();
           }, callback);
         });
