@@ -1,9 +1,11 @@
 import type { Express } from "express";
 import { auditRoutes } from "./audit/routes.js";
 import type { Deps } from "./deps.js";
+import { inboundAdminRoutes } from "./inbound/admin-routes.js";
 import { outboxRoutes } from "./mail/routes.js";
 import { organizationRoutes } from "./orgs/routes.js";
 import { reportListRoutes } from "./reports/list-routes.js";
+import { bulkRoutes } from "./reports/bulk-routes.js";
 import { reportRoutes } from "./reports/routes.js";
 import { advisoryRoutes } from "./advisories/routes.js";
 import { statsRoutes } from "./stats/routes.js";
@@ -18,8 +20,10 @@ export function registerFeatureRoutes(app: Express, deps: Deps): void {
   app.use(auditRoutes(deps));
   app.use(organizationRoutes(deps));
   app.use(reportListRoutes(deps));
+  app.use(bulkRoutes(deps));
   app.use(reportRoutes(deps));
   app.use(outboxRoutes(deps));
+  app.use(inboundAdminRoutes(deps));
   app.use(advisoryRoutes(deps));
   app.use(statsRoutes(deps));
   app.use(settingsRoutes(deps));

@@ -328,6 +328,17 @@ export interface ReportReadsTable {
   read_at: number;
 }
 
+/** A staff member's saved queue view (reports/saved-views.ts). */
+export interface SavedViewsTable {
+  id: Generated<number>;
+  public_id: string;
+  user_id: number;
+  name: string;
+  /** The queue's query string: filters and order. */
+  query: string;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -353,4 +364,5 @@ export interface Database {
   inbound_messages: InboundMessagesTable;
   reply_tokens: ReplyTokensTable;
   report_reads: ReportReadsTable;
+  saved_views: SavedViewsTable;
 }

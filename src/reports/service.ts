@@ -20,7 +20,7 @@ import {
   listOrganizations,
 } from "../orgs/repository.js";
 import { createOrganizationIn } from "../orgs/service.js";
-import { scoreCvss } from "./cvss.js";
+import { SEVERITY_LABELS, scoreCvss, type Severity } from "./cvss.js";
 import {
   NEW_ORGANIZATION,
   NOT_SHAREABLE,
@@ -405,7 +405,9 @@ export async function addCommentByMail(
   viaMail: MailOrigin,
   recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
 ): Promise<Outcome<CommentOutcome>> {
-  return comment(deps, actor, report, input, null, viaMail, recorded);
+  // Audited as coming from no address of ours to know, by email.
+  const request = { ip: null, userAgent: "email" };
+  return comment(deps, actor, report, input, request, viaMail, recorded);
 }
 
 async function comment(
@@ -648,7 +650,9 @@ async function saveTriage(
     cwe,
     cvssVector: cvss?.vector ?? null,
     cvssScore: cvss?.score ?? null,
-    severity: cvss?.severity ?? null,
+    // A severity set without a vector (setSeverityIn) stays until a vector rates it.
+    severity:
+      cvss?.severity ?? (report.cvssVector === null ? report.severity : null),
     organizationId: org?.id ?? null,
   };
   await updateTriageFields(tx, report.id, fields, now);
@@ -662,4 +666,65 @@ async function saveTriage(
     details: audited,
   });
   return { ...report, ...fields };
+}
+
+/**
+ * Why this report's severity cannot be set to `severity` by itself, or
+ * null: a report scored by a CVSS vector takes its severity from the
+ * vector, changed on the report page.
+ */
+export function severityRefusal(
+  report: Pick<Report, "cvssVector" | "severity">,
+  severity: Severity,
+): string | null {
+  if (report.cvssVector === null) return null;
+  const scored = scoreCvss(report.cvssVector)?.severity ?? report.severity;
+  if (scored === severity) return null;
+  return `Its CVSS vector rates it ${scored ? SEVERITY_LABELS[scored] : "unrated"}: change the vector on the report page instead.`;
+}
+
+/**
+ * Sets the severity of a report not scored by a vector, inside the
+ * caller's transaction: the field, then its timeline entry and audit entry
+ * as any triage change (bulk.ts). False when nothing changes.
+ */
+export async function setSeverityIn(
+  tx: DbOrTx,
+  deps: Deps,
+  step: {
+    actor: Actor;
+    report: Report;
+    severity: Severity;
+    at: Date;
+    request: AuditRequestContext | null;
+  },
+): Promise<boolean> {
+  const { actor, report, severity, at } = step;
+  requireOn(actor, "report:edit_triage", report);
+  const refused = severityRefusal(report, severity);
+  if (refused) throw new Refused({ severity: refused });
+  if (report.severity === severity) return false;
+  await updateTriageFields(
+    tx,
+    report.id,
+    {
+      cwe: report.cwe,
+      cvssVector: report.cvssVector,
+      cvssScore: report.cvssScore,
+      severity,
+      organizationId: report.organizationId,
+    },
+    at,
+  );
+  const label = (s: Severity | null) => (s ? SEVERITY_LABELS[s] : "Not rated");
+  await recordChange(tx, deps, {
+    change: "triage_changed",
+    report,
+    actor,
+    at,
+    request: step.request,
+    body: `Severity: ${label(report.severity)} → ${label(severity)}`,
+    details: { severity: `${report.severity ?? "not rated"} → ${severity}` },
+  });
+  return true;
 }
