@@ -88,7 +88,11 @@ export async function listAuditEntries(
     .selectFrom("audit_log")
     .leftJoin("users", "users.id", "audit_log.actor_id")
     .selectAll("audit_log")
-    .select("users.email as actor_email");
+    .select([
+      "users.email as actor_email",
+      "users.display_name as actor_name",
+      "users.public_id as actor_public_id",
+    ]);
   if (filter.action)
     query = query.where("audit_log.action", "=", filter.action);
   if (filter.actorId !== undefined)
@@ -105,9 +109,28 @@ export async function listAuditEntries(
     .limit(limit)
     .execute();
   return rows.map((row) => {
-    const { actor_email, ...entry } = row;
-    return { ...toEntry(entry), actorEmail: actor_email };
+    const { actor_email, actor_name, actor_public_id, ...entry } = row;
+    return {
+      ...toEntry(entry),
+      actorEmail: actor_email,
+      actorName: actor_name,
+      actorPublicId: actor_public_id,
+    };
   });
+}
+
+/** Display names of users by public ID (the ID the audit log stores). */
+export async function userNamesByPublicId(
+  db: DbOrTx,
+  publicIds: readonly string[],
+): Promise<Map<string, string>> {
+  if (publicIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("users")
+    .select(["public_id", "display_name"])
+    .where("public_id", "in", [...publicIds])
+    .execute();
+  return new Map(rows.map((r) => [r.public_id, r.display_name]));
 }
 
 /** The recorded views of one report (by its public ID), newest first. */

@@ -5,7 +5,18 @@ import type { Deps } from "../deps.js";
 import { ROLE_LABELS } from "../format.js";
 import { actorOf, requireAllowed } from "../http/middleware.js";
 import { parseForm } from "../http/validation.js";
-import { browseAudit, type AuditQuery } from "./service.js";
+import {
+  STATE_INFO,
+  TRANSITIONS,
+  isState,
+  type TransitionName,
+} from "../reports/workflow.js";
+import {
+  browseAudit,
+  userIdsInDetails,
+  type AuditPage,
+  type AuditQuery,
+} from "./service.js";
 import {
   AUDIT_ACTIONS,
   type AuditListItem,
@@ -87,20 +98,74 @@ function utcText(date: Date): string {
   return `${date.toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
 
-function entryRow(entry: AuditListItem) {
+type Names = AuditPage["names"];
+
+const isTransitionName = (value: string): value is TransitionName =>
+  Object.hasOwn(TRANSITIONS, value);
+
+/** Where a user's name leads: their row on the Users page. */
+const userHref = (publicId: string) => `/admin/users#user-${publicId}`;
+
+/** What an entry acted on, by name, and where it is when it has a page. */
+function targetOf(
+  entry: AuditListItem,
+  names: Names,
+): { text: string; href: string | null } | null {
+  const id = entry.targetId ?? "";
+  switch (entry.targetType) {
+    case null:
+      return null;
+    case "report":
+      return { text: `Report ${id}`, href: `/reports/${id}` };
+    case "user":
+      return {
+        text: names.users.get(id) ?? "A removed account",
+        href: names.users.has(id) ? userHref(id) : null,
+      };
+    case "organization":
+      return {
+        text: names.organizations.get(id) ?? "A removed organization",
+        href: names.organizations.has(id) ? `/orgs/${id}` : null,
+      };
+    case "setting":
+      return { text: `Setting: ${id}`, href: "/admin/settings" };
+    case "outbox":
+      return { text: "A mail in the outbox", href: "/admin/outbox" };
+    case "export":
+      return { text: "The queue, as CSV", href: null };
+    default:
+      return { text: `${entry.targetType} ${id}`.trim(), href: null };
+  }
+}
+
+function entryRow(entry: AuditListItem, names: Names) {
+  const userIds = new Set(userIdsInDetails(entry));
   return {
     id: entry.id,
     atIso: entry.at.toISOString(),
     atText: utcText(entry.at),
+    actorName: entry.actorName,
     actorEmail: entry.actorEmail,
+    actorHref: entry.actorPublicId ? userHref(entry.actorPublicId) : null,
     actorLabel: ROLE_LABELS[entry.actorLabel] ?? entry.actorLabel,
     action: entry.action,
-    target: entry.targetType
-      ? `${entry.targetType} ${entry.targetId ?? ""}`.trim()
-      : "",
+    target: targetOf(entry, names),
     ip: entry.ip ?? "",
     userAgent: entry.userAgent ?? "",
-    details: detailLines(entry.details),
+    details: detailLines(entry.details).map(({ key, value }) => ({
+      key,
+      value: userIds.has(value)
+        ? (names.users.get(value) ?? "a removed account")
+        : entry.action === "report.state_changed" && isState(value)
+          ? STATE_INFO[value].label
+          : entry.action === "report.state_changed" &&
+              key === "transition" &&
+              isTransitionName(value)
+            ? TRANSITIONS[value].label
+            : entry.action === "user.role_changed"
+              ? (ROLE_LABELS[value] ?? value)
+              : value,
+    })),
   };
 }
 
@@ -154,7 +219,7 @@ export function auditRoutes(deps: Deps) {
       actions,
       values: filters,
       errors: {},
-      entries: page.entries.map(entryRow),
+      entries: page.entries.map((e) => entryRow(e, page.names)),
       nextHref:
         page.nextBefore === null ? null : pageHref(filters, page.nextBefore),
       newestHref: filters.before ? pageHref(filters) : null,

@@ -19,6 +19,7 @@ import {
   organizationPublicId,
   reportFactsForAudit,
   reportViewEntries,
+  userNamesByPublicId,
 } from "./repository.js";
 import type {
   AuditAction,
@@ -424,8 +425,34 @@ export interface AuditQuery {
 
 export interface AuditPage {
   entries: AuditListItem[];
+  /** Names of the users and organizations the entries point to, by public ID. */
+  names: { users: Map<string, string>; organizations: Map<string, string> };
   /** The `before` cursor of the next (older) page, or null at the end. */
   nextBefore: number | null;
+}
+
+/**
+ * Detail values that are users' public IDs: the assignee before and after
+ * (report.assigned) and the contact added or removed (org.member_*).
+ */
+export function userIdsInDetails(entry: AuditEntry): string[] {
+  const keys =
+    entry.action === "report.assigned"
+      ? ["from", "to"]
+      : entry.action.startsWith("org.member_")
+        ? ["user"]
+        : [];
+  if (keys.length === 0) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(entry.details);
+  } catch {
+    return [];
+  }
+  if (!parsed || typeof parsed !== "object") return [];
+  return keys
+    .map((k) => (parsed as Record<string, unknown>)[k])
+    .filter((v): v is string => typeof v === "string");
 }
 
 export async function browseAudit(
@@ -453,8 +480,19 @@ export async function browseAudit(
     pageSize + 1,
   );
   const entries = rows.slice(0, pageSize);
+  const userIds = new Set<string>();
+  const orgIds = new Set<string>();
+  for (const e of entries) {
+    if (e.targetType === "user" && e.targetId) userIds.add(e.targetId);
+    if (e.targetType === "organization" && e.targetId) orgIds.add(e.targetId);
+    for (const id of userIdsInDetails(e)) userIds.add(id);
+  }
   return {
     entries,
+    names: {
+      users: await userNamesByPublicId(deps.db, [...userIds]),
+      organizations: await organizationNamesByPublicId(deps.db, [...orgIds]),
+    },
     nextBefore: rows.length > pageSize ? entries[entries.length - 1]!.id : null,
   };
 }

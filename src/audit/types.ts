@@ -50,6 +50,8 @@ export const AUDIT_ACTIONS = [
   "user.pgp_key_set",
   "user.pgp_key_removed",
   "report.submission_edited",
+  "auth.recovery_codes_regenerated",
+  "report.claimed",
   "inbound.released",
   "inbound.discarded",
 ] as const;
@@ -127,6 +129,8 @@ export interface AuditEntry {
 /** An entry on the admin page, with the actor's current email for reading. */
 export interface AuditListItem extends AuditEntry {
   actorEmail: string | null;
+  actorName: string | null;
+  actorPublicId: string | null;
 }
 
 export type AuditVerification =

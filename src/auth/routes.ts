@@ -90,6 +90,9 @@ export function accountRoutes(
 
   router.get("/login", (req, res) => {
     if (req.user) return res.redirect(303, homeFor(toActor(req.user)));
+    // From "Report a vulnerability" signed out: back to the form once in.
+    // A fixed word, not a path, so the link cannot send anyone elsewhere.
+    if (req.query.to === "report") req.session.returnTo = "/reports/new";
     res.render("auth/login", { title: "Sign in", values: {}, errors: {} });
   });
 

@@ -118,3 +118,17 @@ export async function countUnusedRecoveryCodes(
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/** The hashes of the recovery codes not used yet. */
+export async function unusedRecoveryCodeHashes(
+  db: DbOrTx,
+  userId: number,
+): Promise<Set<string>> {
+  const rows = await db
+    .selectFrom("recovery_codes")
+    .select("code_hash")
+    .where("user_id", "=", userId)
+    .where("used_at", "is", null)
+    .execute();
+  return new Set(rows.map((r) => r.code_hash));
+}

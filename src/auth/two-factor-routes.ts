@@ -12,7 +12,9 @@ import { signIn } from "./sign-in.js";
 import {
   confirmEnrollment,
   disableTwoFactor,
+  recoveryCodesFile,
   recoveryCodesLeft,
+  regenerateRecoveryCodes,
   startEnrollment,
   verifySecondFactor,
 } from "./two-factor.js";
@@ -28,6 +30,17 @@ const codeSchema = z.object({
     .min(1, "Enter the code.")
     .max(40, "That is not a code."),
 });
+const regenerateSchema = z.object({
+  regenPassword: z.string().max(1024).default(""),
+  regenCode: z.string().trim().max(40, "That is not a code.").default(""),
+});
+const downloadSchema = z.object({
+  codes: z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : [v]))
+    .pipe(z.array(z.string().max(40)).max(20)),
+});
+
 const disableSchema = codeSchema.extend({
   password: z
     .string({ error: "Enter your password." })
@@ -126,6 +139,7 @@ export function twoFactorRoutes(deps: Deps) {
         codesLeft: await recoveryCodesLeft(deps, user),
         required: isStaffRole(user.role),
         errors: {},
+        regenErrors: {},
       });
     }
     renderEnrollment(req, res, 200, {});
@@ -161,12 +175,77 @@ export function twoFactorRoutes(deps: Deps) {
         code: "That code is not right. Check the time on your phone and enter the current 6-digit code.",
       });
     }
-    // Shown once, on this response only: they are stored as hashes.
+    showCodes(res, codes, "Two-factor sign-in is on");
+  });
+
+  /** Shown once, on this response only: they are stored as hashes. */
+  function showCodes(res: Response, codes: string[], heading: string) {
+    res.set("Cache-Control", "no-store");
     res.render("auth/recovery-codes", {
       title: "Your recovery codes",
+      heading,
       codes,
     });
-  });
+  }
+
+  router.post(
+    "/account/2fa/recovery-codes",
+    requireSignIn,
+    async (req, res) => {
+      const user = req.user!;
+      if (!user.twoFactorEnabled) return res.redirect(303, "/account/2fa");
+      const render = async (regenErrors: Record<string, string>) =>
+        res.status(422).render("auth/two-factor-status", {
+          title: "Two-factor sign-in",
+          codesLeft: await recoveryCodesLeft(deps, user),
+          required: isStaffRole(user.role),
+          errors: {},
+          regenErrors,
+        });
+      const form = parseForm(regenerateSchema, req.body);
+      if (!form.ok) return render(form.errors);
+      const outcome = await regenerateRecoveryCodes(
+        deps,
+        user,
+        { password: form.value.regenPassword, code: form.value.regenCode },
+        auditContextOf(req),
+      );
+      if (!outcome.ok)
+        return render(
+          Object.fromEntries(
+            Object.entries(outcome.errors).map(([k, v]) => [
+              k === "code" ? "regenCode" : "regenPassword",
+              v,
+            ]),
+          ),
+        );
+      showCodes(res, outcome.codes, "New recovery codes");
+    },
+  );
+
+  // The page that showed the codes sends them back: they are kept nowhere
+  // in clear, and only this account's unused codes are written to the file.
+  router.post(
+    "/account/2fa/recovery-codes/download",
+    requireSignIn,
+    async (req, res) => {
+      const form = parseForm(downloadSchema, req.body);
+      const file = form.ok
+        ? await recoveryCodesFile(deps, req.user!, form.value.codes)
+        : null;
+      if (file === null) {
+        flash(
+          req,
+          "error",
+          "Those are not your current recovery codes. Make new ones below to download them.",
+        );
+        return res.redirect(303, "/account/2fa");
+      }
+      res.set("Cache-Control", "no-store");
+      res.attachment("disclosure-desk-recovery-codes.txt");
+      res.type("text/plain; charset=utf-8").send(file);
+    },
+  );
 
   router.post("/account/2fa/disable", requireSignIn, async (req, res) => {
     const user = req.user!;
@@ -179,6 +258,7 @@ export function twoFactorRoutes(deps: Deps) {
         codesLeft: null,
         required: false,
         errors,
+        regenErrors: {},
       });
     if (!form.ok) return render(form.errors);
     const problem = await disableTwoFactor(

@@ -7,6 +7,8 @@ import { crockford, sha256Hex } from "../ids.js";
 import type { User } from "../users/types.js";
 import { findPasswordHash } from "../users/repository.js";
 import { verifyPassword } from "./passwords.js";
+import { formatDateTime } from "../format.js";
+import { enqueueMail } from "../mail/outbox.js";
 import {
   claimTotpStep,
   clearTotp,
@@ -16,6 +18,7 @@ import {
   readTotpState,
   replaceRecoveryCodes,
   setPendingTotpSecret,
+  unusedRecoveryCodeHashes,
 } from "./two-factor-repository.js";
 
 /**
@@ -171,4 +174,93 @@ export async function disableTwoFactor(
     });
   });
   return null;
+}
+
+/**
+ * New recovery codes in place of the old ones (which stop working at once),
+ * proven by the current password or a code from the app: a session left
+ * open must not be enough to take the account's way back in. Audited and
+ * mailed to the owner, like a password change.
+ */
+export async function regenerateRecoveryCodes(
+  deps: Pick<Deps, "db" | "clock" | "config">,
+  user: User,
+  proof: { password: string; code: string },
+  request: AuditRequestContext | null,
+): Promise<
+  { ok: true; codes: string[] } | { ok: false; errors: Record<string, string> }
+> {
+  const state = await readTotpState(deps.db, user.id);
+  if (!state?.secret || !state.enabledAt)
+    return {
+      ok: false,
+      errors: { password: "Two-factor sign-in is off: there are no codes." },
+    };
+  const now = deps.clock.now();
+  if (proof.password) {
+    const hash = await findPasswordHash(deps.db, user.id);
+    if (!hash || !(await verifyPassword(proof.password, hash)))
+      return { ok: false, errors: { password: "That password is not right." } };
+  } else if (proof.code) {
+    const step = matchingStep(normalizeCode(proof.code), state.secret, now);
+    if (step === null || !(await claimTotpStep(deps.db, user.id, step)))
+      return {
+        ok: false,
+        errors: {
+          code: "That code is not right, or was used already. Enter the current 6-digit code from your app.",
+        },
+      };
+  } else {
+    return {
+      ok: false,
+      errors: {
+        password: "Enter your password, or a code from your app below.",
+      },
+    };
+  }
+  const codes = newRecoveryCodes();
+  await deps.db.transaction().execute(async (tx) => {
+    await replaceRecoveryCodes(tx, user.id, codes.map(hashRecoveryCode));
+    await recordAudit(tx, {
+      action: "auth.recovery_codes_regenerated",
+      actor: user,
+      target: { type: "user", id: user.publicId },
+      request,
+      at: now,
+    });
+    await enqueueMail(tx, deps, {
+      template: "recovery_codes_regenerated",
+      to: { address: user.email, userId: user.id },
+      data: {
+        displayName: user.displayName,
+        when: formatDateTime(now),
+        accountLink: `${deps.config.baseUrl}/account/2fa`,
+      },
+    });
+  });
+  return { ok: true, codes };
+}
+
+/**
+ * The codes just shown, as a text file: only codes that are this account's
+ * unused ones (the page sends them back), so the download cannot be made to
+ * carry anything else. Null when any is not.
+ */
+export async function recoveryCodesFile(
+  deps: Pick<Deps, "db">,
+  user: User,
+  codes: readonly string[],
+): Promise<string | null> {
+  if (codes.length === 0 || codes.length > RECOVERY_CODES) return null;
+  const unused = await unusedRecoveryCodeHashes(deps.db, user.id);
+  if (!codes.every((c) => unused.has(hashRecoveryCode(c)))) return null;
+  return [
+    `Disclosure Desk recovery codes for ${user.email}`,
+    "",
+    "Each code works once, in place of a code from your authenticator app.",
+    "Keep this file somewhere safe, away from your phone.",
+    "",
+    ...codes.map(normalizeCode).map((c) => `${c.slice(0, 5)}-${c.slice(5)}`),
+    "",
+  ].join("\n");
 }

@@ -13,6 +13,8 @@ import {
   type Envelope,
 } from "./parse.js";
 import { automaticMailReason } from "./automatic.js";
+import { isDeliveryReport, recordBounce } from "./bounces.js";
+import { handleIntakeMail } from "./intake.js";
 import { handleReply } from "./replies.js";
 import { isOurAddress } from "./reply-tokens.js";
 import type { InboundMail, InboundOutcome } from "./types.js";
@@ -67,14 +69,18 @@ export type HandlerOutcome = InboundOutcome & {
  * Handlers asked BEFORE the automatic-mail filter: delivery status
  * notifications (RFC 3464) come from an empty envelope sender and carry
  * Auto-Submitted, so they must be taken before the filter ignores them.
- * The intake branch pushes `isDeliveryReport`-based handling here.
  */
-export const beforeAutomaticFilter: InboundHandler[] = [];
+export const beforeAutomaticFilter: InboundHandler[] = [
+  async (deps, mail) =>
+    isDeliveryReport(deps.config, mail) ? recordBounce(deps, mail) : null,
+];
 /**
  * Handlers asked AFTER the automatic-mail filter and before replies: mail to
  * the intake address (reports by email).
  */
-export const afterAutomaticFilter: InboundHandler[] = [];
+export const afterAutomaticFilter: InboundHandler[] = [
+  (deps, mail) => handleIntakeMail(deps, mail),
+];
 
 export interface IngestResult {
   outcome: InboundOutcome;

@@ -17,9 +17,14 @@ const subjects = {
   email_change_confirm: () => "Confirm your new email address",
   email_change_notice: () => "Your Disclosure Desk email address is changing",
   password_changed: () => "Your Disclosure Desk password was changed",
+  recovery_codes_regenerated: () =>
+    "Your Disclosure Desk recovery codes were regenerated",
   // Only our own fixed words and the report ID: see notifications.ts.
   report_event: (data: Record<string, unknown>) =>
     `[${String(data.publicId)}] ${String(data.subjectText)}`,
+  // A report by email's receipt: the ID only, never the sender's subject.
+  report_received_by_email: (data: Record<string, unknown>) =>
+    `[${String(data.publicId)}] Received`,
 } satisfies Record<string, (data: Record<string, unknown>) => string>;
 
 export type MailTemplate = keyof typeof subjects;

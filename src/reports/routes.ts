@@ -156,8 +156,7 @@ export function reportRoutes(deps: Deps) {
   router.get("/reports/new", (req, res, next) => {
     if (req.user) return next();
     // A visitor is told why an account is needed (not sent to a bare sign-in
-    // form); signing in afterwards comes back to the form.
-    req.session.returnTo = "/reports/new";
+    // form), without a session: its sign-in link brings them back here.
     res.render("reports/sign-in-to-report", {
       title: "Report a vulnerability",
     });

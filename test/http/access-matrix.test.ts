@@ -33,7 +33,13 @@ import {
 import { listRoutes, type AppRoute } from "../support/routes.js";
 
 type ParamKind =
-  "report" | "attachment" | "org" | "user" | "inbound" | "inboundMessage";
+  | "report"
+  | "attachment"
+  | "org"
+  | "user"
+  | "view"
+  | "inbound"
+  | "inboundMessage";
 
 type Access =
   /** Anyone, signed in or not. Not attacked here (sign-in, registration, ...). */
@@ -81,6 +87,9 @@ const ACCESS: Record<string, Access> = {
   "GET /advisories/:id/cve.json": { kind: "public" },
   "GET /acknowledgments": { kind: "public" },
   "POST /password/forgot": { kind: "public" },
+  // A report by email's one-time claim link: the token is the key (intake.test.ts).
+  "GET /claim/:token": { kind: "public" },
+  "POST /claim/:token": { kind: "public" },
   // Without a half-finished sign-in in the session these send to /login.
   "GET /login/2fa": { kind: "public" },
   "POST /login/2fa": { kind: "public" },
@@ -100,6 +109,8 @@ const ACCESS: Record<string, Access> = {
   "GET /account/2fa": { kind: "signed-in" },
   "POST /account/2fa": { kind: "signed-in" },
   "POST /account/2fa/disable": { kind: "signed-in" },
+  "POST /account/2fa/recovery-codes": { kind: "signed-in" },
+  "POST /account/2fa/recovery-codes/download": { kind: "signed-in" },
 
   "GET /admin/users": { kind: "role", action: "user:manage" },
   "POST /admin/users": { kind: "role", action: "user:manage" },
@@ -178,6 +189,15 @@ const ACCESS: Record<string, Access> = {
   "GET /queue": { kind: "role", action: "queue:view" },
   "GET /search": { kind: "role", action: "report:search" },
   "GET /queue/export.csv": { kind: "role", action: "queue:view" },
+  // A staff member's own saved views; anybody else's view ID is a 404.
+  "POST /queue/views": { kind: "role", action: "saved_view:use" },
+  "POST /queue/views/:viewId/delete": {
+    kind: "object",
+    action: "saved_view:use",
+    params: { viewId: "view" },
+  },
+  // One action on many reports; each report is asked of the policy again (bulk.test.ts).
+  "POST /reports/bulk": { kind: "role", action: "queue:bulk" },
   "GET /org/reports": { kind: "role", action: "report:list_org" },
 
   // Filing and the report page (src/reports/routes.ts). Who may use each
@@ -264,6 +284,7 @@ const MISSING: Record<ParamKind, string> = {
   attachment: "0000000000000000",
   org: "0000000000000000",
   user: "0000000000000000",
+  view: "0000000000000000",
   inbound: "999999999",
   inboundMessage: "no-such-message@example.test",
 };
@@ -301,6 +322,8 @@ describe("access matrix", function () {
     bobs: { id: number; publicId: string };
     attachmentA: { publicId: string };
     attachmentB: { publicId: string };
+    /** The triager's saved queue view. */
+    triagersView: { publicId: string };
     /** Alice's reply by email, held. */
     inbound: { id: number; messageId: string };
   }
@@ -381,6 +404,17 @@ describe("access matrix", function () {
       alice.user.id,
     );
     const attachmentB = await insertAttachmentRow(ctx, bobs.id, bob.user.id);
+    const triagersView = { publicId: "a1b2c3d4e5f6g7h8" };
+    await ctx.db
+      .insertInto("saved_views")
+      .values({
+        public_id: triagersView.publicId,
+        user_id: triager.user.id,
+        name: "Mine",
+        query: "assignee=me",
+        created_at: Date.now(),
+      })
+      .execute();
     const inbound = await insertHeldMail(ctx, alice.email, forwarded.id);
     s = {
       alice,
@@ -396,6 +430,7 @@ describe("access matrix", function () {
       bobs,
       attachmentA,
       attachmentB,
+      triagersView,
       inbound,
     };
   });
@@ -505,6 +540,7 @@ describe("access matrix", function () {
       attachment,
       org: s.orgA.publicId,
       user: s.contactA.user.publicId,
+      view: s.triagersView.publicId,
       inbound: String(s.inbound.id),
       inboundMessage: s.inbound.messageId,
     });
@@ -516,6 +552,14 @@ describe("access matrix", function () {
         who,
         foreign: foreignOf(s.forwarded.publicId, s.attachmentA.publicId),
         label: "another user's object",
+      });
+    }
+    if (kinds.has("view")) {
+      // Another staff member, who holds the action, with the triager's view.
+      attacks.push({
+        who: "admin",
+        foreign: foreignOf(s.forwarded.publicId, s.attachmentA.publicId),
+        label: "another staff member's saved view",
       });
     }
     if (kinds.has("report") && !access.action) {
@@ -556,7 +600,7 @@ describe("access matrix", function () {
           const visitor = await attempt("anonymous", route, route.path);
           if (access.explainsToVisitor) {
             assert.equal(visitor.status, 200, `anonymous ${key}`);
-            assert.match(visitor.text, /href="\/login"/, `anonymous ${key}`);
+            assert.match(visitor.text, /href="\/login/, `anonymous ${key}`);
           } else expectSignIn(visitor, `anonymous ${key}`);
           for (const who of lacking(access.action)) {
             const res = await attempt(who, route, route.path);
@@ -650,6 +694,7 @@ describe("access matrix", function () {
           attachment: s.attachmentA.publicId,
           org: s.orgA.publicId,
           user: s.contactA.user.publicId,
+          view: s.triagersView.publicId,
           inbound: String(s.inbound.id),
           inboundMessage: s.inbound.messageId,
         };

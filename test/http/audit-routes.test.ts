@@ -11,9 +11,11 @@ import {
   anonymous,
   createTestContext,
   createUser,
+  shown,
   signedIn,
   type TestContext,
 } from "../support/harness.js";
+import { createOrg } from "../support/fixtures.js";
 
 async function entries(ctx: TestContext, action?: string) {
   let q = ctx.db.selectFrom("audit_log").selectAll().orderBy("id");
@@ -23,7 +25,7 @@ async function entries(ctx: TestContext, action?: string) {
 
 /** The entry ids in the table on an audit page, in page order. */
 function idsOnPage(html: string): number[] {
-  return [...html.matchAll(/<tr>\s*<td>(\d+)<\/td>/g)].map((m) => Number(m[1]));
+  return [...html.matchAll(/<tr id="entry-(\d+)">/g)].map((m) => Number(m[1]));
 }
 
 function nextHref(html: string): string | null {
@@ -78,10 +80,99 @@ describe("audit trail over HTTP", () => {
       assert.match(res.text, /2026-03-02 10:11:12 UTC/);
       assert.match(res.text, /datetime="2026-03-02T10:11:12.345Z"/);
       assert.match(res.text, /tri@example\.test/);
-      assert.match(res.text, /report DD-7K2Q-9M4D/);
+      assert.match(
+        res.text,
+        /<a href="\/reports\/DD-7K2Q-9M4D">Report DD-7K2Q-9M4D<\/a>/,
+      );
       assert.match(res.text, /203\.0\.113\.5/);
       assert.match(res.text, /&lt;script&gt;x&lt;\/script&gt;/);
       assert.doesNotMatch(res.text, /<script>x<\/script>/);
+    });
+
+    it("names the actor and the target and links them, with no internal number shown", async () => {
+      const org = await createOrg(ctx, "Harbour Hospital");
+      const triager = await createUser(ctx, "triager", {
+        displayName: "Tom Triager",
+      });
+      const contact = await createUser(ctx, "org_contact", {
+        displayName: "Olga Contact",
+      });
+      const admin = await createUser(ctx, "admin", { displayName: "Ada" });
+      await recordAudit(ctx.db, {
+        action: "org.member_added",
+        actor: admin.user,
+        target: { type: "organization", id: org.publicId },
+        details: { user: contact.user.publicId },
+        at: ctx.clock.now(),
+      });
+      await recordAudit(ctx.db, {
+        action: "user.role_changed",
+        actor: admin.user,
+        target: { type: "user", id: triager.user.publicId },
+        details: { from: "researcher", to: "triager" },
+        at: ctx.clock.now(),
+      });
+      await recordAudit(ctx.db, {
+        action: "report.state_changed",
+        actor: triager.user,
+        target: { type: "report", id: "DD-7K2Q-9M4D" },
+        details: {
+          transition: "notify_vendor",
+          from: "triaged",
+          to: "vendor_notified",
+        },
+        at: ctx.clock.now(),
+      });
+      const browser = await signedIn(ctx, admin);
+      const res = await browser.agent.get("/admin/audit");
+      assert.equal(res.status, 200);
+      const table = shown(
+        res.text.slice(
+          res.text.indexOf("<tbody>"),
+          res.text.indexOf("</tbody>"),
+        ),
+      );
+      // Actors and targets by name, each a link to where it lives.
+      assert.match(
+        table,
+        new RegExp(
+          `<a href="/admin/users#user-${admin.user.publicId}"[^>]*>Ada</a>`,
+        ),
+      );
+      assert.match(
+        table,
+        new RegExp(`<a href="/orgs/${org.publicId}">Harbour Hospital</a>`),
+      );
+      assert.match(
+        table,
+        new RegExp(
+          `<a href="/admin/users#user-${triager.user.publicId}">Tom Triager</a>`,
+        ),
+      );
+      assert.match(table, /user:<\/span> Olga Contact/);
+      assert.match(table, /to:<\/span> Triager/);
+      assert.match(table, /to:<\/span> Organization notified/);
+      assert.match(table, /transition:<\/span> Notify the organization/);
+      assert.doesNotMatch(table, /vendor_notified|notify_vendor/);
+      // The users' page has the rows the links point to.
+      const users = await browser.agent.get("/admin/users");
+      assert.match(
+        users.text,
+        new RegExp(`id="user-${triager.user.publicId}"`),
+      );
+      // No bare number in a cell (entry, user or organization ID), and no
+      // opaque public ID of a user or organization as text.
+      const cells = [...table.matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((m) =>
+        m[1]!.replace(/<[^>]+>/g, "").trim(),
+      );
+      for (const cell of cells) assert.doesNotMatch(cell, /^\d+$/, cell);
+      for (const id of [
+        org.publicId,
+        triager.user.publicId,
+        contact.user.publicId,
+        admin.user.publicId,
+      ])
+        assert.ok(!cells.some((c) => c.includes(id)), `${id} shown as text`);
     });
 
     it("filters by action, actor email, target and date range", async () => {

@@ -39,13 +39,13 @@ describe("a newcomer's way in", () => {
     assert.match(res.text, /who knows your name/);
     assert.match(res.text, /follow the case/);
     assert.match(res.text, /credit/);
-    assert.match(res.text, /href="\/login"/);
+    assert.match(res.text, /href="\/login\?to=report"/);
     assert.match(res.text, /href="\/register"/);
     // No form to fill while signed out.
     assert.doesNotMatch(res.text, /action="\/reports\/new"/);
 
     const researcher = await createUser(ctx, "researcher");
-    await visitor.refreshCsrf("/login");
+    await visitor.refreshCsrf("/login?to=report");
     const signed = await visitor.post("/login", {
       email: researcher.email,
       password: researcher.password,

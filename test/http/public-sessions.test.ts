@@ -58,6 +58,8 @@ describe("public pages store no session", () => {
       "/acknowledgments",
       "/stats",
       "/policy",
+      // "Report a vulnerability" signed out: why to sign in, no session yet.
+      "/reports/new",
     ];
     const before = await sessionRows();
     for (let round = 0; round < 3; round++) {
