@@ -476,7 +476,6 @@ export async function reportPage(
           : null,
       },
       at: formatDateTime(e.createdAt),
-      // A reply by mail (src/inbound/replies.ts): the timeline says so.
     })),
     infoRequest: answering
       ? {
