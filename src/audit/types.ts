@@ -51,6 +51,9 @@ export const AUDIT_ACTIONS = [
   "user.pgp_key_removed",
   "report.submission_edited",
   "auth.recovery_codes_regenerated",
+  "report.claimed",
+  "inbound.released",
+  "inbound.discarded",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -67,6 +70,7 @@ export type AuditTargetType =
   | "attachment"
   | "organization"
   | "outbox"
+  | "inbound"
   | "setting"
   | "export";
 

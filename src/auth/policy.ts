@@ -46,6 +46,7 @@ export const GLOBAL_ACTIONS = [
   "report:list_own",
   "report:list_org", // reports forwarded to one's organizations
   "queue:view", // the triage queue, every report
+  "queue:bulk", // one action on many reports at once (reports/bulk.ts); each report is asked again
   "report:search", // full-text search within the reports one may see
   "org:manage", // create organizations, invite contacts
   "user:manage", // list users, change roles, disable accounts
@@ -54,6 +55,8 @@ export const GLOBAL_ACTIONS = [
   "audit:view", // browse the audit log
   "stats:view_staff", // statistics with organizations (the public page has none)
   "settings:manage", // the disclosure-policy defaults (deadline days)
+  "saved_view:use", // save, use and delete one's own saved queue views
+  "report:claim", // attach a report filed by email to one's account, with the link from the mailbox
 ] as const;
 export type GlobalAction = (typeof GLOBAL_ACTIONS)[number];
 
@@ -93,9 +96,11 @@ export function isStaffRole(role: Role): boolean {
 const globalRules: Record<GlobalAction, readonly Role[]> = {
   "account:manage": ROLES,
   "report:create": ["researcher"],
+  "report:claim": ["researcher"],
   "report:list_own": ["researcher"],
   "report:list_org": ["org_contact"],
   "queue:view": STAFF,
+  "queue:bulk": STAFF,
   "report:search": ROLES,
   "org:manage": STAFF,
   "user:manage": ["admin"],
@@ -104,6 +109,7 @@ const globalRules: Record<GlobalAction, readonly Role[]> = {
   "audit:view": ["admin"],
   "stats:view_staff": STAFF,
   "settings:manage": ["admin"],
+  "saved_view:use": STAFF,
 };
 
 /** How an actor stands to a report; staff stand above every report. */
@@ -241,6 +247,14 @@ export function can(
  */
 export function advisoryIsPublic(report: { state: string }): boolean {
   return report.state === "disclosed";
+}
+
+/** A saved queue view is its owner's alone: anyone else is answered 404. */
+export function canUseSavedView(
+  actor: Actor | null | undefined,
+  view: { userId: number },
+): boolean {
+  return !!actor && can(actor, "saved_view:use") && view.userId === actor.id;
 }
 
 /** Which roles may be given which role: only admins make staff. */

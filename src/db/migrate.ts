@@ -33,7 +33,9 @@ import * as inboundMail from "../../db/migrations/2026-12-07-91-inbound-mail.js"
 import * as queueDue from "../../db/migrations/2026-12-07-31-queue-due.js";
 import * as reportReads from "../../db/migrations/2026-12-07-32-report-reads.js";
 import * as bounces from "../../db/migrations/2026-12-07-21-bounces.js";
+import * as intake from "../../db/migrations/2026-12-07-22-intake.js";
 import * as eventMailOrigin from "../../db/migrations/2026-12-07-96-event-mail-origin.js";
+import * as savedViews from "../../db/migrations/2026-12-07-33-saved-views.js";
 import type { Db } from "./index.js";
 
 /**
@@ -75,7 +77,9 @@ const migrations: Record<string, Migration> = {
   "2026-12-07-31-queue-due": queueDue,
   "2026-12-07-32-report-reads": reportReads,
   "2026-12-07-21-bounces": bounces,
+  "2026-12-07-22-intake": intake,
   "2026-12-07-96-event-mail-origin": eventMailOrigin,
+  "2026-12-07-33-saved-views": savedViews,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

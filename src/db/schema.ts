@@ -18,6 +18,20 @@ export interface UsersTable {
   totp_last_step: number | null;
   /** Set when mail to the address keeps bouncing (src/inbound/bounces.ts). */
   mail_bouncing_since: number | null;
+  /** 1: the intake account that holds unclaimed reports by email; never signs in, never listed. */
+  system_account: Generated<number>;
+}
+
+/** A report filed by email (src/inbound/intake.ts): its sender and tokens, hashed. */
+export interface EmailReportsTable {
+  report_id: number;
+  sender: string;
+  claim_token_hash: string;
+  claim_expires_at: number;
+  reply_token_hash: string;
+  claimed_at: number | null;
+  claimed_by: number | null;
+  created_at: number;
 }
 
 /** A user's OpenPGP public key: their mail is encrypted to it (src/mail/pgp.ts). */
@@ -214,6 +228,8 @@ export interface OutboxTable {
   /** The DSN Status, like 5.1.1 (5: hard, 4: soft). */
   bounce_status: string | null;
   bounce_reason: string | null;
+  /** Reply-To, when replies go somewhere of their own (a report by email's receipt). */
+  reply_to: string | null;
 }
 
 /** One message for many recipients, addressed by the mail worker; see src/mail/outbox.ts. */
@@ -312,6 +328,17 @@ export interface ReportReadsTable {
   read_at: number;
 }
 
+/** A staff member's saved queue view (reports/saved-views.ts). */
+export interface SavedViewsTable {
+  id: Generated<number>;
+  public_id: string;
+  user_id: number;
+  name: string;
+  /** The queue's query string: filters and order. */
+  query: string;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -325,6 +352,7 @@ export interface Database {
   report_events: ReportEventsTable;
   attachments: AttachmentsTable;
   outbox: OutboxTable;
+  email_reports: EmailReportsTable;
   outbox_fanouts: OutboxFanoutTable;
   user_pgp_keys: UserPgpKeysTable;
   report_revisions: ReportRevisionsTable;
@@ -336,4 +364,5 @@ export interface Database {
   inbound_messages: InboundMessagesTable;
   reply_tokens: ReplyTokensTable;
   report_reads: ReportReadsTable;
+  saved_views: SavedViewsTable;
 }

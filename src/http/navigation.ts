@@ -28,6 +28,7 @@ const MENU: readonly [string, string, (actor: Actor) => boolean][] = [
   ["/search", "Search", allowedTo("report:search")],
   ["/orgs", "Organizations", allowedTo("org:manage")],
   ["/admin/users", "Users", allowedTo("user:manage")],
+  ["/admin/inbound", "Inbound mail", allowedTo("inbound:manage")],
   ["/admin/outbox", "Outbox", allowedTo("outbox:manage")],
   ["/admin/audit", "Audit log", allowedTo("audit:view")],
   ["/admin/settings", "Settings", allowedTo("settings:manage")],

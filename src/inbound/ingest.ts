@@ -1,5 +1,7 @@
 import type { Deps } from "../deps.js";
+import { openInboundMail } from "./pgp.js";
 import {
+  findInboundById,
   findInboundByMessageId,
   insertReceived,
   recordDecision,
@@ -11,6 +13,8 @@ import {
   type Envelope,
 } from "./parse.js";
 import { automaticMailReason } from "./automatic.js";
+import { isDeliveryReport, recordBounce } from "./bounces.js";
+import { handleIntakeMail } from "./intake.js";
 import { handleReply } from "./replies.js";
 import { isOurAddress } from "./reply-tokens.js";
 import type { InboundMail, InboundOutcome } from "./types.js";
@@ -33,6 +37,13 @@ export interface IngestDeps extends Deps {
 export interface InboundContext {
   /** The inbound_messages row the mail is stored as. */
   inboundId: number;
+  /**
+   * Set when a triager releases a held message (the Inbound mail page).
+   * `trustSender`: they checked that it really comes from the token's user,
+   * so a From-address mismatch and a failed DMARC check no longer hold it;
+   * every other check (the token, the user's access) runs as on arrival.
+   */
+  release?: { trustSender: boolean };
 }
 
 /**
@@ -58,14 +69,18 @@ export type HandlerOutcome = InboundOutcome & {
  * Handlers asked BEFORE the automatic-mail filter: delivery status
  * notifications (RFC 3464) come from an empty envelope sender and carry
  * Auto-Submitted, so they must be taken before the filter ignores them.
- * The intake branch pushes `isDeliveryReport`-based handling here.
  */
-export const beforeAutomaticFilter: InboundHandler[] = [];
+export const beforeAutomaticFilter: InboundHandler[] = [
+  async (deps, mail) =>
+    isDeliveryReport(deps.config, mail) ? recordBounce(deps, mail) : null,
+];
 /**
  * Handlers asked AFTER the automatic-mail filter and before replies: mail to
  * the intake address (reports by email).
  */
-export const afterAutomaticFilter: InboundHandler[] = [];
+export const afterAutomaticFilter: InboundHandler[] = [
+  (deps, mail) => handleIntakeMail(deps, mail),
+];
 
 export interface IngestResult {
   outcome: InboundOutcome;
@@ -86,8 +101,10 @@ export async function ingestMail(
 ): Promise<IngestResult> {
   const parsed = await parseMail(raw, envelope);
   if (!parsed.ok) return storeMalformed(deps, raw, envelope, parsed.malformed);
-  const mail = parsed.mail;
-  mail.dmarc = await checkDmarc(raw, envelope, deps.dnsResolver);
+  parsed.mail.dmarc = await checkDmarc(raw, envelope, deps.dnsResolver);
+  // OpenPGP mail to the desk is read decrypted; what cannot be is held.
+  const opened = await openInboundMail(deps, parsed.mail, envelope);
+  const mail = opened.mail;
   const inboundId = await insertReceived(deps.db, {
     messageId: mail.messageId,
     receivedAt: deps.clock.now(),
@@ -103,7 +120,9 @@ export async function ingestMail(
   if (inboundId === undefined) return duplicateOf(deps, mail.messageId);
   let outcome: HandlerOutcome;
   try {
-    outcome = await decide(deps, mail, { inboundId });
+    outcome = opened.held
+      ? { kind: "held", reason: opened.held }
+      : await decide(deps, mail, { inboundId });
   } catch (error) {
     deps.logger.error({ err: error, inboundId }, "inbound mail not posted");
     outcome = {
@@ -208,4 +227,26 @@ async function storeMalformed(
     inboundId: inboundId ?? null,
     malformed,
   };
+}
+
+/**
+ * Posts a stored message again, as a triager's release does: parsed and
+ * decrypted from the message as received, with the DMARC result found on
+ * arrival, through the same handlers. The caller records the outcome.
+ */
+export async function repostInbound(
+  deps: IngestDeps,
+  inboundId: number,
+  release: { trustSender: boolean },
+): Promise<HandlerOutcome> {
+  const stored = await findInboundById(deps.db, inboundId);
+  if (!stored) throw new Error(`no inbound message ${inboundId}`);
+  const envelope = { from: stored.envelopeFrom, recipients: stored.recipients };
+  const parsed = await parseMail(stored.raw, envelope);
+  if (!parsed.ok)
+    return { kind: "held", reason: `malformed: ${parsed.malformed}` };
+  parsed.mail.dmarc = (stored.dmarc ?? "none") as InboundMail["dmarc"];
+  const opened = await openInboundMail(deps, parsed.mail, envelope);
+  if (opened.held) return { kind: "held", reason: opened.held };
+  return decide(deps, opened.mail, { inboundId, release });
 }

@@ -16,6 +16,8 @@ import type { Deps } from "../deps.js";
 import { deskKey } from "../mail/desk-key.js";
 import { findPgpKey } from "../users/pgp-key-repository.js";
 import { findUserByEmail } from "../users/repository.js";
+import { parseMail, type Envelope } from "./parse.js";
+import type { InboundMail } from "./types.js";
 
 export type OpenedMail =
   | {
@@ -217,4 +219,50 @@ export async function openPgpMail(
     };
   }
   return { raw, encrypted: false, signedBy: null, note: null };
+}
+
+/**
+ * The mail as the handlers read it: when it was encrypted to the desk, its
+ * decrypted content under the outer headers, marked encrypted and signed
+ * (the raw message, the Message-ID and the DMARC result stay those of the
+ * message as received). `held` says why it cannot be read: ingestion holds
+ * it with that reason, never drops it.
+ */
+export async function openInboundMail(
+  deps: Pick<Deps, "db" | "config" | "clock">,
+  mail: InboundMail,
+  envelope: Envelope,
+): Promise<{ mail: InboundMail; held: string | null; note: string | null }> {
+  let opened: OpenedMail;
+  try {
+    opened = await openPgpMail(deps, mail.raw);
+  } catch (e) {
+    opened = { held: `could not decrypt: ${reason(e)}` };
+  }
+  if ("held" in opened)
+    return {
+      mail: { ...mail, encrypted: true },
+      held: opened.held,
+      note: null,
+    };
+  if (!opened.encrypted) return { mail, held: null, note: null };
+  const inner = await parseMail(opened.raw, envelope);
+  if (!inner.ok)
+    return {
+      mail: { ...mail, encrypted: true },
+      held: `could not decrypt: the decrypted message is not readable (${inner.malformed})`,
+      note: null,
+    };
+  return {
+    mail: {
+      ...inner.mail,
+      messageId: mail.messageId,
+      raw: mail.raw,
+      dmarc: mail.dmarc,
+      encrypted: true,
+      signedBy: opened.signedBy,
+    },
+    held: null,
+    note: opened.note,
+  };
 }

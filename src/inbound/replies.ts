@@ -5,7 +5,7 @@ import { can } from "../auth/policy.js";
 import { MAX_FILES } from "../http/uploads.js";
 import { commentSchema } from "../reports/forms.js";
 import { findReportById } from "../reports/repository.js";
-import { commentWithRecord } from "../reports/service.js";
+import { addCommentByMail } from "../reports/service.js";
 import { accessFacts } from "../reports/types.js";
 import { attachFiles } from "../reports/uploads.js";
 import { findUserById } from "../users/repository.js";
@@ -19,7 +19,7 @@ import type { InboundMail } from "./types.js";
 /**
  * A reply to a notification becomes a comment on that report, by the user
  * the token was issued to, through the same use case as the web form
- * (commentWithRecord: the policy, and a researcher's reply to a request for
+ * (addCommentByMail: the policy, and a researcher's reply to a request for
  * information is their answer). Anything doubtful is held for a triager,
  * with the reason; nothing is posted on a From header's word alone.
  *
@@ -54,11 +54,13 @@ export async function handleReply(
   ]);
   if (!user || !report)
     return held("the reply address's user or report is gone");
-  if (mail.from !== user.email.toLowerCase())
+  // A triager who checked the sender may overrule these two (a release).
+  const trusted = context.release?.trustSender === true;
+  if (mail.from !== user.email.toLowerCase() && !trusted)
     return held(
       `the From address (${mail.from}) is not the address of the user this reply address was sent to`,
     );
-  if (mail.dmarc === "fail")
+  if (mail.dmarc === "fail" && !trusted)
     return held(`the sender's domain failed its DMARC check`);
   if (user.disabledAt) return held("the user's account is disabled");
   const actor = toActor(user);
@@ -75,17 +77,21 @@ export async function handleReply(
     return held(
       `not a valid comment: ${form.error.issues[0]?.message ?? "refused"}`,
     );
-  const request = { ip: null, userAgent: "email" };
   const notes: string[] = [];
   if (mail.attachments.length > 0)
     notes.push(await attachmentsOf(deps, actor, report, mail));
   let eventId: number | null = null;
-  const outcome = await commentWithRecord(
+  const outcome = await addCommentByMail(
     deps,
     actor,
     report,
     form.data,
-    request,
+    // The timeline says it came by mail, encrypted and signed or not.
+    {
+      messageId: mail.messageId,
+      encrypted: mail.encrypted,
+      signedBy: mail.signedBy,
+    },
     async (tx, id) => {
       eventId = id;
       // In the comment's transaction: the comment and the message's record

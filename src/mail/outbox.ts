@@ -32,6 +32,8 @@ export interface MailRequest {
   messageId?: string;
   /** The timeline entry it announces (encrypted mail carries its text). */
   eventId?: number | null;
+  /** Where replies go, when not to MAIL_FROM (a report by email's receipt). */
+  replyTo?: string | null;
 }
 
 export function messageIdFor(config: Config, local: string): string {
@@ -140,6 +142,7 @@ export async function enqueueMails(
       html: rendered.html,
       threadId: mail.threadId ?? null,
       eventId: mail.eventId ?? null,
+      replyTo: mail.replyTo ?? null,
       at,
     };
   });

@@ -28,6 +28,7 @@ export interface OutboxMessage {
   bouncedAt: Date | null;
   bounceStatus: string | null;
   bounceReason: string | null;
+  replyTo: string | null;
 }
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
@@ -56,6 +57,7 @@ function toMessage(row: Selectable<OutboxTable>): OutboxMessage {
     bouncedAt: date(row.bounced_at),
     bounceStatus: row.bounce_status,
     bounceReason: row.bounce_reason,
+    replyTo: row.reply_to,
   };
 }
 
@@ -70,6 +72,7 @@ export interface NewOutboxMessage {
   html: string;
   threadId: string | null;
   eventId: number | null;
+  replyTo?: string | null;
   at: Date;
 }
 
@@ -171,6 +174,7 @@ export async function insertOutboxMessages(
           html_body: m.html,
           thread_id: m.threadId,
           event_id: m.eventId,
+          reply_to: m.replyTo ?? null,
           next_attempt_at: m.at.getTime(),
           created_at: m.at.getTime(),
         })),

@@ -22,6 +22,9 @@ const subjects = {
   // Only our own fixed words and the report ID: see notifications.ts.
   report_event: (data: Record<string, unknown>) =>
     `[${String(data.publicId)}] ${String(data.subjectText)}`,
+  // A report by email's receipt: the ID only, never the sender's subject.
+  report_received_by_email: (data: Record<string, unknown>) =>
+    `[${String(data.publicId)}] Received`,
 } satisfies Record<string, (data: Record<string, unknown>) => string>;
 
 export type MailTemplate = keyof typeof subjects;

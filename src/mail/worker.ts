@@ -103,6 +103,7 @@ export function createMailWorker(deps: MailWorkerDeps) {
             messageId: message.messageId,
             // Its own envelope sender: a bounce names this message.
             envelopeFrom: verpAddress(config, message.id),
+            ...(message.replyTo && { replyTo: message.replyTo }),
             ...(encrypted && { encrypted }),
             ...(threaded && {
               inReplyTo: message.threadId!,

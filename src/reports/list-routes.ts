@@ -1,6 +1,13 @@
 import { Router } from "express";
 import type { Deps } from "../deps.js";
-import { actorOf, requireAllowed } from "../http/middleware.js";
+import { actorOf, flash, requireAllowed } from "../http/middleware.js";
+import { parseForm } from "../http/validation.js";
+import {
+  removeView,
+  saveView,
+  savedViewSchema,
+  viewQueryOf,
+} from "./saved-views.js";
 import { auditContextOf } from "../audit/routes.js";
 import { exportQueueCsv } from "./csv.js";
 import {
@@ -27,6 +34,48 @@ export function reportListRoutes(deps: Deps) {
     const queue = await triageQueue(deps, actorOf(req), req.query);
     res.render("reports/queue", { title: "Queue", ...queue });
   });
+
+  // "Save this view": the queue's filters, as hidden fields, under a name.
+  router.post(
+    "/queue/views",
+    requireAllowed("saved_view:use"),
+    async (req, res) => {
+      const actor = actorOf(req);
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const query = viewQueryOf(body);
+      const form = parseForm(savedViewSchema, body);
+      const outcome = form.ok
+        ? await saveView(deps, actor, form.value, query)
+        : form;
+      if (!outcome.ok) {
+        const queue = await triageQueue(
+          deps,
+          actor,
+          Object.fromEntries(new URLSearchParams(query)),
+          { values: { name: body.name }, errors: outcome.errors },
+        );
+        return res
+          .status(422)
+          .render("reports/queue", { title: "Queue", ...queue });
+      }
+      flash(req, "success", `The view “${outcome.value.name}” was saved.`);
+      res.redirect(303, `/queue?view=${outcome.value.publicId}`);
+    },
+  );
+
+  router.post(
+    "/queue/views/:viewId/delete",
+    requireAllowed("saved_view:use"),
+    async (req, res) => {
+      const view = await removeView(
+        deps,
+        actorOf(req),
+        String(req.params.viewId),
+      );
+      flash(req, "success", `The view “${view.name}” was deleted.`);
+      res.redirect(303, "/queue");
+    },
+  );
 
   router.get(
     "/org/reports",

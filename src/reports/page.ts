@@ -1,3 +1,4 @@
+import { findEmailReport } from "../inbound/intake-repository.js";
 import { bouncingContactsOf } from "../inbound/bounce-repository.js";
 import {
   can,
@@ -294,8 +295,21 @@ export async function reportPage(
         )
       : [];
 
+  // Reports by email (src/inbound/intake.ts): who sent it is for staff;
+  // its researcher knows it came by mail.
+  const byEmail = await findEmailReport(deps.db, report.id);
+  const filedByEmail = !byEmail
+    ? null
+    : staff
+      ? `Filed by email from ${byEmail.sender}` +
+        (byEmail.claimedAt
+          ? `; claimed ${formatDateTime(byEmail.claimedAt)}`
+          : "; not claimed by an account yet")
+      : "Filed by email";
+
   return {
     mailTrouble,
+    filedByEmail,
     report: {
       publicId: report.publicId,
       title: report.title,

@@ -31,8 +31,28 @@ import {
   OPEN_STATES,
   STATE_INFO,
   STATES,
+  statesWaitingOn,
+  WAITING_ON,
   type State,
+  type WaitingParty,
 } from "./workflow.js";
+import type { FieldErrors } from "../http/validation.js";
+import { BUILT_IN_VIEWS, myViews, ownView } from "./saved-views.js";
+
+export interface QueueViewLink {
+  name: string;
+  href: string;
+  /** The list shows this view now. */
+  active: boolean;
+  /** A saved view's ID (for its delete form); null for the built-in ones. */
+  publicId: string | null;
+}
+
+/** The "Save this view" form as submitted, when it was refused. */
+export interface SaveViewForm {
+  values: { name?: unknown };
+  errors: FieldErrors;
+}
 
 /* The triage queue: every report, filtered by what the triager asks for. */
 
@@ -44,14 +64,22 @@ export interface QueueView extends ListPageView {
     severity: string;
     cwe: string;
     assignee: string;
+    waiting: string;
     overdue: boolean;
     sort: SortKey;
   };
+  /** The built-in views, then the viewer's own. */
+  builtInViews: QueueViewLink[];
+  savedViews: QueueViewLink[];
+  /** The filters as hidden fields of the "Save this view" form. */
+  viewFields: { name: string; value: string }[];
+  saveForm: SaveViewForm;
   options: {
     states: readonly SelectOption[];
     orgs: readonly SelectOption[];
     severities: readonly SelectOption[];
     assignees: readonly SelectOption[];
+    waiting: readonly SelectOption[];
     sorts: readonly SelectOption[];
   };
   filtered: boolean;
@@ -82,6 +110,7 @@ export async function parseQueueQuery(
     severity: "",
     cwe: "",
     assignee: "",
+    waiting: "",
     overdue: false,
     sort: QUEUE_DEFAULT_SORT,
   };
@@ -142,6 +171,15 @@ export async function parseQueueQuery(
     } else notices.push("Unknown assignee was ignored.");
   }
 
+  // Whose step is next (workflow.ts WAITING_ON), within the state asked for.
+  const waiting = one(query.waiting);
+  if (waiting) {
+    if (Object.values(WAITING_ON).includes(waiting as WaitingParty)) {
+      values.waiting = waiting;
+      filters.states = statesWaitingOn(waiting as WaitingParty);
+    } else notices.push("Unknown “waiting for” value was ignored.");
+  }
+
   const overdue = one(query.overdue);
   if (overdue === "1" || overdue === "on" || overdue === "true") {
     filters.overdueAt = deps.clock.now();
@@ -160,6 +198,7 @@ export async function parseQueueQuery(
     severity: values.severity,
     cwe: values.cwe,
     assignee: values.assignee,
+    waiting: values.waiting,
     overdue: values.overdue ? "1" : "",
     sort: values.sort === QUEUE_DEFAULT_SORT ? "" : values.sort,
   };
@@ -170,14 +209,25 @@ export async function parseQueueQuery(
 export async function triageQueue(
   deps: Deps,
   actor: Actor | null,
-  query: RawQuery,
+  rawQuery: RawQuery,
+  saveForm: SaveViewForm = { values: {}, errors: {} },
 ): Promise<QueueView> {
   if (!actor || !can(actor, "queue:view")) throw new NotFoundError();
-  const { filters, values, keep, notices } = await parseQueueQuery(
-    deps,
-    actor,
-    query,
-  );
+  // A saved view is its filters; anybody else's view ID is a 404.
+  const viewId = one(rawQuery.view);
+  const view = viewId ? await ownView(deps, actor, viewId) : null;
+  const query: RawQuery = view
+    ? {
+        ...Object.fromEntries(new URLSearchParams(view.query)),
+        cursor: rawQuery.cursor,
+      }
+    : rawQuery;
+  const parsed = await parseQueueQuery(deps, actor, query);
+  const { filters, values, notices } = parsed;
+  const keep = { ...parsed.keep, view: view?.publicId ?? "" };
+  const filterQuery = new URLSearchParams(
+    Object.entries(parsed.keep).filter(([, v]) => v !== ""),
+  ).toString();
   const page = await listPage(deps, actor, {
     path: "/queue",
     scope: { kind: "all" },
@@ -188,9 +238,10 @@ export async function triageQueue(
     notices,
   });
 
-  const [orgs, staff, signals] = await Promise.all([
+  const [orgs, staff, saved, signals] = await Promise.all([
     listOrganizations(deps.db),
     listActiveStaff(deps.db, deps.db),
+    myViews(deps, actor),
     findQueueSignals(
       deps.db,
       page.items.map((i) => i.publicId),
@@ -206,10 +257,28 @@ export async function triageQueue(
         : item;
     }),
     values,
-    filtered: Object.entries(filters).some(
-      ([k, v]) => k !== "states" && v !== undefined,
-    ),
-    exportHref: withQuery("/queue/export.csv", keep),
+    filtered:
+      values.waiting !== "" ||
+      Object.entries(filters).some(
+        ([k, v]) => k !== "states" && v !== undefined,
+      ),
+    exportHref: withQuery("/queue/export.csv", parsed.keep),
+    builtInViews: BUILT_IN_VIEWS.map((v) => ({
+      name: v.name,
+      href: `/queue?${v.query}`,
+      active: !view && v.query === filterQuery,
+      publicId: null,
+    })),
+    savedViews: saved.map((v) => ({
+      name: v.name,
+      href: `/queue?view=${v.publicId}`,
+      active: v.publicId === view?.publicId,
+      publicId: v.publicId,
+    })),
+    viewFields: Object.entries(parsed.keep)
+      .filter(([, v]) => v !== "")
+      .map(([name, value]) => ({ name, value })),
+    saveForm,
     options: {
       states: [
         { value: "open", label: "Open (not closed or disclosed)" },
@@ -231,6 +300,12 @@ export async function triageQueue(
         ...staff
           .filter((u) => u.id !== actor.id)
           .map((u) => ({ value: u.publicId, label: u.displayName })),
+      ],
+      waiting: [
+        { value: "", label: "Anyone" },
+        { value: "cert", label: "The CERT" },
+        { value: "researcher", label: "The researcher" },
+        { value: "organization", label: "The organization" },
       ],
       sorts: Object.entries(SORTS).map(([value, s]) => ({
         value,

@@ -20,7 +20,7 @@ import {
   listOrganizations,
 } from "../orgs/repository.js";
 import { createOrganizationIn } from "../orgs/service.js";
-import { scoreCvss } from "./cvss.js";
+import { SEVERITY_LABELS, scoreCvss, type Severity } from "./cvss.js";
 import {
   NEW_ORGANIZATION,
   NOT_SHAREABLE,
@@ -71,12 +71,19 @@ export async function reportFormOptions(deps: Deps) {
   };
 }
 
+/** What a channel other than the web form writes with the report, in its transaction. */
+export interface FilingExtra {
+  /** Reports by email: the sender's record, claim link and receipt (src/inbound/intake.ts). */
+  alsoWrite?: (tx: DbOrTx, report: Report) => Promise<void>;
+}
+
 /** Files a report: the report, its first timeline event, its files and its mail in one transaction. */
 export async function fileReport(
   deps: Deps,
   actor: Actor,
   form: ReportForm,
   request: AuditRequestContext | null = null,
+  extra: FilingExtra = {},
 ): Promise<Outcome<Report>> {
   if (!can(actor, "report:create")) throw new NotFoundError();
   let organizationId: number | null = null;
@@ -102,7 +109,8 @@ export async function fileReport(
       publicId: newReportId(),
       reporterId: actor.id,
       organizationId,
-      suggestedOrgName: organizationId === null ? form.newOrganization : null,
+      suggestedOrgName:
+        organizationId === null ? form.newOrganization || null : null,
       title: form.title,
       asset: form.asset,
       cwe: form.cwe,
@@ -135,6 +143,7 @@ export async function fileReport(
       toState: "submitted",
       details: { attachments: attachments.map((a) => a.publicId) },
     });
+    await extra.alsoWrite?.(tx, report);
     return report;
   });
   return { ok: true, value: report };
@@ -396,7 +405,9 @@ export async function addCommentByMail(
   viaMail: MailOrigin,
   recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
 ): Promise<Outcome<CommentOutcome>> {
-  return comment(deps, actor, report, input, null, viaMail, recorded);
+  // Audited as coming from no address of ours to know, by email.
+  const request = { ip: null, userAgent: "email" };
+  return comment(deps, actor, report, input, request, viaMail, recorded);
 }
 
 async function comment(
@@ -639,7 +650,9 @@ async function saveTriage(
     cwe,
     cvssVector: cvss?.vector ?? null,
     cvssScore: cvss?.score ?? null,
-    severity: cvss?.severity ?? null,
+    // A severity set without a vector (setSeverityIn) stays until a vector rates it.
+    severity:
+      cvss?.severity ?? (report.cvssVector === null ? report.severity : null),
     organizationId: org?.id ?? null,
   };
   await updateTriageFields(tx, report.id, fields, now);
@@ -653,4 +666,65 @@ async function saveTriage(
     details: audited,
   });
   return { ...report, ...fields };
+}
+
+/**
+ * Why this report's severity cannot be set to `severity` by itself, or
+ * null: a report scored by a CVSS vector takes its severity from the
+ * vector, changed on the report page.
+ */
+export function severityRefusal(
+  report: Pick<Report, "cvssVector" | "severity">,
+  severity: Severity,
+): string | null {
+  if (report.cvssVector === null) return null;
+  const scored = scoreCvss(report.cvssVector)?.severity ?? report.severity;
+  if (scored === severity) return null;
+  return `Its CVSS vector rates it ${scored ? SEVERITY_LABELS[scored] : "unrated"}: change the vector on the report page instead.`;
+}
+
+/**
+ * Sets the severity of a report not scored by a vector, inside the
+ * caller's transaction: the field, then its timeline entry and audit entry
+ * as any triage change (bulk.ts). False when nothing changes.
+ */
+export async function setSeverityIn(
+  tx: DbOrTx,
+  deps: Deps,
+  step: {
+    actor: Actor;
+    report: Report;
+    severity: Severity;
+    at: Date;
+    request: AuditRequestContext | null;
+  },
+): Promise<boolean> {
+  const { actor, report, severity, at } = step;
+  requireOn(actor, "report:edit_triage", report);
+  const refused = severityRefusal(report, severity);
+  if (refused) throw new Refused({ severity: refused });
+  if (report.severity === severity) return false;
+  await updateTriageFields(
+    tx,
+    report.id,
+    {
+      cwe: report.cwe,
+      cvssVector: report.cvssVector,
+      cvssScore: report.cvssScore,
+      severity,
+      organizationId: report.organizationId,
+    },
+    at,
+  );
+  const label = (s: Severity | null) => (s ? SEVERITY_LABELS[s] : "Not rated");
+  await recordChange(tx, deps, {
+    change: "triage_changed",
+    report,
+    actor,
+    at,
+    request: step.request,
+    body: `Severity: ${label(report.severity)} → ${label(severity)}`,
+    details: { severity: `${report.severity ?? "not rated"} → ${severity}` },
+  });
+  return true;
 }

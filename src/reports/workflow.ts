@@ -528,6 +528,28 @@ export function waitingForResearcher(report: {
   );
 }
 
+/** Whose step is next in each state (the queue's "waiting for" views); null: nobody's. */
+export const WAITING_ON: Record<
+  State,
+  "cert" | "researcher" | "organization" | null
+> = {
+  submitted: "cert",
+  acknowledged: "cert",
+  needs_info: "researcher",
+  triaged: "cert",
+  vendor_notified: "organization",
+  fix_in_progress: "organization",
+  fixed: "researcher",
+  fix_verified: "cert",
+  closed: null,
+  disclosed: null,
+};
+export type WaitingParty = NonNullable<(typeof WAITING_ON)[State]>;
+
+export function statesWaitingOn(party: WaitingParty): State[] {
+  return STATES.filter((s) => WAITING_ON[s] === party);
+}
+
 /** Plain words for every state: what it means and what happens next, per viewer. */
 export const STATE_INFO: Record<
   State,

@@ -131,6 +131,7 @@ export async function setUserRole(db: DbOrTx, userId: number, role: Role) {
     .updateTable("users")
     .set({ role })
     .where("id", "=", userId)
+    .where("system_account", "=", 0)
     .execute();
 }
 
@@ -143,6 +144,8 @@ export async function setUserDisabled(
     .updateTable("users")
     .set({ disabled_at: at ? at.getTime() : null })
     .where("id", "=", userId)
+    // The intake account stays disabled: it never signs in.
+    .where("system_account", "=", 0)
     .execute();
 }
 
@@ -185,6 +188,8 @@ export async function listUsers(db: DbOrTx, limit = 500): Promise<User[]> {
   const rows = await db
     .selectFrom("users")
     .selectAll()
+    // The intake account (reports by email) is nobody's to manage.
+    .where("system_account", "=", 0)
     .orderBy("id")
     .limit(limit)
     .execute();

@@ -96,4 +96,75 @@ describe("in a real browser: the triager's queue", function () {
     assert.deepEqual(await seriousViolations(page), []);
     assert.deepEqual(await sidewaysOverflow(page), []);
   });
+
+  it("works from the keyboard: j/k move, ? lists the shortcuts, / searches, a assigns to me, o opens", async () => {
+    await page.goto(`${app.baseUrl}/queue`);
+    const current = () =>
+      page.evaluate(`(() => {
+        const rows = [...document.querySelectorAll("table.queue-table tr.queue-row")];
+        return rows.findIndex((r) => r.classList.contains("current"));
+      })()`) as Promise<number>;
+    const currentId = () =>
+      page.evaluate(
+        `document.querySelector("tr.queue-row.current input[name=ids]").value`,
+      ) as Promise<string>;
+
+    assert.equal(await current(), -1);
+    await page.keyboard.press("j");
+    assert.equal(await current(), 0);
+    await page.keyboard.press("j");
+    await page.keyboard.press("j");
+    assert.equal(await current(), 2);
+    await page.keyboard.press("k");
+    assert.equal(await current(), 1);
+    // The marker is visible, and the row's link has the focus.
+    const marked = await page.evaluate(`(() => {
+      const row = document.querySelector("tr.queue-row.current");
+      return getComputedStyle(row).outlineStyle + " " +
+        (document.activeElement === row.querySelector("a"));
+    })()`);
+    assert.equal(marked, "solid true");
+
+    // ? opens the list of shortcuts; so does the visible button.
+    await page.keyboard.press("?");
+    const dialog = page.getByRole("dialog", { name: "Keyboard shortcuts" });
+    await dialog.waitFor();
+    await dialog.getByText("Assign the report to me").waitFor();
+    assert.deepEqual(await seriousViolations(page), []);
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
+    await page.getByRole("button", { name: "Keyboard shortcuts" }).click();
+    await dialog.waitFor();
+    await dialog.getByRole("button", { name: "Close" }).click();
+    await dialog.waitFor({ state: "hidden" });
+
+    // / goes to the search box; keys typed there are text, not shortcuts.
+    await page.keyboard.press("/");
+    assert.equal(
+      await page.evaluate(`document.activeElement.id`),
+      "queue-search",
+    );
+    await page.keyboard.type("jko");
+    assert.equal(await page.inputValue("#queue-search"), "jko");
+    assert.equal(await current(), 1);
+    assert.ok(page.url().endsWith("/queue"));
+
+    // a assigns the current report to me, with the CSRF token, and the queue says so.
+    await page.locator("tr.queue-row.current a").first().focus();
+    const id = await currentId();
+    await Promise.all([page.waitForEvent("load"), page.keyboard.press("a")]);
+    await page.getByText("The report is assigned to you.").waitFor();
+    const assignee = await page
+      .locator("tr.queue-row", { has: page.locator(`input[value="${id}"]`) })
+      .locator("td")
+      .nth(6)
+      .textContent();
+    assert.equal(assignee?.trim(), "Tess");
+
+    // o opens the current report.
+    await page.keyboard.press("j");
+    const opened = await currentId();
+    await page.keyboard.press("o");
+    await page.waitForURL(new RegExp(`/reports/${opened}$`));
+  });
 });

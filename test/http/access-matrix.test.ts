@@ -20,6 +20,7 @@ import {
   insertAttachmentRow,
   insertReport,
 } from "../support/fixtures.js";
+import { insertHeldMail } from "../support/inbound-rows.js";
 import {
   anonymous,
   createTestContext,
@@ -31,7 +32,14 @@ import {
 } from "../support/harness.js";
 import { listRoutes, type AppRoute } from "../support/routes.js";
 
-type ParamKind = "report" | "attachment" | "org" | "user";
+type ParamKind =
+  | "report"
+  | "attachment"
+  | "org"
+  | "user"
+  | "view"
+  | "inbound"
+  | "inboundMessage";
 
 type Access =
   /** Anyone, signed in or not. Not attacked here (sign-in, registration, ...). */
@@ -79,6 +87,9 @@ const ACCESS: Record<string, Access> = {
   "GET /advisories/:id/cve.json": { kind: "public" },
   "GET /acknowledgments": { kind: "public" },
   "POST /password/forgot": { kind: "public" },
+  // A report by email's one-time claim link: the token is the key (intake.test.ts).
+  "GET /claim/:token": { kind: "public" },
+  "POST /claim/:token": { kind: "public" },
   // Without a half-finished sign-in in the session these send to /login.
   "GET /login/2fa": { kind: "public" },
   "POST /login/2fa": { kind: "public" },
@@ -121,6 +132,33 @@ const ACCESS: Record<string, Access> = {
   "GET /admin/audit": { kind: "role", action: "audit:view" },
   "GET /stats/staff": { kind: "role", action: "stats:view_staff" },
   "GET /admin/outbox": { kind: "role", action: "outbox:manage" },
+  // Mail received (src/inbound/admin-routes.ts): staff only.
+  "GET /admin/inbound": { kind: "role", action: "inbound:manage" },
+  "GET /admin/inbound/message/:messageId": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { messageId: "inboundMessage" },
+  },
+  "GET /admin/inbound/:id": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { id: "inbound" },
+  },
+  "GET /admin/inbound/:id/raw": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { id: "inbound" },
+  },
+  "POST /admin/inbound/:id/release": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { id: "inbound" },
+  },
+  "POST /admin/inbound/:id/discard": {
+    kind: "object",
+    action: "inbound:manage",
+    params: { id: "inbound" },
+  },
   "POST /admin/outbox/:key/retry": { kind: "role", action: "outbox:manage" },
   "GET /admin/settings": { kind: "role", action: "settings:manage" },
   "POST /admin/settings": { kind: "role", action: "settings:manage" },
@@ -151,6 +189,15 @@ const ACCESS: Record<string, Access> = {
   "GET /queue": { kind: "role", action: "queue:view" },
   "GET /search": { kind: "role", action: "report:search" },
   "GET /queue/export.csv": { kind: "role", action: "queue:view" },
+  // A staff member's own saved views; anybody else's view ID is a 404.
+  "POST /queue/views": { kind: "role", action: "saved_view:use" },
+  "POST /queue/views/:viewId/delete": {
+    kind: "object",
+    action: "saved_view:use",
+    params: { viewId: "view" },
+  },
+  // One action on many reports; each report is asked of the policy again (bulk.test.ts).
+  "POST /reports/bulk": { kind: "role", action: "queue:bulk" },
   "GET /org/reports": { kind: "role", action: "report:list_org" },
 
   // Filing and the report page (src/reports/routes.ts). Who may use each
@@ -237,6 +284,9 @@ const MISSING: Record<ParamKind, string> = {
   attachment: "0000000000000000",
   org: "0000000000000000",
   user: "0000000000000000",
+  view: "0000000000000000",
+  inbound: "999999999",
+  inboundMessage: "no-such-message@example.test",
 };
 
 /** Attempts that record an access in the audit log are expected, not a change. */
@@ -272,6 +322,10 @@ describe("access matrix", function () {
     bobs: { id: number; publicId: string };
     attachmentA: { publicId: string };
     attachmentB: { publicId: string };
+    /** The triager's saved queue view. */
+    triagersView: { publicId: string };
+    /** Alice's reply by email, held. */
+    inbound: { id: number; messageId: string };
   }
   let s: Seeded;
   const browsers = new Map<string, Browser>();
@@ -350,6 +404,18 @@ describe("access matrix", function () {
       alice.user.id,
     );
     const attachmentB = await insertAttachmentRow(ctx, bobs.id, bob.user.id);
+    const triagersView = { publicId: "a1b2c3d4e5f6g7h8" };
+    await ctx.db
+      .insertInto("saved_views")
+      .values({
+        public_id: triagersView.publicId,
+        user_id: triager.user.id,
+        name: "Mine",
+        query: "assignee=me",
+        created_at: Date.now(),
+      })
+      .execute();
+    const inbound = await insertHeldMail(ctx, alice.email, forwarded.id);
     s = {
       alice,
       bob,
@@ -364,6 +430,8 @@ describe("access matrix", function () {
       bobs,
       attachmentA,
       attachmentB,
+      triagersView,
+      inbound,
     };
   });
   after(() => ctx.close());
@@ -472,6 +540,9 @@ describe("access matrix", function () {
       attachment,
       org: s.orgA.publicId,
       user: s.contactA.user.publicId,
+      view: s.triagersView.publicId,
+      inbound: String(s.inbound.id),
+      inboundMessage: s.inbound.messageId,
     });
     const attackers: (keyof Seeded | "anonymous")[] = access.action
       ? ["anonymous", ...lacking(access.action)]
@@ -481,6 +552,14 @@ describe("access matrix", function () {
         who,
         foreign: foreignOf(s.forwarded.publicId, s.attachmentA.publicId),
         label: "another user's object",
+      });
+    }
+    if (kinds.has("view")) {
+      // Another staff member, who holds the action, with the triager's view.
+      attacks.push({
+        who: "admin",
+        foreign: foreignOf(s.forwarded.publicId, s.attachmentA.publicId),
+        label: "another staff member's saved view",
       });
     }
     if (kinds.has("report") && !access.action) {
@@ -615,6 +694,9 @@ describe("access matrix", function () {
           attachment: s.attachmentA.publicId,
           org: s.orgA.publicId,
           user: s.contactA.user.publicId,
+          view: s.triagersView.publicId,
+          inbound: String(s.inbound.id),
+          inboundMessage: s.inbound.messageId,
         };
         const url = fill(
           route.path,

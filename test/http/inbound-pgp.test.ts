@@ -2,16 +2,21 @@ import assert from "node:assert/strict";
 import { simpleParser } from "mailparser";
 import { after, before, describe, it } from "mocha";
 import { deskKey } from "../../src/mail/desk-key.js";
+import { ingestMail } from "../../src/inbound/ingest.js";
 import { openPgpMail } from "../../src/inbound/pgp.js";
+import { findInboundById } from "../../src/inbound/repository.js";
 import { savePgpKey } from "../../src/users/pgp-key-repository.js";
 import { Gpg } from "../support/gpg.js";
 import {
   createTestContext,
   createUser,
+  shown,
+  signedIn,
   TestClock,
   type TestContext,
   type TestUser,
 } from "../support/harness.js";
+import { noDns } from "../support/inbound.js";
 
 const SECRET =
   "The IDOR is in /appointments/{id}: change the id, see another patient.";
@@ -229,6 +234,64 @@ describe("inbound OpenPGP mail, with GnuPG as the sender", () => {
     );
     assert.ok("held" in opened);
     assert.match(opened.held, /^could not decrypt: /);
+  });
+
+  it("stores encrypted mail through ingestion as received, marked encrypted and signed", async () => {
+    const raw = pgpMime(
+      researcher.email,
+      sealed(`Content-Type: text/plain\r\n\r\n${SECRET}\r\n`),
+    )
+      .toString()
+      .replace("pgp-1@", "ingest-1@");
+    const result = await ingestMail(
+      { ...ctx.deps, dnsResolver: noDns },
+      Buffer.from(raw),
+      { from: researcher.email, recipients: ["nobody@localhost"] },
+    );
+    const stored = await findInboundById(ctx.db, result.inboundId!);
+    assert.equal(stored!.messageId, "ingest-1@example.org");
+    assert.equal(stored!.encrypted, true);
+    assert.equal(stored!.signedBy, senderKey);
+    // Kept as received: encrypted, not the decrypted text.
+    assert.equal(stored!.raw.toString(), raw);
+    assert.ok(!stored!.raw.toString().includes(SECRET));
+    assert.doesNotMatch(stored!.reason ?? "", /could not decrypt/);
+    // Staff read it decrypted on the Inbound mail page; the download is as received.
+    const staff = await signedIn(ctx, await createUser(ctx, "triager"));
+    const page = await staff.agent.get(`/admin/inbound/${stored!.id}`);
+    assert.equal(page.status, 200);
+    assert.ok(shown(page.text).includes(SECRET));
+    assert.match(shown(page.text), /Decrypted with the desk/);
+    assert.match(shown(page.text), /signed by/);
+  });
+
+  it("holds through ingestion what was encrypted to another key, with the reason", async () => {
+    const other = new Gpg();
+    try {
+      const otherKey = other.generate("Someone Else <else2@example.org>");
+      gpg.ok(["--import"], other.exportPublic(otherKey));
+      const armored = gpg
+        .ok(
+          ["--armor", "--trust-model", "always", "--encrypt", "-r", otherKey],
+          SECRET,
+        )
+        .toString();
+      const raw = pgpMime(researcher.email, armored)
+        .toString()
+        .replace("pgp-1@", "ingest-2@");
+      const result = await ingestMail(
+        { ...ctx.deps, dnsResolver: noDns },
+        Buffer.from(raw),
+        { from: researcher.email, recipients: ["nobody@localhost"] },
+      );
+      assert.equal(result.outcome.kind, "held");
+      const stored = await findInboundById(ctx.db, result.inboundId!);
+      assert.equal(stored!.status, "held");
+      assert.match(stored!.reason!, /^could not decrypt: /);
+      assert.equal(stored!.raw.toString(), raw);
+    } finally {
+      other.remove();
+    }
   });
 
   it("passes plain mail through untouched", async () => {

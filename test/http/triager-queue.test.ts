@@ -420,4 +420,167 @@ describe("the triager's queue", () => {
       );
     });
   });
+
+  describe("saved views", () => {
+    let mine: Awaited<ReturnType<typeof signedIn>>;
+    let theirs: Awaited<ReturnType<typeof signedIn>>;
+    let other: TestUser;
+    const named: Record<string, string> = {};
+    before(async () => {
+      other = await createUser(ctx, "triager", { displayName: "Otto" });
+      mine = await signedIn(ctx, triager);
+      theirs = await signedIn(ctx, other);
+      named.critical = (
+        await insertReport(ctx, {
+          reporterId: researcher.user.id,
+          state: "triaged",
+          severity: "critical",
+          title: "Saved view critical",
+        })
+      ).publicId;
+      named.notified = (
+        await insertReport(ctx, {
+          reporterId: researcher.user.id,
+          state: "vendor_notified",
+          organizationId: (await createOrg(ctx, "View Org")).id,
+          title: "Saved view notified",
+        })
+      ).publicId;
+      named.mineToDo = (
+        await insertReport(ctx, {
+          reporterId: researcher.user.id,
+          state: "acknowledged",
+          assigneeId: triager.user.id,
+          title: "Saved view mine",
+        })
+      ).publicId;
+    });
+
+    const viewIdOf = (location: string) =>
+      /^\/queue\?view=([0-9a-z]+)$/.exec(location)?.[1];
+
+    it("saves the current filters under a name, lists it and shows its reports", async () => {
+      await mine.refreshCsrf("/queue?severity=critical");
+      const res = await mine.post("/queue/views", {
+        name: "Critical ones",
+        severity: "critical",
+        state: "",
+        sort: "submitted_desc",
+      });
+      assert.equal(res.status, 303, res.text.slice(0, 500));
+      const id = viewIdOf(res.headers.location!);
+      assert.ok(id);
+      const page = await mine.agent.get(res.headers.location!);
+      assert.equal(page.status, 200);
+      assert.match(
+        page.text,
+        new RegExp(
+          `<a href="/queue\\?view=${id}" aria-current="page">Critical ones</a>`,
+        ),
+      );
+      assert.deepEqual(idsOn(page.text), [named.critical]);
+      assert.match(page.text, /<option value="submitted_desc" selected>/);
+      // Listed on the plain queue too, with its delete form.
+      const plain = (await mine.agent.get("/queue")).text;
+      assert.match(plain, new RegExp(`action="/queue/views/${id}/delete"`));
+    });
+
+    it("refuses a missing, too long or duplicate name next to the field, keeping what was typed", async () => {
+      await mine.refreshCsrf("/queue");
+      const empty = await mine.post("/queue/views", {
+        name: "  ",
+        severity: "high",
+      });
+      assert.equal(empty.status, 422);
+      assert.match(empty.text, /id="f-name-error"[^>]*>.*Name is required\./);
+      assert.match(empty.text, /<details class="save-view" open>/);
+      // The filters are kept as they were.
+      assert.match(empty.text, /<option value="high" selected>/);
+
+      const long = "x".repeat(81);
+      const tooLong = await mine.post("/queue/views", { name: long });
+      assert.equal(tooLong.status, 422);
+      assert.match(tooLong.text, /Name must be at most 80 characters\./);
+      assert.ok(tooLong.text.includes(`value="${long}"`));
+
+      const dup = await mine.post("/queue/views", { name: "critical ONES" });
+      assert.equal(dup.status, 422);
+      assert.match(dup.text, /You already have a view with this name\./);
+      assert.ok(dup.text.includes('value="critical ONES"'));
+      const count = await ctx.db
+        .selectFrom("saved_views")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("user_id", "=", triager.user.id)
+        .executeTakeFirstOrThrow();
+      assert.equal(Number(count.n), 1);
+      // Another triager may use the same name: views are per person.
+      await theirs.refreshCsrf("/queue");
+      const theirsSaved = await theirs.post("/queue/views", {
+        name: "Critical ones",
+        severity: "critical",
+      });
+      assert.equal(theirsSaved.status, 303);
+      // (Its confirmation is shown once.)
+      await theirs.agent.get(theirsSaved.headers.location!);
+    });
+
+    it("is its owner's alone: another's view ID is a 404 like a forged one, to use or delete", async () => {
+      const row = await ctx.db
+        .selectFrom("saved_views")
+        .select("public_id")
+        .where("user_id", "=", triager.user.id)
+        .executeTakeFirstOrThrow();
+      const missing = await theirs.agent.get("/queue?view=0000000000000000");
+      assert.equal(missing.status, 404);
+      const foreign = await theirs.agent.get(`/queue?view=${row.public_id}`);
+      assert.equal(foreign.status, 404);
+      assert.equal(foreign.text, missing.text);
+      assert.doesNotMatch(
+        (await theirs.agent.get("/queue")).text,
+        new RegExp(row.public_id),
+      );
+      await theirs.refreshCsrf("/queue");
+      const del = await theirs.post(`/queue/views/${row.public_id}/delete`);
+      assert.equal(del.status, 404);
+      assert.ok(
+        await ctx.db
+          .selectFrom("saved_views")
+          .select("id")
+          .where("public_id", "=", row.public_id)
+          .executeTakeFirst(),
+      );
+      // Its owner deletes it.
+      await mine.refreshCsrf("/queue");
+      const ok = await mine.post(`/queue/views/${row.public_id}/delete`);
+      assert.equal(ok.status, 303);
+      assert.equal(
+        (await mine.agent.get(`/queue?view=${row.public_id}`)).status,
+        404,
+      );
+    });
+
+    it("offers the built-in views: unassigned, overdue, waiting for me, waiting for the organization", async () => {
+      const html = (await mine.agent.get("/queue")).text;
+      for (const [name, href] of [
+        ["Unassigned", "/queue?assignee=unassigned"],
+        ["Overdue", "/queue?overdue=1"],
+        ["Waiting for me", "/queue?assignee=me&amp;waiting=cert"],
+        ["Waiting for the organization", "/queue?waiting=organization"],
+      ])
+        assert.ok(html.includes(`<a href="${href}">${name}</a>`), name);
+      const forMe = await mine.agent.get("/queue?assignee=me&waiting=cert");
+      assert.match(
+        forMe.text,
+        /<a href="\/queue\?assignee=me&amp;waiting=cert" aria-current="page">Waiting for me<\/a>/,
+      );
+      assert.ok(idsOn(forMe.text).includes(named.mineToDo!));
+      assert.ok(!idsOn(forMe.text).includes(named.critical!));
+      const org = idsOn(
+        (await mine.agent.get("/queue?waiting=organization")).text,
+      );
+      assert.ok(org.includes(named.notified!));
+      assert.ok(!org.includes(named.mineToDo!));
+      assert.ok(!org.includes(named.critical!));
+    });
+  });
 });

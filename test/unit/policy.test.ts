@@ -3,6 +3,7 @@ import { describe, it } from "mocha";
 import {
   can,
   canAssignRole,
+  canUseSavedView,
   GLOBAL_ACTIONS,
   mustEnrollTwoFactor,
   mustVerifyEmail,
@@ -252,9 +253,11 @@ const REPORT_TABLE: Record<ReportAction, Record<Role, string>> = {
 const GLOBAL_TABLE: Record<GlobalAction, readonly Role[]> = {
   "account:manage": ["researcher", "org_contact", "triager", "admin"],
   "report:create": ["researcher"],
+  "report:claim": ["researcher"],
   "report:list_own": ["researcher"],
   "report:list_org": ["org_contact"],
   "queue:view": ["triager", "admin"],
+  "queue:bulk": ["triager", "admin"],
   "report:search": ["researcher", "org_contact", "triager", "admin"],
   "org:manage": ["triager", "admin"],
   "user:manage": ["admin"],
@@ -263,6 +266,7 @@ const GLOBAL_TABLE: Record<GlobalAction, readonly Role[]> = {
   "audit:view": ["admin"],
   "stats:view_staff": ["triager", "admin"],
   "settings:manage": ["admin"],
+  "saved_view:use": ["triager", "admin"],
 };
 
 describe("policy", () => {
@@ -552,6 +556,29 @@ describe("policy", () => {
       }
     it("nobody signed out may give a role", () => {
       for (const role of ROLES) assert.equal(canAssignRole(null, role), false);
+    });
+  });
+
+  describe("canUseSavedView", () => {
+    // Every role × own/another's view: only staff, and only their own.
+    for (const role of ROLES)
+      for (const own of [true, false]) {
+        const expected = own && (role === "triager" || role === "admin");
+        it(`${role} ${expected ? "may" : "may not"} use ${own ? "their own" : "another's"} saved view`, () => {
+          const actor = actors[role];
+          const view = { userId: own ? actor.id : actor.id + 100 };
+          assert.equal(canUseSavedView(actor, view), expected);
+        });
+      }
+    it("nobody signed out, nor staff without two-factor sign-in", () => {
+      assert.equal(canUseSavedView(null, { userId: 3 }), false);
+      assert.equal(
+        canUseSavedView(
+          { ...actors.triager, twoFactorEnabled: false },
+          { userId: 3 },
+        ),
+        false,
+      );
     });
   });
 });
