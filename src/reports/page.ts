@@ -25,7 +25,6 @@ import { disclosureRequestView } from "./disclosure-request.js";
 import { renderMarkdown } from "../markdown.js";
 import { toSimilarTitleQuery } from "./search-query.js";
 import { timelineSentence } from "./changes.js";
-import { eventsFromEmail } from "../inbound/repository.js";
 import {
   dueAt,
   dueText,
@@ -185,10 +184,6 @@ export async function reportPage(
     listAttachments(deps.db, report.id),
     staff ? listOrganizations(deps.db) : Promise.resolve([]),
   ]);
-  const byEmail = await eventsFromEmail(
-    deps.db,
-    events.map((e) => e.id),
-  );
   const names = await userNames(
     deps.db,
     [report.reporterId, report.assigneeId].filter(
@@ -302,13 +297,13 @@ export async function reportPage(
 
   // Reports by email (src/inbound/intake.ts): who sent it is for staff;
   // its researcher knows it came by mail.
-  const byEmail = await findEmailReport(deps.db, report.id);
-  const filedByEmail = !byEmail
+  const emailFiling = await findEmailReport(deps.db, report.id);
+  const filedByEmail = !emailFiling
     ? null
     : staff
-      ? `Filed by email from ${byEmail.sender}` +
-        (byEmail.claimedAt
-          ? `; claimed ${formatDateTime(byEmail.claimedAt)}`
+      ? `Filed by email from ${emailFiling.sender}` +
+        (emailFiling.claimedAt
+          ? `; claimed ${formatDateTime(emailFiling.claimedAt)}`
           : "; not claimed by an account yet")
       : "Filed by email";
 
@@ -482,7 +477,6 @@ export async function reportPage(
       },
       at: formatDateTime(e.createdAt),
       // A reply by mail (src/inbound/replies.ts): the timeline says so.
-      byEmail: byEmail.has(e.id),
     })),
     infoRequest: answering
       ? {
