@@ -33,7 +33,7 @@ export async function startInboundListener(
   const { inbound } = deps.config;
   const serverOptions: SMTPServerOptions = {
     lmtp: inbound.lmtp,
-    name: inbound.mailDomain,
+    name: deps.config.mailDomain,
     banner: "Disclosure Desk",
     size: inbound.maxBytes,
     rejectOversized: true,
@@ -112,7 +112,7 @@ export async function startInboundListener(
   });
   const port = (server.server.address() as AddressInfo).port;
   deps.logger.info(
-    `Receiving mail (${inbound.lmtp ? "LMTP" : "SMTP"}) on ${options.host ?? inbound.smtpHost}:${port} for ${inbound.mailDomain}`,
+    `Receiving mail (${inbound.lmtp ? "LMTP" : "SMTP"}) on ${options.host ?? inbound.smtpHost}:${port} for ${deps.config.mailDomain}`,
   );
   return {
     port,

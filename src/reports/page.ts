@@ -25,7 +25,6 @@ import { disclosureRequestView } from "./disclosure-request.js";
 import { renderMarkdown } from "../markdown.js";
 import { toSimilarTitleQuery } from "./search-query.js";
 import { timelineSentence } from "./changes.js";
-import { eventsFromEmail } from "../inbound/repository.js";
 import {
   dueAt,
   dueText,
@@ -185,10 +184,6 @@ export async function reportPage(
     listAttachments(deps.db, report.id),
     staff ? listOrganizations(deps.db) : Promise.resolve([]),
   ]);
-  const byEmail = await eventsFromEmail(
-    deps.db,
-    events.map((e) => e.id),
-  );
   const names = await userNames(
     deps.db,
     [report.reporterId, report.assigneeId].filter(
@@ -481,8 +476,6 @@ export async function reportPage(
           : null,
       },
       at: formatDateTime(e.createdAt),
-      // A reply by mail (src/inbound/replies.ts): the timeline says so.
-      byEmail: byEmail.has(e.id),
     })),
     infoRequest: answering
       ? {

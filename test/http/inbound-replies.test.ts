@@ -124,8 +124,8 @@ describe("inbound mail: replies become comments", () => {
       .split("<li")
       .find((li) => li.includes("The portal is at version 4.2."));
     assert.ok(entry, "the answer is on the timeline");
-    assert.match(entry, /· by email/);
-    assert.equal(shown(page.text).match(/· by email/g)?.length, 1);
+    assert.match(entry, /By email/);
+    assert.equal(shown(page.text).match(/>By email/g)?.length, 1);
   });
 
   it("the same reply delivered three times is posted once", async () => {
