@@ -38,6 +38,7 @@ import {
   type EmailReport,
 } from "./intake-repository.js";
 import { automaticMailReason } from "./automatic.js";
+import { intakeReplyAddress, intakeReplyToken } from "./intake-address.js";
 import type { InboundMail, InboundOutcome } from "./types.js";
 
 /**
@@ -51,8 +52,10 @@ import type { InboundMail, InboundOutcome } from "./types.js";
  * The sender's receipt carries the tracking ID, a one-time claim link (the
  * report never joins an account on the strength of a From header) and a
  * Reply-To of the intake address with a token of its own
- * (`security+<token>@…`): a reply continues the thread as a comment until
- * the report is claimed. Both tokens are stored hashed.
+ * (`security+<token>@…`, intake-address.ts): a reply continues the thread as
+ * a comment until the report is claimed, and the desk's later mail about the
+ * report reaches the sender with the same Reply-To (notifications.ts). Both
+ * tokens are stored hashed.
  */
 
 const HOUR = 3_600_000;
@@ -233,7 +236,6 @@ async function fileEmailReport(
   const claimExpiresAt = new Date(
     now.getTime() + config.intake.claimTokenDays * DAY,
   );
-  const [local, domain] = config.reportAddress.split("@") as [string, string];
   const outcome = await fileReport(
     deps,
     actor,
@@ -263,7 +265,7 @@ async function fileEmailReport(
           sender,
           claimTokenHash: sha256Hex(claimToken),
           claimExpiresAt,
-          replyTokenHash: sha256Hex(replyToken.toLowerCase()),
+          replyTokenHash: sha256Hex(intakeReplyToken(config, report.id)),
           at: now,
         });
         const current = (await findReportById(tx, report.id))!;
@@ -275,7 +277,7 @@ async function fileEmailReport(
           reportId: report.id,
           messageId: threadId,
           threadId,
-          replyTo: `${local}+${replyToken.toLowerCase()}@${domain}`,
+          replyTo: intakeReplyAddress(config, report.id),
           data: {
             publicId: report.publicId,
             stateLabel: STATE_INFO[current.state].label,

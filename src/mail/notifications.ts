@@ -1,6 +1,8 @@
 import type { Relation } from "../auth/policy.js";
 import type { Db, DbOrTx } from "../db/index.js";
 import { listOrgContacts } from "../orgs/repository.js";
+import { intakeReplyAddress } from "../inbound/intake-address.js";
+import { findEmailReport } from "../inbound/intake-repository.js";
 import type { ChangeName } from "../reports/changes.js";
 import { STATE_INFO, type Audience, type State } from "../reports/workflow.js";
 import { triageTeam } from "../settings/triage-mail.js";
@@ -195,6 +197,30 @@ export async function notifyReportEvent(
   const team: number[] = [];
   for (const { user, relation } of recipients.values()) {
     const receipt = event.kind === "submitted" && relation === "reporter";
+    if (relation === "reporter" && user.systemAccount) {
+      // Filed by email and not claimed yet: the sender hears at their
+      // address (their receipt is the intake's own, src/inbound/intake.ts).
+      if (receipt || user.id === event.actorId) continue;
+      const filed = await findEmailReport(db, report.id);
+      if (!filed || filed.claimedAt) continue;
+      const data = dataFor(relation);
+      mails.push({
+        template: "report_event",
+        to: { address: filed.sender },
+        reportId: report.id,
+        threadId,
+        replyTo: intakeReplyAddress(ctx.config, report.id),
+        data: {
+          ...data,
+          details: [
+            ...data.details,
+            "To read the report on the desk, claim it with the link in the first mail about it. You can also answer this mail.",
+          ],
+          displayName: filed.sender,
+        },
+      });
+      continue;
+    }
     if (user.id === event.actorId && !receipt) continue;
     if (user.disabledAt || user.notify === "none") continue;
     if (user.notify === "state" && event.kind === "comment") continue;

@@ -16,6 +16,7 @@ function toUser(row: Selectable<UsersTable>, orgIds: number[]): User {
     emailVerifiedAt:
       row.email_verified_at === null ? null : new Date(row.email_verified_at),
     twoFactorEnabled: row.totp_enabled_at !== null,
+    systemAccount: row.system_account === 1,
     mailBouncingSince:
       row.mail_bouncing_since === null
         ? null

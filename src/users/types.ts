@@ -16,6 +16,8 @@ export interface User {
   twoFactorEnabled: boolean;
   /** Mail to the address keeps bouncing since then (src/inbound/bounces.ts). */
   mailBouncingSince?: Date | null;
+  /** The intake account holding unclaimed reports by email (src/inbound/intake.ts). */
+  systemAccount?: boolean;
   createdAt: Date;
   /** Organizations the user belongs to (org contacts). */
   orgIds: number[];

@@ -1,3 +1,5 @@
+import { handleIntakeMail } from "../../src/inbound/intake.js";
+import { inboundMail } from "../support/inbound-mail.js";
 import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
@@ -48,11 +50,6 @@ const NOT_PAGES: Record<string, string> = {
   "/admin/inbound/:id/raw": "the message as received, a download",
 };
 
-/**
- * Pages known to scroll sideways at a width, owned by another piece of work
- * still in progress, with what sticks out. Each must still be visited; the
- * test fails once an entry is no longer needed, so none lingers.
- */
 /** A fenced code block with a line far wider than a phone. */
 const LONG_CODE = [
   "Request that shows another patient's booking:",
@@ -86,6 +83,7 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
   let submitted = "";
   let notified = "";
   let published = "";
+  let claimPath = "";
   let inbound = { id: 0, messageId: "" };
 
   before(async () => {
@@ -147,6 +145,24 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
       audience: "researcher",
     });
     assert.ok([303, 200].includes(comment.status), comment.text);
+    // A report by email, and the claim link of its receipt.
+    const mailed = await handleIntakeMail(
+      ctx.deps,
+      inboundMail({
+        recipients: [ctx.config.reportAddress],
+        from: "newcomer@example.test",
+        envelopeFrom: "newcomer@example.test",
+        subject: "Open directory on the records server",
+        text: "The records server lists every file in /exports.",
+      }),
+    );
+    assert.equal(mailed?.kind, "posted");
+    const receipt = await ctx.db
+      .selectFrom("outbox")
+      .select("text_body")
+      .where("template", "=", "report_received_by_email")
+      .executeTakeFirstOrThrow();
+    claimPath = /\/claim\/[A-Za-z0-9_-]+/.exec(receipt.text_body)![0];
     // A held reply with the long unbroken lines mail has (References), and
     // its twin on the timeline as a comment by email.
     inbound = await insertHeldMail(ctx, researcher.email, second.id, [
@@ -263,6 +279,8 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
       ["/setup", "/setup?token=stale"],
       ["/password/set", "/password/set?token=stale"],
       ["/verify-email", "/verify-email?token=stale"],
+      // The claim link of a report filed by email (a new address: the form).
+      ["/claim/:token", claimPath],
     ];
     for (const [route, url] of pages)
       await visit(page, route, url, "anonymous");

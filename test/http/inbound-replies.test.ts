@@ -125,7 +125,7 @@ describe("inbound mail: replies become comments", () => {
       .find((li) => li.includes("The portal is at version 4.2."));
     assert.ok(entry, "the answer is on the timeline");
     assert.match(entry, /By email/);
-    assert.equal(shown(page.text).match(/>By email/g)?.length, 1);
+    assert.equal(shown(page.text).match(/By email/g)?.length, 1);
   });
 
   it("the same reply delivered three times is posted once", async () => {

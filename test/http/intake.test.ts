@@ -415,4 +415,73 @@ describe("reports by email: filed, answered with a claim link, claimed", () => {
     const sent = await ctx.db.selectFrom("outbox").select("id").execute();
     assert.equal(sent.length, 0, "no receipt to any of them");
   });
+
+  it("before the claim, the desk's mail about the report reaches the sender, and their reply answers a request for information", async () => {
+    const { report, receipt } = await fileOne();
+    const triager = await signedIn(ctx, await createUser(ctx, "triager"));
+    await triager.refreshCsrf(`/reports/${report.public_id}`);
+    const transition = (name: string, fields: Record<string, string> = {}) =>
+      triager.post(`/reports/${report.public_id}/transition`, {
+        name,
+        ...fields,
+      });
+    assert.equal(
+      (await transition("request_info", { message: "Which page?" })).status,
+      303,
+    );
+    assert.equal((await reportRow(report.id)).state, "needs_info");
+    const notices = await ctx.db
+      .selectFrom("outbox")
+      .selectAll()
+      .where("report_id", "=", report.id)
+      .where("to_address", "=", SENDER)
+      .where("template", "=", "report_event")
+      .execute();
+    assert.equal(notices.length, 1, "the sender hears of the question");
+    assert.equal(
+      notices[0]!.reply_to,
+      receipt.reply_to,
+      "with the same Reply-To",
+    );
+    assert.match(notices[0]!.text_body, /claim it with the link/);
+    const answer = await handleIntakeMail(
+      ctx.deps,
+      inboundMail({
+        recipients: [notices[0]!.reply_to!],
+        from: SENDER,
+        envelopeFrom: SENDER,
+        subject: `Re: [${report.public_id}] More information needed`,
+        text: "The booking page, /booking?id=.\n\n> Which page?",
+      }),
+    );
+    assert.equal(answer?.kind, "posted");
+    assert.match((answer as { note: string }).note, /^answer to the request/);
+    assert.equal(
+      (await reportRow(report.id)).state,
+      "submitted",
+      "back to the state before",
+    );
+    // Claimed: the sender's address hears no more through the intake.
+    const existing = await createUser(ctx, "researcher", { email: SENDER });
+    const { claimForAccount } = await import("../../src/inbound/intake.js");
+    const { toActor } = await import("../../src/users/service.js");
+    const token = /\/claim\/([A-Za-z0-9_-]+)/.exec(receipt.text_body)![1]!;
+    const claimed = await claimForAccount(
+      ctx.deps,
+      token,
+      toActor(existing.user),
+      null,
+    );
+    assert.equal(claimed.ok, true);
+    const late = await handleIntakeMail(
+      ctx.deps,
+      inboundMail({
+        recipients: [receipt.reply_to!],
+        from: SENDER,
+        envelopeFrom: SENDER,
+        text: "One more thing.",
+      }),
+    );
+    assert.equal(late?.kind, "held");
+  });
 });

@@ -1,0 +1,29 @@
+import { createHmac } from "node:crypto";
+import type { Config } from "../config.js";
+
+/**
+ * The Reply-To of mail about a report filed by email, while it is unclaimed:
+ * the intake address with a token of the report's own. The token is derived
+ * (HMAC under a key from SESSION_SECRET), so every mail to the sender can
+ * carry it while the database keeps only its hash.
+ */
+export function intakeReplyToken(
+  config: Pick<Config, "sessionSecret">,
+  reportId: number,
+): string {
+  const key = createHmac("sha256", config.sessionSecret)
+    .update("disclosure-desk intake reply v1")
+    .digest();
+  return createHmac("sha256", key)
+    .update(String(reportId))
+    .digest("hex")
+    .slice(0, 32);
+}
+
+export function intakeReplyAddress(
+  config: Pick<Config, "sessionSecret" | "reportAddress">,
+  reportId: number,
+): string {
+  const [local, domain] = config.reportAddress.split("@") as [string, string];
+  return `${local}+${intakeReplyToken(config, reportId)}@${domain}`;
+}
