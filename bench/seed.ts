@@ -16,6 +16,7 @@ import { databaseFile, openDatabase } from "../src/db/index.js";
 import { indexPendingReports } from "../src/reports/list-repository.js";
 import { migrateToLatest } from "../src/db/migrate.js";
 import { newPublicId, newReportId } from "../src/ids.js";
+import { NO_DEADLINE } from "../src/reports/clocks.js";
 import { scoreCvss } from "../src/reports/cvss.js";
 import { WEAKNESSES } from "../src/reports/cwe.js";
 import type { State } from "../src/reports/workflow.js";
@@ -248,9 +249,10 @@ export async function seed(options: SeedOptions): Promise<SeedSummary> {
        description, steps, impact, data_exposed, records_affected, credit_kind,
        credit_handle, reveal_identity, state, state_before_info, resolution,
        duplicate_of_id, assignee_id, created_at, updated_at, ack_due_at,
-       triage_due_at, vendor_notified_at, disclosure_due_at, closed_at)
+       triage_due_at, vendor_notified_at, disclosure_due_at, closed_at,
+       queue_due_at)
      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-       ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const insertEvent = sqlite.prepare(
     `insert into report_events (report_id, actor_id, kind, action, from_state,
@@ -496,6 +498,15 @@ export async function seed(options: SeedOptions): Promise<SeedSummary> {
       vendorNotifiedAt,
       vendorNotifiedAt === null ? null : vendorNotifiedAt + 90 * DAY,
       closedAt,
+      // The queue's next deadline, as migration 2026-12-07-31 fills it.
+      state === "submitted"
+        ? created + 3 * DAY
+        : state === "acknowledged"
+          ? created + 10 * DAY
+          : vendorNotifiedAt !== null &&
+              ["vendor_notified", "fix_in_progress", "fixed"].includes(state)
+            ? vendorNotifiedAt + 90 * DAY
+            : NO_DEADLINE,
     );
     for (const e of events) {
       insertEvent.run(

@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import { systemClock } from "./clock.js";
 import { loadConfig } from "./config.js";
@@ -8,6 +9,13 @@ import { isRole, ROLES } from "./auth/policy.js";
 import { verifyAuditChain } from "./audit/service.js";
 import { parseForm } from "./http/validation.js";
 import { SettingsStore } from "./settings/service.js";
+import {
+  EXIT,
+  pipedEnvelope,
+  readAll,
+  receivePipedMail,
+  withoutEnvelopeLine,
+} from "./inbound/receive.js";
 import {
   createAccount,
   createAccountSchema,
@@ -25,6 +33,9 @@ const USAGE = `Usage: npm run cli -- <command> [options]
       Disable an account and end all its sessions.
   audit:verify
       Check the audit log's hash chain; exit code 1 names the first broken entry.
+  mail:receive [--sender S] [--recipient R]
+      Receive one message on standard input (an MTA pipe). Exit 0 accepted,
+      65 malformed, 67 unknown recipient or token, 75 try again later.
 `;
 
 /** Runs one admin command; returns the process exit code. */
@@ -32,12 +43,14 @@ export async function runCli(
   argv: string[],
   env = process.env,
   out = console,
+  stdin: Readable = process.stdin,
 ): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === "help" || command === "--help") {
     out.log(USAGE);
     return command ? 0 : 2;
   }
+  if (command === "mail:receive") return mailReceive(rest, env, out, stdin);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -139,6 +152,77 @@ export async function runCli(
         out.error(`Unknown command: ${command}\n\n${USAGE}`);
         return 2;
     }
+  } finally {
+    await db.destroy();
+  }
+}
+
+/**
+ * `mail:receive`: anything that goes wrong before the message is stored
+ * answers 75, so the MTA keeps it and tries again; it is never lost.
+ */
+async function mailReceive(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  out: Pick<Console, "log" | "error">,
+  stdin: Readable,
+): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      sender: { type: "string" },
+      recipient: { type: "string" },
+    },
+    strict: true,
+  });
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    out.error((error as Error).message);
+    return EXIT.tryAgainLater;
+  }
+  const read = await readAll(stdin, config.inbound.maxBytes);
+  if (read === null) {
+    out.error(
+      `message larger than INBOUND_MAX_BYTES (${config.inbound.maxBytes} bytes)`,
+    );
+    return EXIT.malformed;
+  }
+  const raw = withoutEnvelopeLine(read);
+  let opened;
+  try {
+    opened = openDatabase(databaseFile(config.dataDir));
+    await migrateToLatest(opened.db);
+  } catch (error) {
+    out.error(`try again later: ${(error as Error).message}`);
+    await opened?.db.destroy().catch(() => undefined);
+    return EXIT.tryAgainLater;
+  }
+  const { db } = opened;
+  try {
+    const settings = new SettingsStore(config.clocks);
+    await settings.reload(db);
+    const envelope = pipedEnvelope(
+      raw,
+      { sender: values.sender, recipient: values.recipient },
+      env,
+    );
+    return await receivePipedMail(
+      {
+        db,
+        config,
+        clock: systemClock,
+        logger: createLogger("warn"),
+        settings,
+      },
+      raw,
+      envelope,
+      out,
+    );
+  } catch (error) {
+    out.error(`try again later: ${(error as Error).message}`);
+    return EXIT.tryAgainLater;
   } finally {
     await db.destroy();
   }

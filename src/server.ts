@@ -4,6 +4,7 @@ import { systemClock } from "./clock.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { databaseFile, openDatabase } from "./db/index.js";
 import { migrateToLatest } from "./db/migrate.js";
+import { startInboundListener } from "./inbound/listener.js";
 import { createLogger } from "./logger.js";
 import { deskKey } from "./mail/desk-key.js";
 import { createTransport } from "./mail/transport.js";
@@ -68,13 +69,21 @@ async function main() {
   const scheduler = startScheduler(deps, logger);
   // New and edited reports join the full-text index in batches.
   const searchIndexer = startSearchIndexer(deps, logger);
+  // Mail to the desk, handed over by the local MTA (off without INBOUND_SMTP_PORT).
+  const inbound =
+    config.inbound.smtpPort !== null ? await startInboundListener(deps) : null;
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, "shutting down");
     server.close();
     server.closeIdleConnections();
     // Let the message in flight finish, then close the database.
-    Promise.all([worker.stop(), scheduler.stop(), searchIndexer.stop()])
+    Promise.all([
+      worker.stop(),
+      scheduler.stop(),
+      searchIndexer.stop(),
+      inbound?.close(),
+    ])
       .then(() => db.destroy())
       .then(
         () => {

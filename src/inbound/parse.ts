@@ -21,7 +21,14 @@ export type ParseResult =
 
 /** The DNS lookups mailauth makes; tests pass one that answers nothing, or a failing policy. */
 export const systemResolver: DNSResolver = async (domain, rrtype) =>
-  (await dnsPromises.resolve(domain, rrtype)) as string[][] | string[];
+  (await dnsResolver().resolve(domain, rrtype)) as string[][] | string[];
+
+let resolver: InstanceType<typeof dnsPromises.Resolver> | undefined;
+/** A resolver that gives up after two seconds: a DNS outage delays mail, never stops it. */
+function dnsResolver() {
+  resolver ??= new dnsPromises.Resolver({ timeout: 2000, tries: 1 });
+  return resolver;
+}
 
 const HEADER_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 

@@ -130,27 +130,103 @@ async function decrypt(
     return { held: `could not decrypt: ${reason(e)}` };
   }
   const data = result.data as Uint8Array;
-  if (result.signatures.length === 0)
-    return { data, signedBy: null, note: null };
+  // RFC 3156 section 6.1: signed first, then encrypted (a multipart/signed
+  // entity inside); the signature is then the one on that entity.
+  const nested = signedParts(Buffer.from(data).toString("latin1"));
+  if (nested)
+    return {
+      data: Buffer.from(nested.signed, "latin1"),
+      ...(await verifyDetached(deps, nested, sender)),
+    };
+  return { data, ...(await signerOf(result.signatures, sender)) };
+}
+
+type Signer = { signedBy: string | null; note: string | null };
+
+/** Whose signature verified: the sender's key, or nobody (with why). */
+async function signerOf(
+  signatures: { verified: Promise<boolean> }[],
+  sender: Awaited<ReturnType<typeof senderKey>>,
+): Promise<Signer> {
+  if (signatures.length === 0) return { signedBy: null, note: null };
   if (!sender)
     return {
-      data,
       signedBy: null,
       note: "signed, but the sender has no OpenPGP key on their account",
     };
-  for (const signature of result.signatures) {
+  for (const signature of signatures) {
     try {
       if (await signature.verified)
-        return { data, signedBy: sender.fingerprint, note: null };
+        return { signedBy: sender.fingerprint, note: null };
     } catch (e) {
       return {
-        data,
         signedBy: null,
         note: `the signature did not verify: ${reason(e)}`,
       };
     }
   }
-  return { data, signedBy: null, note: "the signature did not verify" };
+  return { signedBy: null, note: "the signature did not verify" };
+}
+
+/**
+ * RFC 3156 section 5, multipart/signed with an OpenPGP signature: the signed
+ * entity exactly as sent (lines ending CRLF, as it was signed) and the
+ * armored signature; null when the entity is not that.
+ */
+function signedParts(
+  entity: string,
+): { signed: string; signature: string } | null {
+  const crlf = entity.replace(/\r?\n/g, "\r\n");
+  const end = crlf.indexOf("\r\n\r\n");
+  if (end === -1) return null;
+  const headers = crlf.slice(0, end).replace(/\r\n[ \t]+/g, " ");
+  const type = /^content-type:[ \t]*(.*)$/im.exec(headers)?.[1] ?? "";
+  if (
+    !/^multipart\/signed\b/i.test(type) ||
+    !/protocol="?application\/pgp-signature"?/i.test(type)
+  )
+    return null;
+  const boundary = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(type);
+  if (!boundary) return null;
+  const delimiter = `--${boundary[1] ?? boundary[2]}`;
+  const body = `\r\n${crlf.slice(end + 4)}`;
+  const first = body.indexOf(`\r\n${delimiter}\r\n`);
+  if (first === -1) return null;
+  const start = first + delimiter.length + 4;
+  const second = body.indexOf(`\r\n${delimiter}`, start);
+  if (second === -1) return null;
+  const signature =
+    /-----BEGIN PGP SIGNATURE-----[\s\S]*?-----END PGP SIGNATURE-----/.exec(
+      body.slice(second),
+    )?.[0];
+  if (!signature) return null;
+  return { signed: body.slice(start, second), signature };
+}
+
+async function verifyDetached(
+  deps: Pick<Deps, "clock">,
+  parts: { signed: string; signature: string },
+  sender: Awaited<ReturnType<typeof senderKey>>,
+): Promise<Signer> {
+  if (!sender) return signerOf([{ verified: Promise.resolve(false) }], null);
+  try {
+    const result = await openpgp.verify({
+      message: await openpgp.createMessage({
+        binary: Buffer.from(parts.signed, "latin1"),
+      }),
+      signature: await openpgp.readSignature({
+        armoredSignature: parts.signature,
+      }),
+      verificationKeys: [sender.key],
+      date: new Date(deps.clock.now().getTime() + CLOCK_SKEW_MS),
+    });
+    return await signerOf(result.signatures, sender);
+  } catch (e) {
+    return {
+      signedBy: null,
+      note: `the signature did not verify: ${reason(e)}`,
+    };
+  }
 }
 
 /** The decrypted text in place of the armored block, as a text/plain body (attachments kept). */
@@ -202,6 +278,19 @@ export async function openPgpMail(
       note: opened.note,
     };
   }
+  // Signed, not encrypted: who signed it, and the signed entity to read.
+  const signed = signedParts(raw.toString("latin1"));
+  if (signed) {
+    const sender = await senderKey(deps, from);
+    return {
+      raw: Buffer.concat([
+        Buffer.from(outerHeaders(raw), "latin1"),
+        Buffer.from(signed.signed, "latin1"),
+      ]),
+      encrypted: false,
+      ...(await verifyDetached(deps, signed, sender)),
+    };
+  }
   const armored = mail.text ? ARMOR.exec(mail.text) : null;
   if (armored) {
     const opened = await decrypt(deps, armored[0], from);
@@ -245,8 +334,12 @@ export async function openInboundMail(
       held: opened.held,
       note: null,
     };
-  if (!opened.encrypted) return { mail, held: null, note: null };
+  // Plain mail, or signed with nobody's key we know: read as it came.
+  if (!opened.encrypted && opened.signedBy === null)
+    return { mail, held: null, note: opened.note };
   const inner = await parseMail(opened.raw, envelope);
+  if (!inner.ok && !opened.encrypted)
+    return { mail, held: null, note: opened.note };
   if (!inner.ok)
     return {
       mail: { ...mail, encrypted: true },
@@ -259,7 +352,7 @@ export async function openInboundMail(
       messageId: mail.messageId,
       raw: mail.raw,
       dmarc: mail.dmarc,
-      encrypted: true,
+      encrypted: opened.encrypted,
       signedBy: opened.signedBy,
     },
     held: null,

@@ -168,20 +168,6 @@ export async function listInbound(
   return rows.map(toMessage);
 }
 
-/** The inbound message ids of these timeline entries that came by email. */
-export async function eventsFromEmail(
-  db: DbOrTx,
-  eventIds: readonly number[],
-): Promise<Set<number>> {
-  if (eventIds.length === 0) return new Set();
-  const rows = await db
-    .selectFrom("inbound_messages")
-    .select("event_id")
-    .where("event_id", "in", eventIds as number[])
-    .execute();
-  return new Set(rows.map((r) => r.event_id as number));
-}
-
 // Reply tokens ---------------------------------------------------------------
 
 export async function insertReplyToken(

@@ -223,11 +223,14 @@ function nextDue(item: ReportListItem, now: Date): NextDueView | null {
   return clock ? shortDue(clock, at, now) : null;
 }
 
+const short = (ms: number) => (ms < 3_600_000 ? "< 1 hour" : spanText(ms));
+
 export function shortDue(clock: ClockName, at: Date, now: Date): NextDueView {
   const late = now.getTime() - at.getTime();
   const { text } = dueText(clock, at, now);
   return {
-    text: late > 0 ? `${spanText(late)} late` : `in ${spanText(-late)}`,
+    // Short enough for the column: "2 days late", "in 3 hours", "in < 1 hour".
+    text: late > 0 ? `${short(late)} late` : `in ${short(-late)}`,
     title: `${text} (${formatDateTime(at)})`,
     overdue: late > 0,
   };

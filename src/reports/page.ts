@@ -297,13 +297,13 @@ export async function reportPage(
 
   // Reports by email (src/inbound/intake.ts): who sent it is for staff;
   // its researcher knows it came by mail.
-  const byEmail = await findEmailReport(deps.db, report.id);
-  const filedByEmail = !byEmail
+  const emailFiling = await findEmailReport(deps.db, report.id);
+  const filedByEmail = !emailFiling
     ? null
     : staff
-      ? `Filed by email from ${byEmail.sender}` +
-        (byEmail.claimedAt
-          ? `; claimed ${formatDateTime(byEmail.claimedAt)}`
+      ? `Filed by email from ${emailFiling.sender}` +
+        (emailFiling.claimedAt
+          ? `; claimed ${formatDateTime(emailFiling.claimedAt)}`
           : "; not claimed by an account yet")
       : "Filed by email";
 
@@ -476,6 +476,7 @@ export async function reportPage(
           : null,
       },
       at: formatDateTime(e.createdAt),
+      // A reply by mail (src/inbound/replies.ts): the timeline says so.
     })),
     infoRequest: answering
       ? {

@@ -281,7 +281,7 @@ export async function triageQueue(
     saveForm,
     options: {
       states: [
-        { value: "open", label: "Open (not closed or disclosed)" },
+        { value: "open", label: "Open" },
         { value: "any", label: "Any state" },
         ...STATES.map((s) => ({ value: s, label: STATE_INFO[s].label })),
       ],

@@ -50,11 +50,6 @@ const NOT_PAGES: Record<string, string> = {
   "/admin/inbound/:id/raw": "the message as received, a download",
 };
 
-/**
- * Pages known to scroll sideways at a width, owned by another piece of work
- * still in progress, with what sticks out. Each must still be visited; the
- * test fails once an entry is no longer needed, so none lingers.
- */
 /** A fenced code block with a line far wider than a phone. */
 const LONG_CODE = [
   "Request that shows another patient's booking:",

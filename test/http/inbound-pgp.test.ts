@@ -294,6 +294,93 @@ describe("inbound OpenPGP mail, with GnuPG as the sender", () => {
     }
   });
 
+  /** RFC 3156 section 5: a multipart/signed entity, signed by gpg (detached). */
+  function signedEntity(text: string, textmode = false): string {
+    const part = `Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${text}\r\n`;
+    const signature = gpg
+      .ok(
+        [
+          "--armor",
+          "--detach-sign",
+          "--local-user",
+          senderKey,
+          ...(textmode ? ["--textmode"] : []),
+        ],
+        part,
+      )
+      .toString();
+    const b = "----sig-boundary-7";
+    return [
+      `Content-Type: multipart/signed; micalg=pgp-sha256; protocol="application/pgp-signature"; boundary="${b}"`,
+      "",
+      "This is an OpenPGP/MIME signed message (RFC 4880 and 3156)",
+      `--${b}`,
+      part,
+      `--${b}`,
+      'Content-Type: application/pgp-signature; name="signature.asc"',
+      "",
+      signature,
+      `--${b}--`,
+      "",
+    ].join("\r\n");
+  }
+
+  /** A whole signed (not encrypted) message. */
+  const signedMail = (entity: string) =>
+    Buffer.from(
+      [
+        `From: Rita <${researcher.email}>`,
+        "To: desk@localhost",
+        "Subject: Re: signed",
+        "Message-ID: <signed-1@example.org>",
+        "MIME-Version: 1.0",
+        entity,
+      ].join("\r\n"),
+    );
+
+  it("verifies PGP/MIME signed first, then encrypted (RFC 3156 section 6.1)", async () => {
+    const armored = gpg
+      .ok(
+        ["--armor", "--trust-model", "always", "--encrypt", "-r", deskFpr],
+        signedEntity(`Grüße. ${SECRET}`, true),
+      )
+      .toString();
+    const opened = await openPgpMail(
+      ctx.deps,
+      pgpMime(researcher.email, armored),
+    );
+    assert.ok(!("held" in opened), JSON.stringify(opened));
+    assert.equal(opened.encrypted, true);
+    assert.equal(opened.signedBy, senderKey, opened.note ?? "");
+    const parsed = await simpleParser(opened.raw);
+    assert.equal(parsed.text?.trim(), `Grüße. ${SECRET}`);
+  });
+
+  it("names the signer of signed mail that is not encrypted, even with LF line ends", async () => {
+    for (const raw of [
+      signedMail(signedEntity(SECRET)),
+      Buffer.from(
+        signedMail(signedEntity(SECRET)).toString().replace(/\r\n/g, "\n"),
+      ),
+    ]) {
+      const opened = await openPgpMail(ctx.deps, raw);
+      assert.ok(!("held" in opened));
+      assert.equal(opened.encrypted, false);
+      assert.equal(opened.signedBy, senderKey, opened.note ?? "");
+      assert.equal((await simpleParser(opened.raw)).text?.trim(), SECRET);
+    }
+  });
+
+  it("names nobody when the signed text was changed on the way", async () => {
+    const tampered = signedMail(signedEntity(SECRET))
+      .toString()
+      .replace("IDOR", "XSS");
+    const opened = await openPgpMail(ctx.deps, Buffer.from(tampered));
+    assert.ok(!("held" in opened));
+    assert.equal(opened.signedBy, null);
+    assert.match(opened.note ?? "", /did not verify/);
+  });
+
   it("passes plain mail through untouched", async () => {
     const raw = mail(researcher.email, ["Content-Type: text/plain"], SECRET);
     const opened = await openPgpMail(ctx.deps, raw);

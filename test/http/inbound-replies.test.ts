@@ -18,6 +18,8 @@ import { addMember, createOrg, insertReport } from "../support/fixtures.js";
 import {
   createTestContext,
   createUser,
+  shown,
+  signedIn,
   type TestContext,
   type TestUser,
 } from "../support/harness.js";
@@ -113,6 +115,17 @@ describe("inbound mail: replies become comments", () => {
     assert.equal(stored!.eventId, answer.id);
     assert.equal(stored!.reportId, reportId);
     assert.deepEqual(stored!.raw, raw);
+    // The timeline says the answer came by email; the triager reads it too.
+    const page = await (
+      await signedIn(ctx, triager)
+    ).agent.get(`/reports/${report!.publicId}`);
+    assert.equal(page.status, 200);
+    const entry = shown(page.text)
+      .split("<li")
+      .find((li) => li.includes("The portal is at version 4.2."));
+    assert.ok(entry, "the answer is on the timeline");
+    assert.match(entry, /By email/);
+    assert.equal(shown(page.text).match(/By email/g)?.length, 1);
   });
 
   it("the same reply delivered three times is posted once", async () => {
