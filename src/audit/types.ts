@@ -50,6 +50,7 @@ export const AUDIT_ACTIONS = [
   "user.pgp_key_set",
   "user.pgp_key_removed",
   "report.submission_edited",
+  "report.attachment_removed",
   "auth.recovery_codes_regenerated",
   "report.claimed",
   "inbound.released",

@@ -36,6 +36,7 @@ import * as bounces from "../../db/migrations/2026-12-07-21-bounces.js";
 import * as intake from "../../db/migrations/2026-12-07-22-intake.js";
 import * as eventMailOrigin from "../../db/migrations/2026-12-07-96-event-mail-origin.js";
 import * as savedViews from "../../db/migrations/2026-12-07-33-saved-views.js";
+import * as attachmentRemoval from "../../db/migrations/2026-12-07-51-attachment-removal.js";
 import type { Db } from "./index.js";
 
 /**
@@ -80,6 +81,7 @@ const migrations: Record<string, Migration> = {
   "2026-12-07-22-intake": intake,
   "2026-12-07-96-event-mail-origin": eventMailOrigin,
   "2026-12-07-33-saved-views": savedViews,
+  "2026-12-07-51-attachment-removal": attachmentRemoval,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -200,6 +200,9 @@ export interface AttachmentsTable {
   size: number;
   file_name: string;
   created_at: number;
+  /** The researcher removed it before acknowledgment: kept, shown to staff only. */
+  removed_at: number | null;
+  removed_by: number | null;
 }
 
 export interface OutboxTable {

@@ -286,6 +286,17 @@ export const CHANGES = {
     notify: [],
     mail: null,
   },
+  // The researcher's correction of a file before acknowledgment
+  // (uploads.ts): the file is kept for staff, hidden from everyone else.
+  attachment_removed: {
+    kind: "attachment",
+    action: "attachment_removed",
+    visibility: "public",
+    timeline: "removed a file",
+    audit: "report.attachment_removed",
+    notify: [],
+    mail: null,
+  },
   case_fact: { ...triageDetails, audit: "report.case_fact_recorded" },
   ssvc_saved: { ...internalNote, audit: "report.ssvc_saved" },
 

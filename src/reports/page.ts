@@ -407,12 +407,21 @@ export async function reportPage(
           ).map((r) => ({ ...r, stateLabel: STATE_INFO[r.state].label }))
         : [],
     deadlines: runningDeadlines(relation, report, deps.settings.clocks(), now),
-    attachments: attachments.map((a, i) => ({
-      publicId: a.publicId,
-      fileName: shownFileName(actor, facts, a, i + 1),
-      size: `${Math.ceil(a.size / 1024)} KB`,
-      mediaType: a.mediaType,
-    })),
+    // A file its researcher removed is listed to staff only, marked so; the
+    // researcher may remove their own until acknowledgment (uploads.ts).
+    attachments: attachments
+      .map((a, i) => ({
+        publicId: a.publicId,
+        fileName: shownFileName(actor, facts, a, i + 1),
+        size: `${Math.ceil(a.size / 1024)} KB`,
+        mediaType: a.mediaType,
+        removed: a.removedAt ? formatDateTime(a.removedAt) : null,
+        canRemove:
+          a.removedAt === null &&
+          a.ownerId === actor.id &&
+          can(actor, "report:edit_submission", facts),
+      }))
+      .filter((a) => a.removed === null || seesRevisions),
     audience,
     timeline: events.map((e) => ({
       kind: e.kind,
@@ -461,12 +470,13 @@ export async function reportPage(
           ? e.body
           : null,
       // The version a researcher's edit replaced, for staff.
-      revisionHref:
-        seesRevisions &&
-        e.kind === "field_change" &&
-        e.action === "submission_edited"
+      revisionHref: !seesRevisions
+        ? null
+        : e.kind === "field_change" && e.action === "submission_edited"
           ? `/reports/${report.publicId}/revisions#revision-${e.id}`
-          : null,
+          : e.kind === "attachment" && e.action === "attachment_removed"
+            ? `/reports/${report.publicId}/revisions#removed-files-title`
+            : null,
       // Came by email: how (encrypted, signed), and for staff the message as received.
       mail: e.viaMail && {
         encrypted: e.viaMail.encrypted,

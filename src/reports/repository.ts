@@ -73,6 +73,8 @@ function toAttachment(row: Selectable<AttachmentsTable>): Attachment {
     size: row.size,
     fileName: row.file_name,
     createdAt: new Date(row.created_at),
+    removedAt: row.removed_at === null ? null : new Date(row.removed_at),
+    removedBy: row.removed_by,
   };
 }
 
@@ -426,7 +428,10 @@ export async function shareEventWithOrganization(
   return row ? new Date(row.created_at) : null;
 }
 
-export type NewAttachment = Omit<Attachment, "id" | "createdAt"> & { at: Date };
+export type NewAttachment = Omit<
+  Attachment,
+  "id" | "createdAt" | "removedAt" | "removedBy"
+> & { at: Date };
 
 export async function insertAttachment(
   db: DbOrTx,
@@ -524,6 +529,36 @@ export async function linkAttachments(
     .where("id", "in", ids as number[])
     .where("report_id", "is", null)
     .execute();
+}
+
+/**
+ * Marks a file of a report removed, while the report is still `submitted`
+ * and the file not removed yet; false when either has changed since.
+ */
+export async function markAttachmentRemoved(
+  db: DbOrTx,
+  attachmentId: number,
+  reportId: number,
+  by: number,
+  at: Date,
+): Promise<boolean> {
+  const result = await db
+    .updateTable("attachments")
+    .set({ removed_at: at.getTime(), removed_by: by })
+    .where("id", "=", attachmentId)
+    .where("report_id", "=", reportId)
+    .where("removed_at", "is", null)
+    .where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom("reports")
+          .select("reports.id")
+          .where("reports.id", "=", reportId)
+          .where("reports.state", "=", "submitted"),
+      ),
+    )
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
 /** Names of the people a report page mentions (reporter, assignee). */

@@ -72,6 +72,7 @@ import {
   acceptUploads,
   attachFiles,
   attachmentFor,
+  removeAttachment,
   type KeptAttachment,
   type UploadedFile,
 } from "./uploads.js";
@@ -603,6 +604,22 @@ export function reportRoutes(deps: Deps) {
     );
     res.redirect(303, `/reports/${report.publicId}`);
   });
+  // The researcher takes back one of their files until acknowledgment
+  // (uploads.ts): refused with why after it (409), the policy's 404 to others.
+  router.post(
+    `${onReport}/attachments/:aid/remove`,
+    signedIn,
+    editable,
+    formPost(
+      "attachments",
+      z.unknown(),
+      (d, actor, report, _input, request, req) =>
+        removeAttachment(d, actor, report, String(req.params.aid), request),
+      (fileName) =>
+        `${fileName} was removed from the report. The CERT keeps it on record, as it does earlier versions of your text.`,
+      { anchor: "#files-title" },
+    ),
+  );
   router.get(
     `${onReport}/revisions`,
     signedIn,

@@ -7,8 +7,10 @@ import type { Outcome, Refusal } from "../http/validation.js";
 import { renderMarkdown } from "../markdown.js";
 import { recordChange } from "./changes.js";
 import type { SubmissionEditInput } from "./forms.js";
+import { shownFileName } from "./attachments.js";
 import {
   insertRevision,
+  listAttachments,
   listRevisions,
   updateSubmission,
   type SubmissionText,
@@ -104,9 +106,24 @@ export async function editSubmission(
 export async function revisionsPage(deps: Deps, actor: Actor, report: Report) {
   if (!can(actor, "report:view_revisions", accessFacts(report)))
     throw new NotFoundError();
-  const revisions = await listRevisions(deps.db, report.id);
+  const [revisions, attachments] = await Promise.all([
+    listRevisions(deps.db, report.id),
+    listAttachments(deps.db, report.id),
+  ]);
   return {
     report: { publicId: report.publicId, title: report.title },
+    // The files the researcher removed before acknowledgment, kept here.
+    removedFiles: attachments.flatMap((a, i) =>
+      a.removedAt
+        ? [
+            {
+              href: `/reports/${report.publicId}/attachments/${a.publicId}`,
+              fileName: shownFileName(actor, accessFacts(report), a, i + 1),
+              removed: formatDateTime(a.removedAt),
+            },
+          ]
+        : [],
+    ),
     revisions: revisions.map((r, i) => ({
       anchor: `revision-${r.eventId}`,
       number: i + 1,

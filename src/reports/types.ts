@@ -122,6 +122,9 @@ export interface Attachment {
   size: number;
   fileName: string;
   createdAt: Date;
+  /** Removed by the researcher before acknowledgment: listed to staff only. */
+  removedAt: Date | null;
+  removedBy: number | null;
 }
 
 /**

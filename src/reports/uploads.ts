@@ -2,7 +2,7 @@
  * Files a person sends with a report or later, and the download of one:
  * the use cases. Sniffing, cleaning and storing the bytes is attachments.ts.
  */
-import type { Actor } from "../auth/policy.js";
+import { can, type Actor } from "../auth/policy.js";
 import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import type { Deps } from "../deps.js";
@@ -27,9 +27,11 @@ import {
   insertAttachment,
   linkAttachments,
   listAttachments,
+  markAttachmentRemoved,
   touchReport,
 } from "./repository.js";
 import { requireOn } from "./service.js";
+import { editClosed } from "./submission-edit.js";
 import { accessFacts, type Attachment, type Report } from "./types.js";
 
 export interface UploadedFile {
@@ -131,7 +133,9 @@ export async function attachFiles(
   request: AuditRequestContext | null = null,
 ): Promise<Outcome<number>> {
   requireOn(actor, "report:upload", report);
-  const existing = (await listAttachments(deps.db, report.id)).length;
+  const existing = (await listAttachments(deps.db, report.id)).filter(
+    (a) => a.removedAt === null,
+  ).length;
   if (files.length === 0)
     return {
       ok: false,
@@ -197,6 +201,12 @@ export async function attachmentFor(
     attachments.findIndex((a) => a.publicId === attachmentId.slice(0, 40)) + 1;
   const attachment = attachments[position - 1];
   if (!attachment) throw new NotFoundError();
+  // A file its researcher removed is kept for CERT staff only.
+  if (
+    attachment.removedAt &&
+    !can(actor, "report:view_revisions", accessFacts(report))
+  )
+    throw new NotFoundError();
   await recordAudit(deps.db, {
     action: "attachment.downloaded",
     actor,
@@ -211,4 +221,61 @@ export async function attachmentFor(
     mediaType: servedMediaType(attachment.mediaType),
     inline: isImage(attachment.mediaType),
   };
+}
+
+export const REMOVE_CLOSED =
+  "A CERT triager has acknowledged this report, so its files can no longer be removed: they read it as it was. If a file shows data it should not, say so in a comment and the CERT will handle it.";
+
+/**
+ * The researcher takes back a file they attached (one showing a real
+ * person's data, say) until a triager acknowledges the report. The file is
+ * kept for CERT staff, marked removed; nobody else sees it again. One
+ * timeline entry and one audit entry, in one transaction.
+ */
+export async function removeAttachment(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  attachmentId: string,
+  request: AuditRequestContext | null = null,
+): Promise<Outcome<string>> {
+  // Anyone but the report's researcher: the policy's 404.
+  if (editClosed(actor, report))
+    return { ok: false, status: 409, errors: { attachments: REMOVE_CLOSED } };
+  const attachment = (await listAttachments(deps.db, report.id)).find(
+    (a) =>
+      a.publicId === attachmentId.slice(0, 40) &&
+      a.ownerId === actor.id &&
+      a.removedAt === null,
+  );
+  if (!attachment) throw new NotFoundError();
+  const now = deps.clock.now();
+  const removed = await deps.db.transaction().execute(async (tx) => {
+    if (
+      !(await markAttachmentRemoved(
+        tx,
+        attachment.id,
+        report.id,
+        actor.id,
+        now,
+      ))
+    )
+      return false;
+    await recordChange(tx, deps, {
+      change: "attachment_removed",
+      report,
+      actor,
+      at: now,
+      request,
+      // Our own words: a file's name may carry what it should not show.
+      body: "Removed one file.",
+      details: { attachment: attachment.publicId },
+    });
+    await touchReport(tx, report.id, now);
+    return true;
+  });
+  // Acknowledged between the page and the click: nothing changed.
+  if (!removed)
+    return { ok: false, status: 409, errors: { attachments: REMOVE_CLOSED } };
+  return { ok: true, value: attachment.fileName };
 }

@@ -244,6 +244,11 @@ const ACCESS: Record<string, Access> = {
   "GET /reports/:id/edit": { kind: "object", params: { id: "report" } },
   "POST /reports/:id/edit": { kind: "object", params: { id: "report" } },
   "GET /reports/:id/revisions": { kind: "object", params: { id: "report" } },
+  // The researcher takes back a file until acknowledgment (attachment-removal.test.ts).
+  "POST /reports/:id/attachments/:aid/remove": {
+    kind: "object",
+    params: { id: "report", aid: "attachment" },
+  },
   "GET /reports/:id/attachments/:aid": {
     kind: "object",
     params: { id: "report", aid: "attachment" },
@@ -258,6 +263,7 @@ const ACCESS: Record<string, Access> = {
 const EXPLAINED_TO_REPORTER = new Set([
   "GET /reports/:id/edit",
   "POST /reports/:id/edit",
+  "POST /reports/:id/attachments/:aid/remove",
 ]);
 
 /** Everything a forged form could try to smuggle in. */
