@@ -189,7 +189,7 @@ export const CHANGES = {
     "reported that the vulnerability is not fixed",
     {
       subject: "Not fixed",
-      sentence: "The retest found that the vulnerability is not fixed.",
+      sentence: "The vulnerability was found not to be fixed.",
     },
   ),
   close: step("close", "closed the report", {

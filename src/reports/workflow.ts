@@ -618,7 +618,7 @@ export const STATE_INFO: Record<
         "Please retest and confirm the fix, or report that it is not fixed.",
       org_contact: "The researcher is retesting.",
       staff:
-        "Waiting for the researcher's retest; you may confirm it yourself.",
+        "Waiting for the researcher to confirm the fix; you may confirm it yourself.",
     },
   },
   fix_verified: {
