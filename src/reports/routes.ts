@@ -72,6 +72,7 @@ import {
   acceptUploads,
   attachFiles,
   attachmentFor,
+  removableFiles,
   removeAttachment,
   type KeptAttachment,
   type UploadedFile,
@@ -553,7 +554,8 @@ export function reportRoutes(deps: Deps) {
     }) as RequestHandler,
     { allowedAction: "report:edit_submission" as ReportAction },
   );
-  const renderEdit = (
+  const renderEdit = async (
+    req: Request,
     res: Response,
     status: number,
     values: Record<string, unknown>,
@@ -566,11 +568,13 @@ export function reportRoutes(deps: Deps) {
       values,
       errors,
       closed: res.locals.editClosed !== null,
+      files: await removableFiles(deps, actorOf(req)!, report),
     });
   };
-  router.get(`${onReport}/edit`, signedIn, editable, (_req, res) => {
+  router.get(`${onReport}/edit`, signedIn, editable, async (req, res) => {
     const closed = res.locals.editClosed as Refusal | null;
-    renderEdit(
+    await renderEdit(
+      req,
       res,
       closed ? 409 : 200,
       submissionValues(reportOf(res)),
@@ -580,9 +584,10 @@ export function reportRoutes(deps: Deps) {
   router.post(`${onReport}/edit`, signedIn, editable, async (req, res) => {
     const closed = res.locals.editClosed as Refusal | null;
     if (closed)
-      return renderEdit(res, 409, formValues(req.body), closed.errors);
+      return renderEdit(req, res, 409, formValues(req.body), closed.errors);
     const parsed = parseForm(submissionEditSchema, req.body);
-    if (!parsed.ok) return renderEdit(res, 422, parsed.values, parsed.errors);
+    if (!parsed.ok)
+      return renderEdit(req, res, 422, parsed.values, parsed.errors);
     const report = reportOf(res);
     const outcome = await editSubmission(
       deps,
@@ -593,7 +598,7 @@ export function reportRoutes(deps: Deps) {
     );
     if (!outcome.ok) {
       res.locals.editClosed = outcome;
-      return renderEdit(res, 409, formValues(req.body), outcome.errors);
+      return renderEdit(req, res, 409, formValues(req.body), outcome.errors);
     }
     flash(
       req,

@@ -279,3 +279,19 @@ export async function removeAttachment(
     return { ok: false, status: 409, errors: { attachments: REMOVE_CLOSED } };
   return { ok: true, value: attachment.fileName };
 }
+
+/** The researcher's own files they may still remove (the edit page lists them). */
+export async function removableFiles(
+  deps: Pick<Deps, "db">,
+  actor: Actor,
+  report: Report,
+): Promise<{ publicId: string; fileName: string; size: string }[]> {
+  if (!can(actor, "report:edit_submission", accessFacts(report))) return [];
+  return (await listAttachments(deps.db, report.id))
+    .filter((a) => a.removedAt === null && a.ownerId === actor.id)
+    .map((a) => ({
+      publicId: a.publicId,
+      fileName: a.fileName,
+      size: `${Math.ceil(a.size / 1024)} KB`,
+    }));
+}

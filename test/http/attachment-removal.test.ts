@@ -87,6 +87,12 @@ describe("the researcher removes an attachment before acknowledgment", () => {
       ),
     );
 
+    // The edit page lists the researcher's files with the same button.
+    const edit = shown(
+      (await rhea.agent.get(`/reports/${report.publicId}/edit`)).text,
+    );
+    assert.ok(edit.includes(`action="${href}/remove"`));
+
     // Without the CSRF token: refused, nothing changed.
     const forged = await rhea.agent
       .post(`${href}/remove`)
