@@ -11,7 +11,11 @@ import {
 import { addCommentByMail } from "../../src/reports/service.js";
 import { findReportById } from "../../src/reports/repository.js";
 import { toActor } from "../../src/users/service.js";
-import { createOrg, insertReport } from "../support/fixtures.js";
+import {
+  createOrg,
+  insertAttachmentRow,
+  insertReport,
+} from "../support/fixtures.js";
 import { insertHeldMail } from "../support/inbound-rows.js";
 import {
   insertPublishableReport,
@@ -122,6 +126,20 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
     });
     await withCode(first.id);
     submitted = first.publicId;
+    // Its researcher's files: one they may still remove (the Remove buttons
+    // on the report and the edit page), one removed (marked for staff, and
+    // listed on the revisions page).
+    await insertAttachmentRow(ctx, first.id, researcher.user.id);
+    const removed = await insertAttachmentRow(
+      ctx,
+      first.id,
+      researcher.user.id,
+    );
+    await ctx.db
+      .updateTable("attachments")
+      .set({ removed_at: Date.now(), removed_by: researcher.user.id })
+      .where("id", "=", removed.id)
+      .execute();
     const second = await insertReport(ctx, {
       reporterId: researcher.user.id,
       state: "vendor_notified",

@@ -156,7 +156,10 @@ describe("the researcher removes an attachment before acknowledgment", () => {
       (await triager.agent.get(`/reports/${report.publicId}`)).text,
     );
     assert.ok(staff.includes(`href="${href}"`));
-    assert.match(staff, /Removed by the researcher/);
+    assert.match(
+      staff,
+      /Removed<\/strong> <span class="hint">by the researcher/,
+    );
     assert.equal((await triager.agent.get(href)).status, 200);
     const versions = shown(
       (await triager.agent.get(`/reports/${report.publicId}/revisions`)).text,
