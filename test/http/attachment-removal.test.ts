@@ -181,6 +181,8 @@ describe("the researcher removes an attachment before acknowledgment", () => {
       ),
     );
     assert.ok(!org.text.includes(patient.public_id));
+    // Nor that one was removed: that was between the researcher and the CERT.
+    assert.doesNotMatch(org.text, /removed a file/);
     assert.equal((await contact.agent.get(href)).status, 404);
   });
 
