@@ -381,6 +381,8 @@ export async function reportPage(
         draft && {
           ...draft,
           canComment: canComment,
+          // While the CERT waits for this researcher, the comment answers it.
+          answers: answering,
           form: formState(pageForm, "draftComment"),
         },
     ),

@@ -30,7 +30,6 @@ import { HOUR_MS, MINUTE_MS, limiter } from "../http/rate-limits.js";
 import {
   advisorySchema,
   answerCreditProposal,
-  commentOnDraftAdvisory,
   creditAnswerSchema,
   saveAdvisory,
 } from "../advisories/service.js";
@@ -61,6 +60,7 @@ import { NotFoundError } from "../http/errors.js";
 import {
   addComment,
   addNote,
+  commentOnDraft,
   fileReport,
   loadReportFor,
   reportFormOptions,
@@ -440,8 +440,11 @@ export function reportRoutes(deps: Deps) {
     formPost(
       "draftComment",
       commentSchema,
-      commentOnDraftAdvisory,
-      "Your comment on the draft advisory was added.",
+      commentOnDraft,
+      (kind) =>
+        kind === "answer"
+          ? "Your comment was sent to the CERT as your answer to its question; the report continues where it was."
+          : "Your comment on the draft advisory was added.",
       { anchor: "#timeline" },
     ),
   );

@@ -11,7 +11,10 @@ import {
   findAdvisory,
   markAdvisoryPublished,
 } from "../advisories/repository.js";
-import { creditBlocksPublication } from "../advisories/service.js";
+import {
+  commentOnDraftAdvisory,
+  creditBlocksPublication,
+} from "../advisories/service.js";
 import { recordChange } from "./changes.js";
 import { dueFrom } from "./clocks.js";
 import {
@@ -455,6 +458,33 @@ async function comment(
     return "comment" as const;
   });
   return { ok: true, value: kind };
+}
+
+/**
+ * A comment on the draft advisory. While the CERT waits for the researcher
+ * (needs_info), the researcher's comment there is their answer too, as on
+ * the comment box: the report goes back to where it was and cannot expire.
+ */
+export async function commentOnDraft(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  input: CommentInput,
+  request: AuditRequestContext | null = null,
+): Promise<Outcome<CommentOutcome>> {
+  if (
+    report.state === "needs_info" &&
+    relationTo(actor, accessFacts(report)) === "reporter"
+  )
+    return addComment(deps, actor, report, input, request);
+  const outcome = await commentOnDraftAdvisory(
+    deps,
+    actor,
+    report,
+    input,
+    request,
+  );
+  return outcome.ok ? { ok: true, value: "comment" } : outcome;
 }
 
 /** An internal note: staff only, never shown to researchers or organizations, never mailed. */

@@ -208,6 +208,41 @@ describe("the draft advisory: read and commented on by everyone on the case befo
     assert.ok(to.includes(triagerId));
   });
 
+  it("the researcher's comment on the draft while the CERT waits for them is their answer: the report does not expire", async () => {
+    const report = await forwarded("triaged");
+    await saveDraft(report.publicId);
+    const asked = await post(triager, report.publicId, "transition", {
+      name: "request_info",
+      message: "Which version did you test?",
+    });
+    assert.equal(asked.status, 303);
+    assert.match(
+      panelOf((await rhea.agent.get(`/reports/${report.publicId}`)).text),
+      /this comment is sent as your answer/,
+    );
+    const res = await post(rhea, report.publicId, "draft-advisory/comments", {
+      body: "Version 4.2.0; the title is right.",
+    });
+    assert.equal(res.status, 303);
+    const row = await ctx.db
+      .selectFrom("reports")
+      .select(["state", "info_requested_at"])
+      .where("id", "=", report.id)
+      .executeTakeFirstOrThrow();
+    assert.deepEqual(row, { state: "triaged", info_requested_at: null });
+    const answer = await ctx.db
+      .selectFrom("report_events")
+      .select(["action", "body"])
+      .where("report_id", "=", report.id)
+      .where("action", "=", "provide_info")
+      .executeTakeFirstOrThrow();
+    assert.equal(answer.body, "Version 4.2.0; the title is right.");
+    const page = shown(
+      (await rhea.agent.get(`/reports/${report.publicId}`)).text,
+    );
+    assert.match(page, /sent to the CERT as your answer/);
+  });
+
   it("an empty comment is refused next to its field, nothing written", async () => {
     const report = await forwarded();
     await saveDraft(report.publicId);
