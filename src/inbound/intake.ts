@@ -38,7 +38,11 @@ import {
   type EmailReport,
 } from "./intake-repository.js";
 import { automaticMailReason } from "./automatic.js";
-import { intakeReplyAddress, intakeReplyToken } from "./intake-address.js";
+import {
+  intakeReplyAddress,
+  intakeReplyToken,
+  intakeTokenIn,
+} from "./intake-address.js";
 import type { InboundMail, InboundOutcome } from "./types.js";
 
 /**
@@ -59,6 +63,7 @@ import type { InboundMail, InboundOutcome } from "./types.js";
  */
 
 const HOUR = 3_600_000;
+const UNKNOWN_TOKEN = "unknown intake reply token";
 const TITLE_MAX = 200;
 const TEXT_MAX = 50_000;
 
@@ -160,6 +165,13 @@ export async function handleIntakeMail(
   const reply = targets.find((t) => t.kind === "reply");
   if (reply && reply.kind === "reply")
     return replyToEmailReport(deps, mail, reply.token);
+  // A reply whose server dropped the +token: the token in References.
+  const referenced = intakeTokenIn(deps.config, mail.headers);
+  if (referenced) {
+    const outcome = await replyToEmailReport(deps, mail, referenced);
+    if (outcome.kind !== "held" || outcome.reason !== UNKNOWN_TOKEN)
+      return outcome;
+  }
   return fileEmailReport(deps, mail);
 }
 
@@ -317,7 +329,7 @@ export async function replyToEmailReport(
     deps.db,
     sha256Hex(token.toLowerCase()),
   );
-  if (!record) return { kind: "held", reason: "unknown intake reply token" };
+  if (!record) return { kind: "held", reason: UNKNOWN_TOKEN };
   return commentAsEmailReporter(deps, mail, record);
 }
 

@@ -7,6 +7,7 @@ import { claimDueMessages, markAttemptFailed, markSent } from "./repository.js";
 import type { MailTransport } from "./transport.js";
 import { sealedVersion } from "./sealed.js";
 import { replyAddressing } from "../inbound/reply-tokens.js";
+import { intakeReference } from "../inbound/intake-address.js";
 import { verpAddress } from "./verp.js";
 import type { SettingsStore } from "../settings/service.js";
 
@@ -94,6 +95,9 @@ export function createMailWorker(deps: MailWorkerDeps) {
                 )
               : null;
           const thread = threaded ? message.threadId! : null;
+          // A report by email's mail: its intake token as a reference too.
+          const intakeRef =
+            !reply && message.replyTo ? intakeReference(message.replyTo) : null;
           const response = await transport.send({
             from: config.mailFrom,
             to: message.toAddress,
@@ -111,6 +115,9 @@ export function createMailWorker(deps: MailWorkerDeps) {
             }),
             // The reply address, and its token as a reference too, for
             // servers that drop the +token from the address.
+            ...(intakeRef && {
+              references: [thread, intakeRef].filter(Boolean).join(" "),
+            }),
             ...(reply && {
               replyTo: reply.address,
               inReplyTo: thread ?? reply.reference,

@@ -1,4 +1,7 @@
 import type { DbOrTx } from "../db/index.js";
+import type { Severity } from "./cvss.js";
+import type { ClockFacts } from "./clocks.js";
+import type { State } from "./workflow.js";
 
 /*
  * The SQL behind the queue's markers: what happened on each listed report
@@ -123,4 +126,38 @@ export async function markReportRead(
         .doUpdateSet({ read_at: at.getTime() }),
     )
     .execute();
+}
+
+/** What the clocks read from the reports in these states, with their kept next deadline. */
+export async function clockFactsInStates(
+  db: DbOrTx,
+  states: readonly State[],
+): Promise<(ClockFacts & { id: number; queueDueAt: number })[]> {
+  if (states.length === 0) return [];
+  const rows = await db
+    .selectFrom("reports")
+    .select([
+      "id",
+      "state",
+      "severity",
+      "ack_due_at",
+      "triage_due_at",
+      "disclosure_due_at",
+      "vendor_notified_at",
+      "info_requested_at",
+      "queue_due_at",
+    ])
+    .where("state", "in", [...states])
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    state: r.state as State,
+    severity: r.severity as Severity | null,
+    ackDueAt: date(r.ack_due_at),
+    triageDueAt: date(r.triage_due_at),
+    disclosureDueAt: date(r.disclosure_due_at),
+    vendorNotifiedAt: date(r.vendor_notified_at),
+    infoRequestedAt: date(r.info_requested_at),
+    queueDueAt: r.queue_due_at,
+  }));
 }

@@ -12,11 +12,20 @@ import { isSeverity, SEVERITIES, SEVERITY_LABELS } from "./cvss.js";
 import { formatDateTime } from "../format.js";
 import type { ListFilters } from "./list-repository.js";
 import {
+  clockFactsInStates,
   findQueueSignals,
   markReportRead,
   type QueueSignals,
 } from "./queue-repository.js";
-import { isRunning } from "./clocks.js";
+import { setQueueDue } from "./repository.js";
+import {
+  CLOCK_NAMES,
+  CLOCKS,
+  isRunning,
+  nextDeadline,
+  NO_DEADLINE,
+  type ClockSettings,
+} from "./clocks.js";
 import type { Report } from "./types.js";
 import {
   listPage,
@@ -365,4 +374,32 @@ export async function noteReportRead(
 ): Promise<void> {
   if (can(actor, "queue:view"))
     await markReportRead(deps.db, actor.id, report.id, deps.clock.now());
+}
+
+/**
+ * The fix target and the answer's expiry are computed from the settings of
+ * the day (clocks.ts): when an admin changes them, the queue's kept next
+ * deadline of the reports on those clocks follows. Returns how many moved.
+ */
+export async function refreshComputedQueueDue(
+  deps: Pick<Deps, "db">,
+  settings: ClockSettings,
+): Promise<number> {
+  const states = [
+    ...new Set(
+      CLOCK_NAMES.filter((c) => "from" in CLOCKS[c].due).flatMap(
+        (c) => CLOCKS[c].runsIn,
+      ),
+    ),
+  ];
+  return deps.db.transaction().execute(async (tx) => {
+    let moved = 0;
+    for (const report of await clockFactsInStates(tx, states)) {
+      const next = nextDeadline(report, settings)?.at ?? null;
+      if ((next?.getTime() ?? NO_DEADLINE) === report.queueDueAt) continue;
+      await setQueueDue(tx, report.id, next);
+      moved++;
+    }
+    return moved;
+  });
 }

@@ -1,5 +1,6 @@
 import { can, type Actor } from "../auth/policy.js";
 import { recordAudit } from "../audit/service.js";
+import { refreshComputedQueueDue } from "../reports/queue.js";
 import type { AuditDetails, AuditRequestContext } from "../audit/types.js";
 import type { Config } from "../config.js";
 import type { DbOrTx } from "../db/index.js";
@@ -220,7 +221,9 @@ function describe(value: number, isDefault: boolean): string {
  * as "follow the environment", so a later change of the variable applies.
  * The rows and one audit entry (old → new per key) commit together; the
  * in-memory copy is replaced after the commit. Existing reports keep their
- * dates: only deadlines set from now on use the new values.
+ * kept dates: only deadlines set from now on use the new values (the fix
+ * target and the answer's expiry, read with the settings of the day, move
+ * with them, and so does the queue's next deadline).
  */
 export async function saveClockSettings(
   deps: Pick<Deps, "db" | "clock" | "settings">,
@@ -279,5 +282,7 @@ export async function saveClockSettings(
     return changed;
   });
   deps.settings.replace(next);
+  if (changed.length > 0)
+    await refreshComputedQueueDue(deps, deps.settings.clocks());
   return { ok: true, value: { changed } };
 }

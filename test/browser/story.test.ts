@@ -316,7 +316,6 @@ describe("in a real browser: the whole story", function () {
     await triager.getByRole("button", { name: "Verify" }).click();
     await triager.waitForURL(/\/queue/);
     await accessible(triager, "queue");
-    await screenshot(triager, "triager-queue");
     await triager.getByRole("link", { name: /DD-/ }).first().click();
     await accessible(triager, "report page (staff)");
     await triager.getByRole("button", { name: "Assign to me" }).click();

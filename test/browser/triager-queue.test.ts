@@ -166,10 +166,52 @@ describe("in a real browser: the triager's queue", function () {
       .textContent();
     assert.equal(assignee?.trim(), "Tess");
 
+    // x selects the current report for a bulk action.
+    await page.keyboard.press("j");
+    const picked = await currentId();
+    await page.keyboard.press("x");
+    assert.equal(
+      await page.isChecked(`input[name="ids"][value="${picked}"]`),
+      true,
+    );
+    await page.keyboard.press("k");
+
     // o opens the current report.
     await page.keyboard.press("j");
     const opened = await currentId();
     await page.keyboard.press("o");
     await page.waitForURL(new RegExp(`/reports/${opened}$`));
+  });
+
+  it("saves the filtered queue as a view and opens a built-in one", async () => {
+    await page.goto(`${app.baseUrl}/queue?state=acknowledged`);
+    await page.getByText("Save this view").click();
+    await page.getByLabel("Name of the view").fill("Acknowledged ones");
+    await page.getByRole("button", { name: "Save view" }).click();
+    await page.waitForURL(/\/queue\?view=[0-9a-z]+$/);
+    await page.getByText("The view “Acknowledged ones” was saved.").waitFor();
+    const views = page.getByRole("navigation", { name: "Views" });
+    assert.equal(
+      await views
+        .getByRole("link", { name: "Acknowledged ones" })
+        .getAttribute("aria-current"),
+      "page",
+    );
+    const states = await page.locator("tr.queue-row .badge").allTextContents();
+    assert.ok(states.length > 0);
+    assert.ok(
+      states.every((t) => t.trim() === "Acknowledged"),
+      states.join(),
+    );
+    assert.deepEqual(await seriousViolations(page), []);
+
+    await views.getByRole("link", { name: "Unassigned" }).click();
+    await page.waitForURL(/assignee=unassigned/);
+    assert.equal(
+      await views
+        .getByRole("link", { name: "Unassigned" })
+        .getAttribute("aria-current"),
+      "page",
+    );
   });
 });

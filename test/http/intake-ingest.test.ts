@@ -174,6 +174,12 @@ describe("the ingestion path takes delivery reports and mail to the intake addre
         /^bounce\+\d+-[0-9a-f]{16}@desk\.example\.test$/,
       );
       assert.match(mail.text ?? "", /\/claim\/[A-Za-z0-9_-]+/);
+      // The token in References too, for servers that drop the +token.
+      const token = /\+([a-z0-9]+)@/.exec(mail.replyTo!.value[0]!.address!)![1];
+      assert.match(
+        String(mail.headers.get("references") ?? ""),
+        new RegExp(`<intake\\.${token}@desk\\.example\\.test>`),
+      );
     } finally {
       await worker.stop();
       await sending.close();

@@ -337,6 +337,30 @@ describe("reports by email: filed, answered with a claim link, claimed", () => {
       comments.map((c) => c.body),
       ["Also the cancel endpoint has the same bug."],
     );
+    const reportsBefore = (
+      await ctx.db.selectFrom("reports").select("id").execute()
+    ).length;
+    // A server that dropped the +token: the token in References still threads it.
+    const token = /\+([a-z0-9]+)@/.exec(replyTo)![1]!;
+    const viaReferences = await handleIntakeMail(
+      ctx.deps,
+      inboundMail({
+        recipients: [INTAKE],
+        from: SENDER,
+        envelopeFrom: SENDER,
+        headers: {
+          references: `<report.${report.public_id}@localhost> <intake.${token}@${DOMAIN}>`,
+        },
+        text: "And the export endpoint too.",
+      }),
+    );
+    assert.equal(viaReferences?.kind, "posted");
+    assert.match((viaReferences as { note: string }).note, /^comment on/);
+    assert.equal(
+      (await ctx.db.selectFrom("reports").select("id").execute()).length,
+      reportsBefore,
+      "no second report",
+    );
     const forged = await handleIntakeMail(
       ctx.deps,
       inboundMail({

@@ -103,6 +103,57 @@ describe("one vocabulary on every surface", () => {
     }
   });
 
+  it("says the label after the other steps too: not fixed, reopen, withdraw, publish", async () => {
+    const { publicId: id } = await insertReport(ctx, {
+      reporterId: researcherId,
+      organizationId: orgId,
+      state: "fixed",
+      severity: "high",
+      cvssScore: 7.5,
+    });
+    const walk: [Browser, string, State, Record<string, string>?][] = [
+      [researcher, "reject_fix", "fix_in_progress", { message: "Still open." }],
+      [triager, "close", "closed", { resolution: "wont_fix" }],
+      [
+        triager,
+        "reopen",
+        "triaged",
+        { message: "The organization came back." },
+      ],
+    ];
+    for (const [who, name, state, fields] of walk) {
+      const flash = await step(who, id, name, fields);
+      assert.doesNotMatch(flash, SNAKE, `${name}: ${flash}`);
+      assert.ok(flash.includes(STATE_INFO[state].label), `${name}: ${flash}`);
+    }
+    const { publicId: early } = await insertReport(ctx, {
+      reporterId: researcherId,
+    });
+    const withdrawn = await step(researcher, early, "withdraw", {
+      message: "Sent to the wrong desk.",
+    });
+    assert.doesNotMatch(withdrawn, SNAKE, withdrawn);
+    assert.ok(withdrawn.includes(STATE_INFO.closed.label), withdrawn);
+
+    const ready = await insertPublishableReport(ctx, {
+      reporterId: researcherId,
+      organizationId: orgId,
+      cvssVector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N",
+    });
+    await triager.refreshCsrf(`/reports/${ready.publicId}`);
+    const saved = await triager.post(`/reports/${ready.publicId}/advisory`, {
+      title: "Lab results readable by changing an ID",
+      summary: "Lab results of any patient could be read.",
+      cveId: "",
+    });
+    assert.equal(saved.status, 303);
+    const published = await step(triager, ready.publicId, "publish", {
+      confirm: "yes",
+    });
+    assert.doesNotMatch(published, SNAKE, published);
+    assert.ok(published.includes(STATE_INFO.disclosed.label), published);
+  });
+
   it("writes severity capitalised on the advisory list, the advisory and the letter", async () => {
     const report = await insertPublishableReport(ctx, {
       reporterId: researcherId,

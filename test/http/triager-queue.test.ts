@@ -161,6 +161,53 @@ describe("the triager's queue", () => {
       );
     });
 
+    it("follows an admin's change of the settings the fix target and the answer's expiry are read from", async () => {
+      const DAY = 86_400_000;
+      const now = ctx.clock.now().getTime();
+      const asked = await insertReport(ctx, {
+        reporterId: researcher.user.id,
+        state: "needs_info",
+      });
+      await ctx.db
+        .updateTable("reports")
+        .set({ info_requested_at: now })
+        .where("id", "=", asked.id)
+        .execute();
+      const notified = await insertReport(ctx, {
+        reporterId: researcher.user.id,
+        state: "fix_in_progress",
+        organizationId: (await createOrg(ctx, "Settings Org")).id,
+        severity: "high",
+        vendorNotifiedAt: new Date(now),
+      });
+      const dueOf = async (id: number) =>
+        (
+          await ctx.db
+            .selectFrom("reports")
+            .select("queue_due_at")
+            .where("id", "=", id)
+            .executeTakeFirstOrThrow()
+        ).queue_due_at;
+      // As filed: the fix target (30 days for high) comes before disclosure (90).
+      assert.equal(await dueOf(notified.id), now + 30 * DAY);
+      const admin = await signedIn(ctx, await createUser(ctx, "admin"));
+      await admin.refreshCsrf("/admin/settings");
+      const res = await admin.post("/admin/settings", {
+        ackDueDays: "3",
+        triageDueDays: "10",
+        infoReminderDays: "7",
+        infoExpiryDays: "20",
+        disclosureDays: "90",
+        remediationCritical: "7",
+        remediationHigh: "14",
+        remediationMedium: "90",
+        remediationLow: "120",
+      });
+      assert.equal(res.status, 303);
+      assert.equal(await dueOf(asked.id), now + 20 * DAY);
+      assert.equal(await dueOf(notified.id), now + 14 * DAY);
+    });
+
     it("pages through every report exactly once in due order", async () => {
       for (let i = 0; i < 30; i++)
         await insertReport(ctx, {

@@ -31,7 +31,9 @@ export interface AxeViolation {
  * scripts, which is the point), so no page script is added.
  */
 export async function seriousViolations(page: Page): Promise<AxeViolation[]> {
-  await page.evaluate(axe.source);
+  // Once per loaded page: checking it again (another width) reuses it.
+  if (!(await page.evaluate("typeof window.axe === 'object'")))
+    await page.evaluate(axe.source);
   const results = await page.evaluate(() =>
     (window as unknown as { axe: typeof axe }).axe.run(document, {
       resultTypes: ["violations"],
