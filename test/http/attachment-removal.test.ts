@@ -5,6 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
+import { findReportById } from "../../src/reports/repository.js";
+import { removeAttachment } from "../../src/reports/uploads.js";
+import { toActor } from "../../src/users/service.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {
   createTestContext,
@@ -203,5 +206,32 @@ describe("the researcher removes an attachment before acknowledgment", () => {
       /acknowledged this report, so its files can no longer be removed/,
     );
     assert.equal((await attachment(file.id)).removed_at, null);
+  });
+
+  it("removes nothing when the report was acknowledged between the page and the click", async () => {
+    const report = await insertReport(ctx, { reporterId: rheaUser.user.id });
+    const file = await upload(report.publicId, "race.txt", "race proof\n");
+    // The report as the page loaded it, still submitted.
+    const seen = (await findReportById(ctx.db, report.id))!;
+    await ctx.db
+      .updateTable("reports")
+      .set({ state: "acknowledged" })
+      .where("id", "=", report.id)
+      .execute();
+    const outcome = await removeAttachment(
+      ctx.deps,
+      toActor(rheaUser.user),
+      seen,
+      file.public_id,
+    );
+    assert.equal(outcome.ok, false);
+    assert.equal((await attachment(file.id)).removed_at, null);
+    const events = await ctx.db
+      .selectFrom("report_events")
+      .select("id")
+      .where("report_id", "=", report.id)
+      .where("action", "=", "attachment_removed")
+      .execute();
+    assert.equal(events.length, 0);
   });
 });
