@@ -409,9 +409,11 @@ export async function reportPage(
           ).map((r) => ({ ...r, stateLabel: STATE_INFO[r.state].label }))
         : [],
     deadlines: runningDeadlines(relation, report, deps.settings.clocks(), now),
-    // A file its researcher removed is listed to staff only, marked so; the
-    // researcher may remove their own until acknowledgment (uploads.ts).
+    // A file its researcher removed is listed to staff only, marked so (and
+    // neutral names count only the files listed); the researcher may remove
+    // their own until acknowledgment (uploads.ts).
     attachments: attachments
+      .filter((a) => a.removedAt === null || seesRevisions)
       .map((a, i) => ({
         publicId: a.publicId,
         fileName: shownFileName(actor, facts, a, i + 1),
@@ -422,8 +424,7 @@ export async function reportPage(
           a.removedAt === null &&
           a.ownerId === actor.id &&
           can(actor, "report:edit_submission", facts),
-      }))
-      .filter((a) => a.removed === null || seesRevisions),
+      })),
     audience,
     timeline: events.map((e) => ({
       kind: e.kind,

@@ -195,18 +195,16 @@ export async function attachmentFor(
   request: AuditRequestContext | null,
 ) {
   requireOn(actor, "report:view", report);
-  // The whole list, for the file's position in it (its neutral name).
-  const attachments = await listAttachments(deps.db, report.id);
+  // The whole list this viewer is shown, for the file's position in it (its
+  // neutral name); a file its researcher removed is kept for CERT staff only.
+  const seesRemoved = can(actor, "report:view_revisions", accessFacts(report));
+  const attachments = (await listAttachments(deps.db, report.id)).filter(
+    (a) => a.removedAt === null || seesRemoved,
+  );
   const position =
     attachments.findIndex((a) => a.publicId === attachmentId.slice(0, 40)) + 1;
   const attachment = attachments[position - 1];
   if (!attachment) throw new NotFoundError();
-  // A file its researcher removed is kept for CERT staff only.
-  if (
-    attachment.removedAt &&
-    !can(actor, "report:view_revisions", accessFacts(report))
-  )
-    throw new NotFoundError();
   await recordAudit(deps.db, {
     action: "attachment.downloaded",
     actor,

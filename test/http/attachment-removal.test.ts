@@ -184,6 +184,15 @@ describe("the researcher removes an attachment before acknowledgment", () => {
       ),
     );
     assert.ok(!org.text.includes(patient.public_id));
+    // Its neutral name counts only the files it is shown: no gap betrays one.
+    assert.ok(org.text.includes(">attachment-1.txt</a>"));
+    const download = await contact.agent.get(
+      `/reports/${report.publicId}/attachments/${proof.public_id}`,
+    );
+    assert.match(
+      String(download.headers["content-disposition"]),
+      /attachment-1\.txt/,
+    );
     // Nor that one was removed: that was between the researcher and the CERT.
     assert.doesNotMatch(org.text, /removed a file/);
     assert.equal((await contact.agent.get(href)).status, 404);
