@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { simpleParser } from "mailparser";
 import { after, before, describe, it } from "mocha";
+import { openPgpMail } from "../../src/inbound/pgp.js";
+import { deskKey } from "../../src/mail/desk-key.js";
 import { createTransport } from "../../src/mail/transport.js";
 import { createMailWorker, type MailWorker } from "../../src/mail/worker.js";
 import { Gpg } from "../support/gpg.js";
@@ -100,5 +102,53 @@ describe("OpenPGP keys made ahead of the desk's clock", () => {
     assert.ok(ok, status);
     assert.match(status, new RegExp(`VALIDSIG ${desk}`));
     assert.ok(((await simpleParser(plain)).text ?? "").includes(COMMENT));
+  });
+
+  it("what gpg signs with it and encrypts to the desk is decrypted and names it as the signer", async () => {
+    const desk = await deskKey(ctx.config);
+    const inner =
+      "Content-Type: text/plain; charset=utf-8\r\n\r\nSigned today.\r\n";
+    const armored = gpg
+      .ok(
+        [
+          "--armor",
+          "--trust-model",
+          "always",
+          "--sign",
+          "--local-user",
+          fingerprint,
+          "--encrypt",
+          "--recipient",
+          desk.fingerprint,
+        ],
+        inner,
+      )
+      .toString();
+    const raw = Buffer.from(
+      [
+        `From: <${researcher.email}>`,
+        "To: <desk@localhost>",
+        "Subject: Re: report",
+        "Message-ID: <skew-1@example.org>",
+        "MIME-Version: 1.0",
+        'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="b42"',
+        "",
+        "--b42",
+        "Content-Type: application/pgp-encrypted",
+        "",
+        "Version: 1",
+        "",
+        "--b42",
+        "Content-Type: application/octet-stream",
+        "",
+        armored.replace(/\r?\n/g, "\r\n"),
+        "--b42--",
+        "",
+      ].join("\r\n"),
+    );
+    const opened = await openPgpMail(ctx.deps, raw);
+    assert.ok(!("held" in opened), JSON.stringify(opened));
+    assert.equal(opened.encrypted, true);
+    assert.equal(opened.signedBy, fingerprint, String(opened.note));
   });
 });
