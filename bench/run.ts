@@ -545,15 +545,20 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   const researcherId = userId(BENCH_RESEARCHER_EMAIL);
   if (!triagerId || !researcherId)
     throw new Error("the seeded accounts are missing: seed with bench:seed");
+  // The queue opens on the open reports, due soonest first (queue.ts).
+  const openReports = count(
+    "select count(*) from reports where state not in ('closed', 'disclosed')",
+  );
   const deep = sqlite
     .prepare(
-      `select updated_at as value, public_id as publicId from reports
-       order by updated_at desc, id desc limit 1 offset ?`,
+      `select queue_due_at as value, public_id as publicId from reports
+       where state not in ('closed', 'disclosed')
+       order by queue_due_at asc, id asc limit 1 offset ?`,
     )
-    .get(Math.floor(reports / 2)) as { value: number; publicId: string };
+    .get(Math.floor(openReports / 2)) as { value: number; publicId: string };
   // The queue's cursor format (cursor.ts): checked below against a real "next" link.
   const deepCursor = Buffer.from(
-    `activity_desc|${deep.value}|${deep.publicId}`,
+    `due_asc|${deep.value}|${deep.publicId}`,
   ).toString("base64url");
   // Open reports the seeder made: the ones earlier runs filed (all alike,
   // each still "submitted", so a heavier page with the triage forms) would
@@ -577,7 +582,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       url: "/queue?state=vendor_notified&severity=high",
     },
     {
-      name: `queue, deep (row ${fmt(Math.floor(reports / 2))})`,
+      name: `queue, deep (open report ${fmt(Math.floor(openReports / 2))})`,
       url: `/queue?cursor=${deepCursor}`,
     },
   ];
@@ -699,7 +704,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     const decoded = nextLink
       ? Buffer.from(nextLink, "base64url").toString()
       : "";
-    if (!decoded.startsWith("activity_desc|"))
+    if (!decoded.startsWith("due_asc|"))
       throw new Error(`unexpected queue cursor: ${decoded || "none"}`);
     for (const page of plan.pages) {
       const cookie = page.kind === "mine" ? researcher : triager;

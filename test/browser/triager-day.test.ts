@@ -6,6 +6,7 @@ import {
   launchChromium,
   seriousViolations,
   sidewaysOverflow,
+  signInStaff,
 } from "../support/browser.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {
@@ -86,13 +87,9 @@ describe("in a real browser: a triager's day with 60 reports", function () {
       viewport: { width: 1280, height: 800 },
     });
     page = await context.newPage();
-    await page.goto(`${app.baseUrl}/login`);
-    await page.getByLabel("Email").fill(triager.email);
-    await page.getByLabel("Password").fill(triager.password);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL(/\/login\/2fa$/);
-    await page.getByLabel("Code").fill(totpCode(ctx, triager.totpSecret!));
-    await page.getByRole("button", { name: "Verify" }).click();
+    await signInStaff(page, app.baseUrl, triager, (secret) =>
+      totpCode(ctx, secret),
+    );
     await page.waitForURL(/\/queue/);
   });
 

@@ -72,3 +72,23 @@ export function sidewaysOverflow(page: Page): Promise<string[]> {
       .slice(0, 10);
   })()`);
 }
+
+/**
+ * Signs a staff member in through the real form and the two-factor
+ * challenge, and waits for the page the desk sends them to.
+ */
+export async function signInStaff(
+  page: Page,
+  baseUrl: string,
+  who: { email: string; password: string; totpSecret?: string | null },
+  code: (secret: string) => string,
+): Promise<void> {
+  await page.goto(`${baseUrl}/login`);
+  await page.getByLabel("Email").fill(who.email);
+  await page.getByLabel("Password").fill(who.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/login\/2fa$/);
+  await page.getByLabel("Code").fill(code(who.totpSecret!));
+  await page.getByRole("button", { name: "Verify" }).click();
+  await page.waitForURL((url) => url.pathname !== "/login/2fa");
+}
