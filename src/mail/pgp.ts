@@ -51,6 +51,8 @@ async function throws(check: () => Promise<unknown>): Promise<boolean> {
 export function validityDate(key: openpgp.Key, now: Date): Date {
   let newest = key.getCreationTime().getTime();
   const times = [
+    // A revocation made with the key counts too: judged after it, it holds.
+    ...key.revocationSignatures,
     ...key.users.flatMap((u) => u.selfCertifications),
     ...key.subkeys.flatMap((s) => [
       ...s.bindingSignatures,
