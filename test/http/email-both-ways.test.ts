@@ -240,6 +240,13 @@ describe("email both ways (issue 22, end to end over real SMTP)", () => {
       title: "Open redirect on the water board's login page",
     });
 
+    // A reply to the receipt, before it is claimed, continues the thread.
+    const more = "Also: the logout page has the same next= parameter.";
+    const followUp = await mailClient().sendMail(
+      replyTo(receipt, finder, more),
+    );
+    assert.match(followUp.response, /^250 OK posted/);
+
     const claim = /http:\/\/localhost:3000(\/claim\/[A-Za-z0-9_-]+)/.exec(
       receipt.text ?? "",
     )?.[1];
@@ -265,6 +272,7 @@ describe("email both ways (issue 22, end to end over real SMTP)", () => {
     const page = await owner.agent.get(`/reports/${tracking}`);
     assert.equal(page.status, 200);
     assert.ok(shown(page.text).includes(tracking));
+    assert.ok(shown(page.text).includes(more), "the follow-up is on it");
   });
 
   it("(d) a researcher with a key receives the comment encrypted and signed, and gpg reads it", async () => {
