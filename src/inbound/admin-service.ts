@@ -340,7 +340,7 @@ export async function releaseInbound(
     await recordDecision(tx, id, {
       status: outcome.kind,
       reason,
-      reportId: outcome.kind === "posted" ? outcome.reportId : undefined,
+      reportId: outcome.kind === "ignored" ? undefined : outcome.reportId,
       userId: outcome.userId,
       eventId: outcome.eventId,
       decidedAt: now,

@@ -58,6 +58,8 @@ export type InboundHandler = (
 
 /** An outcome, and what it concerns when known (stored with the message). */
 export type HandlerOutcome = InboundOutcome & {
+  /** The report it concerns; held mail too, when its reply token is known. */
+  reportId?: number | null;
   userId?: number | null;
   eventId?: number | null;
   /** The recipient or token is unknown to the desk (`mail:receive` exits 67). */
@@ -133,7 +135,7 @@ export async function ingestMail(
   await recordDecision(deps.db, inboundId, {
     status: outcome.kind,
     reason: outcome.kind === "posted" ? outcome.note : outcome.reason,
-    reportId: outcome.kind === "posted" ? outcome.reportId : undefined,
+    reportId: outcome.kind === "ignored" ? undefined : outcome.reportId,
     userId: outcome.userId,
     eventId: outcome.eventId,
     decidedAt: deps.clock.now(),

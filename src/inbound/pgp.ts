@@ -14,6 +14,7 @@ import * as openpgp from "openpgp";
 import MimeNode from "nodemailer/lib/mime-node/index.js";
 import type { Deps } from "../deps.js";
 import { deskKey } from "../mail/desk-key.js";
+import { validityDate } from "../mail/pgp.js";
 import { findPgpKey } from "../users/pgp-key-repository.js";
 import { findUserByEmail } from "../users/repository.js";
 import { parseMail, type Envelope } from "./parse.js";
@@ -32,6 +33,20 @@ export type OpenedMail =
   | { held: string };
 
 const CLOCK_SKEW_MS = 60 * 60 * 1000;
+
+/**
+ * When a signature is checked: a little later than now, for a sender whose
+ * clock runs ahead, and never before the sender's key was made (a key made
+ * ahead of the desk's clock signs good mail too; see validityDate).
+ */
+function verifyAt(
+  deps: Pick<Deps, "clock">,
+  sender: { key: openpgp.Key } | null,
+): Date {
+  const now = deps.clock.now();
+  const from = sender ? validityDate(sender.key, now) : now;
+  return new Date(from.getTime() + CLOCK_SKEW_MS);
+}
 
 const ARMOR =
   /-----BEGIN PGP MESSAGE-----\r?\n[\s\S]*?\r?\n-----END PGP MESSAGE-----/;
@@ -108,13 +123,13 @@ async function decrypt(
   armored: string,
   from: string | undefined,
 ): Promise<Decrypted | { held: string }> {
-  // A signature made moments ago by a sender whose clock runs ahead is
-  // still good: checked as of a little later than now.
-  const now = new Date(deps.clock.now().getTime() + CLOCK_SKEW_MS);
   const [desk, sender] = await Promise.all([
     deskKey(deps.config),
     senderKey(deps, from),
   ]);
+  // A signature made moments ago by a sender whose clock runs ahead is
+  // still good: checked as of a little later than now.
+  const now = verifyAt(deps, sender);
   let result;
   try {
     const message = await openpgp.readMessage({ armoredMessage: armored });
@@ -218,7 +233,7 @@ async function verifyDetached(
         armoredSignature: parts.signature,
       }),
       verificationKeys: [sender.key],
-      date: new Date(deps.clock.now().getTime() + CLOCK_SKEW_MS),
+      date: verifyAt(deps, sender),
     });
     return await signerOf(result.signatures, sender);
   } catch (e) {

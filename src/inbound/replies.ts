@@ -43,15 +43,17 @@ export async function handleReply(
       reason: "unknown reply token",
       unknownRecipient: true,
     };
-  const held = (reason: string): HandlerOutcome => ({
-    kind: "held",
-    reason,
-    userId: owner.userId,
-  });
   const [user, report] = await Promise.all([
     findUserById(deps.db, owner.userId),
     findReportById(deps.db, owner.reportId),
   ]);
+  // Held with the token's report, so the Inbound mail page names the case.
+  const held = (reason: string): HandlerOutcome => ({
+    kind: "held",
+    reason,
+    userId: user ? owner.userId : null,
+    reportId: report ? report.id : null,
+  });
   if (!user || !report)
     return held("the reply address's user or report is gone");
   // A triager who checked the sender may overrule these two (a release).

@@ -41,6 +41,29 @@ async function throws(check: () => Promise<unknown>): Promise<boolean> {
 }
 
 /**
+ * The instant a key's validity is judged at: now, or the newest of its own
+ * self-signatures when that is later. A key made moments ago on a machine
+ * whose clock runs ahead of the desk's (or a desk whose clock is behind) is
+ * a good key; judged strictly at "now", openpgp would find its user ID and
+ * subkey "not yet valid" and refuse it for the wrong reason. Expiry is still
+ * checked against now.
+ */
+export function validityDate(key: openpgp.Key, now: Date): Date {
+  let newest = key.getCreationTime().getTime();
+  const times = [
+    // A revocation made with the key counts too: judged after it, it holds.
+    ...key.revocationSignatures,
+    ...key.users.flatMap((u) => u.selfCertifications),
+    ...key.subkeys.flatMap((s) => [
+      ...s.bindingSignatures,
+      { created: s.getCreationTime() },
+    ]),
+  ].map((sig) => sig.created?.getTime() ?? 0);
+  for (const t of times) if (Number.isFinite(t)) newest = Math.max(newest, t);
+  return new Date(Math.max(now.getTime(), newest));
+}
+
+/**
  * Whether mail to `email` may be encrypted to this armored public key at
  * `now`: a public key (never a private one), neither revoked nor expired,
  * with a valid encryption (sub)key and a valid user ID for the address.
@@ -60,7 +83,8 @@ export async function checkPublicKey(
     return refuse(
       "This is a private key: never share it. Paste your public key (gpg --armor --export your@address).",
     );
-  if (await key.isRevoked(undefined, undefined, now))
+  const at = validityDate(key, now);
+  if (await key.isRevoked(undefined, undefined, at))
     return refuse("This key is revoked.");
   const expires = await key.getExpirationTime();
   if (expires instanceof Date && expires.getTime() <= now.getTime())
@@ -71,12 +95,12 @@ export async function checkPublicKey(
   )?.userID;
   if (
     !uid ||
-    (await throws(() => key.getPrimaryUser(now, { email: uid.email })))
+    (await throws(() => key.getPrimaryUser(at, { email: uid.email })))
   )
     return refuse(
       `This key has no valid user ID for your address ${email}. Add that address to the key, or change your account's address.`,
     );
-  if (await throws(() => key.getEncryptionKey(undefined, now)))
+  if (await throws(() => key.getEncryptionKey(undefined, at)))
     return refuse(
       "This key has no valid encryption subkey (it may be for signing only, or its subkey expired or was revoked).",
     );
@@ -98,11 +122,18 @@ export async function encryptAndSign(
   signer: openpgp.PrivateKey,
   now: Date,
 ): Promise<string> {
+  // Both keys valid then, even when one was made ahead of the desk's clock.
+  const date = new Date(
+    Math.max(
+      validityDate(recipient, now).getTime(),
+      validityDate(signer, now).getTime(),
+    ),
+  );
   return openpgp.encrypt({
-    message: await openpgp.createMessage({ text, date: now }),
+    message: await openpgp.createMessage({ text, date }),
     encryptionKeys: recipient,
     signingKeys: signer,
-    date: now,
+    date,
     format: "armored",
   });
 }

@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, it } from "mocha";
+import { ingestMail, type IngestDeps } from "../../src/inbound/ingest.js";
+import { replyAddressing } from "../../src/inbound/reply-tokens.js";
+import { findInboundById } from "../../src/inbound/repository.js";
+import { insertReport } from "../support/fixtures.js";
+import {
+  createTestContext,
+  createUser,
+  shown,
+  signedIn,
+  type TestContext,
+  type TestUser,
+} from "../support/harness.js";
+import { composeMail, noDns } from "../support/inbound.js";
+
+const DOMAIN = "desk.example.test";
+
+/**
+ * A held reply whose token the desk knows is about a report: the Inbound
+ * mail page names it in its Report column, so the triager deciding on the
+ * message sees which case it concerns. An unknown token names none.
+ */
+describe("held replies record the report their token is for", () => {
+  let ctx: TestContext;
+  let deps: IngestDeps;
+  let researcher: TestUser;
+  let report: { id: number; publicId: string };
+  let counter = 0;
+
+  beforeEach(async () => {
+    ctx = await createTestContext({ env: { MAIL_DOMAIN: DOMAIN } });
+    deps = { ...ctx.deps, dnsResolver: noDns };
+    researcher = await createUser(ctx, "researcher");
+    report = await insertReport(ctx, {
+      reporterId: researcher.user.id,
+      state: "acknowledged",
+    });
+  });
+  afterEach(() => ctx.close());
+
+  async function send(from: string, to: string, text: string) {
+    counter += 1;
+    const raw = await composeMail({
+      from,
+      to,
+      subject: "Re: your report",
+      text,
+      messageId: `<held-report-${counter}@mail.example.test>`,
+    });
+    const result = await ingestMail(deps, raw, { from, recipients: [to] });
+    assert.equal(result.outcome.kind, "held", JSON.stringify(result.outcome));
+    return (await findInboundById(ctx.db, result.inboundId!))!;
+  }
+
+  it("a forged From with a known token: held, with the token's report and user, shown on the Inbound mail page", async () => {
+    const { address } = await replyAddressing(
+      ctx.db,
+      ctx.config,
+      researcher.user.id,
+      report.id,
+      ctx.clock.now(),
+    );
+    const mallory = await createUser(ctx, "researcher");
+    const held = await send(mallory.email, address, "Forged.");
+    assert.equal(held.reportId, report.id);
+    assert.equal(held.userId, researcher.user.id);
+
+    const triager = await signedIn(ctx, await createUser(ctx, "triager"));
+    const page = shown((await triager.agent.get("/admin/inbound")).text);
+    const row = page.split("<tr>").find((tr) => tr.includes(mallory.email));
+    assert.ok(row, "the held message is listed");
+    assert.ok(
+      row.includes(
+        `<a href="/reports/${report.publicId}">${report.publicId}</a>`,
+      ),
+      row,
+    );
+  });
+
+  it("a token for a report the user lost access to: held, with that report", async () => {
+    const { address } = await replyAddressing(
+      ctx.db,
+      ctx.config,
+      researcher.user.id,
+      report.id,
+      ctx.clock.now(),
+    );
+    await ctx.db
+      .updateTable("users")
+      .set({ disabled_at: ctx.clock.now().getTime() })
+      .where("id", "=", researcher.user.id)
+      .execute();
+    const held = await send(researcher.email, address, "After disabling.");
+    assert.equal(held.reason, "the user's account is disabled");
+    assert.equal(held.reportId, report.id);
+  });
+
+  it("an unknown token: held with no report", async () => {
+    const held = await send(
+      researcher.email,
+      `reply+${"c".repeat(26)}@${DOMAIN}`,
+      "Guessed.",
+    );
+    assert.equal(held.reason, "unknown reply token");
+    assert.equal(held.reportId, null);
+  });
+});
