@@ -4,52 +4,78 @@ import path from "node:path";
 import { projectRoot } from "../paths.js";
 
 /**
- * Hashes are self-describing: `scrypt$N$r$p$salt$hash` (base64), so the cost
- * can be raised later and old hashes still verify. OWASP recommends N=2^17,
- * r=8, p=1; tests lower N through SCRYPT_COST to stay quick.
+ * Hashes are self-describing: `scrypt$N$r$p$salt$hash` (base64), so the
+ * parameters can change and old hashes still verify (and are rehashed with
+ * the configured ones at the next sign-in, see `needsRehash`).
  */
 const KEY_LENGTH = 32;
 
+export interface ScryptParams {
+  N: number;
+  r: number;
+  p: number;
+}
+
 /**
- * One scrypt at a time: each holds 128 MiB (N=2^17, r=8) while it runs, so
- * sign-ins arriving together added 128 MiB each, up to the four threads of
- * libuv's pool: 512 MiB for four requests to the sign-in form. The others
- * wait their turn (a hash takes a fraction of a second).
+ * OWASP's Password Storage Cheat Sheet lists five scrypt settings of the
+ * same minimal defence, trading memory for parallelism: N = 2^17 (128 MiB)
+ * p 1, 2^16 p 2, 2^15 (32 MiB) p 3, 2^14 p 5, 2^13 p 10, all with r = 8.
+ * The configured cost (SCRYPT_COST) is N, and p follows from this table.
+ * The default is 2^15: a sign-in holds 32 MiB instead of 128 MiB, and still
+ * forces an attacker to keep 32 MiB per guess in flight (README, "Security").
+ * Below 2^13 no setting is in OWASP's list: such a cost is for tests only and
+ * hashes with p = 1 (fast); above 2^17, p = 1 is stronger than required.
  */
-let scryptQueue: Promise<unknown> = Promise.resolve();
+const OWASP_P: Record<number, number> = {
+  [2 ** 17]: 1,
+  [2 ** 16]: 2,
+  [2 ** 15]: 3,
+  [2 ** 14]: 5,
+  [2 ** 13]: 10,
+};
+
+/** The scrypt parameters for a configured cost (N). */
+export function scryptParams(cost: number): ScryptParams {
+  return { N: cost, r: 8, p: OWASP_P[cost] ?? 1 };
+}
+
+/**
+ * At most two password hashes at a time. Each holds 128·N·r bytes while it
+ * runs (32 MiB at N = 2^15, r = 8), so two hold 64 MiB; without a limit,
+ * sign-ins arriving together ran up to the four threads of libuv's pool at
+ * once (4 × 128 MiB at the former N = 2^17), a way to exhaust the server's
+ * memory from the sign-in form. Two, not one: a hash takes about half a
+ * second, and one at a time could not keep up with two sign-ins a second
+ * (and two leave half of the pool to file reads and the rest).
+ */
+const MOST_AT_ONCE = 2;
+const waiting: (() => void)[] = [];
 let scryptRunning = 0;
 
-/** How many password hashes are being computed right now (at most one). */
+/** How many password hashes are being computed right now (at most two). */
 export function passwordHashesRunning(): number {
   return scryptRunning;
 }
 
-function scryptAsync(
+async function scryptAsync(
   password: string,
   salt: Buffer,
-  N: number,
-  r: number,
-  p: number,
+  params: ScryptParams,
 ): Promise<Buffer> {
-  const turn = scryptQueue.then(async () => {
-    scryptRunning += 1;
-    try {
-      return await scryptNow(password, salt, N, r, p);
-    } finally {
-      scryptRunning -= 1;
-    }
-  });
-  scryptQueue = turn.catch(() => undefined);
-  return turn;
+  if (scryptRunning >= MOST_AT_ONCE)
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  else scryptRunning += 1;
+  try {
+    return await scryptNow(password, salt, params);
+  } finally {
+    // Hand the slot straight to the next in line, or free it.
+    const next = waiting.shift();
+    if (next) next();
+    else scryptRunning -= 1;
+  }
 }
 
-function scryptNow(
-  password: string,
-  salt: Buffer,
-  N: number,
-  r: number,
-  p: number,
-) {
+function scryptNow(password: string, salt: Buffer, { N, r, p }: ScryptParams) {
   return new Promise<Buffer>((resolve, reject) => {
     scrypt(
       password,
@@ -61,17 +87,19 @@ function scryptNow(
   });
 }
 
+/** Hashes with the parameters for `cost` (SCRYPT_COST), or with explicit ones. */
 export async function hashPassword(
   password: string,
-  cost: number,
+  cost: number | ScryptParams,
 ): Promise<string> {
+  const params = typeof cost === "number" ? scryptParams(cost) : cost;
   const salt = randomBytes(16);
-  const key = await scryptAsync(password.normalize("NFKC"), salt, cost, 8, 1);
+  const key = await scryptAsync(password.normalize("NFKC"), salt, params);
   return [
     "scrypt",
-    cost,
-    8,
-    1,
+    params.N,
+    params.r,
+    params.p,
     salt.toString("base64"),
     key.toString("base64"),
   ].join("$");
@@ -88,16 +116,20 @@ export async function verifyPassword(
   const actual = await scryptAsync(
     password.normalize("NFKC"),
     Buffer.from(saltB64, "base64"),
-    Number(n),
-    Number(r),
-    Number(p),
+    { N: Number(n), r: Number(r), p: Number(p) },
   );
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
-/** True when the stored hash uses a lower cost than configured: rehash on next sign-in. */
+/**
+ * True when the stored hash was made with other parameters than `cost`
+ * gives today (an older N = 2^17, p = 1 hash, or a raised cost): rehash it
+ * at the next sign-in, while the password is at hand.
+ */
 export function needsRehash(stored: string, cost: number): boolean {
-  return Number(stored.split("$")[1]) < cost;
+  const [, n, r, p] = stored.split("$");
+  const want = scryptParams(cost);
+  return Number(n) !== want.N || Number(r) !== want.r || Number(p) !== want.p;
 }
 
 let commonPasswords: Set<string> | undefined;

@@ -127,6 +127,27 @@ export async function setPasswordHash(
     .execute();
 }
 
+/**
+ * Stores a rehash of the same password (new scrypt parameters): not a
+ * password change, so `password_changed_at` stays. Only over the hash it
+ * was made from: a password changed or reset meanwhile is never overwritten
+ * with the old one. True when it was stored.
+ */
+export async function replacePasswordHash(
+  db: DbOrTx,
+  userId: number,
+  from: string,
+  to: string,
+): Promise<boolean> {
+  const result = await db
+    .updateTable("users")
+    .set({ password_hash: to })
+    .where("id", "=", userId)
+    .where("password_hash", "=", from)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
 export async function setUserRole(db: DbOrTx, userId: number, role: Role) {
   await db
     .updateTable("users")

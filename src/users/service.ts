@@ -44,6 +44,7 @@ import {
   listUsers,
   markEmailVerified,
   setNotifyLevel,
+  replacePasswordHash,
   setPasswordHash,
   setUserDisabled,
   setUserRole,
@@ -141,12 +142,15 @@ export async function authenticate(
   }
   const ok = await verifyPassword(password, stored);
   if (!ok || !user || user.disabledAt) return null;
+  // Older parameters (N = 2^17, p = 1 before): store a hash made with the
+  // configured ones while the password is at hand. One write, not audited
+  // (the sign-in is; nothing the user did changed).
   if (needsRehash(stored, deps.config.scryptCost)) {
-    await setPasswordHash(
+    await replacePasswordHash(
       deps.db,
       user.id,
+      stored,
       await hashPassword(password, deps.config.scryptCost),
-      deps.clock.now(),
     );
   }
   return user;

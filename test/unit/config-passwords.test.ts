@@ -9,6 +9,7 @@ import {
   needsRehash,
   passwordHashesRunning,
   passwordProblem,
+  scryptParams,
   verifyPassword,
 } from "../../src/auth/passwords.js";
 
@@ -98,11 +99,11 @@ describe("passwords", () => {
     );
   });
 
-  it("computes one password hash at a time (each holds 128 MiB at the real cost)", async () => {
+  it("computes at most two password hashes at a time (each holds 128·N·r bytes)", async () => {
     let done = false;
     const hashes = Promise.all(
-      ["one", "two", "three", "four"].map((p) =>
-        hashPassword(`${p} long passphrase`, 16384),
+      ["one", "two", "three", "four", "five"].map((p) =>
+        hashPassword(`${p} long passphrase`, 4096),
       ),
     ).finally(() => (done = true));
     // A running maximum, not an array of samples: on a loaded machine the
@@ -114,16 +115,41 @@ describe("passwords", () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     const all = await hashes;
-    assert.equal(mostAtOnce, 1, "never more than one at once");
+    // The first two start together; the other three wait for a free slot.
+    assert.equal(mostAtOnce, 2, "two at once, never more");
     assert.equal(passwordHashesRunning(), 0);
-    assert.equal(new Set(all).size, 4);
+    assert.equal(new Set(all).size, 5);
     assert.equal(await verifyPassword("three long passphrase", all[2]!), true);
+    assert.equal(await verifyPassword("five long passphrase", all[4]!), true);
   });
 
-  it("asks for a rehash when the configured cost rises", async () => {
+  it("takes r and p from OWASP's scrypt table for the configured N", async () => {
+    assert.deepEqual(scryptParams(2 ** 17), { N: 2 ** 17, r: 8, p: 1 });
+    assert.deepEqual(scryptParams(2 ** 16), { N: 2 ** 16, r: 8, p: 2 });
+    assert.deepEqual(scryptParams(2 ** 15), { N: 2 ** 15, r: 8, p: 3 });
+    assert.deepEqual(scryptParams(2 ** 14), { N: 2 ** 14, r: 8, p: 5 });
+    assert.deepEqual(scryptParams(2 ** 13), { N: 2 ** 13, r: 8, p: 10 });
+    // Below the table: a test's cost, p = 1.
+    assert.deepEqual(scryptParams(1024), { N: 1024, r: 8, p: 1 });
+    // The default: 32 MiB per hash, p = 3.
+    const hash = await hashPassword("correct horse battery", 2 ** 15);
+    assert.match(hash, /^scrypt\$32768\$8\$3\$/);
+    assert.equal(await verifyPassword("correct horse battery", hash), true);
+    assert.equal(needsRehash(hash, 2 ** 15), false);
+  });
+
+  it("asks for a rehash when the stored parameters are not the configured ones", async () => {
     const hash = await hashPassword("correct horse battery", 1024);
     assert.equal(needsRehash(hash, 1024), false);
     assert.equal(needsRehash(hash, 2048), true);
+    assert.equal(needsRehash(hash, 512), true);
+    // The former default (2^17, 8, 1) under the new one (2^15, 8, 3): a
+    // larger N, and still rehashed.
+    const former = `scrypt$131072$8$1$${"a".repeat(24)}$${"b".repeat(44)}`;
+    assert.equal(needsRehash(former, 2 ** 15), true);
+    assert.equal(needsRehash(former, 2 ** 17), false);
+    assert.equal(needsRehash("scrypt$32768$8$1$x$y", 2 ** 15), true);
+    assert.equal(needsRehash("scrypt$32768$16$3$x$y", 2 ** 15), true);
   });
 
   it("refuses short, long, common and email-based passwords", () => {
