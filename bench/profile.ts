@@ -14,7 +14,7 @@
  * default the app's SMTP port is closed, so the mail worker only retries).
  * APP_NODE_FLAGS (environment) are passed to the app's node, to try a V8
  * flag (`APP_NODE_FLAGS=--trace-gc`). The line printed ends with the app's
- * peak RSS (VmHWM), which includes the sign-in's password hash (128 MiB).
+ * peak RSS (VmHWM), which includes the sign-in's password hash (32 MiB).
  */
 import autocannon from "autocannon";
 import { spawn } from "node:child_process";

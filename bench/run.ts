@@ -632,7 +632,8 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   let rssMb = 0;
   // The app's RSS every 50 ms, so the peak can be told apart by phase, and
   // the highest while pages or submissions were measured (a sign-in's
-  // password hash, 128 MiB for a moment, is the peak outside load).
+  // password hash, 32 MiB for a moment, 128 MiB with the former scrypt
+  // parameters, is the peak outside load).
   const rssPeak = { mb: 0, phase: "" };
   const rssPeakUnderLoad = { mb: 0, phase: "" };
   const rssSampler = setInterval(() => {

@@ -151,7 +151,7 @@ export async function seed(options: SeedOptions): Promise<SeedSummary> {
   const start = now - 5 * YEAR;
 
   // ---- people ----
-  const cost = Number(process.env.SCRYPT_COST ?? 2 ** 17);
+  const cost = Number(process.env.SCRYPT_COST ?? 2 ** 15);
   const passwordHash = await hashPassword(BENCH_PASSWORD, cost);
   const insertUser = sqlite.prepare(
     `insert into users (id, public_id, email, display_name, role, password_hash,

@@ -38,7 +38,7 @@ const envSchema = z.object({
       (n) => n >= 1024 && (n & (n - 1)) === 0,
       "must be a power of two of at least 1024",
     )
-    .default(2 ** 17),
+    .default(2 ** 15),
   MAIL_DOMAIN: z
     .string()
     .regex(/^[A-Za-z0-9.-]+$/, "must be a domain name like desk.example.org")

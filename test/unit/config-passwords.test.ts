@@ -22,7 +22,7 @@ describe("configuration", () => {
       const c = loadConfig({ DATA_DIR: dir });
       assert.equal(c.port, 3000);
       assert.equal(c.baseUrl, "http://localhost:3000");
-      assert.equal(c.scryptCost, 2 ** 17);
+      assert.equal(c.scryptCost, 2 ** 15);
       assert.equal(c.clocks.ackDueDays, 3);
       assert.equal(c.smtpUrl, undefined);
       assert.equal(c.secureCookies, false);
