@@ -40,21 +40,31 @@ export function scryptParams(cost: number): ScryptParams {
 }
 
 /**
- * At most two password hashes at a time. Each holds 128·N·r bytes while it
- * runs (32 MiB at N = 2^15, r = 8), so two hold 64 MiB; without a limit,
- * sign-ins arriving together ran up to the four threads of libuv's pool at
- * once (4 × 128 MiB at the former N = 2^17), a way to exhaust the server's
- * memory from the sign-in form. Two, not one: a hash takes about half a
- * second, and one at a time could not keep up with two sign-ins a second
- * (and two leave half of the pool to file reads and the rest).
+ * Password hashes share a memory budget of 64 MiB: each holds 128·N·r bytes
+ * while it runs (32 MiB at N = 2^15, r = 8), so two run at once and the rest
+ * wait their turn, in order. Without a limit, sign-ins arriving together ran
+ * up to the four threads of libuv's pool at once (4 × 128 MiB at the former
+ * N = 2^17), a way to exhaust the server's memory from the sign-in form.
+ * Two, not one: a hash takes about half a second, and one at a time could
+ * not keep up with two sign-ins a second. A hash larger than the budget (an
+ * old N = 2^17 hash being verified, 128 MiB) runs alone.
  */
-const MOST_AT_ONCE = 2;
-const waiting: (() => void)[] = [];
+const MEMORY_BUDGET = 64 * 1024 * 1024;
+const waiting: { bytes: number; start: () => void }[] = [];
+let memoryInUse = 0;
 let scryptRunning = 0;
 
-/** How many password hashes are being computed right now (at most two). */
+/** How many password hashes are being computed right now. */
 export function passwordHashesRunning(): number {
   return scryptRunning;
+}
+
+const fits = (bytes: number) =>
+  scryptRunning === 0 || memoryInUse + bytes <= MEMORY_BUDGET;
+
+function take(bytes: number) {
+  scryptRunning += 1;
+  memoryInUse += bytes;
 }
 
 async function scryptAsync(
@@ -62,16 +72,19 @@ async function scryptAsync(
   salt: Buffer,
   params: ScryptParams,
 ): Promise<Buffer> {
-  if (scryptRunning >= MOST_AT_ONCE)
-    await new Promise<void>((resolve) => waiting.push(resolve));
-  else scryptRunning += 1;
+  const bytes = 128 * params.N * params.r;
+  if (waiting.length === 0 && fits(bytes)) take(bytes);
+  else await new Promise<void>((start) => waiting.push({ bytes, start }));
   try {
     return await scryptNow(password, salt, params);
   } finally {
-    // Hand the slot straight to the next in line, or free it.
-    const next = waiting.shift();
-    if (next) next();
-    else scryptRunning -= 1;
+    scryptRunning -= 1;
+    memoryInUse -= bytes;
+    while (waiting.length > 0 && fits(waiting[0]!.bytes)) {
+      const next = waiting.shift()!;
+      take(next.bytes);
+      next.start();
+    }
   }
 }
 

@@ -99,28 +99,44 @@ describe("passwords", () => {
     );
   });
 
-  it("computes at most two password hashes at a time (each holds 128·N·r bytes)", async () => {
+  /** The most hashes running at once while `hashes` are computed. */
+  async function mostAtOnce(hashes: Promise<string>[]) {
     let done = false;
-    const hashes = Promise.all(
-      ["one", "two", "three", "four", "five"].map((p) =>
-        hashPassword(`${p} long passphrase`, 4096),
-      ),
-    ).finally(() => (done = true));
+    const all = Promise.all(hashes).finally(() => (done = true));
     // A running maximum, not an array of samples: on a loaded machine the
     // loop turns hundreds of thousands of times, and spreading that many
     // samples into Math.max overflows the stack.
-    let mostAtOnce = 0;
+    let most = 0;
     while (!done) {
-      mostAtOnce = Math.max(mostAtOnce, passwordHashesRunning());
+      most = Math.max(most, passwordHashesRunning());
       await new Promise((resolve) => setImmediate(resolve));
     }
-    const all = await hashes;
+    return { most, all: await all };
+  }
+
+  it("computes two 32 MiB password hashes at a time, never more", async () => {
+    const mib32 = { N: 2 ** 15, r: 8, p: 1 };
+    const { most, all } = await mostAtOnce(
+      ["one", "two", "three", "four", "five"].map((p) =>
+        hashPassword(`${p} long passphrase`, mib32),
+      ),
+    );
     // The first two start together; the other three wait for a free slot.
-    assert.equal(mostAtOnce, 2, "two at once, never more");
+    assert.equal(most, 2, "two at once, never more");
     assert.equal(passwordHashesRunning(), 0);
     assert.equal(new Set(all).size, 5);
     assert.equal(await verifyPassword("three long passphrase", all[2]!), true);
     assert.equal(await verifyPassword("five long passphrase", all[4]!), true);
+  });
+
+  it("computes a 128 MiB hash (the former parameters) alone", async () => {
+    const { most, all } = await mostAtOnce([
+      hashPassword("old long passphrase", { N: 2 ** 17, r: 8, p: 1 }),
+      hashPassword("new long passphrase", { N: 2 ** 15, r: 8, p: 1 }),
+    ]);
+    assert.equal(most, 1, "the 32 MiB hash waited for the 128 MiB one");
+    assert.match(all[0]!, /^scrypt\$131072\$8\$1\$/);
+    assert.equal(passwordHashesRunning(), 0);
   });
 
   it("takes r and p from OWASP's scrypt table for the configured N", async () => {
