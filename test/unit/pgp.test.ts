@@ -47,11 +47,13 @@ describe("checkPublicKey: which keys mail may be encrypted to", () => {
         "other@example.test",
         /no valid user ID/,
       ],
+      // A key made on a machine whose clock runs ahead of the desk's is
+      // judged as of its own newest self-signature (pgp.ts), not refused.
       [
         "a key made after now",
         (await key({ date: new Date("2027-01-01T00:00:00Z") })).publicKey,
         EMAIL,
-        /no valid user ID/,
+        "ok",
       ],
     ];
     for (const [what, armored, email, expected] of cases) {
