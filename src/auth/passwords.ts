@@ -125,11 +125,15 @@ export async function verifyPassword(
   const [scheme, n, r, p, saltB64, keyB64] = stored.split("$");
   if (scheme !== "scrypt" || !n || !r || !p || !saltB64 || !keyB64)
     return false;
+  const params = { N: Number(n), r: Number(r), p: Number(p) };
+  // A malformed stored hash never reaches scrypt (nor the memory budget).
+  if (!Object.values(params).every((v) => Number.isSafeInteger(v) && v > 0))
+    return false;
   const expected = Buffer.from(keyB64, "base64");
   const actual = await scryptAsync(
     password.normalize("NFKC"),
     Buffer.from(saltB64, "base64"),
-    { N: Number(n), r: Number(r), p: Number(p) },
+    params,
   );
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }

@@ -92,6 +92,14 @@ describe("passwords", () => {
     assert.equal(await verifyPassword("correct horse battery", hash), true);
     assert.equal(await verifyPassword("correct horse batterY", hash), false);
     assert.equal(await verifyPassword("x", "md5$garbage"), false);
+    assert.equal(
+      await verifyPassword("x", "scrypt$abc$8$1$c2FsdA==$a2V5"),
+      false,
+    );
+    assert.equal(
+      await verifyPassword("x", "scrypt$1024$8$-1$c2FsdA==$a2V5"),
+      false,
+    );
     assert.notEqual(
       hash,
       await hashPassword("correct horse battery", 1024),
