@@ -15,7 +15,7 @@ import {
 import { automaticMailReason } from "./automatic.js";
 import { isDeliveryReport, recordBounce } from "./bounces.js";
 import { handleIntakeMail } from "./intake.js";
-import { handleReply } from "./replies.js";
+import { handleReply, replyTokenOwner } from "./replies.js";
 import { isOurAddress } from "./reply-tokens.js";
 import type { InboundMail, InboundOutcome } from "./types.js";
 
@@ -123,7 +123,7 @@ export async function ingestMail(
   let outcome: HandlerOutcome;
   try {
     outcome = opened.held
-      ? { kind: "held", reason: opened.held }
+      ? { kind: "held", reason: opened.held, ...(await heldFor(deps, mail)) }
       : await decide(deps, mail, { inboundId });
   } catch (error) {
     deps.logger.error({ err: error, inboundId }, "inbound mail not posted");
@@ -146,6 +146,12 @@ export async function ingestMail(
     inboundId,
     ...(outcome.unknownRecipient ? { unknownRecipient: true } : {}),
   };
+}
+
+/** Mail held before any handler saw it: the report its reply address names, if any. */
+async function heldFor(deps: IngestDeps, mail: InboundMail) {
+  const owner = await replyTokenOwner(deps, mail);
+  return owner ? { reportId: owner.reportId } : {};
 }
 
 async function decide(

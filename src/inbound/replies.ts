@@ -32,11 +32,7 @@ export async function handleReply(
 ): Promise<HandlerOutcome | null> {
   const tokens = tokensIn(deps.config, mail.recipients, mail.headers);
   if (tokens.length === 0) return null;
-  let owner: { userId: number; reportId: number } | undefined;
-  for (const token of tokens) {
-    owner = await lookUpReplyToken(deps.db, token);
-    if (owner) break;
-  }
+  const owner = await replyTokenOwner(deps, mail);
   if (!owner)
     return {
       kind: "held",
@@ -125,6 +121,18 @@ export async function handleReply(
     userId: user.id,
     eventId,
   };
+}
+
+/** The user and report of the first reply token the mail names that the desk issued. */
+export async function replyTokenOwner(
+  deps: Pick<IngestDeps, "db" | "config">,
+  mail: Pick<InboundMail, "recipients" | "headers">,
+): Promise<{ userId: number; reportId: number } | undefined> {
+  for (const token of tokensIn(deps.config, mail.recipients, mail.headers)) {
+    const owner = await lookUpReplyToken(deps.db, token);
+    if (owner) return owner;
+  }
+  return undefined;
 }
 
 /**

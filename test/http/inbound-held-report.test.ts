@@ -4,6 +4,7 @@ import { ingestMail, type IngestDeps } from "../../src/inbound/ingest.js";
 import { replyAddressing } from "../../src/inbound/reply-tokens.js";
 import { findInboundById } from "../../src/inbound/repository.js";
 import { insertReport } from "../support/fixtures.js";
+import { Gpg } from "../support/gpg.js";
 import {
   createTestContext,
   createUser,
@@ -94,6 +95,31 @@ describe("held replies record the report their token is for", () => {
     const held = await send(researcher.email, address, "After disabling.");
     assert.equal(held.reason, "the user's account is disabled");
     assert.equal(held.reportId, report.id);
+  });
+
+  it("a reply the desk cannot decrypt (encrypted to another key): held, with the report its reply address names", async () => {
+    const { address } = await replyAddressing(
+      ctx.db,
+      ctx.config,
+      researcher.user.id,
+      report.id,
+      ctx.clock.now(),
+    );
+    const other = new Gpg();
+    try {
+      const otherKey = other.generate("Else <else@example.org>");
+      const armored = other
+        .ok(
+          ["--armor", "--trust-model", "always", "--encrypt", "-r", otherKey],
+          "Not for the desk's key.",
+        )
+        .toString();
+      const held = await send(researcher.email, address, armored);
+      assert.match(held.reason!, /^could not decrypt: /);
+      assert.equal(held.reportId, report.id);
+    } finally {
+      other.remove();
+    }
   });
 
   it("an unknown token: held with no report", async () => {

@@ -47,13 +47,19 @@ describe("checkPublicKey: which keys mail may be encrypted to", () => {
         "other@example.test",
         /no valid user ID/,
       ],
-      // A key made on a machine whose clock runs ahead of the desk's is
-      // judged as of its own newest self-signature (pgp.ts), not refused.
+      // Made on a machine whose clock runs ahead of the desk's: a good key,
+      // judged as of its own signatures (validityDate), not "no valid user ID".
       [
         "a key made after now",
         (await key({ date: new Date("2027-01-01T00:00:00Z") })).publicKey,
         EMAIL,
         "ok",
+      ],
+      [
+        "a key made after now, for another address",
+        (await key({ date: new Date("2027-01-01T00:00:00Z") })).publicKey,
+        "other@example.test",
+        /no valid user ID/,
       ],
     ];
     for (const [what, armored, email, expected] of cases) {
