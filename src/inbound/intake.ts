@@ -43,6 +43,7 @@ import {
   intakeReplyToken,
   intakeTokenIn,
 } from "./intake-address.js";
+import type { HandlerOutcome } from "./ingest.js";
 import type { InboundMail, InboundOutcome } from "./types.js";
 
 /**
@@ -150,7 +151,7 @@ export async function intakeAccount(deps: Pick<Deps, "db" | "clock">) {
 export async function handleIntakeMail(
   deps: Deps,
   mail: InboundMail,
-): Promise<InboundOutcome | null> {
+): Promise<HandlerOutcome | null> {
   const targets = mail.recipients
     .map((r) => intakeRecipient(deps.config, r))
     .filter((t) => t !== null);
@@ -324,13 +325,19 @@ export async function replyToEmailReport(
   deps: Deps,
   mail: InboundMail,
   token: string,
-): Promise<InboundOutcome> {
+): Promise<HandlerOutcome> {
   const record = await findEmailReportByReplyHash(
     deps.db,
     sha256Hex(token.toLowerCase()),
   );
-  if (!record) return { kind: "held", reason: UNKNOWN_TOKEN };
-  return commentAsEmailReporter(deps, mail, record);
+  // A guessed token: `mail:receive` answers 67, as for any unknown recipient.
+  if (!record)
+    return { kind: "held", reason: UNKNOWN_TOKEN, unknownRecipient: true };
+  const outcome = await commentAsEmailReporter(deps, mail, record);
+  // Held with the token's report, so the Inbound mail page names the case.
+  return outcome.kind === "held"
+    ? { ...outcome, reportId: record.reportId }
+    : outcome;
 }
 
 /** For the reply path: a token's report that is still unclaimed takes the reply here. */

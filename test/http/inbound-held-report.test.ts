@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "mocha";
 import { ingestMail, type IngestDeps } from "../../src/inbound/ingest.js";
+import { EXIT, exitCodeFor } from "../../src/inbound/receive.js";
 import { replyAddressing } from "../../src/inbound/reply-tokens.js";
 import { findInboundById } from "../../src/inbound/repository.js";
 import { insertReport } from "../support/fixtures.js";
@@ -95,6 +96,51 @@ describe("held replies record the report their token is for", () => {
     const held = await send(researcher.email, address, "After disabling.");
     assert.equal(held.reason, "the user's account is disabled");
     assert.equal(held.reportId, report.id);
+  });
+
+  it("a forged reply to a report by email's receipt: held, with that report", async () => {
+    const finder = "finder@researcher.example.test";
+    const filed = await ingestMail(
+      deps,
+      await composeMail({
+        from: finder,
+        to: ctx.config.reportAddress,
+        subject: "Open redirect on the login page",
+        text: "The next= parameter accepts any URL.",
+      }),
+      { from: finder, recipients: [ctx.config.reportAddress] },
+    );
+    assert.equal(filed.outcome.kind, "posted");
+    const reportId = (filed.outcome as { reportId: number }).reportId;
+    const receipt = await ctx.db
+      .selectFrom("outbox")
+      .select("reply_to")
+      .where("report_id", "=", reportId)
+      .where("to_address", "=", finder)
+      .executeTakeFirstOrThrow();
+    const held = await send(
+      "mallory@elsewhere.example.test",
+      receipt.reply_to!,
+      "Forged follow-up.",
+    );
+    assert.equal(held.reportId, reportId);
+  });
+
+  it("a reply to an unknown intake token: held, and the recipient is unknown (mail:receive exits 67)", async () => {
+    const to = ctx.config.reportAddress.replace("@", `+${"z".repeat(24)}@`);
+    const raw = await composeMail({
+      from: researcher.email,
+      to,
+      subject: "Re: [DD] Received",
+      text: "A guessed intake token.",
+    });
+    const result = await ingestMail(deps, raw, {
+      from: researcher.email,
+      recipients: [to],
+    });
+    assert.equal(result.outcome.kind, "held");
+    assert.equal(result.unknownRecipient, true);
+    assert.equal(exitCodeFor(result), EXIT.unknownRecipient);
   });
 
   it("a reply the desk cannot decrypt (encrypted to another key): held, with the report its reply address names", async () => {

@@ -383,6 +383,7 @@ describe("reports by email: filed, answered with a claim link, claimed", () => {
     assert.deepEqual(unknown, {
       kind: "held",
       reason: "unknown intake reply token",
+      unknownRecipient: true,
     });
   });
 
