@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Deps } from "../deps.js";
 import { openInboundMail } from "./pgp.js";
 import {
@@ -105,21 +106,34 @@ export async function ingestMail(
   if (!parsed.ok) return storeMalformed(deps, raw, envelope, parsed.malformed);
   parsed.mail.dmarc = await checkDmarc(raw, envelope, deps.dnsResolver);
   // OpenPGP mail to the desk is read decrypted; what cannot be is held.
+  const content = contentKey(parsed.mail);
   const opened = await openInboundMail(deps, parsed.mail, envelope);
-  const mail = opened.mail;
-  const inboundId = await insertReceived(deps.db, {
-    messageId: mail.messageId,
-    receivedAt: deps.clock.now(),
-    envelopeFrom: mail.envelopeFrom,
-    recipients: mail.recipients,
-    fromAddress: mail.from,
-    subject: mail.subject,
-    raw,
-    encrypted: mail.encrypted,
-    signedBy: mail.signedBy,
-    dmarc: mail.dmarc,
-  });
-  if (inboundId === undefined) return duplicateOf(deps, mail.messageId);
+  let mail = opened.mail;
+  const store = (messageId: string) =>
+    insertReceived(deps.db, {
+      messageId,
+      receivedAt: deps.clock.now(),
+      envelopeFrom: mail.envelopeFrom,
+      recipients: mail.recipients,
+      fromAddress: mail.from,
+      subject: mail.subject,
+      raw,
+      encrypted: mail.encrypted,
+      signedBy: mail.signedBy,
+      dmarc: mail.dmarc,
+    });
+  let inboundId = await store(mail.messageId);
+  if (inboundId === undefined) {
+    // The Message-ID is taken: a redelivery of the same message is a
+    // duplicate, but another message under that ID (a forger who knew a
+    // genuine reply's ID in advance) must not get the genuine one dropped.
+    const stored = await findInboundByMessageId(deps.db, mail.messageId);
+    if (!stored || (await storedContentKey(stored)) === content)
+      return duplicateOf(deps, mail.messageId);
+    mail = { ...mail, messageId: `${mail.messageId}~${content.slice(0, 24)}` };
+    inboundId = await store(mail.messageId);
+    if (inboundId === undefined) return duplicateOf(deps, mail.messageId);
+  }
   let outcome: HandlerOutcome;
   try {
     outcome = opened.held
@@ -146,6 +160,31 @@ export async function ingestMail(
     inboundId,
     ...(outcome.unknownRecipient ? { unknownRecipient: true } : {}),
   };
+}
+
+/**
+ * What makes two messages under one Message-ID the same message: sender,
+ * subject, text and attachments, not the trace headers a second delivery
+ * path adds.
+ */
+function contentKey(mail: InboundMail): string {
+  const hash = createHash("sha256");
+  for (const part of [mail.from, mail.subject, mail.text])
+    hash.update(part).update("\0");
+  for (const file of mail.attachments) hash.update(file.content).update("\0");
+  return hash.digest("hex");
+}
+
+async function storedContentKey(stored: {
+  raw: Buffer;
+  envelopeFrom: string;
+  recipients: string[];
+}): Promise<string | null> {
+  const parsed = await parseMail(stored.raw, {
+    from: stored.envelopeFrom,
+    recipients: stored.recipients,
+  });
+  return parsed.ok ? contentKey(parsed.mail) : null;
 }
 
 /** Mail held before any handler saw it: the report its reply address names, if any. */
@@ -208,7 +247,6 @@ async function storeMalformed(
   envelope: Envelope,
   malformed: string,
 ): Promise<IngestResult> {
-  const { createHash } = await import("node:crypto");
   const messageId = `sha256-${createHash("sha256").update(raw).digest("hex")}@malformed`;
   const reason = `malformed: ${malformed}`;
   const inboundId = await insertReceived(deps.db, {

@@ -150,6 +150,42 @@ describe("inbound mail: replies become comments", () => {
     assert.equal(comments.length, 1);
   });
 
+  it("a forged message that takes a genuine reply's Message-ID first does not get the genuine one dropped", async () => {
+    const { address } = await replyTo(researcher);
+    const envelope = { from: researcher.email, recipients: [address] };
+    const messageId = "<known-in-advance@mail.example.test>";
+    const forged = await composeMail({
+      from: "mallory@attacker.example.test",
+      to: address,
+      subject: "Re: report",
+      text: "Forged first.",
+      messageId,
+    });
+    const genuine = await composeMail({
+      from: researcher.email,
+      to: address,
+      subject: "Re: report",
+      text: "The genuine answer.",
+      messageId,
+    });
+    const first = await ingestMail(deps, forged, envelope);
+    assert.equal(first.outcome.kind, "held");
+    const second = await ingestMail(deps, genuine, envelope);
+    assert.equal(second.duplicate, false);
+    assert.equal(second.outcome.kind, "posted");
+    const posted = (await timeline()).filter(
+      (e) => e.body === "The genuine answer.",
+    );
+    assert.equal(posted.length, 1);
+    // The genuine one delivered again is still a duplicate.
+    const again = await ingestMail(deps, genuine, envelope);
+    assert.equal(again.duplicate, true);
+    assert.equal(
+      (await timeline()).filter((e) => e.body === "The genuine answer.").length,
+      1,
+    );
+  });
+
   it("a thousand replies in a burst, each delivered twice, are each posted exactly once", async function () {
     this.timeout(120_000);
     const { address } = await replyTo(researcher);
