@@ -225,11 +225,29 @@ function publicOutcome(outcome: HandlerOutcome): InboundOutcome {
   return { kind: outcome.kind, reason: outcome.reason };
 }
 
+/** Longer than any delivery takes to decide: a row still undecided is a stopped one. */
+const UNDECIDED_MS = 10 * 60_000;
+
 async function duplicateOf(
   deps: IngestDeps,
   messageId: string,
 ): Promise<IngestResult> {
-  const stored = await findInboundByMessageId(deps.db, messageId);
+  let stored = await findInboundByMessageId(deps.db, messageId);
+  // Stored but never decided, long after: the delivery that stored it
+  // stopped mid-way. Hold it for a triager (release posts it) rather than
+  // post it here, where a half-done first attempt could post twice.
+  if (
+    stored?.status === "received" &&
+    deps.clock.now().getTime() - stored.receivedAt.getTime() > UNDECIDED_MS
+  ) {
+    await recordDecision(deps.db, stored.id, {
+      status: "held",
+      reason:
+        "the delivery that stored it stopped before it was decided: release it to post it",
+      decidedAt: deps.clock.now(),
+    });
+    stored = await findInboundByMessageId(deps.db, messageId);
+  }
   const reason = stored?.reason ?? "already received";
   const outcome: InboundOutcome =
     stored?.status === "posted"

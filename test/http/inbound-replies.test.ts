@@ -7,7 +7,10 @@ import {
   ingestMail,
   type IngestDeps,
 } from "../../src/inbound/ingest.js";
-import { findInboundById } from "../../src/inbound/repository.js";
+import {
+  findInboundById,
+  insertReceived,
+} from "../../src/inbound/repository.js";
 import { createTransport } from "../../src/mail/transport.js";
 import { createMailWorker } from "../../src/mail/worker.js";
 import { addComment } from "../../src/reports/service.js";
@@ -183,6 +186,52 @@ describe("inbound mail: replies become comments", () => {
     assert.equal(
       (await timeline()).filter((e) => e.body === "The genuine answer.").length,
       1,
+    );
+  });
+
+  it("a redelivery of a message whose first delivery stopped before deciding puts it before a triager, held", async () => {
+    const { address } = await replyTo(researcher);
+    const envelope = { from: researcher.email, recipients: [address] };
+    const raw = await composeMail({
+      from: researcher.email,
+      to: address,
+      subject: "Re: report",
+      text: "Stored, then the process died.",
+      messageId: "<died-mid-way@mail.example.test>",
+    });
+    // What a crash between storing and deciding leaves: a "received" row.
+    const storedId = await insertReceived(ctx.db, {
+      messageId: "died-mid-way@mail.example.test",
+      receivedAt: ctx.clock.now(),
+      envelopeFrom: researcher.email,
+      recipients: [address],
+      fromAddress: researcher.email,
+      subject: "Re: report",
+      raw,
+      encrypted: false,
+      signedBy: null,
+      dmarc: "none",
+    });
+    // A redelivery while the first may still be deciding is only a duplicate.
+    const soon = await ingestMail(deps, raw, envelope);
+    assert.equal(soon.duplicate, true);
+    assert.equal(
+      (await findInboundById(ctx.db, storedId!))!.status,
+      "received",
+    );
+    ctx.clock.advance(11 * 60_000);
+    const later = await ingestMail(deps, raw, envelope);
+    assert.equal(later.duplicate, true);
+    assert.equal(later.outcome.kind, "held");
+    const row = await findInboundById(ctx.db, storedId!);
+    assert.equal(row!.status, "held");
+    assert.match(row!.reason ?? "", /stopped before it was decided/);
+    // Nothing was posted behind the triager's back.
+    assert.equal(
+      (await timeline()).filter(
+        (e) => e.body === "Stored, then the process died.",
+      ).length,
+      0,
     );
   });
 
