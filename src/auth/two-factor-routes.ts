@@ -5,6 +5,7 @@ import { recordAudit } from "../audit/service.js";
 import { auditContextOf } from "../audit/routes.js";
 import type { Deps } from "../deps.js";
 import { flash, requireSignIn } from "../http/middleware.js";
+import { HOUR_MS, limiter } from "../http/rate-limits.js";
 import { parseForm } from "../http/validation.js";
 import { findUserById } from "../users/repository.js";
 import { isStaffRole } from "./policy.js";
@@ -188,9 +189,19 @@ export function twoFactorRoutes(deps: Deps) {
     });
   }
 
+  // The form checks the password: wrong tries are limited per account, as
+  // signing in is, so a borrowed session cannot guess it here.
+  const regenerateLimit = limiter(deps, {
+    name: "recovery_codes",
+    windowMs: HOUR_MS,
+    limit: 10,
+    message: "Too many wrong tries. Wait an hour and try again.",
+    counts: (_req, res) => res.statusCode === 422,
+  });
   router.post(
     "/account/2fa/recovery-codes",
     requireSignIn,
+    regenerateLimit,
     async (req, res) => {
       const user = req.user!;
       if (!user.twoFactorEnabled) return res.redirect(303, "/account/2fa");

@@ -198,4 +198,20 @@ describe("recovery codes: download and regenerate", () => {
     assert.deepEqual(after, before);
     assert.equal(await auditCount(), audits);
   });
+
+  it("stops guessing the password through new codes: the 11th try in an hour is refused, even when right", async () => {
+    const researcher = await createUser(ctx, "researcher", { twoFactor: true });
+    const browser = await signedIn(ctx, researcher);
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++)
+      statuses.push(
+        (await regenerate(browser, { regenPassword: `guess ${i}` })).status,
+      );
+    assert.deepEqual(new Set(statuses), new Set([422]));
+    const right = await regenerate(browser, {
+      regenPassword: researcher.password,
+    });
+    assert.equal(right.status, 429);
+    assert.doesNotMatch(right.text, /New recovery codes/);
+  });
 });
