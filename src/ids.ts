@@ -1,4 +1,9 @@
-import { createHash, randomBytes, randomFillSync } from "node:crypto";
+import {
+  createHash,
+  createHmac,
+  randomBytes,
+  randomFillSync,
+} from "node:crypto";
 
 const RANDOM_POOL_SIZE = 4096;
 const randomPool = Buffer.alloc(RANDOM_POOL_SIZE);
@@ -67,4 +72,18 @@ export function newSecretToken(): string {
 
 export function sha256Hex(value: string | Buffer): string {
   return createHash("sha256").update(value).digest("hex");
+}
+
+/**
+ * A MAC (hex) of `message` under a key derived from the session secret for
+ * one purpose, so the one secret never vouches for two kinds of thing alike
+ * (VERP bounce addresses, intake reply tokens).
+ */
+export function purposeMac(
+  secret: string,
+  purpose: string,
+  message: string,
+): string {
+  const key = createHmac("sha256", secret).update(purpose).digest();
+  return createHmac("sha256", key).update(message).digest("hex");
 }

@@ -1,5 +1,5 @@
-import { createHmac } from "node:crypto";
 import type { Config } from "../config.js";
+import { purposeMac } from "../ids.js";
 
 /**
  * The Reply-To of mail about a report filed by email, while it is unclaimed:
@@ -11,13 +11,11 @@ export function intakeReplyToken(
   config: Pick<Config, "sessionSecret">,
   reportId: number,
 ): string {
-  const key = createHmac("sha256", config.sessionSecret)
-    .update("disclosure-desk intake reply v1")
-    .digest();
-  return createHmac("sha256", key)
-    .update(String(reportId))
-    .digest("hex")
-    .slice(0, 32);
+  return purposeMac(
+    config.sessionSecret,
+    "disclosure-desk intake reply v1",
+    String(reportId),
+  ).slice(0, 32);
 }
 
 export function intakeReplyAddress(

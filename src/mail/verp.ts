@@ -1,5 +1,6 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import type { Config } from "../config.js";
+import { purposeMac } from "../ids.js";
 
 /**
  * VERP: every outgoing message leaves with its own envelope sender,
@@ -12,17 +13,12 @@ import type { Config } from "../config.js";
 const PREFIX = "bounce";
 const MAC_CHARS = 16;
 
-function verpKey(config: Pick<Config, "sessionSecret">): Buffer {
-  return createHmac("sha256", config.sessionSecret)
-    .update("disclosure-desk verp v1")
-    .digest();
-}
-
 function mac(config: Pick<Config, "sessionSecret">, outboxId: number): string {
-  return createHmac("sha256", verpKey(config))
-    .update(String(outboxId))
-    .digest("hex")
-    .slice(0, MAC_CHARS);
+  return purposeMac(
+    config.sessionSecret,
+    "disclosure-desk verp v1",
+    String(outboxId),
+  ).slice(0, MAC_CHARS);
 }
 
 /** The envelope sender for one outbox message. */
