@@ -446,7 +446,10 @@ describe("access matrix", function () {
   after(() => ctx.close());
 
   it("classifies every route of the app", () => {
+    // The JSON API's routes have their own matrix, with tokens instead of
+    // sessions (api-access-matrix.test.ts), which classifies each of them.
     const unclassified = routes
+      .filter((r) => !r.path.startsWith("/api/v1/"))
       .map((r) => `${r.method} ${r.path}`)
       .filter((key) => !(key in ACCESS));
     assert.deepEqual(
