@@ -52,6 +52,10 @@ const NOT_PAGES: Record<string, string> = {
   "/advisories/:id/cve.json": "JSON document",
   "/reports/:id/attachments/:aid": "file download",
   "/admin/inbound/:id/raw": "the message as received, a download",
+  "/api/v1/openapi.json": "the API's OpenAPI document, JSON",
+  "/api/v1/reports": "JSON API (api-reports.test.ts)",
+  "/api/v1/reports/:id": "JSON API (api-reports.test.ts)",
+  "/api/v1/reports/:id/attachments/:aid": "JSON API file download",
 };
 
 /** A fenced code block with a line far wider than a phone. */

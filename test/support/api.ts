@@ -167,7 +167,11 @@ export function apiClient(
       req = req
         .set("Content-Type", "application/octet-stream")
         .send(options.raw);
-    else if (options.json !== undefined) req = req.send(options.json as object);
+    else if (options.json !== undefined)
+      // Serialized here: supertest sends a bare string or number as is.
+      req = req
+        .set("Content-Type", "application/json")
+        .send(JSON.stringify(options.json));
     const res = await req.buffer(true).parse((r, done) => {
       const chunks: Buffer[] = [];
       r.on("data", (c: Buffer) => chunks.push(c));
