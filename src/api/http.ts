@@ -6,7 +6,13 @@
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { rateLimit } from "express-rate-limit";
 import { createHash } from "node:crypto";
-import { can, type GlobalAction, type ReportAction } from "../auth/policy.js";
+import {
+  can,
+  mustVerifyEmail,
+  type GlobalAction,
+  type ReportAction,
+} from "../auth/policy.js";
+import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import type { Deps } from "../deps.js";
 import { HttpError } from "../http/errors.js";
@@ -167,6 +173,39 @@ export function perTokenLimit(deps: Deps): RequestHandler {
   });
 }
 
+/**
+ * A limit on one kind of write per account, as the web's forms have
+ * (filing, comments), so the API is not the way around them. Refusals are
+ * audited like the web's.
+ */
+export function perAccountLimit(
+  deps: Deps,
+  options: { name: string; windowMs: number; limit: number; message: string },
+): RequestHandler {
+  return rateLimit({
+    windowMs: options.windowMs,
+    limit: options.limit,
+    skip: () => !deps.config.rateLimits,
+    standardHeaders: false,
+    legacyHeaders: false,
+    keyGenerator: (_req, res) => `user:${apiContext(res).caller.user.id}`,
+    store: new ClockStore(deps.clock),
+    // Only what went through counts, as on the web.
+    skipFailedRequests: true,
+    handler: async (_req: Request, res: Response) => {
+      const { caller, request } = apiContext(res);
+      await recordAudit(deps.db, {
+        action: "auth.rate_limited",
+        actor: caller.actor,
+        details: { limit: options.name },
+        request,
+        at: deps.clock.now(),
+      });
+      sendProblem(res, problemBody(429, options.message));
+    },
+  });
+}
+
 /** The scope a route needs; readable on the middleware (the API access matrix reads it). */
 export function needs(scope: ApiScope) {
   const check: RequestHandler = (_req, res, next) => {
@@ -188,10 +227,16 @@ export function needs(scope: ApiScope) {
 /** A global action of the policy (filing): without it, 403. */
 export function allowed(action: GlobalAction) {
   const check: RequestHandler = (_req, res, next) => {
-    if (!can(apiContext(res).caller.actor, action))
+    const { actor } = apiContext(res).caller;
+    if (!can(actor, action))
       return sendProblem(
         res,
-        problemBody(403, "Your account may not do this."),
+        problemBody(
+          403,
+          action === "report:create" && mustVerifyEmail(actor)
+            ? "Confirm your email address first, with the link we mailed you: reports are filed only from a confirmed address."
+            : "Your account may not do this.",
+        ),
       );
     next();
   };

@@ -11,6 +11,7 @@ import { z } from "zod";
 import { recordReportView } from "../audit/service.js";
 import type { Deps } from "../deps.js";
 import { MAX_FILE_BYTES } from "../http/uploads.js";
+import { HOUR_MS, MINUTE_MS } from "../http/rate-limits.js";
 import { parseForm, type FieldErrors } from "../http/validation.js";
 import {
   commentSchema,
@@ -31,6 +32,7 @@ import {
   needs,
   NOT_FOUND_BODY,
   onReport,
+  perAccountLimit,
   perTokenLimit,
   problemAnswer,
   read,
@@ -217,6 +219,22 @@ export function apiRoutes(deps: Deps) {
   // Everything else needs a token; no session and no cookie is ever read here.
   api.use(API_PREFIX, bearer(deps), perTokenLimit(deps));
 
+  // The web's limits on filing and commenting hold here too.
+  const fileLimit = perAccountLimit(deps, {
+    name: "report_submission",
+    windowMs: HOUR_MS,
+    limit: 30,
+    message:
+      "You have filed many reports in the last hour. Wait a little and send this one again.",
+  });
+  const commentLimit = perAccountLimit(deps, {
+    name: "comment",
+    windowMs: 10 * MINUTE_MS,
+    limit: 30,
+    message:
+      "You have posted many comments in the last 10 minutes. Wait a few minutes and send this one again.",
+  });
+
   const current = (req: Request, res: Response) =>
     reportDetail(deps, apiContext(res).caller.actor, loadedReport(res)).then(
       etagOf,
@@ -270,6 +288,7 @@ export function apiRoutes(deps: Deps) {
     `${API_PREFIX}/reports`,
     needs("reports:write"),
     allowed("report:create"),
+    fileLimit,
     json,
     write(deps, async (req, res) => {
       needJson(req);
@@ -323,6 +342,7 @@ export function apiRoutes(deps: Deps) {
     `${API_PREFIX}/reports/:id/comments`,
     needs("reports:write"),
     onReport(deps, "report:comment"),
+    commentLimit,
     json,
     write(
       deps,

@@ -435,4 +435,31 @@ describe("API: /api/v1 reports", function () {
     assert.equal(unknown.status, 404);
     assert.equal(unknown.text, missing.text);
   });
+
+  it("holds the web's limit on filing, and tells an unconfirmed researcher why", async () => {
+    const busy = await createUser(ctx, "researcher");
+    const api = apiClient(ctx, checker, await tokenFor(ctx, busy));
+    const body = { ...NEW_REPORT, organization: org.publicId };
+    for (let i = 0; i < 30; i += 1)
+      assert.equal((await api.post("/reports", body)).status, 201);
+    const refused = await api.post("/reports", body);
+    assert.equal(refused.status, 429);
+    const audited = await ctx.db
+      .selectFrom("audit_log")
+      .select("details")
+      .where("action", "=", "auth.rate_limited")
+      .where("actor_id", "=", busy.user.id)
+      .execute();
+    assert.equal(audited.length, 1);
+    const unconfirmed = await createUser(ctx, "researcher", {
+      emailVerified: false,
+    });
+    const res = await apiClient(
+      ctx,
+      checker,
+      await tokenFor(ctx, unconfirmed),
+    ).post("/reports", body);
+    assert.equal(res.status, 403);
+    assert.match(res.body.detail, /Confirm your email address/);
+  });
 });
