@@ -144,6 +144,8 @@ export function bearer(deps: Deps): RequestHandler {
       },
     };
     res.locals.api = context;
+    // Report data: no browser or proxy keeps it, as no signed-in page.
+    res.set("Cache-Control", "no-store");
     next();
   };
 }

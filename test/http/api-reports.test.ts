@@ -244,6 +244,7 @@ describe("API: /api/v1 reports", function () {
     const api = apiClient(ctx, checker, aliceToken);
     const res = await api.get(`/reports/${filed}`);
     assert.equal(res.status, 200);
+    assert.equal(res.headers["cache-control"], "no-store");
     const again = await api.get(`/reports/${filed}`, {
       "If-None-Match": res.headers.etag!,
     });
