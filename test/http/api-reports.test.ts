@@ -12,6 +12,9 @@ import { after, before, describe, it } from "mocha";
 import supertest from "supertest";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { openApiDocument } from "../../src/api/openapi.js";
+import { findReportByPublicId } from "../../src/reports/repository.js";
+import { addNote } from "../../src/reports/service.js";
+import { toActor } from "../../src/users/service.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {
   createTestContext,
@@ -462,5 +465,39 @@ describe("API: /api/v1 reports", function () {
     ).post("/reports", body);
     assert.equal(res.status, 403);
     assert.match(res.body.detail, /Confirm your email address/);
+  });
+
+  it("shows each caller only the timeline audiences the report page shows them", async () => {
+    const forwarded = await insertReport(ctx, {
+      reporterId: alice.user.id,
+      state: "vendor_notified",
+      organizationId: org.id,
+    });
+    const report = (await findReportByPublicId(ctx.db, forwarded.publicId))!;
+    const staffActor = toActor(triager.user);
+    await addNote(ctx.deps, staffActor, report, {
+      body: "Internal: likely real.",
+    });
+    const staff = await apiClient(ctx, checker, triagerToken).get(
+      `/reports/${forwarded.publicId}`,
+    );
+    const bodies = (r: { body: { timeline: { body: string | null }[] } }) =>
+      r.body.timeline.map((e) => e.body);
+    assert.ok(bodies(staff).includes("Internal: likely real."));
+    const researcher = await apiClient(ctx, checker, aliceToken).get(
+      `/reports/${forwarded.publicId}`,
+    );
+    const organization = await apiClient(ctx, checker, contactToken).get(
+      `/reports/${forwarded.publicId}`,
+    );
+    for (const res of [researcher, organization]) {
+      assert.equal(res.status, 200);
+      assert.ok(!bodies(res).includes("Internal: likely real."));
+      assert.ok(
+        res.body.timeline.every(
+          (e: { audience: string }) => e.audience !== "internal",
+        ),
+      );
+    }
   });
 });
