@@ -293,11 +293,7 @@ export function apiRoutes(deps: Deps) {
     write(deps, async (req, res) => {
       needJson(req);
       const { caller, request } = apiContext(res);
-      const form = judged(
-        reportFormSchema,
-        { ...(req.body as object) },
-        FILING_FIELDS,
-      );
+      const form = judged(reportFormSchema, req.body, FILING_FIELDS);
       const outcome = await fileReport(
         deps,
         caller.actor,
