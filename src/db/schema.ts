@@ -225,8 +225,6 @@ export interface ReportEventsTable {
   shared_by: number | null;
   /** The organization an "org" or "org_researcher" message is written to. */
   audience_org_id: number | null;
-  /** The one organization a researcher's message was shared with (null: every participant). */
-  shared_org_id: number | null;
   /** Arrived by email: the mail's Message-ID (the Inbound mail page has the message). */
   mail_message_id: string | null;
   /** 1: the mail was OpenPGP-encrypted to the desk. */

@@ -23,8 +23,13 @@ import {
 } from "../mail/notifications.js";
 import { dueAt, nextDeadline, type ClockSettings } from "./clocks.js";
 import { SEVERITY_LABELS } from "./cvss.js";
-import { findReportById, insertEvent, setQueueDue } from "./repository.js";
-import type { EventKind, MailOrigin, Report } from "./types.js";
+import {
+  findEventById,
+  findReportById,
+  insertEvent,
+  setQueueDue,
+} from "./repository.js";
+import type { EventAudience, EventKind, MailOrigin, Report } from "./types.js";
 import {
   TRANSITIONS,
   type Audience,
@@ -466,6 +471,8 @@ export interface ChangeRecord {
   mailDetail?: string;
   /** The entry arrived by email (a reply): where it came from, for the timeline. */
   viaMail?: MailOrigin | null;
+  /** Who reads the entry, as the writer chose (repository.ts NewEvent). */
+  audience?: { audience: EventAudience; orgId: number | null };
 }
 
 /**
@@ -492,6 +499,7 @@ export async function recordChange(
     body: record.body,
     at,
     viaMail: record.viaMail ?? null,
+    audience: record.audience,
   });
   if (def.audit)
     await recordAudit(tx, {
@@ -512,6 +520,7 @@ export async function recordChange(
       report: current,
       actorId: actor?.id ?? null,
       eventId,
+      eventAudience: (await findEventById(tx, eventId))!,
       audiences: def.notify,
       mail: def.mail,
       detail: record.mailDetail,
