@@ -32,9 +32,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("statement_approved_at", "integer")
     .addColumn("statement_approved_by", "integer")
     // The organization lets the other participants read its statement before publication.
-    .addColumn("statement_shared", "integer", (c) =>
-      c.notNull().defaultTo(0),
-    )
+    .addColumn("statement_shared", "integer", (c) => c.notNull().defaultTo(0))
     // The organization's own tracking ID (its lists, its mail subjects).
     .addColumn("tracking_id", "text")
     .addColumn("fix_target_at", "integer")
