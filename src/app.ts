@@ -32,6 +32,7 @@ import { takeTurns } from "./http/turns.js";
 import { authenticate, sessionUser } from "./users/service.js";
 import { adminUserRoutes } from "./users/routes.js";
 import { registerFeatureRoutes } from "./routes.js";
+import { apiRoutes } from "./api/routes.js";
 import { deskKey, DESK_KEY_PATH } from "./mail/desk-key.js";
 import { formatFingerprint } from "./mail/pgp.js";
 
@@ -92,6 +93,8 @@ export function createApp(deps: Deps) {
   // Static files and probes need no session: served before it.
   app.use("/public", express.static(publicDir, { maxAge: "1h", index: false }));
   app.use(publicRoutes(deps));
+  // The JSON API: bearer tokens, no session, no CSRF, its own errors.
+  app.use(apiRoutes(deps));
 
   app.use(
     express.urlencoded({ extended: false, limit: "1mb", parameterLimit: 200 }),

@@ -55,6 +55,8 @@ export const AUDIT_ACTIONS = [
   "report.claimed",
   "inbound.released",
   "inbound.discarded",
+  "api.token_created",
+  "api.token_revoked",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -73,7 +75,8 @@ export type AuditTargetType =
   | "outbox"
   | "inbound"
   | "setting"
-  | "export";
+  | "export"
+  | "api_token";
 
 /**
  * Who acted. `role` is stored as the actor label, so the entry still says
@@ -89,6 +92,8 @@ export interface AuditActor {
 export interface AuditRequestContext {
   ip: string | null;
   userAgent: string | null;
+  /** The personal access token an API request came with (its public ID). */
+  apiToken?: string;
 }
 
 export type AuditDetails = Record<

@@ -385,6 +385,32 @@ export interface SavedViewsTable {
   created_at: number;
 }
 
+export interface ApiTokensTable {
+  id: Generated<number>;
+  public_id: string;
+  user_id: number;
+  name: string;
+  token_hash: string;
+  /** Space-separated scopes (src/api/tokens.ts API_SCOPES). */
+  scopes: string;
+  created_at: number;
+  expires_at: number;
+  last_used_at: number | null;
+  last_used_ip: string | null;
+  revoked_at: number | null;
+}
+
+export interface ApiIdempotencyTable {
+  token_id: number;
+  key: string;
+  request_hash: string;
+  /** Null while the first request is being answered. */
+  status: number | null;
+  headers: string | null;
+  body: string | null;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -413,4 +439,6 @@ export interface Database {
   reply_tokens: ReplyTokensTable;
   report_reads: ReportReadsTable;
   saved_views: SavedViewsTable;
+  api_tokens: ApiTokensTable;
+  api_idempotency: ApiIdempotencyTable;
 }

@@ -59,6 +59,8 @@ export interface ListFilters {
   text?: TextQuery;
   /** Only the report whose advisory names this CVE ID (upper case). */
   cveId?: string;
+  /** Only reports changed at or after this instant (the API's updated_since). */
+  updatedSince?: Date;
 }
 
 /** A search's FTS5 query, never raw user input, and what the index says of it. */
@@ -272,6 +274,8 @@ function applyFilters(query: ReportsQuery, filters: ListFilters): ReportsQuery {
       ]),
     );
   }
+  if (filters.updatedSince)
+    q = q.where("r.updated_at", ">=", filters.updatedSince.getTime());
   const cveId = filters.cveId;
   if (cveId !== undefined)
     q = q.where((eb) =>

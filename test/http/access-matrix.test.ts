@@ -105,6 +105,9 @@ const ACCESS: Record<string, Access> = {
   "POST /account/pgp-key": { kind: "signed-in" },
   "POST /account/pgp-key/remove": { kind: "signed-in" },
   "POST /account/verify-email": { kind: "signed-in" },
+  // One's own API tokens; another user's token ID is a 404 (api-tokens.test.ts).
+  "POST /account/tokens": { kind: "signed-in" },
+  "POST /account/tokens/:tokenId/revoke": { kind: "signed-in" },
   "GET /verify-email/needed": { kind: "signed-in" },
   "GET /account/2fa": { kind: "signed-in" },
   "POST /account/2fa": { kind: "signed-in" },
@@ -443,7 +446,10 @@ describe("access matrix", function () {
   after(() => ctx.close());
 
   it("classifies every route of the app", () => {
+    // The JSON API's routes have their own matrix, with tokens instead of
+    // sessions (api-access-matrix.test.ts), which classifies each of them.
     const unclassified = routes
+      .filter((r) => !r.path.startsWith("/api/v1/"))
       .map((r) => `${r.method} ${r.path}`)
       .filter((key) => !(key in ACCESS));
     assert.deepEqual(
