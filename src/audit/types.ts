@@ -55,6 +55,11 @@ export const AUDIT_ACTIONS = [
   "report.claimed",
   "inbound.released",
   "inbound.discarded",
+  "webhook.created",
+  "webhook.enabled",
+  "webhook.disabled",
+  "webhook.secret_rotated",
+  "webhook.deleted",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -73,7 +78,8 @@ export type AuditTargetType =
   | "outbox"
   | "inbound"
   | "setting"
-  | "export";
+  | "export"
+  | "webhook";
 
 /**
  * Who acted. `role` is stored as the actor label, so the entry still says

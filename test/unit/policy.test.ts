@@ -267,6 +267,7 @@ const GLOBAL_TABLE: Record<GlobalAction, readonly Role[]> = {
   "stats:view_staff": ["triager", "admin"],
   "settings:manage": ["admin"],
   "saved_view:use": ["triager", "admin"],
+  "webhook:manage": ["admin"],
 };
 
 describe("policy", () => {
