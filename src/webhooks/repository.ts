@@ -433,6 +433,17 @@ export async function markDeliveryFailed(
   return Number(result.numUpdatedRows) === 1;
 }
 
+/** Back in the queue untried (its endpoint was disabled after the claim). */
+export async function releaseDelivery(db: DbOrTx, id: number, claim: string) {
+  await db
+    .updateTable("webhook_deliveries")
+    .set({ status: "queued", lease_until: null })
+    .where("id", "=", id)
+    .where("claim", "=", claim)
+    .where("status", "=", "sending")
+    .execute();
+}
+
 /** An endpoint's latest deliveries, newest first, with their attempts. */
 export async function listDeliveries(
   db: DbOrTx,
