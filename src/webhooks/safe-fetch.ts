@@ -222,6 +222,8 @@ export interface CalloutResult {
   status: number;
   /** The connection went to this address, the one checked. */
   address: string;
+  /** How much of the answer's body was read (and discarded): about the cap at most. */
+  bodyBytes: number;
 }
 
 export interface CalloutOptions {
@@ -257,12 +259,14 @@ export async function safePost(
   const client = url.protocol === "https:" ? https : http;
   return new Promise<CalloutResult>((resolve, reject) => {
     let settled = false;
+    let read = 0;
     const done = (err: Error | null, status?: number) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       if (err) reject(err);
-      else resolve({ status: status!, address: pinned.address });
+      else
+        resolve({ status: status!, address: pinned.address, bodyBytes: read });
     };
     const req = client.request(
       {
@@ -292,7 +296,6 @@ export async function safePost(
       },
       (res) => {
         const status = res.statusCode ?? 0;
-        let read = 0;
         res.on("data", (chunk: Buffer) => {
           read += chunk.length;
           // Enough: the status is what counts, the rest is not read.
