@@ -70,8 +70,8 @@ export interface WebhookWorkerDeps {
   config: Config;
   clock: Clock;
   logger: Logger;
-  /** DNS for the deliveries (tests give their own). */
-  resolve?: Resolver;
+  /** DNS for the deliveries (Deps.webhookResolve; tests give their own). */
+  webhookResolve?: Resolver;
   /** Tests shorten it; 10 s otherwise. */
   timeoutMs?: number;
 }
@@ -109,7 +109,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps) {
         },
         {
           allowLoopback: config.webhooks.allowLoopback,
-          resolve: deps.resolve,
+          resolve: deps.webhookResolve,
           timeoutMs: deps.timeoutMs,
         },
       );

@@ -35,6 +35,28 @@ export const systemResolver: Resolver = async (hostname) => {
 
 export class CalloutRefused extends Error {}
 
+/** A resolver that gives up after `ms` (the system's may wait far longer). */
+export function withTimeout(resolve: Resolver, ms: number): Resolver {
+  return (hostname) =>
+    new Promise((ok, fail) => {
+      const timer = setTimeout(
+        () =>
+          fail(Object.assign(new Error("DNS timeout"), { code: "ETIMEOUT" })),
+        ms,
+      );
+      resolve(hostname).then(
+        (answers) => {
+          clearTimeout(timer);
+          ok(answers);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          fail(err);
+        },
+      );
+    });
+}
+
 type AddressClass =
   | "loopback"
   | "private"
@@ -249,12 +271,12 @@ export async function safePost(
   if (refused) throw new CalloutRefused(refused);
   const url = new URL(rawUrl);
   const host = hostOf(url);
+  const timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
   const pinned = await checkedAddress(
     host,
     options.allowLoopback,
-    options.resolve ?? systemResolver,
+    withTimeout(options.resolve ?? systemResolver, timeoutMs),
   );
-  const timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
   const cap = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const client = url.protocol === "https:" ? https : http;
   return new Promise<CalloutResult>((resolve, reject) => {

@@ -43,7 +43,9 @@ import {
   CalloutRefused,
   checkedAddress,
   systemResolver,
+  TIMEOUT_MS,
   urlRefusal,
+  withTimeout,
 } from "./safe-fetch.js";
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -158,7 +160,7 @@ export async function createEndpoint(
     await checkedAddress(
       host,
       allowLoopback,
-      deps.webhookResolve ?? systemResolver,
+      withTimeout(deps.webhookResolve ?? systemResolver, TIMEOUT_MS),
     );
   } catch (err) {
     if (!(err instanceof CalloutRefused)) throw err;
@@ -241,7 +243,13 @@ export async function endpointDetails(
       attempts: d.attempts,
       created: formatDateTime(d.createdAt),
       delivered: d.deliveredAt && formatDateTime(d.deliveredAt),
-      next: d.status === "queued" ? formatDateTime(d.nextAttemptAt) : null,
+      // Waiting for its next try, or for the endpoint to be enabled again.
+      next:
+        d.status !== "queued"
+          ? null
+          : endpoint.enabled
+            ? `Next try ${formatDateTime(d.nextAttemptAt)}`
+            : "Waiting: the endpoint is disabled",
       lastError: d.lastError,
       attemptLog: d.attemptLog.map((a) => ({
         at: formatDateTime(a.at),

@@ -82,7 +82,11 @@ describe("webhooks", function () {
   });
 
   function worker(resolve?: Resolver) {
-    const w = createWebhookWorker({ ...ctx.deps, resolve, timeoutMs: 3000 });
+    const w = createWebhookWorker({
+      ...ctx.deps,
+      ...(resolve && { webhookResolve: resolve }),
+      timeoutMs: 3000,
+    });
     workers.push(w);
     return w;
   }
@@ -375,6 +379,10 @@ describe("webhooks", function () {
     assert.deepEqual(audit, [
       { action: "webhook.disabled", actor_label: "system" },
     ]);
+
+    const log = await admin.agent.get(`/admin/webhooks/${id}`);
+    assert.match(log.text, /Disabled .*3 delivery attempts in a row failed/);
+    assert.match(log.text, /Waiting: the endpoint is disabled/);
 
     // Enabled again, what waited is delivered.
     receiver.mode = "ok";
