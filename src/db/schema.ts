@@ -92,11 +92,50 @@ export interface OrganizationsTable {
   public_id: string;
   name: string;
   created_at: number;
+  /** 1: every member sees every case of the organization; 0: only the cases they are given. */
+  members_see_all: Generated<number>;
 }
 
 export interface OrgMembersTable {
   org_id: number;
   user_id: number;
+  /** The organization's administrator: invites and removes colleagues, gives cases. */
+  is_admin: Generated<number>;
+}
+
+/** A case given to one member of an organization whose members do not see all. */
+export interface OrgCaseGrantsTable {
+  org_id: number;
+  user_id: number;
+  report_id: number;
+  granted_at: number;
+  granted_by: number | null;
+}
+
+/** One organization taking part in a report (reports/participations.ts). */
+export interface ParticipationsTable {
+  id: Generated<number>;
+  report_id: number;
+  organization_id: number;
+  status: Generated<string>;
+  status_reason: string | null;
+  status_changed_at: number | null;
+  answered_at: number | null;
+  statement: string | null;
+  statement_references: string | null;
+  statement_updated_at: number | null;
+  statement_approved_at: number | null;
+  statement_approved_by: number | null;
+  statement_shared: Generated<number>;
+  tracking_id: string | null;
+  fix_target_at: number | null;
+  fix_verified_at: number | null;
+  added_at: number;
+  added_by: number | null;
+  notified_at: number | null;
+  removed_at: number | null;
+  removed_by: number | null;
+  removed_reason: string | null;
 }
 
 export interface ReportsTable {
@@ -141,6 +180,8 @@ export interface ReportsTable {
   fix_verified_at: number | null;
   /** The next running clock's due date, NO_DEADLINE when none (clocks.ts nextDeadline). */
   queue_due_at: Generated<number>;
+  /** 1: a triager opened the case, participants see each other's names and statuses. */
+  case_open: Generated<number>;
 }
 
 export interface AdvisoriesTable {
@@ -182,6 +223,10 @@ export interface ReportEventsTable {
   /** When a triager shared a researcher-and-CERT message with the organization. */
   shared_at: number | null;
   shared_by: number | null;
+  /** The organization an "org" or "org_researcher" message is written to. */
+  audience_org_id: number | null;
+  /** The one organization a researcher's message was shared with (null: every participant). */
+  shared_org_id: number | null;
   /** Arrived by email: the mail's Message-ID (the Inbound mail page has the message). */
   mail_message_id: string | null;
   /** 1: the mail was OpenPGP-encrypted to the desk. */
@@ -398,6 +443,8 @@ export interface Database {
   reminders: RemindersTable;
   advisories: AdvisoriesTable;
   organizations: OrganizationsTable;
+  participations: ParticipationsTable;
+  org_case_grants: OrgCaseGrantsTable;
   org_members: OrgMembersTable;
   reports: ReportsTable;
   report_events: ReportEventsTable;
