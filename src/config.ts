@@ -96,6 +96,9 @@ const envSchema = z.object({
   INBOUND_SMTP_HOST: z.string().min(1).default("127.0.0.1"),
   INBOUND_LMTP: bool.default(false),
   INBOUND_MAX_BYTES: positiveInt.default(25 * 1024 * 1024),
+  WEBHOOKS_ALLOW_LOOPBACK: bool.default(false),
+  WEBHOOKS_MAX_FAILURES: positiveInt.default(30),
+  WEBHOOKS_POLL_MS: positiveInt.default(5000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -158,6 +161,14 @@ export interface Config {
     smtpHost: string;
     lmtp: boolean;
     maxBytes: number;
+  };
+  /** Webhook deliveries (src/webhooks). */
+  webhooks: {
+    /** Tests only: plain http and loopback addresses (a local receiver). */
+    allowLoopback: boolean;
+    /** Failed attempts in a row before an endpoint is disabled. */
+    maxConsecutiveFailures: number;
+    pollMs: number;
   };
 }
 
@@ -306,6 +317,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       smtpHost: e.INBOUND_SMTP_HOST,
       lmtp: e.INBOUND_LMTP,
       maxBytes: e.INBOUND_MAX_BYTES,
+    },
+    webhooks: {
+      allowLoopback: e.WEBHOOKS_ALLOW_LOOPBACK,
+      maxConsecutiveFailures: e.WEBHOOKS_MAX_FAILURES,
+      pollMs: e.WEBHOOKS_POLL_MS,
     },
   };
 }

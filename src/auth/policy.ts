@@ -75,6 +75,7 @@ export const GLOBAL_ACTIONS = [
   "settings:manage", // the disclosure-policy defaults (deadline days)
   "saved_view:use", // save, use and delete one's own saved queue views
   "report:claim", // attach a report filed by email to one's account, with the link from the mailbox
+  "webhook:manage", // register webhook endpoints and read their delivery logs (webhooks/)
 ] as const;
 export type GlobalAction = (typeof GLOBAL_ACTIONS)[number];
 
@@ -128,6 +129,9 @@ const globalRules: Record<GlobalAction, readonly Role[]> = {
   "stats:view_staff": STAFF,
   "settings:manage": ["admin"],
   "saved_view:use": STAFF,
+  // Admins for now; an organization's administrators (issue 23) will manage
+  // their organization's endpoints (canManageWebhook).
+  "webhook:manage": ["admin"],
 };
 
 /** How an actor stands to a report; staff stand above every report. */
@@ -357,6 +361,51 @@ export function canUseSavedView(
   view: { userId: number },
 ): boolean {
   return !!actor && can(actor, "saved_view:use") && view.userId === actor.id;
+}
+
+/** The owner and scope of a webhook endpoint, as the policy needs them. */
+export interface WebhookEndpointFacts {
+  ownerId: number;
+  /** Set: the endpoint belongs to this organization and hears only of its reports. */
+  orgId: number | null;
+}
+
+/**
+ * Whether an actor may see and change a webhook endpoint (its delivery log,
+ * secret, state). Admins manage every endpoint; anybody else sees none (404).
+ */
+export function canManageWebhook(
+  actor: Actor | null | undefined,
+  _endpoint: WebhookEndpointFacts,
+): boolean {
+  return !!actor && can(actor, "webhook:manage") && actor.role === "admin";
+}
+
+/**
+ * Whether an endpoint hears of an event on a report: its owner still holds
+ * webhook:manage and may view the report, the report is its organization's
+ * (for an organization's endpoint), and an event on a timeline entry goes
+ * only where the owner may read the entry's audience. Payloads never carry
+ * the text; this decides whether the endpoint learns the entry exists.
+ */
+export function webhookMayHear(
+  owner: Actor,
+  endpoint: WebhookEndpointFacts,
+  report: ReportAccessFacts,
+  audience: { audience: EventAudience; audienceOrgId: number | null } | null,
+): boolean {
+  if (!can(owner, "webhook:manage")) return false;
+  if (
+    endpoint.orgId !== null &&
+    !report.participants.some(
+      (p) => p.organizationId === endpoint.orgId && p.notifiedAt !== null,
+    )
+  )
+    return false;
+  if (!can(owner, "report:view", report)) return false;
+  return (
+    audience === null || canReadEvent(readableEvents(owner, report), audience)
+  );
 }
 
 /** Which roles may be given which role: only admins make staff. */
