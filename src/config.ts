@@ -69,6 +69,7 @@ const envSchema = z.object({
   SETUP_TOKEN_HOURS: positiveInt.default(24),
   SECURE_COOKIES: bool.optional(),
   RATE_LIMITS: bool.default(true),
+  SQL_CAPTURE_FILE: z.string().min(1).optional(),
   PGP_PRIVATE_KEY_FILE: z
     .string()
     .min(1)
@@ -128,6 +129,11 @@ export interface Config {
   intake: { perSenderPerHour: number; perHour: number; claimTokenDays: number };
   secureCookies: boolean;
   rateLimits: boolean;
+  /**
+   * For the benchmark only: append every request's SQL statements and
+   * parameters to this file (JSON lines), for its stack-limit process.
+   */
+  sqlCaptureFile: string | null;
   security: {
     contact: string;
     policyUrl: string;
@@ -290,6 +296,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     secureCookies: e.SECURE_COOKIES ?? https,
     rateLimits: e.RATE_LIMITS,
+    sqlCaptureFile: e.SQL_CAPTURE_FILE ?? null,
     security: {
       contact: e.SECURITY_CONTACT ?? `mailto:${reportAddress}`,
       policyUrl: e.SECURITY_POLICY_URL ?? `${baseUrl}/policy`,
