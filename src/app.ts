@@ -29,6 +29,7 @@ import { auditContextOf } from "./audit/routes.js";
 import { publicDir, viewsDir } from "./paths.js";
 import { navigationFor } from "./http/navigation.js";
 import { takeTurns } from "./http/turns.js";
+import { statementCapture } from "./http/statement-capture.js";
 import { authenticate, sessionUser } from "./users/service.js";
 import { adminUserRoutes } from "./users/routes.js";
 import { registerFeatureRoutes } from "./routes.js";
@@ -63,6 +64,10 @@ export function createApp(deps: Deps) {
   app.set("view cache", config.env !== "development");
   // Every view's helper for <select>s (kept lists' tags are built once).
   app.locals.optionTags = optionTags;
+
+  // The benchmark's statement capture (SQL_CAPTURE_FILE), before anything
+  // else so every statement of the request is in it.
+  if (config.sqlCaptureFile) app.use(statementCapture(config.sqlCaptureFile));
 
   // New connections are accepted between turns of the event loop: keep the
   // turns short under load (src/http/turns.ts).

@@ -4,12 +4,7 @@
  * (page.ts), as JSON. Every function asks the policy as the page does.
  */
 import { createHash } from "node:crypto";
-import {
-  can,
-  readableAudiences,
-  relationTo,
-  type Actor,
-} from "../auth/policy.js";
+import { can, readableEvents, relationTo, type Actor } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import {
   findOrganizationById,
@@ -148,7 +143,7 @@ export async function reportDetail(deps: Deps, actor: Actor, report: Report) {
   const seesReporter = can(actor, "report:see_reporter", facts);
   const seesRemoved = can(actor, "report:view_revisions", facts);
   const [events, files, names, organization] = await Promise.all([
-    listEvents(deps.db, report.id, readableAudiences(relation)),
+    listEvents(deps.db, report.id, readableEvents(actor, facts)),
     listAttachments(deps.db, report.id),
     userNames(deps.db, [report.reporterId]),
     report.organizationId === null

@@ -4,6 +4,7 @@ import {
   relationTo,
   type Actor,
   type ReportAccessFacts,
+  standsFor,
 } from "../auth/policy.js";
 import type { Db, DbOrTx } from "../db/index.js";
 import type { Deps } from "../deps.js";
@@ -320,9 +321,11 @@ export async function recordReportView(
   const relation = relationTo(actor, report);
   if (relation !== "staff" && relation !== "org_contact") return;
   const details: AuditDetails = {};
-  if (relation === "org_contact" && report.organizationId !== null) {
+  // The organization the contact reads for (the first, if several of theirs take part).
+  const [organizationId] = standsFor(actor, report);
+  if (relation === "org_contact" && organizationId !== undefined) {
     details.organization =
-      (await organizationPublicId(db, report.organizationId)) ?? null;
+      (await organizationPublicId(db, organizationId)) ?? null;
   }
   const entry: AuditInput = {
     action: "report.viewed",

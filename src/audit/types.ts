@@ -57,6 +57,11 @@ export const AUDIT_ACTIONS = [
   "inbound.discarded",
   "api.token_created",
   "api.token_revoked",
+  "webhook.created",
+  "webhook.enabled",
+  "webhook.disabled",
+  "webhook.secret_rotated",
+  "webhook.deleted",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -76,7 +81,8 @@ export type AuditTargetType =
   | "inbound"
   | "setting"
   | "export"
-  | "api_token";
+  | "api_token"
+  | "webhook";
 
 /**
  * Who acted. `role` is stored as the actor label, so the entry still says

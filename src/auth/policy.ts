@@ -4,7 +4,7 @@
  * exactly like one that does not exist (see reports/service.ts).
  */
 
-import type { EventAudience } from "../reports/types.js";
+import { EVENT_AUDIENCES, type EventAudience } from "../reports/types.js";
 import type { Resolution, State } from "../reports/workflow.js";
 
 export const ROLES = ["researcher", "org_contact", "triager", "admin"] as const;
@@ -22,18 +22,36 @@ export interface Actor {
   role: Role;
   /** Organizations an org contact belongs to (empty for other roles). */
   orgIds: readonly number[];
+  /**
+   * Of those, the organizations where this member sees only the cases they
+   * are given (the organization's administrator chose so; never its
+   * administrators themselves). Absent: none.
+   */
+  limitedOrgIds?: readonly number[];
+  /** Of those, the organizations this contact administers (colleagues, who sees which case). */
+  adminOrgIds?: readonly number[];
   /** The account's address was confirmed (researchers file only then). */
   emailVerified: boolean;
   /** TOTP two-factor sign-in is on. */
   twoFactorEnabled: boolean;
 }
 
+/** One organization taking part in a report, as the policy sees it. */
+export interface ParticipantFacts {
+  organizationId: number;
+  /** Set once this organization was notified: its contacts see nothing before. */
+  notifiedAt: Date | null;
+}
+
 /** What the policy needs to know about a report to decide. */
 export interface ReportAccessFacts {
   reporterId: number;
-  organizationId: number | null;
-  /** Set once the organization was notified: org contacts see nothing before. */
-  vendorNotifiedAt: Date | null;
+  /** The organizations on the case (removed ones are not). */
+  participants: readonly ParticipantFacts[];
+  /** Members of organizations that see only given cases, given this one. */
+  grantedUserIds?: readonly number[];
+  /** A triager opened the case: participants see each other's names and statuses. */
+  caseOpen?: boolean;
   revealIdentity: boolean;
   /** Where the report stands, for the actions that depend on it (stateRules); unknown, they are refused. */
   state?: State;
@@ -57,6 +75,7 @@ export const GLOBAL_ACTIONS = [
   "settings:manage", // the disclosure-policy defaults (deadline days)
   "saved_view:use", // save, use and delete one's own saved queue views
   "report:claim", // attach a report filed by email to one's account, with the link from the mailbox
+  "webhook:manage", // register webhook endpoints and read their delivery logs (webhooks/)
 ] as const;
 export type GlobalAction = (typeof GLOBAL_ACTIONS)[number];
 
@@ -110,6 +129,9 @@ const globalRules: Record<GlobalAction, readonly Role[]> = {
   "stats:view_staff": STAFF,
   "settings:manage": ["admin"],
   "saved_view:use": STAFF,
+  // Admins for now; an organization's administrators (issue 23) will manage
+  // their organization's endpoints (canManageWebhook).
+  "webhook:manage": ["admin"],
 };
 
 /** How an actor stands to a report; staff stand above every report. */
@@ -119,15 +141,27 @@ export function relationTo(actor: Actor, report: ReportAccessFacts): Relation {
   if (STAFF.includes(actor.role)) return "staff";
   if (actor.role === "researcher" && report.reporterId === actor.id)
     return "reporter";
-  if (
-    actor.role === "org_contact" &&
-    report.organizationId !== null &&
-    report.vendorNotifiedAt !== null &&
-    actor.orgIds.includes(report.organizationId)
-  ) {
+  if (actor.role === "org_contact" && standsFor(actor, report).length > 0)
     return "org_contact";
-  }
   return "none";
+}
+
+/**
+ * The organizations on this case that an org contact speaks and reads for:
+ * those they belong to, once notified, and, where their organization shows
+ * members only the cases they are given, only if given this one.
+ */
+export function standsFor(actor: Actor, report: ReportAccessFacts): number[] {
+  if (actor.role !== "org_contact") return [];
+  return report.participants
+    .filter(
+      (p) =>
+        p.notifiedAt !== null &&
+        actor.orgIds.includes(p.organizationId) &&
+        (!actor.limitedOrgIds?.includes(p.organizationId) ||
+          (report.grantedUserIds?.includes(actor.id) ?? false)),
+    )
+    .map((p) => p.organizationId);
 }
 
 const reportRules: Record<ReportAction, readonly Relation[]> = {
@@ -179,17 +213,89 @@ const stateRules: Partial<
 };
 
 /**
- * Which timeline audiences (reports/types.ts EventAudience) a relation reads:
- * an organization reads only what was written for it, or shared with it.
+ * Which timeline entries (reports/types.ts EventAudience) an actor reads on
+ * a report: every entry of the audiences listed, and the entries written to
+ * one organization ("org", "org_researcher") when it is one of `orgIds`.
+ * An organization reads only what was written for it or for everyone on the
+ * case, or what a triager shared with it.
  */
-export function readableAudiences(relation: Relation): EventAudience[] {
-  switch (relation) {
+export interface ReadableEvents {
+  audiences: EventAudience[];
+  orgIds: number[];
+}
+
+export function readableEvents(
+  actor: Actor,
+  report: ReportAccessFacts,
+): ReadableEvents {
+  switch (relationTo(actor, report)) {
     case "staff":
-      return ["internal", "researcher", "everyone"];
+      return { audiences: [...EVENT_AUDIENCES], orgIds: [] };
     case "reporter":
-      return ["researcher", "everyone"];
+      return {
+        audiences: ["researcher", "org_researcher", "everyone"],
+        orgIds: [],
+      };
     case "org_contact":
-      return ["everyone"];
+      return { audiences: ["everyone"], orgIds: standsFor(actor, report) };
+    case "none":
+      return { audiences: [], orgIds: [] };
+  }
+}
+
+/** One entry against readableEvents: the same rule the timeline's SQL applies. */
+export function canReadEvent(
+  readable: ReadableEvents,
+  event: { audience: EventAudience; audienceOrgId: number | null },
+): boolean {
+  if (readable.audiences.includes(event.audience)) return true;
+  return (
+    (event.audience === "org" || event.audience === "org_researcher") &&
+    event.audienceOrgId !== null &&
+    readable.orgIds.includes(event.audienceOrgId)
+  );
+}
+
+/**
+ * The audiences an actor may write a comment to on this report, and for
+ * which organizations: the form offers exactly these.
+ * - staff: internal, the researcher, one organization (with or without the
+ *   researcher), everyone on the case;
+ * - the researcher: the CERT, or the CERT and one organization notified;
+ * - an organization: the CERT, the CERT and the researcher, and everyone on
+ *   the case only once a triager opened it.
+ */
+export function writableAudiences(
+  actor: Actor,
+  report: ReportAccessFacts,
+): { audience: EventAudience; orgIds: number[] }[] {
+  const notified = report.participants
+    .filter((p) => p.notifiedAt !== null)
+    .map((p) => p.organizationId);
+  switch (relationTo(actor, report)) {
+    case "staff":
+      return [
+        { audience: "internal", orgIds: [] },
+        { audience: "researcher", orgIds: [] },
+        { audience: "org", orgIds: notified },
+        { audience: "org_researcher", orgIds: notified },
+        { audience: "everyone", orgIds: [] },
+      ];
+    case "reporter":
+      return [
+        { audience: "researcher", orgIds: [] },
+        { audience: "org_researcher", orgIds: notified },
+      ];
+    case "org_contact": {
+      const own = standsFor(actor, report);
+      return [
+        { audience: "org", orgIds: own },
+        { audience: "org_researcher", orgIds: own },
+        ...(report.caseOpen
+          ? [{ audience: "everyone" as const, orgIds: [] }]
+          : []),
+      ];
+    }
     case "none":
       return [];
   }
@@ -255,6 +361,51 @@ export function canUseSavedView(
   view: { userId: number },
 ): boolean {
   return !!actor && can(actor, "saved_view:use") && view.userId === actor.id;
+}
+
+/** The owner and scope of a webhook endpoint, as the policy needs them. */
+export interface WebhookEndpointFacts {
+  ownerId: number;
+  /** Set: the endpoint belongs to this organization and hears only of its reports. */
+  orgId: number | null;
+}
+
+/**
+ * Whether an actor may see and change a webhook endpoint (its delivery log,
+ * secret, state). Admins manage every endpoint; anybody else sees none (404).
+ */
+export function canManageWebhook(
+  actor: Actor | null | undefined,
+  _endpoint: WebhookEndpointFacts,
+): boolean {
+  return !!actor && can(actor, "webhook:manage") && actor.role === "admin";
+}
+
+/**
+ * Whether an endpoint hears of an event on a report: its owner still holds
+ * webhook:manage and may view the report, the report is its organization's
+ * (for an organization's endpoint), and an event on a timeline entry goes
+ * only where the owner may read the entry's audience. Payloads never carry
+ * the text; this decides whether the endpoint learns the entry exists.
+ */
+export function webhookMayHear(
+  owner: Actor,
+  endpoint: WebhookEndpointFacts,
+  report: ReportAccessFacts,
+  audience: { audience: EventAudience; audienceOrgId: number | null } | null,
+): boolean {
+  if (!can(owner, "webhook:manage")) return false;
+  if (
+    endpoint.orgId !== null &&
+    !report.participants.some(
+      (p) => p.organizationId === endpoint.orgId && p.notifiedAt !== null,
+    )
+  )
+    return false;
+  if (!can(owner, "report:view", report)) return false;
+  return (
+    audience === null || canReadEvent(readableEvents(owner, report), audience)
+  );
 }
 
 /** Which roles may be given which role: only admins make staff. */

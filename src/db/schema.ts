@@ -225,8 +225,6 @@ export interface ReportEventsTable {
   shared_by: number | null;
   /** The organization an "org" or "org_researcher" message is written to. */
   audience_org_id: number | null;
-  /** The one organization a researcher's message was shared with (null: every participant). */
-  shared_org_id: number | null;
   /** Arrived by email: the mail's Message-ID (the Inbound mail page has the message). */
   mail_message_id: string | null;
   /** 1: the mail was OpenPGP-encrypted to the desk. */
@@ -413,6 +411,54 @@ export interface ApiIdempotencyTable {
   created_at: number;
 }
 
+/** A URL that hears of report events (src/webhooks). */
+export interface WebhookEndpointsTable {
+  id: Generated<number>;
+  public_id: string;
+  owner_id: number;
+  org_id: number | null;
+  url: string;
+  description: Generated<string>;
+  /** JSON array of event types. */
+  events: string;
+  /** whsec_<base64>. */
+  secret: string;
+  enabled: Generated<number>;
+  disabled_at: number | null;
+  disabled_reason: string | null;
+  consecutive_failures: Generated<number>;
+  created_at: number;
+  secret_rotated_at: number | null;
+}
+
+/** One event for one endpoint: delivered once (unique event_id, endpoint_id). */
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  endpoint_id: number;
+  event_id: string;
+  event_type: string;
+  report_id: number | null;
+  payload: string;
+  status: Generated<string>;
+  attempts: Generated<number>;
+  next_attempt_at: number;
+  lease_until: number | null;
+  claim: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+export interface WebhookAttemptsTable {
+  id: Generated<number>;
+  delivery_id: number;
+  at: number;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -443,4 +489,7 @@ export interface Database {
   saved_views: SavedViewsTable;
   api_tokens: ApiTokensTable;
   api_idempotency: ApiIdempotencyTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }

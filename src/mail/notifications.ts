@@ -1,4 +1,10 @@
-import type { Relation } from "../auth/policy.js";
+import { canReadEvent, readableEvents, type Relation } from "../auth/policy.js";
+import {
+  accessFacts,
+  type EventAudience,
+  type Report,
+} from "../reports/types.js";
+import { toActor } from "../users/service.js";
 import type { Db, DbOrTx } from "../db/index.js";
 import { listOrgContacts } from "../orgs/repository.js";
 import { intakeReplyAddress } from "../inbound/intake-address.js";
@@ -6,7 +12,7 @@ import { findEmailReport } from "../inbound/intake-repository.js";
 import type { ChangeName } from "../reports/changes.js";
 import { STATE_INFO, type Audience, type State } from "../reports/workflow.js";
 import { triageTeam } from "../settings/triage-mail.js";
-import { findUsersByIds } from "../users/repository.js";
+import { findUserById, findUsersByIds } from "../users/repository.js";
 import type { User } from "../users/types.js";
 import {
   enqueueFanout,
@@ -62,19 +68,28 @@ export type MailFact =
 /** Something that happened to a report that people may need to hear about. */
 export interface ReportEvent {
   kind: ChangeName | ReminderKind;
-  report: {
-    id: number;
-    publicId: string;
-    state: State;
-    reporterId: number;
-    organizationId: number | null;
-    assigneeId: number | null;
-    vendorNotifiedAt: Date | null;
-  };
+  report: Pick<
+    Report,
+    | "id"
+    | "publicId"
+    | "state"
+    | "reporterId"
+    | "assigneeId"
+    | "participants"
+    | "grantedUserIds"
+    | "caseOpen"
+    | "revealIdentity"
+  >;
   /** Null when the app itself acts (the scheduler). */
   actorId: number | null;
   /** Its timeline entry, whose text only encrypted mail carries (sealed.ts). */
   eventId?: number;
+  /**
+   * Who reads that entry: nobody who may not read it is mailed about it
+   * (a message to one organization reaches that organization alone).
+   * Absent (reminders): everyone the audiences name.
+   */
+  eventAudience?: { audience: EventAudience; audienceOrgId: number | null };
   audiences: readonly Audience[];
   mail: MailWords;
   /** A line of our own words (a deadline's date), never user text. */
@@ -162,19 +177,26 @@ export async function notifyReportEvent(
   if (event.audiences.includes("assignee") && report.assigneeId) {
     add(await findUsersByIds(db, [report.assigneeId]), "staff");
   }
-  if (
-    event.audiences.includes("org") &&
-    report.vendorNotifiedAt &&
-    report.organizationId
-  ) {
-    const contacts = await listOrgContacts(db, report.organizationId);
-    add(
-      await findUsersByIds(
-        db,
-        contacts.map((c) => c.id),
-      ),
-      "org_contact",
-    );
+  if (event.audiences.includes("org")) {
+    // Every organization on the case that was notified; the policy below
+    // keeps only the contacts who may read this entry.
+    for (const p of report.participants) {
+      if (p.notifiedAt === null) continue;
+      for (const contact of await listOrgContacts(db, p.organizationId)) {
+        if (recipients.has(contact.id)) continue;
+        const user = await findUserById(db, contact.id);
+        if (user) add([user], "org_contact");
+      }
+    }
+  }
+  if (event.eventAudience) {
+    const facts = accessFacts(report);
+    for (const [id, { user }] of recipients)
+      if (
+        !user.systemAccount &&
+        !canReadEvent(readableEvents(toActor(user), facts), event.eventAudience)
+      )
+        recipients.delete(id);
   }
 
   const threadId = threadIdFor(ctx, report.publicId);

@@ -21,10 +21,16 @@ import {
   type MailFact,
   type MailWords,
 } from "../mail/notifications.js";
+import { enqueueWebhookEvents } from "../webhooks/enqueue.js";
 import { dueAt, nextDeadline, type ClockSettings } from "./clocks.js";
 import { SEVERITY_LABELS } from "./cvss.js";
-import { findReportById, insertEvent, setQueueDue } from "./repository.js";
-import type { EventKind, MailOrigin, Report } from "./types.js";
+import {
+  findEventById,
+  findReportById,
+  insertEvent,
+  setQueueDue,
+} from "./repository.js";
+import type { EventAudience, EventKind, MailOrigin, Report } from "./types.js";
 import {
   TRANSITIONS,
   type Audience,
@@ -466,10 +472,13 @@ export interface ChangeRecord {
   mailDetail?: string;
   /** The entry arrived by email (a reply): where it came from, for the timeline. */
   viaMail?: MailOrigin | null;
+  /** Who reads the entry, as the writer chose (repository.ts NewEvent). */
+  audience?: { audience: EventAudience; orgId: number | null };
 }
 
 /**
- * Writes a change's timeline entry, audit entry and mail, inside the caller's
+ * Writes a change's timeline entry, audit entry, mail and webhook deliveries
+ * (webhooks/enqueue.ts), inside the caller's
  * transaction (the one that made the change), so they commit or roll back
  * together with it. Returns the timeline entry's ID.
  */
@@ -492,6 +501,7 @@ export async function recordChange(
     body: record.body,
     at,
     viaMail: record.viaMail ?? null,
+    audience: record.audience,
   });
   if (def.audit)
     await recordAudit(tx, {
@@ -506,12 +516,23 @@ export async function recordChange(
   const current = (await findReportById(tx, report.id))!;
   const clocks = deps.settings?.clocks() ?? deps.config.clocks;
   await setQueueDue(tx, report.id, nextDeadline(current, clocks)?.at ?? null);
+  // Webhook deliveries, like the mail: written with the change or not at all.
+  await enqueueWebhookEvents(tx, deps.config, {
+    change: record.change,
+    kind: def.kind,
+    report: current,
+    timelineEntryId: eventId,
+    at,
+    fromState: record.fromState,
+    toState: record.toState,
+  });
   if (def.mail && def.notify.length > 0) {
     await notifyReportEvent(tx, deps, {
       kind: record.change,
       report: current,
       actorId: actor?.id ?? null,
       eventId,
+      eventAudience: (await findEventById(tx, eventId))!,
       audiences: def.notify,
       mail: def.mail,
       detail: record.mailDetail,

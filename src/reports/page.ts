@@ -2,7 +2,7 @@ import { findEmailReport } from "../inbound/intake-repository.js";
 import { bouncingContactsOf } from "../inbound/bounce-repository.js";
 import {
   can,
-  readableAudiences,
+  readableEvents,
   relationTo,
   type Actor,
   type Relation,
@@ -180,7 +180,7 @@ export async function reportPage(
   const canComment = can(actor, "report:comment", facts);
   const seesRevisions = can(actor, "report:view_revisions", facts);
   const [events, attachments, organizations] = await Promise.all([
-    listEvents(deps.db, report.id, readableAudiences(relation)),
+    listEvents(deps.db, report.id, readableEvents(actor, facts)),
     listAttachments(deps.db, report.id),
     staff ? listOrganizations(deps.db) : Promise.resolve([]),
   ]);

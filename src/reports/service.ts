@@ -1,4 +1,8 @@
 import { can, relationTo, type Actor } from "../auth/policy.js";
+import {
+  notifyPendingParticipations,
+  setLeadParticipant,
+} from "./participations-repository.js";
 import type { AuditDetails, AuditRequestContext } from "../audit/types.js";
 import type { DbOrTx } from "../db/index.js";
 import type { Deps } from "../deps.js";
@@ -337,6 +341,9 @@ export async function applyTransition(
     }),
   });
   if (!changed) return false;
+  // Every organization on the case is told at once, with the same clocks.
+  if (plan.startsDisclosureClock)
+    await notifyPendingParticipations(tx, report.id, now);
   const eventId = await recordChange(tx, deps, {
     change: plan.transition.name,
     report,
@@ -686,6 +693,15 @@ async function saveTriage(
     organizationId: org?.id ?? null,
   };
   await updateTriageFields(tx, report.id, fields, now);
+  if (fields.organizationId !== report.organizationId)
+    await setLeadParticipant(
+      tx,
+      report.id,
+      report.organizationId,
+      fields.organizationId,
+      actor.id,
+      now,
+    );
   await recordChange(tx, deps, {
     change: "triage_changed",
     report,

@@ -108,6 +108,7 @@ describe("CSRF, security headers and hostile form input", () => {
       "/queue",
       "/orgs",
       "/admin/outbox",
+      "/admin/webhooks",
       "/admin/inbound",
       "/admin/audit",
       "/admin/settings",

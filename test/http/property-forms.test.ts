@@ -499,11 +499,19 @@ const changedColumns = (a: Row, b: Row) =>
 function factsOf(r: Row): ReportAccessFacts {
   return {
     reporterId: r.reporter_id as number,
-    organizationId: r.organization_id as number | null,
-    vendorNotifiedAt:
-      r.vendor_notified_at === null
-        ? null
-        : new Date(r.vendor_notified_at as number),
+    // The fixture's cases have one organization, the report's lead.
+    participants:
+      r.organization_id === null
+        ? []
+        : [
+            {
+              organizationId: r.organization_id as number,
+              notifiedAt:
+                r.vendor_notified_at === null
+                  ? null
+                  : new Date(r.vendor_notified_at as number),
+            },
+          ],
     revealIdentity: Boolean(r.reveal_identity),
   };
 }

@@ -3,12 +3,16 @@ import { describe, it } from "mocha";
 import {
   can,
   canAssignRole,
+  canManageWebhook,
   canUseSavedView,
   GLOBAL_ACTIONS,
   mustEnrollTwoFactor,
   mustVerifyEmail,
-  readableAudiences,
+  canReadEvent,
+  readableEvents,
   relationTo,
+  standsFor,
+  writableAudiences,
   REPORT_ACTIONS,
   ROLES,
   type Actor,
@@ -16,6 +20,8 @@ import {
   type ReportAccessFacts,
   type ReportAction,
   type Role,
+  type WebhookEndpointFacts,
+  webhookMayHear,
 } from "../../src/auth/policy.js";
 import {
   RESOLUTIONS,
@@ -68,43 +74,37 @@ function whoFor(actor: Actor, rel: Rel): ReportAccessFacts {
     case "own":
       return {
         reporterId: actor.id,
-        organizationId: null,
-        vendorNotifiedAt: null,
+        participants: [],
         revealIdentity: false,
       };
     case "other":
       return {
         reporterId: OTHER_RESEARCHER,
-        organizationId: null,
-        vendorNotifiedAt: null,
+        participants: [],
         revealIdentity: true,
       };
     case "orgBefore":
       return {
         reporterId: OTHER_RESEARCHER,
-        organizationId: ORG_A,
-        vendorNotifiedAt: null,
+        participants: [{ organizationId: ORG_A, notifiedAt: null }],
         revealIdentity: true,
       };
     case "orgAfter":
       return {
         reporterId: OTHER_RESEARCHER,
-        organizationId: ORG_A,
-        vendorNotifiedAt: notified,
+        participants: [{ organizationId: ORG_A, notifiedAt: notified }],
         revealIdentity: true,
       };
     case "orgAfterHidden":
       return {
         reporterId: OTHER_RESEARCHER,
-        organizationId: ORG_A,
-        vendorNotifiedAt: notified,
+        participants: [{ organizationId: ORG_A, notifiedAt: notified }],
         revealIdentity: false,
       };
     case "otherOrg":
       return {
         reporterId: OTHER_RESEARCHER,
-        organizationId: ORG_B,
-        vendorNotifiedAt: notified,
+        participants: [{ organizationId: ORG_B, notifiedAt: notified }],
         revealIdentity: true,
       };
   }
@@ -267,6 +267,7 @@ const GLOBAL_TABLE: Record<GlobalAction, readonly Role[]> = {
   "stats:view_staff": ["triager", "admin"],
   "settings:manage": ["admin"],
   "saved_view:use": ["triager", "admin"],
+  "webhook:manage": ["admin"],
 };
 
 describe("policy", () => {
@@ -299,8 +300,7 @@ describe("policy", () => {
           assert.equal(
             can(bare, action, {
               reporterId: 1,
-              organizationId: ORG_A,
-              vendorNotifiedAt: notified,
+              participants: [{ organizationId: ORG_A, notifiedAt: notified }],
               revealIdentity: true,
             }),
             false,
@@ -523,21 +523,92 @@ describe("policy", () => {
         });
   });
 
-  describe("readableAudiences", () => {
-    // An organization reads only what was written for it or shared with it.
-    const expected = {
-      staff: ["internal", "researcher", "everyone"],
-      reporter: ["researcher", "everyone"],
-      org_contact: ["everyone"],
-      none: [],
+  describe("readableEvents and canReadEvent: two organizations on one case", () => {
+    const twoOrgs: ReportAccessFacts = {
+      reporterId: OTHER_RESEARCHER,
+      participants: [
+        { organizationId: ORG_A, notifiedAt: notified },
+        { organizationId: ORG_B, notifiedAt: notified },
+      ],
+      revealIdentity: true,
+    };
+    const contactA: Actor = { ...actors.org_contact, orgIds: [ORG_A] };
+    const contactB: Actor = { ...actors.org_contact, id: 77, orgIds: [ORG_B] };
+    const researcher: Actor = { ...actors.researcher, id: OTHER_RESEARCHER };
+    const entries = {
+      internal: { audience: "internal", audienceOrgId: null },
+      researcher: { audience: "researcher", audienceOrgId: null },
+      toA: { audience: "org", audienceOrgId: ORG_A },
+      toB: { audience: "org", audienceOrgId: ORG_B },
+      toAWithResearcher: { audience: "org_researcher", audienceOrgId: ORG_A },
+      toBWithResearcher: { audience: "org_researcher", audienceOrgId: ORG_B },
+      everyone: { audience: "everyone", audienceOrgId: null },
     } as const;
-    for (const [relation, audiences] of Object.entries(expected))
-      it(`${relation} reads ${audiences.join(", ") || "nothing"}`, () => {
-        assert.deepEqual(
-          readableAudiences(relation as keyof typeof expected),
-          audiences,
-        );
+    const expected: Record<string, readonly (keyof typeof entries)[]> = {
+      triager: Object.keys(entries) as (keyof typeof entries)[],
+      researcher: [
+        "researcher",
+        "toAWithResearcher",
+        "toBWithResearcher",
+        "everyone",
+      ],
+      contactA: ["toA", "toAWithResearcher", "everyone"],
+      contactB: ["toB", "toBWithResearcher", "everyone"],
+      outsider: [],
+    };
+    const who: Record<string, Actor> = {
+      triager: actors.triager,
+      researcher,
+      contactA,
+      contactB,
+      outsider: actors.researcher,
+    };
+    for (const [name, reads] of Object.entries(expected))
+      for (const [entry, event] of Object.entries(entries)) {
+        const may = (reads as readonly string[]).includes(entry);
+        it(`${name} ${may ? "reads" : "does not read"} ${entry}`, () => {
+          assert.equal(
+            canReadEvent(readableEvents(who[name]!, twoOrgs), event),
+            may,
+          );
+        });
+      }
+    it("an organization not yet notified reads nothing of the case", () => {
+      const facts: ReportAccessFacts = {
+        ...twoOrgs,
+        participants: [
+          { organizationId: ORG_A, notifiedAt: notified },
+          { organizationId: ORG_B, notifiedAt: null },
+        ],
+      };
+      assert.equal(relationTo(contactB, facts), "none");
+      assert.deepEqual(readableEvents(contactB, facts).orgIds, []);
+      assert.equal(relationTo(contactA, facts), "org_contact");
+    });
+    it("a member who sees only given cases stands for the organization only when given this one", () => {
+      const limited: Actor = { ...contactA, limitedOrgIds: [ORG_A] };
+      assert.equal(relationTo(limited, twoOrgs), "none");
+      assert.deepEqual(standsFor(limited, twoOrgs), []);
+      const given = { ...twoOrgs, grantedUserIds: [limited.id] };
+      assert.equal(relationTo(limited, given), "org_contact");
+      assert.deepEqual(standsFor(limited, given), [ORG_A]);
+    });
+    it("an organization writes to everyone on the case only once it is opened", () => {
+      const closed = writableAudiences(contactA, twoOrgs).map(
+        (w) => w.audience,
+      );
+      assert.deepEqual(closed, ["org", "org_researcher"]);
+      const opened = writableAudiences(contactA, {
+        ...twoOrgs,
+        caseOpen: true,
       });
+      assert.deepEqual(
+        opened.map((w) => w.audience),
+        ["org", "org_researcher", "everyone"],
+      );
+      // Never for another organization.
+      for (const w of opened) assert.ok(!w.orgIds.includes(ORG_B));
+    });
   });
 
   describe("canAssignRole", () => {
@@ -579,6 +650,69 @@ describe("policy", () => {
         ),
         false,
       );
+    });
+  });
+  describe("webhooks", () => {
+    const report = (organizationId: number | null): ReportAccessFacts => ({
+      reporterId: OTHER_RESEARCHER,
+      participants:
+        organizationId === null
+          ? []
+          : [{ organizationId, notifiedAt: notified }],
+      revealIdentity: false,
+    });
+    const all: WebhookEndpointFacts = { ownerId: 4, orgId: null };
+    const orgA: WebhookEndpointFacts = { ownerId: 4, orgId: ORG_A };
+
+    for (const role of ROLES) {
+      const expected = role === "admin";
+      it(`${role} ${expected ? "may" : "may not"} manage a webhook endpoint, another admin's included`, () => {
+        assert.equal(canManageWebhook(actors[role], all), expected);
+        assert.equal(
+          canManageWebhook(actors[role], { ownerId: 999, orgId: ORG_B }),
+          expected,
+        );
+      });
+      it(`an endpoint owned by a ${role} ${expected ? "hears" : "hears nothing"}`, () => {
+        assert.equal(
+          webhookMayHear(actors[role], all, report(ORG_A), null),
+          expected,
+        );
+      });
+    }
+
+    it("an admin's endpoint hears every audience (the payload never carries the text)", () => {
+      for (const audience of ["internal", "researcher", "everyone"] as const)
+        assert.equal(
+          webhookMayHear(actors.admin, all, report(null), {
+            audience,
+            audienceOrgId: null,
+          }),
+          true,
+          audience,
+        );
+    });
+
+    it("an organization's endpoint hears only of that organization's reports", () => {
+      assert.equal(
+        webhookMayHear(actors.admin, orgA, report(ORG_A), null),
+        true,
+      );
+      assert.equal(
+        webhookMayHear(actors.admin, orgA, report(ORG_B), null),
+        false,
+      );
+      assert.equal(
+        webhookMayHear(actors.admin, orgA, report(null), null),
+        false,
+      );
+    });
+
+    it("an owner without two-factor sign-in, or signed out, hears nothing", () => {
+      const bare = { ...actors.admin, twoFactorEnabled: false };
+      assert.equal(webhookMayHear(bare, all, report(ORG_A), null), false);
+      assert.equal(canManageWebhook(bare, all), false);
+      assert.equal(canManageWebhook(null, all), false);
     });
   });
 });
