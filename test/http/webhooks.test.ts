@@ -12,7 +12,11 @@ import {
   LEASE_MS,
   type WebhookWorker,
 } from "../../src/webhooks/delivery.js";
-import { claimDueDeliveries } from "../../src/webhooks/repository.js";
+import {
+  claimDueDeliveries,
+  markDelivered,
+  renewClaim,
+} from "../../src/webhooks/repository.js";
 import type { Resolver } from "../../src/webhooks/safe-fetch.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {
@@ -335,6 +339,17 @@ describe("webhooks", function () {
     });
     assert.equal(receiver.received.length, 1);
     verified(secret, receiver.received[0]!);
+    // The dead worker, back, can neither send it nor record an outcome.
+    const id = claimed[0]!.id;
+    const later = new Date(ctx.clock.now().getTime() + LEASE_MS);
+    assert.equal(await renewClaim(ctx.db, id, "dead-worker", later), false);
+    assert.equal(
+      await markDelivered(ctx.db, id, "dead-worker", later, 200),
+      false,
+    );
+    const [row] = await deliveries();
+    assert.equal(row!.status, "delivered");
+    assert.equal(row!.attempts, 1);
   });
 
   it("disables an endpoint after failures in a row and mails its owner through the outbox", async () => {
