@@ -19,6 +19,7 @@ import {
 } from "../../src/webhooks/repository.js";
 import type { Resolver } from "../../src/webhooks/safe-fetch.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
+import { setUserRole } from "../../src/users/repository.js";
 import {
   insertPublishableReport,
   publishAdvisory,
@@ -441,6 +442,26 @@ describe("webhooks", function () {
       .where("template", "=", "webhook_disabled")
       .execute();
     assert.deepEqual(mail, [{ to_address: adminUser.email }]);
+  });
+
+  it("sends nothing once the endpoint's owner is no longer an admin", async () => {
+    await register(receiver.url());
+    await fileReport();
+    await setUserRole(ctx.db, adminUser.user.id, "triager");
+    assert.deepEqual(await worker().runOnce(), {
+      delivered: 0,
+      retried: 1,
+      failed: 0,
+    });
+    assert.equal(receiver.received.length, 0);
+    const [attempt] = await ctx.db
+      .selectFrom("webhook_attempts")
+      .selectAll()
+      .execute();
+    assert.match(attempt!.error ?? "", /owner may no longer manage webhooks/);
+    // And what happens from now on is not even queued for it.
+    await fileReport();
+    assert.equal((await deliveries()).length, 1);
   });
 
   it("does not follow a redirect: a 3xx is a failed attempt", async () => {
