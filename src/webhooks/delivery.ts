@@ -235,7 +235,8 @@ export function createWebhookWorker(deps: WebhookWorkerDeps) {
         to: { address: owner.email, userId: owner.id },
         data: {
           displayName: owner.displayName,
-          url: endpoint.url,
+          // The host only: a URL's path may carry a token of the receiver's.
+          host: new URL(endpoint.url).host,
           reason,
           link: `${config.baseUrl}/admin/webhooks/${endpoint.publicId}`,
         },

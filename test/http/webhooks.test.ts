@@ -385,7 +385,11 @@ describe("webhooks", function () {
       .execute();
     assert.equal(mail.length, 1);
     assert.equal(mail[0]!.to_address, adminUser.email);
-    assert.match(mail[0]!.text_body, /was disabled/);
+    assert.match(
+      mail[0]!.text_body,
+      new RegExp(`endpoint at 127\\.0\\.0\\.1:${receiver.port} was disabled`),
+    );
+    assert.ok(!mail[0]!.text_body.includes("/hook"), "the host only");
     assert.ok(mail[0]!.text_body.includes(`/admin/webhooks/${id}`));
     const audit = await ctx.db
       .selectFrom("audit_log")
