@@ -25,6 +25,7 @@ import {
   markDelivered,
   markDeliveryFailed,
   releaseDelivery,
+  renewClaim,
   resetEndpointFailures,
   type WebhookDelivery,
   type WebhookEndpoint,
@@ -141,6 +142,14 @@ export function createWebhookWorker(deps: WebhookWorkerDeps) {
     // claim: back in the queue, untried, for when it is enabled again.
     if (!endpoint) return;
     if (!endpoint.enabled) return releaseDelivery(db, delivery.id, claim);
+    // Ours for another lease, or someone else's since: then not sent here.
+    const renewed = await renewClaim(
+      db,
+      delivery.id,
+      claim,
+      new Date(clock.now().getTime() + LEASE_MS),
+    );
+    if (!renewed) return;
     const owner = await findUserById(db, endpoint.ownerId);
     const started = clock.now();
     const t0 = performance.now();
@@ -226,7 +235,8 @@ export function createWebhookWorker(deps: WebhookWorkerDeps) {
         to: { address: owner.email, userId: owner.id },
         data: {
           displayName: owner.displayName,
-          url: endpoint.url,
+          // The host only: a URL's path may carry a token of the receiver's.
+          host: new URL(endpoint.url).host,
           reason,
           link: `${config.baseUrl}/admin/webhooks/${endpoint.publicId}`,
         },
@@ -247,11 +257,24 @@ export function createWebhookWorker(deps: WebhookWorkerDeps) {
         claim,
       );
       if (batch.length === 0) return result;
-      for (const delivery of batch) {
-        // Claimed but not started: the lease hands these to the next run.
-        if (stopping) return result;
-        await deliverOne(delivery, claim, result);
-      }
+      // Endpoints side by side, each one's deliveries in order: a receiver
+      // that times out holds up only its own.
+      const byEndpoint = new Map<number, WebhookDelivery[]>();
+      for (const d of batch)
+        byEndpoint.set(d.endpointId, [
+          ...(byEndpoint.get(d.endpointId) ?? []),
+          d,
+        ]);
+      await Promise.all(
+        [...byEndpoint.values()].map(async (deliveries) => {
+          for (const delivery of deliveries) {
+            // Claimed but not started: the lease hands these to the next run.
+            if (stopping) return;
+            await deliverOne(delivery, claim, result);
+          }
+        }),
+      );
+      if (stopping) return result;
     }
   }
 
@@ -279,7 +302,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps) {
       stopping = false;
       schedule();
     },
-    /** Stops polling and resolves once the delivery in flight is finished. */
+    /** Stops polling and resolves once the deliveries in flight (one per endpoint at most) are finished. */
     async stop() {
       stopping = true;
       if (timer) clearTimeout(timer);
