@@ -105,6 +105,8 @@ interface Measurement {
   ok: number;
   bad: number;
   detail: string;
+  /** The serving process's CPU time (user + system) over the run, ms. */
+  cpuMs: number;
 }
 
 interface PageResult {
@@ -423,6 +425,7 @@ function summarize(result: autocannon.Result, ok: number): Measurement {
     ok,
     bad: result.non2xx + result.errors + result.timeouts,
     detail: `3xx ${result["3xx"]}, 4xx ${result["4xx"]}, 5xx ${result["5xx"]}, errors ${result.errors}, timeouts ${result.timeouts}`,
+    cpuMs: 0,
   };
 }
 
@@ -446,6 +449,7 @@ function combine(a: Measurement, b: Measurement): Measurement {
     ok: a.ok + b.ok,
     bad: a.bad + b.bad,
     detail: `${a.detail}; then ${b.detail}`,
+    cpuMs: a.cpuMs + b.cpuMs,
   };
 }
 
@@ -1112,16 +1116,26 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         // time early and half late, so a slow spell of the machine (runs
         // here differ by up to a factor of two) weighs on all alike.
         const half = options.duration / 2;
-        const measure = (target: string) =>
-          load(
+        const pids = new Map([
+          [base, app.child.pid!],
+          [ceilingBase, ceiling.child.pid!],
+          [limitBase, limit.child.pid!],
+        ]);
+        const measure = async (target: string) => {
+          if (target === base) await settle(base);
+          const pid = pids.get(target)!;
+          const cpuBefore = processCpuMs(pid);
+          const m = await load(
             target,
             group.urls,
             target === base ? group.cookie : undefined,
             connections,
             half,
             options.requestTimeout,
-            target === base,
+            false,
           );
+          return { ...m, cpuMs: processCpuMs(pid) - cpuBefore };
+        };
         const appFirst = await measure(base);
         const ceilingFirst = await measure(ceilingBase);
         const limitFirst = await measure(limitBase);
@@ -1505,6 +1519,15 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
           fmt(p.limit.p99).padStart(7),
           (p.app.rps / p.limit.rps).toFixed(2).padStart(12),
         ].join(" "),
+      );
+    }
+    out(
+      "CPU per view (ms of the serving process's user + system time ÷ answers, over the same runs; steadier than req/s on a shared machine):",
+    );
+    for (const p of pages) {
+      const per = (m: Measurement) => m.cpuMs / Math.max(m.ok, 1);
+      out(
+        `  ${p.name.padEnd(36)} ${String(p.connections).padStart(3)}  app ${per(p.app).toFixed(2)}  ceiling ${per(p.ceiling).toFixed(2)}  limit ${per(p.limit).toFixed(2)}  limit ÷ app ${(per(p.limit) / per(p.app)).toFixed(2)}`,
       );
     }
     for (const line of statementSummary) out(`limit's SQL, ${line}`);
