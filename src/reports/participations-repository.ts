@@ -312,3 +312,17 @@ export async function setLeadParticipant(
       notifiedAt: null,
     });
 }
+
+/** The organizations on the case (removed ones not), as the audience words name them (audiences.ts). */
+export async function audienceOrgs(
+  db: DbOrTx,
+  reportId: number,
+): Promise<{ id: number; publicId: string; name: string }[]> {
+  return (await listParticipations(db, reportId))
+    .filter((p) => p.removedAt === null)
+    .map((p) => ({
+      id: p.organizationId,
+      publicId: p.organizationPublicId,
+      name: p.organizationName,
+    }));
+}
