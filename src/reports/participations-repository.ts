@@ -326,3 +326,18 @@ export async function audienceOrgs(
       name: p.organizationName,
     }));
 }
+
+/** Each participating organization's own tracking ID on a report (its mail subjects). */
+export async function trackingIdsFor(
+  db: DbOrTx,
+  reportId: number,
+): Promise<Map<number, string>> {
+  const rows = await db
+    .selectFrom("participations")
+    .select(["organization_id", "tracking_id"])
+    .where("report_id", "=", reportId)
+    .where("removed_at", "is", null)
+    .where("tracking_id", "is not", null)
+    .execute();
+  return new Map(rows.map((r) => [r.organization_id, r.tracking_id!]));
+}

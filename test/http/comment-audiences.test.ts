@@ -259,4 +259,41 @@ describe("comment audiences: who reads each message", () => {
     assert.match(await page(researcher), /admin panel/);
     assert.match(await page(triager), /shared with Beta Power Grid/);
   });
+
+  it("each organization's mail subject carries its own tracking ID beside the report ID, and a malformed one never", async () => {
+    const setTracking = (orgId: number, trackingId: string) =>
+      ctx.db
+        .updateTable("participations")
+        .set({ tracking_id: trackingId })
+        .where("report_id", "=", report.id)
+        .where("organization_id", "=", orgId)
+        .execute();
+    await setTracking(orgA.id, "ACME-123");
+    // Written past the form's check: the subject checks it again.
+    await setTracking(orgB.id, "BETA-9\r\nBcc: victim@example.test");
+    await ctx.db.deleteFrom("outbox").execute();
+    const res = await comment(
+      triager,
+      "To all: coordinated date set.",
+      "everyone",
+    );
+    assert.equal(res.status, 303);
+    const subjects = async (userId: number) =>
+      (
+        await ctx.db
+          .selectFrom("outbox")
+          .select("subject")
+          .where("to_user_id", "=", userId)
+          .execute()
+      ).map((m) => m.subject);
+    assert.deepEqual(await subjects(contactAUser.user.id), [
+      `[${report.publicId}] [ACME-123] New comment`,
+    ]);
+    assert.deepEqual(await subjects(contactBUser.user.id), [
+      `[${report.publicId}] New comment`,
+    ]);
+    assert.deepEqual(await subjects(researcherUser.user.id), [
+      `[${report.publicId}] New comment`,
+    ]);
+  });
 });
