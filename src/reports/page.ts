@@ -33,6 +33,7 @@ import {
   type ClockSettings,
 } from "./clocks.js";
 import { caseView } from "./case-facts.js";
+import { participantsPanel } from "./participants-page.js";
 import { assigneeOptions } from "./assignment.js";
 import { findUserById } from "../users/repository.js";
 import { findOrganizationById, listOrganizations } from "../orgs/repository.js";
@@ -310,6 +311,7 @@ export async function reportPage(
   return {
     mailTrouble,
     filedByEmail,
+    participants: await participantsPanel(deps, actor, report, pageForm),
     report: {
       publicId: report.publicId,
       title: report.title,
@@ -469,7 +471,8 @@ export async function reportPage(
           e.kind === "assignment" ||
           e.kind === "deadline" ||
           e.kind === "credit" ||
-          e.kind === "disclosure_request")
+          e.kind === "disclosure_request" ||
+          e.kind === "participation")
           ? e.body
           : null,
       // The version a researcher's edit replaced, for staff.
