@@ -4,6 +4,7 @@ import {
   can,
   readableEvents,
   relationTo,
+  standsFor,
   type Actor,
   type Relation,
 } from "../auth/policy.js";
@@ -191,8 +192,17 @@ export async function reportPage(
       (id): id is number => id !== null,
     ),
   );
-  const organization = report.organizationId
-    ? await findOrganizationById(deps.db, report.organizationId)
+  // An organization on a case with several reads its own name here, never
+  // the lead's when that is another organization (policy.ts standsFor).
+  const own = standsFor(actor, facts);
+  const shownOrganizationId =
+    relation === "org_contact" &&
+    report.organizationId !== null &&
+    !own.includes(report.organizationId)
+      ? (own[0] ?? null)
+      : report.organizationId;
+  const organization = shownOrganizationId
+    ? await findOrganizationById(deps.db, shownOrganizationId)
     : undefined;
   const original = report.duplicateOfId
     ? await findReportById(deps.db, report.duplicateOfId)

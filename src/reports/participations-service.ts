@@ -214,6 +214,11 @@ export async function applyFollowingStep(
   );
   const name = followingStep(report.state, active);
   if (!name) return null;
+  // On a case with several organizations the step is the app's, from all of
+  // their answers: its entry (read by everyone on the case) names no
+  // organization's contact and carries no organization's words.
+  const several = active.length > 1;
+  if (several) message = null;
   const relation = relationTo(actor, accessFacts(report));
   const def = TRANSITIONS[name];
   const taker = def.by.includes(relation) ? relation : def.by[0]!;
@@ -228,7 +233,7 @@ export async function applyFollowingStep(
   const applied = await applyTransition(tx, deps, {
     report,
     plan: plan.plan,
-    actor,
+    actor: several ? null : actor,
     at,
     request,
   });
@@ -562,9 +567,10 @@ export async function answerStepAsOrganization(
       request,
       message,
     );
-    // No step of the report followed (others have not answered): the
-    // organization's own answer is what the timeline records.
-    if (step === null)
+    // No step of the report followed (others have not answered), or the
+    // case has several organizations: the organization's own answer is
+    // what the timeline records, to it, the researcher and the CERT.
+    if (step === null || report.participants.length > 1)
       for (const p of mine)
         await recordChange(tx, deps, {
           change: "participant_status",
@@ -806,9 +812,14 @@ export async function checkParticipantFix(
       const relation = relationTo(actor, accessFacts(current));
       const plan = planTransition(
         current,
-        relation,
+        relation === "staff" ? "staff" : "reporter",
         "reject_fix",
-        { message: `${p.organizationName}: ${input.message}` },
+        // Read by everyone on the case: our words, no organization named
+        // (the researcher's own are on the organization's entry above).
+        {
+          message:
+            "The fix of an organization on the case was found not to work.",
+        },
         now,
       );
       if (!plan.ok) throw new Refused({ decision: plan.error });
@@ -816,7 +827,7 @@ export async function checkParticipantFix(
         !(await applyTransition(tx, deps, {
           report: current,
           plan: plan.plan,
-          actor,
+          actor: null,
           at: now,
           request,
         }))
