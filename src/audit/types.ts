@@ -62,6 +62,16 @@ export const AUDIT_ACTIONS = [
   "webhook.disabled",
   "webhook.secret_rotated",
   "webhook.deleted",
+  "report.participant_added",
+  "report.participant_removed",
+  "report.participant_status_set",
+  "report.statement_written",
+  "report.statement_approved",
+  "report.statement_shared",
+  "report.participant_details_set",
+  "report.organization_suggested",
+  "report.case_visibility_changed",
+  "report.participant_fix_checked",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -272,6 +272,45 @@ const ACCESS: Record<string, Access> = {
     params: { id: "report" },
   },
   "POST /reports/:id/share": { kind: "object", params: { id: "report" } },
+  // The organizations on the case (participations-routes.ts); which
+  // organization one answers for, the policy decides (participants.test.ts).
+  "POST /reports/:id/participants": {
+    kind: "object",
+    params: { id: "report" },
+  },
+  "POST /reports/:id/case-open": { kind: "object", params: { id: "report" } },
+  "POST /reports/:id/participants/suggest": {
+    kind: "object",
+    params: { id: "report" },
+  },
+  "POST /reports/:id/participants/:org/remove": {
+    kind: "object",
+    params: { id: "report", org: "org" },
+  },
+  "POST /reports/:id/participants/:org/statement/approve": {
+    kind: "object",
+    params: { id: "report", org: "org" },
+  },
+  "POST /reports/:id/participants/:org/status": {
+    kind: "object",
+    params: { id: "report", org: "org" },
+  },
+  "POST /reports/:id/participants/:org/statement": {
+    kind: "object",
+    params: { id: "report", org: "org" },
+  },
+  "POST /reports/:id/participants/:org/share": {
+    kind: "object",
+    params: { id: "report", org: "org" },
+  },
+  "POST /reports/:id/participants/:org/details": {
+    kind: "object",
+    params: { id: "report", org: "org" },
+  },
+  "POST /reports/:id/participants/:org/fix": {
+    kind: "object",
+    params: { id: "report", org: "org" },
+  },
   "POST /reports/:id/assign": { kind: "object", params: { id: "report" } },
   "POST /reports/:id/attachments": { kind: "object", params: { id: "report" } },
   // The researcher's correction before acknowledgment; the earlier versions (staff).
@@ -710,6 +749,7 @@ describe("access matrix", function () {
           const url = fill(route.path, {
             id: s.forwarded.publicId,
             aid: s.attachmentA.publicId,
+            org: s.orgA.publicId,
           });
           for (const who of await lackingOnForwarded(route.action)) {
             const res = await attempt(who, route, url);

@@ -2,8 +2,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import {
   can,
+  canAnswerFor,
   canAssignRole,
   canManageWebhook,
+  canReadStatement,
+  canVerifyFixes,
+  participantSight,
+  speaksFor,
   canUseSavedView,
   GLOBAL_ACTIONS,
   mustEnrollTwoFactor,
@@ -244,6 +249,19 @@ const REPORT_TABLE: Record<ReportAction, Record<Role, string>> = {
   },
   "report:read_draft_advisory": {
     researcher: "Y.....",
+    org_contact: "...YY.",
+    triager: ALL,
+    admin: ALL,
+  },
+  "report:manage_participants": {
+    researcher: NONE,
+    org_contact: NONE,
+    triager: ALL,
+    admin: ALL,
+  },
+  // For which organization: canAnswerFor (below).
+  "report:answer_as_org": {
+    researcher: NONE,
     org_contact: "...YY.",
     triager: ALL,
     admin: ALL,
@@ -608,6 +626,53 @@ describe("policy", () => {
       );
       // Never for another organization.
       for (const w of opened) assert.ok(!w.orgIds.includes(ORG_B));
+    });
+  });
+
+  describe("participants: who answers for and sees which organization", () => {
+    const twoOrgs: ReportAccessFacts = {
+      reporterId: OTHER_RESEARCHER,
+      participants: [
+        { organizationId: ORG_A, notifiedAt: notified },
+        { organizationId: ORG_B, notifiedAt: notified },
+      ],
+      revealIdentity: true,
+    };
+    const opened = { ...twoOrgs, caseOpen: true };
+    const contactA: Actor = { ...actors.org_contact, orgIds: [ORG_A] };
+    const researcher: Actor = { ...actors.researcher, id: OTHER_RESEARCHER };
+    it("an org contact answers for its own organization only; staff for any participant", () => {
+      assert.equal(canAnswerFor(contactA, twoOrgs, ORG_A), true);
+      assert.equal(canAnswerFor(contactA, twoOrgs, ORG_B), false);
+      assert.equal(canAnswerFor(actors.triager, twoOrgs, ORG_B), true);
+      assert.equal(canAnswerFor(actors.triager, twoOrgs, 999), false);
+      assert.equal(canAnswerFor(researcher, twoOrgs, ORG_A), false);
+    });
+    it("only the organization itself shares its statement", () => {
+      assert.equal(speaksFor(contactA, twoOrgs, ORG_A), true);
+      assert.equal(speaksFor(contactA, twoOrgs, ORG_B), false);
+      assert.equal(speaksFor(actors.triager, twoOrgs, ORG_A), false);
+    });
+    it("another organization is invisible until the case is opened, then its name and status", () => {
+      assert.equal(participantSight(contactA, twoOrgs, ORG_A), "full");
+      assert.equal(participantSight(contactA, twoOrgs, ORG_B), "none");
+      assert.equal(participantSight(contactA, opened, ORG_B), "status");
+      assert.equal(participantSight(researcher, twoOrgs, ORG_B), "status");
+      assert.equal(participantSight(actors.triager, twoOrgs, ORG_B), "full");
+      assert.equal(participantSight(actors.researcher, twoOrgs, ORG_B), "none");
+    });
+    it("another organization's statement only on an opened case and when it shares it", () => {
+      const b = { organizationId: ORG_B, statementShared: true };
+      const bPrivate = { organizationId: ORG_B, statementShared: false };
+      assert.equal(canReadStatement(contactA, twoOrgs, b), false);
+      assert.equal(canReadStatement(contactA, opened, bPrivate), false);
+      assert.equal(canReadStatement(contactA, opened, b), true);
+      assert.equal(canReadStatement(actors.triager, twoOrgs, bPrivate), true);
+    });
+    it("the researcher and staff verify fixes; organizations do not", () => {
+      assert.equal(canVerifyFixes(researcher, twoOrgs), true);
+      assert.equal(canVerifyFixes(actors.triager, twoOrgs), true);
+      assert.equal(canVerifyFixes(contactA, twoOrgs), false);
     });
   });
 
