@@ -514,3 +514,41 @@ export function canAssignRole(
   if (actor.role === "admin") return true;
   return STAFF.includes(actor.role) && role === "org_contact";
 }
+
+/**
+ * How much of one organization's participation an actor reads before the
+ * advisory is published: "statement" (its name, status and statement),
+ * "status" (name and status), or "none".
+ * - staff: everything;
+ * - an organization's own contacts: their own participation;
+ * - another organization's contacts: nothing, unless a triager opened the
+ *   case (names and statuses), and the statement only if its organization
+ *   shares it;
+ * - the researcher: names and statuses (they write to each organization),
+ *   the statement only if its organization shares it.
+ * An organization not yet notified is the CERT's alone.
+ */
+export function participationReach(
+  actor: Actor,
+  report: ReportAccessFacts,
+  participation: {
+    organizationId: number;
+    statementShared: boolean;
+    notifiedAt: Date | null;
+  },
+): "statement" | "status" | "none" {
+  const shared = participation.statementShared ? "statement" : "status";
+  const relation = relationTo(actor, report);
+  if (relation === "staff") return "statement";
+  if (participation.notifiedAt === null) return "none";
+  switch (relation) {
+    case "reporter":
+      return shared;
+    case "org_contact":
+      if (standsFor(actor, report).includes(participation.organizationId))
+        return "statement";
+      return report.caseOpen ? shared : "none";
+    case "none":
+      return "none";
+  }
+}
