@@ -41,6 +41,7 @@ import * as participations from "../../db/migrations/2026-12-08-01-participation
 import * as apiTokens from "../../db/migrations/2026-12-08-10-api-tokens.js";
 import * as webhooks from "../../db/migrations/2026-12-08-20-webhooks.js";
 import * as eventAudiences from "../../db/migrations/2026-12-08-50-event-audiences.js";
+import { forMigrations } from "./dialect.js";
 import type { Db } from "./index.js";
 
 /**
@@ -99,7 +100,8 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
   // database that already ran a later one must still take an earlier one
   // (they never depend on each other's order: each touches its own tables).
   const migrator = new Migrator({
-    db,
+    // On PostgreSQL the migrations' column types are read for it (dialect.ts).
+    db: forMigrations(db),
     provider,
     allowUnorderedMigrations: true,
   });
