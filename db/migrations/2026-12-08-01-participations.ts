@@ -32,9 +32,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("statement_approved_at", "integer")
     .addColumn("statement_approved_by", "integer")
     // The organization lets the other participants read its statement before publication.
-    .addColumn("statement_shared", "integer", (c) =>
-      c.notNull().defaultTo(0),
-    )
+    .addColumn("statement_shared", "integer", (c) => c.notNull().defaultTo(0))
     // The organization's own tracking ID (its lists, its mail subjects).
     .addColumn("tracking_id", "text")
     .addColumn("fix_target_at", "integer")
@@ -64,15 +62,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .alterTable("reports")
     .addColumn("case_open", "integer", (c) => c.notNull().defaultTo(0))
     .execute();
-  // The one organization an "org" or "org_researcher" message is written to,
-  // and the one a researcher's message was shared with (null: all, as before).
+  // The one organization an "org" or "org_researcher" message is written
+  // to (a researcher's message shared with one organization becomes
+  // "org_researcher" for it).
   await db.schema
     .alterTable("report_events")
     .addColumn("audience_org_id", "integer")
-    .execute();
-  await db.schema
-    .alterTable("report_events")
-    .addColumn("shared_org_id", "integer")
     .execute();
   // Inside an organization: its administrators, and whether every member
   // sees every case or only the cases they are given.
@@ -140,10 +135,6 @@ export async function down(db: Kysely<any>): Promise<void> {
   await db.schema
     .alterTable("report_events")
     .dropColumn("audience_org_id")
-    .execute();
-  await db.schema
-    .alterTable("report_events")
-    .dropColumn("shared_org_id")
     .execute();
   await db.schema.alterTable("org_members").dropColumn("is_admin").execute();
   await db.schema

@@ -162,22 +162,31 @@ export async function reportFactsForAudit(
 ): Promise<(ReportAccessFacts & { publicId: string }) | undefined> {
   const row = await db
     .selectFrom("reports")
-    .select([
-      "public_id",
-      "reporter_id",
-      "organization_id",
-      "vendor_notified_at",
-      "reveal_identity",
-    ])
+    .select(["public_id", "reporter_id", "reveal_identity", "case_open"])
     .where("id", "=", reportId)
     .executeTakeFirst();
   if (!row) return undefined;
+  const participants = await db
+    .selectFrom("participations")
+    .select(["organization_id", "notified_at"])
+    .where("report_id", "=", reportId)
+    .where("removed_at", "is", null)
+    .orderBy("id")
+    .execute();
+  const grants = await db
+    .selectFrom("org_case_grants")
+    .select("user_id")
+    .where("report_id", "=", reportId)
+    .execute();
   return {
     publicId: row.public_id,
     reporterId: row.reporter_id,
-    organizationId: row.organization_id,
-    vendorNotifiedAt:
-      row.vendor_notified_at === null ? null : new Date(row.vendor_notified_at),
+    participants: participants.map((p) => ({
+      organizationId: p.organization_id,
+      notifiedAt: p.notified_at === null ? null : new Date(p.notified_at),
+    })),
+    grantedUserIds: grants.map((g) => g.user_id),
+    caseOpen: row.case_open === 1,
     revealIdentity: row.reveal_identity === 1,
   };
 }

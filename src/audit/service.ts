@@ -4,6 +4,7 @@ import {
   relationTo,
   type Actor,
   type ReportAccessFacts,
+  standsFor,
 } from "../auth/policy.js";
 import type { Db, DbOrTx } from "../db/index.js";
 import type { Deps } from "../deps.js";
@@ -120,7 +121,12 @@ async function append(
     targetId: clip(input.target?.id, MAX_TARGET_ID),
     ip: clip(input.request?.ip, MAX_IP),
     userAgent: clip(input.request?.userAgent, MAX_USER_AGENT),
-    details: serializeDetails(input.details),
+    // An API request's entry names the token it came with (src/api/auth.ts).
+    details: serializeDetails(
+      input.request?.apiToken
+        ? { ...input.details, api: input.request.apiToken }
+        : input.details,
+    ),
     prevHash: head?.hash ?? GENESIS_HASH,
   };
   const entry = { ...unhashed, hash: auditHash(unhashed) };
@@ -315,9 +321,11 @@ export async function recordReportView(
   const relation = relationTo(actor, report);
   if (relation !== "staff" && relation !== "org_contact") return;
   const details: AuditDetails = {};
-  if (relation === "org_contact" && report.organizationId !== null) {
+  // The organization the contact reads for (the first, if several of theirs take part).
+  const [organizationId] = standsFor(actor, report);
+  if (relation === "org_contact" && organizationId !== undefined) {
     details.organization =
-      (await organizationPublicId(db, report.organizationId)) ?? null;
+      (await organizationPublicId(db, organizationId)) ?? null;
   }
   const entry: AuditInput = {
     action: "report.viewed",

@@ -4,7 +4,7 @@
  * exactly like one that does not exist (see reports/service.ts).
  */
 
-import type { EventAudience } from "../reports/types.js";
+import { EVENT_AUDIENCES, type EventAudience } from "../reports/types.js";
 import type { Resolution, State } from "../reports/workflow.js";
 
 export const ROLES = ["researcher", "org_contact", "triager", "admin"] as const;
@@ -22,18 +22,36 @@ export interface Actor {
   role: Role;
   /** Organizations an org contact belongs to (empty for other roles). */
   orgIds: readonly number[];
+  /**
+   * Of those, the organizations where this member sees only the cases they
+   * are given (the organization's administrator chose so; never its
+   * administrators themselves). Absent: none.
+   */
+  limitedOrgIds?: readonly number[];
+  /** Of those, the organizations this contact administers (colleagues, who sees which case). */
+  adminOrgIds?: readonly number[];
   /** The account's address was confirmed (researchers file only then). */
   emailVerified: boolean;
   /** TOTP two-factor sign-in is on. */
   twoFactorEnabled: boolean;
 }
 
+/** One organization taking part in a report, as the policy sees it. */
+export interface ParticipantFacts {
+  organizationId: number;
+  /** Set once this organization was notified: its contacts see nothing before. */
+  notifiedAt: Date | null;
+}
+
 /** What the policy needs to know about a report to decide. */
 export interface ReportAccessFacts {
   reporterId: number;
-  organizationId: number | null;
-  /** Set once the organization was notified: org contacts see nothing before. */
-  vendorNotifiedAt: Date | null;
+  /** The organizations on the case (removed ones are not). */
+  participants: readonly ParticipantFacts[];
+  /** Members of organizations that see only given cases, given this one. */
+  grantedUserIds?: readonly number[];
+  /** A triager opened the case: participants see each other's names and statuses. */
+  caseOpen?: boolean;
   revealIdentity: boolean;
   /** Where the report stands, for the actions that depend on it (stateRules); unknown, they are refused. */
   state?: State;
@@ -84,6 +102,8 @@ export const REPORT_ACTIONS = [
   "report:edit_submission", // the researcher corrects title, asset and text until acknowledged
   "report:view_revisions", // the versions an edit replaced
   "report:read_draft_advisory", // read and comment on the advisory before publication
+  "report:manage_participants", // add or remove an organization, set any participant's status, approve a statement, open or close the case
+  "report:answer_as_org", // answer for an organization on the case: status, statement, tracking ID, fix target (canAnswerFor names which)
 ] as const;
 export type ReportAction = (typeof REPORT_ACTIONS)[number];
 
@@ -123,15 +143,27 @@ export function relationTo(actor: Actor, report: ReportAccessFacts): Relation {
   if (STAFF.includes(actor.role)) return "staff";
   if (actor.role === "researcher" && report.reporterId === actor.id)
     return "reporter";
-  if (
-    actor.role === "org_contact" &&
-    report.organizationId !== null &&
-    report.vendorNotifiedAt !== null &&
-    actor.orgIds.includes(report.organizationId)
-  ) {
+  if (actor.role === "org_contact" && standsFor(actor, report).length > 0)
     return "org_contact";
-  }
   return "none";
+}
+
+/**
+ * The organizations on this case that an org contact speaks and reads for:
+ * those they belong to, once notified, and, where their organization shows
+ * members only the cases they are given, only if given this one.
+ */
+export function standsFor(actor: Actor, report: ReportAccessFacts): number[] {
+  if (actor.role !== "org_contact") return [];
+  return report.participants
+    .filter(
+      (p) =>
+        p.notifiedAt !== null &&
+        actor.orgIds.includes(p.organizationId) &&
+        (!actor.limitedOrgIds?.includes(p.organizationId) ||
+          (report.grantedUserIds?.includes(actor.id) ?? false)),
+    )
+    .map((p) => p.organizationId);
 }
 
 const reportRules: Record<ReportAction, readonly Relation[]> = {
@@ -165,6 +197,11 @@ const reportRules: Record<ReportAction, readonly Relation[]> = {
   // Everyone on the case reads the advisory before the public does (the
   // organization only once notified: relationTo).
   "report:read_draft_advisory": ["staff", "reporter", "org_contact"],
+  // Only the CERT decides who is on the case and what it shows to whom.
+  "report:manage_participants": ["staff"],
+  // An organization answers for itself (canAnswerFor: only the ones it
+  // stands for); staff may answer for any participant (a phone call).
+  "report:answer_as_org": ["staff", "org_contact"],
 };
 
 /** Actions that exist only while the report stands somewhere, whoever asks. */
@@ -183,20 +220,182 @@ const stateRules: Partial<
 };
 
 /**
- * Which timeline audiences (reports/types.ts EventAudience) a relation reads:
- * an organization reads only what was written for it, or shared with it.
+ * Which timeline entries (reports/types.ts EventAudience) an actor reads on
+ * a report: every entry of the audiences listed, and the entries written to
+ * one organization ("org", "org_researcher") when it is one of `orgIds`.
+ * An organization reads only what was written for it or for everyone on the
+ * case, or what a triager shared with it.
  */
-export function readableAudiences(relation: Relation): EventAudience[] {
-  switch (relation) {
+export interface ReadableEvents {
+  audiences: EventAudience[];
+  orgIds: number[];
+}
+
+export function readableEvents(
+  actor: Actor,
+  report: ReportAccessFacts,
+): ReadableEvents {
+  switch (relationTo(actor, report)) {
     case "staff":
-      return ["internal", "researcher", "everyone"];
+      return { audiences: [...EVENT_AUDIENCES], orgIds: [] };
     case "reporter":
-      return ["researcher", "everyone"];
+      return {
+        audiences: ["researcher", "org_researcher", "everyone"],
+        orgIds: [],
+      };
     case "org_contact":
-      return ["everyone"];
+      return { audiences: ["everyone"], orgIds: standsFor(actor, report) };
+    case "none":
+      return { audiences: [], orgIds: [] };
+  }
+}
+
+/** One entry against readableEvents: the same rule the timeline's SQL applies. */
+export function canReadEvent(
+  readable: ReadableEvents,
+  event: { audience: EventAudience; audienceOrgId: number | null },
+): boolean {
+  if (readable.audiences.includes(event.audience)) return true;
+  return (
+    (event.audience === "org" || event.audience === "org_researcher") &&
+    event.audienceOrgId !== null &&
+    readable.orgIds.includes(event.audienceOrgId)
+  );
+}
+
+/**
+ * The audiences an actor may write a comment to on this report, and for
+ * which organizations: the form offers exactly these.
+ * - staff: internal, the researcher, one organization (with or without the
+ *   researcher), everyone on the case;
+ * - the researcher: the CERT, or the CERT and one organization notified;
+ * - an organization: the CERT, the CERT and the researcher, and everyone on
+ *   the case only once a triager opened it.
+ */
+export function writableAudiences(
+  actor: Actor,
+  report: ReportAccessFacts,
+): { audience: EventAudience; orgIds: number[] }[] {
+  const notified = report.participants
+    .filter((p) => p.notifiedAt !== null)
+    .map((p) => p.organizationId);
+  switch (relationTo(actor, report)) {
+    case "staff":
+      return [
+        { audience: "internal", orgIds: [] },
+        { audience: "researcher", orgIds: [] },
+        { audience: "org", orgIds: notified },
+        { audience: "org_researcher", orgIds: notified },
+        { audience: "everyone", orgIds: [] },
+      ];
+    case "reporter":
+      return [
+        { audience: "researcher", orgIds: [] },
+        { audience: "org_researcher", orgIds: notified },
+      ];
+    case "org_contact": {
+      const own = standsFor(actor, report);
+      return [
+        { audience: "org", orgIds: own },
+        { audience: "org_researcher", orgIds: own },
+        ...(report.caseOpen
+          ? [{ audience: "everyone" as const, orgIds: [] }]
+          : []),
+      ];
+    }
     case "none":
       return [];
   }
+}
+
+/**
+ * Whether an actor may answer for one organization on this case (its
+ * status, statement, tracking ID, fix target): an org contact for the
+ * organizations it stands for, staff for any participant.
+ */
+export function canAnswerFor(
+  actor: Actor,
+  report: ReportAccessFacts,
+  organizationId: number,
+): boolean {
+  if (!can(actor, "report:answer_as_org", report)) return false;
+  if (relationTo(actor, report) === "staff")
+    return report.participants.some((p) => p.organizationId === organizationId);
+  return standsFor(actor, report).includes(organizationId);
+}
+
+/**
+ * Choices that are the organization's alone (whether its statement is
+ * shared with the other participants, suggesting another organization):
+ * only its own contacts.
+ */
+export function speaksFor(
+  actor: Actor,
+  report: ReportAccessFacts,
+  organizationId: number,
+): boolean {
+  return (
+    can(actor, "report:answer_as_org", report) &&
+    standsFor(actor, report).includes(organizationId)
+  );
+}
+
+/**
+ * What an actor sees of one participation on a case:
+ * - "full": staff, and an org contact for its own organization;
+ * - "status": its name and status (the researcher always; another
+ *   organization only once a triager opened the case);
+ * - "none": not even that it takes part.
+ */
+export type ParticipantSight = "full" | "status" | "none";
+
+export function participantSight(
+  actor: Actor,
+  report: ReportAccessFacts,
+  organizationId: number,
+): ParticipantSight {
+  switch (relationTo(actor, report)) {
+    case "staff":
+      return "full";
+    case "reporter":
+      return "status";
+    case "org_contact":
+      if (standsFor(actor, report).includes(organizationId)) return "full";
+      return report.caseOpen ? "status" : "none";
+    case "none":
+      return "none";
+  }
+}
+
+/**
+ * Whether an actor reads one participant's statement before publication:
+ * whoever sees the participation in full, and the other participants of an
+ * opened case when that organization shares it.
+ */
+export function canReadStatement(
+  actor: Actor,
+  report: ReportAccessFacts,
+  participation: { organizationId: number; statementShared: boolean },
+): boolean {
+  const sight = participantSight(actor, report, participation.organizationId);
+  if (sight === "full") return true;
+  return (
+    sight === "status" &&
+    participation.statementShared &&
+    relationTo(actor, report) === "org_contact"
+  );
+}
+
+/** The researcher (or a triager) confirms or rejects each organization's fix. */
+export function canVerifyFixes(
+  actor: Actor,
+  report: ReportAccessFacts,
+): boolean {
+  const relation = relationTo(actor, report);
+  return (
+    (relation === "reporter" || relation === "staff") &&
+    can(actor, "report:act", report)
+  );
 }
 
 /**
@@ -290,15 +489,19 @@ export function webhookMayHear(
   owner: Actor,
   endpoint: WebhookEndpointFacts,
   report: ReportAccessFacts,
-  audience: EventAudience | null,
+  audience: { audience: EventAudience; audienceOrgId: number | null } | null,
 ): boolean {
   if (!can(owner, "webhook:manage")) return false;
-  if (endpoint.orgId !== null && report.organizationId !== endpoint.orgId)
+  if (
+    endpoint.orgId !== null &&
+    !report.participants.some(
+      (p) => p.organizationId === endpoint.orgId && p.notifiedAt !== null,
+    )
+  )
     return false;
   if (!can(owner, "report:view", report)) return false;
   return (
-    audience === null ||
-    readableAudiences(relationTo(owner, report)).includes(audience)
+    audience === null || canReadEvent(readableEvents(owner, report), audience)
   );
 }
 
@@ -310,4 +513,42 @@ export function canAssignRole(
   if (!actor) return false;
   if (actor.role === "admin") return true;
   return STAFF.includes(actor.role) && role === "org_contact";
+}
+
+/**
+ * How much of one organization's participation an actor reads before the
+ * advisory is published: "statement" (its name, status and statement),
+ * "status" (name and status), or "none".
+ * - staff: everything;
+ * - an organization's own contacts: their own participation;
+ * - another organization's contacts: nothing, unless a triager opened the
+ *   case (names and statuses), and the statement only if its organization
+ *   shares it;
+ * - the researcher: names and statuses (they write to each organization),
+ *   the statement only if its organization shares it.
+ * An organization not yet notified is the CERT's alone.
+ */
+export function participationReach(
+  actor: Actor,
+  report: ReportAccessFacts,
+  participation: {
+    organizationId: number;
+    statementShared: boolean;
+    notifiedAt: Date | null;
+  },
+): "statement" | "status" | "none" {
+  const shared = participation.statementShared ? "statement" : "status";
+  const relation = relationTo(actor, report);
+  if (relation === "staff") return "statement";
+  if (participation.notifiedAt === null) return "none";
+  switch (relation) {
+    case "reporter":
+      return shared;
+    case "org_contact":
+      if (standsFor(actor, report).includes(participation.organizationId))
+        return "statement";
+      return report.caseOpen ? shared : "none";
+    case "none":
+      return "none";
+  }
 }

@@ -225,8 +225,6 @@ export interface ReportEventsTable {
   shared_by: number | null;
   /** The organization an "org" or "org_researcher" message is written to. */
   audience_org_id: number | null;
-  /** The one organization a researcher's message was shared with (null: every participant). */
-  shared_org_id: number | null;
   /** Arrived by email: the mail's Message-ID (the Inbound mail page has the message). */
   mail_message_id: string | null;
   /** 1: the mail was OpenPGP-encrypted to the desk. */
@@ -387,6 +385,32 @@ export interface SavedViewsTable {
   created_at: number;
 }
 
+export interface ApiTokensTable {
+  id: Generated<number>;
+  public_id: string;
+  user_id: number;
+  name: string;
+  token_hash: string;
+  /** Space-separated scopes (src/api/tokens.ts API_SCOPES). */
+  scopes: string;
+  created_at: number;
+  expires_at: number;
+  last_used_at: number | null;
+  last_used_ip: string | null;
+  revoked_at: number | null;
+}
+
+export interface ApiIdempotencyTable {
+  token_id: number;
+  key: string;
+  request_hash: string;
+  /** Null while the first request is being answered. */
+  status: number | null;
+  headers: string | null;
+  body: string | null;
+  created_at: number;
+}
+
 /** A URL that hears of report events (src/webhooks). */
 export interface WebhookEndpointsTable {
   id: Generated<number>;
@@ -463,6 +487,8 @@ export interface Database {
   reply_tokens: ReplyTokensTable;
   report_reads: ReportReadsTable;
   saved_views: SavedViewsTable;
+  api_tokens: ApiTokensTable;
+  api_idempotency: ApiIdempotencyTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;

@@ -1,12 +1,20 @@
-import type { Relation } from "../auth/policy.js";
+import { canReadEvent, readableEvents, type Relation } from "../auth/policy.js";
+import {
+  accessFacts,
+  type EventAudience,
+  type Report,
+} from "../reports/types.js";
+import { toActor } from "../users/service.js";
 import type { Db, DbOrTx } from "../db/index.js";
 import { listOrgContacts } from "../orgs/repository.js";
+import { trackingIdsFor } from "../reports/participations-repository.js";
+import { subjectTrackingId } from "../reports/tracking-id.js";
 import { intakeReplyAddress } from "../inbound/intake-address.js";
 import { findEmailReport } from "../inbound/intake-repository.js";
 import type { ChangeName } from "../reports/changes.js";
 import { STATE_INFO, type Audience, type State } from "../reports/workflow.js";
 import { triageTeam } from "../settings/triage-mail.js";
-import { findUsersByIds } from "../users/repository.js";
+import { findUserById, findUsersByIds } from "../users/repository.js";
 import type { User } from "../users/types.js";
 import {
   enqueueFanout,
@@ -62,19 +70,28 @@ export type MailFact =
 /** Something that happened to a report that people may need to hear about. */
 export interface ReportEvent {
   kind: ChangeName | ReminderKind;
-  report: {
-    id: number;
-    publicId: string;
-    state: State;
-    reporterId: number;
-    organizationId: number | null;
-    assigneeId: number | null;
-    vendorNotifiedAt: Date | null;
-  };
+  report: Pick<
+    Report,
+    | "id"
+    | "publicId"
+    | "state"
+    | "reporterId"
+    | "assigneeId"
+    | "participants"
+    | "grantedUserIds"
+    | "caseOpen"
+    | "revealIdentity"
+  >;
   /** Null when the app itself acts (the scheduler). */
   actorId: number | null;
   /** Its timeline entry, whose text only encrypted mail carries (sealed.ts). */
   eventId?: number;
+  /**
+   * Who reads that entry: nobody who may not read it is mailed about it
+   * (a message to one organization reaches that organization alone).
+   * Absent (reminders): everyone the audiences name.
+   */
+  eventAudience?: { audience: EventAudience; audienceOrgId: number | null };
   audiences: readonly Audience[];
   mail: MailWords;
   /** A line of our own words (a deadline's date), never user text. */
@@ -142,10 +159,14 @@ export async function notifyReportEvent(
   ctx: MailContext & { db: Db },
   event: ReportEvent,
 ): Promise<void> {
-  const recipients = new Map<number, { user: User; relation: Relation }>();
-  const add = (users: User[], relation: Relation) => {
+  const recipients = new Map<
+    number,
+    { user: User; relation: Relation; orgId?: number }
+  >();
+  const add = (users: User[], relation: Relation, orgId?: number) => {
     for (const user of users)
-      if (!recipients.has(user.id)) recipients.set(user.id, { user, relation });
+      if (!recipients.has(user.id))
+        recipients.set(user.id, { user, relation, orgId });
   };
   const { report } = event;
   if (event.audiences.includes("reporter")) {
@@ -162,29 +183,56 @@ export async function notifyReportEvent(
   if (event.audiences.includes("assignee") && report.assigneeId) {
     add(await findUsersByIds(db, [report.assigneeId]), "staff");
   }
-  if (
-    event.audiences.includes("org") &&
-    report.vendorNotifiedAt &&
-    report.organizationId
-  ) {
-    const contacts = await listOrgContacts(db, report.organizationId);
-    add(
-      await findUsersByIds(
-        db,
-        contacts.map((c) => c.id),
-      ),
-      "org_contact",
-    );
+  if (event.audiences.includes("org")) {
+    // Every organization on the case that was notified; the policy below
+    // keeps only the contacts who may read this entry.
+    for (const p of report.participants) {
+      if (p.notifiedAt === null) continue;
+      for (const contact of await listOrgContacts(db, p.organizationId)) {
+        if (recipients.has(contact.id)) continue;
+        const user = await findUserById(db, contact.id);
+        if (user) add([user], "org_contact", p.organizationId);
+      }
+    }
   }
+  if (event.eventAudience) {
+    const facts = accessFacts(report);
+    for (const [id, { user }] of recipients)
+      if (
+        !user.systemAccount &&
+        !canReadEvent(readableEvents(toActor(user), facts), event.eventAudience)
+      )
+        recipients.delete(id);
+  }
+  // A contact's mail names the organization it reads for: for an entry
+  // written to one organization, that one (the contact may belong to
+  // several on the case); else the first it was added through.
+  const entryOrg =
+    event.eventAudience?.audience === "org" ||
+    event.eventAudience?.audience === "org_researcher"
+      ? event.eventAudience.audienceOrgId
+      : null;
+  for (const r of recipients.values())
+    if (r.relation === "org_contact" && entryOrg !== null) r.orgId = entryOrg;
+  const trackingIds = [...recipients.values()].some((r) => r.orgId)
+    ? await trackingIdsFor(db, report.id)
+    : new Map<number, string>();
 
   const threadId = threadIdFor(ctx, report.publicId);
-  const dataFor = (relation: Relation) => {
+  const dataFor = (relation: Relation, orgId?: number) => {
     const what = event.mail.to?.[relation] ?? event.mail;
     const facts = (what.facts ?? event.mail.facts ?? []).map(
       (fact) => event.facts?.[fact],
     );
+    // The organization's own tracking ID, for its contacts only, and only
+    // as validated (templates.ts checks it again for the subject).
+    const trackingId =
+      relation === "org_contact" && orgId !== undefined
+        ? subjectTrackingId(trackingIds.get(orgId))
+        : null;
     return {
       publicId: report.publicId,
+      trackingId,
       subjectText: what.subject,
       happened: what.sentence,
       details: [event.detail, ...facts].filter((line) => !!line),
@@ -195,7 +243,7 @@ export async function notifyReportEvent(
   };
   const mails: MailRequest[] = [];
   const team: number[] = [];
-  for (const { user, relation } of recipients.values()) {
+  for (const { user, relation, orgId } of recipients.values()) {
     const receipt = event.kind === "submitted" && relation === "reporter";
     if (relation === "reporter" && user.systemAccount) {
       // Filed by email and not claimed yet: the sender hears at their
@@ -236,7 +284,7 @@ export async function notifyReportEvent(
       eventId: event.eventId,
       // The researcher's receipt opens the thread: its Message-ID is the thread's.
       ...(receipt && { messageId: threadId }),
-      data: { ...dataFor(relation), displayName: user.displayName },
+      data: { ...dataFor(relation, orgId), displayName: user.displayName },
     });
   }
   await enqueueMails(db, ctx, mails);

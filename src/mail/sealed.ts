@@ -7,7 +7,7 @@
  * read here, at delivery time, from the entry the outbox row names, under
  * the policy for this recipient now: the outbox never holds it in clear.
  */
-import { readableAudiences, relationTo } from "../auth/policy.js";
+import { canReadEvent, readableEvents, relationTo } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import { runningDeadlines } from "../reports/page.js";
 import { findEventById, findReportById } from "../reports/repository.js";
@@ -54,7 +54,7 @@ async function reportDetails(
   if (
     event &&
     event.reportId === report.id &&
-    readableAudiences(relation).includes(event.audience)
+    canReadEvent(readableEvents(toActor(user), accessFacts(report)), event)
   ) {
     if (event.fromState && event.toState)
       lines.push(

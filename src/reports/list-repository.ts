@@ -1,5 +1,7 @@
 import { sql, type SelectQueryBuilder, type ExpressionBuilder } from "kysely";
 import type { DbOrTx } from "../db/index.js";
+import type { ParticipantFacts } from "../auth/policy.js";
+import { withParticipants } from "./participations-repository.js";
 import type { Database } from "../db/schema.js";
 import { CERT_CLOCKS, CLOCKS, NO_DEADLINE } from "./clocks.js";
 import { stateInLiteral } from "./reminder-repository.js";
@@ -26,8 +28,17 @@ export type SortDirection = "desc" | "asc";
 export type ListScope =
   | { kind: "all" }
   | { kind: "reporter"; reporterId: number }
-  /** An organization sees a report only once it was notified. */
-  | { kind: "organizations"; organizationIds: readonly number[] };
+  /**
+   * An org contact: the cases their organizations take part in, each only
+   * once notified; in `limitedOrgIds` (members see only given cases) only
+   * the cases given to `userId` (policy.ts standsFor says the same).
+   */
+  | {
+      kind: "organizations";
+      organizationIds: readonly number[];
+      limitedOrgIds?: readonly number[];
+      userId?: number;
+    };
 
 export interface ListFilters {
   state?: State;
@@ -48,6 +59,8 @@ export interface ListFilters {
   text?: TextQuery;
   /** Only the report whose advisory names this CVE ID (upper case). */
   cveId?: string;
+  /** Only reports changed at or after this instant (the API's updated_since). */
+  updatedSince?: Date;
 }
 
 /** A search's FTS5 query, never raw user input, and what the index says of it. */
@@ -74,6 +87,9 @@ export interface ListQuery {
 /** One row of a list: what the pages show, nothing of the report's text. */
 export type ReportListItem = Pick<
   Report,
+  | "id"
+  | "participants"
+  | "grantedUserIds"
   | "publicId"
   | "title"
   | "state"
@@ -145,9 +161,46 @@ function applyScope(query: ReportsQuery, scope: ListScope): ReportsQuery {
       // An empty list must match nothing, not everything.
       if (scope.organizationIds.length === 0)
         return query.where(sql<boolean>`0`);
-      return query
-        .where("r.organization_id", "in", [...scope.organizationIds])
-        .where("r.vendor_notified_at", "is not", null);
+      return query.where((eb) => {
+        const limited = scope.limitedOrgIds ?? [];
+        const seesAll = scope.organizationIds.filter(
+          (id) => !limited.includes(id),
+        );
+        const notified = eb
+          .selectFrom("participations as p")
+          .select("p.report_id")
+          .where("p.notified_at", "is not", null)
+          .where("p.removed_at", "is", null);
+        const branches = [];
+        if (seesAll.length > 0)
+          branches.push(
+            eb(
+              "r.id",
+              "in",
+              notified.where("p.organization_id", "in", seesAll),
+            ),
+          );
+        const mine = limited.filter((id) => scope.organizationIds.includes(id));
+        if (mine.length > 0 && scope.userId !== undefined)
+          branches.push(
+            eb(
+              "r.id",
+              "in",
+              notified
+                .where("p.organization_id", "in", mine)
+                .where((e) =>
+                  e.exists(
+                    e
+                      .selectFrom("org_case_grants as g")
+                      .select("g.report_id")
+                      .whereRef("g.report_id", "=", "p.report_id")
+                      .where("g.user_id", "=", scope.userId!),
+                  ),
+                ),
+            ),
+          );
+        return branches.length > 0 ? eb.or(branches) : sql<boolean>`0`;
+      });
   }
 }
 
@@ -181,8 +234,20 @@ function applyFilters(query: ReportsQuery, filters: ListFilters): ReportsQuery {
           ? q.where(sql<boolean>`0`)
           : q.where("r.state", "not in", left);
   }
-  if (filters.organizationId !== undefined)
-    q = q.where("r.organization_id", "=", filters.organizationId);
+  if (filters.organizationId !== undefined) {
+    const organizationId = filters.organizationId;
+    q = q.where((eb) =>
+      eb(
+        "r.id",
+        "in",
+        eb
+          .selectFrom("participations as p")
+          .select("p.report_id")
+          .where("p.organization_id", "=", organizationId)
+          .where("p.removed_at", "is", null),
+      ),
+    );
+  }
   if (filters.severity) q = q.where("r.severity", "=", filters.severity);
   if (filters.cwe) q = q.where("r.cwe", "=", filters.cwe);
   if (filters.assignee?.kind === "unassigned")
@@ -209,6 +274,8 @@ function applyFilters(query: ReportsQuery, filters: ListFilters): ReportsQuery {
       ]),
     );
   }
+  if (filters.updatedSince)
+    q = q.where("r.updated_at", ">=", filters.updatedSince.getTime());
   const cveId = filters.cveId;
   if (cveId !== undefined)
     q = q.where((eb) =>
@@ -227,6 +294,24 @@ function applyFilters(query: ReportsQuery, filters: ListFilters): ReportsQuery {
 /** A prefix with more indexed words than this is left to FTS5 to expand. */
 const PREFIX_EXPANSION_LIMIT = 16;
 
+/** Databases (not transactions) whose connection has the vocabulary table. */
+const hasVocabulary = new WeakSet<object>();
+
+/**
+ * The vocabulary of reports_fts, a temporary table of the connection,
+ * created the first time it is needed. Only then: a CREATE statement, even
+ * one that changes nothing, empties the connection's statement cache
+ * (src/db/statements.ts), which every search did, so the statements of the
+ * next requests were compiled again. In a transaction it is created (if
+ * missing) every time, as a rollback would take it away.
+ */
+async function vocabularyOf(db: DbOrTx) {
+  if (!db.isTransaction && hasVocabulary.has(db)) return;
+  await sql`create virtual table if not exists temp.reports_fts_vocab
+    using fts5vocab(main, reports_fts, row)`.execute(db);
+  if (!db.isTransaction) hasVocabulary.add(db);
+}
+
 /**
  * The FTS5 query for the words of a search, each matched as a prefix and all
  * of them required (as toSearchQuery in search-query.ts), with each prefix
@@ -244,9 +329,6 @@ export async function toIndexedSearchQuery(
   words: readonly string[],
 ): Promise<TextQuery> {
   await indexPendingReports(db);
-  // Per connection, no schema change: the vocabulary of reports_fts.
-  await sql`create virtual table if not exists temp.reports_fts_vocab
-    using fts5vocab(main, reports_fts, row)`.execute(db);
   const spelled = (await keptForSearchIndex(db))?.prefixes;
   const parts: string[] = [];
   let atMost: number | null = null;
@@ -258,6 +340,7 @@ export async function toIndexedSearchQuery(
     }
     let part = spelled?.get(folded);
     if (part === undefined) {
+      await vocabularyOf(db);
       const { rows } = await sql<{ term: string; doc: number }>`
         select term, doc from temp.reports_fts_vocab
         where term >= ${folded} and term < ${folded + "\u{10FFFF}"}
@@ -306,8 +389,8 @@ export interface SearchableText {
   organization: string;
   /** Who may read it (reports/types.ts accessFacts). */
   reporterId: number;
-  organizationId: number | null;
-  vendorNotifiedAt: Date | null;
+  participants: ParticipantFacts[];
+  grantedUserIds: number[];
   revealIdentity: boolean;
 }
 
@@ -329,27 +412,28 @@ export async function findSearchableTexts(
       "r.impact",
       "o.name as organization_name",
       "r.suggested_org_name",
+      "r.id",
       "r.reporter_id",
-      "r.organization_id",
-      "r.vendor_notified_at",
       "r.reveal_identity",
     ])
     .where("r.public_id", "in", [...publicIds])
     .execute();
-  return rows.map((r) => ({
-    publicId: r.public_id,
-    title: r.title,
-    asset: r.asset,
-    cwe: r.cwe,
-    description: r.description,
-    steps: r.steps,
-    impact: r.impact,
-    organization: r.organization_name ?? r.suggested_org_name ?? "",
-    reporterId: r.reporter_id,
-    organizationId: r.organization_id,
-    vendorNotifiedAt: date(r.vendor_notified_at),
-    revealIdentity: r.reveal_identity === 1,
-  }));
+  return withParticipants(
+    db,
+    rows.map((r) => ({
+      id: r.id,
+      publicId: r.public_id,
+      title: r.title,
+      asset: r.asset,
+      cwe: r.cwe,
+      description: r.description,
+      steps: r.steps,
+      impact: r.impact,
+      organization: r.organization_name ?? r.suggested_org_name ?? "",
+      reporterId: r.reporter_id,
+      revealIdentity: r.reveal_identity === 1,
+    })),
+  );
 }
 
 /** Most reports taken into the full-text index in one transaction. */
@@ -639,30 +723,34 @@ export async function findReportListPage(
   const rows = await reportListQuery(db, query, scopeSize).execute();
   const more = rows.length > query.limit;
   const pageRows = more ? rows.slice(0, query.limit) : rows;
-  const items = pageRows.map((row): ReportListItem => ({
-    publicId: row.public_id,
-    title: row.title,
-    state: row.state as State,
-    severity: row.severity as Severity | null,
-    cvssScore: row.cvss_score,
-    cwe: row.cwe,
-    reporterId: row.reporter_id,
-    reporterName: row.reporter_name,
-    revealIdentity: row.reveal_identity === 1,
-    organizationId: row.organization_id,
-    organizationName: row.organization_name,
-    suggestedOrgName: row.suggested_org_name,
-    assigneeName: row.assignee_name,
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
-    ackDueAt: date(row.ack_due_at),
-    triageDueAt: date(row.triage_due_at),
-    vendorNotifiedAt: date(row.vendor_notified_at),
-    disclosureDueAt: date(row.disclosure_due_at),
-    disclosureRequestedAt: date(row.disclosure_requested_at),
-    queueDueAt:
-      row.queue_due_at >= NO_DEADLINE ? null : new Date(row.queue_due_at),
-  }));
+  const items = await withParticipants(
+    db,
+    pageRows.map((row) => ({
+      id: row.id,
+      publicId: row.public_id,
+      title: row.title,
+      state: row.state as State,
+      severity: row.severity as Severity | null,
+      cvssScore: row.cvss_score,
+      cwe: row.cwe,
+      reporterId: row.reporter_id,
+      reporterName: row.reporter_name,
+      revealIdentity: row.reveal_identity === 1,
+      organizationId: row.organization_id,
+      organizationName: row.organization_name,
+      suggestedOrgName: row.suggested_org_name,
+      assigneeName: row.assignee_name,
+      createdAt: new Date(row.created_at),
+      updatedAt: new Date(row.updated_at),
+      ackDueAt: date(row.ack_due_at),
+      triageDueAt: date(row.triage_due_at),
+      vendorNotifiedAt: date(row.vendor_notified_at),
+      disclosureDueAt: date(row.disclosure_due_at),
+      disclosureRequestedAt: date(row.disclosure_requested_at),
+      queueDueAt:
+        row.queue_due_at >= NO_DEADLINE ? null : new Date(row.queue_due_at),
+    })),
+  );
   const last = pageRows[pageRows.length - 1];
   return {
     items,
@@ -694,14 +782,18 @@ async function countInScope(
 ): Promise<number> {
   if (scope.kind === "organizations" && scope.organizationIds.length === 0)
     return 0;
-  const base = db.selectFrom("reports as r");
-  const scoped =
+  const row =
     scope.kind === "reporter"
-      ? base.where("r.reporter_id", "=", scope.reporterId)
-      : base.where("r.organization_id", "in", [...scope.organizationIds]);
-  const row = await scoped
-    .select((eb) => eb.fn.countAll<number>().as("n"))
-    .executeTakeFirstOrThrow();
+      ? await db
+          .selectFrom("reports as r")
+          .where("r.reporter_id", "=", scope.reporterId)
+          .select((eb) => eb.fn.countAll<number>().as("n"))
+          .executeTakeFirstOrThrow()
+      : await db
+          .selectFrom("participations as p")
+          .where("p.organization_id", "in", [...scope.organizationIds])
+          .select((eb) => eb.fn.countAll<number>().as("n"))
+          .executeTakeFirstOrThrow();
   return row.n;
 }
 

@@ -394,16 +394,15 @@ export async function organizationReports(
   if (!actor || !can(actor, "report:list_org")) throw new NotFoundError();
   return listPage(deps, actor, {
     path: "/org/reports",
-    scope: { kind: "organizations", organizationIds: actor.orgIds },
+    scope: orgScope(actor),
     cursor: one(query.cursor),
   });
 }
 
 /** Whose reports an actor's search and lists may contain, by the policy. */
-function visibleScope(actor: Actor): ListScope | null {
+export function visibleScope(actor: Actor): ListScope | null {
   if (can(actor, "queue:view")) return { kind: "all" };
-  if (can(actor, "report:list_org"))
-    return { kind: "organizations", organizationIds: actor.orgIds };
+  if (can(actor, "report:list_org")) return orgScope(actor);
   if (can(actor, "report:list_own"))
     return { kind: "reporter", reporterId: actor.id };
   return null;
@@ -546,4 +545,14 @@ async function withSnippets(
       snippet: text ? snippetOf(terms, snippetFields(actor, text)) : null,
     };
   });
+}
+
+/** An org contact's cases: policy.ts standsFor, as a list's scope. */
+function orgScope(actor: Actor): ListScope {
+  return {
+    kind: "organizations",
+    organizationIds: actor.orgIds,
+    limitedOrgIds: actor.limitedOrgIds ?? [],
+    userId: actor.id,
+  };
 }

@@ -14,12 +14,25 @@ import type {
   TimelineEvent,
 } from "./types.js";
 import { newestTitleMatches } from "./list-repository.js";
+import {
+  grantedUsersFor,
+  participantFactsFor,
+  setLeadParticipant,
+} from "./participations-repository.js";
+import type { ParticipantFacts, ReadableEvents } from "../auth/policy.js";
 import type { Resolution, State } from "./workflow.js";
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
 
-function toReport(row: Selectable<ReportsTable>): Report {
+function toReport(
+  row: Selectable<ReportsTable>,
+  participants: ParticipantFacts[],
+  grantedUserIds: number[],
+): Report {
   return {
+    participants,
+    grantedUserIds,
+    caseOpen: row.case_open === 1,
     id: row.id,
     publicId: row.public_id,
     reporterId: row.reporter_id,
@@ -136,7 +149,34 @@ export async function insertReport(
     })
     .returningAll()
     .executeTakeFirstOrThrow();
-  return toReport(row);
+  // The organization the researcher named is the case's first participant.
+  if (report.organizationId !== null)
+    await setLeadParticipant(
+      db,
+      row.id,
+      null,
+      report.organizationId,
+      report.reporterId,
+      report.createdAt,
+    );
+  return withAccess(db, row) as Promise<Report>;
+}
+
+/** A report row with what the policy reads about its participants. */
+async function withAccess(
+  db: DbOrTx,
+  row: Selectable<ReportsTable> | undefined,
+): Promise<Report | undefined> {
+  if (!row) return undefined;
+  const [participants, grants] = await Promise.all([
+    participantFactsFor(db, [row.id]),
+    grantedUsersFor(db, [row.id]),
+  ]);
+  return toReport(
+    row,
+    participants.get(row.id) ?? [],
+    grants.get(row.id) ?? [],
+  );
 }
 
 export async function findReportByPublicId(db: DbOrTx, publicId: string) {
@@ -145,7 +185,7 @@ export async function findReportByPublicId(db: DbOrTx, publicId: string) {
     .selectAll()
     .where("public_id", "=", publicId)
     .executeTakeFirst();
-  return row && toReport(row);
+  return withAccess(db, row);
 }
 
 export async function findReportById(db: DbOrTx, id: number) {
@@ -154,7 +194,7 @@ export async function findReportById(db: DbOrTx, id: number) {
     .selectAll()
     .where("id", "=", id)
     .executeTakeFirst();
-  return row && toReport(row);
+  return withAccess(db, row);
 }
 
 export interface StateChange {
@@ -275,6 +315,11 @@ export interface NewEvent {
   at: Date;
   /** Received by email (a reply): where it came from. */
   viaMail?: MailOrigin | null;
+  /**
+   * Who reads it, chosen by the writer (a comment's form); absent, decided
+   * from the report as below.
+   */
+  audience?: { audience: EventAudience; orgId: number | null };
 }
 
 /** Returns the new entry's ID. */
@@ -295,12 +340,14 @@ export async function insertEvent(
       // Decided when written, from the report's row in the same transaction:
       // what is said before the organization is notified stays between the
       // researcher and the CERT (a triager may share it later).
-      audience:
-        event.visibility === "internal"
+      audience: event.audience
+        ? event.audience.audience
+        : event.visibility === "internal"
           ? "internal"
           : sql<string>`(select case when r.vendor_notified_at is null
               then 'researcher' else 'everyone' end
               from reports r where r.id = ${event.reportId})`,
+      audience_org_id: event.audience?.orgId ?? null,
       body: event.body ?? null,
       created_at: event.at.getTime(),
       ...(event.viaMail && {
@@ -325,6 +372,7 @@ export async function findEventById(db: DbOrTx, id: number) {
       "from_state",
       "to_state",
       "audience",
+      "audience_org_id",
       "body",
     ])
     .where("id", "=", id)
@@ -337,18 +385,23 @@ export async function findEventById(db: DbOrTx, id: number) {
       fromState: row.from_state as State | null,
       toState: row.to_state as State | null,
       audience: row.audience as EventAudience,
+      audienceOrgId: row.audience_org_id,
       body: row.body,
     }
   );
 }
 
-/** The timeline, oldest first, with only the events written for these audiences. */
+/**
+ * The timeline, oldest first, with only the events the reader may read
+ * (policy.ts readableEvents; canReadEvent is the same rule in code).
+ */
 export async function listEvents(
   db: DbOrTx,
   reportId: number,
-  audiences: readonly EventAudience[],
+  readable: ReadableEvents,
 ): Promise<TimelineEvent[]> {
-  if (audiences.length === 0) return [];
+  const { audiences, orgIds } = readable;
+  if (audiences.length === 0 && orgIds.length === 0) return [];
   const rows = await db
     .selectFrom("report_events as e")
     .leftJoin("users as u", "u.id", "e.actor_id")
@@ -363,6 +416,7 @@ export async function listEvents(
       "e.to_state",
       "e.visibility",
       "e.audience",
+      "e.audience_org_id",
       "e.body",
       "e.created_at",
       "e.shared_at",
@@ -371,7 +425,19 @@ export async function listEvents(
       "e.mail_signed_by",
     ])
     .where("e.report_id", "=", reportId)
-    .where("e.audience", "in", audiences as EventAudience[])
+    .where((eb) =>
+      eb.or([
+        ...(audiences.length > 0 ? [eb("e.audience", "in", audiences)] : []),
+        ...(orgIds.length > 0
+          ? [
+              eb.and([
+                eb("e.audience", "in", ["org", "org_researcher"]),
+                eb("e.audience_org_id", "in", orgIds),
+              ]),
+            ]
+          : []),
+      ]),
+    )
     .orderBy("e.id")
     .execute();
   return rows.map((r) => ({
@@ -385,6 +451,7 @@ export async function listEvents(
     toState: r.to_state as State | null,
     visibility: r.visibility as "public" | "internal",
     audience: r.audience as EventAudience,
+    audienceOrgId: r.audience_org_id,
     body: r.body,
     createdAt: new Date(r.created_at),
     sharedAt: date(r.shared_at),
@@ -408,13 +475,16 @@ export async function shareEventWithOrganization(
   db: DbOrTx,
   reportId: number,
   eventId: number,
+  organizationId: number,
   sharedBy: number,
   at: Date,
 ): Promise<Date | null> {
   const row = await db
     .updateTable("report_events")
     .set({
-      audience: "everyone",
+      // One organization reads it, with the researcher who wrote or read it.
+      audience: "org_researcher",
+      audience_org_id: organizationId,
       shared_at: at.getTime(),
       shared_by: sharedBy,
     })

@@ -1,4 +1,4 @@
-import type { ReportAccessFacts } from "../auth/policy.js";
+import type { ParticipantFacts, ReportAccessFacts } from "../auth/policy.js";
 import type { Severity } from "./cvss.js";
 import type { Resolution, State } from "./workflow.js";
 
@@ -60,6 +60,12 @@ export interface Report {
   disclosureRequestedAt: Date | null;
   /** When the fix was last verified; null again once the report is reopened. */
   fixVerifiedAt: Date | null;
+  /** The organizations on the case (reports/participations.ts), removed ones not. */
+  participants: ParticipantFacts[];
+  /** Members of organizations that see only given cases, given this one. */
+  grantedUserIds: number[];
+  /** A triager opened the case: participants see each other's names and statuses. */
+  caseOpen: boolean;
 }
 
 export type EventKind =
@@ -73,14 +79,23 @@ export type EventKind =
   | "deadline"
   | "credit"
   | "disclosure_request"
-  | "share";
+  | "share"
+  | "participation";
 
 /**
  * Who reads a timeline event, decided when it is written: CERT staff only;
  * the researcher and the CERT (everything said before the organization was
- * notified); or everyone on the case, the organization's contacts included.
+ * notified); the CERT and one organization; the CERT, the researcher and one
+ * organization (the event's audienceOrgId); or everyone on the case, every
+ * participating organization's contacts included. policy.ts readableEvents.
  */
-export const EVENT_AUDIENCES = ["internal", "researcher", "everyone"] as const;
+export const EVENT_AUDIENCES = [
+  "internal",
+  "researcher",
+  "org",
+  "org_researcher",
+  "everyone",
+] as const;
 export type EventAudience = (typeof EVENT_AUDIENCES)[number];
 
 export interface TimelineEvent {
@@ -94,6 +109,8 @@ export interface TimelineEvent {
   toState: State | null;
   visibility: "public" | "internal";
   audience: EventAudience;
+  /** The one organization an "org" or "org_researcher" entry is written to. */
+  audienceOrgId: number | null;
   body: string | null;
   createdAt: Date;
   /** When a triager shared this researcher-and-CERT message with the organization. */
@@ -133,16 +150,16 @@ export interface Attachment {
  * from lists).
  */
 export function accessFacts(
-  report: Pick<
-    Report,
-    "reporterId" | "organizationId" | "vendorNotifiedAt" | "revealIdentity"
-  > &
-    Partial<Pick<Report, "state" | "resolution">>,
+  report: Pick<Report, "reporterId" | "participants" | "revealIdentity"> &
+    Partial<
+      Pick<Report, "state" | "resolution" | "grantedUserIds" | "caseOpen">
+    >,
 ): ReportAccessFacts {
   return {
     reporterId: report.reporterId,
-    organizationId: report.organizationId,
-    vendorNotifiedAt: report.vendorNotifiedAt,
+    participants: report.participants,
+    grantedUserIds: report.grantedUserIds,
+    caseOpen: report.caseOpen,
     revealIdentity: report.revealIdentity,
     state: report.state,
     resolution: report.resolution,

@@ -4,7 +4,16 @@ import type { Db, DbOrTx } from "../db/index.js";
 import type { UsersTable } from "../db/schema.js";
 import type { NotifyLevel, User } from "./types.js";
 
-function toUser(row: Selectable<UsersTable>, orgIds: number[]): User {
+const NO_ORGS: {
+  orgIds: number[];
+  limitedOrgIds: number[];
+  adminOrgIds: number[];
+} = { orgIds: [], limitedOrgIds: [], adminOrgIds: [] };
+
+function toUser(
+  row: Selectable<UsersTable>,
+  orgs: { orgIds: number[]; limitedOrgIds: number[]; adminOrgIds: number[] },
+): User {
   return {
     id: row.id,
     publicId: row.public_id,
@@ -22,18 +31,36 @@ function toUser(row: Selectable<UsersTable>, orgIds: number[]): User {
         ? null
         : new Date(row.mail_bouncing_since),
     createdAt: new Date(row.created_at),
-    orgIds,
+    ...orgs,
   };
 }
 
-async function orgIdsOf(db: DbOrTx, userId: number): Promise<number[]> {
+/**
+ * The organizations a user belongs to; of those, the ones where they see
+ * only the cases they are given, and the ones they administer.
+ */
+async function orgIdsOf(
+  db: DbOrTx,
+  userId: number,
+): Promise<{
+  orgIds: number[];
+  limitedOrgIds: number[];
+  adminOrgIds: number[];
+}> {
   const rows = await db
-    .selectFrom("org_members")
-    .select("org_id")
-    .where("user_id", "=", userId)
-    .orderBy("org_id")
+    .selectFrom("org_members as m")
+    .innerJoin("organizations as o", "o.id", "m.org_id")
+    .select(["m.org_id", "m.is_admin", "o.members_see_all"])
+    .where("m.user_id", "=", userId)
+    .orderBy("m.org_id")
     .execute();
-  return rows.map((r) => r.org_id);
+  return {
+    orgIds: rows.map((r) => r.org_id),
+    limitedOrgIds: rows
+      .filter((r) => r.members_see_all === 0 && r.is_admin === 0)
+      .map((r) => r.org_id),
+    adminOrgIds: rows.filter((r) => r.is_admin === 1).map((r) => r.org_id),
+  };
 }
 
 export async function findUserById(
@@ -111,7 +138,7 @@ export async function insertUser(db: DbOrTx, user: NewUser): Promise<User> {
     })
     .returningAll()
     .executeTakeFirstOrThrow();
-  return toUser(row, []);
+  return toUser(row, NO_ORGS);
 }
 
 export async function setPasswordHash(
@@ -217,14 +244,17 @@ export async function listUsers(db: DbOrTx, limit = 500): Promise<User[]> {
     .execute();
   const members = await db
     .selectFrom("org_members")
-    .select(["org_id", "user_id"])
+    .select(["org_id", "user_id", "is_admin"])
     .execute();
-  return rows.map((row) =>
-    toUser(
-      row,
-      members.filter((m) => m.user_id === row.id).map((m) => m.org_id),
-    ),
-  );
+  // The users list shows memberships only; who sees which case is read per user (orgIdsOf).
+  return rows.map((row) => {
+    const own = members.filter((m) => m.user_id === row.id);
+    return toUser(row, {
+      orgIds: own.map((m) => m.org_id),
+      limitedOrgIds: [],
+      adminOrgIds: own.filter((m) => m.is_admin === 1).map((m) => m.org_id),
+    });
+  });
 }
 
 /**
@@ -259,7 +289,7 @@ async function readActiveStaff(db: DbOrTx): Promise<User[]> {
     .where("disabled_at", "is", null)
     .orderBy("id")
     .execute();
-  return rows.map((row) => toUser(row, []));
+  return rows.map((row) => toUser(row, NO_ORGS));
 }
 
 /** Several accounts at once (mail recipients); memberships are not loaded. */
@@ -273,7 +303,7 @@ export async function findUsersByIds(
     .selectAll()
     .where("id", "in", ids as number[])
     .execute();
-  return rows.map((row) => toUser(row, []));
+  return rows.map((row) => toUser(row, NO_ORGS));
 }
 
 export async function setUserEmail(

@@ -69,6 +69,8 @@ export function toActor(user: User): Actor {
     id: user.id,
     role: user.role,
     orgIds: user.orgIds,
+    limitedOrgIds: user.limitedOrgIds,
+    adminOrgIds: user.adminOrgIds,
     emailVerified: user.emailVerifiedAt !== null,
     twoFactorEnabled: user.twoFactorEnabled,
   };

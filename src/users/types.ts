@@ -21,4 +21,8 @@ export interface User {
   createdAt: Date;
   /** Organizations the user belongs to (org contacts). */
   orgIds: number[];
+  /** Of orgIds: where this member sees only the cases they are given. */
+  limitedOrgIds: number[];
+  /** Of orgIds: the organizations this member administers. */
+  adminOrgIds: number[];
 }

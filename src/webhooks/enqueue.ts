@@ -51,10 +51,13 @@ export async function enqueueWebhookEvents(
 
   const { report } = change;
   const facts = accessFacts(report);
-  const audience = types.includes("comment.added")
-    ? ((await findEventById(tx, change.timelineEntryId))?.audience ??
-      "internal")
+  const entry = types.includes("comment.added")
+    ? await findEventById(tx, change.timelineEntryId)
     : undefined;
+  const reach = entry
+    ? { audience: entry.audience, audienceOrgId: entry.audienceOrgId }
+    : { audience: "internal" as const, audienceOrgId: null };
+  const audience = types.includes("comment.added") ? reach.audience : undefined;
   const owners = new Map<number, ReturnType<typeof toActor> | null>();
   const ownerOf = async (id: number) => {
     if (!owners.has(id)) {
@@ -63,29 +66,32 @@ export async function enqueueWebhookEvents(
     }
     return owners.get(id)!;
   };
-  const organizationPublicId =
-    report.organizationId !== null
-      ? ((await findOrganizationById(tx, report.organizationId))?.publicId ??
-        null)
-      : null;
+  // An organization's endpoint hears its own organization's ID, never
+  // another participant's; the CERT's endpoints hear the lead's.
+  const publicIdOf = async (orgId: number | null) =>
+    orgId === null
+      ? null
+      : ((await findOrganizationById(tx, orgId))?.publicId ?? null);
+  const leadPublicId = await publicIdOf(report.organizationId);
 
   const rows: NewDelivery[] = [];
   for (const type of types) {
     const eventId = newEventId();
-    const payload = JSON.stringify(
-      eventPayload({
-        type,
-        change: change.change,
-        report,
-        at: change.at,
-        fromState: change.fromState,
-        toState: change.toState,
-        timelineEntryId: change.timelineEntryId,
-        audience,
-        organizationPublicId,
-        baseUrl: config.baseUrl,
-      }),
-    );
+    const payloadFor = (organizationPublicId: string | null) =>
+      JSON.stringify(
+        eventPayload({
+          type,
+          change: change.change,
+          report,
+          at: change.at,
+          fromState: change.fromState,
+          toState: change.toState,
+          timelineEntryId: change.timelineEntryId,
+          audience,
+          organizationPublicId,
+          baseUrl: config.baseUrl,
+        }),
+      );
     for (const endpoint of endpoints) {
       if (!endpoint.events.includes(type)) continue;
       const owner = await ownerOf(endpoint.ownerId);
@@ -94,9 +100,14 @@ export async function enqueueWebhookEvents(
         owner,
         endpoint,
         facts,
-        type === "comment.added" ? audience! : null,
+        type === "comment.added" ? reach : null,
       );
       if (!heard) continue;
+      const payload = payloadFor(
+        endpoint.orgId === null
+          ? leadPublicId
+          : await publicIdOf(endpoint.orgId),
+      );
       rows.push({
         endpointId: endpoint.id,
         eventId,

@@ -57,6 +57,10 @@ const NOT_PAGES: Record<string, string> = {
   "/advisories/:id/cve.json": "JSON document",
   "/reports/:id/attachments/:aid": "file download",
   "/admin/inbound/:id/raw": "the message as received, a download",
+  "/api/v1/openapi.json": "the API's OpenAPI document, JSON",
+  "/api/v1/reports": "JSON API (api-reports.test.ts)",
+  "/api/v1/reports/:id": "JSON API (api-reports.test.ts)",
+  "/api/v1/reports/:id/attachments/:aid": "JSON API file download",
 };
 
 /** A fenced code block with a line far wider than a phone. */
@@ -334,6 +338,18 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
     ];
     for (const [route, url] of pages)
       await visit(page, route, url, "researcher");
+    // API tokens: the form with its errors, a new token shown once, the list.
+    await page.goto(`${baseUrl}/account`);
+    await page.getByRole("button", { name: "Create the token" }).click();
+    await page.waitForLoadState();
+    await check(page, "/account", "researcher: the token form's errors");
+    await page.locator("#f-name").fill("Jira sync");
+    await page.locator("#f-scope-reports-read").check();
+    await page.getByRole("button", { name: "Create the token" }).click();
+    await page.waitForLoadState();
+    assert.match(await page.locator("#new-token").inputValue(), /^dd_pat_/);
+    await check(page, "/account", "researcher: a new API token, shown once");
+    await visit(page, "/account", "/account", "researcher with a token");
     await context.close();
 
     const other = await signIn(unconfirmed);

@@ -176,6 +176,11 @@ describe("the researcher removes an attachment before acknowledgment", () => {
       .set({ state: "vendor_notified", vendor_notified_at: Date.now() })
       .where("id", "=", report.id)
       .execute();
+    await ctx.db
+      .updateTable("participations")
+      .set({ notified_at: Date.now() })
+      .where("report_id", "=", report.id)
+      .execute();
     const org = await contact.agent.get(`/reports/${report.publicId}`);
     assert.equal(org.status, 200);
     assert.ok(

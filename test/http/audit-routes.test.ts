@@ -469,11 +469,19 @@ describe("audit trail over HTTP", () => {
         })
         .returning("id")
         .executeTakeFirstOrThrow();
+      await ctx.db
+        .insertInto("participations")
+        .values({
+          report_id: report.id,
+          organization_id: org.id,
+          added_at: now,
+          notified_at: now,
+        })
+        .execute();
       const facts = {
         publicId: "DD-7K2Q-9M4D",
         reporterId: researcher.user.id,
-        organizationId: org.id,
-        vendorNotifiedAt: new Date(now),
+        participants: [{ organizationId: org.id, notifiedAt: new Date(now) }],
         revealIdentity: false,
       };
       return { researcher, other, triager, contact, report, facts };

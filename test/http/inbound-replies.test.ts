@@ -306,6 +306,15 @@ describe("inbound mail: replies become comments", () => {
       })
       .where("id", "=", reportId)
       .execute();
+    await ctx.db
+      .insertInto("participations")
+      .values({
+        report_id: reportId,
+        organization_id: org.id,
+        added_at: ctx.clock.now().getTime(),
+        notified_at: ctx.clock.now().getTime(),
+      })
+      .execute();
     const { address } = await replyTo(contact);
     const first = await reply(contact.email, address, "We are on it.");
     assert.equal(first.result.outcome.kind, "posted");

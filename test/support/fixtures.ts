@@ -144,6 +144,17 @@ export async function insertReport(
     })
     .returning(["id", "public_id"])
     .executeTakeFirstOrThrow();
+  // The organization takes part in the case as the app's triage would set it.
+  if (organizationId !== null)
+    await ctx.db
+      .insertInto("participations")
+      .values({
+        report_id: row.id,
+        organization_id: organizationId,
+        added_at: createdAt.getTime(),
+        notified_at: vendorNotifiedAt?.getTime() ?? null,
+      })
+      .execute();
   return { id: row.id, publicId: row.public_id };
 }
 

@@ -2,14 +2,22 @@ import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import {
   can,
+  canAnswerFor,
   canAssignRole,
   canManageWebhook,
+  canReadStatement,
+  canVerifyFixes,
+  participantSight,
+  speaksFor,
   canUseSavedView,
   GLOBAL_ACTIONS,
   mustEnrollTwoFactor,
   mustVerifyEmail,
-  readableAudiences,
+  canReadEvent,
+  readableEvents,
   relationTo,
+  standsFor,
+  writableAudiences,
   REPORT_ACTIONS,
   ROLES,
   type Actor,
@@ -71,43 +79,37 @@ function whoFor(actor: Actor, rel: Rel): ReportAccessFacts {
     case "own":
       return {
         reporterId: actor.id,
-        organizationId: null,
-        vendorNotifiedAt: null,
+        participants: [],
         revealIdentity: false,
       };
     case "other":
       return {
         reporterId: OTHER_RESEARCHER,
-        organizationId: null,
-        vendorNotifiedAt: null,
+        participants: [],
         revealIdentity: true,
       };
     case "orgBefore":
       return {
         reporterId: OTHER_RESEARCHER,
-        organizationId: ORG_A,
-        vendorNotifiedAt: null,
+        participants: [{ organizationId: ORG_A, notifiedAt: null }],
         revealIdentity: true,
       };
     case "orgAfter":
       return {
         reporterId: OTHER_RESEARCHER,
-        organizationId: ORG_A,
-        vendorNotifiedAt: notified,
+        participants: [{ organizationId: ORG_A, notifiedAt: notified }],
         revealIdentity: true,
       };
     case "orgAfterHidden":
       return {
         reporterId: OTHER_RESEARCHER,
-        organizationId: ORG_A,
-        vendorNotifiedAt: notified,
+        participants: [{ organizationId: ORG_A, notifiedAt: notified }],
         revealIdentity: false,
       };
     case "otherOrg":
       return {
         reporterId: OTHER_RESEARCHER,
-        organizationId: ORG_B,
-        vendorNotifiedAt: notified,
+        participants: [{ organizationId: ORG_B, notifiedAt: notified }],
         revealIdentity: true,
       };
   }
@@ -251,6 +253,19 @@ const REPORT_TABLE: Record<ReportAction, Record<Role, string>> = {
     triager: ALL,
     admin: ALL,
   },
+  "report:manage_participants": {
+    researcher: NONE,
+    org_contact: NONE,
+    triager: ALL,
+    admin: ALL,
+  },
+  // For which organization: canAnswerFor (below).
+  "report:answer_as_org": {
+    researcher: NONE,
+    org_contact: "...YY.",
+    triager: ALL,
+    admin: ALL,
+  },
 };
 
 const GLOBAL_TABLE: Record<GlobalAction, readonly Role[]> = {
@@ -303,8 +318,7 @@ describe("policy", () => {
           assert.equal(
             can(bare, action, {
               reporterId: 1,
-              organizationId: ORG_A,
-              vendorNotifiedAt: notified,
+              participants: [{ organizationId: ORG_A, notifiedAt: notified }],
               revealIdentity: true,
             }),
             false,
@@ -527,21 +541,139 @@ describe("policy", () => {
         });
   });
 
-  describe("readableAudiences", () => {
-    // An organization reads only what was written for it or shared with it.
-    const expected = {
-      staff: ["internal", "researcher", "everyone"],
-      reporter: ["researcher", "everyone"],
-      org_contact: ["everyone"],
-      none: [],
+  describe("readableEvents and canReadEvent: two organizations on one case", () => {
+    const twoOrgs: ReportAccessFacts = {
+      reporterId: OTHER_RESEARCHER,
+      participants: [
+        { organizationId: ORG_A, notifiedAt: notified },
+        { organizationId: ORG_B, notifiedAt: notified },
+      ],
+      revealIdentity: true,
+    };
+    const contactA: Actor = { ...actors.org_contact, orgIds: [ORG_A] };
+    const contactB: Actor = { ...actors.org_contact, id: 77, orgIds: [ORG_B] };
+    const researcher: Actor = { ...actors.researcher, id: OTHER_RESEARCHER };
+    const entries = {
+      internal: { audience: "internal", audienceOrgId: null },
+      researcher: { audience: "researcher", audienceOrgId: null },
+      toA: { audience: "org", audienceOrgId: ORG_A },
+      toB: { audience: "org", audienceOrgId: ORG_B },
+      toAWithResearcher: { audience: "org_researcher", audienceOrgId: ORG_A },
+      toBWithResearcher: { audience: "org_researcher", audienceOrgId: ORG_B },
+      everyone: { audience: "everyone", audienceOrgId: null },
     } as const;
-    for (const [relation, audiences] of Object.entries(expected))
-      it(`${relation} reads ${audiences.join(", ") || "nothing"}`, () => {
-        assert.deepEqual(
-          readableAudiences(relation as keyof typeof expected),
-          audiences,
-        );
+    const expected: Record<string, readonly (keyof typeof entries)[]> = {
+      triager: Object.keys(entries) as (keyof typeof entries)[],
+      researcher: [
+        "researcher",
+        "toAWithResearcher",
+        "toBWithResearcher",
+        "everyone",
+      ],
+      contactA: ["toA", "toAWithResearcher", "everyone"],
+      contactB: ["toB", "toBWithResearcher", "everyone"],
+      outsider: [],
+    };
+    const who: Record<string, Actor> = {
+      triager: actors.triager,
+      researcher,
+      contactA,
+      contactB,
+      outsider: actors.researcher,
+    };
+    for (const [name, reads] of Object.entries(expected))
+      for (const [entry, event] of Object.entries(entries)) {
+        const may = (reads as readonly string[]).includes(entry);
+        it(`${name} ${may ? "reads" : "does not read"} ${entry}`, () => {
+          assert.equal(
+            canReadEvent(readableEvents(who[name]!, twoOrgs), event),
+            may,
+          );
+        });
+      }
+    it("an organization not yet notified reads nothing of the case", () => {
+      const facts: ReportAccessFacts = {
+        ...twoOrgs,
+        participants: [
+          { organizationId: ORG_A, notifiedAt: notified },
+          { organizationId: ORG_B, notifiedAt: null },
+        ],
+      };
+      assert.equal(relationTo(contactB, facts), "none");
+      assert.deepEqual(readableEvents(contactB, facts).orgIds, []);
+      assert.equal(relationTo(contactA, facts), "org_contact");
+    });
+    it("a member who sees only given cases stands for the organization only when given this one", () => {
+      const limited: Actor = { ...contactA, limitedOrgIds: [ORG_A] };
+      assert.equal(relationTo(limited, twoOrgs), "none");
+      assert.deepEqual(standsFor(limited, twoOrgs), []);
+      const given = { ...twoOrgs, grantedUserIds: [limited.id] };
+      assert.equal(relationTo(limited, given), "org_contact");
+      assert.deepEqual(standsFor(limited, given), [ORG_A]);
+    });
+    it("an organization writes to everyone on the case only once it is opened", () => {
+      const closed = writableAudiences(contactA, twoOrgs).map(
+        (w) => w.audience,
+      );
+      assert.deepEqual(closed, ["org", "org_researcher"]);
+      const opened = writableAudiences(contactA, {
+        ...twoOrgs,
+        caseOpen: true,
       });
+      assert.deepEqual(
+        opened.map((w) => w.audience),
+        ["org", "org_researcher", "everyone"],
+      );
+      // Never for another organization.
+      for (const w of opened) assert.ok(!w.orgIds.includes(ORG_B));
+    });
+  });
+
+  describe("participants: who answers for and sees which organization", () => {
+    const twoOrgs: ReportAccessFacts = {
+      reporterId: OTHER_RESEARCHER,
+      participants: [
+        { organizationId: ORG_A, notifiedAt: notified },
+        { organizationId: ORG_B, notifiedAt: notified },
+      ],
+      revealIdentity: true,
+    };
+    const opened = { ...twoOrgs, caseOpen: true };
+    const contactA: Actor = { ...actors.org_contact, orgIds: [ORG_A] };
+    const researcher: Actor = { ...actors.researcher, id: OTHER_RESEARCHER };
+    it("an org contact answers for its own organization only; staff for any participant", () => {
+      assert.equal(canAnswerFor(contactA, twoOrgs, ORG_A), true);
+      assert.equal(canAnswerFor(contactA, twoOrgs, ORG_B), false);
+      assert.equal(canAnswerFor(actors.triager, twoOrgs, ORG_B), true);
+      assert.equal(canAnswerFor(actors.triager, twoOrgs, 999), false);
+      assert.equal(canAnswerFor(researcher, twoOrgs, ORG_A), false);
+    });
+    it("only the organization itself shares its statement", () => {
+      assert.equal(speaksFor(contactA, twoOrgs, ORG_A), true);
+      assert.equal(speaksFor(contactA, twoOrgs, ORG_B), false);
+      assert.equal(speaksFor(actors.triager, twoOrgs, ORG_A), false);
+    });
+    it("another organization is invisible until the case is opened, then its name and status", () => {
+      assert.equal(participantSight(contactA, twoOrgs, ORG_A), "full");
+      assert.equal(participantSight(contactA, twoOrgs, ORG_B), "none");
+      assert.equal(participantSight(contactA, opened, ORG_B), "status");
+      assert.equal(participantSight(researcher, twoOrgs, ORG_B), "status");
+      assert.equal(participantSight(actors.triager, twoOrgs, ORG_B), "full");
+      assert.equal(participantSight(actors.researcher, twoOrgs, ORG_B), "none");
+    });
+    it("another organization's statement only on an opened case and when it shares it", () => {
+      const b = { organizationId: ORG_B, statementShared: true };
+      const bPrivate = { organizationId: ORG_B, statementShared: false };
+      assert.equal(canReadStatement(contactA, twoOrgs, b), false);
+      assert.equal(canReadStatement(contactA, opened, bPrivate), false);
+      assert.equal(canReadStatement(contactA, opened, b), true);
+      assert.equal(canReadStatement(actors.triager, twoOrgs, bPrivate), true);
+    });
+    it("the researcher and staff verify fixes; organizations do not", () => {
+      assert.equal(canVerifyFixes(researcher, twoOrgs), true);
+      assert.equal(canVerifyFixes(actors.triager, twoOrgs), true);
+      assert.equal(canVerifyFixes(contactA, twoOrgs), false);
+    });
   });
 
   describe("canAssignRole", () => {
@@ -588,8 +720,10 @@ describe("policy", () => {
   describe("webhooks", () => {
     const report = (organizationId: number | null): ReportAccessFacts => ({
       reporterId: OTHER_RESEARCHER,
-      organizationId,
-      vendorNotifiedAt: notified,
+      participants:
+        organizationId === null
+          ? []
+          : [{ organizationId, notifiedAt: notified }],
       revealIdentity: false,
     });
     const all: WebhookEndpointFacts = { ownerId: 4, orgId: null };
@@ -615,7 +749,10 @@ describe("policy", () => {
     it("an admin's endpoint hears every audience (the payload never carries the text)", () => {
       for (const audience of ["internal", "researcher", "everyone"] as const)
         assert.equal(
-          webhookMayHear(actors.admin, all, report(null), audience),
+          webhookMayHear(actors.admin, all, report(null), {
+            audience,
+            audienceOrgId: null,
+          }),
           true,
           audience,
         );

@@ -16,6 +16,8 @@ const user = (id: number, role: Role): User => ({
   twoFactorEnabled: true,
   createdAt: new Date(0),
   orgIds: [],
+  limitedOrgIds: [],
+  adminOrgIds: [],
 });
 const ids = (users: User[]) => users.map((u) => u.id);
 

@@ -1,0 +1,367 @@
+/**
+ * All SQL for participations: the organizations taking part in a report,
+ * each with its own status, statement, tracking ID and clocks
+ * (reports/participations.ts has the rules).
+ */
+import type { Selectable } from "kysely";
+import type { ParticipantFacts } from "../auth/policy.js";
+import type { DbOrTx } from "../db/index.js";
+import type { ParticipationsTable } from "../db/schema.js";
+import type { Participation, ParticipationStatus } from "./participations.js";
+
+const date = (ms: number | null) => (ms === null ? null : new Date(ms));
+
+function toParticipation(
+  row: Selectable<ParticipationsTable> & {
+    org_name: string;
+    org_public_id: string;
+  },
+): Participation {
+  return {
+    id: row.id,
+    reportId: row.report_id,
+    organizationId: row.organization_id,
+    organizationName: row.org_name,
+    organizationPublicId: row.org_public_id,
+    status: row.status as ParticipationStatus,
+    statusReason: row.status_reason,
+    statusChangedAt: date(row.status_changed_at),
+    answeredAt: date(row.answered_at),
+    statement: row.statement,
+    statementReferences: row.statement_references,
+    statementUpdatedAt: date(row.statement_updated_at),
+    statementApprovedAt: date(row.statement_approved_at),
+    statementShared: row.statement_shared === 1,
+    trackingId: row.tracking_id,
+    fixTargetAt: date(row.fix_target_at),
+    fixVerifiedAt: date(row.fix_verified_at),
+    addedAt: new Date(row.added_at),
+    notifiedAt: date(row.notified_at),
+    removedAt: date(row.removed_at),
+    removedReason: row.removed_reason,
+  };
+}
+
+/** The participants of several reports at once, as the policy reads them (removed ones left out). */
+export async function participantFactsFor(
+  db: DbOrTx,
+  reportIds: readonly number[],
+): Promise<Map<number, ParticipantFacts[]>> {
+  const byReport = new Map<number, ParticipantFacts[]>();
+  if (reportIds.length === 0) return byReport;
+  const rows = await db
+    .selectFrom("participations")
+    .select(["report_id", "organization_id", "notified_at"])
+    .where("report_id", "in", [...reportIds])
+    .where("removed_at", "is", null)
+    .orderBy("id")
+    .execute();
+  for (const r of rows) {
+    const list = byReport.get(r.report_id) ?? [];
+    list.push({
+      organizationId: r.organization_id,
+      notifiedAt: date(r.notified_at),
+    });
+    byReport.set(r.report_id, list);
+  }
+  return byReport;
+}
+
+/** Members given each of these reports by their organization's administrator. */
+export async function grantedUsersFor(
+  db: DbOrTx,
+  reportIds: readonly number[],
+): Promise<Map<number, number[]>> {
+  const byReport = new Map<number, number[]>();
+  if (reportIds.length === 0) return byReport;
+  const rows = await db
+    .selectFrom("org_case_grants")
+    .select(["report_id", "user_id"])
+    .where("report_id", "in", [...reportIds])
+    .execute();
+  for (const r of rows) {
+    const list = byReport.get(r.report_id) ?? [];
+    list.push(r.user_id);
+    byReport.set(r.report_id, list);
+  }
+  return byReport;
+}
+
+/**
+ * Gives each item its access facts' participants and grants, in two
+ * queries for the whole page.
+ */
+export async function withParticipants<T extends { id: number }>(
+  db: DbOrTx,
+  items: T[],
+): Promise<
+  (T & { participants: ParticipantFacts[]; grantedUserIds: number[] })[]
+> {
+  const ids = items.map((i) => i.id);
+  const [participants, grants] = await Promise.all([
+    participantFactsFor(db, ids),
+    grantedUsersFor(db, ids),
+  ]);
+  return items.map((item) => ({
+    ...item,
+    participants: participants.get(item.id) ?? [],
+    grantedUserIds: grants.get(item.id) ?? [],
+  }));
+}
+
+/** Every participation of a report, removed ones included (the panel lists them apart). */
+export async function listParticipations(
+  db: DbOrTx,
+  reportId: number,
+): Promise<Participation[]> {
+  const rows = await db
+    .selectFrom("participations as p")
+    .innerJoin("organizations as o", "o.id", "p.organization_id")
+    .selectAll("p")
+    .select(["o.name as org_name", "o.public_id as org_public_id"])
+    .where("p.report_id", "=", reportId)
+    .orderBy("p.id")
+    .execute();
+  return rows.map(toParticipation);
+}
+
+export async function findParticipation(
+  db: DbOrTx,
+  reportId: number,
+  organizationId: number,
+): Promise<Participation | undefined> {
+  const row = await db
+    .selectFrom("participations as p")
+    .innerJoin("organizations as o", "o.id", "p.organization_id")
+    .selectAll("p")
+    .select(["o.name as org_name", "o.public_id as org_public_id"])
+    .where("p.report_id", "=", reportId)
+    .where("p.organization_id", "=", organizationId)
+    .executeTakeFirst();
+  return row && toParticipation(row);
+}
+
+/**
+ * Adds an organization to the case, or brings back one removed before
+ * (its history stays; its status starts again as not yet answered).
+ */
+export async function addParticipation(
+  db: DbOrTx,
+  p: {
+    reportId: number;
+    organizationId: number;
+    addedBy: number | null;
+    at: Date;
+    notifiedAt: Date | null;
+  },
+): Promise<void> {
+  await db
+    .insertInto("participations")
+    .values({
+      report_id: p.reportId,
+      organization_id: p.organizationId,
+      added_at: p.at.getTime(),
+      added_by: p.addedBy,
+      notified_at: p.notifiedAt?.getTime() ?? null,
+    })
+    .onConflict((oc) =>
+      oc.columns(["report_id", "organization_id"]).doUpdateSet({
+        status: "not_answered",
+        status_reason: null,
+        status_changed_at: null,
+        answered_at: null,
+        fix_verified_at: null,
+        added_at: p.at.getTime(),
+        added_by: p.addedBy,
+        notified_at: p.notifiedAt?.getTime() ?? null,
+        removed_at: null,
+        removed_by: null,
+        removed_reason: null,
+      }),
+    )
+    .execute();
+}
+
+export async function removeParticipation(
+  db: DbOrTx,
+  reportId: number,
+  organizationId: number,
+  by: number,
+  reason: string,
+  at: Date,
+): Promise<boolean> {
+  const r = await db
+    .updateTable("participations")
+    .set({ removed_at: at.getTime(), removed_by: by, removed_reason: reason })
+    .where("report_id", "=", reportId)
+    .where("organization_id", "=", organizationId)
+    .where("removed_at", "is", null)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** Marks every participant not yet notified as notified now; returns their organization IDs. */
+export async function notifyPendingParticipations(
+  db: DbOrTx,
+  reportId: number,
+  at: Date,
+): Promise<number[]> {
+  const rows = await db
+    .updateTable("participations")
+    .set({ notified_at: at.getTime() })
+    .where("report_id", "=", reportId)
+    .where("removed_at", "is", null)
+    .where("notified_at", "is", null)
+    .returning("organization_id")
+    .execute();
+  return rows.map((r) => r.organization_id);
+}
+
+export type ParticipationUpdate = Partial<
+  Pick<
+    Selectable<ParticipationsTable>,
+    | "status"
+    | "status_reason"
+    | "status_changed_at"
+    | "answered_at"
+    | "statement"
+    | "statement_references"
+    | "statement_updated_at"
+    | "statement_approved_at"
+    | "statement_approved_by"
+    | "statement_shared"
+    | "tracking_id"
+    | "fix_target_at"
+    | "fix_verified_at"
+  >
+>;
+
+export async function updateParticipation(
+  db: DbOrTx,
+  reportId: number,
+  organizationId: number,
+  set: ParticipationUpdate,
+): Promise<void> {
+  await db
+    .updateTable("participations")
+    .set(set)
+    .where("report_id", "=", reportId)
+    .where("organization_id", "=", organizationId)
+    .where("removed_at", "is", null)
+    .execute();
+}
+
+export async function setCaseOpen(
+  db: DbOrTx,
+  reportId: number,
+  open: boolean,
+): Promise<void> {
+  await db
+    .updateTable("reports")
+    .set({ case_open: open ? 1 : 0 })
+    .where("id", "=", reportId)
+    .execute();
+}
+
+/** The lead organization (the first still on the case), kept on the report for the one-organization filters. */
+export async function syncLeadOrganization(
+  db: DbOrTx,
+  reportId: number,
+): Promise<void> {
+  const lead = await db
+    .selectFrom("participations")
+    .select("organization_id")
+    .where("report_id", "=", reportId)
+    .where("removed_at", "is", null)
+    .orderBy("id")
+    .limit(1)
+    .executeTakeFirst();
+  await db
+    .updateTable("reports")
+    .set({ organization_id: lead?.organization_id ?? null })
+    .where("id", "=", reportId)
+    .execute();
+}
+
+/**
+ * The triage form's organization is the case's first participant: set or
+ * changed before anyone was notified, it replaces the one not yet notified
+ * (nobody outside the CERT saw the case), or is added.
+ */
+export async function setLeadParticipant(
+  db: DbOrTx,
+  reportId: number,
+  before: number | null,
+  after: number | null,
+  by: number,
+  at: Date,
+): Promise<void> {
+  if (before !== null)
+    await db
+      .deleteFrom("participations")
+      .where("report_id", "=", reportId)
+      .where("organization_id", "=", before)
+      .where("notified_at", "is", null)
+      .execute();
+  if (after !== null)
+    await addParticipation(db, {
+      reportId,
+      organizationId: after,
+      addedBy: by,
+      at,
+      notifiedAt: null,
+    });
+}
+
+/** The organizations on the case (removed ones not), as the audience words name them (audiences.ts). */
+export async function audienceOrgs(
+  db: DbOrTx,
+  reportId: number,
+): Promise<{ id: number; publicId: string; name: string }[]> {
+  return (await listParticipations(db, reportId))
+    .filter((p) => p.removedAt === null)
+    .map((p) => ({
+      id: p.organizationId,
+      publicId: p.organizationPublicId,
+      name: p.organizationName,
+    }));
+}
+
+/** Each participating organization's own tracking ID on a report (its mail subjects). */
+export async function trackingIdsFor(
+  db: DbOrTx,
+  reportId: number,
+): Promise<Map<number, string>> {
+  const rows = await db
+    .selectFrom("participations")
+    .select(["organization_id", "tracking_id"])
+    .where("report_id", "=", reportId)
+    .where("removed_at", "is", null)
+    .where("tracking_id", "is not", null)
+    .execute();
+  return new Map(rows.map((r) => [r.organization_id, r.tracking_id!]));
+}
+
+/** The participations still on each of these reports (not removed), in the order they joined: one query for a page of reports. */
+export async function participationsOfReports(
+  db: DbOrTx,
+  reportIds: readonly number[],
+): Promise<Map<number, Participation[]>> {
+  const byReport = new Map<number, Participation[]>();
+  if (reportIds.length === 0) return byReport;
+  const rows = await db
+    .selectFrom("participations as p")
+    .innerJoin("organizations as o", "o.id", "p.organization_id")
+    .selectAll("p")
+    .select(["o.name as org_name", "o.public_id as org_public_id"])
+    .where("p.report_id", "in", [...reportIds])
+    .where("p.removed_at", "is", null)
+    .orderBy("p.id")
+    .execute();
+  for (const row of rows) {
+    const list = byReport.get(row.report_id) ?? [];
+    list.push(toParticipation(row));
+    byReport.set(row.report_id, list);
+  }
+  return byReport;
+}
