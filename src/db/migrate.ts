@@ -37,6 +37,7 @@ import * as intake from "../../db/migrations/2026-12-07-22-intake.js";
 import * as eventMailOrigin from "../../db/migrations/2026-12-07-96-event-mail-origin.js";
 import * as savedViews from "../../db/migrations/2026-12-07-33-saved-views.js";
 import * as attachmentRemoval from "../../db/migrations/2026-12-07-51-attachment-removal.js";
+import * as stateSeverityDue from "../../db/migrations/2026-12-08-30-state-severity-due.js";
 import type { Db } from "./index.js";
 
 /**
@@ -82,6 +83,7 @@ const migrations: Record<string, Migration> = {
   "2026-12-07-96-event-mail-origin": eventMailOrigin,
   "2026-12-07-33-saved-views": savedViews,
   "2026-12-07-51-attachment-removal": attachmentRemoval,
+  "2026-12-08-30-state-severity-due": stateSeverityDue,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
