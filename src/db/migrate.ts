@@ -38,6 +38,7 @@ import * as eventMailOrigin from "../../db/migrations/2026-12-07-96-event-mail-o
 import * as savedViews from "../../db/migrations/2026-12-07-33-saved-views.js";
 import * as attachmentRemoval from "../../db/migrations/2026-12-07-51-attachment-removal.js";
 import * as stateSeverityDue from "../../db/migrations/2026-12-08-30-state-severity-due.js";
+import * as reporterState from "../../db/migrations/2026-12-08-30-reporter-state.js";
 import type { Db } from "./index.js";
 
 /**
@@ -84,6 +85,7 @@ const migrations: Record<string, Migration> = {
   "2026-12-07-33-saved-views": savedViews,
   "2026-12-07-51-attachment-removal": attachmentRemoval,
   "2026-12-08-30-state-severity-due": stateSeverityDue,
+  "2026-12-08-30-reporter-state": reporterState,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
