@@ -42,6 +42,8 @@ import * as apiTokens from "../../db/migrations/2026-12-08-10-api-tokens.js";
 import * as webhooks from "../../db/migrations/2026-12-08-20-webhooks.js";
 import * as eventAudiences from "../../db/migrations/2026-12-08-50-event-audiences.js";
 import { forMigrations } from "./dialect.js";
+import * as stateSeverityDue from "../../db/migrations/2026-12-08-30-state-severity-due.js";
+import * as reporterState from "../../db/migrations/2026-12-08-30-reporter-state.js";
 import type { Db } from "./index.js";
 
 /**
@@ -91,6 +93,8 @@ const migrations: Record<string, Migration> = {
   "2026-12-08-10-api-tokens": apiTokens,
   "2026-12-08-20-webhooks": webhooks,
   "2026-12-08-50-event-audiences": eventAudiences,
+  "2026-12-08-30-state-severity-due": stateSeverityDue,
+  "2026-12-08-30-reporter-state": reporterState,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

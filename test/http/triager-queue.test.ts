@@ -265,6 +265,9 @@ describe("the triager's queue", () => {
         states: OPEN_STATES,
         assignee: { kind: "user", userId: 1 },
       },
+      // The queue's "state" and "severity" filters together
+      // (/queue?state=vendor_notified&severity=high).
+      "one state, one severity": { state: "vendor_notified", severity: "high" },
     };
     for (const [name, filters] of Object.entries(cases))
       it(`reads the page from the due-date index, no sort (${name})`, async () => {
@@ -284,7 +287,9 @@ describe("the triager's queue", () => {
         const details = rows.map((r) => r.detail);
         assert.ok(
           details.some((d) =>
-            /^(SEARCH|SCAN) r USING INDEX reports_(queue|assignee)_due/.test(d),
+            /^(SEARCH|SCAN) r USING INDEX reports_(queue|assignee|state_severity)_due/.test(
+              d,
+            ),
           ),
           details.join("\n"),
         );
