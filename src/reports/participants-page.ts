@@ -81,6 +81,8 @@ export async function participantsPanel(
   const own = standsFor(actor, facts);
   return {
     staff: relation === "staff",
+    /** The researcher checks each organization's fix here, not the case's at once. */
+    checksEach,
     // "3 of 12 answered" is the CERT's overview of everyone.
     answered:
       relation === "staff"

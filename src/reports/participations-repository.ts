@@ -312,3 +312,19 @@ export async function setLeadParticipant(
       notifiedAt: null,
     });
 }
+
+/** The researcher confirmed the case's fix as a whole: every fixed participant's fix is verified with it. */
+export async function verifyFixedParticipations(
+  db: DbOrTx,
+  reportId: number,
+  at: Date,
+): Promise<void> {
+  await db
+    .updateTable("participations")
+    .set({ fix_verified_at: at.getTime() })
+    .where("report_id", "=", reportId)
+    .where("removed_at", "is", null)
+    .where("status", "=", "fixed")
+    .where("fix_verified_at", "is", null)
+    .execute();
+}

@@ -2,6 +2,7 @@ import { can, relationTo, type Actor } from "../auth/policy.js";
 import {
   notifyPendingParticipations,
   setLeadParticipant,
+  verifyFixedParticipations,
 } from "./participations-repository.js";
 import { answerStepAsOrganization } from "./participations-service.js";
 import type { AuditDetails, AuditRequestContext } from "../audit/types.js";
@@ -359,6 +360,9 @@ export async function applyTransition(
   // Every organization on the case is told at once, with the same clocks.
   if (plan.startsDisclosureClock)
     await notifyPendingParticipations(tx, report.id, now);
+  // Confirmed for the case as a whole: for each organization that fixed.
+  if (plan.transition.name === "verify_fix")
+    await verifyFixedParticipations(tx, report.id, now);
   const eventId = await recordChange(tx, deps, {
     change: plan.transition.name,
     report,

@@ -293,6 +293,8 @@ describe("several organizations on one case", () => {
     const r = await page(as.researcher);
     assert.match(r, /Confirm Alpha Water Works's fix/);
     assert.match(r, /Confirm Gamma Health Portal's fix/);
+    // Not the case's fix at once: each organization's.
+    assert.ok(!r.includes("Confirm the fix works"));
     await post(as.researcher, `/participants/${orgs.a.publicId}/fix`, {
       decision: "verified",
     });
