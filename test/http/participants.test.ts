@@ -256,6 +256,30 @@ describe("several organizations on one case", () => {
     assert.ok(!a.includes("Beta Power Grid"));
   });
 
+  it("an organization suggests another one: a message to the CERT alone", async () => {
+    const before = {
+      b: (await mailsTo(users.b)).length,
+      researcher: (await mailsTo(users.researcher)).length,
+    };
+    await post(as.a, "/participants/suggest", {
+      name: "Delta Cloud Hosting",
+      why: "It hosts our portal.",
+    });
+    assert.match(await page(as.triager), /Delta Cloud Hosting/);
+    assert.match(await page(as.a), /Delta Cloud Hosting/);
+    assert.ok(!(await page(as.b)).includes("Delta Cloud Hosting"));
+    assert.ok(!(await page(as.researcher)).includes("Delta Cloud Hosting"));
+    assert.equal((await mailsTo(users.b)).length, before.b);
+    assert.equal((await mailsTo(users.researcher)).length, before.researcher);
+    // The triage team hears of it (one notice for the team).
+    const fanouts = await ctx.db
+      .selectFrom("outbox_fanouts")
+      .select("data")
+      .where("report_id", "=", reportId)
+      .execute();
+    assert.ok(fanouts.some((f) => f.data.includes("Organization suggested")));
+  });
+
   it("a triager approves a statement; an edit withdraws the approval", async () => {
     await post(
       as.triager,
