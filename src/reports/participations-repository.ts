@@ -328,3 +328,22 @@ export async function verifyFixedParticipations(
     .where("fix_verified_at", "is", null)
     .execute();
 }
+
+/** The case's fix was found not to work: every fixed participant is affected again, its verification gone. */
+export async function reopenFixedParticipations(
+  db: DbOrTx,
+  reportId: number,
+  at: Date,
+): Promise<void> {
+  await db
+    .updateTable("participations")
+    .set({
+      status: "affected",
+      status_changed_at: at.getTime(),
+      fix_verified_at: null,
+    })
+    .where("report_id", "=", reportId)
+    .where("removed_at", "is", null)
+    .where("status", "=", "fixed")
+    .execute();
+}

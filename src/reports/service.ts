@@ -2,6 +2,7 @@ import { can, relationTo, type Actor } from "../auth/policy.js";
 import {
   notifyPendingParticipations,
   setLeadParticipant,
+  reopenFixedParticipations,
   verifyFixedParticipations,
 } from "./participations-repository.js";
 import { answerStepAsOrganization } from "./participations-service.js";
@@ -306,6 +307,10 @@ export async function takeTransition(
         throw new ConflictError(
           "Someone changed this report a moment ago. Reload the page and try again.",
         );
+      // "Not fixed" for the case: every organization that said fixed is
+      // back to affected, so it marks its fix again.
+      if (steps.transition.name === "reject_fix")
+        await reopenFixedParticipations(tx, report.id, now);
     }),
   );
   if (!done.ok) return done;

@@ -387,4 +387,38 @@ describe("several organizations on one case", () => {
     );
     assert.match(await page(as.triager), /does not use the product/);
   });
+
+  it("one organization: its steps work as before, also when the fix is found not to work", async () => {
+    const single = await insertReport(ctx, {
+      reporterId: users.researcher.user.id,
+      state: "vendor_notified",
+      organizationId: orgs.a.id,
+      severity: "high",
+      cvssScore: 8.1,
+    });
+    const at = (path: string) => `/reports/${single.publicId}${path}`;
+    const stateOf = async () =>
+      (await findReportById(ctx.db, single.id))!.state;
+    const go = async (who: Browser, fields: Record<string, string>) => {
+      const res = await who.post(at("/transition"), fields);
+      assert.equal(res.status, 303, shown(res.text).slice(0, 500));
+    };
+    await go(as.a, { name: "vendor_acknowledge" });
+    assert.equal(await stateOf(), "fix_in_progress");
+    await go(as.a, { name: "mark_fixed" });
+    assert.equal(await stateOf(), "fixed");
+    await go(as.researcher, { name: "reject_fix", message: "Still there." });
+    assert.equal(await stateOf(), "fix_in_progress");
+    await go(as.a, { name: "mark_fixed" });
+    assert.equal(await stateOf(), "fixed");
+    await go(as.researcher, { name: "verify_fix" });
+    assert.equal(await stateOf(), "fix_verified");
+    const p = await ctx.db
+      .selectFrom("participations")
+      .select(["status", "fix_verified_at"])
+      .where("report_id", "=", single.id)
+      .executeTakeFirstOrThrow();
+    assert.equal(p.status, "fixed");
+    assert.notEqual(p.fix_verified_at, null);
+  });
 });
