@@ -347,3 +347,33 @@ export async function reopenFixedParticipations(
     .where("status", "=", "fixed")
     .execute();
 }
+
+/**
+ * The status of a case's only organization (still on it, notified), set
+ * with the report's own step; a case with several is left to each of them.
+ */
+export async function answerForOnlyParticipant(
+  db: DbOrTx,
+  reportId: number,
+  status: ParticipationStatus,
+  at: Date,
+): Promise<void> {
+  const active = await db
+    .selectFrom("participations")
+    .select(["organization_id", "notified_at", "answered_at"])
+    .where("report_id", "=", reportId)
+    .where("removed_at", "is", null)
+    .execute();
+  const only = active[0];
+  if (active.length !== 1 || !only || only.notified_at === null) return;
+  await db
+    .updateTable("participations")
+    .set({
+      status,
+      status_changed_at: at.getTime(),
+      answered_at: only.answered_at ?? at.getTime(),
+    })
+    .where("report_id", "=", reportId)
+    .where("organization_id", "=", only.organization_id)
+    .execute();
+}

@@ -2,6 +2,7 @@ import { can, relationTo, type Actor } from "../auth/policy.js";
 import {
   notifyPendingParticipations,
   setLeadParticipant,
+  answerForOnlyParticipant,
   reopenFixedParticipations,
   verifyFixedParticipations,
 } from "./participations-repository.js";
@@ -311,6 +312,18 @@ export async function takeTransition(
       // back to affected, so it marks its fix again.
       if (steps.transition.name === "reject_fix")
         await reopenFixedParticipations(tx, report.id, now);
+      // A triager answering for the case's one organization (a phone call)
+      // answers for it: its status says what the report's step says.
+      if (
+        steps.transition.name === "vendor_acknowledge" ||
+        steps.transition.name === "mark_fixed"
+      )
+        await answerForOnlyParticipant(
+          tx,
+          report.id,
+          steps.transition.name === "mark_fixed" ? "fixed" : "affected",
+          now,
+        );
     }),
   );
   if (!done.ok) return done;

@@ -421,4 +421,31 @@ describe("several organizations on one case", () => {
     assert.equal(p.status, "fixed");
     assert.notEqual(p.fix_verified_at, null);
   });
+
+  it("a triager's step for a one-organization case answers for that organization", async () => {
+    const single = await insertReport(ctx, {
+      reporterId: users.researcher.user.id,
+      state: "vendor_notified",
+      organizationId: orgs.c.id,
+      severity: "high",
+      cvssScore: 8.1,
+    });
+    const statusHere = async () =>
+      await ctx.db
+        .selectFrom("participations")
+        .select(["status", "answered_at"])
+        .where("report_id", "=", single.id)
+        .executeTakeFirstOrThrow();
+    const res = await as.triager.post(
+      `/reports/${single.publicId}/transition`,
+      { name: "vendor_acknowledge" },
+    );
+    assert.equal(res.status, 303);
+    assert.equal((await statusHere()).status, "affected");
+    assert.notEqual((await statusHere()).answered_at, null);
+    await as.triager.post(`/reports/${single.publicId}/transition`, {
+      name: "mark_fixed",
+    });
+    assert.equal((await statusHere()).status, "fixed");
+  });
 });
