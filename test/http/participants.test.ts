@@ -190,6 +190,11 @@ describe("several organizations on one case", () => {
     assert.match(b, /BETA-PSIRT-0077/);
     assert.match(b, /does not ship the vulnerable module/);
     assert.ok(!b.includes("Alpha Water Works"), "B reads A's name");
+    // Nor in its list of reports (the case's lead organization is A).
+    const list = await as.b.agent.get("/org/reports");
+    assert.equal(list.status, 200);
+    assert.ok(list.text.includes(id));
+    assert.ok(!list.text.includes("Alpha Water Works"), "B's list names A");
     // The researcher sees every organization's name and status.
     const r = await page(as.researcher);
     assert.match(r, /Beta Power Grid: Not affected/);
