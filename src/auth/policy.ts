@@ -75,6 +75,7 @@ export const GLOBAL_ACTIONS = [
   "settings:manage", // the disclosure-policy defaults (deadline days)
   "saved_view:use", // save, use and delete one's own saved queue views
   "report:claim", // attach a report filed by email to one's account, with the link from the mailbox
+  "webhook:manage", // register webhook endpoints and read their delivery logs (webhooks/)
 ] as const;
 export type GlobalAction = (typeof GLOBAL_ACTIONS)[number];
 
@@ -130,6 +131,9 @@ const globalRules: Record<GlobalAction, readonly Role[]> = {
   "stats:view_staff": STAFF,
   "settings:manage": ["admin"],
   "saved_view:use": STAFF,
+  // Admins for now; an organization's administrators (issue 23) will manage
+  // their organization's endpoints (canManageWebhook).
+  "webhook:manage": ["admin"],
 };
 
 /** How an actor stands to a report; staff stand above every report. */
@@ -456,6 +460,51 @@ export function canUseSavedView(
   return !!actor && can(actor, "saved_view:use") && view.userId === actor.id;
 }
 
+/** The owner and scope of a webhook endpoint, as the policy needs them. */
+export interface WebhookEndpointFacts {
+  ownerId: number;
+  /** Set: the endpoint belongs to this organization and hears only of its reports. */
+  orgId: number | null;
+}
+
+/**
+ * Whether an actor may see and change a webhook endpoint (its delivery log,
+ * secret, state). Admins manage every endpoint; anybody else sees none (404).
+ */
+export function canManageWebhook(
+  actor: Actor | null | undefined,
+  _endpoint: WebhookEndpointFacts,
+): boolean {
+  return !!actor && can(actor, "webhook:manage") && actor.role === "admin";
+}
+
+/**
+ * Whether an endpoint hears of an event on a report: its owner still holds
+ * webhook:manage and may view the report, the report is its organization's
+ * (for an organization's endpoint), and an event on a timeline entry goes
+ * only where the owner may read the entry's audience. Payloads never carry
+ * the text; this decides whether the endpoint learns the entry exists.
+ */
+export function webhookMayHear(
+  owner: Actor,
+  endpoint: WebhookEndpointFacts,
+  report: ReportAccessFacts,
+  audience: { audience: EventAudience; audienceOrgId: number | null } | null,
+): boolean {
+  if (!can(owner, "webhook:manage")) return false;
+  if (
+    endpoint.orgId !== null &&
+    !report.participants.some(
+      (p) => p.organizationId === endpoint.orgId && p.notifiedAt !== null,
+    )
+  )
+    return false;
+  if (!can(owner, "report:view", report)) return false;
+  return (
+    audience === null || canReadEvent(readableEvents(owner, report), audience)
+  );
+}
+
 /** Which roles may be given which role: only admins make staff. */
 export function canAssignRole(
   actor: Actor | null | undefined,
@@ -464,4 +513,42 @@ export function canAssignRole(
   if (!actor) return false;
   if (actor.role === "admin") return true;
   return STAFF.includes(actor.role) && role === "org_contact";
+}
+
+/**
+ * How much of one organization's participation an actor reads before the
+ * advisory is published: "statement" (its name, status and statement),
+ * "status" (name and status), or "none".
+ * - staff: everything;
+ * - an organization's own contacts: their own participation;
+ * - another organization's contacts: nothing, unless a triager opened the
+ *   case (names and statuses), and the statement only if its organization
+ *   shares it;
+ * - the researcher: names and statuses (they write to each organization),
+ *   the statement only if its organization shares it.
+ * An organization not yet notified is the CERT's alone.
+ */
+export function participationReach(
+  actor: Actor,
+  report: ReportAccessFacts,
+  participation: {
+    organizationId: number;
+    statementShared: boolean;
+    notifiedAt: Date | null;
+  },
+): "statement" | "status" | "none" {
+  const shared = participation.statementShared ? "statement" : "status";
+  const relation = relationTo(actor, report);
+  if (relation === "staff") return "statement";
+  if (participation.notifiedAt === null) return "none";
+  switch (relation) {
+    case "reporter":
+      return shared;
+    case "org_contact":
+      if (standsFor(actor, report).includes(participation.organizationId))
+        return "statement";
+      return report.caseOpen ? shared : "none";
+    case "none":
+      return "none";
+  }
 }

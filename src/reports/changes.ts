@@ -21,6 +21,7 @@ import {
   type MailFact,
   type MailWords,
 } from "../mail/notifications.js";
+import { enqueueWebhookEvents } from "../webhooks/enqueue.js";
 import { dueAt, nextDeadline, type ClockSettings } from "./clocks.js";
 import { SEVERITY_LABELS } from "./cvss.js";
 import {
@@ -626,7 +627,8 @@ export interface ChangeRecord {
 }
 
 /**
- * Writes a change's timeline entry, audit entry and mail, inside the caller's
+ * Writes a change's timeline entry, audit entry, mail and webhook deliveries
+ * (webhooks/enqueue.ts), inside the caller's
  * transaction (the one that made the change), so they commit or roll back
  * together with it. Returns the timeline entry's ID.
  */
@@ -664,6 +666,16 @@ export async function recordChange(
   const current = (await findReportById(tx, report.id))!;
   const clocks = deps.settings?.clocks() ?? deps.config.clocks;
   await setQueueDue(tx, report.id, nextDeadline(current, clocks)?.at ?? null);
+  // Webhook deliveries, like the mail: written with the change or not at all.
+  await enqueueWebhookEvents(tx, deps.config, {
+    change: record.change,
+    kind: def.kind,
+    report: current,
+    timelineEntryId: eventId,
+    at,
+    fromState: record.fromState,
+    toState: record.toState,
+  });
   if (def.mail && def.notify.length > 0) {
     await notifyReportEvent(tx, deps, {
       kind: record.change,

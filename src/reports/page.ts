@@ -26,6 +26,8 @@ import { disclosureRequestView } from "./disclosure-request.js";
 import { renderMarkdown } from "../markdown.js";
 import { toSimilarTitleQuery } from "./search-query.js";
 import { timelineSentence } from "./changes.js";
+import { audienceChoices, audienceWords, defaultChoice } from "./audiences.js";
+import { audienceOrgs } from "./participations-repository.js";
 import {
   dueAt,
   dueText,
@@ -181,11 +183,39 @@ export async function reportPage(
   const staff = can(actor, "report:view_internal", facts);
   const canComment = can(actor, "report:comment", facts);
   const seesRevisions = can(actor, "report:view_revisions", facts);
-  const [events, attachments, organizations] = await Promise.all([
+  const [events, attachments, organizations, caseOrgs] = await Promise.all([
     listEvents(deps.db, report.id, readableEvents(actor, facts)),
     listAttachments(deps.db, report.id),
     staff ? listOrganizations(deps.db) : Promise.resolve([]),
+    audienceOrgs(deps.db, report.id),
   ]);
+  // Who will read a comment: the form offers exactly what the policy lets
+  // this writer choose (audiences.ts), starting on the writer's default.
+  const choices = canComment ? audienceChoices(actor, facts, caseOrgs) : [];
+  const commentForm = formState(pageForm, "comment");
+  const commentAudience = {
+    choices,
+    value:
+      typeof commentForm.values.audience === "string"
+        ? commentForm.values.audience
+        : defaultChoice(
+            actor,
+            facts,
+            choices,
+            report.vendorNotifiedAt !== null,
+          ),
+    error: commentForm.errors.audience ?? null,
+  };
+  const orgName = (id: number | null) =>
+    caseOrgs.find((o) => o.id === id)?.name ??
+    organizations.find((o) => o.id === id)?.name ??
+    null;
+  // A message is shared with one organization: chosen when several were notified.
+  const shareOrgs = caseOrgs.filter((o) =>
+    report.participants.some(
+      (p) => p.organizationId === o.id && p.notifiedAt !== null,
+    ),
+  );
   const names = await userNames(
     deps.db,
     [report.reporterId, report.assigneeId].filter(
@@ -448,12 +478,24 @@ export async function reportPage(
           can(actor, "report:edit_submission", facts),
       })),
     audience,
+    commentAudience,
+    shareOrgs:
+      shareOrgs.length > 1
+        ? [
+            { value: "", label: "Choose…" },
+            ...shareOrgs.map((o) => ({ value: o.publicId, label: o.name })),
+          ]
+        : null,
     timeline: events.map((e) => ({
       kind: e.kind,
       internal: e.visibility === "internal",
+      // Who reads the entry, in words, for the CERT who answers for it.
+      readBy: staff
+        ? audienceWords(e.audience, orgName(e.audienceOrgId), "staff")
+        : null,
       audienceNote:
         e.sharedAt !== null
-          ? `Written between the researcher and the CERT; shared with the organization ${formatDateTime(e.sharedAt)}.`
+          ? `Written between the researcher and the CERT; shared with ${(staff ? orgName(e.audienceOrgId) : null) ?? "the organization"} ${formatDateTime(e.sharedAt)}.`
           : staff && e.audience === "researcher"
             ? "Between the researcher and the CERT: the organization does not read it."
             : null,

@@ -1,5 +1,6 @@
 import { can, relationTo, type Actor } from "../auth/policy.js";
 import {
+  audienceOrgs,
   notifyPendingParticipations,
   setLeadParticipant,
   answerForOnlyParticipant,
@@ -23,6 +24,12 @@ import {
   commentOnDraftAdvisory,
   creditBlocksPublication,
 } from "../advisories/service.js";
+import {
+  AUDIENCE_REFUSED,
+  audienceChoices,
+  defaultAudience,
+  resolveAudience,
+} from "./audiences.js";
 import { recordChange } from "./changes.js";
 import { dueFrom } from "./clocks.js";
 import {
@@ -461,12 +468,25 @@ async function comment(
   deps: Deps,
   actor: Actor,
   report: Report,
-  { body }: CommentInput,
+  { body, audience: chosen }: CommentInput,
   request: AuditRequestContext | null,
   viaMail: MailOrigin | null,
   recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
 ): Promise<Outcome<CommentOutcome>> {
   requireOn(actor, "report:comment", report);
+  // Who reads it: a choice the form offered (audiences.ts), or, with none
+  // (a reply by mail, the API), the default for the writer.
+  let audience = defaultAudience(actor, accessFacts(report));
+  if (chosen !== undefined) {
+    const choices = audienceChoices(
+      actor,
+      accessFacts(report),
+      await audienceOrgs(deps.db, report.id),
+    );
+    const resolved = resolveAudience(chosen, choices);
+    if (!resolved) return { ok: false, errors: { audience: AUDIENCE_REFUSED } };
+    audience = resolved;
+  }
   const now = deps.clock.now();
   const relation = relationTo(actor, accessFacts(report));
   const decision =
@@ -497,6 +517,7 @@ async function comment(
       request,
       body,
       viaMail,
+      audience,
     });
     await recorded?.(tx, eventId);
     return "comment" as const;
@@ -575,12 +596,33 @@ export async function shareMessage(
       },
       values: {},
     };
+  // Shared with one organization: the one chosen, or the only one notified.
+  const notified = (await audienceOrgs(deps.db, report.id)).filter((o) =>
+    report.participants.some(
+      (p) => p.organizationId === o.id && p.notifiedAt !== null,
+    ),
+  );
+  const org =
+    input.organization === undefined || input.organization === ""
+      ? notified.length === 1
+        ? notified[0]
+        : undefined
+      : notified.find((o) => o.publicId === input.organization);
+  if (!org)
+    return {
+      ok: false,
+      errors: {
+        organization:
+          "Choose one of the organizations notified on this case to share the message with.",
+      },
+    };
   const now = deps.clock.now();
   const shared = await deps.db.transaction().execute(async (tx) => {
     const writtenAt = await shareEventWithOrganization(
       tx,
       report.id,
       input.event,
+      org.id,
       actor.id,
       now,
     );
@@ -592,7 +634,12 @@ export async function shareMessage(
       actor,
       at: now,
       request,
-      details: { writtenAt: writtenAt.toISOString() },
+      details: {
+        writtenAt: writtenAt.toISOString(),
+        organization: org.publicId,
+      },
+      // Said where the message now is: the other organizations learn nothing.
+      audience: { audience: "org_researcher", orgId: org.id },
     });
     return true;
   });

@@ -4,6 +4,7 @@ import {
   can,
   canAnswerFor,
   canAssignRole,
+  canManageWebhook,
   canReadStatement,
   canVerifyFixes,
   participantSight,
@@ -24,6 +25,8 @@ import {
   type ReportAccessFacts,
   type ReportAction,
   type Role,
+  type WebhookEndpointFacts,
+  webhookMayHear,
 } from "../../src/auth/policy.js";
 import {
   RESOLUTIONS,
@@ -282,6 +285,7 @@ const GLOBAL_TABLE: Record<GlobalAction, readonly Role[]> = {
   "stats:view_staff": ["triager", "admin"],
   "settings:manage": ["admin"],
   "saved_view:use": ["triager", "admin"],
+  "webhook:manage": ["admin"],
 };
 
 describe("policy", () => {
@@ -711,6 +715,69 @@ describe("policy", () => {
         ),
         false,
       );
+    });
+  });
+  describe("webhooks", () => {
+    const report = (organizationId: number | null): ReportAccessFacts => ({
+      reporterId: OTHER_RESEARCHER,
+      participants:
+        organizationId === null
+          ? []
+          : [{ organizationId, notifiedAt: notified }],
+      revealIdentity: false,
+    });
+    const all: WebhookEndpointFacts = { ownerId: 4, orgId: null };
+    const orgA: WebhookEndpointFacts = { ownerId: 4, orgId: ORG_A };
+
+    for (const role of ROLES) {
+      const expected = role === "admin";
+      it(`${role} ${expected ? "may" : "may not"} manage a webhook endpoint, another admin's included`, () => {
+        assert.equal(canManageWebhook(actors[role], all), expected);
+        assert.equal(
+          canManageWebhook(actors[role], { ownerId: 999, orgId: ORG_B }),
+          expected,
+        );
+      });
+      it(`an endpoint owned by a ${role} ${expected ? "hears" : "hears nothing"}`, () => {
+        assert.equal(
+          webhookMayHear(actors[role], all, report(ORG_A), null),
+          expected,
+        );
+      });
+    }
+
+    it("an admin's endpoint hears every audience (the payload never carries the text)", () => {
+      for (const audience of ["internal", "researcher", "everyone"] as const)
+        assert.equal(
+          webhookMayHear(actors.admin, all, report(null), {
+            audience,
+            audienceOrgId: null,
+          }),
+          true,
+          audience,
+        );
+    });
+
+    it("an organization's endpoint hears only of that organization's reports", () => {
+      assert.equal(
+        webhookMayHear(actors.admin, orgA, report(ORG_A), null),
+        true,
+      );
+      assert.equal(
+        webhookMayHear(actors.admin, orgA, report(ORG_B), null),
+        false,
+      );
+      assert.equal(
+        webhookMayHear(actors.admin, orgA, report(null), null),
+        false,
+      );
+    });
+
+    it("an owner without two-factor sign-in, or signed out, hears nothing", () => {
+      const bare = { ...actors.admin, twoFactorEnabled: false };
+      assert.equal(webhookMayHear(bare, all, report(ORG_A), null), false);
+      assert.equal(canManageWebhook(bare, all), false);
+      assert.equal(canManageWebhook(null, all), false);
     });
   });
 });
