@@ -1,5 +1,11 @@
 import type { Logger } from "pino";
-import { advisoryIsPublic, can, type Actor } from "../auth/policy.js";
+import {
+  advisoryIsPublic,
+  can,
+  relationTo,
+  standsFor,
+  type Actor,
+} from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
@@ -140,6 +146,19 @@ export interface MarkerView {
   detail: string;
 }
 
+/**
+ * The row's organization is the case's lead; on a case with several, an
+ * organization reads its own part, never another organization's name.
+ */
+function leadIsAnotherOrganization(actor: Actor, item: ReportListItem) {
+  if (item.organizationId === null) return false;
+  const facts = accessFacts(item);
+  return (
+    relationTo(actor, facts) === "org_contact" &&
+    !standsFor(actor, facts).includes(item.organizationId)
+  );
+}
+
 export function itemView(
   actor: Actor,
   item: ReportListItem,
@@ -165,9 +184,12 @@ export function itemView(
     severityLabel: item.severity ? SEVERITY_LABELS[item.severity] : null,
     cvssScore: item.cvssScore,
     cwe: item.cwe,
-    organization:
-      item.organizationName ??
-      (item.suggestedOrgName ? `${item.suggestedOrgName} (suggested)` : null),
+    organization: leadIsAnotherOrganization(actor, item)
+      ? "Your organization"
+      : (item.organizationName ??
+        (item.suggestedOrgName
+          ? `${item.suggestedOrgName} (suggested)`
+          : null)),
     assignee: item.assigneeName,
     reporter: can(actor, "report:see_reporter", accessFacts(item))
       ? item.reporterName

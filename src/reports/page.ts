@@ -283,7 +283,17 @@ export async function reportPage(
           names.get(report.reporterId),
         )
       : null;
-  const actions = availableTransitions(report, relation, now);
+  const participants = await participantsPanel(deps, actor, report, pageForm);
+  // Where several organizations fixed, the researcher answers per
+  // organization on the participants panel, not for the case at once.
+  const actions = availableTransitions(report, relation, now).filter(
+    (t) =>
+      !(
+        relation === "reporter" &&
+        participants?.checksEach &&
+        (t.name === "verify_fix" || t.name === "reject_fix")
+      ),
+  );
   const triageForm =
     staff && can(actor, "report:edit_triage", facts)
       ? {
@@ -351,7 +361,7 @@ export async function reportPage(
   return {
     mailTrouble,
     filedByEmail,
-    participants: await participantsPanel(deps, actor, report, pageForm),
+    participants,
     report: {
       publicId: report.publicId,
       title: report.title,

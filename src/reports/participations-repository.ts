@@ -313,6 +313,71 @@ export async function setLeadParticipant(
     });
 }
 
+/** The researcher confirmed the case's fix as a whole: every fixed participant's fix is verified with it. */
+export async function verifyFixedParticipations(
+  db: DbOrTx,
+  reportId: number,
+  at: Date,
+): Promise<void> {
+  await db
+    .updateTable("participations")
+    .set({ fix_verified_at: at.getTime() })
+    .where("report_id", "=", reportId)
+    .where("removed_at", "is", null)
+    .where("status", "=", "fixed")
+    .where("fix_verified_at", "is", null)
+    .execute();
+}
+
+/** The case's fix was found not to work: every fixed participant is affected again, its verification gone. */
+export async function reopenFixedParticipations(
+  db: DbOrTx,
+  reportId: number,
+  at: Date,
+): Promise<void> {
+  await db
+    .updateTable("participations")
+    .set({
+      status: "affected",
+      status_changed_at: at.getTime(),
+      fix_verified_at: null,
+    })
+    .where("report_id", "=", reportId)
+    .where("removed_at", "is", null)
+    .where("status", "=", "fixed")
+    .execute();
+}
+
+/**
+ * The status of a case's only organization (still on it, notified), set
+ * with the report's own step; a case with several is left to each of them.
+ */
+export async function answerForOnlyParticipant(
+  db: DbOrTx,
+  reportId: number,
+  status: ParticipationStatus,
+  at: Date,
+): Promise<void> {
+  const active = await db
+    .selectFrom("participations")
+    .select(["organization_id", "notified_at", "answered_at"])
+    .where("report_id", "=", reportId)
+    .where("removed_at", "is", null)
+    .execute();
+  const only = active[0];
+  if (active.length !== 1 || !only || only.notified_at === null) return;
+  await db
+    .updateTable("participations")
+    .set({
+      status,
+      status_changed_at: at.getTime(),
+      answered_at: only.answered_at ?? at.getTime(),
+    })
+    .where("report_id", "=", reportId)
+    .where("organization_id", "=", only.organization_id)
+    .execute();
+}
+
 /** The organizations on the case (removed ones not), as the audience words name them (audiences.ts). */
 export async function audienceOrgs(
   db: DbOrTx,
