@@ -1997,6 +1997,7 @@ function templateFor(
         remediationHigh: days,
         remediationMedium: days,
         remediationLow: days,
+        orgAnswerDays: days,
       });
     },
     "/account/notifications": () =>
