@@ -39,6 +39,7 @@ import * as savedViews from "../../db/migrations/2026-12-07-33-saved-views.js";
 import * as attachmentRemoval from "../../db/migrations/2026-12-07-51-attachment-removal.js";
 import * as participations from "../../db/migrations/2026-12-08-01-participations.js";
 import * as eventAudiences from "../../db/migrations/2026-12-08-50-event-audiences.js";
+import * as answerClock from "../../db/migrations/2026-12-08-51-answer-clock.js";
 import type { Db } from "./index.js";
 
 /**
@@ -86,6 +87,7 @@ const migrations: Record<string, Migration> = {
   "2026-12-07-51-attachment-removal": attachmentRemoval,
   "2026-12-08-01-participations": participations,
   "2026-12-08-50-event-audiences": eventAudiences,
+  "2026-12-08-51-answer-clock": answerClock,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
