@@ -257,7 +257,15 @@ export async function reportPage(
       ? await viewersOfReport(deps, actor, report.id)
       : null;
   const info = STATE_INFO[report.state];
-  const audience = messageAudiences(report, organization?.name ?? null);
+  // Several organizations: a step's message reaches every one notified;
+  // only staff read their names here (the others may not know them).
+  const orgReaders =
+    report.participants.length > 1
+      ? staff
+        ? `every organization on the case (${caseOrgs.map((o) => o.name).join(", ")})`
+        : "every organization on the case"
+      : (organization?.name ?? null);
+  const audience = messageAudiences(report, orgReaders);
   const canShare =
     report.vendorNotifiedAt !== null &&
     can(actor, "report:share_message", facts);
@@ -549,7 +557,7 @@ export async function reportPage(
         const form = formState(pageForm, t.name);
         const readers =
           t.name === "notify_vendor" || report.vendorNotifiedAt !== null
-            ? `the researcher and ${organization?.name ?? "the organization"}`
+            ? `the researcher and ${orgReaders ?? "the organization"}`
             : "the researcher";
         return {
           name: t.name,
@@ -655,6 +663,7 @@ const SHAREABLE_KINDS: readonly EventKind[] = ["comment", "transition"];
  */
 function messageAudiences(report: Report, organizationName: string | null) {
   const withOrganization = `Read by the researcher, the CERT team and the contacts of ${organizationName ?? "the organization"}.`;
+  // organizationName may be "every organization on the case (…)" (reportPage).
   return {
     public:
       report.vendorNotifiedAt !== null
