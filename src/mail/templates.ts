@@ -29,6 +29,7 @@ const subjects = {
   // A report by email's receipt: the ID only, never the sender's subject.
   report_received_by_email: (data: Record<string, unknown>) =>
     `[${String(data.publicId)}] Received`,
+  webhook_disabled: () => "A webhook endpoint of Disclosure Desk was disabled",
 } satisfies Record<string, (data: Record<string, unknown>) => string>;
 
 export type MailTemplate = keyof typeof subjects;

@@ -4,6 +4,7 @@ import {
   can,
   readableEvents,
   relationTo,
+  standsFor,
   type Actor,
   type Relation,
 } from "../auth/policy.js";
@@ -35,6 +36,7 @@ import {
   type ClockSettings,
 } from "./clocks.js";
 import { caseView } from "./case-facts.js";
+import { participantsPanel } from "./participants-page.js";
 import { assigneeOptions } from "./assignment.js";
 import { findUserById } from "../users/repository.js";
 import { findOrganizationById, listOrganizations } from "../orgs/repository.js";
@@ -220,8 +222,17 @@ export async function reportPage(
       (id): id is number => id !== null,
     ),
   );
-  const organization = report.organizationId
-    ? await findOrganizationById(deps.db, report.organizationId)
+  // An organization on a case with several reads its own name here, never
+  // the lead's when that is another organization (policy.ts standsFor).
+  const own = standsFor(actor, facts);
+  const shownOrganizationId =
+    relation === "org_contact" &&
+    report.organizationId !== null &&
+    !own.includes(report.organizationId)
+      ? (own[0] ?? null)
+      : report.organizationId;
+  const organization = shownOrganizationId
+    ? await findOrganizationById(deps.db, shownOrganizationId)
     : undefined;
   const original = report.duplicateOfId
     ? await findReportById(deps.db, report.duplicateOfId)
@@ -348,6 +359,7 @@ export async function reportPage(
   return {
     mailTrouble,
     filedByEmail,
+    participants: await participantsPanel(deps, actor, report, pageForm),
     report: {
       publicId: report.publicId,
       title: report.title,
@@ -519,7 +531,8 @@ export async function reportPage(
           e.kind === "assignment" ||
           e.kind === "deadline" ||
           e.kind === "credit" ||
-          e.kind === "disclosure_request")
+          e.kind === "disclosure_request" ||
+          e.kind === "participation")
           ? e.body
           : null,
       // The version a researcher's edit replaced, for staff.

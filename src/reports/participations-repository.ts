@@ -399,3 +399,27 @@ export async function answerCountsFor(
     });
   return counts;
 }
+
+/** The participations still on each of these reports (not removed), in the order they joined: one query for a page of reports. */
+export async function participationsOfReports(
+  db: DbOrTx,
+  reportIds: readonly number[],
+): Promise<Map<number, Participation[]>> {
+  const byReport = new Map<number, Participation[]>();
+  if (reportIds.length === 0) return byReport;
+  const rows = await db
+    .selectFrom("participations as p")
+    .innerJoin("organizations as o", "o.id", "p.organization_id")
+    .selectAll("p")
+    .select(["o.name as org_name", "o.public_id as org_public_id"])
+    .where("p.report_id", "in", [...reportIds])
+    .where("p.removed_at", "is", null)
+    .orderBy("p.id")
+    .execute();
+  for (const row of rows) {
+    const list = byReport.get(row.report_id) ?? [];
+    list.push(toParticipation(row));
+    byReport.set(row.report_id, list);
+  }
+  return byReport;
+}

@@ -4,6 +4,7 @@ import {
   notifyPendingParticipations,
   setLeadParticipant,
 } from "./participations-repository.js";
+import { answerStepAsOrganization } from "./participations-service.js";
 import type { AuditDetails, AuditRequestContext } from "../audit/types.js";
 import type { DbOrTx } from "../db/index.js";
 import type { Deps } from "../deps.js";
@@ -227,6 +228,20 @@ export async function takeTransition(
   }
   const now = deps.clock.now();
   const relation = relationTo(actor, facts);
+  // An organization's steps mean "my organization's status"; the report's
+  // step follows from every participation (participations-service.ts).
+  if (
+    relation === "org_contact" &&
+    (input.name === "vendor_acknowledge" || input.name === "mark_fixed")
+  )
+    return answerStepAsOrganization(
+      deps,
+      actor,
+      report,
+      input.name,
+      input.message?.trim() || null,
+      request,
+    );
   // The triage step saves the triage fields sent with it, in the same transaction.
   const triage =
     input.name === "triage" &&
