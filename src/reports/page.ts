@@ -195,6 +195,11 @@ export async function reportPage(
   const commentForm = formState(pageForm, "comment");
   const commentAudience = {
     choices,
+    // A case with many organizations: a list to pick from, not a wall of radios.
+    options:
+      choices.length > 6
+        ? choices.map((c) => ({ value: c.value, label: c.label }))
+        : null,
     value:
       typeof commentForm.values.audience === "string"
         ? commentForm.values.audience
