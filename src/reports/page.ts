@@ -195,6 +195,11 @@ export async function reportPage(
   const commentForm = formState(pageForm, "comment");
   const commentAudience = {
     choices,
+    // A case with many organizations: a list to pick from, not a wall of radios.
+    options:
+      choices.length > 6
+        ? choices.map((c) => ({ value: c.value, label: c.label }))
+        : null,
     value:
       typeof commentForm.values.audience === "string"
         ? commentForm.values.audience
@@ -268,7 +273,15 @@ export async function reportPage(
       ? await viewersOfReport(deps, actor, report.id)
       : null;
   const info = STATE_INFO[report.state];
-  const audience = messageAudiences(report, organization?.name ?? null);
+  // Several organizations: a step's message reaches every one notified;
+  // only staff read their names here (the others may not know them).
+  const orgReaders =
+    report.participants.length > 1
+      ? staff
+        ? `every organization on the case (${caseOrgs.map((o) => o.name).join(", ")})`
+        : "every organization on the case"
+      : (organization?.name ?? null);
+  const audience = messageAudiences(report, orgReaders);
   const canShare =
     report.vendorNotifiedAt !== null &&
     can(actor, "report:share_message", facts);
@@ -572,7 +585,7 @@ export async function reportPage(
         const form = formState(pageForm, t.name);
         const readers =
           t.name === "notify_vendor" || report.vendorNotifiedAt !== null
-            ? `the researcher and ${organization?.name ?? "the organization"}`
+            ? `the researcher and ${orgReaders ?? "the organization"}`
             : "the researcher";
         return {
           name: t.name,
@@ -678,6 +691,7 @@ const SHAREABLE_KINDS: readonly EventKind[] = ["comment", "transition"];
  */
 function messageAudiences(report: Report, organizationName: string | null) {
   const withOrganization = `Read by the researcher, the CERT team and the contacts of ${organizationName ?? "the organization"}.`;
+  // organizationName may be "every organization on the case (…)" (reportPage).
   return {
     public:
       report.vendorNotifiedAt !== null

@@ -407,6 +407,64 @@ export async function trackingIdsFor(
   return new Map(rows.map((r) => [r.organization_id, r.tracking_id!]));
 }
 
+/** "3 of 12 answered, 2 overdue": one report's organizations, as the queue counts them. */
+export interface AnswerCounts {
+  notified: number;
+  answered: number;
+  /** Notified before the given moment and still silent. */
+  silentSince: number;
+}
+
+/**
+ * The answer counts of a page of reports in one query (the queue's
+ * markers): participations still on the case and notified, how many
+ * answered, and how many were notified before `silentBefore` (the answer
+ * clock's length ago) without answering.
+ */
+export async function answerCountsFor(
+  db: DbOrTx,
+  reportIds: readonly number[],
+  silentBefore: Date,
+): Promise<Map<number, AnswerCounts>> {
+  const counts = new Map<number, AnswerCounts>();
+  if (reportIds.length === 0) return counts;
+  const before = silentBefore.getTime();
+  const rows = await db
+    .selectFrom("participations")
+    .where("report_id", "in", [...reportIds])
+    .where("removed_at", "is", null)
+    .where("notified_at", "is not", null)
+    .groupBy("report_id")
+    .select((eb) => [
+      "report_id",
+      eb.fn.countAll<number>().as("notified"),
+      eb.fn.count<number>("answered_at").as("answered"),
+      eb.fn
+        .sum<number>(
+          eb
+            .case()
+            .when(
+              eb.and([
+                eb("answered_at", "is", null),
+                eb("notified_at", "<", before),
+              ]),
+            )
+            .then(1)
+            .else(0)
+            .end(),
+        )
+        .as("silent"),
+    ])
+    .execute();
+  for (const r of rows)
+    counts.set(r.report_id, {
+      notified: Number(r.notified),
+      answered: Number(r.answered),
+      silentSince: Number(r.silent ?? 0),
+    });
+  return counts;
+}
+
 /** The participations still on each of these reports (not removed), in the order they joined: one query for a page of reports. */
 export async function participationsOfReports(
   db: DbOrTx,

@@ -202,6 +202,7 @@ describe("the triager's queue", () => {
         remediationHigh: "14",
         remediationMedium: "90",
         remediationLow: "120",
+        orgAnswerDays: "7",
       });
       assert.equal(res.status, 303);
       assert.equal(await dueOf(asked.id), now + 20 * DAY);
