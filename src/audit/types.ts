@@ -55,6 +55,11 @@ export const AUDIT_ACTIONS = [
   "report.claimed",
   "inbound.released",
   "inbound.discarded",
+  "org.admin_granted",
+  "org.admin_revoked",
+  "org.visibility_changed",
+  "org.case_given",
+  "org.case_taken",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

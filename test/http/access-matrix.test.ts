@@ -184,6 +184,17 @@ const ACCESS: Record<string, Access> = {
     action: "org:manage",
     params: { orgPublicId: "org", userPublicId: "user" },
   },
+  // Staff make a contact the organization's administrator, and back.
+  "POST /orgs/:orgPublicId/contacts/:userPublicId/admin": {
+    kind: "object",
+    action: "org:manage",
+    params: { orgPublicId: "org", userPublicId: "user" },
+  },
+  "POST /orgs/:orgPublicId/contacts/:userPublicId/admin/remove": {
+    kind: "object",
+    action: "org:manage",
+    params: { orgPublicId: "org", userPublicId: "user" },
+  },
 
   "GET /reports": { kind: "role", action: "report:list_own" },
   "GET /queue": { kind: "role", action: "queue:view" },
