@@ -69,6 +69,7 @@ const envSchema = z.object({
   SETUP_TOKEN_HOURS: positiveInt.default(24),
   SECURE_COOKIES: bool.optional(),
   RATE_LIMITS: bool.default(true),
+  SQL_CAPTURE_FILE: z.string().min(1).optional(),
   PGP_PRIVATE_KEY_FILE: z
     .string()
     .min(1)
@@ -96,6 +97,9 @@ const envSchema = z.object({
   INBOUND_SMTP_HOST: z.string().min(1).default("127.0.0.1"),
   INBOUND_LMTP: bool.default(false),
   INBOUND_MAX_BYTES: positiveInt.default(25 * 1024 * 1024),
+  WEBHOOKS_ALLOW_LOOPBACK: bool.default(false),
+  WEBHOOKS_MAX_FAILURES: positiveInt.default(30),
+  WEBHOOKS_POLL_MS: positiveInt.default(5000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -125,6 +129,11 @@ export interface Config {
   intake: { perSenderPerHour: number; perHour: number; claimTokenDays: number };
   secureCookies: boolean;
   rateLimits: boolean;
+  /**
+   * For the benchmark only: append every request's SQL statements and
+   * parameters to this file (JSON lines), for its stack-limit process.
+   */
+  sqlCaptureFile: string | null;
   security: {
     contact: string;
     policyUrl: string;
@@ -158,6 +167,14 @@ export interface Config {
     smtpHost: string;
     lmtp: boolean;
     maxBytes: number;
+  };
+  /** Webhook deliveries (src/webhooks). */
+  webhooks: {
+    /** Tests only: plain http and loopback addresses (a local receiver). */
+    allowLoopback: boolean;
+    /** Failed attempts in a row before an endpoint is disabled. */
+    maxConsecutiveFailures: number;
+    pollMs: number;
   };
 }
 
@@ -279,6 +296,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     secureCookies: e.SECURE_COOKIES ?? https,
     rateLimits: e.RATE_LIMITS,
+    sqlCaptureFile: e.SQL_CAPTURE_FILE ?? null,
     security: {
       contact: e.SECURITY_CONTACT ?? `mailto:${reportAddress}`,
       policyUrl: e.SECURITY_POLICY_URL ?? `${baseUrl}/policy`,
@@ -306,6 +324,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       smtpHost: e.INBOUND_SMTP_HOST,
       lmtp: e.INBOUND_LMTP,
       maxBytes: e.INBOUND_MAX_BYTES,
+    },
+    webhooks: {
+      allowLoopback: e.WEBHOOKS_ALLOW_LOOPBACK,
+      maxConsecutiveFailures: e.WEBHOOKS_MAX_FAILURES,
+      pollMs: e.WEBHOOKS_POLL_MS,
     },
   };
 }

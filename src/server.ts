@@ -13,6 +13,7 @@ import { startSearchIndexer } from "./reports/list-service.js";
 import { startScheduler } from "./reports/reminders.js";
 import { loadSettings } from "./settings/service.js";
 import { issueSetupLinkIfNeeded } from "./users/service.js";
+import { createWebhookWorker } from "./webhooks/delivery.js";
 
 /**
  * V8 sizes the heap for the machine's memory: with gigabytes free it let the
@@ -65,6 +66,9 @@ async function main() {
   const transport = createTransport(config, logger);
   const worker = createMailWorker({ ...deps, transport });
   worker.start();
+  // Webhook deliveries, the same way: after commit, retried, leased.
+  const webhooks = createWebhookWorker(deps);
+  webhooks.start();
   // Deadlines and reminders, checked by a loop in this process (no cron).
   const scheduler = startScheduler(deps, logger);
   // New and edited reports join the full-text index in batches.
@@ -80,6 +84,7 @@ async function main() {
     // Let the message in flight finish, then close the database.
     Promise.all([
       worker.stop(),
+      webhooks.stop(),
       scheduler.stop(),
       searchIndexer.stop(),
       inbound?.close(),

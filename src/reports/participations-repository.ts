@@ -313,6 +313,35 @@ export async function setLeadParticipant(
     });
 }
 
+/** The organizations on the case (removed ones not), as the audience words name them (audiences.ts). */
+export async function audienceOrgs(
+  db: DbOrTx,
+  reportId: number,
+): Promise<{ id: number; publicId: string; name: string }[]> {
+  return (await listParticipations(db, reportId))
+    .filter((p) => p.removedAt === null)
+    .map((p) => ({
+      id: p.organizationId,
+      publicId: p.organizationPublicId,
+      name: p.organizationName,
+    }));
+}
+
+/** Each participating organization's own tracking ID on a report (its mail subjects). */
+export async function trackingIdsFor(
+  db: DbOrTx,
+  reportId: number,
+): Promise<Map<number, string>> {
+  const rows = await db
+    .selectFrom("participations")
+    .select(["organization_id", "tracking_id"])
+    .where("report_id", "=", reportId)
+    .where("removed_at", "is", null)
+    .where("tracking_id", "is not", null)
+    .execute();
+  return new Map(rows.map((r) => [r.organization_id, r.tracking_id!]));
+}
+
 /**
  * A case the organization takes part in and was notified of, by its report
  * ID: what its administrator may give a member. Undefined for any other
