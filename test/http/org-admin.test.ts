@@ -9,7 +9,9 @@ import { after, before, describe, it } from "mocha";
 import { sql } from "kysely";
 import { createTransport } from "../../src/mail/transport.js";
 import { createMailWorker } from "../../src/mail/worker.js";
-import { createOrg } from "../support/fixtures.js";
+import { runDueReminders } from "../../src/reports/reminders.js";
+import { addressFanouts } from "../support/harness.js";
+import { createOrg, insertReport } from "../support/fixtures.js";
 import {
   anonymous,
   createTestContext,
@@ -543,5 +545,66 @@ describe("inside an organization: its administrator, colleagues and who sees whi
       (await asMemberA.agent.get(`/org/${orgA.publicId}/members`)).status,
       200,
     );
+  });
+});
+
+describe("mail follows who sees which case inside an organization", () => {
+  let ctx: TestContext;
+  after(() => ctx?.close());
+
+  it("a reminder about a case reaches the administrator and the members given it, not the members who do not see it", async () => {
+    ctx = await createTestContext();
+    const researcher = await createUser(ctx, "researcher");
+    const org = await createOrg(ctx, "Limited Vendor");
+    const admin = await createUser(ctx, "org_contact", {
+      email: "admin@limited.example",
+      orgIds: [org.id],
+    });
+    const givenIt = await createUser(ctx, "org_contact", {
+      email: "given@limited.example",
+      orgIds: [org.id],
+    });
+    await createUser(ctx, "org_contact", {
+      email: "not-given@limited.example",
+      orgIds: [org.id],
+    });
+    await ctx.db
+      .updateTable("org_members")
+      .set({ is_admin: 1 })
+      .where("user_id", "=", admin.user.id)
+      .execute();
+    await ctx.db
+      .updateTable("organizations")
+      .set({ members_see_all: 0 })
+      .where("id", "=", org.id)
+      .execute();
+    const report = await insertReport(ctx, {
+      reporterId: researcher.user.id,
+      organizationId: org.id,
+      state: "fix_in_progress",
+    });
+    await ctx.db
+      .insertInto("org_case_grants")
+      .values({
+        org_id: org.id,
+        user_id: givenIt.user.id,
+        report_id: report.id,
+        granted_at: ctx.clock.now().getTime(),
+        granted_by: admin.user.id,
+      })
+      .execute();
+    ctx.clock.advanceDays(60);
+    ctx.clock.advance(1000);
+    assert.equal(await runDueReminders(ctx.deps), 1);
+    await addressFanouts(ctx);
+    const to = (
+      await ctx.db
+        .selectFrom("outbox")
+        .select("to_address")
+        .where("to_address", "like", "%@limited.example")
+        .orderBy("to_address")
+        .execute()
+    ).map((r) => r.to_address);
+    assert.deepEqual(to, ["admin@limited.example", "given@limited.example"]);
   });
 });
