@@ -11,6 +11,7 @@ import {
   inviteColleague,
   orgAdminPage,
   removeColleague,
+  setColleagueAdmin,
   setVisibility,
   takeCase,
   visibilitySchema,
@@ -127,6 +128,43 @@ export function organizationAdminRoutes(deps: Deps) {
       back(req, res);
     },
   );
+
+  // A colleague becomes an administrator too, or a plain member again.
+  for (const [suffix, isAdmin] of [
+    ["admin", true],
+    ["admin/remove", false],
+  ] as const)
+    router.post(
+      `/org/:orgPublicId/members/:userPublicId/${suffix}`,
+      async (req, res) => {
+        const outcome = await setColleagueAdmin(
+          deps,
+          actorOf(req),
+          req.params.orgPublicId,
+          req.params.userPublicId,
+          isAdmin,
+          auditContextOf(req),
+        );
+        if (!outcome.ok)
+          return render(req, res, outcome.status ?? 422, {
+            form: "remove",
+            values: {},
+            errors: outcome.errors,
+          });
+        const { email, organization } = outcome.value;
+        flash(
+          req,
+          "success",
+          isAdmin
+            ? `${email} now administers ${organization.name} too.`
+            : `${email} is no longer an administrator of ${organization.name}.`,
+        );
+        // Who stepped down no longer administers it (staff still do).
+        if (!isAdmin && req.params.userPublicId === req.user?.publicId)
+          return res.redirect(303, "/org/reports");
+        back(req, res);
+      },
+    );
 
   router.post("/org/:orgPublicId/visibility", async (req, res) => {
     const form = parseForm(visibilitySchema, req.body);

@@ -33,6 +33,7 @@ import {
   removeOrgCaseGrant,
   removeOrgMember,
   setMembersSeeAll,
+  setOrgAdmin,
 } from "./repository.js";
 import {
   contactSchema,
@@ -315,4 +316,52 @@ export async function takeCase(
   });
   if (!taken) throw new NotFoundError();
   return { organization: org, email: user.email, reportPublicId };
+}
+
+export const LAST_ADMIN_STEP_DOWN =
+  "You are this organization's last administrator: make a colleague administrator before you step down.";
+
+/**
+ * Makes a colleague an administrator too, or a plain member again. The
+ * last administrator does not step down: someone must remain to manage
+ * the organization.
+ */
+export async function setColleagueAdmin(
+  deps: Deps,
+  actorIn: Actor | null,
+  orgPublicId: string,
+  userPublicId: string,
+  isAdmin: boolean,
+  request: AuditRequestContext | null = null,
+): Promise<Outcome<{ organization: Organization; email: string }>> {
+  const { actor, org } = await administered(deps, actorIn, orgPublicId);
+  const user = await memberOf(deps, org, userPublicId);
+  return deps.db.transaction().execute(async (tx) => {
+    if (
+      !isAdmin &&
+      user.adminOrgIds.includes(org.id) &&
+      (await countOrgAdmins(tx, org.id)) <= 1
+    )
+      return {
+        ok: false,
+        status: 409,
+        errors: {
+          _form:
+            user.id === actor.id
+              ? LAST_ADMIN_STEP_DOWN
+              : `${user.displayName} is this organization's last administrator.`,
+        },
+      };
+    await setOrgAdmin(tx, org.id, user.id, isAdmin);
+    await recordMembership(
+      tx,
+      isAdmin ? "org.admin_granted" : "org.admin_revoked",
+      actor,
+      org,
+      user.publicId,
+      request,
+      deps.clock.now(),
+    );
+    return { ok: true, value: { organization: org, email: user.email } };
+  });
 }

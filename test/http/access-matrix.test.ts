@@ -251,6 +251,14 @@ const ACCESS: Record<string, Access> = {
     kind: "org-admin",
     params: { orgPublicId: "org", userPublicId: "user" },
   },
+  "POST /org/:orgPublicId/members/:userPublicId/admin": {
+    kind: "org-admin",
+    params: { orgPublicId: "org", userPublicId: "user" },
+  },
+  "POST /org/:orgPublicId/members/:userPublicId/admin/remove": {
+    kind: "org-admin",
+    params: { orgPublicId: "org", userPublicId: "user" },
+  },
   "POST /org/:orgPublicId/visibility": {
     kind: "org-admin",
     params: { orgPublicId: "org" },

@@ -530,8 +530,39 @@ describe("inside an organization: its administrator, colleagues and who sees whi
     assert.match(bad.text, /id="f-displayName-error"/);
   });
 
+  it("the last administrator cannot step down; they make a colleague administrator too, audited", async () => {
+    const refused = await asAdminA.post(
+      `/org/${orgA.publicId}/members/${adminA.user.publicId}/admin/remove`,
+    );
+    assert.equal(refused.status, 409);
+    assert.match(shown(refused.text), /last administrator/);
+    const made = await asAdminA.post(
+      `/org/${orgA.publicId}/members/${memberA.user.publicId}/admin`,
+    );
+    assert.equal(made.status, 303);
+    const row = await ctx.db
+      .selectFrom("org_members")
+      .select("is_admin")
+      .where("org_id", "=", orgA.id)
+      .where("user_id", "=", memberA.user.id)
+      .executeTakeFirstOrThrow();
+    assert.equal(row.is_admin, 1);
+    const audit = await ctx.db
+      .selectFrom("audit_log")
+      .select(["actor_id", "details"])
+      .where("action", "=", "org.admin_granted")
+      .orderBy("id", "desc")
+      .executeTakeFirstOrThrow();
+    assert.equal(audit.actor_id, adminA.user.id);
+    assert.match(audit.details!, new RegExp(memberA.user.publicId));
+    // As an administrator Mo sees every case, given or not.
+    assert.equal(
+      (await asMemberA.agent.get(`/reports/${notGiven}`)).status,
+      200,
+    );
+  });
+
   it("with a second administrator, an administrator may leave the organization", async () => {
-    await makeAdmin(memberA, orgA);
     const res = await asAdminA.post(
       `/org/${orgA.publicId}/members/${adminA.user.publicId}/remove`,
     );
