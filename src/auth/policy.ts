@@ -510,6 +510,32 @@ export function webhookMayHear(
   );
 }
 
+/**
+ * org:administer, asked per organization: its colleagues (invite, remove),
+ * whether every member sees every case, and which member is given which
+ * case. An org contact administers the organizations they were made
+ * administrator of; the staff who manage organizations administer every one.
+ * Anyone else is answered 404, as for an organization that does not exist.
+ */
+export function canAdministerOrg(
+  actor: Actor | null | undefined,
+  orgId: number,
+): boolean {
+  if (!actor) return false;
+  if (can(actor, "org:manage")) return true;
+  return (
+    actor.role === "org_contact" &&
+    actor.orgIds.includes(orgId) &&
+    (actor.adminOrgIds?.includes(orgId) ?? false)
+  );
+}
+
+/** The organizations an org contact administers (their "Our organization" page). */
+export function administeredOrgIds(actor: Actor | null | undefined): number[] {
+  if (!actor || actor.role !== "org_contact") return [];
+  return actor.orgIds.filter((id) => canAdministerOrg(actor, id));
+}
+
 /** Which roles may be given which role: only admins make staff. */
 export function canAssignRole(
   actor: Actor | null | undefined,

@@ -1,4 +1,9 @@
-import { canReadEvent, readableEvents, type Relation } from "../auth/policy.js";
+import {
+  canReadEvent,
+  readableEvents,
+  standsFor,
+  type Relation,
+} from "../auth/policy.js";
 import {
   accessFacts,
   type EventAudience,
@@ -198,14 +203,18 @@ export async function notifyReportEvent(
     add(await findUsersByIds(db, [report.assigneeId]), "staff");
   }
   if (event.audiences.includes("org")) {
-    // Every organization on the case that was notified; the policy below
-    // keeps only the contacts who may read this entry.
+    // Every organization on the case that was notified: of its contacts,
+    // those who read the case for it (not a member who sees only the
+    // cases given and was not given this one; reminders carry no entry to
+    // ask about), and below, of those, who may read this entry.
+    const facts = accessFacts(report);
     for (const p of report.participants) {
       if (p.notifiedAt === null) continue;
       for (const contact of await listOrgContacts(db, p.organizationId)) {
         if (recipients.has(contact.id)) continue;
         const user = await findUserById(db, contact.id);
-        if (user) add([user], "org_contact", p.organizationId);
+        if (user && standsFor(toActor(user), facts).includes(p.organizationId))
+          add([user], "org_contact", p.organizationId);
       }
     }
   }

@@ -488,3 +488,25 @@ export async function participationsOfReports(
   }
   return byReport;
 }
+
+/**
+ * A case the organization takes part in and was notified of, by its report
+ * ID: what its administrator may give a member. Undefined for any other
+ * report, so an administrator learns nothing of cases outside their own.
+ */
+export async function findNotifiedCaseOf(
+  db: DbOrTx,
+  organizationId: number,
+  reportPublicId: string,
+): Promise<{ id: number; publicId: string; title: string } | undefined> {
+  const row = await db
+    .selectFrom("participations as p")
+    .innerJoin("reports as r", "r.id", "p.report_id")
+    .select(["r.id", "r.public_id", "r.title"])
+    .where("r.public_id", "=", reportPublicId)
+    .where("p.organization_id", "=", organizationId)
+    .where("p.notified_at", "is not", null)
+    .where("p.removed_at", "is", null)
+    .executeTakeFirst();
+  return row && { id: row.id, publicId: row.public_id, title: row.title };
+}
