@@ -1,4 +1,6 @@
 /**
+ * The ceiling and the stack's limit.
+ *
  * The ceiling: how fast this machine can serve the same pages when nothing
  * but Express 5 and the same compiled EJS templates is involved. A bare
  * Express app in its own process renders the report page, the queue, search
@@ -10,9 +12,16 @@
  * build them once against the seeded database, inside a transaction that is
  * rolled back (the report page records a view in the audit log).
  *
+ * The stack's limit (BENCH_STATEMENTS set): the same, plus exactly the
+ * database work each page does in the app, as the app's own SQL statements
+ * (captured from the app with SQL_CAPTURE_FILE, see bench/limit.ts),
+ * prepared once with better-sqlite3 and run directly on every request
+ * before the page is rendered: no query builder, session middleware,
+ * passport, helmet or CSRF.
+ *
  * Started by bench/run.ts as `node dist/bench/ceiling.js` (built like the app)
  * with BENCH_PLAN (JSON, see CeilingPlan) and the app's environment; prints
- * "ceiling ready on <port>" when it listens.
+ * "ceiling ready on <port>" (or "limit ready on <port>") when it listens.
  */
 import express from "express";
 import type { AddressInfo } from "node:net";
@@ -37,6 +46,7 @@ import { findUserById } from "../src/users/repository.js";
 import { toActor } from "../src/users/service.js";
 import { viewsDir } from "../src/paths.js";
 import type { CeilingPlan } from "./plan.js";
+import { limitRunner } from "./limit.js";
 
 class Rollback extends Error {
   constructor(readonly value: unknown) {
@@ -179,14 +189,21 @@ async function main() {
   app.set("view options", { root: viewsDir, escape: escapeHtml });
   app.set("view cache", true);
   app.locals.optionTags = optionTags; // as the app
+  const statementsFile = process.env.BENCH_STATEMENTS;
+  const runStatements = statementsFile
+    ? limitRunner(databaseFile(config.dataDir), statementsFile)
+    : null;
   app.use((req, res) => {
     const page = pages.get(req.originalUrl);
     if (!page) return res.status(404).type("text/plain").send("not in plan");
+    runStatements?.(req.originalUrl);
     res.render(page.view, page.locals);
   });
   const server = app.listen(0, "127.0.0.1", () => {
     const { port } = server.address() as AddressInfo;
-    process.stdout.write(`ceiling ready on ${port}\n`);
+    process.stdout.write(
+      `${runStatements ? "limit" : "ceiling"} ready on ${port}\n`,
+    );
   });
   process.once("SIGTERM", () => {
     server.close();

@@ -29,9 +29,11 @@ import { auditContextOf } from "./audit/routes.js";
 import { publicDir, viewsDir } from "./paths.js";
 import { navigationFor } from "./http/navigation.js";
 import { takeTurns } from "./http/turns.js";
+import { statementCapture } from "./http/statement-capture.js";
 import { authenticate, sessionUser } from "./users/service.js";
 import { adminUserRoutes } from "./users/routes.js";
 import { registerFeatureRoutes } from "./routes.js";
+import { apiRoutes } from "./api/routes.js";
 import { deskKey, DESK_KEY_PATH } from "./mail/desk-key.js";
 import { formatFingerprint } from "./mail/pgp.js";
 
@@ -63,6 +65,10 @@ export function createApp(deps: Deps) {
   // Every view's helper for <select>s (kept lists' tags are built once).
   app.locals.optionTags = optionTags;
 
+  // The benchmark's statement capture (SQL_CAPTURE_FILE), before anything
+  // else so every statement of the request is in it.
+  if (config.sqlCaptureFile) app.use(statementCapture(config.sqlCaptureFile));
+
   // New connections are accepted between turns of the event loop: keep the
   // turns short under load (src/http/turns.ts).
   app.use(takeTurns(REQUESTS_PER_TURN));
@@ -92,6 +98,8 @@ export function createApp(deps: Deps) {
   // Static files and probes need no session: served before it.
   app.use("/public", express.static(publicDir, { maxAge: "1h", index: false }));
   app.use(publicRoutes(deps));
+  // The JSON API: bearer tokens, no session, no CSRF, its own errors.
+  app.use(apiRoutes(deps));
 
   app.use(
     express.urlencoded({ extended: false, limit: "1mb", parameterLimit: 200 }),

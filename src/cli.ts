@@ -2,7 +2,7 @@ import type { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import { systemClock } from "./clock.js";
 import { loadConfig } from "./config.js";
-import { databaseFile, openDatabase } from "./db/index.js";
+import { openConfiguredDatabase } from "./db/index.js";
 import { migrateToLatest } from "./db/migrate.js";
 import { createLogger } from "./logger.js";
 import { isRole, ROLES } from "./auth/policy.js";
@@ -16,6 +16,8 @@ import {
   receivePipedMail,
   withoutEnvelopeLine,
 } from "./inbound/receive.js";
+import { createApiToken, tokenFormSchema } from "./api/tokens.js";
+import { findUserByEmail } from "./users/repository.js";
 import {
   createAccount,
   createAccountSchema,
@@ -31,6 +33,9 @@ const USAGE = `Usage: npm run cli -- <command> [options]
       List every account with its role and status.
   user:disable --email E
       Disable an account and end all its sessions.
+  token:create --email E --scopes S1,S2 [--expires-days N] [--name N]
+      Create a personal access token for the API and print it once.
+      Scopes: reports:read, reports:write, workflow:write, advisories:write, admin.
   audit:verify
       Check the audit log's hash chain; exit code 1 names the first broken entry.
   mail:receive [--sender S] [--recipient R]
@@ -57,11 +62,13 @@ export async function runCli(
       email: { type: "string" },
       role: { type: "string" },
       name: { type: "string" },
+      scopes: { type: "string" },
+      "expires-days": { type: "string" },
     },
     strict: true,
   });
   const config = loadConfig(env);
-  const { db } = openDatabase(databaseFile(config.dataDir));
+  const { db } = openConfiguredDatabase(config);
   const deps = {
     db,
     config,
@@ -133,6 +140,46 @@ export async function runCli(
           return 1;
         }
       }
+      case "token:create": {
+        const email = values.email?.trim().toLowerCase();
+        const user = email ? await findUserByEmail(db, email) : undefined;
+        if (!user) {
+          out.error(`No account with email ${values.email ?? "(none given)"}`);
+          return 2;
+        }
+        const form = parseForm(tokenFormSchema, {
+          name: values.name ?? "Command-line token",
+          scopes: (values.scopes ?? "")
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean),
+          expiresDays: values["expires-days"] ?? "",
+        });
+        if (!form.ok) {
+          for (const [field, message] of Object.entries(form.errors))
+            out.error(`${field}: ${message}`);
+          return 2;
+        }
+        const outcome = await createApiToken(
+          deps,
+          null,
+          user,
+          form.value,
+          null,
+        );
+        if (!outcome.ok) {
+          for (const [field, message] of Object.entries(outcome.errors))
+            out.error(`${field === "_form" ? "error" : field}: ${message}`);
+          return 1;
+        }
+        const { token, record } = outcome.value;
+        out.log(
+          `Token ${record.publicId} for ${user.email} (${record.scopes.join(", ")}), expires ${record.expiresAt.toISOString()}.`,
+        );
+        out.log("It is shown only now; keep it in a secret store:");
+        out.log(token);
+        return 0;
+      }
       case "audit:verify": {
         const result = await verifyAuditChain(db);
         if (!result.ok) {
@@ -192,7 +239,7 @@ async function mailReceive(
   const raw = withoutEnvelopeLine(read);
   let opened;
   try {
-    opened = openDatabase(databaseFile(config.dataDir));
+    opened = openConfiguredDatabase(config);
     await migrateToLatest(opened.db);
   } catch (error) {
     out.error(`try again later: ${(error as Error).message}`);

@@ -18,6 +18,15 @@ const envSchema = z.object({
   HOST: z.string().min(1).default("127.0.0.1"),
   BASE_URL: z.url({ protocol: /^https?$/ }).default("http://localhost:3000"),
   DATA_DIR: z.string().min(1).default("db/data"),
+  DATABASE_URL: z
+    .string()
+    .regex(
+      /^postgres(ql)?:\/\//,
+      "must be a PostgreSQL URL (postgres://user@host:5432/name); leave unset for the SQLite file",
+    )
+    .optional(),
+  DATABASE_POOL_SIZE: positiveInt.default(10),
+  DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(30_000),
   SESSION_SECRET: z
     .string()
     .min(32, "must be at least 32 characters")
@@ -69,6 +78,7 @@ const envSchema = z.object({
   SETUP_TOKEN_HOURS: positiveInt.default(24),
   SECURE_COOKIES: bool.optional(),
   RATE_LIMITS: bool.default(true),
+  SQL_CAPTURE_FILE: z.string().min(1).optional(),
   PGP_PRIVATE_KEY_FILE: z
     .string()
     .min(1)
@@ -96,6 +106,9 @@ const envSchema = z.object({
   INBOUND_SMTP_HOST: z.string().min(1).default("127.0.0.1"),
   INBOUND_LMTP: bool.default(false),
   INBOUND_MAX_BYTES: positiveInt.default(25 * 1024 * 1024),
+  WEBHOOKS_ALLOW_LOOPBACK: bool.default(false),
+  WEBHOOKS_MAX_FAILURES: positiveInt.default(30),
+  WEBHOOKS_POLL_MS: positiveInt.default(5000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -106,6 +119,15 @@ export interface Config {
   host: string;
   baseUrl: string;
   dataDir: string;
+  /**
+   * PostgreSQL (DATABASE_URL) or, when null, the SQLite file in dataDir.
+   * The pool and the statement timeout apply to PostgreSQL only.
+   */
+  database: {
+    url: string | null;
+    poolSize: number;
+    statementTimeoutMs: number;
+  };
   sessionSecret: string;
   sessionIdleMs: number;
   trustProxy: boolean | number | string;
@@ -125,6 +147,11 @@ export interface Config {
   intake: { perSenderPerHour: number; perHour: number; claimTokenDays: number };
   secureCookies: boolean;
   rateLimits: boolean;
+  /**
+   * For the benchmark only: append every request's SQL statements and
+   * parameters to this file (JSON lines), for its stack-limit process.
+   */
+  sqlCaptureFile: string | null;
   security: {
     contact: string;
     policyUrl: string;
@@ -158,6 +185,14 @@ export interface Config {
     smtpHost: string;
     lmtp: boolean;
     maxBytes: number;
+  };
+  /** Webhook deliveries (src/webhooks). */
+  webhooks: {
+    /** Tests only: plain http and loopback addresses (a local receiver). */
+    allowLoopback: boolean;
+    /** Failed attempts in a row before an endpoint is disabled. */
+    maxConsecutiveFailures: number;
+    pollMs: number;
   };
 }
 
@@ -259,6 +294,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     baseUrl,
     dataDir,
+    database: {
+      url: e.DATABASE_URL || null,
+      poolSize: e.DATABASE_POOL_SIZE,
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+    },
     sessionSecret: e.SESSION_SECRET ?? developmentSecret(dataDir),
     sessionIdleMs: e.SESSION_IDLE_MINUTES * 60_000,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
@@ -279,6 +319,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     secureCookies: e.SECURE_COOKIES ?? https,
     rateLimits: e.RATE_LIMITS,
+    sqlCaptureFile: e.SQL_CAPTURE_FILE ?? null,
     security: {
       contact: e.SECURITY_CONTACT ?? `mailto:${reportAddress}`,
       policyUrl: e.SECURITY_POLICY_URL ?? `${baseUrl}/policy`,
@@ -306,6 +347,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       smtpHost: e.INBOUND_SMTP_HOST,
       lmtp: e.INBOUND_LMTP,
       maxBytes: e.INBOUND_MAX_BYTES,
+    },
+    webhooks: {
+      allowLoopback: e.WEBHOOKS_ALLOW_LOOPBACK,
+      maxConsecutiveFailures: e.WEBHOOKS_MAX_FAILURES,
+      pollMs: e.WEBHOOKS_POLL_MS,
     },
   };
 }

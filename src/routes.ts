@@ -11,6 +11,7 @@ import { advisoryRoutes } from "./advisories/routes.js";
 import { statsRoutes } from "./stats/routes.js";
 import { settingsRoutes } from "./settings/routes.js";
 import { claimRoutes } from "./inbound/claim-routes.js";
+import { webhookRoutes } from "./webhooks/routes.js";
 
 /**
  * Feature routers (reports, organizations, mail outbox, ...) are mounted here,
@@ -28,4 +29,5 @@ export function registerFeatureRoutes(app: Express, deps: Deps): void {
   app.use(statsRoutes(deps));
   app.use(settingsRoutes(deps));
   app.use(claimRoutes(deps));
+  app.use(webhookRoutes(deps));
 }

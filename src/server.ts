@@ -2,7 +2,7 @@ import v8 from "node:v8";
 import { createApp } from "./app.js";
 import { systemClock } from "./clock.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { databaseFile, openDatabase } from "./db/index.js";
+import { openConfiguredDatabase } from "./db/index.js";
 import { migrateToLatest } from "./db/migrate.js";
 import { startInboundListener } from "./inbound/listener.js";
 import { createLogger } from "./logger.js";
@@ -13,6 +13,7 @@ import { startSearchIndexer } from "./reports/list-service.js";
 import { startScheduler } from "./reports/reminders.js";
 import { loadSettings } from "./settings/service.js";
 import { issueSetupLinkIfNeeded } from "./users/service.js";
+import { createWebhookWorker } from "./webhooks/delivery.js";
 
 /**
  * V8 sizes the heap for the machine's memory: with gigabytes free it let the
@@ -39,8 +40,10 @@ async function main() {
     throw err;
   }
   const logger = createLogger(config.logLevel);
-  const { db } = openDatabase(databaseFile(config.dataDir), {
+  const { db } = openConfiguredDatabase(config, {
     checkpointInBackground: true,
+    onIdleError: (err) =>
+      logger.warn({ err }, "database connection lost; reconnecting on demand"),
   });
   const applied = await migrateToLatest(db);
   if (applied.length) logger.info({ applied }, "database migrated");
@@ -65,6 +68,9 @@ async function main() {
   const transport = createTransport(config, logger);
   const worker = createMailWorker({ ...deps, transport });
   worker.start();
+  // Webhook deliveries, the same way: after commit, retried, leased.
+  const webhooks = createWebhookWorker(deps);
+  webhooks.start();
   // Deadlines and reminders, checked by a loop in this process (no cron).
   const scheduler = startScheduler(deps, logger);
   // New and edited reports join the full-text index in batches.
@@ -80,6 +86,7 @@ async function main() {
     // Let the message in flight finish, then close the database.
     Promise.all([
       worker.stop(),
+      webhooks.stop(),
       scheduler.stop(),
       searchIndexer.stop(),
       inbound?.close(),

@@ -133,6 +133,10 @@ function targetOf(
       return { text: "A mail in the outbox", href: "/admin/outbox" };
     case "export":
       return { text: "The queue, as CSV", href: null };
+    case "api_token":
+      return { text: `API token ${id}`, href: null };
+    case "webhook":
+      return { text: `Webhook endpoint ${id}`, href: `/admin/webhooks/${id}` };
     default:
       return { text: `${entry.targetType} ${id}`.trim(), href: null };
   }

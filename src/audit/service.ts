@@ -121,7 +121,12 @@ async function append(
     targetId: clip(input.target?.id, MAX_TARGET_ID),
     ip: clip(input.request?.ip, MAX_IP),
     userAgent: clip(input.request?.userAgent, MAX_USER_AGENT),
-    details: serializeDetails(input.details),
+    // An API request's entry names the token it came with (src/api/auth.ts).
+    details: serializeDetails(
+      input.request?.apiToken
+        ? { ...input.details, api: input.request.apiToken }
+        : input.details,
+    ),
     prevHash: head?.hash ?? GENESIS_HASH,
   };
   const entry = { ...unhashed, hash: auditHash(unhashed) };

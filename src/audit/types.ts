@@ -55,6 +55,23 @@ export const AUDIT_ACTIONS = [
   "report.claimed",
   "inbound.released",
   "inbound.discarded",
+  "api.token_created",
+  "api.token_revoked",
+  "webhook.created",
+  "webhook.enabled",
+  "webhook.disabled",
+  "webhook.secret_rotated",
+  "webhook.deleted",
+  "report.participant_added",
+  "report.participant_removed",
+  "report.participant_status_set",
+  "report.statement_written",
+  "report.statement_approved",
+  "report.statement_shared",
+  "report.participant_details_set",
+  "report.organization_suggested",
+  "report.case_visibility_changed",
+  "report.participant_fix_checked",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -73,7 +90,9 @@ export type AuditTargetType =
   | "outbox"
   | "inbound"
   | "setting"
-  | "export";
+  | "export"
+  | "api_token"
+  | "webhook";
 
 /**
  * Who acted. `role` is stored as the actor label, so the entry still says
@@ -89,6 +108,8 @@ export interface AuditActor {
 export interface AuditRequestContext {
   ip: string | null;
   userAgent: string | null;
+  /** The personal access token an API request came with (its public ID). */
+  apiToken?: string;
 }
 
 export type AuditDetails = Record<

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { auditContextOf } from "../audit/routes.js";
 import type { Deps } from "../deps.js";
 import { actorOf, flash, requireSignIn } from "../http/middleware.js";
-import { parseForm, type FieldErrors } from "../http/validation.js";
+import { formValues, parseForm, type FieldErrors } from "../http/validation.js";
 import { HOUR_MS, limiter } from "../http/rate-limits.js";
 import {
   changeEmailSchema,
@@ -29,6 +29,15 @@ import { setNotificationPreference } from "../users/service.js";
 import { NOTIFY_LEVELS } from "../users/types.js";
 import { PASSWORD_MIN } from "./passwords.js";
 import { recoveryCodesLeft } from "./two-factor.js";
+import {
+  createApiToken,
+  DEFAULT_EXPIRY_DAYS,
+  revokeToken,
+  SCOPE_LABELS,
+  scopesFor,
+  tokenFormSchema,
+  tokenViews,
+} from "../api/tokens.js";
 
 /**
  * The account page and the flows around an address and a password:
@@ -78,6 +87,7 @@ export function accountSecurityRoutes(deps: Deps) {
     status = 200,
     errors: FieldErrors = {},
     values: Record<string, unknown> = {},
+    newToken: { token: string; name: string } | null = null,
   ) {
     const user = req.user!;
     res.status(status).render("users/account", {
@@ -93,6 +103,13 @@ export function accountSecurityRoutes(deps: Deps) {
       bouncingSince: user.mailBouncingSince
         ? formatDateTime(user.mailBouncingSince)
         : null,
+      tokens: await tokenViews(deps, user),
+      scopeOptions: scopesFor(user.role).map((s) => ({
+        value: s,
+        label: `${s}: ${SCOPE_LABELS[s]}`,
+      })),
+      defaultExpiryDays: DEFAULT_EXPIRY_DAYS,
+      newToken,
       errors,
       values,
     });
@@ -115,6 +132,66 @@ export function accountSecurityRoutes(deps: Deps) {
     flash(req, "success", "Your notification preference is saved.");
     res.redirect(303, "/account");
   });
+
+  // Personal access tokens for the API (src/api/tokens.ts). A new token is
+  // shown on the page that answers the form, once: it is never stored, and
+  // never put in the session for a redirect.
+  const tokenLimit = perUser("api_token_create", 20, "new API tokens");
+  router.post(
+    "/account/tokens",
+    requireSignIn,
+    tokenLimit,
+    async (req, res) => {
+      const form = parseForm(tokenFormSchema, req.body);
+      if (!form.ok)
+        return renderAccount(req, res, 422, form.errors, form.values);
+      const outcome = await createApiToken(
+        deps,
+        actorOf(req)!,
+        req.user!,
+        form.value,
+        auditContextOf(req),
+      );
+      if (!outcome.ok)
+        return renderAccount(
+          req,
+          res,
+          422,
+          outcome.errors,
+          formValues(req.body),
+        );
+      res.set("Cache-Control", "no-store");
+      await renderAccount(
+        req,
+        res,
+        201,
+        {},
+        {},
+        {
+          token: outcome.value.token,
+          name: outcome.value.record.name,
+        },
+      );
+    },
+  );
+  router.post(
+    "/account/tokens/:tokenId/revoke",
+    requireSignIn,
+    async (req, res) => {
+      const token = await revokeToken(
+        deps,
+        actorOf(req)!,
+        String(req.params.tokenId),
+        auditContextOf(req),
+      );
+      flash(
+        req,
+        "success",
+        `The token “${token.name}” is revoked: it no longer works.`,
+      );
+      res.redirect(303, "/account#tokens");
+    },
+  );
 
   router.post("/account/pgp-key", requireSignIn, async (req, res) => {
     const form = parseForm(pgpKeySchema, req.body);

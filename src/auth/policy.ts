@@ -75,6 +75,7 @@ export const GLOBAL_ACTIONS = [
   "settings:manage", // the disclosure-policy defaults (deadline days)
   "saved_view:use", // save, use and delete one's own saved queue views
   "report:claim", // attach a report filed by email to one's account, with the link from the mailbox
+  "webhook:manage", // register webhook endpoints and read their delivery logs (webhooks/)
 ] as const;
 export type GlobalAction = (typeof GLOBAL_ACTIONS)[number];
 
@@ -101,6 +102,8 @@ export const REPORT_ACTIONS = [
   "report:edit_submission", // the researcher corrects title, asset and text until acknowledged
   "report:view_revisions", // the versions an edit replaced
   "report:read_draft_advisory", // read and comment on the advisory before publication
+  "report:manage_participants", // add or remove an organization, set any participant's status, approve a statement, open or close the case
+  "report:answer_as_org", // answer for an organization on the case: status, statement, tracking ID, fix target (canAnswerFor names which)
 ] as const;
 export type ReportAction = (typeof REPORT_ACTIONS)[number];
 
@@ -128,6 +131,9 @@ const globalRules: Record<GlobalAction, readonly Role[]> = {
   "stats:view_staff": STAFF,
   "settings:manage": ["admin"],
   "saved_view:use": STAFF,
+  // Admins for now; an organization's administrators (issue 23) will manage
+  // their organization's endpoints (canManageWebhook).
+  "webhook:manage": ["admin"],
 };
 
 /** How an actor stands to a report; staff stand above every report. */
@@ -191,6 +197,11 @@ const reportRules: Record<ReportAction, readonly Relation[]> = {
   // Everyone on the case reads the advisory before the public does (the
   // organization only once notified: relationTo).
   "report:read_draft_advisory": ["staff", "reporter", "org_contact"],
+  // Only the CERT decides who is on the case and what it shows to whom.
+  "report:manage_participants": ["staff"],
+  // An organization answers for itself (canAnswerFor: only the ones it
+  // stands for); staff may answer for any participant (a phone call).
+  "report:answer_as_org": ["staff", "org_contact"],
 };
 
 /** Actions that exist only while the report stands somewhere, whoever asks. */
@@ -298,6 +309,96 @@ export function writableAudiences(
 }
 
 /**
+ * Whether an actor may answer for one organization on this case (its
+ * status, statement, tracking ID, fix target): an org contact for the
+ * organizations it stands for, staff for any participant.
+ */
+export function canAnswerFor(
+  actor: Actor,
+  report: ReportAccessFacts,
+  organizationId: number,
+): boolean {
+  if (!can(actor, "report:answer_as_org", report)) return false;
+  if (relationTo(actor, report) === "staff")
+    return report.participants.some((p) => p.organizationId === organizationId);
+  return standsFor(actor, report).includes(organizationId);
+}
+
+/**
+ * Choices that are the organization's alone (whether its statement is
+ * shared with the other participants, suggesting another organization):
+ * only its own contacts.
+ */
+export function speaksFor(
+  actor: Actor,
+  report: ReportAccessFacts,
+  organizationId: number,
+): boolean {
+  return (
+    can(actor, "report:answer_as_org", report) &&
+    standsFor(actor, report).includes(organizationId)
+  );
+}
+
+/**
+ * What an actor sees of one participation on a case:
+ * - "full": staff, and an org contact for its own organization;
+ * - "status": its name and status (the researcher always; another
+ *   organization only once a triager opened the case);
+ * - "none": not even that it takes part.
+ */
+export type ParticipantSight = "full" | "status" | "none";
+
+export function participantSight(
+  actor: Actor,
+  report: ReportAccessFacts,
+  organizationId: number,
+): ParticipantSight {
+  switch (relationTo(actor, report)) {
+    case "staff":
+      return "full";
+    case "reporter":
+      return "status";
+    case "org_contact":
+      if (standsFor(actor, report).includes(organizationId)) return "full";
+      return report.caseOpen ? "status" : "none";
+    case "none":
+      return "none";
+  }
+}
+
+/**
+ * Whether an actor reads one participant's statement before publication:
+ * whoever sees the participation in full, and the other participants of an
+ * opened case when that organization shares it.
+ */
+export function canReadStatement(
+  actor: Actor,
+  report: ReportAccessFacts,
+  participation: { organizationId: number; statementShared: boolean },
+): boolean {
+  const sight = participantSight(actor, report, participation.organizationId);
+  if (sight === "full") return true;
+  return (
+    sight === "status" &&
+    participation.statementShared &&
+    relationTo(actor, report) === "org_contact"
+  );
+}
+
+/** The researcher (or a triager) confirms or rejects each organization's fix. */
+export function canVerifyFixes(
+  actor: Actor,
+  report: ReportAccessFacts,
+): boolean {
+  const relation = relationTo(actor, report);
+  return (
+    (relation === "reporter" || relation === "staff") &&
+    can(actor, "report:act", report)
+  );
+}
+
+/**
  * Staff see every unpatched vulnerability: they must use two-factor sign-in,
  * enrolled before any staff page opens. Until then they may only manage their
  * own account (where enrollment happens).
@@ -357,6 +458,51 @@ export function canUseSavedView(
   view: { userId: number },
 ): boolean {
   return !!actor && can(actor, "saved_view:use") && view.userId === actor.id;
+}
+
+/** The owner and scope of a webhook endpoint, as the policy needs them. */
+export interface WebhookEndpointFacts {
+  ownerId: number;
+  /** Set: the endpoint belongs to this organization and hears only of its reports. */
+  orgId: number | null;
+}
+
+/**
+ * Whether an actor may see and change a webhook endpoint (its delivery log,
+ * secret, state). Admins manage every endpoint; anybody else sees none (404).
+ */
+export function canManageWebhook(
+  actor: Actor | null | undefined,
+  _endpoint: WebhookEndpointFacts,
+): boolean {
+  return !!actor && can(actor, "webhook:manage") && actor.role === "admin";
+}
+
+/**
+ * Whether an endpoint hears of an event on a report: its owner still holds
+ * webhook:manage and may view the report, the report is its organization's
+ * (for an organization's endpoint), and an event on a timeline entry goes
+ * only where the owner may read the entry's audience. Payloads never carry
+ * the text; this decides whether the endpoint learns the entry exists.
+ */
+export function webhookMayHear(
+  owner: Actor,
+  endpoint: WebhookEndpointFacts,
+  report: ReportAccessFacts,
+  audience: { audience: EventAudience; audienceOrgId: number | null } | null,
+): boolean {
+  if (!can(owner, "webhook:manage")) return false;
+  if (
+    endpoint.orgId !== null &&
+    !report.participants.some(
+      (p) => p.organizationId === endpoint.orgId && p.notifiedAt !== null,
+    )
+  )
+    return false;
+  if (!can(owner, "report:view", report)) return false;
+  return (
+    audience === null || canReadEvent(readableEvents(owner, report), audience)
+  );
 }
 
 /** Which roles may be given which role: only admins make staff. */

@@ -38,6 +38,10 @@ import * as eventMailOrigin from "../../db/migrations/2026-12-07-96-event-mail-o
 import * as savedViews from "../../db/migrations/2026-12-07-33-saved-views.js";
 import * as attachmentRemoval from "../../db/migrations/2026-12-07-51-attachment-removal.js";
 import * as participations from "../../db/migrations/2026-12-08-01-participations.js";
+import * as apiTokens from "../../db/migrations/2026-12-08-10-api-tokens.js";
+import * as webhooks from "../../db/migrations/2026-12-08-20-webhooks.js";
+import * as eventAudiences from "../../db/migrations/2026-12-08-50-event-audiences.js";
+import { forMigrations } from "./dialect.js";
 import type { Db } from "./index.js";
 
 /**
@@ -84,6 +88,9 @@ const migrations: Record<string, Migration> = {
   "2026-12-07-33-saved-views": savedViews,
   "2026-12-07-51-attachment-removal": attachmentRemoval,
   "2026-12-08-01-participations": participations,
+  "2026-12-08-10-api-tokens": apiTokens,
+  "2026-12-08-20-webhooks": webhooks,
+  "2026-12-08-50-event-audiences": eventAudiences,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
@@ -93,7 +100,8 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
   // database that already ran a later one must still take an earlier one
   // (they never depend on each other's order: each touches its own tables).
   const migrator = new Migrator({
-    db,
+    // On PostgreSQL the migrations' column types are read for it (dialect.ts).
+    db: forMigrations(db),
     provider,
     allowUnorderedMigrations: true,
   });

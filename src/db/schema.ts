@@ -385,6 +385,80 @@ export interface SavedViewsTable {
   created_at: number;
 }
 
+export interface ApiTokensTable {
+  id: Generated<number>;
+  public_id: string;
+  user_id: number;
+  name: string;
+  token_hash: string;
+  /** Space-separated scopes (src/api/tokens.ts API_SCOPES). */
+  scopes: string;
+  created_at: number;
+  expires_at: number;
+  last_used_at: number | null;
+  last_used_ip: string | null;
+  revoked_at: number | null;
+}
+
+export interface ApiIdempotencyTable {
+  token_id: number;
+  key: string;
+  request_hash: string;
+  /** Null while the first request is being answered. */
+  status: number | null;
+  headers: string | null;
+  body: string | null;
+  created_at: number;
+}
+
+/** A URL that hears of report events (src/webhooks). */
+export interface WebhookEndpointsTable {
+  id: Generated<number>;
+  public_id: string;
+  owner_id: number;
+  org_id: number | null;
+  url: string;
+  description: Generated<string>;
+  /** JSON array of event types. */
+  events: string;
+  /** whsec_<base64>. */
+  secret: string;
+  enabled: Generated<number>;
+  disabled_at: number | null;
+  disabled_reason: string | null;
+  consecutive_failures: Generated<number>;
+  created_at: number;
+  secret_rotated_at: number | null;
+}
+
+/** One event for one endpoint: delivered once (unique event_id, endpoint_id). */
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  endpoint_id: number;
+  event_id: string;
+  event_type: string;
+  report_id: number | null;
+  payload: string;
+  status: Generated<string>;
+  attempts: Generated<number>;
+  next_attempt_at: number;
+  lease_until: number | null;
+  claim: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+export interface WebhookAttemptsTable {
+  id: Generated<number>;
+  delivery_id: number;
+  at: number;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -413,4 +487,9 @@ export interface Database {
   reply_tokens: ReplyTokensTable;
   report_reads: ReportReadsTable;
   saved_views: SavedViewsTable;
+  api_tokens: ApiTokensTable;
+  api_idempotency: ApiIdempotencyTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }

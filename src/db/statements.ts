@@ -1,5 +1,6 @@
 import type SqliteDatabase from "better-sqlite3";
 import type { SqliteStatement } from "kysely";
+import { noteStatement } from "./capture.js";
 
 type Row = Record<string, unknown>;
 type RowBuilder = (values: unknown[]) => Row;
@@ -28,7 +29,10 @@ export class FastStatement implements SqliteStatement {
   private columnNames: string[] = [];
   private build: RowBuilder = () => ({});
 
-  constructor(private readonly statement: SqliteDatabase.Statement) {
+  constructor(
+    private readonly statement: SqliteDatabase.Statement,
+    private readonly sql: string,
+  ) {
     this.reader = statement.reader;
     if (this.reader) {
       statement.raw(true);
@@ -43,6 +47,7 @@ export class FastStatement implements SqliteStatement {
   }
 
   all(parameters: readonly unknown[]): unknown[] {
+    noteStatement(this.sql, parameters, this.reader);
     if (!this.reader) return this.statement.all(parameters);
     const rows = this.statement.all(parameters) as unknown[][];
     if (rows.length > 0 && rows[0]!.length !== this.columnNames.length)
@@ -51,10 +56,12 @@ export class FastStatement implements SqliteStatement {
   }
 
   run(parameters: readonly unknown[]) {
+    noteStatement(this.sql, parameters, this.reader);
     return this.statement.run(parameters);
   }
 
   *iterate(parameters: readonly unknown[]): IterableIterator<unknown> {
+    noteStatement(this.sql, parameters, this.reader);
     for (const values of this.statement.iterate(parameters)) {
       if (!this.reader) {
         yield values;
@@ -98,7 +105,7 @@ export function withStatementCache(
         statements.delete(sql);
       } else {
         if (SCHEMA_CHANGE.test(sql)) statements.clear();
-        statement = new FastStatement(sqlite.prepare(sql));
+        statement = new FastStatement(sqlite.prepare(sql), sql);
         if (statements.size >= STATEMENT_CACHE_SIZE)
           statements.delete(statements.keys().next().value!);
       }

@@ -30,6 +30,7 @@ const MENU: readonly [string, string, (actor: Actor) => boolean][] = [
   ["/admin/users", "Users", allowedTo("user:manage")],
   ["/admin/inbound", "Inbound mail", allowedTo("inbound:manage")],
   ["/admin/outbox", "Outbox", allowedTo("outbox:manage")],
+  ["/admin/webhooks", "Webhooks", allowedTo("webhook:manage")],
   ["/admin/audit", "Audit log", allowedTo("audit:view")],
   ["/admin/settings", "Settings", allowedTo("settings:manage")],
   ["/stats/staff", "Statistics", allowedTo("stats:view_staff")],

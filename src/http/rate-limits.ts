@@ -44,7 +44,7 @@ const PRUNE_AT = 10_000;
  * Fixed windows on the app's clock, like express-rate-limit's memory store
  * but on deps.clock, so a test can move time past a window.
  */
-class ClockStore implements Store {
+export class ClockStore implements Store {
   readonly localKeys = true;
   private windowMs = MINUTE_MS;
   private readonly counters = new Map<

@@ -26,6 +26,8 @@ declare module "express-session" {
       /** Whose session ended: offered back to them only. */
       userId: number;
     };
+    /** A webhook endpoint's new signing secret, shown once on its page, then forgotten. */
+    webhookSecret?: { endpoint: string; secret: string };
   }
 }
 

@@ -59,6 +59,8 @@ export interface ListFilters {
   text?: TextQuery;
   /** Only the report whose advisory names this CVE ID (upper case). */
   cveId?: string;
+  /** Only reports changed at or after this instant (the API's updated_since). */
+  updatedSince?: Date;
 }
 
 /** A search's FTS5 query, never raw user input, and what the index says of it. */
@@ -272,6 +274,8 @@ function applyFilters(query: ReportsQuery, filters: ListFilters): ReportsQuery {
       ]),
     );
   }
+  if (filters.updatedSince)
+    q = q.where("r.updated_at", ">=", filters.updatedSince.getTime());
   const cveId = filters.cveId;
   if (cveId !== undefined)
     q = q.where((eb) =>
@@ -290,6 +294,24 @@ function applyFilters(query: ReportsQuery, filters: ListFilters): ReportsQuery {
 /** A prefix with more indexed words than this is left to FTS5 to expand. */
 const PREFIX_EXPANSION_LIMIT = 16;
 
+/** Databases (not transactions) whose connection has the vocabulary table. */
+const hasVocabulary = new WeakSet<object>();
+
+/**
+ * The vocabulary of reports_fts, a temporary table of the connection,
+ * created the first time it is needed. Only then: a CREATE statement, even
+ * one that changes nothing, empties the connection's statement cache
+ * (src/db/statements.ts), which every search did, so the statements of the
+ * next requests were compiled again. In a transaction it is created (if
+ * missing) every time, as a rollback would take it away.
+ */
+async function vocabularyOf(db: DbOrTx) {
+  if (!db.isTransaction && hasVocabulary.has(db)) return;
+  await sql`create virtual table if not exists temp.reports_fts_vocab
+    using fts5vocab(main, reports_fts, row)`.execute(db);
+  if (!db.isTransaction) hasVocabulary.add(db);
+}
+
 /**
  * The FTS5 query for the words of a search, each matched as a prefix and all
  * of them required (as toSearchQuery in search-query.ts), with each prefix
@@ -307,9 +329,6 @@ export async function toIndexedSearchQuery(
   words: readonly string[],
 ): Promise<TextQuery> {
   await indexPendingReports(db);
-  // Per connection, no schema change: the vocabulary of reports_fts.
-  await sql`create virtual table if not exists temp.reports_fts_vocab
-    using fts5vocab(main, reports_fts, row)`.execute(db);
   const spelled = (await keptForSearchIndex(db))?.prefixes;
   const parts: string[] = [];
   let atMost: number | null = null;
@@ -321,6 +340,7 @@ export async function toIndexedSearchQuery(
     }
     let part = spelled?.get(folded);
     if (part === undefined) {
+      await vocabularyOf(db);
       const { rows } = await sql<{ term: string; doc: number }>`
         select term, doc from temp.reports_fts_vocab
         where term >= ${folded} and term < ${folded + "\u{10FFFF}"}

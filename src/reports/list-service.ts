@@ -400,7 +400,7 @@ export async function organizationReports(
 }
 
 /** Whose reports an actor's search and lists may contain, by the policy. */
-function visibleScope(actor: Actor): ListScope | null {
+export function visibleScope(actor: Actor): ListScope | null {
   if (can(actor, "queue:view")) return { kind: "all" };
   if (can(actor, "report:list_org")) return orgScope(actor);
   if (can(actor, "report:list_own"))

@@ -313,6 +313,35 @@ export async function setLeadParticipant(
     });
 }
 
+/** The organizations on the case (removed ones not), as the audience words name them (audiences.ts). */
+export async function audienceOrgs(
+  db: DbOrTx,
+  reportId: number,
+): Promise<{ id: number; publicId: string; name: string }[]> {
+  return (await listParticipations(db, reportId))
+    .filter((p) => p.removedAt === null)
+    .map((p) => ({
+      id: p.organizationId,
+      publicId: p.organizationPublicId,
+      name: p.organizationName,
+    }));
+}
+
+/** Each participating organization's own tracking ID on a report (its mail subjects). */
+export async function trackingIdsFor(
+  db: DbOrTx,
+  reportId: number,
+): Promise<Map<number, string>> {
+  const rows = await db
+    .selectFrom("participations")
+    .select(["organization_id", "tracking_id"])
+    .where("report_id", "=", reportId)
+    .where("removed_at", "is", null)
+    .where("tracking_id", "is not", null)
+    .execute();
+  return new Map(rows.map((r) => [r.organization_id, r.tracking_id!]));
+}
+
 /** The participations still on each of these reports (not removed), in the order they joined: one query for a page of reports. */
 export async function participationsOfReports(
   db: DbOrTx,

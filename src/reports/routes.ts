@@ -87,6 +87,7 @@ import {
   triageSchema,
 } from "./forms.js";
 import { reportPage, type PageForm } from "./page.js";
+import { participationRoutes } from "./participations-routes.js";
 import { assignReport } from "./assignment.js";
 import {
   editClosed,
@@ -107,7 +108,7 @@ const asList = (v: unknown): string[] =>
   );
 
 /** A use case on one report, as the report page's forms call it. */
-type UseCase<Input, T> = (
+export type UseCase<Input, T> = (
   deps: Deps,
   actor: Actor,
   report: Report,
@@ -115,6 +116,18 @@ type UseCase<Input, T> = (
   request: AuditRequestContext | null,
   req: Request,
 ) => Promise<Outcome<T>>;
+
+/** The report page's form handler (reportRoutes formPost), for routes declared in other files. */
+export type FormPost = <S extends z.ZodType, T>(
+  form: string | ((req: Request) => string),
+  schema: S,
+  run: UseCase<z.infer<S>, T>,
+  done: string | ((value: T, input: z.infer<S>) => string),
+  options?: {
+    anchor?: string;
+    precondition?: (report: Report) => Refusal | null;
+  },
+) => (req: Request, res: Response) => Promise<void>;
 
 /** The report router.param("id") loaded for this request. */
 const reportOf = (res: Response): Report => res.locals.report as Report;
@@ -362,6 +375,8 @@ export function reportRoutes(deps: Deps) {
 
   const signedIn = requireSignIn;
   const onReport = "/reports/:id";
+  // The organizations on the case (participations-routes.ts).
+  participationRoutes(router, formPost, allowedOn);
 
   router.get(onReport, signedIn, allowedOn("report:view"), (req, res) =>
     renderReport(req, res),

@@ -31,6 +31,11 @@ import {
   type TestUser,
 } from "../support/harness.js";
 import { listRoutes } from "../support/routes.js";
+import {
+  findEndpointByPublicId,
+  insertAttempt,
+  insertDeliveries,
+} from "../../src/webhooks/repository.js";
 import { inboundMail } from "../support/inbound-mail.js";
 import { handleIntakeMail } from "../../src/inbound/intake.js";
 
@@ -52,6 +57,10 @@ const NOT_PAGES: Record<string, string> = {
   "/advisories/:id/cve.json": "JSON document",
   "/reports/:id/attachments/:aid": "file download",
   "/admin/inbound/:id/raw": "the message as received, a download",
+  "/api/v1/openapi.json": "the API's OpenAPI document, JSON",
+  "/api/v1/reports": "JSON API (api-reports.test.ts)",
+  "/api/v1/reports/:id": "JSON API (api-reports.test.ts)",
+  "/api/v1/reports/:id/attachments/:aid": "JSON API file download",
 };
 
 /** A fenced code block with a line far wider than a phone. */
@@ -329,6 +338,18 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
     ];
     for (const [route, url] of pages)
       await visit(page, route, url, "researcher");
+    // API tokens: the form with its errors, a new token shown once, the list.
+    await page.goto(`${baseUrl}/account`);
+    await page.getByRole("button", { name: "Create the token" }).click();
+    await page.waitForLoadState();
+    await check(page, "/account", "researcher: the token form's errors");
+    await page.locator("#f-name").fill("Jira sync");
+    await page.locator("#f-scope-reports-read").check();
+    await page.getByRole("button", { name: "Create the token" }).click();
+    await page.waitForLoadState();
+    assert.match(await page.locator("#new-token").inputValue(), /^dd_pat_/);
+    await check(page, "/account", "researcher: a new API token, shown once");
+    await visit(page, "/account", "/account", "researcher with a token");
     await context.close();
 
     const other = await signIn(unconfirmed);
@@ -366,7 +387,7 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
     await context.close();
   });
 
-  it("an admin: users, organizations, audit log, outbox, settings", async () => {
+  it("an admin: users, organizations, audit log, outbox, settings, webhooks", async () => {
     const { context, page } = await signIn(admin);
     const pages: [string, string][] = [
       ["/admin/users", "/admin/users"],
@@ -377,8 +398,65 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
       ["/admin/settings", "/admin/settings"],
       ["/reports/:id", `/reports/${notified}`],
       ["/account", "/account"],
+      ["/admin/webhooks", "/admin/webhooks"],
     ];
     for (const [route, url] of pages) await visit(page, route, url, "admin");
+
+    // A webhook endpoint: the form refused (errors next to the fields), then
+    // registered; its page shows the secret once, then its delivery log.
+    await page.getByRole("button", { name: "Register endpoint" }).click();
+    await page.waitForLoadState();
+    assert.match(await page.content(), /Choose at least one event/);
+    await check(page, "/admin/webhooks", "admin, the webhook form refused");
+    await page
+      .getByLabel("URL")
+      .fill(
+        "https://93.184.216.34/hooks/disclosure-desk/a-rather-long-path-segment-0123456789abcdef",
+      );
+    await page.getByLabel(/report\.created/).check();
+    await page.getByLabel(/comment\.added/).check();
+    await page.getByRole("button", { name: "Register endpoint" }).click();
+    await page.waitForURL(/\/admin\/webhooks\/\w+$/);
+    assert.match(await page.content(), /whsec_/);
+    await check(page, "/admin/webhooks/:webhookId", "admin, a new endpoint");
+    const webhookId = new URL(page.url()).pathname.split("/").pop()!;
+    const endpoint = (await findEndpointByPublicId(ctx.db, webhookId))!;
+    await insertDeliveries(ctx.db, [
+      {
+        endpointId: endpoint.id,
+        eventId: "msg_bM2uYkR0cN1Xl4qZ8sVw3hTj",
+        eventType: "report.created",
+        reportId: null,
+        payload: "{}",
+        at: new Date(),
+      },
+    ]);
+    const [delivery] = await ctx.db
+      .selectFrom("webhook_deliveries")
+      .select("id")
+      .execute();
+    await insertAttempt(ctx.db, {
+      deliveryId: delivery!.id,
+      at: new Date(),
+      statusCode: null,
+      error:
+        "refused: hooks.example.org resolves to fd12:3456:789a:1:2:3:4:5 is a private address",
+      durationMs: 3,
+    });
+    await insertAttempt(ctx.db, {
+      deliveryId: delivery!.id,
+      at: new Date(),
+      statusCode: 503,
+      error: "HTTP 503",
+      durationMs: 120,
+    });
+    await visit(
+      page,
+      "/admin/webhooks/:webhookId",
+      `/admin/webhooks/${webhookId}`,
+      "admin",
+    );
+    assert.doesNotMatch(await page.content(), /whsec_/);
     await context.close();
   });
 

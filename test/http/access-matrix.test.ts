@@ -31,6 +31,7 @@ import {
   type TestUser,
 } from "../support/harness.js";
 import { listRoutes, type AppRoute } from "../support/routes.js";
+import { insertEndpoint } from "../../src/webhooks/repository.js";
 
 type ParamKind =
   | "report"
@@ -39,7 +40,8 @@ type ParamKind =
   | "user"
   | "view"
   | "inbound"
-  | "inboundMessage";
+  | "inboundMessage"
+  | "webhook";
 
 type Access =
   /** Anyone, signed in or not. Not attacked here (sign-in, registration, ...). */
@@ -105,6 +107,9 @@ const ACCESS: Record<string, Access> = {
   "POST /account/pgp-key": { kind: "signed-in" },
   "POST /account/pgp-key/remove": { kind: "signed-in" },
   "POST /account/verify-email": { kind: "signed-in" },
+  // One's own API tokens; another user's token ID is a 404 (api-tokens.test.ts).
+  "POST /account/tokens": { kind: "signed-in" },
+  "POST /account/tokens/:tokenId/revoke": { kind: "signed-in" },
   "GET /verify-email/needed": { kind: "signed-in" },
   "GET /account/2fa": { kind: "signed-in" },
   "POST /account/2fa": { kind: "signed-in" },
@@ -165,6 +170,35 @@ const ACCESS: Record<string, Access> = {
   "POST /admin/settings/triage-mail": {
     kind: "role",
     action: "settings:manage",
+  },
+
+  // Webhook endpoints (src/webhooks/routes.ts): admins, for now.
+  "GET /admin/webhooks": { kind: "role", action: "webhook:manage" },
+  "POST /admin/webhooks": { kind: "role", action: "webhook:manage" },
+  "GET /admin/webhooks/:webhookId": {
+    kind: "object",
+    action: "webhook:manage",
+    params: { webhookId: "webhook" },
+  },
+  "POST /admin/webhooks/:webhookId/disable": {
+    kind: "object",
+    action: "webhook:manage",
+    params: { webhookId: "webhook" },
+  },
+  "POST /admin/webhooks/:webhookId/enable": {
+    kind: "object",
+    action: "webhook:manage",
+    params: { webhookId: "webhook" },
+  },
+  "POST /admin/webhooks/:webhookId/rotate-secret": {
+    kind: "object",
+    action: "webhook:manage",
+    params: { webhookId: "webhook" },
+  },
+  "POST /admin/webhooks/:webhookId/delete": {
+    kind: "object",
+    action: "webhook:manage",
+    params: { webhookId: "webhook" },
   },
 
   "GET /orgs": { kind: "role", action: "org:manage" },
@@ -238,6 +272,45 @@ const ACCESS: Record<string, Access> = {
     params: { id: "report" },
   },
   "POST /reports/:id/share": { kind: "object", params: { id: "report" } },
+  // The organizations on the case (participations-routes.ts); which
+  // organization one answers for, the policy decides (participants.test.ts).
+  "POST /reports/:id/participants": {
+    kind: "object",
+    params: { id: "report" },
+  },
+  "POST /reports/:id/case-open": { kind: "object", params: { id: "report" } },
+  "POST /reports/:id/participants/suggest": {
+    kind: "object",
+    params: { id: "report" },
+  },
+  "POST /reports/:id/participants/:org/remove": {
+    kind: "object",
+    params: { id: "report", org: "org" },
+  },
+  "POST /reports/:id/participants/:org/statement/approve": {
+    kind: "object",
+    params: { id: "report", org: "org" },
+  },
+  "POST /reports/:id/participants/:org/status": {
+    kind: "object",
+    params: { id: "report", org: "org" },
+  },
+  "POST /reports/:id/participants/:org/statement": {
+    kind: "object",
+    params: { id: "report", org: "org" },
+  },
+  "POST /reports/:id/participants/:org/share": {
+    kind: "object",
+    params: { id: "report", org: "org" },
+  },
+  "POST /reports/:id/participants/:org/details": {
+    kind: "object",
+    params: { id: "report", org: "org" },
+  },
+  "POST /reports/:id/participants/:org/fix": {
+    kind: "object",
+    params: { id: "report", org: "org" },
+  },
   "POST /reports/:id/assign": { kind: "object", params: { id: "report" } },
   "POST /reports/:id/attachments": { kind: "object", params: { id: "report" } },
   // The researcher's correction before acknowledgment; the earlier versions (staff).
@@ -293,6 +366,7 @@ const MISSING: Record<ParamKind, string> = {
   view: "0000000000000000",
   inbound: "999999999",
   inboundMessage: "no-such-message@example.test",
+  webhook: "0000000000000000",
 };
 
 /** Attempts that record an access in the audit log are expected, not a change. */
@@ -332,6 +406,8 @@ describe("access matrix", function () {
     triagersView: { publicId: string };
     /** Alice's reply by email, held. */
     inbound: { id: number; messageId: string };
+    /** The admin's webhook endpoint. */
+    webhook: { publicId: string };
   }
   let s: Seeded;
   const browsers = new Map<string, Browser>();
@@ -422,6 +498,16 @@ describe("access matrix", function () {
       })
       .execute();
     const inbound = await insertHeldMail(ctx, alice.email, forwarded.id);
+    const webhook = await insertEndpoint(ctx.db, {
+      publicId: "w1b2c3d4e5f6g7h8",
+      ownerId: admin.user.id,
+      orgId: null,
+      url: "https://hooks.example.org/desk",
+      description: "",
+      events: ["report.created"],
+      secret: "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0",
+      at: ctx.clock.now(),
+    });
     s = {
       alice,
       bob,
@@ -438,12 +524,16 @@ describe("access matrix", function () {
       attachmentB,
       triagersView,
       inbound,
+      webhook,
     };
   });
   after(() => ctx.close());
 
   it("classifies every route of the app", () => {
+    // The JSON API's routes have their own matrix, with tokens instead of
+    // sessions (api-access-matrix.test.ts), which classifies each of them.
     const unclassified = routes
+      .filter((r) => !r.path.startsWith("/api/v1/"))
       .map((r) => `${r.method} ${r.path}`)
       .filter((key) => !(key in ACCESS));
     assert.deepEqual(
@@ -549,6 +639,7 @@ describe("access matrix", function () {
       view: s.triagersView.publicId,
       inbound: String(s.inbound.id),
       inboundMessage: s.inbound.messageId,
+      webhook: s.webhook.publicId,
     });
     const attackers: (keyof Seeded | "anonymous")[] = access.action
       ? ["anonymous", ...lacking(access.action)]
@@ -658,6 +749,7 @@ describe("access matrix", function () {
           const url = fill(route.path, {
             id: s.forwarded.publicId,
             aid: s.attachmentA.publicId,
+            org: s.orgA.publicId,
           });
           for (const who of await lackingOnForwarded(route.action)) {
             const res = await attempt(who, route, url);
@@ -703,6 +795,7 @@ describe("access matrix", function () {
           view: s.triagersView.publicId,
           inbound: String(s.inbound.id),
           inboundMessage: s.inbound.messageId,
+          webhook: s.webhook.publicId,
         };
         const url = fill(
           route.path,

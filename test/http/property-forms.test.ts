@@ -78,8 +78,11 @@ const ENV = { RATE_LIMITS: "false" };
 const POST_ROUTES: AppRoute[] = await (async () => {
   const probe = await createTestContext({ env: ENV });
   try {
+    // The JSON API takes tokens, not forms: api-property.test.ts attacks it.
     return listRoutes(probe.app).filter(
-      (r) => r.method === "POST" || r.method === "ALL",
+      (r) =>
+        (r.method === "POST" || r.method === "ALL") &&
+        !r.path.startsWith("/api/v1/"),
     );
   } finally {
     await probe.close();

@@ -7,6 +7,8 @@ export interface AppRoute {
   path: string;
   /** The policy action the route line declares (allowedOn), if any. */
   action?: string;
+  /** The API token scope the route line declares (src/api/http.ts needs), if any. */
+  scope?: string;
 }
 
 interface Layer {
@@ -15,7 +17,7 @@ interface Layer {
     methods: Record<string, boolean>;
     stack?: Layer[];
   };
-  handle?: { stack?: Layer[]; allowedAction?: string };
+  handle?: { stack?: Layer[]; allowedAction?: string; apiScope?: string };
   rawPath?: string | string[];
 }
 
@@ -31,12 +33,16 @@ function walk(stack: Layer[], prefix: string, out: AppRoute[]) {
       const action = layer.route.stack
         ?.map((l) => l.handle?.allowedAction)
         .find((a) => a !== undefined);
+      const scope = layer.route.stack
+        ?.map((l) => l.handle?.apiScope)
+        .find((a) => a !== undefined);
       for (const method of Object.keys(layer.route.methods)) {
         for (const path of paths) {
           out.push({
             method: method === "_all" ? "ALL" : method.toUpperCase(),
             path: join(prefix, path),
             ...(action && { action }),
+            ...(scope && { scope }),
           });
         }
       }

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import {
   can,
+  canAnswerFor,
   canAssignRole,
+  canManageWebhook,
+  canReadStatement,
+  canVerifyFixes,
+  participantSight,
+  speaksFor,
   canUseSavedView,
   GLOBAL_ACTIONS,
   mustEnrollTwoFactor,
@@ -19,6 +25,8 @@ import {
   type ReportAccessFacts,
   type ReportAction,
   type Role,
+  type WebhookEndpointFacts,
+  webhookMayHear,
 } from "../../src/auth/policy.js";
 import {
   RESOLUTIONS,
@@ -245,6 +253,19 @@ const REPORT_TABLE: Record<ReportAction, Record<Role, string>> = {
     triager: ALL,
     admin: ALL,
   },
+  "report:manage_participants": {
+    researcher: NONE,
+    org_contact: NONE,
+    triager: ALL,
+    admin: ALL,
+  },
+  // For which organization: canAnswerFor (below).
+  "report:answer_as_org": {
+    researcher: NONE,
+    org_contact: "...YY.",
+    triager: ALL,
+    admin: ALL,
+  },
 };
 
 const GLOBAL_TABLE: Record<GlobalAction, readonly Role[]> = {
@@ -264,6 +285,7 @@ const GLOBAL_TABLE: Record<GlobalAction, readonly Role[]> = {
   "stats:view_staff": ["triager", "admin"],
   "settings:manage": ["admin"],
   "saved_view:use": ["triager", "admin"],
+  "webhook:manage": ["admin"],
 };
 
 describe("policy", () => {
@@ -607,6 +629,53 @@ describe("policy", () => {
     });
   });
 
+  describe("participants: who answers for and sees which organization", () => {
+    const twoOrgs: ReportAccessFacts = {
+      reporterId: OTHER_RESEARCHER,
+      participants: [
+        { organizationId: ORG_A, notifiedAt: notified },
+        { organizationId: ORG_B, notifiedAt: notified },
+      ],
+      revealIdentity: true,
+    };
+    const opened = { ...twoOrgs, caseOpen: true };
+    const contactA: Actor = { ...actors.org_contact, orgIds: [ORG_A] };
+    const researcher: Actor = { ...actors.researcher, id: OTHER_RESEARCHER };
+    it("an org contact answers for its own organization only; staff for any participant", () => {
+      assert.equal(canAnswerFor(contactA, twoOrgs, ORG_A), true);
+      assert.equal(canAnswerFor(contactA, twoOrgs, ORG_B), false);
+      assert.equal(canAnswerFor(actors.triager, twoOrgs, ORG_B), true);
+      assert.equal(canAnswerFor(actors.triager, twoOrgs, 999), false);
+      assert.equal(canAnswerFor(researcher, twoOrgs, ORG_A), false);
+    });
+    it("only the organization itself shares its statement", () => {
+      assert.equal(speaksFor(contactA, twoOrgs, ORG_A), true);
+      assert.equal(speaksFor(contactA, twoOrgs, ORG_B), false);
+      assert.equal(speaksFor(actors.triager, twoOrgs, ORG_A), false);
+    });
+    it("another organization is invisible until the case is opened, then its name and status", () => {
+      assert.equal(participantSight(contactA, twoOrgs, ORG_A), "full");
+      assert.equal(participantSight(contactA, twoOrgs, ORG_B), "none");
+      assert.equal(participantSight(contactA, opened, ORG_B), "status");
+      assert.equal(participantSight(researcher, twoOrgs, ORG_B), "status");
+      assert.equal(participantSight(actors.triager, twoOrgs, ORG_B), "full");
+      assert.equal(participantSight(actors.researcher, twoOrgs, ORG_B), "none");
+    });
+    it("another organization's statement only on an opened case and when it shares it", () => {
+      const b = { organizationId: ORG_B, statementShared: true };
+      const bPrivate = { organizationId: ORG_B, statementShared: false };
+      assert.equal(canReadStatement(contactA, twoOrgs, b), false);
+      assert.equal(canReadStatement(contactA, opened, bPrivate), false);
+      assert.equal(canReadStatement(contactA, opened, b), true);
+      assert.equal(canReadStatement(actors.triager, twoOrgs, bPrivate), true);
+    });
+    it("the researcher and staff verify fixes; organizations do not", () => {
+      assert.equal(canVerifyFixes(researcher, twoOrgs), true);
+      assert.equal(canVerifyFixes(actors.triager, twoOrgs), true);
+      assert.equal(canVerifyFixes(contactA, twoOrgs), false);
+    });
+  });
+
   describe("canAssignRole", () => {
     const table: Record<Role, readonly Role[]> = {
       researcher: [],
@@ -646,6 +715,69 @@ describe("policy", () => {
         ),
         false,
       );
+    });
+  });
+  describe("webhooks", () => {
+    const report = (organizationId: number | null): ReportAccessFacts => ({
+      reporterId: OTHER_RESEARCHER,
+      participants:
+        organizationId === null
+          ? []
+          : [{ organizationId, notifiedAt: notified }],
+      revealIdentity: false,
+    });
+    const all: WebhookEndpointFacts = { ownerId: 4, orgId: null };
+    const orgA: WebhookEndpointFacts = { ownerId: 4, orgId: ORG_A };
+
+    for (const role of ROLES) {
+      const expected = role === "admin";
+      it(`${role} ${expected ? "may" : "may not"} manage a webhook endpoint, another admin's included`, () => {
+        assert.equal(canManageWebhook(actors[role], all), expected);
+        assert.equal(
+          canManageWebhook(actors[role], { ownerId: 999, orgId: ORG_B }),
+          expected,
+        );
+      });
+      it(`an endpoint owned by a ${role} ${expected ? "hears" : "hears nothing"}`, () => {
+        assert.equal(
+          webhookMayHear(actors[role], all, report(ORG_A), null),
+          expected,
+        );
+      });
+    }
+
+    it("an admin's endpoint hears every audience (the payload never carries the text)", () => {
+      for (const audience of ["internal", "researcher", "everyone"] as const)
+        assert.equal(
+          webhookMayHear(actors.admin, all, report(null), {
+            audience,
+            audienceOrgId: null,
+          }),
+          true,
+          audience,
+        );
+    });
+
+    it("an organization's endpoint hears only of that organization's reports", () => {
+      assert.equal(
+        webhookMayHear(actors.admin, orgA, report(ORG_A), null),
+        true,
+      );
+      assert.equal(
+        webhookMayHear(actors.admin, orgA, report(ORG_B), null),
+        false,
+      );
+      assert.equal(
+        webhookMayHear(actors.admin, orgA, report(null), null),
+        false,
+      );
+    });
+
+    it("an owner without two-factor sign-in, or signed out, hears nothing", () => {
+      const bare = { ...actors.admin, twoFactorEnabled: false };
+      assert.equal(webhookMayHear(bare, all, report(ORG_A), null), false);
+      assert.equal(canManageWebhook(bare, all), false);
+      assert.equal(canManageWebhook(null, all), false);
     });
   });
 });
