@@ -3,7 +3,8 @@ import type { AuditRequestContext } from "../audit/types.js";
 import {
   advisoryIsPublic,
   can,
-  participationReach,
+  canReadStatement,
+  participantSight,
   type Actor,
 } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
@@ -155,7 +156,7 @@ const ANSWER_LABELS: Record<CreditAnswer, string> = {
 
 /**
  * The organizations as the advisory would list them if published now, as
- * this actor may read them (policy participationReach): what the public
+ * this actor may read them (policy participantSight, canReadStatement): what the public
  * would read (statements only once approved), narrowed to the
  * participations the actor may see. Staff read every statement with its
  * approval marked, approved or not.
@@ -176,8 +177,7 @@ export async function draftParticipants(
     await firstReachedStates(deps.db, report.id),
   );
   return participations.flatMap((p, i) => {
-    const reach = participationReach(actor, facts, p);
-    if (reach === "none") return [];
+    if (participantSight(actor, facts, p.organizationId) === "none") return [];
     const view = participantView(published[i]!);
     if (staff) {
       const approved = statementIsApproved(p);
@@ -200,7 +200,7 @@ export async function draftParticipants(
       ];
     }
     return [
-      reach === "statement"
+      canReadStatement(actor, facts, p)
         ? view
         : { ...view, statementHtml: null, references: [] },
     ];

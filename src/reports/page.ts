@@ -499,6 +499,12 @@ export async function reportPage(
             ...shareOrgs.map((o) => ({ value: o.publicId, label: o.name })),
           ]
         : null,
+    // With many organizations, one choice of organization for the whole
+    // timeline and a share button on each entry: a list of every
+    // organization under each shareable entry made a case with 150
+    // organizations a 4.5 MB page (bench/README.md, "A case with 150
+    // organizations").
+    shareOnce: shareOrgs.length > SHARE_CHOICES_PER_ENTRY,
     timeline: events.map((e) => ({
       kind: e.kind,
       internal: e.visibility === "internal",
@@ -683,6 +689,9 @@ export async function reportPage(
 }
 
 /** Messages a triager may share with the organization: words, not records. */
+/** Up to this many organizations, each shareable timeline entry has its own choice of them. */
+export const SHARE_CHOICES_PER_ENTRY = 10;
+
 const SHAREABLE_KINDS: readonly EventKind[] = ["comment", "transition"];
 
 /**
