@@ -183,6 +183,22 @@ export function advisoryLockKey(name: string): string {
 }
 
 /**
+ * Takes the named lock for the rest of the transaction tx: on PostgreSQL
+ * `pg_advisory_xact_lock` (another instance taking it waits until tx ends);
+ * on SQLite nothing, as the transaction already holds the one write lock
+ * once it writes.
+ */
+export async function lockInTransaction(
+  tx: AnyDb,
+  name: string,
+): Promise<void> {
+  if (dialectOf(tx) === "postgres")
+    await sql`select pg_advisory_xact_lock(${advisoryLockKey(name)}::bigint)`.execute(
+      tx,
+    );
+}
+
+/**
  * Runs fn in a transaction that holds the named lock until it ends: on
  * PostgreSQL `pg_advisory_xact_lock` (other instances wait for it); on
  * SQLite a plain transaction, which already excludes every other writer of
@@ -194,10 +210,7 @@ export async function withAdvisoryLock<T>(
   fn: (tx: AnyDb) => Promise<T>,
 ): Promise<T> {
   const locked = async (tx: AnyDb) => {
-    if (dialectOf(tx) === "postgres")
-      await sql`select pg_advisory_xact_lock(${advisoryLockKey(name)}::bigint)`.execute(
-        tx,
-      );
+    await lockInTransaction(tx, name);
     return fn(tx);
   };
   return db.isTransaction ? locked(db) : db.transaction().execute(locked);
@@ -228,6 +241,32 @@ export async function withAdvisoryLockIfFree<T>(
     return { ran: true, value: await fn(tx) };
   };
   return db.isTransaction ? attempt(db) : db.transaction().execute(attempt);
+}
+
+/**
+ * A write transaction that holds the write lock before its first read, so
+ * what it reads cannot change before it writes: on SQLite BEGIN IMMEDIATE
+ * on one connection (another process waits instead of failing on a stale
+ * read); on PostgreSQL a transaction holding the advisory lock `name`
+ * (other instances wait).
+ */
+export async function withWriteTransaction<T>(
+  db: Kysely<Database>,
+  name: string,
+  fn: (tx: AnyDb) => Promise<T>,
+): Promise<T> {
+  if (dialectOf(db) === "postgres") return withAdvisoryLock(db, name, fn);
+  return db.connection().execute(async (conn) => {
+    await sql`begin immediate`.execute(conn);
+    try {
+      const value = await fn(conn);
+      await sql`commit`.execute(conn);
+      return value;
+    } catch (err) {
+      await sql`rollback`.execute(conn);
+      throw err;
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------
