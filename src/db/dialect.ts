@@ -286,6 +286,14 @@ export async function withWriteTransaction<T>(
 const TS_CONFIG = sql.lit("simple");
 
 /**
+ * Text as indexed words. Anything but letters and digits separates words,
+ * as in FTS5's unicode61 (PostgreSQL's parser would keep a URL, a host or
+ * "DD-7K2Q-9M4D" as one token), so the same searches find the same reports.
+ */
+const words = (text: RawBuilder<unknown>) =>
+  sql`to_tsvector(${TS_CONFIG}, regexp_replace(${text}, '[^[:alnum:]]+', ' ', 'g'))`;
+
+/**
  * An FTS5 query of the forms the app builds (search-query.ts,
  * list-repository.ts) as a PostgreSQL tsquery: `"word"*` a prefix,
  * `"word"` a word, `"two words"` a phrase, `(a OR b)`, `a AND b`, and
@@ -354,9 +362,9 @@ export function indexReportsStatement(
   if (dialectOf(db) === "postgres")
     return sql`insert into reports_fts (rowid, document)
       select r.id,
-        setweight(to_tsvector(${TS_CONFIG}, r.public_id || ' ' || r.title), 'A') ||
-        setweight(to_tsvector(${TS_CONFIG}, coalesce(o.name, r.suggested_org_name, '') || ' ' || r.asset), 'B') ||
-        setweight(to_tsvector(${TS_CONFIG}, r.description || ' ' || r.steps || ' ' || r.impact || ' ' || r.cwe), 'C')
+        setweight(${words(sql`r.public_id || ' ' || r.title`)}, 'A') ||
+        setweight(${words(sql`coalesce(o.name, r.suggested_org_name, '') || ' ' || r.asset`)}, 'B') ||
+        setweight(${words(sql`r.description || ' ' || r.steps || ' ' || r.impact || ' ' || r.cwe`)}, 'C')
       from reports r left join organizations o on o.id = r.organization_id
       where r.id in ${ids}`;
   return sql`insert into reports_fts (rowid, public_id, title, organization, asset, body)
