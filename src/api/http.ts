@@ -8,6 +8,7 @@ import { rateLimit } from "express-rate-limit";
 import { createHash } from "node:crypto";
 import {
   can,
+  canAnswerFor,
   mustVerifyEmail,
   type GlobalAction,
   type ReportAction,
@@ -15,9 +16,11 @@ import {
 import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import type { Deps } from "../deps.js";
-import { HttpError } from "../http/errors.js";
+import { HttpError, NotFoundError } from "../http/errors.js";
 import { ClockStore, HOUR_MS, MINUTE_MS } from "../http/rate-limits.js";
 import { loadReportFor } from "../reports/service.js";
+import type { Participation } from "../reports/participations.js";
+import { participationFor } from "../reports/participations-service.js";
 import { accessFacts, type Report } from "../reports/types.js";
 import {
   claimIdempotencyKey,
@@ -265,6 +268,36 @@ export function onReport(deps: Deps, action: ReportAction) {
   };
   return Object.assign(load, { allowedAction: action });
 }
+
+/**
+ * After onReport: loads the organization the path names (its public ID),
+ * only if the caller answers for it on this report (policy.ts
+ * canAnswerFor); a forged, removed or another organization's ID is the
+ * same 404 as a missing report.
+ */
+export function onParticipant(deps: Deps) {
+  const load: RequestHandler = async (req, res, next) => {
+    const { actor } = apiContext(res).caller;
+    const report = loadedReport(res);
+    const facts = accessFacts(report);
+    try {
+      res.locals.participation = await participationFor(
+        deps,
+        report,
+        String(req.params.org),
+        (p) => canAnswerFor(actor, facts, p.organizationId),
+      );
+    } catch (err) {
+      if (err instanceof NotFoundError) return sendProblem(res, NOT_FOUND_BODY);
+      throw err;
+    }
+    next();
+  };
+  return load;
+}
+
+export const loadedParticipation = (res: Response): Participation =>
+  res.locals.participation as Participation;
 
 /** What a route's handler answers; the wrapper writes it (and keeps it, for a retried write). */
 export interface ApiAnswer {
