@@ -17,7 +17,12 @@ import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import type { Deps } from "../deps.js";
 import { HttpError, NotFoundError } from "../http/errors.js";
-import { ClockStore, HOUR_MS, MINUTE_MS } from "../http/rate-limits.js";
+import {
+  ClockStore,
+  HOUR_MS,
+  MINUTE_MS,
+  sharedCounters,
+} from "../http/rate-limits.js";
 import { loadReportFor } from "../reports/service.js";
 import type { Participation } from "../reports/participations.js";
 import { participationFor } from "../reports/participations-service.js";
@@ -180,8 +185,9 @@ export function perTokenLimit(deps: Deps): RequestHandler {
 
 /**
  * A limit on one kind of write per account, as the web's forms have
- * (filing, comments), so the API is not the way around them. Refusals are
- * audited like the web's.
+ * (filing, comments), so the API is not the way around them: one counter
+ * per account with the web's limiter of the same name (rate-limits.ts
+ * sharedCounters). Refusals are audited like the web's.
  */
 export function perAccountLimit(
   deps: Deps,
@@ -193,8 +199,9 @@ export function perAccountLimit(
     skip: () => !deps.config.rateLimits,
     standardHeaders: false,
     legacyHeaders: false,
+    // The same key and counters as the web's limiter of this name.
     keyGenerator: (_req, res) => `user:${apiContext(res).caller.user.id}`,
-    store: new ClockStore(deps.clock),
+    store: new ClockStore(deps.clock, sharedCounters(deps, options.name)),
     // Only what went through counts, as on the web.
     skipFailedRequests: true,
     handler: async (_req: Request, res: Response) => {
