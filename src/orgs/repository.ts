@@ -334,18 +334,23 @@ export async function addOrgCaseGrant(
   return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
-/** Takes a case back from a member; true when they had it. */
+/** Takes a case back from a member, by its report ID; true when they had it. */
 export async function removeOrgCaseGrant(
   db: DbOrTx,
   orgId: number,
   userId: number,
-  reportId: number,
+  reportPublicId: string,
 ): Promise<boolean> {
   const result = await db
     .deleteFrom("org_case_grants")
     .where("org_id", "=", orgId)
     .where("user_id", "=", userId)
-    .where("report_id", "=", reportId)
+    .where("report_id", "in", (eb) =>
+      eb
+        .selectFrom("reports")
+        .select("id")
+        .where("public_id", "=", reportPublicId),
+    )
     .executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
 }
