@@ -2,7 +2,7 @@ import type { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import { systemClock } from "./clock.js";
 import { loadConfig } from "./config.js";
-import { databaseFile, openDatabase } from "./db/index.js";
+import { openConfiguredDatabase } from "./db/index.js";
 import { migrateToLatest } from "./db/migrate.js";
 import { createLogger } from "./logger.js";
 import { isRole, ROLES } from "./auth/policy.js";
@@ -68,7 +68,7 @@ export async function runCli(
     strict: true,
   });
   const config = loadConfig(env);
-  const { db } = openDatabase(databaseFile(config.dataDir));
+  const { db } = openConfiguredDatabase(config);
   const deps = {
     db,
     config,
@@ -239,7 +239,7 @@ async function mailReceive(
   const raw = withoutEnvelopeLine(read);
   let opened;
   try {
-    opened = openDatabase(databaseFile(config.dataDir));
+    opened = openConfiguredDatabase(config);
     await migrateToLatest(opened.db);
   } catch (error) {
     out.error(`try again later: ${(error as Error).message}`);

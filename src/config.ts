@@ -18,6 +18,15 @@ const envSchema = z.object({
   HOST: z.string().min(1).default("127.0.0.1"),
   BASE_URL: z.url({ protocol: /^https?$/ }).default("http://localhost:3000"),
   DATA_DIR: z.string().min(1).default("db/data"),
+  DATABASE_URL: z
+    .string()
+    .regex(
+      /^postgres(ql)?:\/\//,
+      "must be a PostgreSQL URL (postgres://user@host:5432/name); leave unset for the SQLite file",
+    )
+    .optional(),
+  DATABASE_POOL_SIZE: positiveInt.default(10),
+  DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(30_000),
   SESSION_SECRET: z
     .string()
     .min(32, "must be at least 32 characters")
@@ -65,6 +74,7 @@ const envSchema = z.object({
     .default("7,30,90,120"),
   INFO_REMINDER_DAYS: positiveInt.default(7),
   INFO_EXPIRY_DAYS: positiveInt.default(30),
+  ORG_ANSWER_DAYS: positiveInt.default(7),
   SCHEDULER_INTERVAL_MS: positiveInt.default(60_000),
   SETUP_TOKEN_HOURS: positiveInt.default(24),
   SECURE_COOKIES: bool.optional(),
@@ -110,6 +120,15 @@ export interface Config {
   host: string;
   baseUrl: string;
   dataDir: string;
+  /**
+   * PostgreSQL (DATABASE_URL) or, when null, the SQLite file in dataDir.
+   * The pool and the statement timeout apply to PostgreSQL only.
+   */
+  database: {
+    url: string | null;
+    poolSize: number;
+    statementTimeoutMs: number;
+  };
   sessionSecret: string;
   sessionIdleMs: number;
   trustProxy: boolean | number | string;
@@ -149,6 +168,8 @@ export interface Config {
     infoExpiryDays: number;
     /** Days after the organization is notified to fix it, by severity. */
     remediationDays: Record<"critical" | "high" | "medium" | "low", number>;
+    /** Days an organization on a case has to answer its notice (its status, past "not yet answered"). */
+    orgAnswerDays: number;
   };
   schedulerIntervalMs: number;
   setupTokenHours: number;
@@ -276,6 +297,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     baseUrl,
     dataDir,
+    database: {
+      url: e.DATABASE_URL || null,
+      poolSize: e.DATABASE_POOL_SIZE,
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+    },
     sessionSecret: e.SESSION_SECRET ?? developmentSecret(dataDir),
     sessionIdleMs: e.SESSION_IDLE_MINUTES * 60_000,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
@@ -310,6 +336,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       infoReminderDays: e.INFO_REMINDER_DAYS,
       infoExpiryDays: e.INFO_EXPIRY_DAYS,
       remediationDays: remediationDays(e.REMEDIATION_DAYS),
+      orgAnswerDays: e.ORG_ANSWER_DAYS,
     },
     schedulerIntervalMs: e.SCHEDULER_INTERVAL_MS,
     setupTokenHours: e.SETUP_TOKEN_HOURS,

@@ -2,7 +2,7 @@ import v8 from "node:v8";
 import { createApp } from "./app.js";
 import { systemClock } from "./clock.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { databaseFile, openDatabase } from "./db/index.js";
+import { openConfiguredDatabase } from "./db/index.js";
 import { migrateToLatest } from "./db/migrate.js";
 import { startInboundListener } from "./inbound/listener.js";
 import { createLogger } from "./logger.js";
@@ -40,8 +40,10 @@ async function main() {
     throw err;
   }
   const logger = createLogger(config.logLevel);
-  const { db } = openDatabase(databaseFile(config.dataDir), {
+  const { db } = openConfiguredDatabase(config, {
     checkpointInBackground: true,
+    onIdleError: (err) =>
+      logger.warn({ err }, "database connection lost; reconnecting on demand"),
   });
   const applied = await migrateToLatest(db);
   if (applied.length) logger.info({ applied }, "database migrated");

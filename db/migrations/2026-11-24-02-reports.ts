@@ -1,5 +1,9 @@
 // Frozen in time: imports no app code.
-import { Kysely, sql } from "kysely";
+import { Kysely, PostgresAdapter, sql } from "kysely";
+
+/** PostgreSQL (DATABASE_URL) takes its own SQL where SQLite's differs. */
+const postgres = (db: Kysely<any>) =>
+  db.getExecutor().adapter instanceof PostgresAdapter;
 
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
@@ -9,9 +13,14 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("name", "text", (c) => c.notNull())
     .addColumn("created_at", "integer", (c) => c.notNull())
     .execute();
-  await sql`create unique index organizations_name on organizations (name collate nocase)`.execute(
-    db,
-  );
+  if (postgres(db))
+    await sql`create unique index organizations_name on organizations (lower(name))`.execute(
+      db,
+    );
+  else
+    await sql`create unique index organizations_name on organizations (name collate nocase)`.execute(
+      db,
+    );
 
   await db.schema
     .createTable("org_members")

@@ -1,5 +1,9 @@
 // Frozen in time: imports no app code.
-import { Kysely, sql } from "kysely";
+import { Kysely, PostgresAdapter, sql } from "kysely";
+
+/** PostgreSQL (DATABASE_URL) takes its own SQL where SQLite's differs. */
+const postgres = (db: Kysely<any>) =>
+  db.getExecutor().adapter instanceof PostgresAdapter;
 
 export async function up(db: Kysely<any>): Promise<void> {
   // The tamper-evident audit log. Each row carries the SHA-256 of its own
@@ -58,6 +62,26 @@ export async function up(db: Kysely<any>): Promise<void> {
   // Append-only even against a bug in the app: the database itself refuses
   // to change or remove an entry. (Someone with the file can drop these; the
   // hash chain is what catches that.)
+  if (postgres(db)) {
+    await sql`
+      create function audit_log_append_only() returns trigger
+      language plpgsql as $$
+      begin
+        raise exception 'audit_log is append-only';
+      end $$
+    `.execute(db);
+    for (const event of ["update", "delete"])
+      await sql`
+        create trigger ${sql.raw(`audit_log_no_${event}`)}
+        before ${sql.raw(event)} on audit_log
+        for each row execute function audit_log_append_only()
+      `.execute(db);
+    await sql`
+      create trigger audit_log_no_truncate before truncate on audit_log
+      for each statement execute function audit_log_append_only()
+    `.execute(db);
+    return;
+  }
   await sql`
     create trigger audit_log_no_update before update on audit_log
     begin
@@ -73,6 +97,11 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  if (postgres(db)) {
+    await db.schema.dropTable("audit_log").execute();
+    await sql`drop function audit_log_append_only()`.execute(db);
+    return;
+  }
   await sql`drop trigger if exists audit_log_no_delete`.execute(db);
   await sql`drop trigger if exists audit_log_no_update`.execute(db);
   await db.schema.dropTable("audit_log").execute();

@@ -3,7 +3,37 @@
 // SQLite FTS5. The index is contentless (it keeps no second copy of the
 // text, only the terms) and is kept in step by triggers, so every way a
 // report is written or edited updates it in the same transaction.
-import { Kysely, sql } from "kysely";
+import { Kysely, PostgresAdapter, sql } from "kysely";
+
+/** PostgreSQL (DATABASE_URL) takes its own SQL where SQLite's differs. */
+const postgres = (db: Kysely<any>) =>
+  db.getExecutor().adapter instanceof PostgresAdapter;
+
+/**
+ * PostgreSQL: a tsvector per report in a GIN index, the report ID and title
+ * weighted A, organization and asset B, the text C. Its key is called rowid
+ * as FTS5's, so the app's statements on it read alike; a deleted report
+ * leaves it by the foreign key. It is filled by the app from search_pending
+ * (migration 2026-11-30-02, src/db/dialect.ts indexReportsStatement), so no
+ * triggers write it.
+ */
+async function upPostgres(db: Kysely<any>) {
+  await sql`create table reports_fts (
+    rowid bigint primary key references reports (id) on delete cascade,
+    document tsvector not null
+  )`.execute(db);
+  await sql`create index reports_fts_document on reports_fts using gin (document)`.execute(
+    db,
+  );
+  await sql`insert into reports_fts (rowid, document)
+    select r.id,
+      setweight(to_tsvector('simple', regexp_replace(r.public_id || ' ' || r.title, '[^[:alnum:]]+', ' ', 'g')), 'A') ||
+      setweight(to_tsvector('simple', regexp_replace(coalesce(o.name, r.suggested_org_name, '') || ' ' || r.asset, '[^[:alnum:]]+', ' ', 'g')), 'B') ||
+      setweight(to_tsvector('simple', regexp_replace(r.description || ' ' || r.steps || ' ' || r.impact, '[^[:alnum:]]+', ' ', 'g')), 'C')
+    from reports r left join organizations o on o.id = r.organization_id`.execute(
+    db,
+  );
+}
 
 const ROW = (r: "new" | "o") =>
   sql.raw(`
@@ -13,6 +43,7 @@ const ROW = (r: "new" | "o") =>
   ${r}.description || ' ' || ${r}.steps || ' ' || ${r}.impact`);
 
 export async function up(db: Kysely<any>): Promise<void> {
+  if (postgres(db)) return upPostgres(db);
   await sql`create virtual table reports_fts using fts5(
     public_id, title, organization, asset, body,
     content = '', contentless_delete = 1,
@@ -43,6 +74,10 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  if (postgres(db)) {
+    await sql`drop table if exists reports_fts`.execute(db);
+    return;
+  }
   for (const trigger of [
     "reports_fts_insert",
     "reports_fts_update",

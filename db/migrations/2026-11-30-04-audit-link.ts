@@ -7,11 +7,39 @@
 // this trigger (bench/README.md). The trigger refuses any entry that is not
 // the next id after the last one and linked to that one's hash (the genesis
 // link for the first), so no fork, gap or stray link can be written.
-import { Kysely, sql } from "kysely";
+import { Kysely, PostgresAdapter, sql } from "kysely";
+
+/** PostgreSQL (DATABASE_URL) takes its own SQL where SQLite's differs. */
+const postgres = (db: Kysely<any>) =>
+  db.getExecutor().adapter instanceof PostgresAdapter;
 
 const GENESIS_HASH = "0".repeat(64);
 
 export async function up(db: Kysely<any>): Promise<void> {
+  if (postgres(db)) {
+    // Two instances appending at once both pass this check; the primary key
+    // then refuses the second (the same id), so the chain still cannot fork.
+    await sql`
+      create function audit_log_linked() returns trigger
+      language plpgsql as $$
+      begin
+        if new.id is distinct from (select coalesce(max(id), 0) + 1 from audit_log)
+          or new.prev_hash is distinct from coalesce(
+            (select hash from audit_log where id = new.id - 1),
+            ${sql.lit(GENESIS_HASH)})
+        then
+          raise exception 'audit_log entries extend the chain: the next id, linked to the last hash';
+        end if;
+        return new;
+      end $$
+    `.execute(db);
+    await sql`
+      create trigger audit_log_linked before insert on audit_log
+      for each row execute function audit_log_linked()
+    `.execute(db);
+    await sql`drop index if exists audit_log_prev_hash`.execute(db);
+    return;
+  }
   await sql`
     create trigger audit_log_linked before insert on audit_log
     when new.id is not (select coalesce(max(id), 0) + 1 from audit_log)
@@ -29,5 +57,10 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql`create unique index if not exists audit_log_prev_hash on audit_log (prev_hash)`.execute(
     db,
   );
+  if (postgres(db)) {
+    await sql`drop trigger if exists audit_log_linked on audit_log`.execute(db);
+    await sql`drop function if exists audit_log_linked()`.execute(db);
+    return;
+  }
   await sql`drop trigger if exists audit_log_linked`.execute(db);
 }

@@ -354,9 +354,14 @@ export function participantSight(
   report: ReportAccessFacts,
   organizationId: number,
 ): ParticipantSight {
-  switch (relationTo(actor, report)) {
-    case "staff":
-      return "full";
+  const relation = relationTo(actor, report);
+  if (relation === "staff") return "full";
+  // An organization not yet notified is the CERT's alone.
+  const participant = report.participants.find(
+    (p) => p.organizationId === organizationId,
+  );
+  if (!participant || participant.notifiedAt === null) return "none";
+  switch (relation) {
     case "reporter":
       return "status";
     case "org_contact":

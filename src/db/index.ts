@@ -3,7 +3,14 @@ import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { Kysely, SqliteDialect, type Transaction } from "kysely";
+import {
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  type Transaction,
+} from "kysely";
+import type pg from "pg";
+import { createPostgresPool, type PostgresOptions } from "./dialect.js";
 import type { Database } from "./schema.js";
 import { withStatementCache } from "./statements.js";
 
@@ -11,10 +18,56 @@ export type Db = Kysely<Database>;
 /** Repositories take either the database or a transaction as first argument. */
 export type DbOrTx = Kysely<Database> | Transaction<Database>;
 
-export interface OpenedDatabase {
+/** The SQLite file (the embedded default). */
+export interface OpenedSqlite {
+  dialect: "sqlite";
   db: Db;
-  /** The underlying connection, for health checks and the benchmark seeder. */
+  /** The underlying connection, for backups and the benchmark seeder. */
   sqlite: SqliteDatabase.Database;
+}
+
+/** PostgreSQL (DATABASE_URL). */
+export interface OpenedPostgres {
+  dialect: "postgres";
+  db: Db;
+  pool: pg.Pool;
+  sqlite?: undefined;
+}
+
+export type OpenedDatabase = OpenedSqlite | OpenedPostgres;
+
+/** What openConfiguredDatabase reads of the configuration. */
+export interface DatabaseConfig {
+  dataDir: string;
+  database: {
+    url: string | null;
+    poolSize: number;
+    statementTimeoutMs: number;
+  };
+}
+
+/**
+ * The database the configuration names: PostgreSQL when DATABASE_URL is
+ * set, else the SQLite file in DATA_DIR.
+ */
+export function openConfiguredDatabase(
+  config: DatabaseConfig,
+  options: OpenOptions & Pick<PostgresOptions, "onIdleError"> = {},
+): OpenedDatabase {
+  if (config.database.url)
+    return openPostgres({
+      url: config.database.url,
+      poolSize: config.database.poolSize,
+      statementTimeoutMs: config.database.statementTimeoutMs,
+      onIdleError: options.onIdleError,
+    });
+  return openDatabase(databaseFile(config.dataDir), options);
+}
+
+export function openPostgres(options: PostgresOptions): OpenedPostgres {
+  const pool = createPostgresPool(options);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { dialect: "postgres", db, pool };
 }
 
 export function databaseFile(dataDir: string): string {
@@ -32,7 +85,7 @@ export interface OpenOptions {
 export function openDatabase(
   file: string,
   options: OpenOptions = {},
-): OpenedDatabase {
+): OpenedSqlite {
   if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
   const sqlite = new SqliteDatabase(file);
   // WAL lets readers run beside the writer; NORMAL is durable across app
@@ -50,7 +103,7 @@ export function openDatabase(
       database: withStatementCache(sqlite, () => checkpointer?.stop()),
     }),
   });
-  return { db, sqlite };
+  return { dialect: "sqlite", db, sqlite };
 }
 
 /** How often the background checkpointer copies the log into the database. */

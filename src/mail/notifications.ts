@@ -39,6 +39,8 @@ export const REMINDER_KINDS = [
   "disclosure_passed",
   "info_reminder",
   "info_expired",
+  // One organization on the case has not answered its notice in time.
+  "org_answer",
 ] as const;
 export type ReminderKind = (typeof REMINDER_KINDS)[number];
 
@@ -140,6 +142,18 @@ export const REMINDER_MAIL: Record<
     subject: "Your answer is needed",
     sentence:
       "The CERT asked you for more information and is still waiting for your answer.",
+  },
+  org_answer: {
+    subject: "Organization's answer overdue",
+    sentence:
+      "An organization notified of this report has not answered within the time it was given.",
+    to: {
+      org_contact: {
+        subject: "Your answer is overdue",
+        sentence:
+          "Your organization was notified of this report and has not answered yet. On the report page, say whether you are investigating, affected, not affected or have fixed it: silence is not counted as not affected.",
+      },
+    },
   },
 };
 

@@ -2019,6 +2019,7 @@ function templateFor(
         remediationHigh: days,
         remediationMedium: days,
         remediationLow: days,
+        orgAnswerDays: days,
       });
     },
     "/account/notifications": () =>
