@@ -28,6 +28,7 @@ import fc from "fast-check";
 import { sql } from "kysely";
 import {
   can,
+  canAdministerOrg,
   relationTo,
   ROLES,
   type Actor,
@@ -674,6 +675,8 @@ function illegalChanges(a: Attempt, b: Snapshot, n: Snapshot): string[] {
     ? ([...b.orgs.values()].find((o) => o.public_id === orgParam)?.id as
         number | undefined)
     : undefined;
+  const administers =
+    targetOrgId !== undefined && canAdministerOrg(actor, targetOrgId);
   const reportParam =
     path.startsWith("/reports/:id") && a.params.id
       ? normalizeReportId(a.params.id)
@@ -696,6 +699,11 @@ function illegalChanges(a: Attempt, b: Snapshot, n: Snapshot): string[] {
           row.password_hash === null) ||
         (path === "/orgs/:orgPublicId/contacts" &&
           may("org:manage") &&
+          row.role === "org_contact" &&
+          row.password_hash === null) ||
+        // The organization's administrator invites a colleague (orgs/admin-service.ts).
+        (path === "/org/:orgPublicId/members" &&
+          administers &&
           row.role === "org_contact" &&
           row.password_hash === null);
       if (!ok)
@@ -768,8 +776,17 @@ function illegalChanges(a: Attempt, b: Snapshot, n: Snapshot): string[] {
     if (!old) {
       if (!(path === "/orgs" && may("org:manage")))
         out.push(`${who} created the organization ${String(row.name)}`);
-    } else if (changedColumns(old, row).length)
-      out.push(`${who} changed the organization ${String(old.name)}`);
+    } else {
+      const changed = changedColumns(old, row);
+      // Its administrator chooses who sees which case.
+      const visibility =
+        path === "/org/:orgPublicId/visibility" &&
+        administers &&
+        id === targetOrgId &&
+        changed.every((c) => c === "members_see_all");
+      if (changed.length && !visibility)
+        out.push(`${who} changed the organization ${String(old.name)}`);
+    }
   }
   for (const id of b.orgs.keys())
     if (!n.orgs.has(id)) out.push(`${who} deleted organization #${id}`);
@@ -777,8 +794,8 @@ function illegalChanges(a: Attempt, b: Snapshot, n: Snapshot): string[] {
     if (b.members.has(m)) continue;
     const [orgId, userId] = m.split(":").map(Number) as [number, number];
     const ok =
-      path === "/orgs/:orgPublicId/contacts" &&
-      may("org:manage") &&
+      ((path === "/orgs/:orgPublicId/contacts" && may("org:manage")) ||
+        (path === "/org/:orgPublicId/members" && administers)) &&
       orgId === targetOrgId &&
       n.users.get(userId)?.role === "org_contact";
     if (!ok) out.push(`${who} added user #${userId} to organization #${orgId}`);
@@ -787,8 +804,10 @@ function illegalChanges(a: Attempt, b: Snapshot, n: Snapshot): string[] {
     if (n.members.has(m)) continue;
     const [orgId, userId] = m.split(":").map(Number) as [number, number];
     const ok =
-      path === "/orgs/:orgPublicId/contacts/:userPublicId/remove" &&
-      may("org:manage") &&
+      ((path === "/orgs/:orgPublicId/contacts/:userPublicId/remove" &&
+        may("org:manage")) ||
+        (path === "/org/:orgPublicId/members/:userPublicId/remove" &&
+          administers)) &&
       orgId === targetOrgId &&
       userId === targetUserId;
     if (!ok)
