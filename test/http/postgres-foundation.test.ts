@@ -205,6 +205,12 @@ describe("PostgreSQL (DATABASE_URL): migrations, types, locks, search index, rep
     );
     const verified = await verifyAuditChain(ctx.db);
     assert.equal(verified.ok, true);
+    for (const page of ["/stats", "/advisories", "/acknowledgments", "/queue"])
+      assert.equal(
+        (await researcher.agent.get(page)).status,
+        page === "/queue" ? 404 : 200,
+        page,
+      );
   });
 
   it("keeps the audit log append-only", async () => {
