@@ -20,7 +20,9 @@ import {
   existsSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
+  readlinkSync,
   readSync,
   rmSync,
   statSync,
@@ -105,6 +107,8 @@ interface Measurement {
   ok: number;
   bad: number;
   detail: string;
+  /** The serving process's CPU time (user + system) over the run, ms. */
+  cpuMs: number;
 }
 
 interface PageResult {
@@ -423,6 +427,7 @@ function summarize(result: autocannon.Result, ok: number): Measurement {
     ok,
     bad: result.non2xx + result.errors + result.timeouts,
     detail: `3xx ${result["3xx"]}, 4xx ${result["4xx"]}, 5xx ${result["5xx"]}, errors ${result.errors}, timeouts ${result.timeouts}`,
+    cpuMs: 0,
   };
 }
 
@@ -446,6 +451,7 @@ function combine(a: Measurement, b: Measurement): Measurement {
     ok: a.ok + b.ok,
     bad: a.bad + b.bad,
     detail: `${a.detail}; then ${b.detail}`,
+    cpuMs: a.cpuMs + b.cpuMs,
   };
 }
 
@@ -836,9 +842,14 @@ async function appReady(
   sqlite: SqliteDatabase,
   app: ReturnType<typeof spawnNode>,
 ) {
+  const port = Number(new URL(base).port);
   await waitFor(
     "app start",
-    async () => (await fetch(`${base}/healthz`)).ok,
+    // Its own socket: on a machine shared with other test suites another
+    // process can take the port the bench picked while the app is still
+    // migrating, and answer for it.
+    async () =>
+      listensOn(app.child.pid!, port) && (await fetch(`${base}/healthz`)).ok,
     // The first start on a seeded database runs the migrations after those
     // the seeder ran (for a migration that builds an index over a million
     // reports, that takes a while).
@@ -865,6 +876,37 @@ async function appReady(
   );
   // The mail those reminders queued goes to invented addresses: dropped.
   dropQueuedMail(sqlite, ["queued"]);
+}
+
+/** Whether the process holds a listening TCP socket on the port (Linux /proc). */
+export function listensOn(pid: number, port: number): boolean {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(
+        readlinkSync(`/proc/${pid}/fd/${fd}`),
+      );
+      if (m) inodes.add(m[1]!);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(table, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local address, state 0A (LISTEN), inode
+      if (f[1]?.endsWith(`:${hex}`) && f[3] === "0A" && inodes.has(f[9]!))
+        return true;
+    }
+  }
+  return false;
 }
 
 /** "10k", "100k", "1m": a growth database's folder suffix. */
@@ -977,6 +1019,10 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     captured = pickCaptured(
       captureFile,
       plan.pages.map((p) => p.url),
+    );
+  } catch (err) {
+    throw new Error(
+      `capturing the statements: ${(err as Error).message}\n${capturing.log.join("\n")}`,
     );
   } finally {
     await stopChild(capturing.child);
@@ -1112,16 +1158,26 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         // time early and half late, so a slow spell of the machine (runs
         // here differ by up to a factor of two) weighs on all alike.
         const half = options.duration / 2;
-        const measure = (target: string) =>
-          load(
+        const pids = new Map([
+          [base, app.child.pid!],
+          [ceilingBase, ceiling.child.pid!],
+          [limitBase, limit.child.pid!],
+        ]);
+        const measure = async (target: string) => {
+          if (target === base) await settle(base);
+          const pid = pids.get(target)!;
+          const cpuBefore = processCpuMs(pid);
+          const m = await load(
             target,
             group.urls,
             target === base ? group.cookie : undefined,
             connections,
             half,
             options.requestTimeout,
-            target === base,
+            false,
           );
+          return { ...m, cpuMs: processCpuMs(pid) - cpuBefore };
+        };
         const appFirst = await measure(base);
         const ceilingFirst = await measure(ceilingBase);
         const limitFirst = await measure(limitBase);
@@ -1505,6 +1561,15 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
           fmt(p.limit.p99).padStart(7),
           (p.app.rps / p.limit.rps).toFixed(2).padStart(12),
         ].join(" "),
+      );
+    }
+    out(
+      "CPU per view (ms of the serving process's user + system time ÷ answers, over the same runs; steadier than req/s on a shared machine):",
+    );
+    for (const p of pages) {
+      const per = (m: Measurement) => m.cpuMs / Math.max(m.ok, 1);
+      out(
+        `  ${p.name.padEnd(36)} ${String(p.connections).padStart(3)}  app ${per(p.app).toFixed(2)}  ceiling ${per(p.ceiling).toFixed(2)}  limit ${per(p.limit).toFixed(2)}  limit ÷ app ${(per(p.limit) / per(p.app)).toFixed(2)}`,
       );
     }
     for (const line of statementSummary) out(`limit's SQL, ${line}`);

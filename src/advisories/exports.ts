@@ -18,13 +18,17 @@ async function publicAdvisory(
   deps: Pick<Deps, "db" | "config">,
   rawId: string,
 ): Promise<{ advisory: PublishedAdvisory; ctx: ExportContext }> {
-  const { advisory, reached } = await loadPublicAdvisory(deps, rawId);
+  const { advisory, reached, participants } = await loadPublicAdvisory(
+    deps,
+    rawId,
+  );
   return {
     advisory,
     ctx: {
       baseUrl: deps.config.baseUrl,
       publisherName: PUBLISHER_NAME,
       reached,
+      participants,
     },
   };
 }

@@ -1,6 +1,12 @@
 import { z } from "zod";
 import type { AuditRequestContext } from "../audit/types.js";
-import { advisoryIsPublic, can, type Actor } from "../auth/policy.js";
+import {
+  advisoryIsPublic,
+  can,
+  canReadStatement,
+  participantSight,
+  type Actor,
+} from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
@@ -26,6 +32,14 @@ import {
   type CreditType,
 } from "./credits.js";
 import { cweCatalogEntry } from "./cwe-names.js";
+import {
+  advisoryParticipants,
+  referenceLines,
+  referenceUrl,
+  statementIsApproved,
+  type AdvisoryParticipant,
+} from "./participants.js";
+import { listParticipations } from "../reports/participations-repository.js";
 import {
   answerCredit,
   creditsFromFiling,
@@ -140,6 +154,59 @@ const ANSWER_LABELS: Record<CreditAnswer, string> = {
   declined: "Declined by the researcher: the advisory will credit nobody",
 };
 
+/**
+ * The organizations as the advisory would list them if published now, as
+ * this actor may read them (policy participantSight, canReadStatement): what the public
+ * would read (statements only once approved), narrowed to the
+ * participations the actor may see. Staff read every statement with its
+ * approval marked, approved or not.
+ */
+export async function draftParticipants(
+  deps: Pick<Deps, "db">,
+  actor: Actor,
+  report: Report,
+) {
+  const facts = accessFacts(report);
+  const staff = can(actor, "report:write_advisory", facts);
+  const participations = (await listParticipations(deps.db, report.id)).filter(
+    (p) => p.removedAt === null,
+  );
+  if (participations.length === 0) return [];
+  const published = advisoryParticipants(
+    participations,
+    await firstReachedStates(deps.db, report.id),
+  );
+  return participations.flatMap((p, i) => {
+    if (participantSight(actor, facts, p.organizationId) === "none") return [];
+    const view = participantView(published[i]!);
+    if (staff) {
+      const approved = statementIsApproved(p);
+      return [
+        {
+          ...view,
+          statementHtml: p.statement?.trim()
+            ? renderMarkdown(p.statement)
+            : null,
+          references: referenceLines(p.statementReferences).map((text) => ({
+            text,
+            href: referenceUrl(text),
+          })),
+          approval: !p.statement?.trim()
+            ? "No statement yet."
+            : approved
+              ? "Statement approved: published with the advisory."
+              : "Statement not approved: not published unless a triager approves it.",
+        },
+      ];
+    }
+    return [
+      canReadStatement(actor, facts, p)
+        ? view
+        : { ...view, statementHtml: null, references: [] },
+    ];
+  });
+}
+
 /** The triager's draft, for the form on the report page (staff only). */
 export async function advisoryDraftFor(
   deps: Pick<Deps, "db" | "clock">,
@@ -178,6 +245,7 @@ export async function advisoryDraftFor(
     ).map((c) => ({ ...c, typeLabel: CREDIT_TYPE_LABELS[c.type] })),
     creditAnswer: draft?.credits ? ANSWER_LABELS[draft.creditAnswer] : null,
     published: draft?.publishedAt ? formatDateTime(draft.publishedAt) : null,
+    participants: await draftParticipants(deps, actor, report),
     // Why the publish step is not offered yet (the workflow's words).
     notYet: draft?.publishedAt
       ? null
@@ -271,6 +339,7 @@ export async function draftAdvisoryFor(
         ? []
         : credits.map((c) => `${c.name} (${CREDIT_TYPE_LABELS[c.type]})`)
       : null,
+    participants: await draftParticipants(deps, actor, report),
     creditNote: !seesCredit
       ? "The credit is shown to your organization when the advisory is published."
       : draft.credits !== null && draft.creditAnswer === "pending"
@@ -435,21 +504,47 @@ function listItem(a: PublishedAdvisory) {
 export async function loadPublicAdvisory(
   deps: Pick<Deps, "db">,
   rawId: string,
-): Promise<{ advisory: PublishedAdvisory; reached: Map<string, Date> }> {
+): Promise<{
+  advisory: PublishedAdvisory;
+  reached: Map<string, Date>;
+  participants: AdvisoryParticipant[];
+}> {
   const publicId = normalizeReportId(rawId);
   const advisory = publicId
     ? await findPublishedAdvisory(deps.db, publicId)
     : undefined;
   if (!advisory || !advisoryIsPublic(advisory)) throw new NotFoundError();
+  const reached = await firstReachedStates(deps.db, advisory.reportId);
   return {
     advisory,
-    reached: await firstReachedStates(deps.db, advisory.reportId),
+    reached,
+    participants: advisoryParticipants(
+      await listParticipations(deps.db, advisory.reportId),
+      reached,
+    ),
+  };
+}
+
+/** An organization's line on an advisory page: status, and its statement and references once approved. */
+export function participantView(p: AdvisoryParticipant) {
+  return {
+    name: p.name,
+    status: p.status,
+    statusLabel: p.statusLabel,
+    statementHtml: p.statement ? renderMarkdown(p.statement) : null,
+    references: p.references.map((text) => ({
+      text,
+      href: referenceUrl(text),
+    })),
   };
 }
 
 /** One public advisory page, or not found (also for any report not yet disclosed). */
 export async function advisoryPage(deps: Pick<Deps, "db">, rawId: string) {
-  const { advisory, reached } = await loadPublicAdvisory(deps, rawId);
+  const { advisory, reached, participants } = await loadPublicAdvisory(
+    deps,
+    rawId,
+  );
   const milestone = (label: string, at: Date | null | undefined) =>
     at ? { label, at: formatDateTime(at) } : null;
   return {
@@ -459,6 +554,7 @@ export async function advisoryPage(deps: Pick<Deps, "db">, rawId: string) {
     cvssVector: advisory.cvssVector,
     summaryHtml: renderMarkdown(advisory.summary),
     credits: creditLines(advisory),
+    participants: participants.map(participantView),
     timeline: [
       milestone("Reported", advisory.createdAt),
       milestone("Acknowledged by the CERT", reached.get("acknowledged")),

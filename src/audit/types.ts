@@ -62,6 +62,21 @@ export const AUDIT_ACTIONS = [
   "webhook.disabled",
   "webhook.secret_rotated",
   "webhook.deleted",
+  "report.participant_added",
+  "report.participant_removed",
+  "report.participant_status_set",
+  "report.statement_written",
+  "report.statement_approved",
+  "report.statement_shared",
+  "report.participant_details_set",
+  "report.organization_suggested",
+  "report.case_visibility_changed",
+  "report.participant_fix_checked",
+  "org.admin_granted",
+  "org.admin_revoked",
+  "org.visibility_changed",
+  "org.case_given",
+  "org.case_taken",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

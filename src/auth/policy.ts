@@ -102,6 +102,8 @@ export const REPORT_ACTIONS = [
   "report:edit_submission", // the researcher corrects title, asset and text until acknowledged
   "report:view_revisions", // the versions an edit replaced
   "report:read_draft_advisory", // read and comment on the advisory before publication
+  "report:manage_participants", // add or remove an organization, set any participant's status, approve a statement, open or close the case
+  "report:answer_as_org", // answer for an organization on the case: status, statement, tracking ID, fix target (canAnswerFor names which)
 ] as const;
 export type ReportAction = (typeof REPORT_ACTIONS)[number];
 
@@ -195,6 +197,11 @@ const reportRules: Record<ReportAction, readonly Relation[]> = {
   // Everyone on the case reads the advisory before the public does (the
   // organization only once notified: relationTo).
   "report:read_draft_advisory": ["staff", "reporter", "org_contact"],
+  // Only the CERT decides who is on the case and what it shows to whom.
+  "report:manage_participants": ["staff"],
+  // An organization answers for itself (canAnswerFor: only the ones it
+  // stands for); staff may answer for any participant (a phone call).
+  "report:answer_as_org": ["staff", "org_contact"],
 };
 
 /** Actions that exist only while the report stands somewhere, whoever asks. */
@@ -302,6 +309,101 @@ export function writableAudiences(
 }
 
 /**
+ * Whether an actor may answer for one organization on this case (its
+ * status, statement, tracking ID, fix target): an org contact for the
+ * organizations it stands for, staff for any participant.
+ */
+export function canAnswerFor(
+  actor: Actor,
+  report: ReportAccessFacts,
+  organizationId: number,
+): boolean {
+  if (!can(actor, "report:answer_as_org", report)) return false;
+  if (relationTo(actor, report) === "staff")
+    return report.participants.some((p) => p.organizationId === organizationId);
+  return standsFor(actor, report).includes(organizationId);
+}
+
+/**
+ * Choices that are the organization's alone (whether its statement is
+ * shared with the other participants, suggesting another organization):
+ * only its own contacts.
+ */
+export function speaksFor(
+  actor: Actor,
+  report: ReportAccessFacts,
+  organizationId: number,
+): boolean {
+  return (
+    can(actor, "report:answer_as_org", report) &&
+    standsFor(actor, report).includes(organizationId)
+  );
+}
+
+/**
+ * What an actor sees of one participation on a case:
+ * - "full": staff, and an org contact for its own organization;
+ * - "status": its name and status (the researcher always; another
+ *   organization only once a triager opened the case);
+ * - "none": not even that it takes part.
+ */
+export type ParticipantSight = "full" | "status" | "none";
+
+export function participantSight(
+  actor: Actor,
+  report: ReportAccessFacts,
+  organizationId: number,
+): ParticipantSight {
+  const relation = relationTo(actor, report);
+  if (relation === "staff") return "full";
+  // An organization not yet notified is the CERT's alone.
+  const participant = report.participants.find(
+    (p) => p.organizationId === organizationId,
+  );
+  if (!participant || participant.notifiedAt === null) return "none";
+  switch (relation) {
+    case "reporter":
+      return "status";
+    case "org_contact":
+      if (standsFor(actor, report).includes(organizationId)) return "full";
+      return report.caseOpen ? "status" : "none";
+    case "none":
+      return "none";
+  }
+}
+
+/**
+ * Whether an actor reads one participant's statement before publication:
+ * whoever sees the participation in full, and the other participants of an
+ * opened case when that organization shares it.
+ */
+export function canReadStatement(
+  actor: Actor,
+  report: ReportAccessFacts,
+  participation: { organizationId: number; statementShared: boolean },
+): boolean {
+  const sight = participantSight(actor, report, participation.organizationId);
+  if (sight === "full") return true;
+  return (
+    sight === "status" &&
+    participation.statementShared &&
+    relationTo(actor, report) === "org_contact"
+  );
+}
+
+/** The researcher (or a triager) confirms or rejects each organization's fix. */
+export function canVerifyFixes(
+  actor: Actor,
+  report: ReportAccessFacts,
+): boolean {
+  const relation = relationTo(actor, report);
+  return (
+    (relation === "reporter" || relation === "staff") &&
+    can(actor, "report:act", report)
+  );
+}
+
+/**
  * Staff see every unpatched vulnerability: they must use two-factor sign-in,
  * enrolled before any staff page opens. Until then they may only manage their
  * own account (where enrollment happens).
@@ -406,6 +508,32 @@ export function webhookMayHear(
   return (
     audience === null || canReadEvent(readableEvents(owner, report), audience)
   );
+}
+
+/**
+ * org:administer, asked per organization: its colleagues (invite, remove),
+ * whether every member sees every case, and which member is given which
+ * case. An org contact administers the organizations they were made
+ * administrator of; the staff who manage organizations administer every one.
+ * Anyone else is answered 404, as for an organization that does not exist.
+ */
+export function canAdministerOrg(
+  actor: Actor | null | undefined,
+  orgId: number,
+): boolean {
+  if (!actor) return false;
+  if (can(actor, "org:manage")) return true;
+  return (
+    actor.role === "org_contact" &&
+    actor.orgIds.includes(orgId) &&
+    (actor.adminOrgIds?.includes(orgId) ?? false)
+  );
+}
+
+/** The organizations an org contact administers (their "Our organization" page). */
+export function administeredOrgIds(actor: Actor | null | undefined): number[] {
+  if (!actor || actor.role !== "org_contact") return [];
+  return actor.orgIds.filter((id) => canAdministerOrg(actor, id));
 }
 
 /** Which roles may be given which role: only admins make staff. */

@@ -1,4 +1,9 @@
-import { canReadEvent, readableEvents, type Relation } from "../auth/policy.js";
+import {
+  canReadEvent,
+  readableEvents,
+  standsFor,
+  type Relation,
+} from "../auth/policy.js";
 import {
   accessFacts,
   type EventAudience,
@@ -7,6 +12,8 @@ import {
 import { toActor } from "../users/service.js";
 import type { Db, DbOrTx } from "../db/index.js";
 import { listOrgContacts } from "../orgs/repository.js";
+import { trackingIdsFor } from "../reports/participations-repository.js";
+import { subjectTrackingId } from "../reports/tracking-id.js";
 import { intakeReplyAddress } from "../inbound/intake-address.js";
 import { findEmailReport } from "../inbound/intake-repository.js";
 import type { ChangeName } from "../reports/changes.js";
@@ -32,6 +39,8 @@ export const REMINDER_KINDS = [
   "disclosure_passed",
   "info_reminder",
   "info_expired",
+  // One organization on the case has not answered its notice in time.
+  "org_answer",
 ] as const;
 export type ReminderKind = (typeof REMINDER_KINDS)[number];
 
@@ -134,6 +143,18 @@ export const REMINDER_MAIL: Record<
     sentence:
       "The CERT asked you for more information and is still waiting for your answer.",
   },
+  org_answer: {
+    subject: "Organization's answer overdue",
+    sentence:
+      "An organization notified of this report has not answered within the time it was given.",
+    to: {
+      org_contact: {
+        subject: "Your answer is overdue",
+        sentence:
+          "Your organization was notified of this report and has not answered yet. On the report page, say whether you are investigating, affected, not affected or have fixed it: silence is not counted as not affected.",
+      },
+    },
+  },
 };
 
 export function threadIdFor(ctx: MailContext, publicId: string): string {
@@ -157,10 +178,14 @@ export async function notifyReportEvent(
   ctx: MailContext & { db: Db },
   event: ReportEvent,
 ): Promise<void> {
-  const recipients = new Map<number, { user: User; relation: Relation }>();
-  const add = (users: User[], relation: Relation) => {
+  const recipients = new Map<
+    number,
+    { user: User; relation: Relation; orgId?: number }
+  >();
+  const add = (users: User[], relation: Relation, orgId?: number) => {
     for (const user of users)
-      if (!recipients.has(user.id)) recipients.set(user.id, { user, relation });
+      if (!recipients.has(user.id))
+        recipients.set(user.id, { user, relation, orgId });
   };
   const { report } = event;
   if (event.audiences.includes("reporter")) {
@@ -178,14 +203,18 @@ export async function notifyReportEvent(
     add(await findUsersByIds(db, [report.assigneeId]), "staff");
   }
   if (event.audiences.includes("org")) {
-    // Every organization on the case that was notified; the policy below
-    // keeps only the contacts who may read this entry.
+    // Every organization on the case that was notified: of its contacts,
+    // those who read the case for it (not a member who sees only the
+    // cases given and was not given this one; reminders carry no entry to
+    // ask about), and below, of those, who may read this entry.
+    const facts = accessFacts(report);
     for (const p of report.participants) {
       if (p.notifiedAt === null) continue;
       for (const contact of await listOrgContacts(db, p.organizationId)) {
         if (recipients.has(contact.id)) continue;
         const user = await findUserById(db, contact.id);
-        if (user) add([user], "org_contact");
+        if (user && standsFor(toActor(user), facts).includes(p.organizationId))
+          add([user], "org_contact", p.organizationId);
       }
     }
   }
@@ -198,15 +227,35 @@ export async function notifyReportEvent(
       )
         recipients.delete(id);
   }
+  // A contact's mail names the organization it reads for: for an entry
+  // written to one organization, that one (the contact may belong to
+  // several on the case); else the first it was added through.
+  const entryOrg =
+    event.eventAudience?.audience === "org" ||
+    event.eventAudience?.audience === "org_researcher"
+      ? event.eventAudience.audienceOrgId
+      : null;
+  for (const r of recipients.values())
+    if (r.relation === "org_contact" && entryOrg !== null) r.orgId = entryOrg;
+  const trackingIds = [...recipients.values()].some((r) => r.orgId)
+    ? await trackingIdsFor(db, report.id)
+    : new Map<number, string>();
 
   const threadId = threadIdFor(ctx, report.publicId);
-  const dataFor = (relation: Relation) => {
+  const dataFor = (relation: Relation, orgId?: number) => {
     const what = event.mail.to?.[relation] ?? event.mail;
     const facts = (what.facts ?? event.mail.facts ?? []).map(
       (fact) => event.facts?.[fact],
     );
+    // The organization's own tracking ID, for its contacts only, and only
+    // as validated (templates.ts checks it again for the subject).
+    const trackingId =
+      relation === "org_contact" && orgId !== undefined
+        ? subjectTrackingId(trackingIds.get(orgId))
+        : null;
     return {
       publicId: report.publicId,
+      trackingId,
       subjectText: what.subject,
       happened: what.sentence,
       details: [event.detail, ...facts].filter((line) => !!line),
@@ -217,7 +266,7 @@ export async function notifyReportEvent(
   };
   const mails: MailRequest[] = [];
   const team: number[] = [];
-  for (const { user, relation } of recipients.values()) {
+  for (const { user, relation, orgId } of recipients.values()) {
     const receipt = event.kind === "submitted" && relation === "reporter";
     if (relation === "reporter" && user.systemAccount) {
       // Filed by email and not claimed yet: the sender hears at their
@@ -258,7 +307,7 @@ export async function notifyReportEvent(
       eventId: event.eventId,
       // The researcher's receipt opens the thread: its Message-ID is the thread's.
       ...(receipt && { messageId: threadId }),
-      data: { ...dataFor(relation), displayName: user.displayName },
+      data: { ...dataFor(relation, orgId), displayName: user.displayName },
     });
   }
   await enqueueMails(db, ctx, mails);

@@ -2,6 +2,7 @@ import ejs from "ejs";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { viewsDir } from "../paths.js";
+import { subjectTrackingId } from "../reports/tracking-id.js";
 
 /**
  * Subjects are built here from fixed text and IDs only: user-written text in a
@@ -19,9 +20,12 @@ const subjects = {
   password_changed: () => "Your Disclosure Desk password was changed",
   recovery_codes_regenerated: () =>
     "Your Disclosure Desk recovery codes were regenerated",
-  // Only our own fixed words and the report ID: see notifications.ts.
-  report_event: (data: Record<string, unknown>) =>
-    `[${String(data.publicId)}] ${String(data.subjectText)}`,
+  // Only our own fixed words, the report ID and, for an organization's
+  // contacts, its own tracking ID, validated again here: see notifications.ts.
+  report_event: (data: Record<string, unknown>) => {
+    const tracking = subjectTrackingId(data.trackingId);
+    return `[${String(data.publicId)}]${tracking ? ` [${tracking}]` : ""} ${String(data.subjectText)}`;
+  },
   // A report by email's receipt: the ID only, never the sender's subject.
   report_received_by_email: (data: Record<string, unknown>) =>
     `[${String(data.publicId)}] Received`,

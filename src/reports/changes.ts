@@ -96,6 +96,10 @@ const creditAnswer = {
   audit: "report.credit_answered",
   notify: ["triage"],
 } as const;
+const participation = {
+  kind: "participation",
+  visibility: "public",
+} as const;
 const disclosureRequest = {
   kind: "disclosure_request",
   visibility: "public",
@@ -408,6 +412,152 @@ export const CHANGES = {
       subject: "Disclosure not yet",
       sentence:
         "The CERT answered your request to publish this report: not yet. Its reason is on the report's timeline.",
+    },
+  },
+
+  // Several organizations on one case (participations-service.ts). Each
+  // entry is written to one organization's audience: the other
+  // participants never read it (the service passes it to recordChange).
+  participant_added: {
+    ...participation,
+    action: "added",
+    timeline: "added an organization to the case",
+    audit: "report.participant_added",
+    // Heard only once the organization was notified (added after the first).
+    notify: ["org"],
+    mail: {
+      subject: "Organization added",
+      sentence: "An organization was added to the case.",
+      to: {
+        org_contact: {
+          subject: "New vulnerability report for your organization",
+          sentence:
+            "The CERT forwarded a vulnerability report about your organization to you.",
+          facts: ["severity", "fix_target", "disclosure_due"],
+        },
+      },
+    },
+  },
+  // The reason is the CERT's own; the organization's contacts lose access at once.
+  participant_removed: {
+    ...participation,
+    visibility: "internal",
+    action: "removed",
+    timeline: "removed an organization from the case",
+    audit: "report.participant_removed",
+    notify: [],
+    mail: null,
+  },
+  participant_status: {
+    ...participation,
+    action: "status",
+    timeline: "set an organization's status",
+    audit: "report.participant_status_set",
+    notify: ["reporter", "triage", "org"],
+    mail: {
+      subject: "Organization status changed",
+      sentence: "An organization on the case changed its status.",
+    },
+  },
+  participant_statement: {
+    ...participation,
+    action: "statement",
+    timeline: "wrote an organization's statement for the advisory",
+    audit: "report.statement_written",
+    notify: ["triage"],
+    mail: {
+      subject: "Statement written",
+      sentence:
+        "An organization on the case wrote its statement for the advisory; it waits for the CERT's approval.",
+    },
+  },
+  statement_approved: {
+    ...participation,
+    action: "statement_approved",
+    timeline: "approved an organization's statement",
+    audit: "report.statement_approved",
+    notify: ["org"],
+    mail: {
+      subject: "Statement approved",
+      sentence:
+        "The CERT approved your organization's statement for the advisory.",
+    },
+  },
+  statement_shared: {
+    ...participation,
+    action: "statement_shared",
+    timeline: "changed who reads an organization's statement",
+    audit: "report.statement_shared",
+    notify: [],
+    mail: null,
+  },
+  participant_details: {
+    ...participation,
+    action: "details",
+    timeline: "changed an organization's tracking ID or fix target",
+    audit: "report.participant_details_set",
+    notify: [],
+    mail: null,
+  },
+  organization_suggested: {
+    ...participation,
+    action: "suggested",
+    timeline: "suggested another organization to involve",
+    audit: "report.organization_suggested",
+    notify: ["triage"],
+    mail: {
+      subject: "Organization suggested",
+      sentence:
+        "An organization on the case suggested involving another organization; a triager decides.",
+    },
+  },
+  case_opened: {
+    ...participation,
+    action: "case_opened",
+    timeline:
+      "opened the case: the organizations see each other's names and statuses",
+    audit: "report.case_visibility_changed",
+    notify: ["reporter", "triage", "org"],
+    mail: {
+      subject: "Case opened to all participants",
+      sentence:
+        "The CERT opened the case: the organizations on it now see each other's names and statuses.",
+    },
+  },
+  case_closed: {
+    ...participation,
+    action: "case_closed",
+    timeline:
+      "closed the case: each organization sees only its own participation",
+    audit: "report.case_visibility_changed",
+    notify: ["reporter", "triage", "org"],
+    mail: {
+      subject: "Case no longer open to all participants",
+      sentence:
+        "The CERT closed the case to the participants: each organization again sees only its own participation.",
+    },
+  },
+  participant_fix_verified: {
+    ...participation,
+    action: "fix_verified",
+    timeline: "confirmed an organization's fix",
+    audit: "report.participant_fix_checked",
+    notify: ["triage", "org"],
+    mail: {
+      subject: "Fix verified",
+      sentence: "The fix of an organization on the case was confirmed.",
+    },
+  },
+  participant_fix_rejected: {
+    ...participation,
+    action: "fix_rejected",
+    timeline: "reported that an organization's fix does not work",
+    audit: "report.participant_fix_checked",
+    notify: ["reporter", "triage", "org"],
+    mail: {
+      subject: "Not fixed",
+      sentence:
+        "The vulnerability was found not to be fixed at an organization on the case.",
     },
   },
 } satisfies Record<TransitionName, ChangeDef> & Record<string, ChangeDef>;

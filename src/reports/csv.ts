@@ -6,6 +6,11 @@ import { NotFoundError } from "../http/errors.js";
 import { SORTS } from "./cursor.js";
 import { findReportListPage, type KeysetPosition } from "./list-repository.js";
 import { itemView, type RawQuery } from "./list-service.js";
+import {
+  PARTICIPATION_STATUS_LABELS,
+  type Participation,
+} from "./participations.js";
+import { participationsOfReports } from "./participations-repository.js";
 import { parseQueueQuery } from "./queue.js";
 
 /**
@@ -28,6 +33,26 @@ export const EXPORT_LIMIT = 100_000;
 const EXPORT_PAGE = 1000;
 
 const iso = (d: Date | null) => (d ? d.toISOString() : "");
+
+/**
+ * The export's one cell for every organization on the case, each with its
+ * status ("City Hospital (Affected); Water Works (Not yet answered)"), in
+ * the order they joined; removed ones left out. The export is for staff
+ * only, who read every status.
+ */
+export function organizationsCell(
+  participations: readonly Pick<
+    Participation,
+    "organizationName" | "status" | "notifiedAt"
+  >[],
+): string {
+  return participations
+    .map(
+      (p) =>
+        `${p.organizationName} (${p.notifiedAt === null ? "Not notified yet" : PARTICIPATION_STATUS_LABELS[p.status]})`,
+    )
+    .join("; ");
+}
 
 /**
  * The queue as CSV with the same filters as the page, in pages of a
@@ -59,7 +84,7 @@ export async function* exportQueueCsv(
     "Severity",
     "CVSS score",
     "CWE",
-    "Organization",
+    "Lead organization",
     "Assignee",
     "Researcher",
     "Submitted",
@@ -69,6 +94,7 @@ export async function* exportQueueCsv(
     "Organization notified",
     "Disclosure due",
     "Overdue",
+    "Organizations (status)",
   ]);
   const now = deps.clock.now();
   let after: KeysetPosition | undefined;
@@ -82,6 +108,10 @@ export async function* exportQueueCsv(
       after,
       limit: Math.min(EXPORT_PAGE, EXPORT_LIMIT - written),
     });
+    const participations = await participationsOfReports(
+      deps.db,
+      page.items.map((i) => i.id),
+    );
     let chunk = "";
     for (const item of page.items) {
       const view = itemView(actor, item, now);
@@ -102,6 +132,7 @@ export async function* exportQueueCsv(
         iso(item.vendorNotifiedAt),
         iso(item.disclosureDueAt),
         view.overdue.join("; "),
+        organizationsCell(participations.get(item.id) ?? []),
       ]);
     }
     written += page.items.length;

@@ -169,7 +169,11 @@ export const transitionSchema = z
   .superRefine(refineTriage);
 export type TransitionInput = z.infer<typeof transitionSchema>;
 
-export const commentSchema = z.object({ body: text("Comment", 1, 20_000) });
+export const commentSchema = z.object({
+  body: text("Comment", 1, 20_000),
+  /** Who reads it, a value the form offered (reports/audiences.ts); absent: the writer's default. */
+  audience: z.string().max(100).optional(),
+});
 export type CommentInput = z.infer<typeof commentSchema>;
 
 export const NOT_SHAREABLE =
@@ -179,10 +183,15 @@ const eventId = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
 /** The message to share. The page offers only valid ones, so any other value gets one message for the whole form. */
 export const shareSchema = z
-  .object({ event: z.unknown().optional() })
+  .object({
+    event: z.unknown().optional(),
+    /** The organization to share it with (its public ID); needed when several were notified. */
+    organization: z.string().max(40).optional(),
+  })
   .transform((form, ctx) => {
     const event = eventId.safeParse(form.event);
-    if (event.success) return { event: event.data };
+    if (event.success)
+      return { event: event.data, organization: form.organization };
     ctx.addIssue({ code: "custom", message: NOT_SHAREABLE });
     return z.NEVER;
   });

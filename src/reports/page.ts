@@ -4,6 +4,7 @@ import {
   can,
   readableEvents,
   relationTo,
+  standsFor,
   type Actor,
   type Relation,
 } from "../auth/policy.js";
@@ -25,6 +26,8 @@ import { disclosureRequestView } from "./disclosure-request.js";
 import { renderMarkdown } from "../markdown.js";
 import { toSimilarTitleQuery } from "./search-query.js";
 import { timelineSentence } from "./changes.js";
+import { audienceChoices, audienceWords, defaultChoice } from "./audiences.js";
+import { audienceOrgs } from "./participations-repository.js";
 import {
   dueAt,
   dueText,
@@ -33,6 +36,7 @@ import {
   type ClockSettings,
 } from "./clocks.js";
 import { caseView } from "./case-facts.js";
+import { participantsPanel } from "./participants-page.js";
 import { assigneeOptions } from "./assignment.js";
 import { findUserById } from "../users/repository.js";
 import { findOrganizationById, listOrganizations } from "../orgs/repository.js";
@@ -179,19 +183,61 @@ export async function reportPage(
   const staff = can(actor, "report:view_internal", facts);
   const canComment = can(actor, "report:comment", facts);
   const seesRevisions = can(actor, "report:view_revisions", facts);
-  const [events, attachments, organizations] = await Promise.all([
+  const [events, attachments, organizations, caseOrgs] = await Promise.all([
     listEvents(deps.db, report.id, readableEvents(actor, facts)),
     listAttachments(deps.db, report.id),
     staff ? listOrganizations(deps.db) : Promise.resolve([]),
+    audienceOrgs(deps.db, report.id),
   ]);
+  // Who will read a comment: the form offers exactly what the policy lets
+  // this writer choose (audiences.ts), starting on the writer's default.
+  const choices = canComment ? audienceChoices(actor, facts, caseOrgs) : [];
+  const commentForm = formState(pageForm, "comment");
+  const commentAudience = {
+    choices,
+    // A case with many organizations: a list to pick from, not a wall of radios.
+    options:
+      choices.length > 6
+        ? choices.map((c) => ({ value: c.value, label: c.label }))
+        : null,
+    value:
+      typeof commentForm.values.audience === "string"
+        ? commentForm.values.audience
+        : defaultChoice(
+            actor,
+            facts,
+            choices,
+            report.vendorNotifiedAt !== null,
+          ),
+    error: commentForm.errors.audience ?? null,
+  };
+  const orgName = (id: number | null) =>
+    caseOrgs.find((o) => o.id === id)?.name ??
+    organizations.find((o) => o.id === id)?.name ??
+    null;
+  // A message is shared with one organization: chosen when several were notified.
+  const shareOrgs = caseOrgs.filter((o) =>
+    report.participants.some(
+      (p) => p.organizationId === o.id && p.notifiedAt !== null,
+    ),
+  );
   const names = await userNames(
     deps.db,
     [report.reporterId, report.assigneeId].filter(
       (id): id is number => id !== null,
     ),
   );
-  const organization = report.organizationId
-    ? await findOrganizationById(deps.db, report.organizationId)
+  // An organization on a case with several reads its own name here, never
+  // the lead's when that is another organization (policy.ts standsFor).
+  const own = standsFor(actor, facts);
+  const shownOrganizationId =
+    relation === "org_contact" &&
+    report.organizationId !== null &&
+    !own.includes(report.organizationId)
+      ? (own[0] ?? null)
+      : report.organizationId;
+  const organization = shownOrganizationId
+    ? await findOrganizationById(deps.db, shownOrganizationId)
     : undefined;
   const original = report.duplicateOfId
     ? await findReportById(deps.db, report.duplicateOfId)
@@ -227,7 +273,15 @@ export async function reportPage(
       ? await viewersOfReport(deps, actor, report.id)
       : null;
   const info = STATE_INFO[report.state];
-  const audience = messageAudiences(report, organization?.name ?? null);
+  // Several organizations: a step's message reaches every one notified;
+  // only staff read their names here (the others may not know them).
+  const orgReaders =
+    report.participants.length > 1
+      ? staff
+        ? `every organization on the case (${caseOrgs.map((o) => o.name).join(", ")})`
+        : "every organization on the case"
+      : (organization?.name ?? null);
+  const audience = messageAudiences(report, orgReaders);
   const canShare =
     report.vendorNotifiedAt !== null &&
     can(actor, "report:share_message", facts);
@@ -242,7 +296,17 @@ export async function reportPage(
           names.get(report.reporterId),
         )
       : null;
-  const actions = availableTransitions(report, relation, now);
+  const participants = await participantsPanel(deps, actor, report, pageForm);
+  // Where several organizations fixed, the researcher answers per
+  // organization on the participants panel, not for the case at once.
+  const actions = availableTransitions(report, relation, now).filter(
+    (t) =>
+      !(
+        relation === "reporter" &&
+        participants?.checksEach &&
+        (t.name === "verify_fix" || t.name === "reject_fix")
+      ),
+  );
   const triageForm =
     staff && can(actor, "report:edit_triage", facts)
       ? {
@@ -310,6 +374,7 @@ export async function reportPage(
   return {
     mailTrouble,
     filedByEmail,
+    participants,
     report: {
       publicId: report.publicId,
       title: report.title,
@@ -426,12 +491,30 @@ export async function reportPage(
           can(actor, "report:edit_submission", facts),
       })),
     audience,
+    commentAudience,
+    shareOrgs:
+      shareOrgs.length > 1
+        ? [
+            { value: "", label: "Choose…" },
+            ...shareOrgs.map((o) => ({ value: o.publicId, label: o.name })),
+          ]
+        : null,
+    // With many organizations, one choice of organization for the whole
+    // timeline and a share button on each entry: a list of every
+    // organization under each shareable entry made a case with 150
+    // organizations a 4.5 MB page (bench/README.md, "A case with 150
+    // organizations").
+    shareOnce: shareOrgs.length > SHARE_CHOICES_PER_ENTRY,
     timeline: events.map((e) => ({
       kind: e.kind,
       internal: e.visibility === "internal",
+      // Who reads the entry, in words, for the CERT who answers for it.
+      readBy: staff
+        ? audienceWords(e.audience, orgName(e.audienceOrgId), "staff")
+        : null,
       audienceNote:
         e.sharedAt !== null
-          ? `Written between the researcher and the CERT; shared with the organization ${formatDateTime(e.sharedAt)}.`
+          ? `Written between the researcher and the CERT; shared with ${(staff ? orgName(e.audienceOrgId) : null) ?? "the organization"} ${formatDateTime(e.sharedAt)}.`
           : staff && e.audience === "researcher"
             ? "Between the researcher and the CERT: the organization does not read it."
             : null,
@@ -469,7 +552,8 @@ export async function reportPage(
           e.kind === "assignment" ||
           e.kind === "deadline" ||
           e.kind === "credit" ||
-          e.kind === "disclosure_request")
+          e.kind === "disclosure_request" ||
+          e.kind === "participation")
           ? e.body
           : null,
       // The version a researcher's edit replaced, for staff.
@@ -507,7 +591,7 @@ export async function reportPage(
         const form = formState(pageForm, t.name);
         const readers =
           t.name === "notify_vendor" || report.vendorNotifiedAt !== null
-            ? `the researcher and ${organization?.name ?? "the organization"}`
+            ? `the researcher and ${orgReaders ?? "the organization"}`
             : "the researcher";
         return {
           name: t.name,
@@ -605,6 +689,9 @@ export async function reportPage(
 }
 
 /** Messages a triager may share with the organization: words, not records. */
+/** Up to this many organizations, each shareable timeline entry has its own choice of them. */
+export const SHARE_CHOICES_PER_ENTRY = 10;
+
 const SHAREABLE_KINDS: readonly EventKind[] = ["comment", "transition"];
 
 /**
@@ -613,6 +700,7 @@ const SHAREABLE_KINDS: readonly EventKind[] = ["comment", "transition"];
  */
 function messageAudiences(report: Report, organizationName: string | null) {
   const withOrganization = `Read by the researcher, the CERT team and the contacts of ${organizationName ?? "the organization"}.`;
+  // organizationName may be "every organization on the case (…)" (reportPage).
   return {
     public:
       report.vendorNotifiedAt !== null

@@ -475,13 +475,16 @@ export async function shareEventWithOrganization(
   db: DbOrTx,
   reportId: number,
   eventId: number,
+  organizationId: number,
   sharedBy: number,
   at: Date,
 ): Promise<Date | null> {
   const row = await db
     .updateTable("report_events")
     .set({
-      audience: "everyone",
+      // One organization reads it, with the researcher who wrote or read it.
+      audience: "org_researcher",
+      audience_org_id: organizationId,
       shared_at: at.getTime(),
       shared_by: sharedBy,
     })

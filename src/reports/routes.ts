@@ -87,6 +87,7 @@ import {
   triageSchema,
 } from "./forms.js";
 import { reportPage, type PageForm } from "./page.js";
+import { participationRoutes } from "./participations-routes.js";
 import { assignReport } from "./assignment.js";
 import {
   editClosed,
@@ -107,7 +108,7 @@ const asList = (v: unknown): string[] =>
   );
 
 /** A use case on one report, as the report page's forms call it. */
-type UseCase<Input, T> = (
+export type UseCase<Input, T> = (
   deps: Deps,
   actor: Actor,
   report: Report,
@@ -115,6 +116,18 @@ type UseCase<Input, T> = (
   request: AuditRequestContext | null,
   req: Request,
 ) => Promise<Outcome<T>>;
+
+/** The report page's form handler (reportRoutes formPost), for routes declared in other files. */
+export type FormPost = <S extends z.ZodType, T>(
+  form: string | ((req: Request) => string),
+  schema: S,
+  run: UseCase<z.infer<S>, T>,
+  done: string | ((value: T, input: z.infer<S>) => string),
+  options?: {
+    anchor?: string;
+    precondition?: (report: Report) => Refusal | null;
+  },
+) => (req: Request, res: Response) => Promise<void>;
 
 /** The report router.param("id") loaded for this request. */
 const reportOf = (res: Response): Report => res.locals.report as Report;
@@ -189,6 +202,8 @@ export function reportRoutes(deps: Deps) {
     name: "report_submission",
     windowMs: HOUR_MS,
     limit: 30,
+    // One count with the API's filings (api/routes.ts).
+    shared: true,
     message:
       "You have sent many reports in the last hour. Wait a little and send this one again; what you typed is not lost if you go back.",
   });
@@ -336,6 +351,8 @@ export function reportRoutes(deps: Deps) {
     windowMs: 10 * MINUTE_MS,
     limit: 30,
     counts: went,
+    // One count with the API's comments (api/routes.ts).
+    shared: true,
     message:
       "You have posted many comments in the last 10 minutes. Wait a few minutes and send this one again; your text is kept here.",
     refused: (req, res, message) =>
@@ -362,6 +379,8 @@ export function reportRoutes(deps: Deps) {
 
   const signedIn = requireSignIn;
   const onReport = "/reports/:id";
+  // The organizations on the case (participations-routes.ts).
+  participationRoutes(router, formPost, allowedOn);
 
   router.get(onReport, signedIn, allowedOn("report:view"), (req, res) =>
     renderReport(req, res),

@@ -1,8 +1,13 @@
 import { can, relationTo, type Actor } from "../auth/policy.js";
 import {
+  audienceOrgs,
   notifyPendingParticipations,
   setLeadParticipant,
+  answerForOnlyParticipant,
+  reopenFixedParticipations,
+  verifyFixedParticipations,
 } from "./participations-repository.js";
+import { answerStepAsOrganization } from "./participations-service.js";
 import type { AuditDetails, AuditRequestContext } from "../audit/types.js";
 import type { DbOrTx } from "../db/index.js";
 import type { Deps } from "../deps.js";
@@ -19,6 +24,12 @@ import {
   commentOnDraftAdvisory,
   creditBlocksPublication,
 } from "../advisories/service.js";
+import {
+  AUDIENCE_REFUSED,
+  audienceChoices,
+  defaultAudience,
+  resolveAudience,
+} from "./audiences.js";
 import { recordChange } from "./changes.js";
 import { dueFrom } from "./clocks.js";
 import {
@@ -220,6 +231,20 @@ export async function takeTransition(
   }
   const now = deps.clock.now();
   const relation = relationTo(actor, facts);
+  // An organization's steps mean "my organization's status"; the report's
+  // step follows from every participation (participations-service.ts).
+  if (
+    relation === "org_contact" &&
+    (input.name === "vendor_acknowledge" || input.name === "mark_fixed")
+  )
+    return answerStepAsOrganization(
+      deps,
+      actor,
+      report,
+      input.name,
+      input.message?.trim() || null,
+      request,
+    );
   // The triage step saves the triage fields sent with it, in the same transaction.
   const triage =
     input.name === "triage" &&
@@ -290,6 +315,22 @@ export async function takeTransition(
         throw new ConflictError(
           "Someone changed this report a moment ago. Reload the page and try again.",
         );
+      // "Not fixed" for the case: every organization that said fixed is
+      // back to affected, so it marks its fix again.
+      if (steps.transition.name === "reject_fix")
+        await reopenFixedParticipations(tx, report.id, now);
+      // A triager answering for the case's one organization (a phone call)
+      // answers for it: its status says what the report's step says.
+      if (
+        steps.transition.name === "vendor_acknowledge" ||
+        steps.transition.name === "mark_fixed"
+      )
+        await answerForOnlyParticipant(
+          tx,
+          report.id,
+          steps.transition.name === "mark_fixed" ? "fixed" : "affected",
+          now,
+        );
     }),
   );
   if (!done.ok) return done;
@@ -344,6 +385,9 @@ export async function applyTransition(
   // Every organization on the case is told at once, with the same clocks.
   if (plan.startsDisclosureClock)
     await notifyPendingParticipations(tx, report.id, now);
+  // Confirmed for the case as a whole: for each organization that fixed.
+  if (plan.transition.name === "verify_fix")
+    await verifyFixedParticipations(tx, report.id, now);
   const eventId = await recordChange(tx, deps, {
     change: plan.transition.name,
     report,
@@ -424,12 +468,25 @@ async function comment(
   deps: Deps,
   actor: Actor,
   report: Report,
-  { body }: CommentInput,
+  { body, audience: chosen }: CommentInput,
   request: AuditRequestContext | null,
   viaMail: MailOrigin | null,
   recorded?: (tx: DbOrTx, eventId: number) => Promise<void>,
 ): Promise<Outcome<CommentOutcome>> {
   requireOn(actor, "report:comment", report);
+  // Who reads it: a choice the form offered (audiences.ts), or, with none
+  // (a reply by mail, the API), the default for the writer.
+  let audience = defaultAudience(actor, accessFacts(report));
+  if (chosen !== undefined) {
+    const choices = audienceChoices(
+      actor,
+      accessFacts(report),
+      await audienceOrgs(deps.db, report.id),
+    );
+    const resolved = resolveAudience(chosen, choices);
+    if (!resolved) return { ok: false, errors: { audience: AUDIENCE_REFUSED } };
+    audience = resolved;
+  }
   const now = deps.clock.now();
   const relation = relationTo(actor, accessFacts(report));
   const decision =
@@ -460,6 +517,7 @@ async function comment(
       request,
       body,
       viaMail,
+      audience,
     });
     await recorded?.(tx, eventId);
     return "comment" as const;
@@ -538,12 +596,33 @@ export async function shareMessage(
       },
       values: {},
     };
+  // Shared with one organization: the one chosen, or the only one notified.
+  const notified = (await audienceOrgs(deps.db, report.id)).filter((o) =>
+    report.participants.some(
+      (p) => p.organizationId === o.id && p.notifiedAt !== null,
+    ),
+  );
+  const org =
+    input.organization === undefined || input.organization === ""
+      ? notified.length === 1
+        ? notified[0]
+        : undefined
+      : notified.find((o) => o.publicId === input.organization);
+  if (!org)
+    return {
+      ok: false,
+      errors: {
+        organization:
+          "Choose one of the organizations notified on this case to share the message with.",
+      },
+    };
   const now = deps.clock.now();
   const shared = await deps.db.transaction().execute(async (tx) => {
     const writtenAt = await shareEventWithOrganization(
       tx,
       report.id,
       input.event,
+      org.id,
       actor.id,
       now,
     );
@@ -555,7 +634,12 @@ export async function shareMessage(
       actor,
       at: now,
       request,
-      details: { writtenAt: writtenAt.toISOString() },
+      details: {
+        writtenAt: writtenAt.toISOString(),
+        organization: org.publicId,
+      },
+      // Said where the message now is: the other organizations learn nothing.
+      audience: { audience: "org_researcher", orgId: org.id },
     });
     return true;
   });

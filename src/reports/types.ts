@@ -79,7 +79,8 @@ export type EventKind =
   | "deadline"
   | "credit"
   | "disclosure_request"
-  | "share";
+  | "share"
+  | "participation";
 
 /**
  * Who reads a timeline event, decided when it is written: CERT staff only;

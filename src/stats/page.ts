@@ -7,6 +7,7 @@ import type { Bucket } from "./repository.js";
 import {
   DEADLINES,
   MONTHS_SHOWN,
+  ORGANIZATION_TIMINGS,
   PUBLIC_TIMINGS,
   TIMINGS,
   TOP_CWES,
@@ -14,6 +15,7 @@ import {
   type Deadline,
   type DeadlineShare,
   type Distribution,
+  type OrganizationTiming,
   type PublicStatsSnapshot,
   type PublicTiming,
   type StatsSnapshot,
@@ -51,6 +53,23 @@ const TIMING_INFO: Record<Timing, { label: string; explanation: string }> = {
   disclose: {
     label: "Time to disclose",
     explanation: "From submission to publication as an advisory.",
+  },
+};
+
+const ORGANIZATION_TIMING_INFO: Record<
+  OrganizationTiming,
+  { label: string; explanation: string }
+> = {
+  answer: {
+    label: "Time to answer",
+    explanation:
+      "From the organization being notified to its first answer (investigating, affected, not affected, fixed or disputed).",
+  },
+  ...TIMING_INFO,
+  fix: {
+    label: "Time to fix",
+    explanation:
+      "From the organization being notified to it saying its fix is deployed.",
   },
 };
 
@@ -149,9 +168,11 @@ export interface StaffStatsView extends StatsView {
   organizations: {
     name: string;
     countText: string;
+    fixedText: string;
     timings: { label: string; medianText: string; p90Text: string }[];
   }[];
   timingLabels: string[];
+  timingExplanations: { label: string; explanation: string }[];
 }
 
 function computedAt(at: Date) {
@@ -301,19 +322,27 @@ export function staffStatsPage(snapshot: StatsSnapshot): StaffStatsView {
     ...base,
     organizationsChart: barChart(
       "chart-organizations",
-      `Organizations with the most reports (top ${TOP_ORGANIZATIONS})`,
+      `Organizations taking part in the most reports (top ${TOP_ORGANIZATIONS})`,
       "Reports",
       "Organization",
       snapshot.organizations.map((o) => item(o.name, o.count)),
     ),
-    timingLabels: TIMINGS.map((t) => TIMING_INFO[t].label),
+    timingLabels: ORGANIZATION_TIMINGS.map(
+      (t) => ORGANIZATION_TIMING_INFO[t].label,
+    ),
+    timingExplanations: ORGANIZATION_TIMINGS.map(
+      (t) => ORGANIZATION_TIMING_INFO[t],
+    ),
     organizations: snapshot.organizations.map((o) => {
-      const timings = snapshot.organizationTimings.get(o.organizationId)!;
+      const { fixed, timings } = snapshot.organizationFigures.get(
+        o.organizationId,
+      )!;
       return {
         name: o.name,
         countText: o.count.toLocaleString("en-GB"),
-        timings: TIMINGS.map((t) => ({
-          label: TIMING_INFO[t].label,
+        fixedText: fixed.toLocaleString("en-GB"),
+        timings: ORGANIZATION_TIMINGS.map((t) => ({
+          label: ORGANIZATION_TIMING_INFO[t].label,
           medianText: durationText(timings[t].median),
           p90Text: durationText(timings[t].p90),
         })),

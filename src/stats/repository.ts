@@ -76,15 +76,19 @@ export interface OrganizationCount {
   count: number;
 }
 
-/** The organizations with the most reports, most first, with their names. */
+/**
+ * The organizations taking part in the most reports, most first, with their
+ * names: one count per participation (a report with three organizations
+ * counts once for each), removed participations left out.
+ */
 export async function topOrganizations(
   db: DbOrTx,
   limit: number,
 ): Promise<OrganizationCount[]> {
   const top = await db
-    .selectFrom("reports")
+    .selectFrom("participations")
     .select(["organization_id", (eb) => eb.fn.countAll<number>().as("n")])
-    .where("organization_id", "is not", null)
+    .where("removed_at", "is", null)
     .groupBy("organization_id")
     .orderBy("n", "desc")
     .orderBy("organization_id")
@@ -97,14 +101,54 @@ export async function topOrganizations(
     .where(
       "id",
       "in",
-      top.map((t) => t.organization_id!),
+      top.map((t) => t.organization_id),
     )
     .execute();
   const nameOf = new Map(names.map((n) => [n.id, n.name]));
   return top.map((t) => ({
-    organizationId: t.organization_id!,
-    name: nameOf.get(t.organization_id!) ?? "",
+    organizationId: t.organization_id,
+    name: nameOf.get(t.organization_id) ?? "",
     count: Number(t.n),
+  }));
+}
+
+/** One organization's part in one report, as the statistics read it (times in ms). */
+export interface ParticipationMilestones {
+  reportId: number;
+  organizationId: number;
+  status: string;
+  notifiedAt: number | null;
+  answeredAt: number | null;
+  statusChangedAt: number | null;
+}
+
+/** The participations (not removed) of the reports with IDs in [fromId, toId]. */
+export async function participationsInIdRange(
+  db: DbOrTx,
+  fromId: number,
+  toId: number,
+): Promise<ParticipationMilestones[]> {
+  const rows = await db
+    .selectFrom("participations")
+    .select([
+      "report_id",
+      "organization_id",
+      "status",
+      "notified_at",
+      "answered_at",
+      "status_changed_at",
+    ])
+    .where("report_id", ">=", fromId)
+    .where("report_id", "<=", toId)
+    .where("removed_at", "is", null)
+    .execute();
+  return rows.map((r) => ({
+    reportId: r.report_id,
+    organizationId: r.organization_id,
+    status: r.status,
+    notifiedAt: r.notified_at,
+    answeredAt: r.answered_at,
+    statusChangedAt: r.status_changed_at,
   }));
 }
 
@@ -121,6 +165,7 @@ export async function maxReportId(db: DbOrTx): Promise<number> {
  * state-change event into the state; times in ms, null if never reached).
  */
 export interface ReportMilestones {
+  id: number;
   organizationId: number | null;
   createdAt: number;
   ackDueAt: number | null;
@@ -136,6 +181,7 @@ export interface ReportMilestones {
 }
 
 interface MilestoneRow {
+  id: number;
   organization_id: number | null;
   created_at: number;
   ack_due_at: number | null;
@@ -160,7 +206,7 @@ export async function reportMilestonesInIdRange(
   toId: number,
 ): Promise<ReportMilestones[]> {
   const { rows } = await sql<MilestoneRow>`
-    select r.organization_id, r.created_at, r.ack_due_at, r.triage_due_at,
+    select r.id, r.organization_id, r.created_at, r.ack_due_at, r.triage_due_at,
       r.disclosure_due_at, m.responded_at, m.triaged_at, m.closed_at,
       m.notified_at, m.fixed_at, m.disclosed_at
     from reports as r indexed by reports_stats
@@ -180,6 +226,7 @@ export async function reportMilestonesInIdRange(
     where r.id between ${fromId} and ${toId}
   `.execute(db);
   return rows.map((r) => ({
+    id: r.id,
     organizationId: r.organization_id,
     createdAt: r.created_at,
     ackDueAt: r.ack_due_at,

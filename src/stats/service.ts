@@ -7,12 +7,14 @@ import {
   countReportsBy,
   countReportsCreatedIn,
   maxReportId,
+  participationsInIdRange,
   publishedAdvisoryFacts,
   reportMilestonesInIdRange,
   topOrganizations,
   topReportedCwes,
   type Bucket,
   type OrganizationCount,
+  type ParticipationMilestones,
   type PublishedAdvisoryFacts,
   type ReportMilestones,
 } from "./repository.js";
@@ -63,6 +65,23 @@ export const TIMINGS = ["acknowledge", "triage", "fix", "disclose"] as const;
 export type Timing = (typeof TIMINGS)[number];
 export type TimingSet = Record<Timing, Distribution>;
 
+/** Per organization, also the time to its own answer (one per participation). */
+export const ORGANIZATION_TIMINGS = [
+  "answer",
+  "acknowledge",
+  "triage",
+  "fix",
+  "disclose",
+] as const;
+export type OrganizationTiming = (typeof ORGANIZATION_TIMINGS)[number];
+export type OrganizationTimingSet = Record<OrganizationTiming, Distribution>;
+
+/** One organization's figures: its participations, how many fixed, its timings. */
+export interface OrganizationFigures {
+  fixed: number;
+  timings: OrganizationTimingSet;
+}
+
 export const DEADLINES = ["acknowledge", "triage", "disclosure"] as const;
 export type Deadline = (typeof DEADLINES)[number];
 export interface DeadlineShare {
@@ -72,13 +91,15 @@ export interface DeadlineShare {
 }
 
 class TimingCollector {
-  readonly values: Record<Timing, number[]> = {
+  readonly values: Record<OrganizationTiming, number[]> = {
+    answer: [],
     acknowledge: [],
     triage: [],
     fix: [],
     disclose: [],
   };
-  add(timing: Timing, from: number | null, to: number | null) {
+  fixed = 0;
+  add(timing: OrganizationTiming, from: number | null, to: number | null) {
     if (from !== null && to !== null && to >= from)
       this.values[timing].push(to - from);
   }
@@ -90,6 +111,31 @@ class TimingCollector {
       disclose: distribution(this.values.disclose),
     };
   }
+  organizationResult(): OrganizationFigures {
+    return {
+      fixed: this.fixed,
+      timings: {
+        answer: distribution(this.values.answer),
+        ...this.result(),
+      },
+    };
+  }
+}
+
+/**
+ * When one organization said fixed on a report: its participation's own
+ * change to "fixed". A report with one organization that never answered
+ * for itself (worked with the report's own steps, or from before several
+ * organizations could take part) keeps the report's fixed milestone.
+ */
+export function participationFixedAt(
+  p: ParticipationMilestones,
+  report: Pick<ReportMilestones, "fixedAt">,
+  participants: number,
+): number | null {
+  if (p.status === "fixed") return p.statusChangedAt ?? report.fixedAt;
+  if (participants === 1 && p.status === "not_answered") return report.fixedAt;
+  return null;
 }
 
 function earliest(a: number | null, b: number | null): number | null {
@@ -116,9 +162,12 @@ export interface StatsSnapshot {
   states: Bucket[];
   severities: Bucket[];
   cwes: Bucket[];
+  /** Participations per organization, most first: a report counts once for each of its organizations. */
   organizations: OrganizationCount[];
+  /** Counted once per report, whatever the number of organizations. */
   timings: TimingSet;
-  organizationTimings: Map<number, TimingSet>;
+  /** Counted once per participation of each organization listed. */
+  organizationFigures: Map<number, OrganizationFigures>;
   deadlines: Record<Deadline, DeadlineShare>;
 }
 
@@ -143,6 +192,13 @@ const yieldToEventLoop = () =>
  * - time to triage: submission → first triaged;
  * - time to fix: organization notified → first marked fixed;
  * - time to disclose: submission → published.
+ * Per organization (one count per participation, so a report with three
+ * organizations counts once for each; removed participations do not):
+ * - time to answer: the organization notified → its first answer;
+ * - time to fix: the organization notified → it said fixed
+ *   (participationFixedAt);
+ * - the CERT's steps (acknowledge, triage, disclose) of the reports it
+ *   takes part in; fixed: its participations that said fixed.
  * Deadlines: acknowledgment met if the first response came by its due date;
  * triage met if the report was triaged (or closed) by its due date;
  * disclosure met if the fix was deployed by the disclosure deadline. A
@@ -180,16 +236,24 @@ export async function computeStats(
     if (outcome) deadlines[deadline].met += 1;
   };
   const nowMs = now.getTime();
-  const take = (r: ReportMilestones) => {
-    const collectors = [overall];
-    const org =
-      r.organizationId === null ? undefined : perOrg.get(r.organizationId);
-    if (org) collectors.push(org);
-    for (const c of collectors) {
-      c.add("acknowledge", r.createdAt, r.respondedAt);
-      c.add("triage", r.createdAt, r.triagedAt);
-      c.add("fix", r.vendorNotifiedAt, r.fixedAt);
-      c.add("disclose", r.createdAt, r.disclosedAt);
+  const take = (
+    r: ReportMilestones,
+    participations: readonly ParticipationMilestones[],
+  ) => {
+    overall.add("acknowledge", r.createdAt, r.respondedAt);
+    overall.add("triage", r.createdAt, r.triagedAt);
+    overall.add("fix", r.vendorNotifiedAt, r.fixedAt);
+    overall.add("disclose", r.createdAt, r.disclosedAt);
+    for (const p of participations) {
+      const org = perOrg.get(p.organizationId);
+      if (!org) continue;
+      const fixedAt = participationFixedAt(p, r, participations.length);
+      if (fixedAt !== null) org.fixed += 1;
+      org.add("answer", p.notifiedAt, p.answeredAt);
+      org.add("acknowledge", r.createdAt, r.respondedAt);
+      org.add("triage", r.createdAt, r.triagedAt);
+      org.add("fix", p.notifiedAt ?? r.vendorNotifiedAt, fixedAt);
+      org.add("disclose", r.createdAt, r.disclosedAt);
     }
     count("acknowledge", deadlineOutcome(r.ackDueAt, r.respondedAt, nowMs));
     // The triage clock starts at the first answer (reports/clocks.ts): a
@@ -212,7 +276,17 @@ export async function computeStats(
       from,
       from + ID_BATCH - 1,
     );
-    for (const r of batch) take(r);
+    const byReport = new Map<number, ParticipationMilestones[]>();
+    for (const p of await participationsInIdRange(
+      db,
+      from,
+      from + ID_BATCH - 1,
+    )) {
+      const list = byReport.get(p.reportId) ?? [];
+      list.push(p);
+      byReport.set(p.reportId, list);
+    }
+    for (const r of batch) take(r, byReport.get(r.id) ?? []);
     await yieldToEventLoop();
   }
 
@@ -228,8 +302,8 @@ export async function computeStats(
     cwes,
     organizations,
     timings: overall.result(),
-    organizationTimings: new Map(
-      [...perOrg].map(([id, c]) => [id, c.result()]),
+    organizationFigures: new Map(
+      [...perOrg].map(([id, c]) => [id, c.organizationResult()]),
     ),
     deadlines,
   };

@@ -24,7 +24,9 @@ import {
   insertAttempt,
   markDelivered,
   markDeliveryFailed,
+  pruneDeliveries,
   releaseDelivery,
+  renewClaim,
   resetEndpointFailures,
   type WebhookDelivery,
   type WebhookEndpoint,
@@ -35,6 +37,8 @@ import { CalloutRefused, safePost, type Resolver } from "./safe-fetch.js";
 export const LEASE_MS = 60_000;
 /** Retries stop this long after the event. */
 export const RETRY_FOR_MS = DAY;
+/** Finished deliveries and their attempts are kept this long for the log. */
+export const KEEP_LOG_MS = 30 * DAY;
 const BATCH = 10;
 const BACKOFF_BASE_MS = 30_000;
 const BACKOFF_CAP_MS = 4 * 3_600_000;
@@ -87,6 +91,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps) {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<WebhookRunResult> | undefined;
   let stopping = false;
+  let lastPruned = 0;
 
   async function attempt(
     delivery: WebhookDelivery,
@@ -141,6 +146,14 @@ export function createWebhookWorker(deps: WebhookWorkerDeps) {
     // claim: back in the queue, untried, for when it is enabled again.
     if (!endpoint) return;
     if (!endpoint.enabled) return releaseDelivery(db, delivery.id, claim);
+    // Ours for another lease, or someone else's since: then not sent here.
+    const renewed = await renewClaim(
+      db,
+      delivery.id,
+      claim,
+      new Date(clock.now().getTime() + LEASE_MS),
+    );
+    if (!renewed) return;
     const owner = await findUserById(db, endpoint.ownerId);
     const started = clock.now();
     const t0 = performance.now();
@@ -226,7 +239,8 @@ export function createWebhookWorker(deps: WebhookWorkerDeps) {
         to: { address: owner.email, userId: owner.id },
         data: {
           displayName: owner.displayName,
-          url: endpoint.url,
+          // The host only: a URL's path may carry a token of the receiver's.
+          host: new URL(endpoint.url).host,
           reason,
           link: `${config.baseUrl}/admin/webhooks/${endpoint.publicId}`,
         },
@@ -236,6 +250,11 @@ export function createWebhookWorker(deps: WebhookWorkerDeps) {
 
   async function deliverDue(): Promise<WebhookRunResult> {
     const result: WebhookRunResult = { delivered: 0, retried: 0, failed: 0 };
+    // At most hourly: the log keeps a month of finished deliveries.
+    if (clock.now().getTime() - lastPruned >= 3_600_000) {
+      lastPruned = clock.now().getTime();
+      await pruneDeliveries(db, new Date(lastPruned - KEEP_LOG_MS));
+    }
     for (;;) {
       if (stopping) return result;
       const claim = randomBytes(12).toString("base64url");
@@ -247,11 +266,24 @@ export function createWebhookWorker(deps: WebhookWorkerDeps) {
         claim,
       );
       if (batch.length === 0) return result;
-      for (const delivery of batch) {
-        // Claimed but not started: the lease hands these to the next run.
-        if (stopping) return result;
-        await deliverOne(delivery, claim, result);
-      }
+      // Endpoints side by side, each one's deliveries in order: a receiver
+      // that times out holds up only its own.
+      const byEndpoint = new Map<number, WebhookDelivery[]>();
+      for (const d of batch)
+        byEndpoint.set(d.endpointId, [
+          ...(byEndpoint.get(d.endpointId) ?? []),
+          d,
+        ]);
+      await Promise.all(
+        [...byEndpoint.values()].map(async (deliveries) => {
+          for (const delivery of deliveries) {
+            // Claimed but not started: the lease hands these to the next run.
+            if (stopping) return;
+            await deliverOne(delivery, claim, result);
+          }
+        }),
+      );
+      if (stopping) return result;
     }
   }
 
@@ -279,7 +311,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps) {
       stopping = false;
       schedule();
     },
-    /** Stops polling and resolves once the delivery in flight is finished. */
+    /** Stops polling and resolves once the deliveries in flight (one per endpoint at most) are finished. */
     async stop() {
       stopping = true;
       if (timer) clearTimeout(timer);

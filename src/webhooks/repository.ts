@@ -433,6 +433,27 @@ export async function markDeliveryFailed(
   return Number(result.numUpdatedRows) === 1;
 }
 
+/**
+ * Extends this claim's lease just before an attempt; false when the claim
+ * is no longer ours (its lease ran out and another worker took the row), so
+ * two workers never send the same delivery at once.
+ */
+export async function renewClaim(
+  db: DbOrTx,
+  id: number,
+  claim: string,
+  leaseUntil: Date,
+): Promise<boolean> {
+  const result = await db
+    .updateTable("webhook_deliveries")
+    .set({ lease_until: leaseUntil.getTime() })
+    .where("id", "=", id)
+    .where("claim", "=", claim)
+    .where("status", "=", "sending")
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
 /** Back in the queue untried (its endpoint was disabled after the claim). */
 export async function releaseDelivery(db: DbOrTx, id: number, claim: string) {
   await db
@@ -442,6 +463,19 @@ export async function releaseDelivery(db: DbOrTx, id: number, claim: string) {
     .where("claim", "=", claim)
     .where("status", "=", "sending")
     .execute();
+}
+
+/** Forgets finished deliveries (and their attempts) created before `before`. */
+export async function pruneDeliveries(
+  db: DbOrTx,
+  before: Date,
+): Promise<number> {
+  const result = await db
+    .deleteFrom("webhook_deliveries")
+    .where("status", "in", ["delivered", "failed"])
+    .where("created_at", "<", before.getTime())
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
 
 /** An endpoint's latest deliveries, newest first, with their attempts. */

@@ -23,6 +23,7 @@ import {
   publishAdvisory,
 } from "../support/advisories.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
+import { setParticipation } from "../support/participations.js";
 import {
   createTestContext,
   createUser,
@@ -387,6 +388,172 @@ describe("advisory downloads: CSAF 2.0 and CVE JSON 5", () => {
         (t: { value: string }) =>
           t.value === "Fix deployed by the organization",
       ),
+    );
+  });
+
+  it("with three organizations: a vendor branch and a product status each in CSAF, an affected entry each in the CVE record, both valid", async () => {
+    const researcher = await createUser(ctx, "researcher");
+    const orgs = await Promise.all(
+      ["Vendor Affected", "Vendor Fixed", "Vendor Disputing"].map((n) =>
+        createOrg(ctx, n),
+      ),
+    );
+    const notNamed = await createOrg(ctx, "Vendor Removed");
+    const report = await insertPublishableReport(ctx, {
+      reporterId: researcher.user.id,
+      organizationId: orgs[0]!.id,
+      cvssVector: VECTOR,
+      creditKind: "anonymous",
+    });
+    const at = ctx.clock.now().getTime() - 86_400_000;
+    await setParticipation(ctx, report.id, orgs[0]!.id, {
+      status: "affected",
+      answeredAt: at,
+    });
+    await setParticipation(ctx, report.id, orgs[1]!.id, {
+      status: "fixed",
+      answeredAt: at,
+      statement: "Fixed in **2.0**.",
+      references: "https://fixed.example/notes\nnot a link",
+      approvedAfter: 0,
+    });
+    await setParticipation(ctx, report.id, orgs[2]!.id, {
+      status: "disputed",
+      answeredAt: at,
+    });
+    await setParticipation(ctx, report.id, notNamed.id, {
+      status: "not_affected",
+      removed: true,
+    });
+    await publishAdvisory(triager, report.publicId, {
+      summary: "One flaw in a product three vendors ship.",
+      cveId: "CVE-2026-40004",
+    });
+
+    const csaf = (await getJson(`/advisories/${report.publicId}/csaf.json`))
+      .body;
+    await assertValidCsaf(csaf, "three organizations");
+    assert.doesNotMatch(JSON.stringify(csaf), /Vendor Removed/);
+    const branches = csaf.product_tree.branches as {
+      category: string;
+      name: string;
+      branches: { product: { product_id: string; name: string } }[];
+    }[];
+    assert.deepEqual(
+      branches.map((b) => [
+        b.category,
+        b.name,
+        b.branches[0]!.product.product_id,
+      ]),
+      [
+        ["vendor", "Vendor Affected", "CSAFPID-0001"],
+        ["vendor", "Vendor Fixed", "CSAFPID-0002"],
+        ["vendor", "Vendor Disputing", "CSAFPID-0003"],
+      ],
+    );
+    const v = csaf.vulnerabilities[0];
+    // Disputed is under investigation, with a note saying who disputes it.
+    assert.deepEqual(v.product_status, {
+      known_affected: ["CSAFPID-0001"],
+      fixed: ["CSAFPID-0002"],
+      under_investigation: ["CSAFPID-0003"],
+    });
+    assert.deepEqual(
+      v.notes.map((n: { category: string; title: string }) => [
+        n.category,
+        n.title,
+      ]),
+      [
+        ["description", "Description"],
+        ["other", "Statement by Vendor Fixed"],
+        ["other", "Disputed by Vendor Disputing"],
+      ],
+    );
+    assert.deepEqual(
+      v.remediations.map((r: { category: string; product_ids: string[] }) => [
+        r.category,
+        r.product_ids,
+      ]),
+      [
+        ["vendor_fix", ["CSAFPID-0002"]],
+        ["none_available", ["CSAFPID-0001"]],
+      ],
+    );
+    assert.deepEqual(v.scores[0].products, [
+      "CSAFPID-0001",
+      "CSAFPID-0002",
+      "CSAFPID-0003",
+    ]);
+    assert.deepEqual(
+      csaf.document.references.map((r: { url: string }) => r.url),
+      [
+        `${ctx.config.baseUrl}/advisories/${report.publicId}`,
+        "https://fixed.example/notes",
+      ],
+    );
+
+    const cve = (await getJson(`/advisories/${report.publicId}/cve.json`)).body;
+    assert.ok(validateCve(cve), JSON.stringify(validateCve.errors, null, 2));
+    assert.deepEqual(
+      cve.containers.cna.affected.map(
+        (a: { vendor: string; versions: { status: string }[] }) => [
+          a.vendor,
+          a.versions[0]!.status,
+        ],
+      ),
+      [
+        ["Vendor Affected", "affected"],
+        ["Vendor Fixed", "affected"],
+        ["Vendor Disputing", "unknown"],
+      ],
+    );
+    assert.deepEqual(
+      cve.containers.cna.solutions.map((s: { value: string }) => s.value),
+      [
+        "Vendor Fixed reported the fix deployed; no action is needed from users of the affected service.",
+      ],
+    );
+  });
+
+  it("maps every participation status to CSAF and CVE, and stays valid with an organization not affected", async () => {
+    const advisory = await findPublishedAdvisory(ctx.db, full);
+    assert.ok(advisory);
+    const statuses = [
+      "not_answered",
+      "investigating",
+      "affected",
+      "not_affected",
+      "fixed",
+      "disputed",
+    ] as const;
+    const ctxWith = {
+      baseUrl: ctx.config.baseUrl,
+      publisherName: PUBLISHER_NAME,
+      reached: new Map<string, Date>(),
+      participants: statuses.map((status, i) => ({
+        organizationId: i + 1,
+        name: `Org ${status}`,
+        status,
+        statusLabel: status,
+        fixedAt: null,
+        statement: null,
+        references: [],
+      })),
+    };
+    const doc = buildCsafDocument(advisory, ctxWith);
+    await assertValidCsaf(doc, "every status");
+    assert.deepEqual(doc.vulnerabilities[0]!.product_status, {
+      under_investigation: ["CSAFPID-0001", "CSAFPID-0002", "CSAFPID-0006"],
+      known_affected: ["CSAFPID-0003"],
+      known_not_affected: ["CSAFPID-0004"],
+      fixed: ["CSAFPID-0005"],
+    });
+    const record = buildCveRecord(advisory, ctxWith);
+    assert.ok(record);
+    assert.ok(validateCve(record), JSON.stringify(validateCve.errors, null, 2));
+    assert.deepEqual(
+      record.containers.cna.affected.map((a) => a.versions[0]!.status),
+      ["unknown", "unknown", "affected", "unaffected", "affected", "unknown"],
     );
   });
 

@@ -8,6 +8,7 @@ import {
   signedIn,
   type TestContext,
 } from "../support/harness.js";
+import { createOrg, insertReport } from "../support/fixtures.js";
 
 interface Line {
   method: string;
@@ -98,5 +99,26 @@ describe("SQL_CAPTURE_FILE (the benchmark's statement capture)", () => {
               .includes(s.params[0] as number),
           );
     }
+  });
+
+  it("a search changes no schema once the index's vocabulary is there (a create would empty the statement cache)", async () => {
+    const org = await createOrg(ctx, "Harbour Water Utility");
+    const researcher = await createUser(ctx, "researcher");
+    await insertReport(ctx, {
+      reporterId: researcher.user.id,
+      title: "Appointment IDOR in the booking page",
+      organizationId: org.id,
+      state: "vendor_notified",
+    });
+    const triager = await signedIn(ctx, await createUser(ctx, "triager"));
+    await triager.agent.get("/search?q=appointment").expect(200);
+    const before = lines().length;
+    for (const q of ["appointment", "booking", "appointment"])
+      await triager.agent.get(`/search?q=${q}`).expect(200);
+    const searches = lines().slice(before);
+    assert.equal(searches.length, 3);
+    for (const line of searches)
+      for (const s of line.statements)
+        assert.doesNotMatch(s.sql, /^\s*(create|drop|alter)\b/i, line.url);
   });
 });

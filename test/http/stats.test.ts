@@ -306,14 +306,21 @@ describe("statistics", () => {
       row(html, '<table id="deadlines">', "Disclosure deadline"),
       ["2", "2", "100%"],
     );
-    const orgs = "Organizations with the most reports (top 20)</caption>";
+    const orgs =
+      "Organizations taking part in the most reports (top 20)</caption>";
     assert.deepEqual(tableRows(html, orgs).slice(1), [
       ["Hospital Alpha Trust", "5"],
       ["Beta Water Works", "1"],
     ]);
     const byOrg = '<table id="organization-timings">';
+    // Reports, fixed (R1 and R2, by the report's own steps: one
+    // organization that never answered for itself), time to answer (it
+    // never did), then the CERT's steps and the fix.
     assert.deepEqual(row(html, byOrg, "Hospital Alpha Trust"), [
       "5",
+      "2",
+      "none yet",
+      "none yet",
       "2.5 days",
       "4.4 days",
       "4 days",
@@ -325,7 +332,8 @@ describe("statistics", () => {
     ]);
     assert.deepEqual(row(html, byOrg, "Beta Water Works"), [
       "1",
-      ...Array(8).fill("none yet"),
+      "0",
+      ...Array(10).fill("none yet"),
     ]);
     const adminPage = await (
       await signedIn(ctx, admin)

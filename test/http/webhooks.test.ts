@@ -9,12 +9,18 @@ import { after, afterEach, before, beforeEach, describe, it } from "mocha";
 import { Webhook } from "standardwebhooks";
 import {
   createWebhookWorker,
+  KEEP_LOG_MS,
   LEASE_MS,
   type WebhookWorker,
 } from "../../src/webhooks/delivery.js";
-import { claimDueDeliveries } from "../../src/webhooks/repository.js";
+import {
+  claimDueDeliveries,
+  markDelivered,
+  renewClaim,
+} from "../../src/webhooks/repository.js";
 import type { Resolver } from "../../src/webhooks/safe-fetch.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
+import { setUserRole } from "../../src/users/repository.js";
 import {
   insertPublishableReport,
   publishAdvisory,
@@ -295,6 +301,40 @@ describe("webhooks", function () {
     assert.match(attempts[1]!.error ?? "", /no answer/);
   });
 
+  it("keeps a month of finished deliveries in the log", async () => {
+    await register(receiver.url());
+    await fileReport();
+    await fileReport();
+    assert.equal((await worker().runOnce()).delivered, 2);
+    const [first, second] = await deliveries();
+    // The first was made a month and a minute ago, the second just within.
+    const now = ctx.clock.now().getTime();
+    for (const [row, age] of [
+      [first!, KEEP_LOG_MS + 60_000],
+      [second!, KEEP_LOG_MS - 60_000],
+    ] as const)
+      await ctx.db
+        .updateTable("webhook_deliveries")
+        .set({ created_at: now - age })
+        .where("id", "=", row.id)
+        .execute();
+    await worker().runOnce();
+    const left = await deliveries();
+    assert.deepEqual(
+      left.map((d) => d.id),
+      [second!.id],
+    );
+    const attempts = await ctx.db
+      .selectFrom("webhook_attempts")
+      .select("delivery_id")
+      .execute();
+    assert.deepEqual(
+      attempts.map((a) => a.delivery_id),
+      [second!.id],
+      "its attempts went with it",
+    );
+  });
+
   it("delivers each event once when two workers run at the same time", async () => {
     const { secret } = await register(receiver.url());
     for (let i = 0; i < 5; i++) await fileReport();
@@ -335,6 +375,17 @@ describe("webhooks", function () {
     });
     assert.equal(receiver.received.length, 1);
     verified(secret, receiver.received[0]!);
+    // The dead worker, back, can neither send it nor record an outcome.
+    const id = claimed[0]!.id;
+    const later = new Date(ctx.clock.now().getTime() + LEASE_MS);
+    assert.equal(await renewClaim(ctx.db, id, "dead-worker", later), false);
+    assert.equal(
+      await markDelivered(ctx.db, id, "dead-worker", later, 200),
+      false,
+    );
+    const [row] = await deliveries();
+    assert.equal(row!.status, "delivered");
+    assert.equal(row!.attempts, 1);
   });
 
   it("disables an endpoint after failures in a row and mails its owner through the outbox", async () => {
@@ -369,7 +420,11 @@ describe("webhooks", function () {
       .execute();
     assert.equal(mail.length, 1);
     assert.equal(mail[0]!.to_address, adminUser.email);
-    assert.match(mail[0]!.text_body, /was disabled/);
+    assert.match(
+      mail[0]!.text_body,
+      new RegExp(`endpoint at 127\\.0\\.0\\.1:${receiver.port} was disabled`),
+    );
+    assert.ok(!mail[0]!.text_body.includes("/hook"), "the host only");
     assert.ok(mail[0]!.text_body.includes(`/admin/webhooks/${id}`));
     const audit = await ctx.db
       .selectFrom("audit_log")
@@ -426,6 +481,26 @@ describe("webhooks", function () {
       .where("template", "=", "webhook_disabled")
       .execute();
     assert.deepEqual(mail, [{ to_address: adminUser.email }]);
+  });
+
+  it("sends nothing once the endpoint's owner is no longer an admin", async () => {
+    await register(receiver.url());
+    await fileReport();
+    await setUserRole(ctx.db, adminUser.user.id, "triager");
+    assert.deepEqual(await worker().runOnce(), {
+      delivered: 0,
+      retried: 1,
+      failed: 0,
+    });
+    assert.equal(receiver.received.length, 0);
+    const [attempt] = await ctx.db
+      .selectFrom("webhook_attempts")
+      .selectAll()
+      .execute();
+    assert.match(attempt!.error ?? "", /owner may no longer manage webhooks/);
+    // And what happens from now on is not even queued for it.
+    await fileReport();
+    assert.equal((await deliveries()).length, 1);
   });
 
   it("does not follow a redirect: a 3xx is a failed attempt", async () => {

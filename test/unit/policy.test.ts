@@ -1,9 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import {
+  administeredOrgIds,
   can,
+  canAnswerFor,
+  canAdministerOrg,
   canAssignRole,
   canManageWebhook,
+  canReadStatement,
+  canVerifyFixes,
+  participantSight,
+  speaksFor,
   canUseSavedView,
   GLOBAL_ACTIONS,
   mustEnrollTwoFactor,
@@ -244,6 +251,19 @@ const REPORT_TABLE: Record<ReportAction, Record<Role, string>> = {
   },
   "report:read_draft_advisory": {
     researcher: "Y.....",
+    org_contact: "...YY.",
+    triager: ALL,
+    admin: ALL,
+  },
+  "report:manage_participants": {
+    researcher: NONE,
+    org_contact: NONE,
+    triager: ALL,
+    admin: ALL,
+  },
+  // For which organization: canAnswerFor (below).
+  "report:answer_as_org": {
+    researcher: NONE,
     org_contact: "...YY.",
     triager: ALL,
     admin: ALL,
@@ -611,6 +631,53 @@ describe("policy", () => {
     });
   });
 
+  describe("participants: who answers for and sees which organization", () => {
+    const twoOrgs: ReportAccessFacts = {
+      reporterId: OTHER_RESEARCHER,
+      participants: [
+        { organizationId: ORG_A, notifiedAt: notified },
+        { organizationId: ORG_B, notifiedAt: notified },
+      ],
+      revealIdentity: true,
+    };
+    const opened = { ...twoOrgs, caseOpen: true };
+    const contactA: Actor = { ...actors.org_contact, orgIds: [ORG_A] };
+    const researcher: Actor = { ...actors.researcher, id: OTHER_RESEARCHER };
+    it("an org contact answers for its own organization only; staff for any participant", () => {
+      assert.equal(canAnswerFor(contactA, twoOrgs, ORG_A), true);
+      assert.equal(canAnswerFor(contactA, twoOrgs, ORG_B), false);
+      assert.equal(canAnswerFor(actors.triager, twoOrgs, ORG_B), true);
+      assert.equal(canAnswerFor(actors.triager, twoOrgs, 999), false);
+      assert.equal(canAnswerFor(researcher, twoOrgs, ORG_A), false);
+    });
+    it("only the organization itself shares its statement", () => {
+      assert.equal(speaksFor(contactA, twoOrgs, ORG_A), true);
+      assert.equal(speaksFor(contactA, twoOrgs, ORG_B), false);
+      assert.equal(speaksFor(actors.triager, twoOrgs, ORG_A), false);
+    });
+    it("another organization is invisible until the case is opened, then its name and status", () => {
+      assert.equal(participantSight(contactA, twoOrgs, ORG_A), "full");
+      assert.equal(participantSight(contactA, twoOrgs, ORG_B), "none");
+      assert.equal(participantSight(contactA, opened, ORG_B), "status");
+      assert.equal(participantSight(researcher, twoOrgs, ORG_B), "status");
+      assert.equal(participantSight(actors.triager, twoOrgs, ORG_B), "full");
+      assert.equal(participantSight(actors.researcher, twoOrgs, ORG_B), "none");
+    });
+    it("another organization's statement only on an opened case and when it shares it", () => {
+      const b = { organizationId: ORG_B, statementShared: true };
+      const bPrivate = { organizationId: ORG_B, statementShared: false };
+      assert.equal(canReadStatement(contactA, twoOrgs, b), false);
+      assert.equal(canReadStatement(contactA, opened, bPrivate), false);
+      assert.equal(canReadStatement(contactA, opened, b), true);
+      assert.equal(canReadStatement(actors.triager, twoOrgs, bPrivate), true);
+    });
+    it("the researcher and staff verify fixes; organizations do not", () => {
+      assert.equal(canVerifyFixes(researcher, twoOrgs), true);
+      assert.equal(canVerifyFixes(actors.triager, twoOrgs), true);
+      assert.equal(canVerifyFixes(contactA, twoOrgs), false);
+    });
+  });
+
   describe("canAssignRole", () => {
     const table: Record<Role, readonly Role[]> = {
       researcher: [],
@@ -627,6 +694,68 @@ describe("policy", () => {
       }
     it("nobody signed out may give a role", () => {
       for (const role of ROLES) assert.equal(canAssignRole(null, role), false);
+    });
+  });
+
+  describe("canAdministerOrg (org:administer, per organization)", () => {
+    // Who administers organization A; B is another organization.
+    const adminA: Actor = {
+      ...actors.org_contact,
+      id: 20,
+      orgIds: [ORG_A, ORG_B],
+      adminOrgIds: [ORG_A],
+    };
+    const memberA: Actor = { ...actors.org_contact, id: 21, orgIds: [ORG_A] };
+    // An administrator flag left for an organization they no longer belong to.
+    const formerAdmin: Actor = {
+      ...actors.org_contact,
+      id: 22,
+      orgIds: [ORG_B],
+      adminOrgIds: [ORG_A],
+    };
+    const table: [string, Actor | null, boolean, boolean][] = [
+      // who, actor, administers A, administers B
+      ["the administrator of A", adminA, true, false],
+      ["a plain member of A", memberA, false, false],
+      [
+        "an administrator flag without the membership",
+        formerAdmin,
+        false,
+        false,
+      ],
+      ["a researcher", actors.researcher, false, false],
+      ["a triager (org:manage)", actors.triager, true, true],
+      ["an admin (org:manage)", actors.admin, true, true],
+      [
+        "a triager without two-factor sign-in",
+        { ...actors.triager, twoFactorEnabled: false },
+        false,
+        false,
+      ],
+      ["nobody signed in", null, false, false],
+    ];
+    for (const [who, actor, a, b] of table) {
+      it(`${who} ${a ? "administers" : "does not administer"} A and ${b ? "administers" : "does not administer"} B`, () => {
+        assert.equal(canAdministerOrg(actor, ORG_A), a);
+        assert.equal(canAdministerOrg(actor, ORG_B), b);
+      });
+    }
+    it("a contact's own administered organizations (the navigation) are those they administer as a member", () => {
+      assert.deepEqual(administeredOrgIds(adminA), [ORG_A]);
+      assert.deepEqual(administeredOrgIds(memberA), []);
+      assert.deepEqual(administeredOrgIds(formerAdmin), []);
+      assert.deepEqual(administeredOrgIds(actors.triager), []);
+      assert.deepEqual(administeredOrgIds(null), []);
+    });
+    it("an administrator is never limited to given cases (users/repository orgIdsOf), so sees every notified case", () => {
+      assert.equal(
+        can(adminA, "report:view", {
+          reporterId: OTHER_RESEARCHER,
+          participants: [{ organizationId: ORG_A, notifiedAt: notified }],
+          revealIdentity: true,
+        }),
+        true,
+      );
     });
   });
 
