@@ -2,7 +2,8 @@ import type { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import { systemClock } from "./clock.js";
 import { loadConfig } from "./config.js";
-import { openConfiguredDatabase } from "./db/index.js";
+import { BackupRefused, backupSqliteFile } from "./db/backup.js";
+import { databaseFile, openConfiguredDatabase } from "./db/index.js";
 import { migrateToLatest } from "./db/migrate.js";
 import { createLogger } from "./logger.js";
 import { isRole, ROLES } from "./auth/policy.js";
@@ -38,6 +39,9 @@ const USAGE = `Usage: npm run cli -- <command> [options]
       Scopes: reports:read, reports:write, workflow:write, advisories:write, admin.
   audit:verify
       Check the audit log's hash chain; exit code 1 names the first broken entry.
+  backup <file>
+      Copy the SQLite database, consistently, while the app runs (never
+      overwrites <file>). With DATABASE_URL, use pg_dump (README, Backups).
   mail:receive [--sender S] [--recipient R]
       Receive one message on standard input (an MTA pipe). Exit 0 accepted,
       65 malformed, 67 unknown recipient or token, 75 try again later.
@@ -56,6 +60,7 @@ export async function runCli(
     return command ? 0 : 2;
   }
   if (command === "mail:receive") return mailReceive(rest, env, out, stdin);
+  if (command === "backup") return backup(rest, env, out);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -201,6 +206,41 @@ export async function runCli(
     }
   } finally {
     await db.destroy();
+  }
+}
+
+/** `backup <file>`: a consistent copy of the SQLite database. */
+async function backup(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  out: Pick<Console, "log" | "error">,
+): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true });
+  if (positionals.length !== 1) {
+    out.error("Usage: npm run cli -- backup <file>");
+    return 2;
+  }
+  const target = positionals[0]!;
+  const config = loadConfig(env);
+  if (config.database.url) {
+    out.error(
+      "DATABASE_URL is set: back up PostgreSQL with pg_dump (README, Backups).",
+    );
+    return 2;
+  }
+  try {
+    const { pages } = await backupSqliteFile(
+      databaseFile(config.dataDir),
+      target,
+    );
+    out.log(`Backup written to ${target} (${pages} pages).`);
+    return 0;
+  } catch (error) {
+    if (error instanceof BackupRefused) {
+      out.error(error.message);
+      return 2;
+    }
+    throw error;
   }
 }
 

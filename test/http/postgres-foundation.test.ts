@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { sql } from "kysely";
 import supertest from "supertest";
 import { createApp } from "../../src/app.js";
-import { verifyAuditChain } from "../../src/audit/service.js";
+import { recordAudit, verifyAuditChain } from "../../src/audit/service.js";
 import {
   fullTextMatch,
   indexReportsStatement,
@@ -21,6 +25,7 @@ import { toActor } from "../../src/users/service.js";
 import { createOrg } from "../support/fixtures.js";
 import { createUser, signedIn } from "../support/harness.js";
 import {
+  createPostgresDatabase,
   createPostgresTestContext,
   type PostgresTestContext,
 } from "../support/postgres.js";
@@ -200,6 +205,12 @@ describe("PostgreSQL (DATABASE_URL): migrations, types, locks, search index, rep
     );
     const verified = await verifyAuditChain(ctx.db);
     assert.equal(verified.ok, true);
+    for (const page of ["/stats", "/advisories", "/acknowledgments", "/queue"])
+      assert.equal(
+        (await researcher.agent.get(page)).status,
+        page === "/queue" ? 404 : 200,
+        page,
+      );
   });
 
   it("keeps the audit log append-only", async () => {
@@ -347,6 +358,47 @@ describe("PostgreSQL (DATABASE_URL): migrations, types, locks, search index, rep
     } finally {
       await proxy.stop();
       await instance.db.destroy();
+    }
+  });
+  it("backs up with pg_dump and restores with pg_restore as the README says; the copy verifies and takes new entries", async () => {
+    const restored = await createPostgresDatabase();
+    const dir = mkdtempSync(path.join(os.tmpdir(), "dd-pg-dump-"));
+    const file = path.join(dir, "desk.dump");
+    try {
+      const before = await verifyAuditChain(ctx.db);
+      assert.ok(before.ok && before.count > 0);
+      execFileSync("pg_dump", [
+        "--format=custom",
+        `--file=${file}`,
+        ctx.databaseUrl,
+      ]);
+      execFileSync("pg_restore", [
+        "--no-owner",
+        "--exit-on-error",
+        `--dbname=${restored.url}`,
+        file,
+      ]);
+      const copy = openPostgres({
+        url: restored.url,
+        poolSize: 2,
+        statementTimeoutMs: 30_000,
+      });
+      try {
+        assert.deepEqual(await verifyAuditChain(copy.db), before);
+        assert.deepEqual(await migrateToLatest(copy.db), []);
+        await recordAudit(copy.db, {
+          action: "setting.changed",
+          actor: null,
+          details: { changed: ["after the restore"] },
+          at: ctx.clock.now(),
+        });
+        assert.equal((await verifyAuditChain(copy.db)).count, before.count + 1);
+      } finally {
+        await copy.db.destroy();
+      }
+    } finally {
+      await restored.drop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

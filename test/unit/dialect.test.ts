@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { ConfigError, loadConfig } from "../../src/config.js";
+import { advisoryLockKey, parseInt8, toTsQuery } from "../../src/db/dialect.js";
+
+describe("dialect.ts (what differs between SQLite and PostgreSQL)", () => {
+  it("reads FTS5 queries of the forms the app builds as tsqueries", () => {
+    assert.equal(toTsQuery('"password"* "reset"*'), "'password':* & 'reset':*");
+    assert.equal(
+      toTsQuery('("password" OR "passwords") AND "reset"*'),
+      "( 'password' | 'passwords' ) & 'reset':*",
+    );
+    // A phrase: the words in order (a CWE, a report ID).
+    assert.equal(toTsQuery('"cwe 639"'), "('cwe' <-> '639')");
+    assert.equal(toTsQuery('"DD-7K2Q-9M4D"'), "('dd' <-> '7k2q' <-> '9m4d')");
+    // The duplicate hint's column filter: the words stay, any of them.
+    assert.equal(
+      toTsQuery('title : ("booking" OR "patient")'),
+      "( 'booking' | 'patient' )",
+    );
+    // Quotes inside a word and tsquery syntax are only text.
+    assert.equal(
+      toTsQuery('"it""s"* "a&b|!c"'),
+      "('it' <-> 's':*) & ('a' <-> 'b' <-> 'c')",
+    );
+    assert.equal(toTsQuery('"Zürich"*'), "'zürich':*");
+  });
+
+  it("reads int8 as a number, and refuses one a number cannot hold", () => {
+    assert.equal(parseInt8("8640000000000000"), 8_640_000_000_000_000);
+    assert.equal(parseInt8("-42"), -42);
+    assert.throws(() => parseInt8("9007199254740993"), RangeError);
+  });
+
+  it("turns a lock's name into a stable signed 64-bit key", () => {
+    const key = BigInt(advisoryLockKey("audit-chain"));
+    assert.equal(advisoryLockKey("audit-chain"), key.toString());
+    assert.ok(key >= -(2n ** 63n) && key < 2n ** 63n);
+    assert.notEqual(
+      advisoryLockKey("scheduler"),
+      advisoryLockKey("audit-chain"),
+    );
+  });
+
+  it("takes PostgreSQL from DATABASE_URL with its pool size and statement timeout", () => {
+    const base = {
+      NODE_ENV: "test",
+      DATA_DIR: "/tmp/dd-config-test",
+      SESSION_SECRET: "x".repeat(32),
+    };
+    assert.deepEqual(loadConfig(base).database, {
+      url: null,
+      poolSize: 10,
+      statementTimeoutMs: 30_000,
+    });
+    assert.deepEqual(
+      loadConfig({
+        ...base,
+        DATABASE_URL: "postgres://desk@db.internal:5432/desk",
+        DATABASE_POOL_SIZE: "25",
+        DATABASE_STATEMENT_TIMEOUT_MS: "5000",
+      }).database,
+      {
+        url: "postgres://desk@db.internal:5432/desk",
+        poolSize: 25,
+        statementTimeoutMs: 5000,
+      },
+    );
+    assert.throws(
+      () => loadConfig({ ...base, DATABASE_URL: "mysql://desk@db/desk" }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /DATABASE_URL: must be a PostgreSQL URL/.test(e.message),
+    );
+  });
+});
