@@ -27,6 +27,7 @@ import {
 } from "./participations.js";
 import { listParticipations } from "./participations-repository.js";
 import { accessFacts, type Report } from "./types.js";
+import { orgAnswerDue, spanText, type ClockSettings } from "./clocks.js";
 
 const isoDate = (d: Date | null) => (d ? d.toISOString().slice(0, 10) : "");
 
@@ -74,6 +75,8 @@ export async function participantsPanel(
     participantRow(actor, report, p, sight, pageForm, {
       manage,
       checksEach,
+      clocks: deps.settings.clocks(),
+      now: deps.clock.now(),
     }),
   );
   const count = answeredCount(active);
@@ -135,13 +138,33 @@ export async function participantsPanel(
   };
 }
 
+/** A silent organization's answer clock in words (clocks.ts ORG_ANSWER_CLOCK). */
+function answerClockText(
+  report: Report,
+  p: Participation,
+  clocks: ClockSettings,
+  now: Date,
+): string {
+  const due = orgAnswerDue(report.state, p, clocks);
+  if (!due) return "Not answered yet";
+  const late = now.getTime() - due.getTime();
+  return late > 0
+    ? `Not answered yet: overdue by ${spanText(late)} (due ${formatDateTime(due)})`
+    : `Not answered yet: due in ${spanText(-late)} (${formatDateTime(due)})`;
+}
+
 function participantRow(
   actor: Actor,
   report: Report,
   p: Participation,
   sight: "full" | "status",
   pageForm: PageForm | null,
-  opts: { manage: boolean; checksEach: boolean },
+  opts: {
+    manage: boolean;
+    checksEach: boolean;
+    clocks: ClockSettings;
+    now: Date;
+  },
 ) {
   const facts = accessFacts(report);
   const org = p.organizationPublicId;
@@ -158,7 +181,7 @@ function participantRow(
       ? {
           answered: p.answeredAt
             ? `Answered ${formatDateTime(p.answeredAt)}`
-            : "Not answered yet",
+            : answerClockText(report, p, opts.clocks, opts.now),
           notified: p.notifiedAt
             ? formatDateTime(p.notifiedAt)
             : "Not notified yet",

@@ -46,6 +46,7 @@ import {
 } from "./participations-repository.js";
 import { findReportById } from "./repository.js";
 import { applyTransition } from "./service.js";
+import { isValidTrackingId } from "./tracking-id.js";
 import { accessFacts, type Report } from "./types.js";
 import {
   planTransition,
@@ -54,8 +55,6 @@ import {
 } from "./workflow.js";
 
 // ---- forms ----
-
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 export const addParticipantSchema = z.object({
   organization: z
@@ -113,9 +112,11 @@ export const detailsSchema = z.object({
     .default("")
     .transform((s) => s.trim())
     .refine((s) => s.length <= 64, "Tracking ID must be at most 64 characters.")
+    // The same rule the mail subject checks again (tracking-id.ts): one
+    // accepted here is never left out of a subject.
     .refine(
-      (s) => !CONTROL.test(s) && /^[\x20-\x7e]*$/.test(s),
-      "Tracking ID may hold letters, digits and punctuation on one line, like PSIRT-2027-0042.",
+      (s) => s === "" || isValidTrackingId(s),
+      "Tracking ID may hold letters, digits and punctuation other than [ ] on one line, like PSIRT-2027-0042.",
     ),
   fixTarget: dateField,
 });

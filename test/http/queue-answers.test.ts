@@ -108,4 +108,12 @@ describe("the queue's answer markers", () => {
     assert.ok(res.text.includes(many.publicId));
     assert.doesNotMatch(shown(res.text), /of 3 answered|overdue/);
   });
+
+  it("the participants panel says how late each silent organization is", async () => {
+    const html = shown(
+      (await triager.agent.get(`/reports/${many.publicId}`)).text,
+    );
+    assert.match(html, /Not answered yet: overdue by 3 days/);
+    assert.match(html, /Answered /);
+  });
 });

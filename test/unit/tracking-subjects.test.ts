@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import { renderMail } from "../../src/mail/templates.js";
+import { detailsSchema } from "../../src/reports/participations-service.js";
 import {
   isValidTrackingId,
   TRACKING_ID_MAX,
@@ -54,5 +55,14 @@ describe("an organization's tracking ID in its mail subjects", () => {
     }
     for (const good of ["ACME-123", "INC 2026/0042", "x".repeat(64), "a"])
       assert.equal(isValidTrackingId(good), true, good);
+  });
+
+  it("the organization's form accepts exactly what a subject may carry", () => {
+    const accepts = (trackingId: string) =>
+      detailsSchema.safeParse({ trackingId, fixTarget: "" }).success;
+    for (const good of ["ACME-123", "INC 2026/0042", "  PSIRT-7  ", ""])
+      assert.equal(accepts(good), true, good);
+    for (const bad of ["[ACME-1]", "ACME\r\nBcc: x", "x".repeat(65), "ÄCME"])
+      assert.equal(accepts(bad), false, bad);
   });
 });
