@@ -20,7 +20,9 @@ import {
   existsSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
+  readlinkSync,
   readSync,
   rmSync,
   statSync,
@@ -840,9 +842,14 @@ async function appReady(
   sqlite: SqliteDatabase,
   app: ReturnType<typeof spawnNode>,
 ) {
+  const port = Number(new URL(base).port);
   await waitFor(
     "app start",
-    async () => (await fetch(`${base}/healthz`)).ok,
+    // Its own socket: on a machine shared with other test suites another
+    // process can take the port the bench picked while the app is still
+    // migrating, and answer for it.
+    async () =>
+      listensOn(app.child.pid!, port) && (await fetch(`${base}/healthz`)).ok,
     // The first start on a seeded database runs the migrations after those
     // the seeder ran (for a migration that builds an index over a million
     // reports, that takes a while).
@@ -869,6 +876,37 @@ async function appReady(
   );
   // The mail those reminders queued goes to invented addresses: dropped.
   dropQueuedMail(sqlite, ["queued"]);
+}
+
+/** Whether the process holds a listening TCP socket on the port (Linux /proc). */
+export function listensOn(pid: number, port: number): boolean {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(
+        readlinkSync(`/proc/${pid}/fd/${fd}`),
+      );
+      if (m) inodes.add(m[1]!);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(table, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local address, state 0A (LISTEN), inode
+      if (f[1]?.endsWith(`:${hex}`) && f[3] === "0A" && inodes.has(f[9]!))
+        return true;
+    }
+  }
+  return false;
 }
 
 /** "10k", "100k", "1m": a growth database's folder suffix. */
@@ -981,6 +1019,10 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     captured = pickCaptured(
       captureFile,
       plan.pages.map((p) => p.url),
+    );
+  } catch (err) {
+    throw new Error(
+      `capturing the statements: ${(err as Error).message}\n${capturing.log.join("\n")}`,
     );
   } finally {
     await stopChild(capturing.child);

@@ -74,6 +74,7 @@ const envSchema = z.object({
     .default("7,30,90,120"),
   INFO_REMINDER_DAYS: positiveInt.default(7),
   INFO_EXPIRY_DAYS: positiveInt.default(30),
+  ORG_ANSWER_DAYS: positiveInt.default(7),
   SCHEDULER_INTERVAL_MS: positiveInt.default(60_000),
   SETUP_TOKEN_HOURS: positiveInt.default(24),
   SECURE_COOKIES: bool.optional(),
@@ -167,6 +168,8 @@ export interface Config {
     infoExpiryDays: number;
     /** Days after the organization is notified to fix it, by severity. */
     remediationDays: Record<"critical" | "high" | "medium" | "low", number>;
+    /** Days an organization on a case has to answer its notice (its status, past "not yet answered"). */
+    orgAnswerDays: number;
   };
   schedulerIntervalMs: number;
   setupTokenHours: number;
@@ -333,6 +336,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       infoReminderDays: e.INFO_REMINDER_DAYS,
       infoExpiryDays: e.INFO_EXPIRY_DAYS,
       remediationDays: remediationDays(e.REMEDIATION_DAYS),
+      orgAnswerDays: e.ORG_ANSWER_DAYS,
     },
     schedulerIntervalMs: e.SCHEDULER_INTERVAL_MS,
     setupTokenHours: e.SETUP_TOKEN_HOURS,

@@ -4,6 +4,7 @@ import type { Deps } from "./deps.js";
 import { inboundAdminRoutes } from "./inbound/admin-routes.js";
 import { outboxRoutes } from "./mail/routes.js";
 import { organizationRoutes } from "./orgs/routes.js";
+import { organizationAdminRoutes } from "./orgs/admin-routes.js";
 import { reportListRoutes } from "./reports/list-routes.js";
 import { bulkRoutes } from "./reports/bulk-routes.js";
 import { reportRoutes } from "./reports/routes.js";
@@ -20,6 +21,7 @@ import { webhookRoutes } from "./webhooks/routes.js";
 export function registerFeatureRoutes(app: Express, deps: Deps): void {
   app.use(auditRoutes(deps));
   app.use(organizationRoutes(deps));
+  app.use(organizationAdminRoutes(deps));
   app.use(reportListRoutes(deps));
   app.use(bulkRoutes(deps));
   app.use(reportRoutes(deps));

@@ -75,9 +75,9 @@ async function downPostgres(db: Kysely<any>) {
   );
   await sql`insert into reports_fts (rowid, document)
     select r.id,
-      setweight(to_tsvector('simple', r.public_id || ' ' || r.title), 'A') ||
-      setweight(to_tsvector('simple', coalesce(o.name, r.suggested_org_name, '') || ' ' || r.asset), 'B') ||
-      setweight(to_tsvector('simple', r.description || ' ' || r.steps || ' ' || r.impact), 'C')
+      setweight(to_tsvector('simple', regexp_replace(r.public_id || ' ' || r.title, '[^[:alnum:]]+', ' ', 'g')), 'A') ||
+      setweight(to_tsvector('simple', regexp_replace(coalesce(o.name, r.suggested_org_name, '') || ' ' || r.asset, '[^[:alnum:]]+', ' ', 'g')), 'B') ||
+      setweight(to_tsvector('simple', regexp_replace(r.description || ' ' || r.steps || ' ' || r.impact, '[^[:alnum:]]+', ' ', 'g')), 'C')
     from reports r left join organizations o on o.id = r.organization_id
     where r.id in (select report_id from search_pending)`.execute(db);
   for (const [trigger, table] of [

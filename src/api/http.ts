@@ -8,6 +8,7 @@ import { rateLimit } from "express-rate-limit";
 import { createHash } from "node:crypto";
 import {
   can,
+  canAnswerFor,
   mustVerifyEmail,
   type GlobalAction,
   type ReportAction,
@@ -15,9 +16,16 @@ import {
 import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import type { Deps } from "../deps.js";
-import { HttpError } from "../http/errors.js";
-import { ClockStore, HOUR_MS, MINUTE_MS } from "../http/rate-limits.js";
+import { HttpError, NotFoundError } from "../http/errors.js";
+import {
+  ClockStore,
+  HOUR_MS,
+  MINUTE_MS,
+  sharedCounters,
+} from "../http/rate-limits.js";
 import { loadReportFor } from "../reports/service.js";
+import type { Participation } from "../reports/participations.js";
+import { participationFor } from "../reports/participations-service.js";
 import { accessFacts, type Report } from "../reports/types.js";
 import {
   claimIdempotencyKey,
@@ -177,8 +185,9 @@ export function perTokenLimit(deps: Deps): RequestHandler {
 
 /**
  * A limit on one kind of write per account, as the web's forms have
- * (filing, comments), so the API is not the way around them. Refusals are
- * audited like the web's.
+ * (filing, comments), so the API is not the way around them: one counter
+ * per account with the web's limiter of the same name (rate-limits.ts
+ * sharedCounters). Refusals are audited like the web's.
  */
 export function perAccountLimit(
   deps: Deps,
@@ -190,8 +199,9 @@ export function perAccountLimit(
     skip: () => !deps.config.rateLimits,
     standardHeaders: false,
     legacyHeaders: false,
+    // The same key and counters as the web's limiter of this name.
     keyGenerator: (_req, res) => `user:${apiContext(res).caller.user.id}`,
-    store: new ClockStore(deps.clock),
+    store: new ClockStore(deps.clock, sharedCounters(deps, options.name)),
     // Only what went through counts, as on the web.
     skipFailedRequests: true,
     handler: async (_req: Request, res: Response) => {
@@ -265,6 +275,36 @@ export function onReport(deps: Deps, action: ReportAction) {
   };
   return Object.assign(load, { allowedAction: action });
 }
+
+/**
+ * After onReport: loads the organization the path names (its public ID),
+ * only if the caller answers for it on this report (policy.ts
+ * canAnswerFor); a forged, removed or another organization's ID is the
+ * same 404 as a missing report.
+ */
+export function onParticipant(deps: Deps) {
+  const load: RequestHandler = async (req, res, next) => {
+    const { actor } = apiContext(res).caller;
+    const report = loadedReport(res);
+    const facts = accessFacts(report);
+    try {
+      res.locals.participation = await participationFor(
+        deps,
+        report,
+        String(req.params.org),
+        (p) => canAnswerFor(actor, facts, p.organizationId),
+      );
+    } catch (err) {
+      if (err instanceof NotFoundError) return sendProblem(res, NOT_FOUND_BODY);
+      throw err;
+    }
+    next();
+  };
+  return load;
+}
+
+export const loadedParticipation = (res: Response): Participation =>
+  res.locals.participation as Participation;
 
 /** What a route's handler answers; the wrapper writes it (and keeps it, for a retried write). */
 export interface ApiAnswer {

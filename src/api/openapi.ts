@@ -7,6 +7,10 @@ import { API_SCOPES, DEFAULT_EXPIRY_DAYS } from "./tokens.js";
 import { EVENT_AUDIENCES, DATA_KINDS, CREDIT_KINDS } from "../reports/types.js";
 import { SEVERITIES } from "../reports/cvss.js";
 import { RESOLUTIONS, STATES, TRANSITION_NAMES } from "../reports/workflow.js";
+import {
+  ANSWER_STATUSES,
+  PARTICIPATION_STATUSES,
+} from "../reports/participations.js";
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const nullable = (type: string, extra: object = {}) => ({
@@ -100,6 +104,44 @@ const reportAnswer = (status: string, description: string) => ({
     description,
     headers: { ...etag, ...rateHeaders },
     content: { "application/json": { schema: ref("Report") } },
+  },
+});
+
+const orgParam = {
+  name: "org",
+  in: "path",
+  required: true,
+  description:
+    "The organization's public ID (participants[].organization.id). Only one the caller answers for: its own organization for a contact, any on the case for CERT staff; any other is the same 404 as a missing report.",
+  schema: { type: "string", maxLength: 40 },
+};
+
+/** PUT .../participants/{org}/...: an organization's own answer. */
+const participantPut = (
+  operationId: string,
+  summary: string,
+  description: string,
+  schema: string,
+) => ({
+  put: {
+    operationId,
+    summary,
+    description,
+    parameters: [idParam, orgParam, idempotencyKey, ifMatch],
+    requestBody: {
+      required: true,
+      content: { "application/json": { schema: ref(schema) } },
+    },
+    responses: {
+      ...reportAnswer(
+        "200",
+        "Saved (or already so: nothing written); the report as it is now.",
+      ),
+      "404": notFound,
+      "412": problem("The report changed since the If-Match ETag."),
+      ...writeAnswers,
+      ...common,
+    },
   },
 });
 
@@ -306,6 +348,24 @@ export function openApiDocument(baseUrl: string) {
           },
         },
       },
+      "/reports/{id}/participants/{org}/status": participantPut(
+        "setParticipantStatus",
+        "Set an organization's status on the case",
+        "Scope: workflow:write (the report's own step may follow, as on the web: fixed once every affected organization is). Disputed needs a reason. An organization not notified yet has no status to set (422).",
+        "ParticipantStatusInput",
+      ),
+      "/reports/{id}/participants/{org}/statement": participantPut(
+        "setParticipantStatement",
+        "Write an organization's statement for the advisory",
+        "Scope: reports:write. A changed statement waits for the CERT's approval again. shared (the organization's own contacts only) lets the other organizations of an opened case read it; absent, sharing stays as it is.",
+        "ParticipantStatementInput",
+      ),
+      "/reports/{id}/participants/{org}/details": participantPut(
+        "setParticipantDetails",
+        "Set an organization's own tracking ID and fix target",
+        "Scope: reports:write. Both are replaced: an absent or empty field clears it. The tracking ID appears in the subjects of the organization's mail.",
+        "ParticipantDetailsInput",
+      ),
       "/reports/{id}/attachments/{aid}": {
         get: {
           operationId: "downloadFile",
@@ -471,7 +531,7 @@ export function openApiDocument(baseUrl: string) {
               type: "string",
               enum: EVENT_AUDIENCES,
               description:
-                "internal: CERT staff; researcher: the researcher and the CERT; everyone: the organization too.",
+                "internal: CERT staff; researcher: the researcher and the CERT; org: the CERT and one organization; org_researcher: the CERT, the researcher and one organization; everyone: everyone on the case.",
             },
             actor: {
               type: "object",
@@ -512,6 +572,7 @@ export function openApiDocument(baseUrl: string) {
             "created_at",
             "updated_at",
             "disclosure_due_at",
+            "participants",
             "allowed_steps",
             "attachments",
             "timeline",
@@ -545,6 +606,12 @@ export function openApiDocument(baseUrl: string) {
             created_at: dateTime,
             updated_at: dateTime,
             disclosure_due_at: nullable("string", { format: "date-time" }),
+            participants: {
+              type: "array",
+              items: ref("Participant"),
+              description:
+                "The organizations on the case as the caller may see them: CERT staff every one; an organization's contact its own in full and, once a triager opened the case, the others' names and statuses; the researcher names and statuses of those notified.",
+            },
             allowed_steps: { type: "array", items: ref("Step") },
             attachments: { type: "array", items: ref("Attachment") },
             timeline: { type: "array", items: ref("TimelineEvent") },
@@ -600,6 +667,102 @@ export function openApiDocument(baseUrl: string) {
           required: ["body"],
           properties: {
             body: { type: "string", minLength: 1, maxLength: 20000 },
+            audience: {
+              type: "string",
+              enum: ["researcher", "org", "org_researcher", "everyone"],
+              description:
+                "Who reads it; absent, the writer's default (as a reply by mail). org and org_researcher name one organization with organization. Only an audience the web's form would offer the caller is taken (researcher: researcher or org_researcher; an organization: org, org_researcher, everyone once the case is open; staff: any); anything else is 422.",
+            },
+            organization: {
+              type: "string",
+              maxLength: 40,
+              description:
+                "With audience org or org_researcher: the organization's public ID.",
+            },
+          },
+          additionalProperties: false,
+        },
+        Participant: {
+          type: "object",
+          required: [
+            "organization",
+            "status",
+            "status_reason",
+            "notified_at",
+            "answered_at",
+            "tracking_id",
+            "fix_target",
+            "statement",
+          ],
+          properties: {
+            organization: ref("Organization"),
+            status: { type: "string", enum: PARTICIPATION_STATUSES },
+            status_reason: nullable("string", {
+              description:
+                "Why it disputes the report (the CERT and the organization only).",
+            }),
+            notified_at: nullable("string", { format: "date-time" }),
+            answered_at: nullable("string", { format: "date-time" }),
+            tracking_id: nullable("string", {
+              description: "The organization's own ID (the CERT and it only).",
+            }),
+            fix_target: nullable("string", { format: "date" }),
+            statement: {
+              oneOf: [
+                { type: "null" },
+                {
+                  type: "object",
+                  required: ["text", "references", "approved", "shared"],
+                  properties: {
+                    text: { type: "string" },
+                    references: nullable("string"),
+                    approved: { type: "boolean" },
+                    shared: nullable("boolean"),
+                  },
+                  additionalProperties: false,
+                },
+              ],
+              description:
+                "Null when there is none or the caller may not read it (another organization's, unless the case is open and it shares it).",
+            },
+          },
+          additionalProperties: false,
+        },
+        ParticipantStatusInput: {
+          type: "object",
+          required: ["status"],
+          properties: {
+            status: { type: "string", enum: ANSWER_STATUSES },
+            reason: {
+              type: "string",
+              maxLength: 2000,
+              description: "Required (3 characters or more) for disputed.",
+            },
+          },
+          additionalProperties: false,
+        },
+        ParticipantStatementInput: {
+          type: "object",
+          required: ["statement"],
+          properties: {
+            statement: { type: "string", minLength: 3, maxLength: 10000 },
+            references: { type: "string", maxLength: 2000 },
+            shared: { type: "boolean" },
+          },
+          additionalProperties: false,
+        },
+        ParticipantDetailsInput: {
+          type: "object",
+          properties: {
+            tracking_id: {
+              type: "string",
+              maxLength: 64,
+              description: "Printable ASCII on one line, like PSIRT-2027-0042.",
+            },
+            fix_target: {
+              type: "string",
+              description: "A date like 2027-03-31, or empty.",
+            },
           },
           additionalProperties: false,
         },

@@ -19,6 +19,16 @@ import {
   transitionSchema,
 } from "../reports/forms.js";
 import { addComment, fileReport, takeTransition } from "../reports/service.js";
+import {
+  detailsSchema,
+  setParticipantDetails,
+  setParticipantStatus,
+  shareStatement,
+  statementSchema,
+  statusSchema,
+  writeStatement,
+} from "../reports/participations-service.js";
+import { speaksFor } from "../auth/policy.js";
 import { accessFacts } from "../reports/types.js";
 import { attachFiles, attachmentFor } from "../reports/uploads.js";
 import { STATES, type State } from "../reports/workflow.js";
@@ -28,9 +38,11 @@ import {
   apiErrors,
   ApiProblem,
   bearer,
+  loadedParticipation,
   loadedReport,
   needs,
   NOT_FOUND_BODY,
+  onParticipant,
   onReport,
   perAccountLimit,
   perTokenLimit,
@@ -86,7 +98,46 @@ const STEP_FIELDS: Record<string, [string, Kind]> = {
 
 const COMMENT_FIELDS: Record<string, [string, Kind]> = {
   body: ["body", "text"],
+  audience: ["audience", "text"],
+  organization: ["organization", "text"],
 };
+
+const STATUS_FIELDS: Record<string, [string, Kind]> = {
+  status: ["status", "text"],
+  reason: ["reason", "text"],
+};
+
+const STATEMENT_FIELDS: Record<string, [string, Kind]> = {
+  statement: ["statement", "text"],
+  references: ["references", "text"],
+  shared: ["shared", "flag"],
+};
+
+const DETAILS_FIELDS: Record<string, [string, Kind]> = {
+  tracking_id: ["trackingId", "text"],
+  fix_target: ["fixTarget", "text"],
+};
+
+/**
+ * The comment's audience as the web form sends it: the audience, and for
+ * one organization its public ID after a colon ("org_researcher:ORG-…").
+ * The service takes only a value the policy offers (audiences.ts).
+ */
+function commentInput(body: unknown) {
+  const { audience, organization } = (
+    body && typeof body === "object" && !Array.isArray(body) ? body : {}
+  ) as Record<string, unknown>;
+  const input = judged(commentSchema, body, COMMENT_FIELDS);
+  if (organization !== undefined && organization !== null) {
+    if (audience === undefined || audience === null)
+      throw invalid({
+        audience:
+          "Give the audience (org or org_researcher) with the organization.",
+      });
+    input.audience = `${String(audience)}:${String(organization)}`;
+  }
+  return input;
+}
 
 const fitsKind = (value: unknown, kind: Kind) =>
   kind === "text"
@@ -154,6 +205,9 @@ function judged<S extends z.ZodType>(
   if (Object.keys(all).length || !parsed.ok) throw invalid(all);
   return parsed.value;
 }
+
+const AUDIENCE_REFUSED_API =
+  "Not an audience you may write to on this report: researcher, org or org_researcher with an organization you may write to, or everyone (staff, or an organization once the case is open).";
 
 const invalid = (errors: FieldErrors) =>
   new ApiProblem(422, "Some fields are not valid; see errors.", { errors });
@@ -345,7 +399,7 @@ export function apiRoutes(deps: Deps) {
       async (req, res) => {
         needJson(req);
         const { caller, request } = apiContext(res);
-        const input = judged(commentSchema, req.body, COMMENT_FIELDS);
+        const input = commentInput(req.body);
         const outcome = await addComment(
           deps,
           caller.actor,
@@ -353,7 +407,13 @@ export function apiRoutes(deps: Deps) {
           input,
           request,
         );
-        if (!outcome.ok) throw refusedWith(outcome.errors, COMMENT_FIELDS);
+        if (!outcome.ok)
+          throw refusedWith(
+            outcome.errors.audience
+              ? { ...outcome.errors, audience: AUDIENCE_REFUSED_API }
+              : outcome.errors,
+            COMMENT_FIELDS,
+          );
         return withReport(res, 201);
       },
       current,
@@ -470,6 +530,135 @@ export function apiRoutes(deps: Deps) {
         res.sendFile(file.file, (err) => (err ? reject(err) : resolve())),
       );
     },
+  );
+
+  // An organization's own answers (participations-service.ts), for the
+  // organizations the caller answers for (policy.ts canAnswerFor); any
+  // other organization, forged or real, is the report's 404. A PUT that
+  // changes nothing answers 200 and writes nothing.
+  const onOrg = `${API_PREFIX}/reports/:id/participants/:org`;
+
+  api.put(
+    `${onOrg}/status`,
+    needs("workflow:write"),
+    onReport(deps, "report:answer_as_org"),
+    onParticipant(deps),
+    json,
+    write(
+      deps,
+      async (req, res) => {
+        needJson(req);
+        const { caller, request } = apiContext(res);
+        const p = loadedParticipation(res);
+        const input = judged(statusSchema, req.body, STATUS_FIELDS);
+        if (
+          p.status === input.status &&
+          (p.statusReason ?? "") === input.reason
+        )
+          return withReport(res, 200);
+        const outcome = await setParticipantStatus(
+          deps,
+          caller.actor,
+          loadedReport(res),
+          p.organizationPublicId,
+          input,
+          request,
+        );
+        if (!outcome.ok) throw refusedWith(outcome.errors, STATUS_FIELDS);
+        return withReport(res, 200);
+      },
+      current,
+    ),
+  );
+
+  api.put(
+    `${onOrg}/statement`,
+    needs("reports:write"),
+    onReport(deps, "report:answer_as_org"),
+    onParticipant(deps),
+    json,
+    write(
+      deps,
+      async (req, res) => {
+        needJson(req);
+        const { caller, request } = apiContext(res);
+        const report = loadedReport(res);
+        const p = loadedParticipation(res);
+        const input = judged(statementSchema, req.body, STATEMENT_FIELDS);
+        const shared = (req.body as { shared?: unknown }).shared;
+        const share =
+          typeof shared === "boolean" && shared !== p.statementShared;
+        // Sharing is the organization's own choice: not staff's for it.
+        if (
+          share &&
+          !speaksFor(caller.actor, accessFacts(report), p.organizationId)
+        )
+          throw invalid({
+            shared:
+              "Only the organization's own contacts choose whether its statement is shared.",
+          });
+        if (
+          p.statement !== input.statement ||
+          (p.statementReferences ?? "") !== input.references
+        ) {
+          const outcome = await writeStatement(
+            deps,
+            caller.actor,
+            report,
+            p.organizationPublicId,
+            input,
+            request,
+          );
+          if (!outcome.ok) throw refusedWith(outcome.errors, STATEMENT_FIELDS);
+        }
+        if (share) {
+          const outcome = await shareStatement(
+            deps,
+            caller.actor,
+            report,
+            p.organizationPublicId,
+            { shared: shared ? "yes" : "no" },
+            request,
+          );
+          if (!outcome.ok) throw refusedWith(outcome.errors, STATEMENT_FIELDS);
+        }
+        return withReport(res, 200);
+      },
+      current,
+    ),
+  );
+
+  api.put(
+    `${onOrg}/details`,
+    needs("reports:write"),
+    onReport(deps, "report:answer_as_org"),
+    onParticipant(deps),
+    json,
+    write(
+      deps,
+      async (req, res) => {
+        needJson(req);
+        const { caller, request } = apiContext(res);
+        const p = loadedParticipation(res);
+        const input = judged(detailsSchema, req.body, DETAILS_FIELDS);
+        const same =
+          (input.trackingId || null) === p.trackingId &&
+          (input.fixTarget || null) ===
+            (p.fixTargetAt ? p.fixTargetAt.toISOString().slice(0, 10) : null);
+        if (same) return withReport(res, 200);
+        const outcome = await setParticipantDetails(
+          deps,
+          caller.actor,
+          loadedReport(res),
+          p.organizationPublicId,
+          input,
+          request,
+        );
+        if (!outcome.ok) throw refusedWith(outcome.errors, DETAILS_FIELDS);
+        return withReport(res, 200);
+      },
+      current,
+    ),
   );
 
   // Any other path under the prefix: the same 404.

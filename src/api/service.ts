@@ -4,7 +4,15 @@
  * (page.ts), as JSON. Every function asks the policy as the page does.
  */
 import { createHash } from "node:crypto";
-import { can, readableEvents, relationTo, type Actor } from "../auth/policy.js";
+import {
+  can,
+  canReadStatement,
+  participantSight,
+  readableEvents,
+  relationTo,
+  type Actor,
+  type ReportAccessFacts,
+} from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import {
   findOrganizationById,
@@ -26,6 +34,8 @@ import {
   listEvents,
   userNames,
 } from "../reports/repository.js";
+import type { Participation } from "../reports/participations.js";
+import { listParticipations } from "../reports/participations-repository.js";
 import { accessFacts, type EventKind, type Report } from "../reports/types.js";
 import { availableTransitions, type State } from "../reports/workflow.js";
 import { ApiProblem } from "./http.js";
@@ -142,14 +152,16 @@ export async function reportDetail(deps: Deps, actor: Actor, report: Report) {
   const relation = relationTo(actor, facts);
   const seesReporter = can(actor, "report:see_reporter", facts);
   const seesRemoved = can(actor, "report:view_revisions", facts);
-  const [events, files, names, organization] = await Promise.all([
-    listEvents(deps.db, report.id, readableEvents(actor, facts)),
-    listAttachments(deps.db, report.id),
-    userNames(deps.db, [report.reporterId]),
-    report.organizationId === null
-      ? Promise.resolve(undefined)
-      : findOrganizationById(deps.db, report.organizationId),
-  ]);
+  const [events, files, names, organization, participations] =
+    await Promise.all([
+      listEvents(deps.db, report.id, readableEvents(actor, facts)),
+      listAttachments(deps.db, report.id),
+      userNames(deps.db, [report.reporterId]),
+      report.organizationId === null
+        ? Promise.resolve(undefined)
+        : findOrganizationById(deps.db, report.organizationId),
+      listParticipations(deps.db, report.id),
+    ]);
   const listed = files.filter((a) => a.removedAt === null || seesRemoved);
   const now = deps.clock.now();
   return {
@@ -174,6 +186,7 @@ export async function reportDetail(deps: Deps, actor: Actor, report: Report) {
     created_at: iso(report.createdAt)!,
     updated_at: iso(report.updatedAt)!,
     disclosure_due_at: iso(report.disclosureDueAt),
+    participants: participantsAsSeen(actor, facts, participations),
     allowed_steps: allowedSteps(report, actor, now),
     attachments: listed.map((a, i) => ({
       id: a.publicId,
@@ -201,6 +214,55 @@ export async function reportDetail(deps: Deps, actor: Actor, report: Report) {
       created_at: iso(e.createdAt)!,
     })),
   };
+}
+
+const day = (d: Date | null) => (d ? d.toISOString().slice(0, 10) : null);
+
+/**
+ * The organizations on the case as this caller may see them, as the
+ * report page's participants panel shows them (policy.ts participantSight,
+ * canReadStatement): staff every one; an organization's contact its own in
+ * full and, once a triager opened the case, the others' names and statuses
+ * (a statement only when its organization shares it); the researcher names
+ * and statuses. Another organization's tracking ID, fix target, dates and
+ * reason are never shown, nor anyone's contacts; an organization not yet
+ * notified is the CERT's alone.
+ */
+export function participantsAsSeen(
+  actor: Actor,
+  facts: ReportAccessFacts,
+  participations: readonly Participation[],
+) {
+  const staff = relationTo(actor, facts) === "staff";
+  return participations
+    .filter((p) => p.removedAt === null && (staff || p.notifiedAt !== null))
+    .map((p) => ({
+      p,
+      sight: participantSight(actor, facts, p.organizationId),
+    }))
+    .filter(({ sight }) => sight !== "none")
+    .map(({ p, sight }) => {
+      const full = sight === "full";
+      return {
+        organization: { id: p.organizationPublicId, name: p.organizationName },
+        status: p.status,
+        // What only the CERT and the organization itself read.
+        status_reason: full ? p.statusReason : null,
+        notified_at: full ? iso(p.notifiedAt) : null,
+        answered_at: full ? iso(p.answeredAt) : null,
+        tracking_id: full ? p.trackingId : null,
+        fix_target: full ? day(p.fixTargetAt) : null,
+        statement:
+          p.statement !== null && canReadStatement(actor, facts, p)
+            ? {
+                text: p.statement,
+                references: full ? p.statementReferences : null,
+                approved: p.statementApprovedAt !== null,
+                shared: full ? p.statementShared : null,
+              }
+            : null,
+      };
+    });
 }
 
 /** The workflow steps this caller may take on the report now: the page's buttons. */

@@ -1,4 +1,3 @@
-import { sql } from "kysely";
 import {
   can,
   relationTo,
@@ -6,6 +5,7 @@ import {
   type ReportAccessFacts,
   standsFor,
 } from "../auth/policy.js";
+import { lockInTransaction, withWriteTransaction } from "../db/dialect.js";
 import type { Db, DbOrTx } from "../db/index.js";
 import type { Deps } from "../deps.js";
 import { NotFoundError } from "../http/errors.js";
@@ -140,7 +140,9 @@ async function append(
  * or rolls back with the change it records); given the database, it opens
  * its own. That one is BEGIN IMMEDIATE, which takes SQLite's write lock
  * before the head is read, so another process (the CLI beside the server)
- * waits instead of failing on a stale read. A fork is impossible either way:
+ * waits instead of failing on a stale read; on PostgreSQL every append
+ * holds an advisory lock until its transaction ends, so instances append
+ * one at a time (src/db/dialect.ts). A fork is impossible either way:
  * the database refuses an entry that is not the next id linked to the last
  * hash (migration 2026-11-30-04).
  */
@@ -148,27 +150,27 @@ export async function recordAudit(
   db: DbOrTx,
   input: AuditInput,
 ): Promise<AuditEntry> {
-  if (db.isTransaction) return append(db, input);
+  if (db.isTransaction) {
+    // PostgreSQL: instances append one at a time (SQLite: nothing to do).
+    await lockInTransaction(db, AUDIT_CHAIN_LOCK);
+    return append(db, input);
+  }
   const [entry] = await appendInOwnTransaction(db as Db, [input]);
   return entry!;
 }
+
+/** The lock appends to the chain take (src/db/dialect.ts). */
+const AUDIT_CHAIN_LOCK = "audit-chain";
 
 async function appendInOwnTransaction(
   db: Db,
   inputs: readonly AuditInput[],
 ): Promise<AuditEntry[]> {
-  return db.connection().execute(async (conn) => {
-    await sql`begin immediate`.execute(conn);
-    try {
-      const entries: AuditEntry[] = [];
-      for (const input of inputs)
-        entries.push(await append(conn, input, entries.at(-1)));
-      await sql`commit`.execute(conn);
-      return entries;
-    } catch (err) {
-      await sql`rollback`.execute(conn);
-      throw err;
-    }
+  return withWriteTransaction(db, AUDIT_CHAIN_LOCK, async (conn) => {
+    const entries: AuditEntry[] = [];
+    for (const input of inputs)
+      entries.push(await append(conn, input, entries.at(-1)));
+    return entries;
   });
 }
 

@@ -72,6 +72,11 @@ export const AUDIT_ACTIONS = [
   "report.organization_suggested",
   "report.case_visibility_changed",
   "report.participant_fix_checked",
+  "org.admin_granted",
+  "org.admin_revoked",
+  "org.visibility_changed",
+  "org.case_given",
+  "org.case_taken",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

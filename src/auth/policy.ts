@@ -354,9 +354,14 @@ export function participantSight(
   report: ReportAccessFacts,
   organizationId: number,
 ): ParticipantSight {
-  switch (relationTo(actor, report)) {
-    case "staff":
-      return "full";
+  const relation = relationTo(actor, report);
+  if (relation === "staff") return "full";
+  // An organization not yet notified is the CERT's alone.
+  const participant = report.participants.find(
+    (p) => p.organizationId === organizationId,
+  );
+  if (!participant || participant.notifiedAt === null) return "none";
+  switch (relation) {
     case "reporter":
       return "status";
     case "org_contact":
@@ -503,6 +508,32 @@ export function webhookMayHear(
   return (
     audience === null || canReadEvent(readableEvents(owner, report), audience)
   );
+}
+
+/**
+ * org:administer, asked per organization: its colleagues (invite, remove),
+ * whether every member sees every case, and which member is given which
+ * case. An org contact administers the organizations they were made
+ * administrator of; the staff who manage organizations administer every one.
+ * Anyone else is answered 404, as for an organization that does not exist.
+ */
+export function canAdministerOrg(
+  actor: Actor | null | undefined,
+  orgId: number,
+): boolean {
+  if (!actor) return false;
+  if (can(actor, "org:manage")) return true;
+  return (
+    actor.role === "org_contact" &&
+    actor.orgIds.includes(orgId) &&
+    (actor.adminOrgIds?.includes(orgId) ?? false)
+  );
+}
+
+/** The organizations an org contact administers (their "Our organization" page). */
+export function administeredOrgIds(actor: Actor | null | undefined): number[] {
+  if (!actor || actor.role !== "org_contact") return [];
+  return actor.orgIds.filter((id) => canAdministerOrg(actor, id));
 }
 
 /** Which roles may be given which role: only admins make staff. */

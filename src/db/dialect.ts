@@ -183,6 +183,22 @@ export function advisoryLockKey(name: string): string {
 }
 
 /**
+ * Takes the named lock for the rest of the transaction tx: on PostgreSQL
+ * `pg_advisory_xact_lock` (another instance taking it waits until tx ends);
+ * on SQLite nothing, as the transaction already holds the one write lock
+ * once it writes.
+ */
+export async function lockInTransaction(
+  tx: AnyDb,
+  name: string,
+): Promise<void> {
+  if (dialectOf(tx) === "postgres")
+    await sql`select pg_advisory_xact_lock(${advisoryLockKey(name)}::bigint)`.execute(
+      tx,
+    );
+}
+
+/**
  * Runs fn in a transaction that holds the named lock until it ends: on
  * PostgreSQL `pg_advisory_xact_lock` (other instances wait for it); on
  * SQLite a plain transaction, which already excludes every other writer of
@@ -194,10 +210,7 @@ export async function withAdvisoryLock<T>(
   fn: (tx: AnyDb) => Promise<T>,
 ): Promise<T> {
   const locked = async (tx: AnyDb) => {
-    if (dialectOf(tx) === "postgres")
-      await sql`select pg_advisory_xact_lock(${advisoryLockKey(name)}::bigint)`.execute(
-        tx,
-      );
+    await lockInTransaction(tx, name);
     return fn(tx);
   };
   return db.isTransaction ? locked(db) : db.transaction().execute(locked);
@@ -230,6 +243,32 @@ export async function withAdvisoryLockIfFree<T>(
   return db.isTransaction ? attempt(db) : db.transaction().execute(attempt);
 }
 
+/**
+ * A write transaction that holds the write lock before its first read, so
+ * what it reads cannot change before it writes: on SQLite BEGIN IMMEDIATE
+ * on one connection (another process waits instead of failing on a stale
+ * read); on PostgreSQL a transaction holding the advisory lock `name`
+ * (other instances wait).
+ */
+export async function withWriteTransaction<T>(
+  db: Kysely<Database>,
+  name: string,
+  fn: (tx: AnyDb) => Promise<T>,
+): Promise<T> {
+  if (dialectOf(db) === "postgres") return withAdvisoryLock(db, name, fn);
+  return db.connection().execute(async (conn) => {
+    await sql`begin immediate`.execute(conn);
+    try {
+      const value = await fn(conn);
+      await sql`commit`.execute(conn);
+      return value;
+    } catch (err) {
+      await sql`rollback`.execute(conn);
+      throw err;
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Full-text search
 
@@ -245,6 +284,14 @@ export async function withAdvisoryLockIfFree<T>(
 
 /** The text search configuration: no stemming, as SQLite's unicode61. */
 const TS_CONFIG = sql.lit("simple");
+
+/**
+ * Text as indexed words. Anything but letters and digits separates words,
+ * as in FTS5's unicode61 (PostgreSQL's parser would keep a URL, a host or
+ * "DD-7K2Q-9M4D" as one token), so the same searches find the same reports.
+ */
+const words = (text: RawBuilder<unknown>) =>
+  sql`to_tsvector(${TS_CONFIG}, regexp_replace(${text}, '[^[:alnum:]]+', ' ', 'g'))`;
 
 /**
  * An FTS5 query of the forms the app builds (search-query.ts,
@@ -315,9 +362,9 @@ export function indexReportsStatement(
   if (dialectOf(db) === "postgres")
     return sql`insert into reports_fts (rowid, document)
       select r.id,
-        setweight(to_tsvector(${TS_CONFIG}, r.public_id || ' ' || r.title), 'A') ||
-        setweight(to_tsvector(${TS_CONFIG}, coalesce(o.name, r.suggested_org_name, '') || ' ' || r.asset), 'B') ||
-        setweight(to_tsvector(${TS_CONFIG}, r.description || ' ' || r.steps || ' ' || r.impact || ' ' || r.cwe), 'C')
+        setweight(${words(sql`r.public_id || ' ' || r.title`)}, 'A') ||
+        setweight(${words(sql`coalesce(o.name, r.suggested_org_name, '') || ' ' || r.asset`)}, 'B') ||
+        setweight(${words(sql`r.description || ' ' || r.steps || ' ' || r.impact || ' ' || r.cwe`)}, 'C')
       from reports r left join organizations o on o.id = r.organization_id
       where r.id in ${ids}`;
   return sql`insert into reports_fts (rowid, public_id, title, organization, asset, body)

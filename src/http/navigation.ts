@@ -1,4 +1,5 @@
 import {
+  administeredOrgIds,
   can,
   mustEnrollTwoFactor,
   mustVerifyEmail,
@@ -24,6 +25,12 @@ const MENU: readonly [string, string, (actor: Actor) => boolean][] = [
     (actor) => can(actor, "report:create") || mustVerifyEmail(actor),
   ],
   ["/org/reports", "Our reports", allowedTo("report:list_org")],
+  // The organization's administrator: colleagues and who sees which case.
+  [
+    "/org/members",
+    "Colleagues",
+    (actor) => administeredOrgIds(actor).length > 0,
+  ],
   ["/queue", "Queue", allowedTo("queue:view")],
   ["/search", "Search", allowedTo("report:search")],
   ["/orgs", "Organizations", allowedTo("org:manage")],

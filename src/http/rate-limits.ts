@@ -35,6 +35,29 @@ export interface LimitOptions {
    * again with what was typed and the message next to it (status 429).
    */
   refused?: (req: Request, res: Response, message: string) => Promise<void>;
+  /**
+   * One counter per person whichever way they come: the API's limit of
+   * the same name (api/http.ts perAccountLimit) counts into it too.
+   */
+  shared?: boolean;
+}
+
+type Counters = Map<string, { hits: number; resetAt: number }>;
+
+/** The counters of the limits shared between channels, per database (per app). */
+const sharedByApp = new WeakMap<object, Map<string, Counters>>();
+
+/**
+ * The one set of counters a limit `name` keeps for this app, shared by the
+ * web's limiter and the API's: 30 comments on the web and one by the API
+ * are 31 of the same 30. Keys are the same (`user:<id>`) on both.
+ */
+export function sharedCounters(deps: Pick<Deps, "db">, name: string): Counters {
+  let byName = sharedByApp.get(deps.db);
+  if (!byName) sharedByApp.set(deps.db, (byName = new Map()));
+  let counters = byName.get(name);
+  if (!counters) byName.set(name, (counters = new Map()));
+  return counters;
 }
 
 /** Above this many counters, expired ones are dropped before adding one. */
@@ -47,12 +70,11 @@ const PRUNE_AT = 10_000;
 export class ClockStore implements Store {
   readonly localKeys = true;
   private windowMs = MINUTE_MS;
-  private readonly counters = new Map<
-    string,
-    { hits: number; resetAt: number }
-  >();
-
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    /** Counters shared with another limiter (sharedCounters), or its own. */
+    private readonly counters: Counters = new Map(),
+  ) {}
 
   init(options: Options) {
     this.windowMs = options.windowMs;
@@ -115,7 +137,10 @@ export function limiter(
     standardHeaders: "draft-7",
     legacyHeaders: false,
     keyGenerator: options.key ?? whoKey,
-    store: new ClockStore(deps.clock),
+    store: new ClockStore(
+      deps.clock,
+      options.shared ? sharedCounters(deps, options.name) : undefined,
+    ),
     ...(options.counts
       ? {
           skipSuccessfulRequests: true,

@@ -1,4 +1,9 @@
-import { canReadEvent, readableEvents, type Relation } from "../auth/policy.js";
+import {
+  canReadEvent,
+  readableEvents,
+  standsFor,
+  type Relation,
+} from "../auth/policy.js";
 import {
   accessFacts,
   type EventAudience,
@@ -34,6 +39,8 @@ export const REMINDER_KINDS = [
   "disclosure_passed",
   "info_reminder",
   "info_expired",
+  // One organization on the case has not answered its notice in time.
+  "org_answer",
 ] as const;
 export type ReminderKind = (typeof REMINDER_KINDS)[number];
 
@@ -136,6 +143,18 @@ export const REMINDER_MAIL: Record<
     sentence:
       "The CERT asked you for more information and is still waiting for your answer.",
   },
+  org_answer: {
+    subject: "Organization's answer overdue",
+    sentence:
+      "An organization notified of this report has not answered within the time it was given.",
+    to: {
+      org_contact: {
+        subject: "Your answer is overdue",
+        sentence:
+          "Your organization was notified of this report and has not answered yet. On the report page, say whether you are investigating, affected, not affected or have fixed it: silence is not counted as not affected.",
+      },
+    },
+  },
 };
 
 export function threadIdFor(ctx: MailContext, publicId: string): string {
@@ -184,14 +203,18 @@ export async function notifyReportEvent(
     add(await findUsersByIds(db, [report.assigneeId]), "staff");
   }
   if (event.audiences.includes("org")) {
-    // Every organization on the case that was notified; the policy below
-    // keeps only the contacts who may read this entry.
+    // Every organization on the case that was notified: of its contacts,
+    // those who read the case for it (not a member who sees only the
+    // cases given and was not given this one; reminders carry no entry to
+    // ask about), and below, of those, who may read this entry.
+    const facts = accessFacts(report);
     for (const p of report.participants) {
       if (p.notifiedAt === null) continue;
       for (const contact of await listOrgContacts(db, p.organizationId)) {
         if (recipients.has(contact.id)) continue;
         const user = await findUserById(db, contact.id);
-        if (user) add([user], "org_contact", p.organizationId);
+        if (user && standsFor(toActor(user), facts).includes(p.organizationId))
+          add([user], "org_contact", p.organizationId);
       }
     }
   }

@@ -1,7 +1,12 @@
 import { sql, type Selectable } from "kysely";
 import type { DbOrTx } from "../db/index.js";
 import type { OrganizationsTable } from "../db/schema.js";
-import type { Organization, OrganizationSummary, OrgContact } from "./types.js";
+import type {
+  Organization,
+  OrganizationSummary,
+  OrgCaseGrant,
+  OrgContact,
+} from "./types.js";
 
 function toOrganization(row: Selectable<OrganizationsTable>): Organization {
   return {
@@ -165,6 +170,7 @@ export async function listOrgContacts(
       "u.display_name",
       "u.disabled_at",
       "u.password_hash",
+      "m.is_admin",
     ])
     .where("m.org_id", "=", orgId)
     .orderBy("u.display_name")
@@ -176,6 +182,7 @@ export async function listOrgContacts(
     displayName: row.display_name,
     disabled: row.disabled_at !== null,
     hasPassword: row.password_hash !== null,
+    isAdmin: row.is_admin === 1,
   }));
 }
 
@@ -205,16 +212,145 @@ export async function addOrgMember(
     .execute();
 }
 
-/** True when there was such a membership. */
+/**
+ * True when there was such a membership. The cases the organization gave
+ * the member go with it: joining again later starts with none.
+ */
 export async function removeOrgMember(
   db: DbOrTx,
   orgId: number,
   userId: number,
 ): Promise<boolean> {
+  await db
+    .deleteFrom("org_case_grants")
+    .where("org_id", "=", orgId)
+    .where("user_id", "=", userId)
+    .execute();
   const result = await db
     .deleteFrom("org_members")
     .where("org_id", "=", orgId)
     .where("user_id", "=", userId)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+/** Makes a member the organization's administrator, or a plain member again; true when they are a member. */
+export async function setOrgAdmin(
+  db: DbOrTx,
+  orgId: number,
+  userId: number,
+  isAdmin: boolean,
+): Promise<boolean> {
+  const result = await db
+    .updateTable("org_members")
+    .set({ is_admin: isAdmin ? 1 : 0 })
+    .where("org_id", "=", orgId)
+    .where("user_id", "=", userId)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+export async function countOrgAdmins(
+  db: DbOrTx,
+  orgId: number,
+): Promise<number> {
+  const row = await db
+    .selectFrom("org_members")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("org_id", "=", orgId)
+    .where("is_admin", "=", 1)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** True: every member sees every case of the organization; false: only the cases they are given. */
+export async function membersSeeAll(
+  db: DbOrTx,
+  orgId: number,
+): Promise<boolean> {
+  const row = await db
+    .selectFrom("organizations")
+    .select("members_see_all")
+    .where("id", "=", orgId)
+    .executeTakeFirstOrThrow();
+  return row.members_see_all === 1;
+}
+
+export async function setMembersSeeAll(
+  db: DbOrTx,
+  orgId: number,
+  seeAll: boolean,
+): Promise<void> {
+  await db
+    .updateTable("organizations")
+    .set({ members_see_all: seeAll ? 1 : 0 })
+    .where("id", "=", orgId)
+    .execute();
+}
+
+/** The cases the organization gave its members, with each report's ID and title. */
+export async function listOrgCaseGrants(
+  db: DbOrTx,
+  orgId: number,
+): Promise<OrgCaseGrant[]> {
+  const rows = await db
+    .selectFrom("org_case_grants as g")
+    .innerJoin("reports as r", "r.id", "g.report_id")
+    .select(["g.user_id", "g.granted_at", "r.public_id", "r.title"])
+    .where("g.org_id", "=", orgId)
+    .orderBy("g.granted_at")
+    .orderBy("r.public_id")
+    .execute();
+  return rows.map((row) => ({
+    userId: row.user_id,
+    reportPublicId: row.public_id,
+    reportTitle: row.title,
+    grantedAt: new Date(row.granted_at),
+  }));
+}
+
+/** Gives a member a case; false when they had it already. */
+export async function addOrgCaseGrant(
+  db: DbOrTx,
+  grant: {
+    orgId: number;
+    userId: number;
+    reportId: number;
+    by: number;
+    at: Date;
+  },
+): Promise<boolean> {
+  const result = await db
+    .insertInto("org_case_grants")
+    .values({
+      org_id: grant.orgId,
+      user_id: grant.userId,
+      report_id: grant.reportId,
+      granted_at: grant.at.getTime(),
+      granted_by: grant.by,
+    })
+    .onConflict((oc) => oc.doNothing())
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+}
+
+/** Takes a case back from a member, by its report ID; true when they had it. */
+export async function removeOrgCaseGrant(
+  db: DbOrTx,
+  orgId: number,
+  userId: number,
+  reportPublicId: string,
+): Promise<boolean> {
+  const result = await db
+    .deleteFrom("org_case_grants")
+    .where("org_id", "=", orgId)
+    .where("user_id", "=", userId)
+    .where("report_id", "in", (eb) =>
+      eb
+        .selectFrom("reports")
+        .select("id")
+        .where("public_id", "=", reportPublicId),
+    )
     .executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
 }

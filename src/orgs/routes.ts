@@ -11,6 +11,7 @@ import {
   organizationDetails,
   organizationSchema,
   removeContact,
+  setContactAdmin,
 } from "./service.js";
 
 interface FormState {
@@ -121,6 +122,33 @@ export function organizationRoutes(deps: Deps) {
       res.redirect(303, `/orgs/${removed.organization.publicId}`);
     },
   );
+
+  // The organization's administrator (its colleagues, who sees which case), and back.
+  for (const [suffix, isAdmin] of [
+    ["admin", true],
+    ["admin/remove", false],
+  ] as const)
+    router.post(
+      `/orgs/:orgPublicId/contacts/:userPublicId/${suffix}`,
+      async (req, res) => {
+        const changed = await setContactAdmin(
+          deps,
+          actorOf(req),
+          req.params.orgPublicId,
+          req.params.userPublicId,
+          isAdmin,
+          auditContextOf(req),
+        );
+        flash(
+          req,
+          "success",
+          isAdmin
+            ? `${changed.email} now administers ${changed.organization.name}: colleagues and who sees which case.`
+            : `${changed.email} is no longer an administrator of ${changed.organization.name}.`,
+        );
+        res.redirect(303, `/orgs/${changed.organization.publicId}`);
+      },
+    );
 
   return router;
 }

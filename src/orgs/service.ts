@@ -23,6 +23,7 @@ import {
   listOrgContacts,
   listOrganizationSummaries,
   removeOrgMember,
+  setOrgAdmin,
 } from "./repository.js";
 import type { Organization, OrganizationSummary, OrgContact } from "./types.js";
 
@@ -151,13 +152,30 @@ export async function inviteContact(
 ): Promise<Outcome<InviteResult>> {
   requireOrgManager(actor);
   const org = await loadOrganization(deps, orgPublicId);
+  return inviteContactTo(deps, actor, org, input, request);
+}
+
+/**
+ * The invitation itself, for staff and for the organization's administrator
+ * (orgs/admin-service.ts), who asked the policy before. The administrator
+ * is not told which role another account has: that is the CERT's to know.
+ */
+export async function inviteContactTo(
+  deps: Deps,
+  actor: Actor,
+  org: Organization,
+  input: z.infer<typeof contactSchema>,
+  request: AuditRequestContext | null = null,
+): Promise<Outcome<InviteResult>> {
   const existing = await findUserByEmail(deps.db, input.email);
   if (existing) {
     if (existing.role !== "org_contact") {
       return {
         ok: false,
         errors: {
-          email: `This email belongs to an account with the role ${ROLE_LABELS[existing.role]}; only organization contact accounts can be added to an organization.`,
+          email: can(actor, "org:manage")
+            ? `This email belongs to an account with the role ${ROLE_LABELS[existing.role]}; only organization contact accounts can be added to an organization.`
+            : "This address cannot be added to an organization; ask the CERT, who can.",
         },
       };
     }
@@ -188,7 +206,7 @@ export async function inviteContact(
     deps,
     actor,
     { email: input.email, displayName: input.displayName, role: "org_contact" },
-    { orgName: org.name },
+    { orgName: org.name, orgId: org.id },
   );
   if (!created.ok) return created;
   // createAccount commits on its own; if this step failed, inviting the same
@@ -212,9 +230,13 @@ export async function inviteContact(
   };
 }
 
-async function recordMembership(
+export async function recordMembership(
   db: Parameters<typeof recordAudit>[0],
-  action: "org.member_added" | "org.member_removed",
+  action:
+    | "org.member_added"
+    | "org.member_removed"
+    | "org.admin_granted"
+    | "org.admin_revoked",
   actor: Actor,
   org: Organization,
   userPublicId: string,
@@ -258,5 +280,38 @@ export async function removeContact(
     return done;
   });
   if (!removed) throw new NotFoundError();
+  return { organization: org, email: user.email };
+}
+
+/**
+ * Staff make a contact the organization's administrator (who manages its
+ * colleagues and who sees which case), or a plain member again.
+ */
+export async function setContactAdmin(
+  deps: Deps,
+  actor: Actor | null,
+  orgPublicId: string,
+  userPublicId: string,
+  isAdmin: boolean,
+  request: AuditRequestContext | null = null,
+): Promise<{ organization: Organization; email: string }> {
+  requireOrgManager(actor);
+  const org = await loadOrganization(deps, orgPublicId);
+  const user = await findUserByPublicId(deps.db, userPublicId);
+  if (!user) throw new NotFoundError();
+  const done = await deps.db.transaction().execute(async (tx) => {
+    if (!(await setOrgAdmin(tx, org.id, user.id, isAdmin))) return false;
+    await recordMembership(
+      tx,
+      isAdmin ? "org.admin_granted" : "org.admin_revoked",
+      actor,
+      org,
+      user.publicId,
+      request,
+      deps.clock.now(),
+    );
+    return true;
+  });
+  if (!done) throw new NotFoundError();
   return { organization: org, email: user.email };
 }

@@ -18,4 +18,14 @@ export interface OrgContact {
   disabled: boolean;
   /** False while the invitation link has not been used yet. */
   hasPassword: boolean;
+  /** The organization's administrator: colleagues and who sees which case. */
+  isAdmin: boolean;
+}
+
+/** A case the organization's administrator gave one member. */
+export interface OrgCaseGrant {
+  userId: number;
+  reportPublicId: string;
+  reportTitle: string;
+  grantedAt: Date;
 }

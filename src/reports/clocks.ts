@@ -186,3 +186,55 @@ export function dueText(clock: ClockName, due: Date, now: Date): DueText {
       : `${label} due in ${spanText(-late)}`,
   };
 }
+
+/**
+ * Each organization's answer, a clock per participation (not per report,
+ * so not in CLOCKS): it counts from that organization's notice, for
+ * `orgAnswerDays`, and stops at its first answer (any status past "not yet
+ * answered": answered_at), when it leaves the case, or when the report is
+ * in none of the states where organizations are expected to speak (the
+ * disclosure clock's). Silence is not "not affected": a silent
+ * organization is overdue, reminded once, and counted in the queue.
+ */
+export const ORG_ANSWER_CLOCK = {
+  label: "Organization's answer",
+  runsIn: CLOCKS.disclosure.runsIn,
+  countsFrom: "that organization's notice",
+  days: (s: ClockSettings) => s.orgAnswerDays,
+} as const;
+
+/** What the answer clock reads of one participation. */
+export interface OrgAnswerFacts {
+  notifiedAt: Date | null;
+  answeredAt: Date | null;
+  removedAt?: Date | null;
+}
+
+/** When the organization's answer is due, or null while its clock does not run. */
+export function orgAnswerDue(
+  state: State,
+  participation: OrgAnswerFacts,
+  settings: ClockSettings,
+): Date | null {
+  if (
+    !ORG_ANSWER_CLOCK.runsIn.includes(state) ||
+    participation.notifiedAt === null ||
+    participation.answeredAt !== null ||
+    (participation.removedAt ?? null) !== null
+  )
+    return null;
+  return new Date(
+    participation.notifiedAt.getTime() + ORG_ANSWER_CLOCK.days(settings) * DAY,
+  );
+}
+
+/** Overdue now: its clock runs and its due date has passed. */
+export function orgAnswerOverdue(
+  state: State,
+  participation: OrgAnswerFacts,
+  settings: ClockSettings,
+  now: Date,
+): boolean {
+  const due = orgAnswerDue(state, participation, settings);
+  return due !== null && due.getTime() < now.getTime();
+}

@@ -1,5 +1,11 @@
 import type { Logger } from "pino";
-import { advisoryIsPublic, can, type Actor } from "../auth/policy.js";
+import {
+  advisoryIsPublic,
+  can,
+  relationTo,
+  standsFor,
+  type Actor,
+} from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
@@ -24,6 +30,12 @@ import {
   type ReportListItem,
 } from "./list-repository.js";
 import {
+  answerCountsFor,
+  type AnswerCounts,
+} from "./participations-repository.js";
+import { DAY } from "../clock.js";
+import {
+  ORG_ANSWER_CLOCK,
   CERT_CLOCKS,
   CLOCK_NAMES,
   dueText,
@@ -140,10 +152,25 @@ export interface MarkerView {
   detail: string;
 }
 
+/**
+ * The row's organization is the case's lead; on a case with several, an
+ * organization reads its own part, never another organization's name.
+ */
+function leadIsAnotherOrganization(actor: Actor, item: ReportListItem) {
+  if (item.organizationId === null) return false;
+  const facts = accessFacts(item);
+  return (
+    relationTo(actor, facts) === "org_contact" &&
+    !standsFor(actor, facts).includes(item.organizationId)
+  );
+}
+
 export function itemView(
   actor: Actor,
   item: ReportListItem,
   now: Date,
+  answers?: AnswerCounts,
+  answerDays?: number,
 ): ListItemView {
   const ackDue = due("ack", item.ackDueAt, item.state, now);
   const triageDue = due("triage", item.triageDueAt, item.state, now);
@@ -165,9 +192,12 @@ export function itemView(
     severityLabel: item.severity ? SEVERITY_LABELS[item.severity] : null,
     cvssScore: item.cvssScore,
     cwe: item.cwe,
-    organization:
-      item.organizationName ??
-      (item.suggestedOrgName ? `${item.suggestedOrgName} (suggested)` : null),
+    organization: leadIsAnotherOrganization(actor, item)
+      ? "Your organization"
+      : (item.organizationName ??
+        (item.suggestedOrgName
+          ? `${item.suggestedOrgName} (suggested)`
+          : null)),
     assignee: item.assigneeName,
     reporter: can(actor, "report:see_reporter", accessFacts(item))
       ? item.reporterName
@@ -194,6 +224,7 @@ export function itemView(
         label: "Overdue",
         detail: o[0]!.toUpperCase() + o.slice(1),
       })),
+      ...answerMarkers(item, answers, answerDays),
       ...(disclosureRequested
         ? [
             {
@@ -205,6 +236,34 @@ export function itemView(
         : []),
     ],
   };
+}
+
+/**
+ * "3 of 12 answered" and "2 overdue": the organizations notified on the
+ * case, how many answered, and how many let their answer clock run out
+ * (only while it runs: clocks.ts ORG_ANSWER_CLOCK). Staff only: an
+ * organization learns nothing of the others from its list.
+ */
+function answerMarkers(
+  item: ReportListItem,
+  answers: AnswerCounts | undefined,
+  answerDays: number | undefined,
+): MarkerView[] {
+  if (!answers || answers.notified === 0) return [];
+  const markers: MarkerView[] = [
+    {
+      kind: "answers",
+      label: `${answers.answered} of ${answers.notified} answered`,
+      detail: `${answers.answered} of the ${answers.notified} organizations notified ${answers.answered === 1 ? "has" : "have"} answered`,
+    },
+  ];
+  if (answers.silentSince > 0 && ORG_ANSWER_CLOCK.runsIn.includes(item.state))
+    markers.push({
+      kind: "overdue",
+      label: `${answers.silentSince} overdue`,
+      detail: `${answers.silentSince} ${answers.silentSince === 1 ? "organization has" : "organizations have"} not answered within ${answerDays ?? "the"} days of ${answers.silentSince === 1 ? "its" : "their"} notice`,
+    });
+  return markers;
 }
 
 /** The report's next deadline, as kept for the queue's order. */
@@ -304,8 +363,19 @@ export async function listPage(
   );
   const href = (extra: Record<string, string>) =>
     withQuery(path, { ...keep, ...extra });
+  // The organizations' answers, for the staff's lists: one query for the page.
+  const answerDays = deps.settings.clocks().orgAnswerDays;
+  const answers = can(actor, "queue:view")
+    ? await answerCountsFor(
+        deps.db,
+        items.map((item) => item.id),
+        new Date(now.getTime() - answerDays * DAY),
+      )
+    : new Map<number, AnswerCounts>();
   return {
-    items: items.map((item) => itemView(actor, item, now)),
+    items: items.map((item) =>
+      itemView(actor, item, now, answers.get(item.id), answerDays),
+    ),
     nextHref: page.next
       ? href({
           cursor: encodeCursor(order, page.next.value, page.next.publicId),

@@ -195,6 +195,11 @@ export async function reportPage(
   const commentForm = formState(pageForm, "comment");
   const commentAudience = {
     choices,
+    // A case with many organizations: a list to pick from, not a wall of radios.
+    options:
+      choices.length > 6
+        ? choices.map((c) => ({ value: c.value, label: c.label }))
+        : null,
     value:
       typeof commentForm.values.audience === "string"
         ? commentForm.values.audience
@@ -268,7 +273,15 @@ export async function reportPage(
       ? await viewersOfReport(deps, actor, report.id)
       : null;
   const info = STATE_INFO[report.state];
-  const audience = messageAudiences(report, organization?.name ?? null);
+  // Several organizations: a step's message reaches every one notified;
+  // only staff read their names here (the others may not know them).
+  const orgReaders =
+    report.participants.length > 1
+      ? staff
+        ? `every organization on the case (${caseOrgs.map((o) => o.name).join(", ")})`
+        : "every organization on the case"
+      : (organization?.name ?? null);
+  const audience = messageAudiences(report, orgReaders);
   const canShare =
     report.vendorNotifiedAt !== null &&
     can(actor, "report:share_message", facts);
@@ -283,7 +296,17 @@ export async function reportPage(
           names.get(report.reporterId),
         )
       : null;
-  const actions = availableTransitions(report, relation, now);
+  const participants = await participantsPanel(deps, actor, report, pageForm);
+  // Where several organizations fixed, the researcher answers per
+  // organization on the participants panel, not for the case at once.
+  const actions = availableTransitions(report, relation, now).filter(
+    (t) =>
+      !(
+        relation === "reporter" &&
+        participants?.checksEach &&
+        (t.name === "verify_fix" || t.name === "reject_fix")
+      ),
+  );
   const triageForm =
     staff && can(actor, "report:edit_triage", facts)
       ? {
@@ -351,7 +374,7 @@ export async function reportPage(
   return {
     mailTrouble,
     filedByEmail,
-    participants: await participantsPanel(deps, actor, report, pageForm),
+    participants,
     report: {
       publicId: report.publicId,
       title: report.title,
@@ -568,7 +591,7 @@ export async function reportPage(
         const form = formState(pageForm, t.name);
         const readers =
           t.name === "notify_vendor" || report.vendorNotifiedAt !== null
-            ? `the researcher and ${organization?.name ?? "the organization"}`
+            ? `the researcher and ${orgReaders ?? "the organization"}`
             : "the researcher";
         return {
           name: t.name,
@@ -677,6 +700,7 @@ const SHAREABLE_KINDS: readonly EventKind[] = ["comment", "transition"];
  */
 function messageAudiences(report: Report, organizationName: string | null) {
   const withOrganization = `Read by the researcher, the CERT team and the contacts of ${organizationName ?? "the organization"}.`;
+  // organizationName may be "every organization on the case (…)" (reportPage).
   return {
     public:
       report.vendorNotifiedAt !== null

@@ -16,6 +16,7 @@ import {
 } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
+import { keptOptions } from "../http/option-tags.js";
 import { listOrganizations } from "../orgs/repository.js";
 import { formState, type PageForm } from "./page.js";
 import {
@@ -77,10 +78,11 @@ export async function participantsPanel(
   );
   const count = answeredCount(active);
   const organizations = manage ? await listOrganizations(deps.db) : [];
-  const onCase = new Set(active.map((p) => p.organizationId));
   const own = standsFor(actor, facts);
   return {
     staff: relation === "staff",
+    /** The researcher checks each organization's fix here, not the case's at once. */
+    checksEach,
     // "3 of 12 answered" is the CERT's overview of everyone.
     answered:
       relation === "staff"
@@ -102,12 +104,12 @@ export async function participantsPanel(
       : [],
     add: manage
       ? {
-          options: [
+          // Every organization, built once per list (an organization
+          // already on the case is refused next to the field).
+          options: keptOptions(organizations, "participant add", () => [
             { value: "", label: "Choose…" },
-            ...organizations
-              .filter((o) => !onCase.has(o.id))
-              .map((o) => ({ value: o.publicId, label: o.name })),
-          ],
+            ...organizations.map((o) => ({ value: o.publicId, label: o.name })),
+          ]),
           hint:
             report.vendorNotifiedAt !== null
               ? "The organization is notified at once, with its own mail; the disclosure deadline is the case's."

@@ -313,6 +313,71 @@ export async function setLeadParticipant(
     });
 }
 
+/** The researcher confirmed the case's fix as a whole: every fixed participant's fix is verified with it. */
+export async function verifyFixedParticipations(
+  db: DbOrTx,
+  reportId: number,
+  at: Date,
+): Promise<void> {
+  await db
+    .updateTable("participations")
+    .set({ fix_verified_at: at.getTime() })
+    .where("report_id", "=", reportId)
+    .where("removed_at", "is", null)
+    .where("status", "=", "fixed")
+    .where("fix_verified_at", "is", null)
+    .execute();
+}
+
+/** The case's fix was found not to work: every fixed participant is affected again, its verification gone. */
+export async function reopenFixedParticipations(
+  db: DbOrTx,
+  reportId: number,
+  at: Date,
+): Promise<void> {
+  await db
+    .updateTable("participations")
+    .set({
+      status: "affected",
+      status_changed_at: at.getTime(),
+      fix_verified_at: null,
+    })
+    .where("report_id", "=", reportId)
+    .where("removed_at", "is", null)
+    .where("status", "=", "fixed")
+    .execute();
+}
+
+/**
+ * The status of a case's only organization (still on it, notified), set
+ * with the report's own step; a case with several is left to each of them.
+ */
+export async function answerForOnlyParticipant(
+  db: DbOrTx,
+  reportId: number,
+  status: ParticipationStatus,
+  at: Date,
+): Promise<void> {
+  const active = await db
+    .selectFrom("participations")
+    .select(["organization_id", "notified_at", "answered_at"])
+    .where("report_id", "=", reportId)
+    .where("removed_at", "is", null)
+    .execute();
+  const only = active[0];
+  if (active.length !== 1 || !only || only.notified_at === null) return;
+  await db
+    .updateTable("participations")
+    .set({
+      status,
+      status_changed_at: at.getTime(),
+      answered_at: only.answered_at ?? at.getTime(),
+    })
+    .where("report_id", "=", reportId)
+    .where("organization_id", "=", only.organization_id)
+    .execute();
+}
+
 /** The organizations on the case (removed ones not), as the audience words name them (audiences.ts). */
 export async function audienceOrgs(
   db: DbOrTx,
@@ -342,6 +407,64 @@ export async function trackingIdsFor(
   return new Map(rows.map((r) => [r.organization_id, r.tracking_id!]));
 }
 
+/** "3 of 12 answered, 2 overdue": one report's organizations, as the queue counts them. */
+export interface AnswerCounts {
+  notified: number;
+  answered: number;
+  /** Notified before the given moment and still silent. */
+  silentSince: number;
+}
+
+/**
+ * The answer counts of a page of reports in one query (the queue's
+ * markers): participations still on the case and notified, how many
+ * answered, and how many were notified before `silentBefore` (the answer
+ * clock's length ago) without answering.
+ */
+export async function answerCountsFor(
+  db: DbOrTx,
+  reportIds: readonly number[],
+  silentBefore: Date,
+): Promise<Map<number, AnswerCounts>> {
+  const counts = new Map<number, AnswerCounts>();
+  if (reportIds.length === 0) return counts;
+  const before = silentBefore.getTime();
+  const rows = await db
+    .selectFrom("participations")
+    .where("report_id", "in", [...reportIds])
+    .where("removed_at", "is", null)
+    .where("notified_at", "is not", null)
+    .groupBy("report_id")
+    .select((eb) => [
+      "report_id",
+      eb.fn.countAll<number>().as("notified"),
+      eb.fn.count<number>("answered_at").as("answered"),
+      eb.fn
+        .sum<number>(
+          eb
+            .case()
+            .when(
+              eb.and([
+                eb("answered_at", "is", null),
+                eb("notified_at", "<", before),
+              ]),
+            )
+            .then(1)
+            .else(0)
+            .end(),
+        )
+        .as("silent"),
+    ])
+    .execute();
+  for (const r of rows)
+    counts.set(r.report_id, {
+      notified: Number(r.notified),
+      answered: Number(r.answered),
+      silentSince: Number(r.silent ?? 0),
+    });
+  return counts;
+}
+
 /** The participations still on each of these reports (not removed), in the order they joined: one query for a page of reports. */
 export async function participationsOfReports(
   db: DbOrTx,
@@ -364,4 +487,26 @@ export async function participationsOfReports(
     byReport.set(row.report_id, list);
   }
   return byReport;
+}
+
+/**
+ * A case the organization takes part in and was notified of, by its report
+ * ID: what its administrator may give a member. Undefined for any other
+ * report, so an administrator learns nothing of cases outside their own.
+ */
+export async function findNotifiedCaseOf(
+  db: DbOrTx,
+  organizationId: number,
+  reportPublicId: string,
+): Promise<{ id: number; publicId: string; title: string } | undefined> {
+  const row = await db
+    .selectFrom("participations as p")
+    .innerJoin("reports as r", "r.id", "p.report_id")
+    .select(["r.id", "r.public_id", "r.title"])
+    .where("r.public_id", "=", reportPublicId)
+    .where("p.organization_id", "=", organizationId)
+    .where("p.notified_at", "is not", null)
+    .where("p.removed_at", "is", null)
+    .executeTakeFirst();
+  return row && { id: row.id, publicId: row.public_id, title: row.title };
 }

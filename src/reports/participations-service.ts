@@ -244,7 +244,7 @@ export async function applyFollowingStep(
   return name;
 }
 
-/** Writes one participation's status and its record; the report's step follows. */
+/** Writes one participation's status (its answer stops its clock) and, if `record`, its timeline entry. */
 async function writeStatus(
   tx: DbOrTx,
   deps: Deps,

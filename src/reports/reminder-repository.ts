@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { DbOrTx } from "../db/index.js";
 import { findReportById } from "./repository.js";
-import { CLOCKS } from "./clocks.js";
+import { CLOCKS, ORG_ANSWER_CLOCK } from "./clocks.js";
 import type { Report } from "./types.js";
 import type { State } from "./workflow.js";
 
@@ -95,6 +95,57 @@ export async function claimReminder(
     .onConflict((oc) => oc.doNothing())
     .executeTakeFirst();
   return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+}
+
+/** One organization on a case whose answer is due and not yet reminded (reminders.ts). */
+export interface OrgAnswerDue {
+  reportId: number;
+  organizationId: number;
+  organizationName: string;
+  notifiedAt: Date;
+}
+
+/** The reminders row's kind for one organization's answer: the key holds the organization. */
+export const orgAnswerKind = (organizationId: number) =>
+  `org_answer:${organizationId}`;
+
+/**
+ * Participations notified before `notifiedUpTo`, still silent (no
+ * answer), still on the case, on a report in the clock's states, and not yet
+ * reminded for this notice, oldest first, in batches.
+ */
+export async function findOrgAnswersNeedingReminder(
+  db: DbOrTx,
+  notifiedUpTo: number,
+  limit: number,
+): Promise<OrgAnswerDue[]> {
+  const inStates = stateInLiteral(ORG_ANSWER_CLOCK.runsIn);
+  const { rows } = await sql<{
+    report_id: number;
+    organization_id: number;
+    name: string;
+    notified_at: number;
+  }>`
+    select p.report_id, p.organization_id, o.name, p.notified_at
+    from participations as p
+    join reports as r on r.id = p.report_id
+    join organizations as o on o.id = p.organization_id
+    where p.answered_at is null and p.removed_at is null
+      and p.notified_at is not null and p.notified_at < ${notifiedUpTo}
+      and ${inStates}
+      and not exists (
+        select 1 from reminders as m
+        where m.report_id = p.report_id
+          and m.kind = 'org_answer:' || p.organization_id
+          and m.due_at = p.notified_at)
+    order by p.notified_at
+    limit ${limit}`.execute(db);
+  return rows.map((r) => ({
+    reportId: r.report_id,
+    organizationId: r.organization_id,
+    organizationName: r.name,
+    notifiedAt: new Date(r.notified_at),
+  }));
 }
 
 export async function listReminders(db: DbOrTx, reportId: number) {

@@ -11,9 +11,12 @@ import {
 } from "../mail/notifications.js";
 import {
   claimReminder,
+  findOrgAnswersNeedingReminder,
   findReportsNeedingReminder,
+  orgAnswerKind,
   type Clock,
 } from "./reminder-repository.js";
+import { ORG_ANSWER_CLOCK } from "./clocks.js";
 import { findReportById } from "./repository.js";
 import { deleteAbandonedUploads } from "./attachments.js";
 import { pruneExpiredSessions } from "../auth/session-store.js";
@@ -229,6 +232,67 @@ export async function runDueReminders(
       }
       if (due.length < BATCH) break;
     }
+  }
+  return sent + (await remindSilentOrganizations(deps, now));
+}
+
+/**
+ * One reminder per participation whose answer is overdue, to that
+ * organization's contacts and the triage side, once. The reminders table
+ * is keyed by report, kind and due moment: the kind names the organization
+ * ("org_answer:<id>", no new column: the key already says "once per
+ * organization and notice") and the moment is its notice, so a change of
+ * the setting does not remind again, and an organization removed and added
+ * again is reminded of its new notice. The mail is written as to "the CERT
+ * and that organization", so the policy's filter keeps every other
+ * organization's contacts (and the researcher) out of it.
+ */
+async function remindSilentOrganizations(
+  deps: Pick<Deps, "db" | "clock" | "config" | "settings">,
+  now: Date,
+): Promise<number> {
+  const length = ORG_ANSWER_CLOCK.days(deps.settings.clocks()) * DAY;
+  let sent = 0;
+  for (;;) {
+    const due = await findOrgAnswersNeedingReminder(
+      deps.db,
+      now.getTime() - length,
+      BATCH,
+    );
+    for (const silent of due) {
+      const dueAt = new Date(silent.notifiedAt.getTime() + length);
+      const late = now.getTime() - dueAt.getTime() > LATE_REMINDER_CUTOFF_MS;
+      const mailed = await deps.db.transaction().execute(async (tx) => {
+        if (
+          !(await claimReminder(
+            tx,
+            silent.reportId,
+            orgAnswerKind(silent.organizationId),
+            silent.notifiedAt.getTime(),
+            now,
+            !late,
+          ))
+        )
+          return false;
+        if (late) return false;
+        const current = (await findReportById(tx, silent.reportId))!;
+        await notifyReportEvent(tx, deps, {
+          kind: "org_answer",
+          report: current,
+          actorId: null,
+          eventAudience: {
+            audience: "org",
+            audienceOrgId: silent.organizationId,
+          },
+          audiences: ["org", "triage"],
+          mail: REMINDER_MAIL.org_answer,
+          detail: `${silent.organizationName} was notified ${formatDateTime(silent.notifiedAt)}; its answer was due ${formatDateTime(dueAt)}.`,
+        });
+        return true;
+      });
+      if (mailed) sent++;
+    }
+    if (due.length < BATCH) break;
   }
   return sent;
 }

@@ -202,6 +202,8 @@ export function reportRoutes(deps: Deps) {
     name: "report_submission",
     windowMs: HOUR_MS,
     limit: 30,
+    // One count with the API's filings (api/routes.ts).
+    shared: true,
     message:
       "You have sent many reports in the last hour. Wait a little and send this one again; what you typed is not lost if you go back.",
   });
@@ -349,6 +351,8 @@ export function reportRoutes(deps: Deps) {
     windowMs: 10 * MINUTE_MS,
     limit: 30,
     counts: went,
+    // One count with the API's comments (api/routes.ts).
+    shared: true,
     message:
       "You have posted many comments in the last 10 minutes. Wait a few minutes and send this one again; your text is kept here.",
     refused: (req, res, message) =>

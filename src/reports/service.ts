@@ -3,6 +3,9 @@ import {
   audienceOrgs,
   notifyPendingParticipations,
   setLeadParticipant,
+  answerForOnlyParticipant,
+  reopenFixedParticipations,
+  verifyFixedParticipations,
 } from "./participations-repository.js";
 import { answerStepAsOrganization } from "./participations-service.js";
 import type { AuditDetails, AuditRequestContext } from "../audit/types.js";
@@ -312,6 +315,22 @@ export async function takeTransition(
         throw new ConflictError(
           "Someone changed this report a moment ago. Reload the page and try again.",
         );
+      // "Not fixed" for the case: every organization that said fixed is
+      // back to affected, so it marks its fix again.
+      if (steps.transition.name === "reject_fix")
+        await reopenFixedParticipations(tx, report.id, now);
+      // A triager answering for the case's one organization (a phone call)
+      // answers for it: its status says what the report's step says.
+      if (
+        steps.transition.name === "vendor_acknowledge" ||
+        steps.transition.name === "mark_fixed"
+      )
+        await answerForOnlyParticipant(
+          tx,
+          report.id,
+          steps.transition.name === "mark_fixed" ? "fixed" : "affected",
+          now,
+        );
     }),
   );
   if (!done.ok) return done;
@@ -366,6 +385,9 @@ export async function applyTransition(
   // Every organization on the case is told at once, with the same clocks.
   if (plan.startsDisclosureClock)
     await notifyPendingParticipations(tx, report.id, now);
+  // Confirmed for the case as a whole: for each organization that fixed.
+  if (plan.transition.name === "verify_fix")
+    await verifyFixedParticipations(tx, report.id, now);
   const eventId = await recordChange(tx, deps, {
     change: plan.transition.name,
     report,

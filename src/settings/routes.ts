@@ -49,6 +49,7 @@ const GROUPS = [
   { id: "response", legend: "Answering new reports" },
   { id: "info", legend: "Questions to the researcher" },
   { id: "disclosure", legend: "Disclosure and fixes" },
+  { id: "orgs", legend: "Organizations on a case" },
 ] as const;
 
 /** The admin's page for the disclosure-policy defaults. */

@@ -71,6 +71,12 @@ export const CLOCK_SETTINGS = [
     group: "disclosure",
     label: "Fix expected for low severity within (days)",
   },
+  {
+    key: "orgAnswerDays",
+    env: "ORG_ANSWER_DAYS",
+    group: "orgs",
+    label: "An organization answers its notice within (days)",
+  },
 ] as const;
 
 export type ClockSettingKey = (typeof CLOCK_SETTINGS)[number]["key"];
@@ -105,6 +111,7 @@ export function clockValues(clocks: Clocks): ClockValues {
     remediationHigh: clocks.remediationDays.high,
     remediationMedium: clocks.remediationDays.medium,
     remediationLow: clocks.remediationDays.low,
+    orgAnswerDays: clocks.orgAnswerDays,
   };
 }
 
@@ -121,6 +128,7 @@ function clocksOf(v: ClockValues): Clocks {
       medium: v.remediationMedium,
       low: v.remediationLow,
     }),
+    orgAnswerDays: v.orgAnswerDays,
   });
 }
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import {
+  canAdministerOrg,
   canAssignRole,
   type Actor,
   type Role,
@@ -186,10 +187,14 @@ export async function createAccount(
   deps: Deps,
   actor: Actor | null,
   input: z.infer<typeof createAccountSchema>,
-  options: { orgName?: string } = {},
+  /** An invitation to an organization (orgId): its administrator may send it too. */
+  options: { orgName?: string; orgId?: number } = {},
 ): Promise<Outcome<CreatedAccount>> {
-  if (actor !== null && !canAssignRole(actor, input.role))
-    throw new NotFoundError();
+  const allowed =
+    options.orgId !== undefined && input.role === "org_contact"
+      ? canAdministerOrg(actor, options.orgId)
+      : canAssignRole(actor, input.role);
+  if (actor !== null && !allowed) throw new NotFoundError();
   if (await findUserByEmail(deps.db, input.email)) {
     return {
       ok: false,

@@ -24,6 +24,7 @@ import {
   insertAttempt,
   markDelivered,
   markDeliveryFailed,
+  pruneDeliveries,
   releaseDelivery,
   renewClaim,
   resetEndpointFailures,
@@ -36,6 +37,8 @@ import { CalloutRefused, safePost, type Resolver } from "./safe-fetch.js";
 export const LEASE_MS = 60_000;
 /** Retries stop this long after the event. */
 export const RETRY_FOR_MS = DAY;
+/** Finished deliveries and their attempts are kept this long for the log. */
+export const KEEP_LOG_MS = 30 * DAY;
 const BATCH = 10;
 const BACKOFF_BASE_MS = 30_000;
 const BACKOFF_CAP_MS = 4 * 3_600_000;
@@ -88,6 +91,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps) {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<WebhookRunResult> | undefined;
   let stopping = false;
+  let lastPruned = 0;
 
   async function attempt(
     delivery: WebhookDelivery,
@@ -246,6 +250,11 @@ export function createWebhookWorker(deps: WebhookWorkerDeps) {
 
   async function deliverDue(): Promise<WebhookRunResult> {
     const result: WebhookRunResult = { delivered: 0, retried: 0, failed: 0 };
+    // At most hourly: the log keeps a month of finished deliveries.
+    if (clock.now().getTime() - lastPruned >= 3_600_000) {
+      lastPruned = clock.now().getTime();
+      await pruneDeliveries(db, new Date(lastPruned - KEEP_LOG_MS));
+    }
     for (;;) {
       if (stopping) return result;
       const claim = randomBytes(12).toString("base64url");

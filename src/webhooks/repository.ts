@@ -465,6 +465,19 @@ export async function releaseDelivery(db: DbOrTx, id: number, claim: string) {
     .execute();
 }
 
+/** Forgets finished deliveries (and their attempts) created before `before`. */
+export async function pruneDeliveries(
+  db: DbOrTx,
+  before: Date,
+): Promise<number> {
+  const result = await db
+    .deleteFrom("webhook_deliveries")
+    .where("status", "in", ["delivered", "failed"])
+    .where("created_at", "<", before.getTime())
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 /** An endpoint's latest deliveries, newest first, with their attempts. */
 export async function listDeliveries(
   db: DbOrTx,

@@ -94,6 +94,7 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
   let triager: TestUser;
   let admin: TestUser;
   let contact: TestUser;
+  let orgAdmin: TestUser;
   let orgPublicId = "";
   let submitted = "";
   let notified = "";
@@ -123,6 +124,16 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
       displayName: "Olga",
       orgIds: [org.id],
     });
+    // The organization's administrator, who gave Olga the notified case.
+    orgAdmin = await createUser(ctx, "org_contact", {
+      displayName: "Ines",
+      orgIds: [org.id],
+    });
+    await ctx.db
+      .updateTable("org_members")
+      .set({ is_admin: 1 })
+      .where("user_id", "=", orgAdmin.user.id)
+      .execute();
     const withCode = async (id: number) =>
       ctx.db
         .updateTable("reports")
@@ -160,6 +171,16 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
     });
     await withCode(second.id);
     notified = second.publicId;
+    await ctx.db
+      .insertInto("org_case_grants")
+      .values({
+        org_id: org.id,
+        user_id: contact.user.id,
+        report_id: second.id,
+        granted_at: Date.now(),
+        granted_by: orgAdmin.user.id,
+      })
+      .execute();
     const third = await insertPublishableReport(ctx, {
       reporterId: researcher.user.id,
       organizationId: org.id,
@@ -468,6 +489,35 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
       ["/account", "/account"],
     ];
     for (const [route, url] of pages) await visit(page, route, url, "contact");
+    await context.close();
+  });
+
+  it("an organization's administrator: colleagues and who sees which case", async () => {
+    const { context, page } = await signIn(orgAdmin);
+    const pages: [string, string][] = [
+      // Their one organization's page, reached through the menu's address.
+      ["/org/members", "/org/members"],
+      ["/org/:orgPublicId/members", `/org/${orgPublicId}/members`],
+    ];
+    for (const [route, url] of pages)
+      await visit(page, route, url, "organization administrator");
+    // A refused form: the message next to the field, what was typed kept.
+    await page.getByLabel("Report ID").fill("DD-0000-0000");
+    await page.getByRole("button", { name: "Give case" }).click();
+    await page.waitForLoadState();
+    assert.equal(
+      await page.getByLabel("Report ID").inputValue(),
+      "DD-0000-0000",
+    );
+    assert.match(
+      (await page.locator("#f-member-error").textContent()) ?? "",
+      /Choose the colleague/,
+    );
+    await check(
+      page,
+      "/org/:orgPublicId/members",
+      "organization administrator, refused case",
+    );
     await context.close();
   });
 

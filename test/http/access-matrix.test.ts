@@ -59,7 +59,14 @@ type Access =
       params: Record<string, ParamKind>;
       /** Also gated by a global action (staff and admin pages). */
       action?: GlobalAction;
-    };
+    }
+  /**
+   * An organization's administrator's page (policy.ts canAdministerOrg, per
+   * organization): its administrators and the staff get in; everybody
+   * else, a plain member and another organization's administrator
+   * included, gets the 404 of a missing ID, with forged members and cases too.
+   */
+  | { kind: "org-admin"; params: Record<string, ParamKind> };
 
 const ACCESS: Record<string, Access> = {
   "GET /healthz": { kind: "public" },
@@ -217,6 +224,52 @@ const ACCESS: Record<string, Access> = {
     kind: "object",
     action: "org:manage",
     params: { orgPublicId: "org", userPublicId: "user" },
+  },
+  // Staff make a contact the organization's administrator, and back.
+  "POST /orgs/:orgPublicId/contacts/:userPublicId/admin": {
+    kind: "object",
+    action: "org:manage",
+    params: { orgPublicId: "org", userPublicId: "user" },
+  },
+  "POST /orgs/:orgPublicId/contacts/:userPublicId/admin/remove": {
+    kind: "object",
+    action: "org:manage",
+    params: { orgPublicId: "org", userPublicId: "user" },
+  },
+
+  // Inside an organization: its administrator's pages (org-admin.test.ts).
+  "GET /org/members": { kind: "org-admin", params: {} },
+  "GET /org/:orgPublicId/members": {
+    kind: "org-admin",
+    params: { orgPublicId: "org" },
+  },
+  "POST /org/:orgPublicId/members": {
+    kind: "org-admin",
+    params: { orgPublicId: "org" },
+  },
+  "POST /org/:orgPublicId/members/:userPublicId/remove": {
+    kind: "org-admin",
+    params: { orgPublicId: "org", userPublicId: "user" },
+  },
+  "POST /org/:orgPublicId/members/:userPublicId/admin": {
+    kind: "org-admin",
+    params: { orgPublicId: "org", userPublicId: "user" },
+  },
+  "POST /org/:orgPublicId/members/:userPublicId/admin/remove": {
+    kind: "org-admin",
+    params: { orgPublicId: "org", userPublicId: "user" },
+  },
+  "POST /org/:orgPublicId/visibility": {
+    kind: "org-admin",
+    params: { orgPublicId: "org" },
+  },
+  "POST /org/:orgPublicId/cases": {
+    kind: "org-admin",
+    params: { orgPublicId: "org" },
+  },
+  "POST /org/:orgPublicId/members/:userPublicId/cases/:reportId/remove": {
+    kind: "org-admin",
+    params: { orgPublicId: "org", userPublicId: "user", reportId: "report" },
   },
 
   "GET /reports": { kind: "role", action: "report:list_own" },
@@ -390,6 +443,9 @@ describe("access matrix", function () {
     bob: TestUser;
     contactA: TestUser;
     contactB: TestUser;
+    /** Administrators of organization A and of organization B. */
+    adminA: TestUser;
+    adminB: TestUser;
     triager: TestUser;
     admin: TestUser;
     orgA: { id: number; publicId: string };
@@ -466,6 +522,17 @@ describe("access matrix", function () {
     const contactB = await createUser(ctx, "org_contact", {
       orgIds: [orgB.id],
     });
+    const adminA = await createUser(ctx, "org_contact", {
+      orgIds: [orgA.id],
+    });
+    const adminB = await createUser(ctx, "org_contact", {
+      orgIds: [orgB.id],
+    });
+    await ctx.db
+      .updateTable("org_members")
+      .set({ is_admin: 1 })
+      .where("user_id", "in", [adminA.user.id, adminB.user.id])
+      .execute();
     const triager = await createUser(ctx, "triager");
     const admin = await createUser(ctx, "admin");
     const forwarded = await insertReport(ctx, {
@@ -513,6 +580,8 @@ describe("access matrix", function () {
       bob,
       contactA,
       contactB,
+      adminA,
+      adminB,
       triager,
       admin,
       orgA,
@@ -678,6 +747,88 @@ describe("access matrix", function () {
     return attacks;
   }
 
+  /**
+   * An organization administrator's route, attacked by everybody who does
+   * not administer organization A (with A's IDs and with missing ones), and
+   * by A's own administrator with another organization's member and case.
+   */
+  async function orgAdminAttacks(
+    route: AppRoute,
+    params: Record<string, ParamKind>,
+  ): Promise<number> {
+    const key = `${route.method} ${route.path}`;
+    const urlWith = (map: Partial<Record<ParamKind, string>>) =>
+      fill(
+        route.path,
+        Object.fromEntries(
+          Object.entries(params).map(([name, kind]) => [name, map[kind]!]),
+        ),
+      );
+    const ofA = {
+      org: s.orgA.publicId,
+      user: s.contactA.user.publicId,
+      report: s.forwarded.publicId,
+    };
+    let checked = 0;
+    const same404 = async (
+      who: keyof Seeded | "anonymous",
+      foreignUrl: string,
+      missingUrl: string,
+      label: string,
+    ) => {
+      const foreign = await attempt(who, route, foreignUrl);
+      const missing = await attempt(who, route, missingUrl);
+      const what = `${who} ${key} (${label})`;
+      if (who === "anonymous") {
+        expectSignIn(foreign, what);
+        expectSignIn(missing, what);
+      } else {
+        assert.equal(foreign.status, 404, `${what}: foreign ID`);
+        assert.equal(missing.status, 404, `${what}: missing ID`);
+        assert.equal(foreign.text, missing.text, `${what}: 404s differ`);
+        const none = await (await as(who)).agent.get("/no-such-page");
+        assert.equal(foreign.text, none.text, `${what}: not the 404 page`);
+      }
+      checked++;
+    };
+    const outsiders = [
+      "anonymous",
+      "alice",
+      "bob",
+      "contactA", // a plain member of A
+      "contactB",
+      "adminB", // another organization's administrator
+    ] as const;
+    const hasIds = Object.keys(params).length > 0;
+    for (const who of outsiders)
+      // Without IDs the page is one's own organization's (adminB: B's).
+      if (hasIds || who !== "adminB")
+        await same404(who, urlWith(ofA), urlWith(MISSING), "organization A");
+    // Staff administer every organization, but have none of their own to list.
+    if (!hasIds)
+      for (const who of ["triager", "admin"] as const)
+        await same404(who, route.path, route.path, "no organization of theirs");
+    // A's administrator with another organization's member or case.
+    if (params.userPublicId || params.reportId) {
+      const forged = {
+        org: s.orgA.publicId,
+        user: params.userPublicId ? s.contactB.user.publicId : ofA.user,
+        report: params.reportId ? s.bobs.publicId : ofA.report,
+      };
+      await same404(
+        "adminA",
+        urlWith(forged),
+        urlWith({
+          org: s.orgA.publicId,
+          user: params.userPublicId ? MISSING.user : ofA.user,
+          report: params.reportId ? MISSING.report : ofA.report,
+        }),
+        "another organization's member or case",
+      );
+    }
+    return checked;
+  }
+
   describe("attacks", () => {
     it("every non-public route refuses outsiders and changes nothing", async () => {
       let checked = 0;
@@ -711,6 +862,11 @@ describe("access matrix", function () {
             );
             checked++;
           }
+          continue;
+        }
+
+        if (access.kind === "org-admin") {
+          checked += await orgAdminAttacks(route, access.params);
           continue;
         }
 
@@ -777,6 +933,17 @@ describe("access matrix", function () {
           assert.equal(res.status, 200, `${who} GET ${route.path}`);
         }
       }
+    });
+
+    it("an organization's administrator and the staff get into its pages", async () => {
+      const page = `/org/${s.orgA.publicId}/members`;
+      for (const who of ["adminA", "triager", "admin"] as const) {
+        const res = await (await as(who)).agent.get(page);
+        assert.equal(res.status, 200, `${who} GET ${page}`);
+      }
+      const own = await (await as("adminA")).agent.get("/org/members");
+      assert.equal(own.status, 303);
+      assert.equal(own.headers.location, page);
     });
 
     it("every object page answers 200 to its owner or the staff", async () => {

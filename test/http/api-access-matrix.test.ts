@@ -14,6 +14,7 @@ import { sql } from "kysely";
 import { after, before, describe, it } from "mocha";
 import {
   can,
+  canAnswerFor,
   type GlobalAction,
   type ReportAction,
 } from "../../src/auth/policy.js";
@@ -43,7 +44,7 @@ import {
   type ResponseChecker,
 } from "../support/api.js";
 
-type ParamKind = "report" | "attachment";
+type ParamKind = "report" | "attachment" | "organization";
 
 type Access =
   | { kind: "public" }
@@ -91,6 +92,26 @@ const ACCESS: Record<string, Access> = {
     action: "report:upload",
     params: { id: "report" },
   },
+  // An organization's own answers: only for the organizations the caller
+  // answers for (policy.ts canAnswerFor), any other the same 404.
+  "PUT /api/v1/reports/:id/participants/:org/status": {
+    kind: "object",
+    scope: "workflow:write",
+    action: "report:answer_as_org",
+    params: { id: "report", org: "organization" },
+  },
+  "PUT /api/v1/reports/:id/participants/:org/statement": {
+    kind: "object",
+    scope: "reports:write",
+    action: "report:answer_as_org",
+    params: { id: "report", org: "organization" },
+  },
+  "PUT /api/v1/reports/:id/participants/:org/details": {
+    kind: "object",
+    scope: "reports:write",
+    action: "report:answer_as_org",
+    params: { id: "report", org: "organization" },
+  },
   "GET /api/v1/reports/:id/attachments/:aid": {
     kind: "object",
     scope: "reports:read",
@@ -115,6 +136,7 @@ const HOSTILE_JSON = {
 const MISSING: Record<ParamKind, string> = {
   report: "DD-0000-0000",
   attachment: "0000000000000000",
+  organization: "ORG-MISSING",
 };
 
 const USERS = [
@@ -140,6 +162,9 @@ describe("API access matrix", function () {
   let routes: AppRoute[];
   const users = {} as Record<UserName, TestUser>;
   let orgA: { id: number; publicId: string };
+  let orgB: { id: number; publicId: string };
+  /** A case with A and B on it, each with its own tracking ID and statement, closed. */
+  let twoOrgs: { id: number; publicId: string };
   let forwarded: { id: number; publicId: string };
   let notYetForwarded: { id: number; publicId: string };
   let bobs: { id: number; publicId: string };
@@ -180,7 +205,7 @@ describe("API access matrix", function () {
     checker = checkerFor(ctx);
     routes = listRoutes(ctx.app).filter((r) => r.path.startsWith("/api/"));
     orgA = await createOrg(ctx, "Org A");
-    const orgB = await createOrg(ctx, "Org B");
+    orgB = await createOrg(ctx, "Org B");
     users.alice = await createUser(ctx, "researcher");
     users.bob = await createUser(ctx, "researcher");
     users.contactA = await createUser(ctx, "org_contact", {
@@ -202,6 +227,36 @@ describe("API access matrix", function () {
       organizationId: orgA.id,
     });
     bobs = await insertReport(ctx, { reporterId: users.bob.user.id });
+    twoOrgs = await insertReport(ctx, {
+      reporterId: users.alice.user.id,
+      state: "vendor_notified",
+      organizationId: orgA.id,
+    });
+    await ctx.db
+      .insertInto("participations")
+      .values({
+        report_id: twoOrgs.id,
+        organization_id: orgB.id,
+        added_at: ctx.clock.now().getTime(),
+        notified_at: ctx.clock.now().getTime(),
+      })
+      .execute();
+    for (const [org, name] of [
+      [orgA, "ALPHA"],
+      [orgB, "BETA"],
+    ] as const)
+      await ctx.db
+        .updateTable("participations")
+        .set({
+          status: "affected",
+          tracking_id: `${name}-SECRET-1`,
+          statement: `${name} secret statement`,
+          statement_references: `https://${name.toLowerCase()}.example.test/secret`,
+          fix_target_at: Date.UTC(2027, 2, 31, 23, 59),
+        })
+        .where("report_id", "=", twoOrgs.id)
+        .where("organization_id", "=", org.id)
+        .execute();
     attachmentA = await insertAttachmentRow(
       ctx,
       forwarded.id,
@@ -301,6 +356,7 @@ describe("API access matrix", function () {
     const api = apiClient(ctx, checker, token);
     const p = url.slice("/api/v1".length);
     if (route.method === "GET") return api.get(p);
+    if (route.method === "PUT") return api.put(p, HOSTILE_JSON);
     if (route.path.endsWith("/attachments"))
       return api.upload(`${p}?filename=pwned.txt`, Buffer.from("pwned\n"));
     return api.post(p, HOSTILE_JSON);
@@ -333,7 +389,11 @@ describe("API access matrix", function () {
   }
 
   const sampleUrl = (route: AppRoute) =>
-    fill(route.path, { id: forwarded.publicId, aid: attachmentA.publicId });
+    fill(route.path, {
+      id: forwarded.publicId,
+      aid: attachmentA.publicId,
+      org: orgA.publicId,
+    });
 
   it("a dead, forged or missing token is 401 on every route", async () => {
     for (const route of routes) {
@@ -378,7 +438,11 @@ describe("API access matrix", function () {
         // Missing IDs: 404 for everyone, even staff.
         await refused(
           route,
-          fill(route.path, { id: MISSING.report, aid: MISSING.attachment }),
+          fill(route.path, {
+            id: MISSING.report,
+            aid: MISSING.attachment,
+            org: orgA.publicId,
+          }),
           token,
           404,
           `${name}, a missing report`,
@@ -406,6 +470,7 @@ describe("API access matrix", function () {
             fill(route.path, {
               id: report.publicId,
               aid: attachmentA.publicId,
+              org: orgA.publicId,
             }),
             token,
             404,
@@ -423,6 +488,109 @@ describe("API access matrix", function () {
           "a file of another report, through one's own",
         );
       }
+    }
+  });
+
+  it("on a case with two organizations, each answers only for its own: any other, forged or missing is the same 404", async () => {
+    const facts = accessFacts((await findReportById(ctx.db, twoOrgs.id))!);
+    let answered = 0;
+    for (const route of routes) {
+      const access = ACCESS[`${route.method} ${route.path}`]!;
+      if (access.kind !== "object" || !("org" in access.params)) continue;
+      for (const name of USERS) {
+        const token = tokens.get(`${name} ${access.scope}`)!;
+        const actor = toActor(users[name].user);
+        for (const org of [
+          { id: orgA.id, publicId: orgA.publicId },
+          { id: orgB.id, publicId: orgB.publicId },
+          { id: -1, publicId: MISSING.organization },
+          { id: -1, publicId: "ORG-" + "X".repeat(36) },
+        ]) {
+          const url = fill(route.path, {
+            id: twoOrgs.publicId,
+            org: org.publicId,
+          });
+          if (canAnswerFor(actor, facts, org.id)) {
+            // Let through to the form, which refuses the hostile body.
+            const before = await snapshot();
+            const res = await attempt(route, url, token);
+            assert.equal(res.status, 422, `${name} ${url}`);
+            assert.deepEqual(await snapshot(), before);
+            answered += 1;
+          } else
+            await refused(
+              route,
+              url,
+              token,
+              404,
+              `${name} for ${org.publicId}`,
+            );
+        }
+      }
+    }
+    // Contact A for A, contact B for B, and both staff for each, per route.
+    assert.equal(answered, 3 * 6);
+  });
+
+  it("org B's token never reads A's participation details, closed or open", async () => {
+    const read = async (name: UserName) => {
+      const res = await apiClient(
+        ctx,
+        checker,
+        tokens.get(`${name} reports:read`)!,
+      ).get(`/reports/${twoOrgs.publicId}`);
+      assert.equal(res.status, 200, name);
+      return res;
+    };
+    const secretsOf = (org: string) => [
+      `${org}-SECRET-1`,
+      `${org} secret statement`,
+      `${org.toLowerCase()}.example.test/secret`,
+      "2027-03-31",
+    ];
+    for (const open of [false, true]) {
+      await ctx.db
+        .updateTable("reports")
+        .set({ case_open: open ? 1 : 0 })
+        .where("id", "=", twoOrgs.id)
+        .execute();
+      const a = await read("contactA");
+      const b = await read("contactB");
+      for (const secret of secretsOf("BETA").slice(0, 3))
+        assert.ok(!a.text.includes(secret), `A reads ${secret}`);
+      for (const secret of secretsOf("ALPHA").slice(0, 3))
+        assert.ok(!b.text.includes(secret), `B reads ${secret}`);
+      // Its own, in full.
+      assert.ok(a.text.includes("ALPHA-SECRET-1"));
+      assert.ok(b.text.includes("BETA secret statement"));
+      const names = (r: ApiCall) =>
+        r.body.participants.map(
+          (p: { organization: { id: string } }) => p.organization.id,
+        );
+      assert.deepEqual(
+        names(b),
+        open ? [orgA.publicId, orgB.publicId] : [orgB.publicId],
+      );
+      // The researcher: names and statuses only; staff: everything.
+      const alice = await read("alice");
+      for (const secret of [...secretsOf("ALPHA"), ...secretsOf("BETA")])
+        assert.ok(
+          !alice.text.includes(secret),
+          `the researcher reads ${secret}`,
+        );
+      assert.equal(names(alice).length, 2);
+      const triager = await read("triager");
+      for (const secret of [...secretsOf("ALPHA"), ...secretsOf("BETA")])
+        assert.ok(triager.text.includes(secret), `staff miss ${secret}`);
+      // Not on the case: the report's 404.
+      assert.equal(
+        (
+          await apiClient(ctx, checker, tokens.get("bob reports:read")!).get(
+            `/reports/${twoOrgs.publicId}`,
+          )
+        ).text,
+        NOT_FOUND_BODY,
+      );
     }
   });
 
@@ -447,7 +615,7 @@ describe("API access matrix", function () {
   });
 
   it("the list holds exactly the reports each caller may see", async () => {
-    const all = [forwarded, notYetForwarded, bobs];
+    const all = [forwarded, notYetForwarded, bobs, twoOrgs];
     for (const name of USERS) {
       const actor = toActor(users[name].user);
       const expected = [];
@@ -500,6 +668,13 @@ describe("API access matrix", function () {
       "POST /reports/{id}/attachments 404",
       "GET /reports/{id}/attachments/{aid} 200",
       "GET /reports/{id}/attachments/{aid} 404",
+      "PUT /reports/{id}/participants/{org}/status 404",
+      "PUT /reports/{id}/participants/{org}/status 403",
+      "PUT /reports/{id}/participants/{org}/status 422",
+      "PUT /reports/{id}/participants/{org}/statement 404",
+      "PUT /reports/{id}/participants/{org}/statement 422",
+      "PUT /reports/{id}/participants/{org}/details 404",
+      "PUT /reports/{id}/participants/{org}/details 422",
       "POST /reports 403",
       "POST /reports 422",
     ])

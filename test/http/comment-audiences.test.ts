@@ -296,4 +296,31 @@ describe("comment audiences: who reads each message", () => {
       `[${report.publicId}] New comment`,
     ]);
   });
+
+  it("with many organizations the choices are a list to pick from, still exactly the policy's", async () => {
+    const gamma = await createOrg(ctx, "Gamma Telecom");
+    await ctx.db
+      .insertInto("participations")
+      .values({
+        report_id: report.id,
+        organization_id: gamma.id,
+        added_at: ctx.clock.now().getTime(),
+        notified_at: ctx.clock.now().getTime(),
+      })
+      .execute();
+    const html = shown(
+      (await triager.agent.get(`/reports/${report.publicId}`)).text,
+    );
+    assert.match(html, /<select id="f-audience" name="audience"/);
+    assert.match(html, /The CERT, the researcher and Gamma Telecom/);
+    const res = await comment(
+      triager,
+      "Gamma: please confirm.",
+      `org:${gamma.publicId}`,
+    );
+    assert.equal(res.status, 303);
+    const refused = await comment(triager, "Kept text.", "org:GAMMA");
+    assert.equal(refused.status, 422);
+    assert.match(shown(refused.text), /Kept text\./);
+  });
 });

@@ -190,6 +190,11 @@ describe("several organizations on one case", () => {
     assert.match(b, /BETA-PSIRT-0077/);
     assert.match(b, /does not ship the vulnerable module/);
     assert.ok(!b.includes("Alpha Water Works"), "B reads A's name");
+    // Nor in its list of reports (the case's lead organization is A).
+    const list = await as.b.agent.get("/org/reports");
+    assert.equal(list.status, 200);
+    assert.ok(list.text.includes(id));
+    assert.ok(!list.text.includes("Alpha Water Works"), "B's list names A");
     // The researcher sees every organization's name and status.
     const r = await page(as.researcher);
     assert.match(r, /Beta Power Grid: Not affected/);
@@ -256,6 +261,30 @@ describe("several organizations on one case", () => {
     assert.ok(!a.includes("Beta Power Grid"));
   });
 
+  it("an organization suggests another one: a message to the CERT alone", async () => {
+    const before = {
+      b: (await mailsTo(users.b)).length,
+      researcher: (await mailsTo(users.researcher)).length,
+    };
+    await post(as.a, "/participants/suggest", {
+      name: "Delta Cloud Hosting",
+      why: "It hosts our portal.",
+    });
+    assert.match(await page(as.triager), /Delta Cloud Hosting/);
+    assert.match(await page(as.a), /Delta Cloud Hosting/);
+    assert.ok(!(await page(as.b)).includes("Delta Cloud Hosting"));
+    assert.ok(!(await page(as.researcher)).includes("Delta Cloud Hosting"));
+    assert.equal((await mailsTo(users.b)).length, before.b);
+    assert.equal((await mailsTo(users.researcher)).length, before.researcher);
+    // The triage team hears of it (one notice for the team).
+    const fanouts = await ctx.db
+      .selectFrom("outbox_fanouts")
+      .select("data")
+      .where("report_id", "=", reportId)
+      .execute();
+    assert.ok(fanouts.some((f) => f.data.includes("Organization suggested")));
+  });
+
   it("a triager approves a statement; an edit withdraws the approval", async () => {
     await post(
       as.triager,
@@ -293,6 +322,8 @@ describe("several organizations on one case", () => {
     const r = await page(as.researcher);
     assert.match(r, /Confirm Alpha Water Works's fix/);
     assert.match(r, /Confirm Gamma Health Portal's fix/);
+    // Not the case's fix at once: each organization's.
+    assert.ok(!r.includes("Confirm the fix works"));
     await post(as.researcher, `/participants/${orgs.a.publicId}/fix`, {
       decision: "verified",
     });
@@ -360,5 +391,66 @@ describe("several organizations on one case", () => {
       !(await page(as.researcher)).includes("does not use the product"),
     );
     assert.match(await page(as.triager), /does not use the product/);
+  });
+
+  it("one organization: its steps work as before, also when the fix is found not to work", async () => {
+    const single = await insertReport(ctx, {
+      reporterId: users.researcher.user.id,
+      state: "vendor_notified",
+      organizationId: orgs.a.id,
+      severity: "high",
+      cvssScore: 8.1,
+    });
+    const at = (path: string) => `/reports/${single.publicId}${path}`;
+    const stateOf = async () =>
+      (await findReportById(ctx.db, single.id))!.state;
+    const go = async (who: Browser, fields: Record<string, string>) => {
+      const res = await who.post(at("/transition"), fields);
+      assert.equal(res.status, 303, shown(res.text).slice(0, 500));
+    };
+    await go(as.a, { name: "vendor_acknowledge" });
+    assert.equal(await stateOf(), "fix_in_progress");
+    await go(as.a, { name: "mark_fixed" });
+    assert.equal(await stateOf(), "fixed");
+    await go(as.researcher, { name: "reject_fix", message: "Still there." });
+    assert.equal(await stateOf(), "fix_in_progress");
+    await go(as.a, { name: "mark_fixed" });
+    assert.equal(await stateOf(), "fixed");
+    await go(as.researcher, { name: "verify_fix" });
+    assert.equal(await stateOf(), "fix_verified");
+    const p = await ctx.db
+      .selectFrom("participations")
+      .select(["status", "fix_verified_at"])
+      .where("report_id", "=", single.id)
+      .executeTakeFirstOrThrow();
+    assert.equal(p.status, "fixed");
+    assert.notEqual(p.fix_verified_at, null);
+  });
+
+  it("a triager's step for a one-organization case answers for that organization", async () => {
+    const single = await insertReport(ctx, {
+      reporterId: users.researcher.user.id,
+      state: "vendor_notified",
+      organizationId: orgs.c.id,
+      severity: "high",
+      cvssScore: 8.1,
+    });
+    const statusHere = async () =>
+      await ctx.db
+        .selectFrom("participations")
+        .select(["status", "answered_at"])
+        .where("report_id", "=", single.id)
+        .executeTakeFirstOrThrow();
+    const res = await as.triager.post(
+      `/reports/${single.publicId}/transition`,
+      { name: "vendor_acknowledge" },
+    );
+    assert.equal(res.status, 303);
+    assert.equal((await statusHere()).status, "affected");
+    assert.notEqual((await statusHere()).answered_at, null);
+    await as.triager.post(`/reports/${single.publicId}/transition`, {
+      name: "mark_fixed",
+    });
+    assert.equal((await statusHere()).status, "fixed");
   });
 });

@@ -2000,6 +2000,7 @@ function templateFor(
         remediationHigh: days,
         remediationMedium: days,
         remediationLow: days,
+        orgAnswerDays: days,
       });
     },
     "/account/notifications": () =>

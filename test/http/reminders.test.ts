@@ -209,6 +209,8 @@ describe("deadlines and reminders (the scheduler, with the clock moved)", () => 
       "disclosure_30:0",
       "disclosure_7:0",
       "disclosure_passed:0",
+      // Its organization's answer, silent for 200 days: recorded only too.
+      `org_answer:${orgId}:0`,
     ]);
     assert.deepEqual(of(unanswered.id), ["info_expired:1", "info_reminder:0"]);
     const closed = await ctx.db

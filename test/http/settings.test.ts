@@ -23,7 +23,7 @@ import {
 
 const DAY = 86_400_000;
 
-/** Every field as the page sends it, with the environment's values (3,10,7,30,90,7,30,90,120). */
+/** Every field as the page sends it, with the environment's values (3,10,7,30,90,7,30,90,120,7). */
 const DEFAULT_FORM = {
   ackDueDays: "3",
   triageDueDays: "10",
@@ -34,6 +34,7 @@ const DEFAULT_FORM = {
   remediationHigh: "30",
   remediationMedium: "90",
   remediationLow: "120",
+  orgAnswerDays: "7",
 };
 
 describe("admin settings: the disclosure-policy defaults", () => {

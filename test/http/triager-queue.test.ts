@@ -202,6 +202,7 @@ describe("the triager's queue", () => {
         remediationHigh: "14",
         remediationMedium: "90",
         remediationLow: "120",
+        orgAnswerDays: "7",
       });
       assert.equal(res.status, 303);
       assert.equal(await dueOf(asked.id), now + 20 * DAY);
@@ -265,6 +266,9 @@ describe("the triager's queue", () => {
         states: OPEN_STATES,
         assignee: { kind: "user", userId: 1 },
       },
+      // The queue's "state" and "severity" filters together
+      // (/queue?state=vendor_notified&severity=high).
+      "one state, one severity": { state: "vendor_notified", severity: "high" },
     };
     for (const [name, filters] of Object.entries(cases))
       it(`reads the page from the due-date index, no sort (${name})`, async () => {
@@ -284,7 +288,9 @@ describe("the triager's queue", () => {
         const details = rows.map((r) => r.detail);
         assert.ok(
           details.some((d) =>
-            /^(SEARCH|SCAN) r USING INDEX reports_(queue|assignee)_due/.test(d),
+            /^(SEARCH|SCAN) r USING INDEX reports_(queue|assignee|state_severity)_due/.test(
+              d,
+            ),
           ),
           details.join("\n"),
         );

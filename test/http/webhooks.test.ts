@@ -9,6 +9,7 @@ import { after, afterEach, before, beforeEach, describe, it } from "mocha";
 import { Webhook } from "standardwebhooks";
 import {
   createWebhookWorker,
+  KEEP_LOG_MS,
   LEASE_MS,
   type WebhookWorker,
 } from "../../src/webhooks/delivery.js";
@@ -298,6 +299,40 @@ describe("webhooks", function () {
       [500, null, 200],
     );
     assert.match(attempts[1]!.error ?? "", /no answer/);
+  });
+
+  it("keeps a month of finished deliveries in the log", async () => {
+    await register(receiver.url());
+    await fileReport();
+    await fileReport();
+    assert.equal((await worker().runOnce()).delivered, 2);
+    const [first, second] = await deliveries();
+    // The first was made a month and a minute ago, the second just within.
+    const now = ctx.clock.now().getTime();
+    for (const [row, age] of [
+      [first!, KEEP_LOG_MS + 60_000],
+      [second!, KEEP_LOG_MS - 60_000],
+    ] as const)
+      await ctx.db
+        .updateTable("webhook_deliveries")
+        .set({ created_at: now - age })
+        .where("id", "=", row.id)
+        .execute();
+    await worker().runOnce();
+    const left = await deliveries();
+    assert.deepEqual(
+      left.map((d) => d.id),
+      [second!.id],
+    );
+    const attempts = await ctx.db
+      .selectFrom("webhook_attempts")
+      .select("delivery_id")
+      .execute();
+    assert.deepEqual(
+      attempts.map((a) => a.delivery_id),
+      [second!.id],
+      "its attempts went with it",
+    );
   });
 
   it("delivers each event once when two workers run at the same time", async () => {

@@ -148,7 +148,7 @@ export function apiClient(
   token: string | null,
 ) {
   const call = async (
-    method: "GET" | "POST",
+    method: "GET" | "POST" | "PUT",
     path: string,
     options: {
       json?: unknown;
@@ -159,7 +159,9 @@ export function apiClient(
     let req =
       method === "GET"
         ? supertest(ctx.app).get(`/api/v1${path}`)
-        : supertest(ctx.app).post(`/api/v1${path}`);
+        : method === "PUT"
+          ? supertest(ctx.app).put(`/api/v1${path}`)
+          : supertest(ctx.app).post(`/api/v1${path}`);
     if (token) req = req.set("Authorization", `Bearer ${token}`);
     for (const [k, v] of Object.entries(options.headers ?? {}))
       req = req.set(k, v);
@@ -194,6 +196,8 @@ export function apiClient(
       call("GET", path, { headers }),
     post: (path: string, json: unknown, headers?: Record<string, string>) =>
       call("POST", path, { json, headers }),
+    put: (path: string, json: unknown, headers?: Record<string, string>) =>
+      call("PUT", path, { json, headers }),
     upload: (path: string, raw: Buffer, headers?: Record<string, string>) =>
       call("POST", path, { raw, headers }),
   };

@@ -37,6 +37,7 @@ const SETTINGS: ClockSettings = {
   infoReminderDays: 7,
   infoExpiryDays: 30,
   remediationDays: { critical: 7, high: 30, medium: 90, low: 120 },
+  orgAnswerDays: 7,
 };
 
 const T0 = new Date("2026-03-02T09:00:00Z");

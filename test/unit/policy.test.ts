@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import {
+  administeredOrgIds,
   can,
   canAnswerFor,
+  canAdministerOrg,
   canAssignRole,
   canManageWebhook,
   canReadStatement,
@@ -692,6 +694,68 @@ describe("policy", () => {
       }
     it("nobody signed out may give a role", () => {
       for (const role of ROLES) assert.equal(canAssignRole(null, role), false);
+    });
+  });
+
+  describe("canAdministerOrg (org:administer, per organization)", () => {
+    // Who administers organization A; B is another organization.
+    const adminA: Actor = {
+      ...actors.org_contact,
+      id: 20,
+      orgIds: [ORG_A, ORG_B],
+      adminOrgIds: [ORG_A],
+    };
+    const memberA: Actor = { ...actors.org_contact, id: 21, orgIds: [ORG_A] };
+    // An administrator flag left for an organization they no longer belong to.
+    const formerAdmin: Actor = {
+      ...actors.org_contact,
+      id: 22,
+      orgIds: [ORG_B],
+      adminOrgIds: [ORG_A],
+    };
+    const table: [string, Actor | null, boolean, boolean][] = [
+      // who, actor, administers A, administers B
+      ["the administrator of A", adminA, true, false],
+      ["a plain member of A", memberA, false, false],
+      [
+        "an administrator flag without the membership",
+        formerAdmin,
+        false,
+        false,
+      ],
+      ["a researcher", actors.researcher, false, false],
+      ["a triager (org:manage)", actors.triager, true, true],
+      ["an admin (org:manage)", actors.admin, true, true],
+      [
+        "a triager without two-factor sign-in",
+        { ...actors.triager, twoFactorEnabled: false },
+        false,
+        false,
+      ],
+      ["nobody signed in", null, false, false],
+    ];
+    for (const [who, actor, a, b] of table) {
+      it(`${who} ${a ? "administers" : "does not administer"} A and ${b ? "administers" : "does not administer"} B`, () => {
+        assert.equal(canAdministerOrg(actor, ORG_A), a);
+        assert.equal(canAdministerOrg(actor, ORG_B), b);
+      });
+    }
+    it("a contact's own administered organizations (the navigation) are those they administer as a member", () => {
+      assert.deepEqual(administeredOrgIds(adminA), [ORG_A]);
+      assert.deepEqual(administeredOrgIds(memberA), []);
+      assert.deepEqual(administeredOrgIds(formerAdmin), []);
+      assert.deepEqual(administeredOrgIds(actors.triager), []);
+      assert.deepEqual(administeredOrgIds(null), []);
+    });
+    it("an administrator is never limited to given cases (users/repository orgIdsOf), so sees every notified case", () => {
+      assert.equal(
+        can(adminA, "report:view", {
+          reporterId: OTHER_RESEARCHER,
+          participants: [{ organizationId: ORG_A, notifiedAt: notified }],
+          revealIdentity: true,
+        }),
+        true,
+      );
     });
   });
 
