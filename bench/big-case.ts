@@ -17,7 +17,7 @@
  */
 import autocannon from "autocannon";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { databaseFile, openDatabase } from "../src/db/index.js";
@@ -292,6 +292,8 @@ export async function addBigCase(
 
 export interface PageTime {
   name: string;
+  /** The app's CPU time (user + system) per request: steadier than latency on a shared machine. */
+  cpuMs: number;
   url: string;
   requests: number;
   rps: number;
@@ -302,7 +304,16 @@ export interface PageTime {
   bad: number;
 }
 
+/** A process's CPU time so far (user + system), in ms. */
+function cpuTimeMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime, fields 14 and 15 of stat (11 and 12 after the name).
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
 async function measure(
+  pid: number,
   base: string,
   name: string,
   url: string,
@@ -317,14 +328,17 @@ async function measure(
   const body = await first.text();
   if (first.status !== 200)
     throw new Error(`${name}: ${url} answered ${first.status}`);
+  const cpuBefore = cpuTimeMs(pid);
   const r = await autocannon({
     url: base + url,
     connections,
     duration,
     headers: { ...PROXY_HEADERS, cookie },
   });
+  const cpu = cpuTimeMs(pid) - cpuBefore;
   return {
     name,
+    cpuMs: cpu / Math.max(r.requests.total, 1),
     url,
     requests: r.requests.total,
     rps: r["2xx"] / r.duration,
@@ -421,6 +435,7 @@ export async function runBigCase(options: {
       note(`measuring ${name} (${url})`);
       results.push(
         await measure(
+          child.pid!,
           base,
           name,
           url,
@@ -433,11 +448,13 @@ export async function runBigCase(options: {
     out(
       `A case with ${big.organizations} organizations and ${big.comments} comments (${options.connections} connection(s), ${options.duration} s each):`,
     );
-    out("| page | mean ms | p50 ms | p99 ms | req/s | KB |");
-    out("|---|---:|---:|---:|---:|---:|");
+    out(
+      "| page | mean ms | p50 ms | p99 ms | req/s | app CPU ms/request | KB |",
+    );
+    out("|---|---:|---:|---:|---:|---:|---:|");
     for (const r of results)
       out(
-        `| ${r.name} | ${r.mean.toFixed(1)} | ${r.p50} | ${r.p99} | ${r.rps.toFixed(1)} | ${(r.bytes / 1024).toFixed(0)} |${r.bad ? ` ${r.bad} bad` : ""}`,
+        `| ${r.name} | ${r.mean.toFixed(1)} | ${r.p50} | ${r.p99} | ${r.rps.toFixed(1)} | ${r.cpuMs.toFixed(1)} | ${(r.bytes / 1024).toFixed(0)} |${r.bad ? ` ${r.bad} bad` : ""}`,
       );
     return results;
   } finally {

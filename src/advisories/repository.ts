@@ -255,8 +255,21 @@ export async function listPublishedAdvisories(
   limit: number,
 ): Promise<PublishedAdvisory[]> {
   let q = publishedQuery(db);
-  if (filter.organizationId !== undefined)
-    q = q.where("r.organization_id", "=", filter.organizationId);
+  // An organization's advisories: every case it takes part in (not removed
+  // from), not only those it leads.
+  if (filter.organizationId !== undefined) {
+    const organizationId = filter.organizationId;
+    q = q.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom("participations as p")
+          .select("p.id")
+          .whereRef("p.report_id", "=", "r.id")
+          .where("p.organization_id", "=", organizationId)
+          .where("p.removed_at", "is", null),
+      ),
+    );
+  }
   if (filter.cwe) q = q.where("r.cwe", "=", filter.cwe);
   const rows = await q
     .orderBy("a.published_at", "desc")

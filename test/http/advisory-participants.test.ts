@@ -242,6 +242,25 @@ describe("an advisory with several organizations: each one's status, and its sta
     );
     assert.doesNotMatch(JSON.stringify(csaf), /GAMMA-EDITED|DELTA/);
   });
+
+  it("lists the advisory under each organization taking part, not only the lead, and never a removed one", async () => {
+    const orgs = await ctx.db
+      .selectFrom("organizations")
+      .select(["name", "public_id"])
+      .execute();
+    const idOf = (name: string) => orgs.find((o) => o.name === name)!.public_id;
+    for (const name of ["Alpha Hospital", "Gamma Health"])
+      assert.match(
+        (await triager.agent.get(`/advisories?org=${idOf(name)}`)).text,
+        new RegExp(`href="/advisories/${publicId}"`),
+        name,
+      );
+    assert.doesNotMatch(
+      (await triager.agent.get(`/advisories?org=${idOf("Delta Removed")}`))
+        .text,
+      new RegExp(`href="/advisories/${publicId}"`),
+    );
+  });
 });
 
 describe("statistics and the queue's CSV with several organizations on a case", () => {
