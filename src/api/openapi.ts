@@ -517,6 +517,7 @@ export function openApiDocument(baseUrl: string) {
             "kind",
             "action",
             "audience",
+            "audience_organization",
             "actor",
             "from_state",
             "to_state",
@@ -532,6 +533,11 @@ export function openApiDocument(baseUrl: string) {
               enum: EVENT_AUDIENCES,
               description:
                 "internal: CERT staff; researcher: the researcher and the CERT; org: the CERT and one organization; org_researcher: the CERT, the researcher and one organization; everyone: everyone on the case.",
+            },
+            audience_organization: {
+              oneOf: [ref("Organization"), { type: "null" }],
+              description:
+                "For org and org_researcher: the organization the entry is for.",
             },
             actor: {
               type: "object",

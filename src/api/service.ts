@@ -162,6 +162,14 @@ export async function reportDetail(deps: Deps, actor: Actor, report: Report) {
         : findOrganizationById(deps.db, report.organizationId),
       listParticipations(deps.db, report.id),
     ]);
+  const orgOf = new Map(
+    participations.map((p) => [
+      p.organizationId,
+      { id: p.organizationPublicId, name: p.organizationName },
+    ]),
+  );
+  const audienceOrganization = (orgId: number | null) =>
+    orgId === null ? null : (orgOf.get(orgId) ?? null);
   const listed = files.filter((a) => a.removedAt === null || seesRemoved);
   const now = deps.clock.now();
   return {
@@ -200,6 +208,8 @@ export async function reportDetail(deps: Deps, actor: Actor, report: Report) {
       kind: e.kind,
       action: e.action,
       audience: e.audience,
+      // The one organization an "org" or "org_researcher" entry is for.
+      audience_organization: audienceOrganization(e.audienceOrgId),
       // An anonymous researcher stays anonymous to whoever may not know them.
       actor:
         !seesReporter && e.actorId === report.reporterId

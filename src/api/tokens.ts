@@ -41,8 +41,9 @@ export type ApiScope = (typeof API_SCOPES)[number];
 
 export const SCOPE_LABELS: Record<ApiScope, string> = {
   "reports:read": "Read the reports you can see",
-  "reports:write": "File reports, comment and attach files",
-  "workflow:write": "Take workflow steps",
+  "reports:write":
+    "File reports, comment and attach files; an organization's statement, tracking ID and fix target",
+  "workflow:write": "Take workflow steps; an organization's status on a case",
   "advisories:write": "Write advisories (CERT staff)",
   admin: "Administration (admins)",
 };

@@ -340,6 +340,26 @@ describe("API: organizations on a case", function () {
         ),
         name,
       );
+    // The entry says which organization it is for; B's token reads none of A's.
+    const entries = async (name: keyof typeof who) =>
+      (await api(name).get(`/reports/${id}`)).body.timeline as {
+        body: string | null;
+        audience: string;
+        audience_organization: { id: string; name: string } | null;
+      }[];
+    const forAlpha = (await entries("triager")).find(
+      (e) => e.body === "For the CERT only: our build server logs.",
+    )!;
+    assert.equal(forAlpha.audience, "org");
+    assert.deepEqual(forAlpha.audience_organization, {
+      id: orgA.publicId,
+      name: orgA.name,
+    });
+    assert.ok(
+      (await entries("b")).every(
+        (e) => e.audience_organization?.id !== orgA.publicId,
+      ),
+    );
     const before = (await timeline("triager")).length;
     for (const body of [
       // Another organization's thread.

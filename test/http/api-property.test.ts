@@ -11,7 +11,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import fc from "fast-check";
 import { sql } from "kysely";
-import { can, relationTo, type ReportAction } from "../../src/auth/policy.js";
+import {
+  can,
+  canAnswerFor,
+  relationTo,
+  writableAudiences,
+  type ReportAction,
+} from "../../src/auth/policy.js";
+import { PARTICIPATION_STATUSES } from "../../src/reports/participations.js";
 import { NOT_FOUND_BODY } from "../../src/api/http.js";
 import { scopesFor } from "../../src/api/tokens.js";
 import { findReportByPublicId } from "../../src/reports/repository.js";
@@ -98,15 +105,59 @@ const FILING = fc.record(
   },
   { requiredKeys: [] },
 );
+/** Organizations' public IDs, known once the fixtures exist (ORG-FORGED is none). */
+const orgIds: string[] = ["ORG-FORGED"];
+const orgArb = fc.constant(null).chain(() => fc.constantFrom(...orgIds));
 const COMMENT = fc.oneof(
   fc.record(
-    { body: field(fc.string({ minLength: 1, maxLength: 80 })) },
+    {
+      body: field(fc.string({ minLength: 1, maxLength: 80 })),
+      audience: field(
+        fc.constantFrom(
+          "researcher",
+          "org",
+          "org_researcher",
+          "everyone",
+          "internal",
+        ),
+      ),
+      organization: field(orgArb),
+    },
     {
       requiredKeys: [],
     },
   ),
   fc.record({ body: text, extra: anyValue }),
 );
+const PARTICIPANT_BODIES = {
+  status: fc.record(
+    {
+      status: field(fc.constantFrom(...PARTICIPATION_STATUSES)),
+      reason: field(fc.string({ maxLength: 20 })),
+    },
+    { requiredKeys: [] },
+  ),
+  statement: fc.record(
+    {
+      statement: field(fc.string({ minLength: 3, maxLength: 40 })),
+      references: field(fc.string({ maxLength: 20 })),
+      shared: field(fc.boolean()),
+    },
+    { requiredKeys: [] },
+  ),
+  details: fc.record(
+    {
+      tracking_id: field(
+        fc.constantFrom("PSIRT-1", "", "a\nb", "[x]", "x".repeat(70)),
+      ),
+      fix_target: field(
+        fc.constantFrom("2027-03-31", "", "31/03/2027", "2027-13-01"),
+      ),
+    },
+    { requiredKeys: [] },
+  ),
+};
+type ParticipantRoute = keyof typeof PARTICIPANT_BODIES;
 const STEP = fc.record(
   {
     name: field(fc.constantFrom(...TRANSITION_NAMES)),
@@ -156,6 +207,7 @@ describe("API property tests: random input at every write route", function () {
       "report_events",
       "attachments",
       "organizations",
+      "participations",
       "users",
       "outbox",
     ])
@@ -179,6 +231,7 @@ describe("API property tests: random input at every write route", function () {
     checker = checkerFor(ctx);
     const org = await createOrg(ctx, "Org A");
     const otherOrg = await createOrg(ctx, "Org B");
+    orgIds.push(org.publicId, otherOrg.publicId);
     users.owner = await createUser(ctx, "researcher");
     users.otherResearcher = await createUser(ctx, "researcher");
     users.orgContact = await createUser(ctx, "org_contact", {
@@ -220,6 +273,17 @@ describe("API property tests: random input at every write route", function () {
         severity: "high",
       });
       reportIds.push(r.publicId);
+      // Org B takes part in the notified case too: two organizations on it.
+      if (s === "vendor_notified")
+        await ctx.db
+          .insertInto("participations")
+          .values({
+            report_id: r.id,
+            organization_id: otherOrg.id,
+            added_at: ctx.clock.now().getTime(),
+            notified_at: ctx.clock.now().getTime(),
+          })
+          .execute();
     }
   });
   after(() => ctx.close());
@@ -227,7 +291,12 @@ describe("API property tests: random input at every write route", function () {
   /** One request and the oracle over what it did. */
   async function check(
     caller: Caller,
-    route: "file" | "comments" | "steps" | "attachments",
+    route:
+      | "file"
+      | "comments"
+      | "steps"
+      | "attachments"
+      | `participants/${string}/${ParticipantRoute}`,
     reportId: string,
     body: unknown,
     headers: Record<string, string>,
@@ -248,7 +317,9 @@ describe("API property tests: random input at every write route", function () {
             raw ?? Buffer.alloc(0),
             headers,
           )
-        : await api.post(path, body, headers);
+        : route.startsWith("participants/")
+          ? await api.put(path, body, headers)
+          : await api.post(path, body, headers);
     assert.ok(res.status < 500, `${caller} ${path}: ${res.status} ${res.text}`);
     assert.doesNotMatch(res.text, /at \w+ \(|node_modules/, "no stack trace");
     const changed =
@@ -260,12 +331,27 @@ describe("API property tests: random input at every write route", function () {
           ? "report:act"
           : route === "attachments"
             ? "report:upload"
-            : null;
+            : route.startsWith("participants/")
+              ? "report:answer_as_org"
+              : null;
     if (action) {
       const facts = accessFacts(before!);
       if (!can(actor, "report:view", facts) || !can(actor, action, facts)) {
         assert.equal(res.status, 404, `${caller} ${path}`);
         assert.equal(res.text, NOT_FOUND_BODY);
+      }
+      // Only for an organization the caller answers for: else the same 404.
+      if (route.startsWith("participants/")) {
+        const orgPublicId = route.split("/")[1]!;
+        const orgRow = await ctx.db
+          .selectFrom("organizations")
+          .select("id")
+          .where("public_id", "=", orgPublicId)
+          .executeTakeFirst();
+        if (!orgRow || !canAnswerFor(actor, facts, orgRow.id)) {
+          assert.equal(res.status, 404, `${caller} ${path}`);
+          assert.equal(res.text, NOT_FOUND_BODY);
+        }
       }
     } else if (!can(actor, "report:create"))
       assert.equal(res.status, 403, `${caller} files`);
@@ -289,6 +375,29 @@ describe("API property tests: random input at every write route", function () {
         ),
         `${caller} ${path}: a change without an audit entry naming the token`,
       );
+      if (route === "comments") {
+        // The comment went to an audience the web's form offers the caller.
+        const report = (await findReportByPublicId(ctx.db, reportId))!;
+        const written = await ctx.db
+          .selectFrom("report_events")
+          .select(["kind", "audience", "audience_org_id"])
+          .where("report_id", "=", report.id)
+          .where("kind", "=", "comment")
+          .orderBy("id", "desc")
+          .executeTakeFirst();
+        if (written && res.status === 201) {
+          const offered = writableAudiences(actor, accessFacts(before!));
+          assert.ok(
+            offered.some(
+              (o) =>
+                o.audience === written.audience &&
+                (written.audience_org_id === null ||
+                  o.orgIds.includes(written.audience_org_id)),
+            ),
+            `${caller} wrote to ${written.audience} ${written.audience_org_id}`,
+          );
+        }
+      }
       if (route === "steps") {
         const relation = relationTo(actor, accessFacts(before!));
         const name = (body as { name?: unknown }).name;
@@ -366,6 +475,39 @@ describe("API property tests: random input at every write route", function () {
           check(caller, "attachments", id, null, headers, Buffer.from(bytes)),
       ),
     ));
+  // Most draws are refused (another organization, a report not notified, a
+  // field of the wrong type): more runs, so the use cases are reached too.
+  it("PUT /reports/:id/participants/:org/…: random answers for random organizations", () =>
+    fc.assert(
+      fc.asyncProperty(
+        callerArb,
+        reportArb(),
+        orgArb,
+        fc
+          .constantFrom(
+            ...(Object.keys(PARTICIPANT_BODIES) as ParticipantRoute[]),
+          )
+          .chain((kind) =>
+            fc.tuple(
+              fc.constant(kind),
+              fc.oneof(
+                {
+                  weight: 4,
+                  arbitrary: PARTICIPANT_BODIES[kind] as fc.Arbitrary<unknown>,
+                },
+                {
+                  weight: 1,
+                  arbitrary: NOT_AN_OBJECT as fc.Arbitrary<unknown>,
+                },
+              ),
+            ),
+          ),
+        HEADERS,
+        (caller, id, org, [kind, body], headers) =>
+          check(caller, `participants/${org}/${kind}`, id, body, headers),
+      ),
+      { numRuns: RUNS * 5, seed: SEED, endOnFailure: true },
+    ));
 
   it("reached the use cases, not only the refusals", () => {
     for (const key of [
@@ -377,6 +519,12 @@ describe("API property tests: random input at every write route", function () {
       "POST /reports/{id}/steps 409",
       "POST /reports/{id}/attachments 201",
       "POST /reports/{id}/attachments 422",
+      "PUT /reports/{id}/participants/{org}/status 404",
+      "PUT /reports/{id}/participants/{org}/statement 404",
+      "PUT /reports/{id}/participants/{org}/details 404",
+      "PUT /reports/{id}/participants/{org}/status 200",
+      // Statement and details written: api-participants.test.ts.
+      "PUT /reports/{id}/participants/{org}/details 422",
     ])
       assert.ok(
         checker.seen.has(key),
