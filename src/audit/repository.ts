@@ -175,7 +175,7 @@ export async function reportFactsForAudit(
     .execute();
   const grants = await db
     .selectFrom("org_case_grants")
-    .select("user_id")
+    .select(["user_id", "org_id"])
     .where("report_id", "=", reportId)
     .execute();
   return {
@@ -185,7 +185,7 @@ export async function reportFactsForAudit(
       organizationId: p.organization_id,
       notifiedAt: p.notified_at === null ? null : new Date(p.notified_at),
     })),
-    grantedUserIds: grants.map((g) => g.user_id),
+    grants: grants.map((g) => ({ userId: g.user_id, orgId: g.org_id })),
     caseOpen: row.case_open === 1,
     revealIdentity: row.reveal_identity === 1,
   };

@@ -43,13 +43,22 @@ export interface ParticipantFacts {
   notifiedAt: Date | null;
 }
 
+/** A case given to one member by their organization's administrator. */
+export interface CaseGrant {
+  userId: number;
+  orgId: number;
+}
+
 /** What the policy needs to know about a report to decide. */
 export interface ReportAccessFacts {
   reporterId: number;
   /** The organizations on the case (removed ones are not). */
   participants: readonly ParticipantFacts[];
-  /** Members of organizations that see only given cases, given this one. */
-  grantedUserIds?: readonly number[];
+  /**
+   * Members of organizations that see only given cases, given this one, and
+   * by which organization: a grant opens the case for that organization only.
+   */
+  grants?: readonly CaseGrant[];
   /** A triager opened the case: participants see each other's names and statuses. */
   caseOpen?: boolean;
   revealIdentity: boolean;
@@ -161,7 +170,10 @@ export function standsFor(actor: Actor, report: ReportAccessFacts): number[] {
         p.notifiedAt !== null &&
         actor.orgIds.includes(p.organizationId) &&
         (!actor.limitedOrgIds?.includes(p.organizationId) ||
-          (report.grantedUserIds?.includes(actor.id) ?? false)),
+          (report.grants?.some(
+            (g) => g.userId === actor.id && g.orgId === p.organizationId,
+          ) ??
+            false)),
     )
     .map((p) => p.organizationId);
 }

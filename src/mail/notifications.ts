@@ -85,7 +85,7 @@ export interface ReportEvent {
     | "reporterId"
     | "assigneeId"
     | "participants"
-    | "grantedUserIds"
+    | "grants"
     | "caseOpen"
     | "revealIdentity"
   >;

@@ -1,6 +1,6 @@
 import { sql, type SelectQueryBuilder, type ExpressionBuilder } from "kysely";
 import type { DbOrTx } from "../db/index.js";
-import type { ParticipantFacts } from "../auth/policy.js";
+import type { CaseGrant, ParticipantFacts } from "../auth/policy.js";
 import { withParticipants } from "./participations-repository.js";
 import type { Database } from "../db/schema.js";
 import { CERT_CLOCKS, CLOCKS, NO_DEADLINE } from "./clocks.js";
@@ -89,7 +89,7 @@ export type ReportListItem = Pick<
   Report,
   | "id"
   | "participants"
-  | "grantedUserIds"
+  | "grants"
   | "publicId"
   | "title"
   | "state"
@@ -203,6 +203,7 @@ function applyScope(
                       .selectFrom("org_case_grants as g")
                       .select("g.report_id")
                       .whereRef("g.report_id", "=", "p.report_id")
+                      .whereRef("g.org_id", "=", "p.organization_id")
                       .where("g.user_id", "=", scope.userId!),
                   ),
                 ),
@@ -412,7 +413,7 @@ export interface SearchableText {
   /** Who may read it (reports/types.ts accessFacts). */
   reporterId: number;
   participants: ParticipantFacts[];
-  grantedUserIds: number[];
+  grants: CaseGrant[];
   revealIdentity: boolean;
 }
 

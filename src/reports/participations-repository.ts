@@ -4,7 +4,7 @@
  * (reports/participations.ts has the rules).
  */
 import type { Selectable } from "kysely";
-import type { ParticipantFacts } from "../auth/policy.js";
+import type { CaseGrant, ParticipantFacts } from "../auth/policy.js";
 import type { DbOrTx } from "../db/index.js";
 import type { ParticipationsTable } from "../db/schema.js";
 import type { Participation, ParticipationStatus } from "./participations.js";
@@ -67,21 +67,21 @@ export async function participantFactsFor(
   return byReport;
 }
 
-/** Members given each of these reports by their organization's administrator. */
-export async function grantedUsersFor(
+/** Members given each of these reports, and by which organization's administrator. */
+export async function grantsFor(
   db: DbOrTx,
   reportIds: readonly number[],
-): Promise<Map<number, number[]>> {
-  const byReport = new Map<number, number[]>();
+): Promise<Map<number, CaseGrant[]>> {
+  const byReport = new Map<number, CaseGrant[]>();
   if (reportIds.length === 0) return byReport;
   const rows = await db
     .selectFrom("org_case_grants")
-    .select(["report_id", "user_id"])
+    .select(["report_id", "user_id", "org_id"])
     .where("report_id", "in", [...reportIds])
     .execute();
   for (const r of rows) {
     const list = byReport.get(r.report_id) ?? [];
-    list.push(r.user_id);
+    list.push({ userId: r.user_id, orgId: r.org_id });
     byReport.set(r.report_id, list);
   }
   return byReport;
@@ -94,18 +94,16 @@ export async function grantedUsersFor(
 export async function withParticipants<T extends { id: number }>(
   db: DbOrTx,
   items: T[],
-): Promise<
-  (T & { participants: ParticipantFacts[]; grantedUserIds: number[] })[]
-> {
+): Promise<(T & { participants: ParticipantFacts[]; grants: CaseGrant[] })[]> {
   const ids = items.map((i) => i.id);
   const [participants, grants] = await Promise.all([
     participantFactsFor(db, ids),
-    grantedUsersFor(db, ids),
+    grantsFor(db, ids),
   ]);
   return items.map((item) => ({
     ...item,
     participants: participants.get(item.id) ?? [],
-    grantedUserIds: grants.get(item.id) ?? [],
+    grants: grants.get(item.id) ?? [],
   }));
 }
 

@@ -15,11 +15,15 @@ import type {
 } from "./types.js";
 import { newestTitleMatches } from "./list-repository.js";
 import {
-  grantedUsersFor,
+  grantsFor,
   participantFactsFor,
   setLeadParticipant,
 } from "./participations-repository.js";
-import type { ParticipantFacts, ReadableEvents } from "../auth/policy.js";
+import type {
+  CaseGrant,
+  ParticipantFacts,
+  ReadableEvents,
+} from "../auth/policy.js";
 import type { Resolution, State } from "./workflow.js";
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
@@ -27,11 +31,11 @@ const date = (ms: number | null) => (ms === null ? null : new Date(ms));
 function toReport(
   row: Selectable<ReportsTable>,
   participants: ParticipantFacts[],
-  grantedUserIds: number[],
+  grants: CaseGrant[],
 ): Report {
   return {
     participants,
-    grantedUserIds,
+    grants,
     caseOpen: row.case_open === 1,
     id: row.id,
     publicId: row.public_id,
@@ -170,7 +174,7 @@ async function withAccess(
   if (!row) return undefined;
   const [participants, grants] = await Promise.all([
     participantFactsFor(db, [row.id]),
-    grantedUsersFor(db, [row.id]),
+    grantsFor(db, [row.id]),
   ]);
   return toReport(
     row,

@@ -1,4 +1,8 @@
-import type { ParticipantFacts, ReportAccessFacts } from "../auth/policy.js";
+import type {
+  CaseGrant,
+  ParticipantFacts,
+  ReportAccessFacts,
+} from "../auth/policy.js";
 import type { Severity } from "./cvss.js";
 import type { Resolution, State } from "./workflow.js";
 
@@ -62,8 +66,8 @@ export interface Report {
   fixVerifiedAt: Date | null;
   /** The organizations on the case (reports/participations.ts), removed ones not. */
   participants: ParticipantFacts[];
-  /** Members of organizations that see only given cases, given this one. */
-  grantedUserIds: number[];
+  /** Members of organizations that see only given cases, given this one, by which organization. */
+  grants: CaseGrant[];
   /** A triager opened the case: participants see each other's names and statuses. */
   caseOpen: boolean;
 }
@@ -151,14 +155,12 @@ export interface Attachment {
  */
 export function accessFacts(
   report: Pick<Report, "reporterId" | "participants" | "revealIdentity"> &
-    Partial<
-      Pick<Report, "state" | "resolution" | "grantedUserIds" | "caseOpen">
-    >,
+    Partial<Pick<Report, "state" | "resolution" | "grants" | "caseOpen">>,
 ): ReportAccessFacts {
   return {
     reporterId: report.reporterId,
     participants: report.participants,
-    grantedUserIds: report.grantedUserIds,
+    grants: report.grants,
     caseOpen: report.caseOpen,
     revealIdentity: report.revealIdentity,
     state: report.state,

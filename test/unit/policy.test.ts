@@ -609,7 +609,24 @@ describe("policy", () => {
       const limited: Actor = { ...contactA, limitedOrgIds: [ORG_A] };
       assert.equal(relationTo(limited, twoOrgs), "none");
       assert.deepEqual(standsFor(limited, twoOrgs), []);
-      const given = { ...twoOrgs, grantedUserIds: [limited.id] };
+      const given = {
+        ...twoOrgs,
+        grants: [{ userId: limited.id, orgId: ORG_A }],
+      };
+      // Given by another organization, the case stays closed to ORG_A's member.
+      const byB = {
+        ...twoOrgs,
+        grants: [{ userId: limited.id, orgId: ORG_B }],
+      };
+      assert.equal(relationTo(limited, byB), "none");
+      // A member of both organizations, each showing only given cases, given
+      // it by A alone, reads and speaks for A alone.
+      const inBoth: Actor = {
+        ...contactA,
+        orgIds: [ORG_A, ORG_B],
+        limitedOrgIds: [ORG_A, ORG_B],
+      };
+      assert.deepEqual(standsFor(inBoth, given), [ORG_A]);
       assert.equal(relationTo(limited, given), "org_contact");
       assert.deepEqual(standsFor(limited, given), [ORG_A]);
     });
