@@ -538,6 +538,28 @@ export async function seed(options: SeedOptions): Promise<SeedSummary> {
   }
   bar.done();
 
+  // Each report's organization takes part in its case, as migration
+  // 2026-12-08-01 made of every report that existed before participations.
+  sqlite.exec(`
+    insert into participations
+      (report_id, organization_id, status, answered_at, status_changed_at,
+       fix_verified_at, added_at, notified_at)
+    select id, organization_id,
+      case
+        when vendor_notified_at is null then 'not_answered'
+        when state in ('fixed', 'fix_verified') or fix_verified_at is not null
+          or (state = 'closed' and resolution = 'resolved') then 'fixed'
+        when state in ('fix_in_progress', 'disclosed', 'closed') then 'affected'
+        else 'not_answered'
+      end,
+      case when vendor_notified_at is null or state = 'vendor_notified'
+        then null else updated_at end,
+      case when vendor_notified_at is null or state = 'vendor_notified'
+        then null else updated_at end,
+      fix_verified_at, coalesce(vendor_notified_at, created_at),
+      vendor_notified_at
+    from reports where organization_id is not null`);
+
   const indexBar = progressBar(indexes.length, "indexes    ", quiet);
   indexes.forEach((index, i) => {
     sqlite.exec(index.sql);
