@@ -120,7 +120,9 @@ export function resolveAudience(
  * The audience of a comment written without a choice (a reply by email, the
  * API, a form of before): undefined keeps the rule insertEvent applies
  * (between the researcher and the CERT until the organization is notified,
- * then everyone), except for an organization's contact: its message goes to
+ * then everyone), except on a case with several organizations notified,
+ * where it stays between the researcher and the CERT, and for an
+ * organization's contact: its message goes to
  * the CERT, the researcher and its own organization (the first on the case
  * it stands for), never to everyone. On a case with several organizations
  * "everyone" would show one organization's words to the others, and even
@@ -131,7 +133,16 @@ export function defaultAudience(
   actor: Actor,
   facts: ReportAccessFacts,
 ): ChosenAudience | undefined {
-  if (relationTo(actor, facts) !== "org_contact") return undefined;
+  const relation = relationTo(actor, facts);
+  if (relation !== "org_contact") {
+    // Several organizations notified: nobody's words reach all of them
+    // without a choice (a researcher's reply by mail stays with the CERT,
+    // which shares it with the organization it concerns).
+    const notified = facts.participants.filter((p) => p.notifiedAt !== null);
+    return notified.length > 1
+      ? { audience: "researcher", orgId: null }
+      : undefined;
+  }
   const own = standsFor(actor, facts);
   return own.length > 0
     ? { audience: "org_researcher", orgId: own[0]! }

@@ -94,4 +94,43 @@ describe("replies by email: who reads them", () => {
       "the other organization never",
     );
   });
+
+  it("a researcher's reply on a case with two organizations stays with the CERT, which shares it where it belongs", async () => {
+    const { address } = await replyAddressing(
+      ctx.db,
+      ctx.config,
+      researcher.user.id,
+      report.id,
+      ctx.clock.now(),
+    );
+    const raw = await composeMail({
+      from: researcher.email,
+      to: address,
+      subject: "Re: [DD] New comment",
+      text: "The same request works against Beta's portal too.",
+      messageId: "<researcher-reply@mail.example.test>",
+    });
+    const { outcome } = await ingestMail(deps, raw, {
+      from: researcher.email,
+      recipients: [address],
+    });
+    assert.equal(outcome.kind, "posted");
+    const entry = await ctx.db
+      .selectFrom("report_events")
+      .select(["audience", "audience_org_id"])
+      .where("report_id", "=", report.id)
+      .where("kind", "=", "comment")
+      .executeTakeFirstOrThrow();
+    assert.equal(entry.audience, "researcher");
+    assert.equal(entry.audience_org_id, null);
+    const mailedTo = (
+      await ctx.db
+        .selectFrom("outbox")
+        .select("to_user_id")
+        .where("report_id", "=", report.id)
+        .execute()
+    ).map((m) => m.to_user_id);
+    for (const contact of [contactA, contactB])
+      assert.ok(!mailedTo.includes(contact.user.id), contact.email);
+  });
 });
