@@ -120,7 +120,7 @@ const DETAILS_FIELDS: Record<string, [string, Kind]> = {
 
 /**
  * The comment's audience as the web form sends it: the audience, and for
- * one organization its public ID after a colon ("org_researcher:ORG-…").
+ * one organization its public ID after a colon ("org_researcher:<id>").
  * The service takes only a value the policy offers (audiences.ts).
  */
 function commentInput(body: unknown) {
