@@ -347,14 +347,25 @@ export function processMemoryMb(pid: number, field: "VmRSS" | "VmHWM") {
   return kb ? Number(kb) / 1024 : 0;
 }
 
-export async function signIn(base: string, email: string): Promise<string> {
-  const form = await fetch(`${base}/login`, { headers: PROXY_HEADERS });
+export async function signIn(
+  base: string,
+  email: string,
+  /** Per request; none by default. */
+  timeoutMs?: number,
+): Promise<string> {
+  const signal = () =>
+    timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+  const form = await fetch(`${base}/login`, {
+    headers: PROXY_HEADERS,
+    signal: signal(),
+  });
   const first = cookieFrom(form, "dd.sid");
   const token = csrfOf(await form.text());
   if (!first || !token) throw new Error("no session or CSRF token on /login");
   const res = await fetch(`${base}/login`, {
     method: "POST",
     redirect: "manual",
+    signal: signal(),
     headers: {
       ...PROXY_HEADERS,
       cookie: first,
@@ -778,6 +789,8 @@ async function withSignIns(
   base: string,
   rate: number,
   fn: () => Promise<OpenLoopResult>,
+  /** A sign-in not done by then fails (it would otherwise wait out a backlog). */
+  timeoutMs: number,
 ): Promise<SignInLoad> {
   const load: SignInLoad = {
     pages: undefined as unknown as OpenLoopResult,
@@ -791,7 +804,7 @@ async function withSignIns(
     const n = 2 + load.attempted++;
     const started = performance.now();
     pending.push(
-      signIn(base, researcherEmail(n)).then(
+      signIn(base, researcherEmail(n), timeoutMs).then(
         () => void load.latencies.push(performance.now() - started),
         (err: Error) => {
           load.failed += 1;
@@ -1267,14 +1280,18 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     note(
       `measuring sign-ins: ${options.signInRate}/s during ${options.openRate} page requests/s for ${options.signInSeconds} s`,
     );
-    signIns = await withSignIns(base, options.signInRate, () =>
-      openLoop({
-        base,
-        rate: options.openRate,
-        seconds: options.signInSeconds,
-        target: mix,
-        timeoutMs: options.requestTimeout * 1000,
-      }),
+    signIns = await withSignIns(
+      base,
+      options.signInRate,
+      () =>
+        openLoop({
+          base,
+          rate: options.openRate,
+          seconds: options.signInSeconds,
+          target: mix,
+          timeoutMs: options.requestTimeout * 1000,
+        }),
+      Math.max(30, options.requestTimeout) * 1000,
     );
     noteBad(problems, "pages during sign-ins", signIns.pages);
     if (signIns.failed > 0)
