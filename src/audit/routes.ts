@@ -4,7 +4,7 @@ import { DAY } from "../clock.js";
 import type { Deps } from "../deps.js";
 import { ROLE_LABELS } from "../format.js";
 import { actorOf, requireAllowed } from "../http/middleware.js";
-import { parseForm } from "../http/validation.js";
+import { isCalendarDate, parseForm } from "../http/validation.js";
 import {
   STATE_INFO,
   TRANSITIONS,
@@ -36,12 +36,9 @@ const dateField = (label: string) =>
   z
     .string()
     .trim()
-    .refine(
-      (s) =>
-        s === "" ||
-        (/^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(s))),
-      { message: `${label} must be a date like 2026-03-02.` },
-    )
+    .refine((s) => s === "" || isCalendarDate(s), {
+      message: `${label} must be a date like 2026-03-02.`,
+    })
     .default("");
 
 const filterSchema = z.object({

@@ -99,3 +99,13 @@ export const emailField = z
       .max(254, "Email must be at most 254 characters.")
       .pipe(z.email("Enter a valid email address, like name@example.org.")),
   );
+
+/**
+ * A day written YYYY-MM-DD that the calendar has: Date.parse alone takes
+ * 2027-02-30 and answers 2 March.
+ */
+export function isCalendarDate(s: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
+  const at = new Date(`${s}T00:00:00Z`);
+  return !Number.isNaN(at.getTime()) && at.toISOString().startsWith(s);
+}

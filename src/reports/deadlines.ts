@@ -4,7 +4,13 @@ import { can, type Actor } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
-import { DONE, text, type Outcome, type Refusal } from "../http/validation.js";
+import {
+  DONE,
+  isCalendarDate,
+  text,
+  type Outcome,
+  type Refusal,
+} from "../http/validation.js";
 import type { DbOrTx } from "../db/index.js";
 import { CHANGES, recordChange } from "./changes.js";
 import {
@@ -25,12 +31,9 @@ import { accessFacts, type Report } from "./types.js";
 const dateField = z
   .string({ error: "Enter a date." })
   .trim()
-  .refine(
-    (s) => /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(s)),
-    {
-      message: "Enter a date like 2027-03-31.",
-    },
-  );
+  .refine((s) => isCalendarDate(s), {
+    message: "Enter a date like 2027-03-31.",
+  });
 
 export const deadlineSchema = z.object({
   date: dateField,

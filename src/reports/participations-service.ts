@@ -25,7 +25,13 @@ import type { DbOrTx } from "../db/index.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { ConflictError, NotFoundError } from "../http/errors.js";
-import { DONE, optionalText, text, type Outcome } from "../http/validation.js";
+import {
+  DONE,
+  isCalendarDate,
+  optionalText,
+  text,
+  type Outcome,
+} from "../http/validation.js";
 import { findOrganizationByPublicId } from "../orgs/repository.js";
 import { recordChange, type ChangeName } from "./changes.js";
 import {
@@ -99,9 +105,7 @@ const dateField = z
   .default("")
   .transform((s) => s.trim())
   .refine(
-    (s) =>
-      s === "" ||
-      (/^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(s))),
+    (s) => s === "" || isCalendarDate(s),
     "Enter a date like 2027-03-31, or leave it empty.",
   );
 

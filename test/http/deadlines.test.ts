@@ -78,6 +78,18 @@ describe("moving the disclosure deadline and asking for more time", () => {
     });
     assert.equal(past.status, 422);
     assert.match(past.text, /must be in the future/);
+    // A day the calendar does not have is refused, not moved to March.
+    const noSuchDay = await triager.post(`/reports/${id}/deadline`, {
+      date: "2027-02-30",
+      reason: "End of February.",
+    });
+    assert.equal(noSuchDay.status, 422);
+    assert.match(noSuchDay.text, /Enter a date like 2027-03-31/);
+    assert.match(
+      noSuchDay.text,
+      /value="2027-02-30"/,
+      "what was typed is kept",
+    );
     assert.deepEqual(await row(), before, "nothing changed");
 
     const ok = await triager.post(`/reports/${id}/deadline`, {
