@@ -131,9 +131,9 @@ const globalRules: Record<GlobalAction, readonly Role[]> = {
   "stats:view_staff": STAFF,
   "settings:manage": ["admin"],
   "saved_view:use": STAFF,
-  // Admins for now; an organization's administrators (issue 23) will manage
-  // their organization's endpoints (canManageWebhook).
-  "webhook:manage": ["admin"],
+  // Admins manage every endpoint; an organization's administrators those of
+  // the organizations they administer (canManageWebhook, mayManageWebhooks).
+  "webhook:manage": ["admin", "org_contact"],
 };
 
 /** How an actor stands to a report; staff stand above every report. */
@@ -474,18 +474,48 @@ export interface WebhookEndpointFacts {
 
 /**
  * Whether an actor may see and change a webhook endpoint (its delivery log,
- * secret, state). Admins manage every endpoint; anybody else sees none (404).
+ * secret, state). Admins manage every endpoint; an organization's
+ * administrator manages the endpoints of the organizations they administer
+ * now (demoted or removed, at once no more); anybody else sees none (404).
  */
 export function canManageWebhook(
   actor: Actor | null | undefined,
-  _endpoint: WebhookEndpointFacts,
+  endpoint: WebhookEndpointFacts,
 ): boolean {
-  return !!actor && can(actor, "webhook:manage") && actor.role === "admin";
+  if (!actor || !can(actor, "webhook:manage")) return false;
+  if (actor.role === "admin") return true;
+  return (
+    actor.role === "org_contact" &&
+    endpoint.orgId !== null &&
+    canAdministerOrg(actor, endpoint.orgId)
+  );
 }
 
 /**
- * Whether an endpoint hears of an event on a report: its owner still holds
- * webhook:manage and may view the report, the report is its organization's
+ * Whether an actor reaches the webhook pages at all: admins, and an org
+ * contact who administers at least one organization (the organizations
+ * they may register endpoints for). Anybody else is answered 404.
+ */
+export function mayManageWebhooks(actor: Actor | null | undefined): boolean {
+  if (!actor || !can(actor, "webhook:manage")) return false;
+  return actor.role === "admin" || administeredOrgIds(actor).length > 0;
+}
+
+/**
+ * The organizations an actor may register an endpoint for: every one for
+ * an admin (null: no limit, and "all reports" allowed), their administered
+ * ones for an organization's administrator.
+ */
+export function webhookOrgChoices(
+  actor: Actor | null | undefined,
+): readonly number[] | null {
+  if (!mayManageWebhooks(actor)) return [];
+  return actor!.role === "admin" ? null : administeredOrgIds(actor);
+}
+
+/**
+ * Whether an endpoint hears of an event on a report: its owner may still
+ * manage it (canManageWebhook, with the owner's current rights) and may view the report, the report is its organization's
  * (for an organization's endpoint), and an event on a timeline entry goes
  * only where the owner may read the entry's audience. Payloads never carry
  * the text; this decides whether the endpoint learns the entry exists.
@@ -496,7 +526,7 @@ export function webhookMayHear(
   report: ReportAccessFacts,
   audience: { audience: EventAudience; audienceOrgId: number | null } | null,
 ): boolean {
-  if (!can(owner, "webhook:manage")) return false;
+  if (!canManageWebhook(owner, endpoint)) return false;
   if (
     endpoint.orgId !== null &&
     !report.participants.some(
@@ -504,9 +534,23 @@ export function webhookMayHear(
     )
   )
     return false;
-  if (!can(owner, "report:view", report)) return false;
+  // An organization's endpoint hears as its organization: an owner who
+  // belongs to other organizations too does not carry what they read there
+  // into this organization's systems.
+  const hearer: Actor =
+    endpoint.orgId !== null && owner.role === "org_contact"
+      ? {
+          ...owner,
+          orgIds: owner.orgIds.filter((id) => id === endpoint.orgId),
+          limitedOrgIds: owner.limitedOrgIds?.filter(
+            (id) => id === endpoint.orgId,
+          ),
+          adminOrgIds: owner.adminOrgIds?.filter((id) => id === endpoint.orgId),
+        }
+      : owner;
+  if (!can(hearer, "report:view", report)) return false;
   return (
-    audience === null || canReadEvent(readableEvents(owner, report), audience)
+    audience === null || canReadEvent(readableEvents(hearer, report), audience)
   );
 }
 
