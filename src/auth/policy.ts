@@ -132,7 +132,7 @@ const globalRules: Record<GlobalAction, readonly Role[]> = {
   "settings:manage": ["admin"],
   "saved_view:use": STAFF,
   // Admins manage every endpoint; an organization's administrators those of
-  // the organizations they administer (canManageWebhook, mayManageWebhooks).
+  // the organizations they administer (canManageWebhook; see can).
   "webhook:manage": ["admin", "org_contact"],
 };
 
@@ -437,6 +437,10 @@ export function can(
     // A report is filed only from a confirmed address: the CERT must be able
     // to reach the researcher, and throwaway accounts cannot flood the queue.
     if (action === "report:create" && !actor.emailVerified) return false;
+    // Of the org contacts, only an organization's administrators have
+    // webhooks: for the organizations they administer (canManageWebhook).
+    if (action === "webhook:manage" && actor.role === "org_contact")
+      return administeredOrgIds(actor).length > 0;
     return globalRules[action as GlobalAction].includes(actor.role);
   }
   if (!report) return false;
@@ -492,16 +496,6 @@ export function canManageWebhook(
 }
 
 /**
- * Whether an actor reaches the webhook pages at all: admins, and an org
- * contact who administers at least one organization (the organizations
- * they may register endpoints for). Anybody else is answered 404.
- */
-export function mayManageWebhooks(actor: Actor | null | undefined): boolean {
-  if (!actor || !can(actor, "webhook:manage")) return false;
-  return actor.role === "admin" || administeredOrgIds(actor).length > 0;
-}
-
-/**
  * The organizations an actor may register an endpoint for: every one for
  * an admin (null: no limit, and "all reports" allowed), their administered
  * ones for an organization's administrator.
@@ -509,7 +503,7 @@ export function mayManageWebhooks(actor: Actor | null | undefined): boolean {
 export function webhookOrgChoices(
   actor: Actor | null | undefined,
 ): readonly number[] | null {
-  if (!mayManageWebhooks(actor)) return [];
+  if (!can(actor, "webhook:manage")) return [];
   return actor!.role === "admin" ? null : administeredOrgIds(actor);
 }
 
