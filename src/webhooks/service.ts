@@ -153,6 +153,24 @@ export async function webhookOverview(deps: Deps, actor: Actor | null) {
 }
 
 /**
+ * The account page's webhooks: the endpoints the actor manages, with their
+ * state, for the roles that have webhooks; null for everybody else.
+ */
+export async function accountWebhooks(deps: Deps, actor: Actor | null) {
+  if (!can(actor, "webhook:manage")) return null;
+  return (await webhookOverview(deps, actor)).endpoints.map((e) => ({
+    publicId: e.publicId,
+    url: e.url,
+    description: e.description,
+    scope: e.scope,
+    enabled: e.enabled,
+    disabledReason: e.disabledReason,
+    waiting: e.waiting,
+    failed: e.failed,
+  }));
+}
+
+/**
  * Registers an endpoint, owned by the actor. The URL is checked now (https,
  * no user name, no refused literal address, and the addresses its name
  * resolves to) and again at every delivery, after DNS.
