@@ -38,6 +38,7 @@ import {
   tokenFormSchema,
   tokenViews,
 } from "../api/tokens.js";
+import { accountWebhooks } from "../webhooks/service.js";
 
 /**
  * The account page and the flows around an address and a password:
@@ -104,6 +105,7 @@ export function accountSecurityRoutes(deps: Deps) {
         ? formatDateTime(user.mailBouncingSince)
         : null,
       tokens: await tokenViews(deps, user),
+      webhooks: await accountWebhooks(deps, actorOf(req)),
       scopeOptions: scopesFor(user.role).map((s) => ({
         value: s,
         label: `${s}: ${SCOPE_LABELS[s]}`,

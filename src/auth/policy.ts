@@ -140,9 +140,9 @@ const globalRules: Record<GlobalAction, readonly Role[]> = {
   "stats:view_staff": STAFF,
   "settings:manage": ["admin"],
   "saved_view:use": STAFF,
-  // Admins for now; an organization's administrators (issue 23) will manage
-  // their organization's endpoints (canManageWebhook).
-  "webhook:manage": ["admin"],
+  // Admins manage every endpoint; an organization's administrators those of
+  // the organizations they administer (canManageWebhook; see can).
+  "webhook:manage": ["admin", "org_contact"],
 };
 
 /** How an actor stands to a report; staff stand above every report. */
@@ -449,6 +449,10 @@ export function can(
     // A report is filed only from a confirmed address: the CERT must be able
     // to reach the researcher, and throwaway accounts cannot flood the queue.
     if (action === "report:create" && !actor.emailVerified) return false;
+    // Of the org contacts, only an organization's administrators have
+    // webhooks: for the organizations they administer (canManageWebhook).
+    if (action === "webhook:manage" && actor.role === "org_contact")
+      return administeredOrgIds(actor).length > 0;
     return globalRules[action as GlobalAction].includes(actor.role);
   }
   if (!report) return false;
@@ -486,18 +490,38 @@ export interface WebhookEndpointFacts {
 
 /**
  * Whether an actor may see and change a webhook endpoint (its delivery log,
- * secret, state). Admins manage every endpoint; anybody else sees none (404).
+ * secret, state). Admins manage every endpoint; an organization's
+ * administrator manages the endpoints of the organizations they administer
+ * now (demoted or removed, at once no more); anybody else sees none (404).
  */
 export function canManageWebhook(
   actor: Actor | null | undefined,
-  _endpoint: WebhookEndpointFacts,
+  endpoint: WebhookEndpointFacts,
 ): boolean {
-  return !!actor && can(actor, "webhook:manage") && actor.role === "admin";
+  if (!actor || !can(actor, "webhook:manage")) return false;
+  if (actor.role === "admin") return true;
+  return (
+    actor.role === "org_contact" &&
+    endpoint.orgId !== null &&
+    canAdministerOrg(actor, endpoint.orgId)
+  );
 }
 
 /**
- * Whether an endpoint hears of an event on a report: its owner still holds
- * webhook:manage and may view the report, the report is its organization's
+ * The organizations an actor may register an endpoint for: every one for
+ * an admin (null: no limit, and "all reports" allowed), their administered
+ * ones for an organization's administrator.
+ */
+export function webhookOrgChoices(
+  actor: Actor | null | undefined,
+): readonly number[] | null {
+  if (!can(actor, "webhook:manage")) return [];
+  return actor!.role === "admin" ? null : administeredOrgIds(actor);
+}
+
+/**
+ * Whether an endpoint hears of an event on a report: its owner may still
+ * manage it (canManageWebhook, with the owner's current rights) and may view the report, the report is its organization's
  * (for an organization's endpoint), and an event on a timeline entry goes
  * only where the owner may read the entry's audience. Payloads never carry
  * the text; this decides whether the endpoint learns the entry exists.
@@ -508,7 +532,7 @@ export function webhookMayHear(
   report: ReportAccessFacts,
   audience: { audience: EventAudience; audienceOrgId: number | null } | null,
 ): boolean {
-  if (!can(owner, "webhook:manage")) return false;
+  if (!canManageWebhook(owner, endpoint)) return false;
   if (
     endpoint.orgId !== null &&
     !report.participants.some(
@@ -516,9 +540,23 @@ export function webhookMayHear(
     )
   )
     return false;
-  if (!can(owner, "report:view", report)) return false;
+  // An organization's endpoint hears as its organization: an owner who
+  // belongs to other organizations too does not carry what they read there
+  // into this organization's systems.
+  const hearer: Actor =
+    endpoint.orgId !== null && owner.role === "org_contact"
+      ? {
+          ...owner,
+          orgIds: owner.orgIds.filter((id) => id === endpoint.orgId),
+          limitedOrgIds: owner.limitedOrgIds?.filter(
+            (id) => id === endpoint.orgId,
+          ),
+          adminOrgIds: owner.adminOrgIds?.filter((id) => id === endpoint.orgId),
+        }
+      : owner;
+  if (!can(hearer, "report:view", report)) return false;
   return (
-    audience === null || canReadEvent(readableEvents(owner, report), audience)
+    audience === null || canReadEvent(readableEvents(hearer, report), audience)
   );
 }
 

@@ -9,7 +9,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { recordAudit } from "../audit/service.js";
-import { can } from "../auth/policy.js";
+import { canManageWebhook } from "../auth/policy.js";
 import { DAY, type Clock } from "../clock.js";
 import type { Config } from "../config.js";
 import type { Db, DbOrTx } from "../db/index.js";
@@ -158,7 +158,8 @@ export function createWebhookWorker(deps: WebhookWorkerDeps) {
     const started = clock.now();
     const t0 = performance.now();
     const outcome =
-      owner && !owner.disabledAt && can(toActor(owner), "webhook:manage")
+      // Its owner's rights now: demoted or removed since, nothing more is sent.
+      owner && !owner.disabledAt && canManageWebhook(toActor(owner), endpoint)
         ? await attempt(delivery, endpoint)
         : {
             status: null,

@@ -3,13 +3,19 @@
  * shown once), read its delivery log, disable and enable it, rotate its
  * secret, delete it. Every call asks the policy (webhook:manage, then
  * canManageWebhook for the endpoint); an endpoint the actor may not manage
- * is answered like one that does not exist.
+ * is answered like one that does not exist. Admins manage every endpoint,
+ * an organization's administrator those of the organizations they administer.
  */
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
-import { can, canManageWebhook, type Actor } from "../auth/policy.js";
+import {
+  can,
+  canManageWebhook,
+  webhookOrgChoices,
+  type Actor,
+} from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
 import { NotFoundError } from "../http/errors.js";
@@ -118,6 +124,9 @@ export async function webhookOverview(deps: Deps, actor: Actor | null) {
   const counts = await deliveryCounts(deps.db);
   const orgs = await listOrganizations(deps.db);
   const orgName = new Map(orgs.map((o) => [o.id, o.name]));
+  // An admin chooses any organization or all reports; an organization's
+  // administrator one of the organizations they administer.
+  const choices = webhookOrgChoices(actor);
   return {
     endpoints: endpoints.map((e) => {
       const c = counts.get(e.id);
@@ -135,9 +144,30 @@ export async function webhookOverview(deps: Deps, actor: Actor | null) {
         failed: c?.failed ?? 0,
       };
     }),
-    organizations: orgs.map((o) => ({ value: o.publicId, label: o.name })),
+    organizations: orgs
+      .filter((o) => choices === null || choices.includes(o.id))
+      .map((o) => ({ value: o.publicId, label: o.name })),
+    allReportsAllowed: choices === null,
     eventChoices: EVENT_CHOICES,
   };
+}
+
+/**
+ * The account page's webhooks: the endpoints the actor manages, with their
+ * state, for the roles that have webhooks; null for everybody else.
+ */
+export async function accountWebhooks(deps: Deps, actor: Actor | null) {
+  if (!can(actor, "webhook:manage")) return null;
+  return (await webhookOverview(deps, actor)).endpoints.map((e) => ({
+    publicId: e.publicId,
+    url: e.url,
+    description: e.description,
+    scope: e.scope,
+    enabled: e.enabled,
+    disabledReason: e.disabledReason,
+    waiting: e.waiting,
+    failed: e.failed,
+  }));
 }
 
 /**
@@ -172,15 +202,24 @@ export async function createEndpoint(
     };
   }
   let orgId: number | null = null;
+  const choices = webhookOrgChoices(actor);
   if (input.organization) {
     const org = await findOrganizationByPublicId(deps.db, input.organization);
-    if (!org)
+    // Another organization's ID answers as a missing one: from the list.
+    if (!org || (choices !== null && !choices.includes(org.id)))
       return {
         ok: false,
         errors: { organization: "Choose an organization from the list." },
       };
     orgId = org.id;
-  }
+  } else if (choices !== null)
+    return {
+      ok: false,
+      errors: {
+        organization:
+          "Choose the organization whose cases the endpoint hears of.",
+      },
+    };
   const secret = newWebhookSecret();
   const now = deps.clock.now();
   const endpoint = await deps.db.transaction().execute(async (tx) => {

@@ -492,7 +492,7 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
     await context.close();
   });
 
-  it("an organization's administrator: colleagues and who sees which case", async () => {
+  it("an organization's administrator: colleagues, who sees which case, webhooks", async () => {
     const { context, page } = await signIn(orgAdmin);
     const pages: [string, string][] = [
       // Their one organization's page, reached through the menu's address.
@@ -518,6 +518,12 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
       "/org/:orgPublicId/members",
       "organization administrator, refused case",
     );
+    // Their organization's webhooks, and the account page listing them.
+    for (const [route, url] of [
+      ["/admin/webhooks", "/admin/webhooks"],
+      ["/account", "/account"],
+    ] as const)
+      await visit(page, route, url, "organization administrator");
     await context.close();
   });
 

@@ -179,7 +179,9 @@ const ACCESS: Record<string, Access> = {
     action: "settings:manage",
   },
 
-  // Webhook endpoints (src/webhooks/routes.ts): admins, for now.
+  // Webhook endpoints (src/webhooks/routes.ts): admins, and an organization's
+  // administrators (can() holds webhook:manage for them) for their
+  // organizations' endpoints only (below, and webhooks-org.test.ts).
   "GET /admin/webhooks": { kind: "role", action: "webhook:manage" },
   "POST /admin/webhooks": { kind: "role", action: "webhook:manage" },
   "GET /admin/webhooks/:webhookId": {
@@ -944,6 +946,19 @@ describe("access matrix", function () {
       const own = await (await as("adminA")).agent.get("/org/members");
       assert.equal(own.status, 303);
       assert.equal(own.headers.location, page);
+    });
+
+    it("an organization's administrator reaches the webhook pages, never the admin's endpoint", async () => {
+      for (const who of ["adminA", "adminB"] as const) {
+        const b = await as(who);
+        assert.equal((await b.agent.get("/admin/webhooks")).status, 200, who);
+        const missing = await b.agent.get(`/admin/webhooks/${MISSING.webhook}`);
+        const foreign = await b.agent.get(
+          `/admin/webhooks/${s.webhook.publicId}`,
+        );
+        assert.equal(foreign.status, 404, who);
+        assert.equal(foreign.text, missing.text, who);
+      }
     });
 
     it("every object page answers 200 to its owner or the staff", async () => {

@@ -29,6 +29,7 @@ import {
   type Role,
   type WebhookEndpointFacts,
   webhookMayHear,
+  webhookOrgChoices,
 } from "../../src/auth/policy.js";
 import {
   RESOLUTIONS,
@@ -287,6 +288,7 @@ const GLOBAL_TABLE: Record<GlobalAction, readonly Role[]> = {
   "stats:view_staff": ["triager", "admin"],
   "settings:manage": ["admin"],
   "saved_view:use": ["triager", "admin"],
+  // A plain org contact: no; an organization's administrator: yes (below, "webhooks").
   "webhook:manage": ["admin"],
 };
 
@@ -852,6 +854,117 @@ describe("policy", () => {
         webhookMayHear(actors.admin, orgA, report(null), null),
         false,
       );
+    });
+
+    describe("an organization's administrator", () => {
+      const orgAdmin: Actor = {
+        ...actors.org_contact,
+        orgIds: [ORG_A, ORG_B],
+        adminOrgIds: [ORG_A],
+      };
+      const own: WebhookEndpointFacts = { ownerId: orgAdmin.id, orgId: ORG_A };
+      const twoOrgs = (orgB: Date | null): ReportAccessFacts => ({
+        reporterId: OTHER_RESEARCHER,
+        participants: [
+          { organizationId: ORG_A, notifiedAt: notified },
+          { organizationId: ORG_B, notifiedAt: orgB },
+        ],
+        revealIdentity: false,
+      });
+      it("reaches the webhook pages and registers for the organizations they administer", () => {
+        assert.equal(can(orgAdmin, "webhook:manage"), true);
+        assert.deepEqual(webhookOrgChoices(orgAdmin), [ORG_A]);
+        assert.equal(webhookOrgChoices(actors.admin), null);
+      });
+      it("a plain member, and every other non-admin role, does not", () => {
+        for (const role of ROLES) {
+          if (role === "admin") continue;
+          assert.equal(can(actors[role], "webhook:manage"), false, role);
+          assert.deepEqual(webhookOrgChoices(actors[role]), [], role);
+        }
+      });
+      it("manages their organization's endpoints, another administrator's included", () => {
+        assert.equal(canManageWebhook(orgAdmin, own), true);
+        assert.equal(
+          canManageWebhook(orgAdmin, { ownerId: 999, orgId: ORG_A }),
+          true,
+        );
+      });
+      it("never an endpoint of an organization they only belong to, another's, or an all-reports one", () => {
+        assert.equal(
+          canManageWebhook(orgAdmin, { ownerId: orgAdmin.id, orgId: ORG_B }),
+          false,
+        );
+        assert.equal(
+          canManageWebhook(orgAdmin, { ownerId: 999, orgId: 300 }),
+          false,
+        );
+        assert.equal(
+          canManageWebhook(orgAdmin, { ownerId: orgAdmin.id, orgId: null }),
+          false,
+        );
+      });
+      it("their endpoint hears of cases the organization takes part in and was notified of", () => {
+        assert.equal(webhookMayHear(orgAdmin, own, report(ORG_A), null), true);
+        assert.equal(webhookMayHear(orgAdmin, own, report(ORG_B), null), false);
+        assert.equal(webhookMayHear(orgAdmin, own, twoOrgs(null), null), true);
+        assert.equal(
+          webhookMayHear(
+            orgAdmin,
+            own,
+            {
+              ...report(ORG_A),
+              participants: [{ organizationId: ORG_A, notifiedAt: null }],
+            },
+            null,
+          ),
+          false,
+        );
+      });
+      it("their endpoint never hears of an entry written to another organization only, nor internal", () => {
+        const facts = twoOrgs(notified);
+        assert.equal(
+          webhookMayHear(orgAdmin, own, facts, {
+            audience: "everyone",
+            audienceOrgId: null,
+          }),
+          true,
+        );
+        assert.equal(
+          webhookMayHear(orgAdmin, own, facts, {
+            audience: "internal",
+            audienceOrgId: null,
+          }),
+          false,
+        );
+        assert.equal(
+          webhookMayHear(orgAdmin, own, facts, {
+            audience: "org",
+            audienceOrgId: ORG_B,
+          }),
+          false,
+        );
+        assert.equal(
+          webhookMayHear(orgAdmin, own, facts, {
+            audience: "org",
+            audienceOrgId: ORG_A,
+          }),
+          true,
+        );
+      });
+      it("demoted or removed, their endpoint hears nothing at once and they manage it no more", () => {
+        const demoted: Actor = { ...orgAdmin, adminOrgIds: [] };
+        const removed: Actor = {
+          ...orgAdmin,
+          orgIds: [ORG_B],
+          adminOrgIds: [],
+        };
+        for (const who of [demoted, removed]) {
+          assert.equal(webhookMayHear(who, own, report(ORG_A), null), false);
+          assert.equal(canManageWebhook(who, own), false);
+          assert.equal(can(who, "webhook:manage"), false);
+        }
+      });
     });
 
     it("an owner without two-factor sign-in, or signed out, hears nothing", () => {
