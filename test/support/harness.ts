@@ -71,6 +71,13 @@ export async function createTestContext(
     clock?: TestClock;
   } = {},
 ): Promise<TestContext> {
+  // TEST_DATABASE_URL (npm run test:postgres): a fresh PostgreSQL database
+  // per context, dropped by close(). A test that reopens its own data
+  // directory (options.dataDir) stays on SQLite.
+  if (process.env.TEST_DATABASE_URL && !options.dataDir) {
+    const { createPostgresTestContext } = await import("./postgres.js");
+    return createPostgresTestContext(options);
+  }
   const dataDir =
     options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), "dd-test-"));
   const config = testConfig(dataDir, options.env);
