@@ -286,32 +286,83 @@ export async function withWriteTransaction<T>(
 const TS_CONFIG = sql.lit("simple");
 
 /**
+ * Latin letters with accents and their letters without, as FTS5's unicode61
+ * folds them ("hôpital" is found as "hopital"): PostgreSQL's `simple`
+ * configuration keeps accents, and the unaccent extension is not needed
+ * for a `translate()` with this table.
+ */
+const [ACCENTED, UNACCENTED] = (() => {
+  let from = "";
+  let to = "";
+  for (let code = 0xc0; code <= 0x24f; code++) {
+    const char = String.fromCodePoint(code);
+    const base = char.normalize("NFD").replace(/\p{M}/gu, "");
+    if (base !== char && /^[A-Za-z]$/.test(base)) {
+      from += char;
+      to += base;
+    }
+  }
+  return [from, to];
+})();
+
+/** Text with its accents taken off (the query side of the table above). */
+export function withoutAccents(text: string): string {
+  return text.normalize("NFD").replace(/\p{M}/gu, "");
+}
+
+/**
  * Text as indexed words. Anything but letters and digits separates words,
  * as in FTS5's unicode61 (PostgreSQL's parser would keep a URL, a host or
  * "DD-7K2Q-9M4D" as one token), so the same searches find the same reports.
  */
 const words = (text: RawBuilder<unknown>) =>
-  sql`to_tsvector(${TS_CONFIG}, regexp_replace(${text}, '[^[:alnum:]]+', ' ', 'g'))`;
+  sql`to_tsvector(${TS_CONFIG}, regexp_replace(translate(${text}, ${sql.lit(ACCENTED)}, ${sql.lit(UNACCENTED)}), '[^[:alnum:]]+', ' ', 'g'))`;
+
+/** The weight of each FTS5 column in the document (indexReportsStatement). */
+const COLUMN_WEIGHTS: Record<string, string> = {
+  public_id: "A",
+  title: "A",
+  organization: "B",
+  asset: "B",
+  body: "C",
+};
 
 /**
  * An FTS5 query of the forms the app builds (search-query.ts,
  * list-repository.ts) as a PostgreSQL tsquery: `"word"*` a prefix,
  * `"word"` a word, `"two words"` a phrase, `(a OR b)`, `a AND b`, and
- * words side by side (all required). A column filter (`title : (…)`) keeps
- * its words (the document has no columns; weight A is the title's).
+ * words side by side (all required). A column filter (`title : (…)`)
+ * becomes the column's weight on its words (`'word':A`; the title shares
+ * weight A with the report ID).
  */
 export function toTsQuery(fts5: string): string {
   const out: string[] = [];
   const pattern = /"((?:[^"]|"")*)"(\*)?|\(|\)|\bOR\b|\bAND\b|\w+\s*:/g;
   let needsAnd = false;
+  // The weight of a column filter, for the next term or its parentheses.
+  let pending = "";
+  let weight = "";
+  let depth = 0;
+  let weightDepth = -1;
   for (const m of fts5.matchAll(pattern)) {
     const token = m[0];
     if (token === "(") {
       if (needsAnd) out.push("&");
       out.push("(");
+      depth += 1;
+      if (pending) {
+        weight = pending;
+        weightDepth = depth;
+        pending = "";
+      }
       needsAnd = false;
     } else if (token === ")") {
       out.push(")");
+      if (depth === weightDepth) {
+        weight = "";
+        weightDepth = -1;
+      }
+      depth -= 1;
       needsAnd = true;
     } else if (token === "OR") {
       out.push("|");
@@ -320,16 +371,22 @@ export function toTsQuery(fts5: string): string {
       out.push("&");
       needsAnd = false;
     } else if (token.endsWith(":") && m[1] === undefined) {
-      continue; // a column filter
+      pending = COLUMN_WEIGHTS[token.slice(0, -1).trim()] ?? "";
     } else {
-      const words = (m[1] ?? "")
-        .replaceAll('""', '"')
+      const words = withoutAccents((m[1] ?? "").replaceAll('""', '"'))
         .toLowerCase()
         .match(/[\p{L}\p{N}]+/gu);
+      const termWeight = weight || pending;
+      pending = "";
       if (!words) continue;
       if (needsAnd) out.push("&");
-      const quoted = words.map((w) => `'${w}'`);
-      if (m[2]) quoted[quoted.length - 1] += ":*";
+      const quoted = words.map(
+        (w) => `'${w}'${termWeight ? `:${termWeight}` : ""}`,
+      );
+      if (m[2])
+        quoted[quoted.length - 1] = termWeight
+          ? `'${words[words.length - 1]}':*${termWeight}`
+          : `${quoted[quoted.length - 1]}:*`;
       out.push(quoted.length > 1 ? `(${quoted.join(" <-> ")})` : quoted[0]!);
       needsAnd = true;
     }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { sql } from "kysely";
+import { fullTextMatch } from "../../src/db/dialect.js";
 import {
   findReportListPage,
   INDEX_BATCH,
@@ -337,8 +338,10 @@ describe("the full-text index, filled in batches", () => {
   /** Report ids the full-text index itself matches, not waiting ones. */
   const indexedMatches = async (match: string) =>
     (
-      await sql<{ id: number }>`select rowid as id from reports_fts
-        where reports_fts match ${match} order by rowid`.execute(ctx.db)
+      await sql<{ id: number }>`select f.rowid as id from reports_fts f
+        where ${fullTextMatch(ctx.db, "f", match)} order by f.rowid`.execute(
+        ctx.db,
+      )
     ).rows.map((r) => r.id);
   const waiting = async () =>
     (
