@@ -22,6 +22,7 @@ import {
   setPendingTotpSecret,
 } from "../../src/auth/two-factor-repository.js";
 import type { User } from "../../src/users/types.js";
+import { createPostgresTestContext } from "./postgres.js";
 
 /** A clock tests can move. Starts at a fixed instant so runs are repeatable. */
 export class TestClock implements Clock {
@@ -75,7 +76,6 @@ export async function createTestContext(
   // per context, dropped by close(). A test that reopens its own data
   // directory (options.dataDir) stays on SQLite.
   if (process.env.TEST_DATABASE_URL && !options.dataDir) {
-    const { createPostgresTestContext } = await import("./postgres.js");
     return createPostgresTestContext(options);
   }
   const dataDir =
