@@ -329,7 +329,7 @@ const COLUMN_WEIGHTS: Record<string, string> = {
 
 /**
  * An FTS5 query of the forms the app builds (search-query.ts,
- * list-repository.ts) as a PostgreSQL tsquery: `"word"*` a prefix,
+ * list-repository.ts) as a PostgreSQL tsquery: `"word"*` (or `word*`) a prefix,
  * `"word"` a word, `"two words"` a phrase, `(a OR b)`, `a AND b`, and
  * words side by side (all required). A column filter (`title : (…)`)
  * becomes the column's weight on its words (`'word':A`; the title shares
@@ -337,7 +337,8 @@ const COLUMN_WEIGHTS: Record<string, string> = {
  */
 export function toTsQuery(fts5: string): string {
   const out: string[] = [];
-  const pattern = /"((?:[^"]|"")*)"(\*)?|\(|\)|\bOR\b|\bAND\b|\w+\s*:/g;
+  const pattern =
+    /"((?:[^"]|"")*)"(\*)?|\(|\)|\bOR\b|\bAND\b|\w+\s*:|([\p{L}\p{N}_]+)(\*)?/gu;
   let needsAnd = false;
   // The weight of a column filter, for the next term or its parentheses.
   let pending = "";
@@ -373,7 +374,7 @@ export function toTsQuery(fts5: string): string {
     } else if (token.endsWith(":") && m[1] === undefined) {
       pending = COLUMN_WEIGHTS[token.slice(0, -1).trim()] ?? "";
     } else {
-      const words = withoutAccents((m[1] ?? "").replaceAll('""', '"'))
+      const words = withoutAccents((m[1] ?? m[3] ?? "").replaceAll('""', '"'))
         .toLowerCase()
         .match(/[\p{L}\p{N}]+/gu);
       const termWeight = weight || pending;
@@ -383,7 +384,7 @@ export function toTsQuery(fts5: string): string {
       const quoted = words.map(
         (w) => `'${w}'${termWeight ? `:${termWeight}` : ""}`,
       );
-      if (m[2])
+      if (m[2] || m[4])
         quoted[quoted.length - 1] = termWeight
           ? `'${words[words.length - 1]}':*${termWeight}`
           : `${quoted[quoted.length - 1]}:*`;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { sql } from "kysely";
-import { fullTextMatch } from "../../src/db/dialect.js";
+import { dialectOf, fullTextMatch } from "../../src/db/dialect.js";
 import {
   findReportListPage,
   INDEX_BATCH,
@@ -287,7 +287,8 @@ describe("full-text search", () => {
 
   it("chooses the same pages whether it walks the matches or the reports one may see", async () => {
     const text = await toIndexedSearchQuery(ctx.db, searchWords("quokka"));
-    assert.equal(text.atMost, 2103);
+    // PostgreSQL has no vocabulary to count from (no fts5vocab): no estimate.
+    assert.equal(text.atMost, dialectOf(ctx.db) === "postgres" ? null : 2103);
     const cases: { scope: ListScope; count: number }[] = [
       { scope: { kind: "reporter", reporterId: bob.user.id }, count: 2100 },
       { scope: { kind: "reporter", reporterId: alice.user.id }, count: 3 },
