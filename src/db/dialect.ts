@@ -441,3 +441,43 @@ export function indexReportsStatement(
 export async function pingDatabase(db: AnyDb): Promise<void> {
   await sql`select 1`.execute(db);
 }
+
+// ---------------------------------------------------------------------------
+// Query hints and comparisons
+
+/**
+ * `indexed by <index>` after a table in FROM on SQLite, which needs the hint
+ * to use a partial index (reminder-repository.ts, stats); nothing on
+ * PostgreSQL, whose planner has statistics and no such syntax.
+ */
+export function indexedBy(db: AnyDb, index: string): RawBuilder<unknown> {
+  return dialectOf(db) === "postgres" ? sql`` : sql.raw(`indexed by ${index}`);
+}
+
+/**
+ * "column equals value without regard to case", as the column's unique
+ * index compares: `collate nocase` on SQLite, `lower(column) = lower(value)`
+ * on PostgreSQL (whose index is on lower(name)).
+ */
+export function equalsIgnoringCase(
+  db: AnyDb,
+  column: string,
+  value: string,
+): RawBuilder<boolean> {
+  return dialectOf(db) === "postgres"
+    ? sql<boolean>`lower(${sql.ref(column)}) = lower(${value})`
+    : sql<boolean>`${sql.ref(column)} = ${value} collate nocase`;
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/**
+ * Whether a failed statement broke a unique constraint (two people saving
+ * the same name at once): SQLite's SQLITE_CONSTRAINT codes as the app read
+ * them before, PostgreSQL's unique_violation (23505).
+ */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = String((err as { code?: unknown } | null)?.code);
+  return code.startsWith("SQLITE_CONSTRAINT") || code === "23505";
+}
