@@ -37,7 +37,11 @@ type AnyDb = Kysely<Database> | Transaction<Database>;
 
 /** Which database a Kysely instance (or a transaction of one) talks to. */
 export function dialectOf(db: Kysely<any>): DialectName {
-  return db.getExecutor().adapter instanceof PostgresAdapter
+  const adapter = db.getExecutor().adapter;
+  // By name too: kysely ships ESM and CommonJS builds, and a process that
+  // loads both (tsx: the tests' imports and the app's) has two classes.
+  return adapter instanceof PostgresAdapter ||
+    adapter.constructor.name === "PostgresAdapter"
     ? "postgres"
     : "sqlite";
 }

@@ -174,7 +174,7 @@ function applyScope(
     case "organizations":
       // An empty list must match nothing, not everything.
       if (scope.organizationIds.length === 0)
-        return query.where(sql<boolean>`0`);
+        return query.where(sql<boolean>`1 = 0`);
       return query.where((eb) => {
         const limited = scope.limitedOrgIds ?? [];
         const seesAll = scope.organizationIds.filter(
@@ -213,7 +213,7 @@ function applyScope(
                 ),
             ),
           );
-        return branches.length > 0 ? eb.or(branches) : sql<boolean>`0`;
+        return branches.length > 0 ? eb.or(branches) : sql<boolean>`1 = 0`;
       });
   }
 }
@@ -249,7 +249,7 @@ function applyFilters(
       left.length === 0
         ? q
         : kept.length === 0
-          ? q.where(sql<boolean>`0`)
+          ? q.where(sql<boolean>`1 = 0`)
           : q.where("r.state", "not in", left);
   }
   if (filters.organizationId !== undefined) {
