@@ -14,6 +14,7 @@ import {
   type QueryResult,
   type RawBuilder,
   type RootOperationNode,
+  type SelectQueryBuilder,
   type Transaction,
   type UnknownRow,
 } from "kysely";
@@ -484,4 +485,26 @@ export function equalsIgnoringCase(
 export function isUniqueViolation(err: unknown): boolean {
   const code = String((err as { code?: unknown } | null)?.code);
   return code.startsWith("SQLITE_CONSTRAINT") || code === "23505";
+}
+
+// ---------------------------------------------------------------------------
+// Claiming work (the outbox, webhook deliveries)
+
+/**
+ * The rows a worker's claim selects, locked for it: on PostgreSQL `FOR
+ * UPDATE SKIP LOCKED` (of the table `of`, when the query joins others), so
+ * two instances claiming at once take different rows instead of waiting or
+ * taking the same; the claim's UPDATE checks its conditions again, as a
+ * row another instance claimed and committed meanwhile no longer meets
+ * them. On SQLite nothing: the claim's one statement holds the write lock.
+ */
+export function lockedForClaim<QB extends SelectQueryBuilder<any, any, any>>(
+  db: AnyDb,
+  query: QB,
+  of?: string,
+): QB {
+  if (dialectOf(db) !== "postgres") return query;
+  return (
+    of === undefined ? query.forUpdate() : query.forUpdate(of as never)
+  ).skipLocked() as QB;
 }
