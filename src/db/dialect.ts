@@ -508,3 +508,21 @@ export function lockedForClaim<QB extends SelectQueryBuilder<any, any, any>>(
     of === undefined ? query.forUpdate() : query.forUpdate(of as never)
   ).skipLocked() as QB;
 }
+
+/**
+ * Runs fn (which uses db's other connections, committing as it goes) while
+ * this instance holds the named lock, unless another instance holds it:
+ * then fn does not run (`{ ran: false }`). On PostgreSQL one connection of
+ * the pool keeps a transaction open with `pg_try_advisory_xact_lock` for the
+ * duration (the pool needs a second connection for fn); the lock ends with
+ * it, also when the instance dies. On SQLite (one process) fn just runs: a
+ * transaction held around it would block its own connection.
+ */
+export async function whileHoldingLockIfFree<T>(
+  db: Kysely<Database>,
+  name: string,
+  fn: () => Promise<T>,
+): Promise<{ ran: true; value: T } | { ran: false }> {
+  if (dialectOf(db) !== "postgres") return { ran: true, value: await fn() };
+  return withAdvisoryLockIfFree(db, name, () => fn());
+}

@@ -3,6 +3,7 @@ import {
   claimDueMessages,
   insertOutboxMessages,
 } from "../../src/mail/repository.js";
+import { whileHoldingLockIfFree } from "../../src/db/dialect.js";
 import { openPostgres, type OpenedPostgres } from "../../src/db/index.js";
 import {
   createPostgresTestContext,
@@ -95,5 +96,47 @@ describe("PostgreSQL: the outbox claimed by several instances at once", function
     );
     assert.equal(reclaimed.length, total);
     assert.equal(new Set(reclaimed).size, total);
+  });
+
+  it("runs the scheduler's round on one instance at a time; the others skip it", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const first = whileHoldingLockIfFree(
+      instances[0]!.db,
+      "scheduler",
+      async () => {
+        started();
+        // Work on another connection of the same pool while the lock is held.
+        await instances[0]!.db
+          .selectFrom("outbox")
+          .select("id")
+          .limit(1)
+          .execute();
+        await held;
+        return "first";
+      },
+    );
+    await running;
+    const others = await Promise.all(
+      instances
+        .slice(1)
+        .map((instance) =>
+          whileHoldingLockIfFree(instance.db, "scheduler", async () => "other"),
+        ),
+    );
+    assert.deepEqual(others, [{ ran: false }, { ran: false }, { ran: false }]);
+    release();
+    assert.deepEqual(await first, { ran: true, value: "first" });
+    // Free again once the round ended.
+    assert.deepEqual(
+      await whileHoldingLockIfFree(
+        instances[1]!.db,
+        "scheduler",
+        async () => 2,
+      ),
+      { ran: true, value: 2 },
+    );
   });
 });
