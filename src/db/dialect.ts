@@ -14,6 +14,7 @@ import {
   type QueryResult,
   type RawBuilder,
   type RootOperationNode,
+  type SelectQueryBuilder,
   type Transaction,
   type UnknownRow,
 } from "kysely";
@@ -37,7 +38,11 @@ type AnyDb = Kysely<Database> | Transaction<Database>;
 
 /** Which database a Kysely instance (or a transaction of one) talks to. */
 export function dialectOf(db: Kysely<any>): DialectName {
-  return db.getExecutor().adapter instanceof PostgresAdapter
+  const adapter = db.getExecutor().adapter;
+  // By name too: kysely ships ESM and CommonJS builds, and a process that
+  // loads both (tsx: the tests' imports and the app's) has two classes.
+  return adapter instanceof PostgresAdapter ||
+    adapter.constructor.name === "PostgresAdapter"
     ? "postgres"
     : "sqlite";
 }
@@ -286,32 +291,84 @@ export async function withWriteTransaction<T>(
 const TS_CONFIG = sql.lit("simple");
 
 /**
+ * Latin letters with accents and their letters without, as FTS5's unicode61
+ * folds them ("hôpital" is found as "hopital"): PostgreSQL's `simple`
+ * configuration keeps accents, and the unaccent extension is not needed
+ * for a `translate()` with this table.
+ */
+const [ACCENTED, UNACCENTED] = (() => {
+  let from = "";
+  let to = "";
+  for (let code = 0xc0; code <= 0x24f; code++) {
+    const char = String.fromCodePoint(code);
+    const base = char.normalize("NFD").replace(/\p{M}/gu, "");
+    if (base !== char && /^[A-Za-z]$/.test(base)) {
+      from += char;
+      to += base;
+    }
+  }
+  return [from, to];
+})();
+
+/** Text with its accents taken off (the query side of the table above). */
+export function withoutAccents(text: string): string {
+  return text.normalize("NFD").replace(/\p{M}/gu, "");
+}
+
+/**
  * Text as indexed words. Anything but letters and digits separates words,
  * as in FTS5's unicode61 (PostgreSQL's parser would keep a URL, a host or
  * "DD-7K2Q-9M4D" as one token), so the same searches find the same reports.
  */
 const words = (text: RawBuilder<unknown>) =>
-  sql`to_tsvector(${TS_CONFIG}, regexp_replace(${text}, '[^[:alnum:]]+', ' ', 'g'))`;
+  sql`to_tsvector(${TS_CONFIG}, regexp_replace(translate(${text}, ${sql.lit(ACCENTED)}, ${sql.lit(UNACCENTED)}), '[^[:alnum:]]+', ' ', 'g'))`;
+
+/** The weight of each FTS5 column in the document (indexReportsStatement). */
+const COLUMN_WEIGHTS: Record<string, string> = {
+  public_id: "A",
+  title: "A",
+  organization: "B",
+  asset: "B",
+  body: "C",
+};
 
 /**
  * An FTS5 query of the forms the app builds (search-query.ts,
- * list-repository.ts) as a PostgreSQL tsquery: `"word"*` a prefix,
+ * list-repository.ts) as a PostgreSQL tsquery: `"word"*` (or `word*`) a prefix,
  * `"word"` a word, `"two words"` a phrase, `(a OR b)`, `a AND b`, and
- * words side by side (all required). A column filter (`title : (…)`) keeps
- * its words (the document has no columns; weight A is the title's).
+ * words side by side (all required). A column filter (`title : (…)`)
+ * becomes the column's weight on its words (`'word':A`; the title shares
+ * weight A with the report ID).
  */
 export function toTsQuery(fts5: string): string {
   const out: string[] = [];
-  const pattern = /"((?:[^"]|"")*)"(\*)?|\(|\)|\bOR\b|\bAND\b|\w+\s*:/g;
+  const pattern =
+    /"((?:[^"]|"")*)"(\*)?|\(|\)|\bOR\b|\bAND\b|\w+\s*:|([\p{L}\p{N}_]+)(\*)?/gu;
   let needsAnd = false;
+  // The weight of a column filter, for the next term or its parentheses.
+  let pending = "";
+  let weight = "";
+  let depth = 0;
+  let weightDepth = -1;
   for (const m of fts5.matchAll(pattern)) {
     const token = m[0];
     if (token === "(") {
       if (needsAnd) out.push("&");
       out.push("(");
+      depth += 1;
+      if (pending) {
+        weight = pending;
+        weightDepth = depth;
+        pending = "";
+      }
       needsAnd = false;
     } else if (token === ")") {
       out.push(")");
+      if (depth === weightDepth) {
+        weight = "";
+        weightDepth = -1;
+      }
+      depth -= 1;
       needsAnd = true;
     } else if (token === "OR") {
       out.push("|");
@@ -320,16 +377,22 @@ export function toTsQuery(fts5: string): string {
       out.push("&");
       needsAnd = false;
     } else if (token.endsWith(":") && m[1] === undefined) {
-      continue; // a column filter
+      pending = COLUMN_WEIGHTS[token.slice(0, -1).trim()] ?? "";
     } else {
-      const words = (m[1] ?? "")
-        .replaceAll('""', '"')
+      const words = withoutAccents((m[1] ?? m[3] ?? "").replaceAll('""', '"'))
         .toLowerCase()
         .match(/[\p{L}\p{N}]+/gu);
+      const termWeight = weight || pending;
+      pending = "";
       if (!words) continue;
       if (needsAnd) out.push("&");
-      const quoted = words.map((w) => `'${w}'`);
-      if (m[2]) quoted[quoted.length - 1] += ":*";
+      const quoted = words.map(
+        (w) => `'${w}'${termWeight ? `:${termWeight}` : ""}`,
+      );
+      if (m[2] || m[4])
+        quoted[quoted.length - 1] = termWeight
+          ? `'${words[words.length - 1]}':*${termWeight}`
+          : `${quoted[quoted.length - 1]}:*`;
       out.push(quoted.length > 1 ? `(${quoted.join(" <-> ")})` : quoted[0]!);
       needsAnd = true;
     }
@@ -382,4 +445,84 @@ export function indexReportsStatement(
 /** Answers when the database answers; throws when it cannot be reached. */
 export async function pingDatabase(db: AnyDb): Promise<void> {
   await sql`select 1`.execute(db);
+}
+
+// ---------------------------------------------------------------------------
+// Query hints and comparisons
+
+/**
+ * `indexed by <index>` after a table in FROM on SQLite, which needs the hint
+ * to use a partial index (reminder-repository.ts, stats); nothing on
+ * PostgreSQL, whose planner has statistics and no such syntax.
+ */
+export function indexedBy(db: AnyDb, index: string): RawBuilder<unknown> {
+  return dialectOf(db) === "postgres" ? sql`` : sql.raw(`indexed by ${index}`);
+}
+
+/**
+ * "column equals value without regard to case", as the column's unique
+ * index compares: `collate nocase` on SQLite, `lower(column) = lower(value)`
+ * on PostgreSQL (whose index is on lower(name)).
+ */
+export function equalsIgnoringCase(
+  db: AnyDb,
+  column: string,
+  value: string,
+): RawBuilder<boolean> {
+  return dialectOf(db) === "postgres"
+    ? sql<boolean>`lower(${sql.ref(column)}) = lower(${value})`
+    : sql<boolean>`${sql.ref(column)} = ${value} collate nocase`;
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/**
+ * Whether a failed statement broke a unique constraint (two people saving
+ * the same name at once): SQLite's SQLITE_CONSTRAINT codes as the app read
+ * them before, PostgreSQL's unique_violation (23505).
+ */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = String((err as { code?: unknown } | null)?.code);
+  return code.startsWith("SQLITE_CONSTRAINT") || code === "23505";
+}
+
+// ---------------------------------------------------------------------------
+// Claiming work (the outbox, webhook deliveries)
+
+/**
+ * The rows a worker's claim selects, locked for it: on PostgreSQL `FOR
+ * UPDATE SKIP LOCKED` (of the table `of`, when the query joins others), so
+ * two instances claiming at once take different rows instead of waiting or
+ * taking the same; the claim's UPDATE checks its conditions again, as a
+ * row another instance claimed and committed meanwhile no longer meets
+ * them. On SQLite nothing: the claim's one statement holds the write lock.
+ */
+export function lockedForClaim<QB extends SelectQueryBuilder<any, any, any>>(
+  db: AnyDb,
+  query: QB,
+  of?: string,
+): QB {
+  if (dialectOf(db) !== "postgres") return query;
+  return (
+    of === undefined ? query.forUpdate() : query.forUpdate(of as never)
+  ).skipLocked() as QB;
+}
+
+/**
+ * Runs fn (which uses db's other connections, committing as it goes) while
+ * this instance holds the named lock, unless another instance holds it:
+ * then fn does not run (`{ ran: false }`). On PostgreSQL one connection of
+ * the pool keeps a transaction open with `pg_try_advisory_xact_lock` for the
+ * duration (the pool needs a second connection for fn); the lock ends with
+ * it, also when the instance dies. On SQLite (one process) fn just runs: a
+ * transaction held around it would block its own connection.
+ */
+export async function whileHoldingLockIfFree<T>(
+  db: Kysely<Database>,
+  name: string,
+  fn: () => Promise<T>,
+): Promise<{ ran: true; value: T } | { ran: false }> {
+  if (dialectOf(db) !== "postgres") return { ran: true, value: await fn() };
+  return withAdvisoryLockIfFree(db, name, () => fn());
 }

@@ -1,4 +1,5 @@
 import type { Selectable } from "kysely";
+import { lockedForClaim } from "../db/dialect.js";
 import type { DbOrTx } from "../db/index.js";
 import type { OutboxTable } from "../db/schema.js";
 
@@ -198,36 +199,48 @@ export async function claimDueMessages(
   // Two walks of the (status, next_attempt_at) index, each stopping at the
   // limit: ordering one OR of both by id read and sorted every queued row
   // (7 ms a claim behind a backlog of 74,000 messages, growing with it).
+  // Several instances (PostgreSQL): each claim skips the rows another is
+  // claiming (lockedForClaim), and the conditions are checked again here.
   const rows = await db
     .updateTable("outbox")
     .set({ status: "sending", lease_until: at + leaseMs })
     .where("id", "in", (eb) =>
       eb
         .selectFrom((sub) =>
-          sub
-            .selectFrom("outbox")
-            .select("id")
-            .where("status", "=", "queued")
-            .where("next_attempt_at", "<=", at)
-            .orderBy("next_attempt_at")
-            .orderBy("id")
-            .limit(limit)
-            .as("due"),
+          lockedForClaim(
+            db,
+            sub
+              .selectFrom("outbox")
+              .select("id")
+              .where("status", "=", "queued")
+              .where("next_attempt_at", "<=", at)
+              .orderBy("next_attempt_at")
+              .orderBy("id")
+              .limit(limit),
+          ).as("due"),
         )
         .select("id")
         .unionAll(
           eb
             .selectFrom((sub) =>
-              sub
-                .selectFrom("outbox")
-                .select("id")
-                .where("status", "=", "sending")
-                .where("lease_until", "<", at)
-                .limit(limit)
-                .as("abandoned"),
+              lockedForClaim(
+                db,
+                sub
+                  .selectFrom("outbox")
+                  .select("id")
+                  .where("status", "=", "sending")
+                  .where("lease_until", "<", at)
+                  .limit(limit),
+              ).as("abandoned"),
             )
             .select("id"),
         ),
+    )
+    .where((w) =>
+      w.or([
+        w.and([w("status", "=", "queued"), w("next_attempt_at", "<=", at)]),
+        w.and([w("status", "=", "sending"), w("lease_until", "<", at)]),
+      ]),
     )
     .returningAll()
     .execute();

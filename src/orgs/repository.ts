@@ -1,4 +1,5 @@
 import { sql, type Selectable } from "kysely";
+import { equalsIgnoringCase } from "../db/dialect.js";
 import type { DbOrTx } from "../db/index.js";
 import type { OrganizationsTable } from "../db/schema.js";
 import type {
@@ -53,7 +54,7 @@ export async function insertOrganization(
   return toOrganization(row);
 }
 
-/** Names are unique without regard to case (the index is `collate nocase`). */
+/** Names are unique without regard to case (the index is `collate nocase`; lower(name) on PostgreSQL). */
 export async function findOrganizationByName(
   db: DbOrTx,
   name: string,
@@ -61,7 +62,7 @@ export async function findOrganizationByName(
   const row = await db
     .selectFrom("organizations")
     .selectAll()
-    .where(sql<boolean>`name = ${name} collate nocase`)
+    .where(equalsIgnoringCase(db, "name", name))
     .executeTakeFirst();
   return row && toOrganization(row);
 }

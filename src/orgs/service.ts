@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isUniqueViolation } from "../db/dialect.js";
 import { can, type Actor } from "../auth/policy.js";
 import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
@@ -73,7 +74,7 @@ export async function createOrganization(
       );
   } catch (err) {
     // Two people creating the same name at once: the unique index decides.
-    if (String((err as { code?: string }).code).startsWith("SQLITE_CONSTRAINT"))
+    if (isUniqueViolation(err))
       return { ok: false, errors: { name: NAME_TAKEN } };
     throw err;
   }

@@ -1,6 +1,11 @@
 import { sql, type SelectQueryBuilder, type ExpressionBuilder } from "kysely";
 import type { DbOrTx } from "../db/index.js";
 import type { CaseGrant, ParticipantFacts } from "../auth/policy.js";
+import {
+  dialectOf,
+  fullTextMatch,
+  indexReportsStatement,
+} from "../db/dialect.js";
 import { withParticipants } from "./participations-repository.js";
 import type { Database } from "../db/schema.js";
 import { CERT_CLOCKS, CLOCKS, NO_DEADLINE } from "./clocks.js";
@@ -169,7 +174,7 @@ function applyScope(
     case "organizations":
       // An empty list must match nothing, not everything.
       if (scope.organizationIds.length === 0)
-        return query.where(sql<boolean>`0`);
+        return query.where(sql<boolean>`1 = 0`);
       return query.where((eb) => {
         const limited = scope.limitedOrgIds ?? [];
         const seesAll = scope.organizationIds.filter(
@@ -209,7 +214,7 @@ function applyScope(
                 ),
             ),
           );
-        return branches.length > 0 ? eb.or(branches) : sql<boolean>`0`;
+        return branches.length > 0 ? eb.or(branches) : sql<boolean>`1 = 0`;
       });
   }
 }
@@ -245,7 +250,7 @@ function applyFilters(
       left.length === 0
         ? q
         : kept.length === 0
-          ? q.where(sql<boolean>`0`)
+          ? q.where(sql<boolean>`1 = 0`)
           : q.where("r.state", "not in", left);
   }
   if (filters.organizationId !== undefined) {
@@ -359,6 +364,12 @@ export async function toIndexedSearchQuery(
     const folded = word.toLowerCase();
     if (!/^[a-z0-9]+$/.test(folded)) {
       parts.push(`"${word.replaceAll('"', '""')}"*`);
+      continue;
+    }
+    // PostgreSQL: a prefix is `word:*` in the GIN index (dialect.ts
+    // toTsQuery), with no vocabulary to spell it out or to count from.
+    if (dialectOf(db) === "postgres") {
+      parts.push(`"${folded}"*`);
       continue;
     }
     let part = spelled?.get(folded);
@@ -507,13 +518,7 @@ async function indexBatch(tx: DbOrTx): Promise<number> {
   await sql`delete from reports_fts where rowid in ${inBatch}`.execute(tx);
   // The body ends with the CWE ("CWE-639"), so a search for it finds the
   // report (migration 2026-12-03-71).
-  await sql`insert into reports_fts (rowid, public_id, title, organization, asset, body)
-    select r.id, r.public_id, r.title,
-      coalesce(o.name, r.suggested_org_name, ''),
-      r.asset,
-      r.description || ' ' || r.steps || ' ' || r.impact || ' ' || r.cwe
-    from reports r left join organizations o on o.id = r.organization_id
-    where r.id in ${inBatch}`.execute(tx);
+  await indexReportsStatement(tx, inBatch).execute(tx);
   await tx
     .deleteFrom("search_pending")
     .where("report_id", "<=", batch.last)
@@ -584,8 +589,9 @@ export async function newestTitleMatches(
   const known = kept?.get(key);
   if (known) return known;
   const { rows } = await sql<{ id: number }>`
-    select rowid as id from reports_fts where reports_fts match ${titleQuery}
-    order by rowid desc limit ${limit}`.execute(db);
+    select f.rowid as id from reports_fts f
+    where ${fullTextMatch(db, "f", titleQuery)}
+    order by f.rowid desc limit ${limit}`.execute(db);
   const ids = rows.map((r) => r.id);
   if (kept && kept.size < KEPT_PER_KIND) kept.set(key, ids);
   return ids;
@@ -691,7 +697,7 @@ function searchPageQuery(
       .selectFrom(sql`reports_fts`.as("f"))
       .crossJoin("reports as r")
       .where(sql<boolean>`r.id = f.rowid`)
-      .where(sql<boolean>`f.reports_fts match ${text.match}`);
+      .where(fullTextMatch(db, "f", text.match));
     // Only columns of r are filtered on, as on any list.
     page = applyFilters(
       applyScope(matches as unknown as ReportsQuery, query.scope),
@@ -715,12 +721,12 @@ function searchPageQuery(
       .$if(before !== undefined, (q) => q.where("r.id", "<", before!))
       .select("r.id")
       .orderBy("r.id", "desc")
-      .limit(-1);
+      .$if(dialectOf(db) === "sqlite", (q) => q.limit(-1));
     page = db
       .selectFrom(visible.as("v"))
       .select("v.id")
       .where(
-        sql<boolean>`exists (select 1 from reports_fts where reports_fts match ${text.match} and rowid = v.id)`,
+        sql<boolean>`exists (select 1 from reports_fts m where ${fullTextMatch(db, "m", text.match)} and m.rowid = v.id)`,
       )
       .limit(query.limit + 1);
   }

@@ -1,4 +1,5 @@
 import { sql } from "kysely";
+import { indexedBy } from "../db/dialect.js";
 import type { DbOrTx } from "../db/index.js";
 import { findReportById } from "./repository.js";
 import { CLOCKS, ORG_ANSWER_CLOCK } from "./clocks.js";
@@ -55,7 +56,7 @@ export async function findReportsNeedingReminder(
   const col = sql.raw(`r.${column}`);
   const inStates = stateInLiteral(CLOCKS[clock].runsIn);
   const { rows } = await sql<{ id: number }>`
-    select r.id from reports as r indexed by ${sql.raw(index)}
+    select r.id from reports as r ${indexedBy(db, index)}
     where ${inStates} and ${col} <= ${upTo}
       and not exists (
         select 1 from reminders as m

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { whileHoldingLockIfFree } from "../db/dialect.js";
 import type { DbOrTx } from "../db/index.js";
 import { DAY } from "../clock.js";
 import type { Deps } from "../deps.js";
@@ -304,12 +305,15 @@ export function startScheduler(
 ) {
   return repeat(
     deps.config.schedulerIntervalMs,
+    // Several instances (PostgreSQL): one runs a round, the others skip it.
     async () => {
-      const n = await runDueReminders(deps);
-      if (n) logger.info({ reminders: n }, "reminders sent");
-      const removed = await deleteAbandonedUploads(deps);
-      if (removed) logger.info({ removed }, "abandoned uploads deleted");
-      await pruneExpiredSessions(deps);
+      await whileHoldingLockIfFree(deps.db, "scheduler", async () => {
+        const n = await runDueReminders(deps);
+        if (n) logger.info({ reminders: n }, "reminders sent");
+        const removed = await deleteAbandonedUploads(deps);
+        if (removed) logger.info({ removed }, "abandoned uploads deleted");
+        await pruneExpiredSessions(deps);
+      });
     },
     (err) => logger.error({ err }, "reminder run failed"),
   );

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isUniqueViolation } from "../db/dialect.js";
 import { can, canUseSavedView, type Actor } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import { NotFoundError } from "../http/errors.js";
@@ -74,7 +75,7 @@ export async function saveView(
     await insertSavedView(deps.db, view);
   } catch (err) {
     // The same name saved twice at once: the unique index decides.
-    if (String((err as { code?: string }).code).startsWith("SQLITE_CONSTRAINT"))
+    if (isUniqueViolation(err))
       return { ok: false, errors: { name: NAME_TAKEN } };
     throw err;
   }

@@ -1,4 +1,5 @@
 import { sql } from "kysely";
+import { indexedBy } from "../db/dialect.js";
 import type { DbOrTx } from "../db/index.js";
 
 /**
@@ -209,7 +210,7 @@ export async function reportMilestonesInIdRange(
     select r.id, r.organization_id, r.created_at, r.ack_due_at, r.triage_due_at,
       r.disclosure_due_at, m.responded_at, m.triaged_at, m.closed_at,
       m.notified_at, m.fixed_at, m.disclosed_at
-    from reports as r indexed by reports_stats
+    from reports as r ${indexedBy(db, "reports_stats")}
     left join (
       select report_id,
         min(case when to_state in ('acknowledged', 'needs_info', 'triaged', 'closed')

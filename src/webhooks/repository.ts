@@ -1,5 +1,6 @@
 /** All SQL for webhooks: endpoints, their delivery queue and its attempts. */
 import type { Selectable } from "kysely";
+import { lockedForClaim } from "../db/dialect.js";
 import type { DbOrTx } from "../db/index.js";
 import type {
   WebhookAttemptsTable,
@@ -336,23 +337,37 @@ export async function claimDueDeliveries(
     .updateTable("webhook_deliveries")
     .set({ status: "sending", lease_until: at + leaseMs, claim })
     .where("id", "in", (eb) =>
-      eb
-        .selectFrom("webhook_deliveries as d")
-        .innerJoin("webhook_endpoints as e", "e.id", "d.endpoint_id")
-        .select("d.id")
-        .where("e.enabled", "=", 1)
-        .where((w) =>
-          w.or([
-            w.and([
-              w("d.status", "=", "queued"),
-              w("d.next_attempt_at", "<=", at),
+      lockedForClaim(
+        db,
+        eb
+          .selectFrom("webhook_deliveries as d")
+          .innerJoin("webhook_endpoints as e", "e.id", "d.endpoint_id")
+          .select("d.id")
+          .where("e.enabled", "=", 1)
+          .where((w) =>
+            w.or([
+              w.and([
+                w("d.status", "=", "queued"),
+                w("d.next_attempt_at", "<=", at),
+              ]),
+              w.and([
+                w("d.status", "=", "sending"),
+                w("d.lease_until", "<", at),
+              ]),
             ]),
-            w.and([w("d.status", "=", "sending"), w("d.lease_until", "<", at)]),
-          ]),
-        )
-        .orderBy("d.next_attempt_at")
-        .orderBy("d.id")
-        .limit(limit),
+          )
+          .orderBy("d.next_attempt_at")
+          .orderBy("d.id")
+          .limit(limit),
+        "d",
+      ),
+    )
+    // Checked again: another instance may have claimed a row meanwhile.
+    .where((w) =>
+      w.or([
+        w.and([w("status", "=", "queued"), w("next_attempt_at", "<=", at)]),
+        w.and([w("status", "=", "sending"), w("lease_until", "<", at)]),
+      ]),
     )
     .returningAll()
     .execute();

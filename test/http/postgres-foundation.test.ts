@@ -42,27 +42,11 @@ import {
  * (test/support/postgres.ts); if it is not reachable the tests fail saying
  * so, they are never skipped.
  *
- * What does NOT work on PostgreSQL yet (the next session's list; each is
- * SQLite-only SQL in a repository, which this session was not to rewrite):
- * - src/reports/list-repository.ts indexPendingReports/indexBatch: inserts
- *   FTS5's columns (public_id, title, …) into reports_fts; on PostgreSQL it
- *   must use dialect.ts indexReportsStatement. Every search
- *   (searchReports with words or a CWE), the triager's report page (the
- *   duplicate hint, newestTitleMatches) and the background indexer fail.
- * - list-repository.ts toIndexedSearchQuery: the fts5vocab virtual table
- *   (prefix spelling); on PostgreSQL a prefix is `word:*` (dialect.ts
- *   toTsQuery) and needs no spelling. searchPageQuery and
- *   newestTitleMatches: `reports_fts match`, to become dialect.ts
- *   fullTextMatch; `limit(-1)` is not valid PostgreSQL.
- * - src/reports/reminder-repository.ts (runDueReminders, the scheduler):
- *   SQLite's `indexed by` index hints.
- * - src/orgs/repository.ts findOrganizationByName (createOrganization, the
- *   triage step creating a suggested organization): `collate nocase`; the
- *   PostgreSQL index is on lower(name). createOrganization's unique
- *   violation check reads SQLite's error code (SQLITE_CONSTRAINT), not
- *   PostgreSQL's 23505.
- * - The mail worker and webhook deliveries claim rows without
- *   `FOR UPDATE SKIP LOCKED`: correct with one instance, not yet with several.
+ * What this foundation left SQLite-only (search, reminders' index hints,
+ * organizations by name, unique violations, claiming the outbox and webhook
+ * deliveries) now goes through dialect.ts too: test/http/search.test.ts
+ * and the other HTTP tests run here with `npm run test:postgres`, several
+ * instances claiming in test/http/postgres-claims.test.ts.
  */
 
 describe("PostgreSQL (DATABASE_URL): migrations, types, locks, search index, repositories", function () {

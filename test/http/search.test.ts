@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { sql } from "kysely";
+import { dialectOf, fullTextMatch } from "../../src/db/dialect.js";
 import {
   findReportListPage,
   INDEX_BATCH,
@@ -286,7 +287,8 @@ describe("full-text search", () => {
 
   it("chooses the same pages whether it walks the matches or the reports one may see", async () => {
     const text = await toIndexedSearchQuery(ctx.db, searchWords("quokka"));
-    assert.equal(text.atMost, 2103);
+    // PostgreSQL has no vocabulary to count from (no fts5vocab): no estimate.
+    assert.equal(text.atMost, dialectOf(ctx.db) === "postgres" ? null : 2103);
     const cases: { scope: ListScope; count: number }[] = [
       { scope: { kind: "reporter", reporterId: bob.user.id }, count: 2100 },
       { scope: { kind: "reporter", reporterId: alice.user.id }, count: 3 },
@@ -337,8 +339,10 @@ describe("the full-text index, filled in batches", () => {
   /** Report ids the full-text index itself matches, not waiting ones. */
   const indexedMatches = async (match: string) =>
     (
-      await sql<{ id: number }>`select rowid as id from reports_fts
-        where reports_fts match ${match} order by rowid`.execute(ctx.db)
+      await sql<{ id: number }>`select f.rowid as id from reports_fts f
+        where ${fullTextMatch(ctx.db, "f", match)} order by f.rowid`.execute(
+        ctx.db,
+      )
     ).rows.map((r) => r.id);
   const waiting = async () =>
     (

@@ -22,6 +22,7 @@ import {
   setPendingTotpSecret,
 } from "../../src/auth/two-factor-repository.js";
 import type { User } from "../../src/users/types.js";
+import { createPostgresTestContext } from "./postgres.js";
 
 /** A clock tests can move. Starts at a fixed instant so runs are repeatable. */
 export class TestClock implements Clock {
@@ -71,6 +72,12 @@ export async function createTestContext(
     clock?: TestClock;
   } = {},
 ): Promise<TestContext> {
+  // TEST_DATABASE_URL (npm run test:postgres): a fresh PostgreSQL database
+  // per context, dropped by close(). A test that reopens its own data
+  // directory (options.dataDir) stays on SQLite.
+  if (process.env.TEST_DATABASE_URL && !options.dataDir) {
+    return createPostgresTestContext(options);
+  }
   const dataDir =
     options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), "dd-test-"));
   const config = testConfig(dataDir, options.env);
