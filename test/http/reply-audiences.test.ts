@@ -53,23 +53,24 @@ describe("replies by email: who reads them", () => {
   });
   afterEach(() => ctx.close());
 
-  it("an organization's reply goes to the CERT, the researcher and its own organization only", async () => {
+  /** Replies by email as `who`, then returns the comment's audience and who was mailed. */
+  async function reply(who: TestUser, text: string, messageId: string) {
     const { address } = await replyAddressing(
       ctx.db,
       ctx.config,
-      contactA.user.id,
+      who.user.id,
       report.id,
       ctx.clock.now(),
     );
     const raw = await composeMail({
-      from: contactA.email,
+      from: who.email,
       to: address,
       subject: "Re: [DD] New comment",
-      text: "Alpha here: we run version 4.2 in production.",
-      messageId: "<alpha-reply@mail.example.test>",
+      text,
+      messageId,
     });
     const { outcome } = await ingestMail(deps, raw, {
-      from: contactA.email,
+      from: who.email,
       recipients: [address],
     });
     assert.equal(outcome.kind, "posted");
@@ -79,8 +80,6 @@ describe("replies by email: who reads them", () => {
       .where("report_id", "=", report.id)
       .where("kind", "=", "comment")
       .executeTakeFirstOrThrow();
-    assert.equal(entry.audience, "org_researcher");
-    assert.equal(entry.audience_org_id, orgA.id);
     const mailedTo = (
       await ctx.db
         .selectFrom("outbox")
@@ -88,6 +87,17 @@ describe("replies by email: who reads them", () => {
         .where("report_id", "=", report.id)
         .execute()
     ).map((m) => m.to_user_id);
+    return { entry, mailedTo };
+  }
+
+  it("an organization's reply goes to the CERT, the researcher and its own organization only", async () => {
+    const { entry, mailedTo } = await reply(
+      contactA,
+      "Alpha here: we run version 4.2 in production.",
+      "<alpha-reply@mail.example.test>",
+    );
+    assert.equal(entry.audience, "org_researcher");
+    assert.equal(entry.audience_org_id, orgA.id);
     assert.ok(mailedTo.includes(researcher.user.id), "the researcher hears");
     assert.ok(
       !mailedTo.includes(contactB.user.id),
@@ -96,40 +106,13 @@ describe("replies by email: who reads them", () => {
   });
 
   it("a researcher's reply on a case with two organizations stays with the CERT, which shares it where it belongs", async () => {
-    const { address } = await replyAddressing(
-      ctx.db,
-      ctx.config,
-      researcher.user.id,
-      report.id,
-      ctx.clock.now(),
+    const { entry, mailedTo } = await reply(
+      researcher,
+      "The same request works against Beta's portal too.",
+      "<researcher-reply@mail.example.test>",
     );
-    const raw = await composeMail({
-      from: researcher.email,
-      to: address,
-      subject: "Re: [DD] New comment",
-      text: "The same request works against Beta's portal too.",
-      messageId: "<researcher-reply@mail.example.test>",
-    });
-    const { outcome } = await ingestMail(deps, raw, {
-      from: researcher.email,
-      recipients: [address],
-    });
-    assert.equal(outcome.kind, "posted");
-    const entry = await ctx.db
-      .selectFrom("report_events")
-      .select(["audience", "audience_org_id"])
-      .where("report_id", "=", report.id)
-      .where("kind", "=", "comment")
-      .executeTakeFirstOrThrow();
     assert.equal(entry.audience, "researcher");
     assert.equal(entry.audience_org_id, null);
-    const mailedTo = (
-      await ctx.db
-        .selectFrom("outbox")
-        .select("to_user_id")
-        .where("report_id", "=", report.id)
-        .execute()
-    ).map((m) => m.to_user_id);
     for (const contact of [contactA, contactB])
       assert.ok(!mailedTo.includes(contact.user.id), contact.email);
   });
