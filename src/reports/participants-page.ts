@@ -16,6 +16,7 @@ import {
 } from "../auth/policy.js";
 import type { Deps } from "../deps.js";
 import { formatDateTime } from "../format.js";
+import { NotFoundError } from "../http/errors.js";
 import { keptOptions } from "../http/option-tags.js";
 import { listOrganizations } from "../orgs/repository.js";
 import { formState, type PageForm } from "./page.js";
@@ -43,6 +44,30 @@ const STATUS_OPTIONS = ANSWER_STATUSES.map((s) => ({
   label: PARTICIPATION_STATUS_LABELS[s],
 }));
 
+/**
+ * Above this many organizations on a case, the CERT's panel lists each on
+ * one line with a link to its own page (participantPage) instead of six
+ * forms each: at 150 organizations those forms were a megabyte of HTML.
+ */
+export const COMPACT_ABOVE = 10;
+
+/** The value of the hidden `from` field of the forms on a participant's own page. */
+export const FROM_PARTICIPANT_PAGE = "participant";
+
+/** The researcher checks each organization's fix where several fixed. */
+function checksEachFix(
+  actor: Actor,
+  report: Report,
+  active: Participation[],
+): boolean {
+  const fixedCount = active.filter((p) => p.status === "fixed").length;
+  return (
+    canVerifyFixes(actor, accessFacts(report)) &&
+    fixedCount > 1 &&
+    (report.state === "fix_in_progress" || report.state === "fixed")
+  );
+}
+
 export async function participantsPanel(
   deps: Deps,
   actor: Actor,
@@ -54,13 +79,7 @@ export async function participantsPanel(
   const manage = can(actor, "report:manage_participants", facts);
   const all = await listParticipations(deps.db, report.id);
   const active = all.filter((p) => p.removedAt === null);
-  const verifies = canVerifyFixes(actor, facts);
-  // The researcher checks each organization's fix where several fixed.
-  const fixedCount = active.filter((p) => p.status === "fixed").length;
-  const checksEach =
-    verifies &&
-    fixedCount > 1 &&
-    (report.state === "fix_in_progress" || report.state === "fixed");
+  const checksEach = checksEachFix(actor, report, active);
   const shown = active
     .map((p) => ({
       p,
@@ -71,14 +90,28 @@ export async function participantsPanel(
         r.sight !== "none",
     );
   if (shown.length === 0 && !manage) return null;
-  const rows = shown.map(({ p, sight }) =>
-    participantRow(actor, report, p, sight, pageForm, {
-      manage,
-      checksEach,
-      clocks: deps.settings.clocks(),
-      now: deps.clock.now(),
-    }),
-  );
+  const opts = {
+    manage,
+    checksEach,
+    clocks: deps.settings.clocks(),
+    now: deps.clock.now(),
+  };
+  const compact = relation === "staff" && shown.length > COMPACT_ABOVE;
+  const rows = compact
+    ? []
+    : shown.map(({ p, sight }) =>
+        participantRow(actor, report, p, sight, pageForm, opts),
+      );
+  // One line each, the forms on the organization's own page.
+  const lines = compact
+    ? shown.map(({ p }) => ({
+        name: p.organizationName,
+        status: PARTICIPATION_STATUS_LABELS[p.status],
+        answered: answeredText(report, p, opts.clocks, opts.now),
+        trackingId: p.trackingId ?? "None",
+        href: `/reports/${report.publicId}/participants/${p.organizationPublicId}`,
+      }))
+    : null;
   const count = answeredCount(active);
   const organizations = manage ? await listOrganizations(deps.db) : [];
   const own = standsFor(actor, facts);
@@ -96,6 +129,7 @@ export async function participantsPanel(
       ? "The case is open: the organizations on it see each other's names and statuses."
       : "Each organization sees only its own participation.",
     rows,
+    lines,
     removed: manage
       ? all
           .filter((p) => p.removedAt !== null)
@@ -136,6 +170,51 @@ export async function participantsPanel(
         ? formState(pageForm, "participant-suggest")
         : null,
   };
+}
+
+/**
+ * One organization on the case with all its forms, for the CERT (the route
+ * asks report:manage_participants); an organization not on it is a 404.
+ */
+export async function participantPage(
+  deps: Deps,
+  actor: Actor,
+  report: Report,
+  orgPublicId: string,
+  pageForm: PageForm | null,
+) {
+  const facts = accessFacts(report);
+  const manage = can(actor, "report:manage_participants", facts);
+  if (!manage) throw new NotFoundError();
+  const active = (await listParticipations(deps.db, report.id)).filter(
+    (p) => p.removedAt === null,
+  );
+  const p = active.find((x) => x.organizationPublicId === orgPublicId);
+  const sight = p ? participantSight(actor, facts, p.organizationId) : "none";
+  if (!p || sight === "none") throw new NotFoundError();
+  return {
+    report: { publicId: report.publicId, title: report.title },
+    base: `/reports/${report.publicId}/participants`,
+    from: FROM_PARTICIPANT_PAGE,
+    pageErrors: pageForm?.errors ?? {},
+    row: participantRow(actor, report, p, sight, pageForm, {
+      manage,
+      checksEach: checksEachFix(actor, report, active),
+      clocks: deps.settings.clocks(),
+      now: deps.clock.now(),
+    }),
+  };
+}
+
+function answeredText(
+  report: Report,
+  p: Participation,
+  clocks: ClockSettings,
+  now: Date,
+): string {
+  return p.answeredAt
+    ? `Answered ${formatDateTime(p.answeredAt)}`
+    : answerClockText(report, p, clocks, now);
 }
 
 /** A silent organization's answer clock in words (clocks.ts ORG_ANSWER_CLOCK). */
@@ -179,9 +258,7 @@ function participantRow(
     // What only the CERT and the organization itself read.
     details: full
       ? {
-          answered: p.answeredAt
-            ? `Answered ${formatDateTime(p.answeredAt)}`
-            : answerClockText(report, p, opts.clocks, opts.now),
+          answered: answeredText(report, p, opts.clocks, opts.now),
           notified: p.notifiedAt
             ? formatDateTime(p.notifiedAt)
             : "Not notified yet",

@@ -3,10 +3,19 @@
  * the report router: each line names the policy action it needs; which
  * organization the actor may answer for, the service asks the policy.
  */
-import type { Router } from "express";
+import type { Request, Response, Router } from "express";
 import { z } from "zod";
-import { requireSignIn } from "../http/middleware.js";
-import { participantForm } from "./participants-page.js";
+import { auditContextOf } from "../audit/routes.js";
+import { recordReportView } from "../audit/service.js";
+import { can } from "../auth/policy.js";
+import type { Deps } from "../deps.js";
+import { actorOf, requireSignIn } from "../http/middleware.js";
+import type { PageForm } from "./page.js";
+import {
+  FROM_PARTICIPANT_PAGE,
+  participantForm,
+  participantPage,
+} from "./participants-page.js";
 import {
   addParticipant,
   addParticipantSchema,
@@ -28,18 +37,71 @@ import {
   suggestSchema,
   writeStatement,
 } from "./participations-service.js";
-import type { FormPost, allowedOn as AllowedOn } from "./routes.js";
+import type { FormPost, ReturnTo, allowedOn as AllowedOn } from "./routes.js";
+import { accessFacts, type Report } from "./types.js";
 
 export function participationRoutes(
   router: Router,
   formPost: FormPost,
   allowedOn: typeof AllowedOn,
+  deps: Deps,
 ) {
   const signedIn = requireSignIn;
   const on = "/reports/:id/participants";
   const org = (req: { params: Record<string, unknown> }) =>
     String(req.params.org);
   const anchor = { anchor: "#participants" };
+
+  /** One organization's own page (a case with many), with one form's errors and values. */
+  const renderParticipant = async (
+    req: Request,
+    res: Response,
+    status = 200,
+    pageForm: PageForm | null = null,
+  ) => {
+    const actor = actorOf(req)!;
+    const report = res.locals.report as Report;
+    const page = await participantPage(deps, actor, report, org(req), pageForm);
+    await recordReportView(
+      deps,
+      actor,
+      { ...accessFacts(report), publicId: report.publicId },
+      auditContextOf(req),
+    );
+    res.status(status).render("reports/participant", {
+      title: `${page.row.name} on ${page.report.publicId}`,
+      ...page,
+    });
+  };
+  /**
+   * A form posted from that page (its hidden `from` field; any other value
+   * is the report page's) returns there, its errors shown there too.
+   */
+  const fromParticipantPage =
+    (after: "participant" | "report" = "participant") =>
+    (req: Request, res: Response): ReturnTo | null => {
+      const report = res.locals.report as Report;
+      if (
+        req.body?.from !== FROM_PARTICIPANT_PAGE ||
+        !can(actorOf(req), "report:manage_participants", accessFacts(report))
+      )
+        return null;
+      return {
+        path:
+          after === "participant"
+            ? `/reports/${report.publicId}/participants/${encodeURIComponent(org(req))}`
+            : `/reports/${report.publicId}#participants`,
+        render: renderParticipant,
+      };
+    };
+  const back = { ...anchor, returnTo: fromParticipantPage() };
+
+  router.get(
+    `${on}/:org`,
+    signedIn,
+    allowedOn("report:manage_participants"),
+    (req, res) => renderParticipant(req, res),
+  );
 
   router.post(
     on,
@@ -90,7 +152,7 @@ export function participationRoutes(
       (d, actor, report, input, request, req) =>
         removeParticipant(d, actor, report, org(req), input, request),
       (name) => `${name} was removed from the case.`,
-      anchor,
+      { ...anchor, returnTo: fromParticipantPage("report") },
     ),
   );
   router.post(
@@ -103,7 +165,7 @@ export function participationRoutes(
       (d, actor, report, _input, request, req) =>
         approveStatement(d, actor, report, org(req), request),
       (name) => `${name}'s statement is approved.`,
-      anchor,
+      back,
     ),
   );
   router.post(
@@ -116,7 +178,7 @@ export function participationRoutes(
       (d, actor, report, input, request, req) =>
         setParticipantStatus(d, actor, report, org(req), input, request),
       "The status is saved.",
-      anchor,
+      back,
     ),
   );
   router.post(
@@ -129,7 +191,7 @@ export function participationRoutes(
       (d, actor, report, input, request, req) =>
         writeStatement(d, actor, report, org(req), input, request),
       "The statement is saved; it waits for the CERT's approval.",
-      anchor,
+      back,
     ),
   );
   router.post(
@@ -145,7 +207,7 @@ export function participationRoutes(
         shared
           ? "The statement is shared with the other organizations on the case."
           : "The statement is no longer shared.",
-      anchor,
+      back,
     ),
   );
   router.post(
@@ -158,7 +220,7 @@ export function participationRoutes(
       (d, actor, report, input, request, req) =>
         setParticipantDetails(d, actor, report, org(req), input, request),
       "The tracking ID and fix target are saved.",
-      anchor,
+      back,
     ),
   );
   router.post(
@@ -174,7 +236,7 @@ export function participationRoutes(
         verified
           ? "The fix is confirmed for this organization."
           : "Recorded: not fixed. The organization is asked to fix it again.",
-      anchor,
+      back,
     ),
   );
 }

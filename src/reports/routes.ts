@@ -126,8 +126,23 @@ export type FormPost = <S extends z.ZodType, T>(
   options?: {
     anchor?: string;
     precondition?: (report: Report) => Refusal | null;
+    returnTo?: (req: Request, res: Response) => ReturnTo | null;
   },
 ) => (req: Request, res: Response) => Promise<void>;
+
+/**
+ * Another page a form was posted from (a participant's own page): its errors
+ * are shown there and the redirect goes back there, not to the report page.
+ */
+export type ReturnTo = {
+  path: string;
+  render: (
+    req: Request,
+    res: Response,
+    status: number,
+    pageForm: PageForm,
+  ) => Promise<void>;
+};
 
 /** The report router.param("id") loaded for this request. */
 const reportOf = (res: Response): Report => res.locals.report as Report;
@@ -298,23 +313,30 @@ export function reportRoutes(deps: Deps) {
       {
         anchor = "",
         precondition,
+        returnTo,
       }: {
         anchor?: string;
         precondition?: (report: Report) => Refusal | null;
+        returnTo?: (req: Request, res: Response) => ReturnTo | null;
       } = {},
     ) =>
     async (req: Request, res: Response) => {
       const formName = typeof form === "string" ? form : form(req);
+      const back = returnTo?.(req, res) ?? null;
+      const again = (status: number, pageForm: PageForm) =>
+        back
+          ? back.render(req, res, status, pageForm)
+          : renderReport(req, res, status, pageForm);
       const refused = precondition?.(reportOf(res));
       if (refused)
-        return renderReport(req, res, 422, {
+        return again(422, {
           form: formName,
           errors: refused.errors,
           values: refused.values ?? formValues(req.body),
         });
       const parsed = parseForm(schema, req.body);
       if (!parsed.ok)
-        return renderReport(req, res, 422, {
+        return again(422, {
           form: formName,
           errors: parsed.errors,
           values: parsed.values,
@@ -329,7 +351,7 @@ export function reportRoutes(deps: Deps) {
         req,
       );
       if (!outcome.ok)
-        return renderReport(req, res, outcome.status ?? 422, {
+        return again(outcome.status ?? 422, {
           form: formName,
           errors: outcome.errors,
           values: outcome.values ?? formValues(req.body),
@@ -339,7 +361,7 @@ export function reportRoutes(deps: Deps) {
         "success",
         typeof done === "string" ? done : done(outcome.value, parsed.value),
       );
-      res.redirect(303, `/reports/${report.publicId}${anchor}`);
+      res.redirect(303, back?.path ?? `/reports/${report.publicId}${anchor}`);
     };
 
   // Each comment and extension request mails the triage team (all of it
@@ -380,7 +402,7 @@ export function reportRoutes(deps: Deps) {
   const signedIn = requireSignIn;
   const onReport = "/reports/:id";
   // The organizations on the case (participations-routes.ts).
-  participationRoutes(router, formPost, allowedOn);
+  participationRoutes(router, formPost, allowedOn, deps);
 
   router.get(onReport, signedIn, allowedOn("report:view"), (req, res) =>
     renderReport(req, res),

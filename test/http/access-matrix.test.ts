@@ -338,6 +338,11 @@ const ACCESS: Record<string, Access> = {
     kind: "object",
     params: { id: "report" },
   },
+  // One organization's own page with its forms, on a case with many (staff).
+  "GET /reports/:id/participants/:org": {
+    kind: "object",
+    params: { id: "report", org: "org" },
+  },
   "POST /reports/:id/participants/:org/remove": {
     kind: "object",
     params: { id: "report", org: "org" },
