@@ -217,8 +217,13 @@ export async function advisoryDraftFor(
   if (!can(actor, "report:write_advisory", accessFacts(report))) return null;
   const draft = await findAdvisory(deps.db, report.id);
   const credits = await proposedCredits(deps, report, draft, reporterName);
+  // Named only when it is the one organization on the case: every
+  // participant reads the draft's title, and none may learn from it that
+  // another takes part.
   const organization =
-    draft?.title || report.organizationId === null
+    draft?.title ||
+    report.organizationId === null ||
+    report.participants.length > 1
       ? undefined
       : await findOrganizationById(deps.db, report.organizationId);
   const values: Record<string, string> = {

@@ -194,3 +194,39 @@ describe("migration 2026-12-02-04-advisory-title: advisories saved before titles
     assert.match(shown(page.text), new RegExp(`<h1>${TITLE}</h1>`));
   });
 });
+
+describe("the suggested title of a case with several organizations", () => {
+  let ctx: TestContext;
+  after(() => ctx?.close());
+
+  it("names no organization: the draft is read by each of them, and none may learn the others take part", async () => {
+    ctx = await createTestContext();
+    const lead = await createOrg(ctx, "Lead Hospital Portal");
+    const other = await createOrg(ctx, "Second Clinic");
+    const researcher = await createUser(ctx, "researcher");
+    const report = await insertReport(ctx, {
+      reporterId: researcher.user.id,
+      state: "fix_verified",
+      organizationId: lead.id,
+      cwe: "CWE-639",
+    });
+    await ctx.db
+      .insertInto("participations")
+      .values({
+        report_id: report.id,
+        organization_id: other.id,
+        added_at: ctx.clock.now().getTime(),
+        notified_at: ctx.clock.now().getTime(),
+      })
+      .execute();
+    const triager = await signedIn(ctx, await createUser(ctx, "triager"));
+    const page = shown(
+      (await triager.agent.get(`/reports/${report.publicId}`)).text,
+    );
+    assert.match(
+      page,
+      /name="title"[^>]*value="Authorization Bypass Through User-Controlled Key"/,
+    );
+    assert.doesNotMatch(page, /value="[^"]* in Lead Hospital Portal"/);
+  });
+});
