@@ -423,8 +423,29 @@ export async function runBigCase(options: {
     const contact = await signIn(base, bigCaseContactEmail(2));
     const researcher = await signIn(base, BENCH_RESEARCHER_EMAIL);
     const report = `/reports/${big.publicId}`;
+    // One organization's own page, where the CERT's forms for it are on a
+    // case with more than ten.
+    const orgPublicId = await (async () => {
+      const { db, sqlite } = openDatabase(file);
+      const id = sqlite
+        .prepare(
+          `select o.public_id from participations p
+             join organizations o on o.id = p.organization_id
+            where p.report_id = ? and p.removed_at is null
+            order by p.id limit 1`,
+        )
+        .pluck()
+        .get(big.reportId) as string;
+      await db.destroy();
+      return id;
+    })();
     const pages: [string, string, string][] = [
       ["report page, triager", report, triager],
+      [
+        "one organization's page, triager",
+        `${report}/participants/${orgPublicId}`,
+        triager,
+      ],
       ["report page, one organization's contact", report, contact],
       ["report page, the researcher", report, researcher],
       ["queue, first page (triager)", "/queue", triager],

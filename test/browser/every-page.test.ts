@@ -98,6 +98,7 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
   let orgPublicId = "";
   let submitted = "";
   let notified = "";
+  let crowded = "";
   let published = "";
   let claimPath = "";
   let inbound = { id: 0, messageId: "" };
@@ -171,6 +172,26 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
     });
     await withCode(second.id);
     notified = second.publicId;
+    // A case with twelve organizations: the CERT's panel has one line each.
+    const crowdedReport = await insertReport(ctx, {
+      reporterId: researcher.user.id,
+      state: "vendor_notified",
+      organizationId: org.id,
+      title: "Booking IDs readable in a product deployed by many portals",
+    });
+    crowded = crowdedReport.publicId;
+    for (let i = 1; i <= 11; i++) {
+      const vendor = await createOrg(ctx, `Deploying portal ${i}`);
+      await ctx.db
+        .insertInto("participations")
+        .values({
+          report_id: crowdedReport.id,
+          organization_id: vendor.id,
+          added_at: Date.now(),
+          notified_at: Date.now(),
+        })
+        .execute();
+    }
     await ctx.db
       .insertInto("org_case_grants")
       .values({
@@ -393,9 +414,10 @@ describe("in a real browser: every page fits a phone and a desktop, axe clean", 
       ["/reports/:id", `/reports/${notified}`],
       ["/reports/:id", `/reports/${published}`],
       ["/reports/:id/revisions", `/reports/${submitted}/revisions`],
+      ["/reports/:id", `/reports/${crowded}`],
       [
         "/reports/:id/participants/:org",
-        `/reports/${notified}/participants/${orgPublicId}`,
+        `/reports/${crowded}/participants/${orgPublicId}`,
       ],
       ["/stats/staff", "/stats/staff"],
       ["/admin/inbound", "/admin/inbound"],
