@@ -11,7 +11,6 @@ import {
 } from "../reports/types.js";
 import { toActor } from "../users/service.js";
 import type { Db, DbOrTx } from "../db/index.js";
-import { listOrgContacts } from "../orgs/repository.js";
 import { trackingIdsFor } from "../reports/participations-repository.js";
 import { subjectTrackingId } from "../reports/tracking-id.js";
 import { intakeReplyAddress } from "../inbound/intake-address.js";
@@ -19,7 +18,7 @@ import { findEmailReport } from "../inbound/intake-repository.js";
 import type { ChangeName } from "../reports/changes.js";
 import { STATE_INFO, type Audience, type State } from "../reports/workflow.js";
 import { triageTeam } from "../settings/triage-mail.js";
-import { findUserById, findUsersByIds } from "../users/repository.js";
+import { findMembersOfOrgs, findUsersByIds } from "../users/repository.js";
 import type { User } from "../users/types.js";
 import {
   enqueueFanout,
@@ -208,12 +207,15 @@ export async function notifyReportEvent(
     // cases given and was not given this one; reminders carry no entry to
     // ask about), and below, of those, who may read this entry.
     const facts = accessFacts(report);
-    for (const p of report.participants) {
-      if (p.notifiedAt === null) continue;
-      for (const contact of await listOrgContacts(db, p.organizationId)) {
-        if (recipients.has(contact.id)) continue;
-        const user = await findUserById(db, contact.id);
-        if (user && standsFor(toActor(user), facts).includes(p.organizationId))
+    const notified = report.participants.filter((p) => p.notifiedAt !== null);
+    const members = await findMembersOfOrgs(
+      db,
+      notified.map((p) => p.organizationId),
+    );
+    for (const p of notified) {
+      for (const user of members.get(p.organizationId) ?? []) {
+        if (recipients.has(user.id)) continue;
+        if (standsFor(toActor(user), facts).includes(p.organizationId))
           add([user], "org_contact", p.organizationId);
       }
     }

@@ -39,28 +39,72 @@ function toUser(
  * The organizations a user belongs to; of those, the ones where they see
  * only the cases they are given, and the ones they administer.
  */
-async function orgIdsOf(
-  db: DbOrTx,
-  userId: number,
-): Promise<{
+async function orgIdsOf(db: DbOrTx, userId: number): Promise<Memberships> {
+  return (await membershipsOf(db, [userId])).get(userId) ?? NO_ORGS;
+}
+
+type Memberships = {
   orgIds: number[];
   limitedOrgIds: number[];
   adminOrgIds: number[];
-}> {
+};
+
+/** orgIdsOf for several users in one query. */
+async function membershipsOf(
+  db: DbOrTx,
+  userIds: readonly number[],
+): Promise<Map<number, Memberships>> {
+  const byUser = new Map<number, Memberships>();
+  if (userIds.length === 0) return byUser;
   const rows = await db
     .selectFrom("org_members as m")
     .innerJoin("organizations as o", "o.id", "m.org_id")
-    .select(["m.org_id", "m.is_admin", "o.members_see_all"])
-    .where("m.user_id", "=", userId)
+    .select(["m.user_id", "m.org_id", "m.is_admin", "o.members_see_all"])
+    .where("m.user_id", "in", [...userIds])
     .orderBy("m.org_id")
     .execute();
-  return {
-    orgIds: rows.map((r) => r.org_id),
-    limitedOrgIds: rows
-      .filter((r) => r.members_see_all === 0 && r.is_admin === 0)
-      .map((r) => r.org_id),
-    adminOrgIds: rows.filter((r) => r.is_admin === 1).map((r) => r.org_id),
-  };
+  for (const r of rows) {
+    let m = byUser.get(r.user_id);
+    if (!m) {
+      m = { orgIds: [], limitedOrgIds: [], adminOrgIds: [] };
+      byUser.set(r.user_id, m);
+    }
+    m.orgIds.push(r.org_id);
+    if (r.members_see_all === 0 && r.is_admin === 0)
+      m.limitedOrgIds.push(r.org_id);
+    if (r.is_admin === 1) m.adminOrgIds.push(r.org_id);
+  }
+  return byUser;
+}
+
+/**
+ * The contacts of these organizations, each with all their memberships (as
+ * the policy reads them), by organization and by name: three queries for
+ * every organization on a case.
+ */
+export async function findMembersOfOrgs(
+  db: DbOrTx,
+  orgIds: readonly number[],
+): Promise<Map<number, User[]>> {
+  const byOrg = new Map<number, User[]>();
+  if (orgIds.length === 0) return byOrg;
+  const rows = await db
+    .selectFrom("org_members as m")
+    .innerJoin("users as u", "u.id", "m.user_id")
+    .selectAll("u")
+    .select("m.org_id as member_of")
+    .where("m.org_id", "in", [...orgIds])
+    .orderBy("u.display_name")
+    .execute();
+  const memberships = await membershipsOf(db, [
+    ...new Set(rows.map((r) => r.id)),
+  ]);
+  for (const { member_of, ...row } of rows) {
+    const list = byOrg.get(member_of) ?? [];
+    list.push(toUser(row, memberships.get(row.id) ?? NO_ORGS));
+    byOrg.set(member_of, list);
+  }
+  return byOrg;
 }
 
 export async function findUserById(
