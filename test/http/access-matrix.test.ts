@@ -7,7 +7,7 @@
 import { toActor } from "../../src/users/service.js";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import { sql } from "kysely";
+import { tableNames, tableRows } from "../support/database.js";
 import {
   can,
   type GlobalAction,
@@ -488,21 +488,13 @@ describe("access matrix", function () {
   }
 
   async function snapshot() {
-    const tables = await sql<{ name: string }>`
-      select name from sqlite_master where type = 'table'
-        and name not like 'sqlite_%' and name not like 'kysely_%'
-        and name not like 'reports_fts%' -- an index derived from reports
-        and name not in ('sessions', 'audit_log') order by name`.execute(
-      ctx.db,
+    const tables = (await tableNames(ctx.db)).filter(
+      (name) =>
+        !name.startsWith("reports_fts") && // an index derived from reports
+        !["sessions", "audit_log"].includes(name),
     );
     const dump: Record<string, unknown> = {};
-    for (const { name } of tables.rows) {
-      dump[name] = (
-        await sql`select * from ${sql.table(name)} order by rowid`.execute(
-          ctx.db,
-        )
-      ).rows;
-    }
+    for (const name of tables) dump[name] = await tableRows(ctx.db, name);
     dump.audit_log = (
       await ctx.db
         .selectFrom("audit_log")

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { sql } from "kysely";
+import { tableNames, tableRows } from "../support/database.js";
 import { after, before, describe, it } from "mocha";
 import {
   can,
@@ -175,21 +175,14 @@ describe("API access matrix", function () {
   const dead: Record<string, string | null> = {};
 
   async function snapshot() {
-    const tables = await sql<{ name: string }>`
-      select name from sqlite_master where type = 'table'
-        and name not like 'sqlite_%' and name not like 'kysely_%'
-        and name not like 'reports_fts%'
-        -- a token's last use is written on every use, refused or not
-        and name not in ('sessions', 'audit_log', 'api_tokens') order by name`.execute(
-      ctx.db,
+    const tables = (await tableNames(ctx.db)).filter(
+      (name) =>
+        !name.startsWith("reports_fts") &&
+        // a token's last use is written on every use, refused or not
+        !["sessions", "audit_log", "api_tokens"].includes(name),
     );
     const dump: Record<string, unknown> = {};
-    for (const { name } of tables.rows)
-      dump[name] = (
-        await sql`select * from ${sql.table(name)} order by rowid`.execute(
-          ctx.db,
-        )
-      ).rows;
+    for (const name of tables) dump[name] = await tableRows(ctx.db, name);
     dump.audit_log = (
       await ctx.db
         .selectFrom("audit_log")

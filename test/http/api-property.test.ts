@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import fc from "fast-check";
-import { sql } from "kysely";
+import { tableRows } from "../support/database.js";
 import {
   can,
   canAnswerFor,
@@ -211,11 +211,7 @@ describe("API property tests: random input at every write route", function () {
       "users",
       "outbox",
     ])
-      dump[table] = (
-        await sql`select * from ${sql.table(table)} order by rowid`.execute(
-          ctx.db,
-        )
-      ).rows;
+      dump[table] = await tableRows(ctx.db, table);
     return dump;
   }
   const lastAuditId = async () =>

@@ -1,7 +1,6 @@
 // The hash chain against a real SQLite file: appends, concurrency, and an
 // attacker with write access to the file (triggers dropped first).
 import assert from "node:assert/strict";
-import { sql } from "kysely";
 import { afterEach, beforeEach, describe, it } from "mocha";
 import {
   auditHash,
@@ -13,9 +12,10 @@ import type { AuditAction } from "../../src/audit/types.js";
 import { runCli } from "../../src/cli.js";
 import {
   createTestContext,
-  TEST_ENV,
+  cliEnv,
   type TestContext,
 } from "../support/harness.js";
+import { dropTrigger, refuseInserts } from "../support/database.js";
 
 const ACTIONS: AuditAction[] = [
   "auth.sign_in",
@@ -39,9 +39,12 @@ async function seed(ctx: TestContext, n: number) {
 
 /** What someone with the database file can do: the triggers are no obstacle. */
 async function actAsAttacker(ctx: TestContext) {
-  await sql`drop trigger audit_log_no_update`.execute(ctx.db);
-  await sql`drop trigger audit_log_no_delete`.execute(ctx.db);
-  await sql`drop trigger audit_log_linked`.execute(ctx.db);
+  for (const trigger of [
+    "audit_log_no_update",
+    "audit_log_no_delete",
+    "audit_log_linked",
+  ])
+    await dropTrigger(ctx.db, trigger, "audit_log");
 }
 
 async function row(ctx: TestContext, id: number) {
@@ -149,10 +152,13 @@ describe("audit chain", () => {
 
   it("fails every entry of a batch that cannot be written, and writes none of them", async () => {
     await seed(ctx, 1);
-    await sql`create trigger refuse_boom before insert on audit_log
-      when new.target_id = 'boom' begin select raise(abort, 'boom refused'); end`.execute(
-      ctx.db,
-    );
+    await refuseInserts(ctx.db, {
+      name: "refuse_boom",
+      table: "audit_log",
+      column: "target_id",
+      value: "boom",
+      message: "boom refused",
+    });
     const results = await Promise.allSettled(
       ["first", "boom", "last"].map((target) =>
         recordAuditInBatch(ctx.db, {
@@ -442,7 +448,7 @@ describe("audit chain", () => {
   });
 
   describe("npm run cli -- audit:verify", () => {
-    const env = () => ({ ...TEST_ENV, DATA_DIR: ctx.dataDir });
+    const env = () => cliEnv(ctx);
 
     it("exits 0 and prints the count and head hash when the chain holds", async () => {
       await seed(ctx, 4);

@@ -2,7 +2,6 @@
 // written in the change's own transaction: comments, internal notes,
 // triage edits and assignment (issue 19, item 13).
 import assert from "node:assert/strict";
-import { sql } from "kysely";
 import { afterEach, beforeEach, describe, it } from "mocha";
 import { verifyAuditChain } from "../../src/audit/service.js";
 import type { Organization } from "../../src/orgs/types.js";
@@ -17,6 +16,7 @@ import {
   type TestContext,
   type TestUser,
 } from "../support/harness.js";
+import { refuseInserts } from "../support/database.js";
 
 const VECTOR = "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N";
 
@@ -156,9 +156,13 @@ describe("audit entries for report changes", () => {
 
   it("writes the change and its entry together: no entry, no comment", async () => {
     // The log refusing this one entry stands for any failure after the event.
-    await sql`create temp trigger refuse_comment_entry before insert on main.audit_log
-      when new.action = 'report.commented'
-      begin select raise(abort, 'audit refused'); end`.execute(ctx.db);
+    const allow = await refuseInserts(ctx.db, {
+      name: "refuse_comment_entry",
+      table: "audit_log",
+      column: "action",
+      value: "report.commented",
+      message: "audit refused",
+    });
     try {
       const res = await researcher.post(`/reports/${id}/comments`, {
         body: "Lost with its entry.",
@@ -168,14 +172,18 @@ describe("audit entries for report changes", () => {
       const outbox = await ctx.db.selectFrom("outbox").select("id").execute();
       assert.deepEqual(outbox, [], "no mail for a comment that was not made");
     } finally {
-      await sql`drop trigger refuse_comment_entry`.execute(ctx.db);
+      await allow();
     }
   });
 
   it("registers an account and its entry together: no entry, no account and no mail", async () => {
-    await sql`create temp trigger refuse_created_entry before insert on main.audit_log
-      when new.action = 'user.created'
-      begin select raise(abort, 'audit refused'); end`.execute(ctx.db);
+    const allow = await refuseInserts(ctx.db, {
+      name: "refuse_created_entry",
+      table: "audit_log",
+      column: "action",
+      value: "user.created",
+      message: "audit refused",
+    });
     try {
       const browser = await anonymous(ctx);
       await browser.refreshCsrf("/register");
@@ -194,7 +202,7 @@ describe("audit entries for report changes", () => {
       const outbox = await ctx.db.selectFrom("outbox").select("id").execute();
       assert.deepEqual(outbox, [], "no confirmation mail for it either");
     } finally {
-      await sql`drop trigger refuse_created_entry`.execute(ctx.db);
+      await allow();
     }
   });
 

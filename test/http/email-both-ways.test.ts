@@ -19,7 +19,7 @@ import {
   createUser,
   shown,
   signedIn,
-  TEST_ENV,
+  cliEnv,
   TEST_PASSWORD,
   TestClock,
   type Browser,
@@ -348,8 +348,7 @@ describe("email both ways (issue 22, end to end over real SMTP)", () => {
           cwd: projectRoot,
           env: {
             ...process.env,
-            ...TEST_ENV,
-            DATA_DIR: ctx.dataDir,
+            ...cliEnv(ctx),
             MAIL_DOMAIN: DOMAIN,
           },
         },
