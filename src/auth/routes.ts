@@ -4,7 +4,7 @@ import type { Passport } from "passport";
 import type { Deps } from "../deps.js";
 import { flash } from "../http/middleware.js";
 import { homeFor } from "../http/navigation.js";
-import { parseForm } from "../http/validation.js";
+import { containsNul, parseForm } from "../http/validation.js";
 import { HOUR_MS, limiter } from "../http/rate-limits.js";
 import type { User } from "../users/types.js";
 import {
@@ -99,6 +99,21 @@ export function accountRoutes(
   router.post("/login", loginPerIp, loginPerAccount, (req, res, next) => {
     const email =
       typeof req.body?.email === "string" ? req.body.email.slice(0, 254) : "";
+    // No account has a NUL byte in its address (nor can PostgreSQL look one
+    // up): refused as a form, before any lookup, and audited as an attempt.
+    if (containsNul(req.body))
+      return recordSignInAttempt(deps, null, "", auditContextOf(req)).then(
+        () =>
+          res.status(422).render("auth/login", {
+            title: "Sign in",
+            values: { email },
+            errors: {
+              _form:
+                "The email or password contains characters that are not allowed.",
+            },
+          }),
+        next,
+      );
     passport.authenticate("local", async (err: unknown, user: User | false) => {
       if (err) return next(err);
       // Every attempt is audited before it is answered: no entry, no sign-in.

@@ -22,6 +22,23 @@ export type Refusal = {
 /** The Outcome of a use case that has nothing to answer but "done". */
 export const DONE: Outcome<void> = { ok: true, value: undefined };
 
+/**
+ * Whether submitted input (a string, or arrays and objects of them, keys
+ * included) carries a NUL byte. No field of the app takes one, and
+ * PostgreSQL's text cannot hold one (SQLite's can): input that reaches the
+ * database without a text() field's check is refused with this, so both
+ * databases answer the same.
+ */
+export function containsNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\u0000");
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (value && typeof value === "object")
+    return Object.entries(value).some(
+      ([key, v]) => key.includes("\u0000") || containsNul(v),
+    );
+  return false;
+}
+
 /** Form fields arrive as strings (or arrays of them); anything else is discarded. */
 export function formValues(body: unknown): Record<string, unknown> {
   if (!body || typeof body !== "object") return {};

@@ -317,6 +317,30 @@ describe("CSRF, security headers and hostile form input", () => {
     }
   });
 
+  it("refuses a NUL byte in the sign-in form with 422 on either database, the attempt audited", async () => {
+    // PostgreSQL's text cannot hold a NUL (SQLite's can): refused as input,
+    // both databases answer alike instead of a 500 on one of them.
+    const known = await createUser(ctx, "researcher");
+    const audited = () =>
+      ctx.db
+        .selectFrom("audit_log")
+        .select("id")
+        .where("action", "=", "auth.sign_in_failed")
+        .execute();
+    const before = (await audited()).length;
+    for (const [email, password] of <[string, string][]>[
+      [`${known.email}\u0000`, known.password],
+      [known.email, `${known.password}\u0000`],
+      ["a\u0000b@example.test", "x"],
+    ]) {
+      const browser = await anonymous(ctx);
+      const res = await browser.post("/login", { email, password });
+      assert.equal(res.status, 422, JSON.stringify(email));
+      assert.match(res.text, /contains characters that are not allowed/);
+    }
+    assert.equal((await audited()).length, before + 3);
+  });
+
   it("refuses an unknown role and keeps the admin form filled", async () => {
     const res = await admin.post("/admin/users", {
       email: "x@example.test",
