@@ -19,6 +19,7 @@ import { formatDateTime, ROLE_LABELS } from "./format.js";
 import { escapeHtml } from "./http/html.js";
 import { optionTags } from "./http/option-tags.js";
 import { HttpError } from "./http/errors.js";
+import { refuseNulInPath } from "./http/validation.js";
 import { actorOf } from "./http/middleware.js";
 import { publicRoutes } from "./http/public-routes.js";
 import "./http/types.js";
@@ -101,6 +102,7 @@ export function createApp(deps: Deps) {
   // The JSON API: bearer tokens, no session, no CSRF, its own errors.
   app.use(apiRoutes(deps));
 
+  app.use(refuseNulInPath);
   app.use(
     express.urlencoded({ extended: false, limit: "1mb", parameterLimit: 200 }),
   );

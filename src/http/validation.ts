@@ -1,4 +1,6 @@
+import type { NextFunction, Request, Response } from "express";
 import { z } from "zod";
+import { HttpError } from "./errors.js";
 
 const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
@@ -37,6 +39,24 @@ export function containsNul(value: unknown): boolean {
       ([key, v]) => key.includes("\u0000") || containsNul(v),
     );
   return false;
+}
+
+/**
+ * A page whose path carries a NUL byte (`/account/tokens/%00/revoke`) does
+ * not exist: 404 before any route looks its ID up, on either database.
+ */
+export function refuseNulInPath(
+  req: Request,
+  _res: Response,
+  next: NextFunction,
+): void {
+  let path: string;
+  try {
+    path = decodeURIComponent(req.path);
+  } catch {
+    return next(); // not decodable: the routes answer as before
+  }
+  next(containsNul(path) ? new HttpError(404, "Page not found") : undefined);
 }
 
 /** Form fields arrive as strings (or arrays of them); anything else is discarded. */

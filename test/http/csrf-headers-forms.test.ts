@@ -341,6 +341,15 @@ describe("CSRF, security headers and hostile form input", () => {
     assert.equal((await audited()).length, before + 3);
   });
 
+  it("answers 404 to a NUL byte in a page's path on either database, before any lookup", async () => {
+    const before = await snapshot(ctx);
+    const revoke = await admin.post("/account/tokens/%00/revoke", {});
+    assert.equal(revoke.status, 404);
+    const page = await admin.agent.get(`/reports/${reportId}%00`);
+    assert.equal(page.status, 404);
+    assert.equal(await snapshot(ctx), before);
+  });
+
   it("refuses an unknown role and keeps the admin form filled", async () => {
     const res = await admin.post("/admin/users", {
       email: "x@example.test",

@@ -69,6 +69,12 @@ import {
   type TestContext,
   type TestUser,
 } from "../support/harness.js";
+import {
+  columnNames,
+  foreignKeys,
+  tableNames,
+  watchWrites as watchTableWrites,
+} from "../support/database.js";
 import { reportFields, SCREENSHOT } from "../support/reports.js";
 import { listRoutes, type AppRoute } from "../support/routes.js";
 
@@ -393,31 +399,21 @@ const TRACKED = [
 /** The tracked tables this version of the schema has. */
 const present = new Set<string>();
 
+/** Reads how many rows were written to the tracked tables (watchWrites). */
+let writeCount: () => Promise<number> = () =>
+  Promise.reject(new Error("watchWrites first"));
+
 /**
- * Counts writes to the tracked tables with TEMP triggers (on the test's own
- * connection; nothing is added to the database file), so a request that
- * wrote none of them needs no second snapshot.
+ * Counts writes to the tracked tables (test/support/database.ts), so a
+ * request that wrote none of them needs no second snapshot.
  */
 async function watchWrites(ctx: TestContext) {
-  const { rows } = await sql<{ name: string }>`
-    select name from sqlite_master where type = 'table'`.execute(ctx.db);
-  for (const { name } of rows) if (TRACKED.includes(name)) present.add(name);
-  await sql`create temp table pf_writes (n integer not null)`.execute(ctx.db);
-  await sql`insert into pf_writes (n) values (0)`.execute(ctx.db);
-  for (const table of present)
-    for (const op of ["insert", "update", "delete"])
-      await sql
-        .raw(
-          `create temp trigger pf_${table}_${op} after ${op} on main.${table}
-           begin update pf_writes set n = n + 1; end`,
-        )
-        .execute(ctx.db);
+  for (const name of await tableNames(ctx.db))
+    if (TRACKED.includes(name)) present.add(name);
+  writeCount = await watchTableWrites(ctx.db, [...present]);
 }
-async function writes(ctx: TestContext): Promise<number> {
-  const { rows } = await sql<{ n: number }>`select n from pf_writes`.execute(
-    ctx.db,
-  );
-  return rows[0]!.n;
+async function writes(_ctx: TestContext): Promise<number> {
+  return writeCount();
 }
 
 async function snapshot(ctx: TestContext): Promise<Snapshot> {
@@ -1156,15 +1152,9 @@ async function createVictims(ctx: TestContext) {
  * what hangs on them) so snapshots stay small in the one database all tests share.
  */
 async function removeReportsFrom(ctx: TestContext, firstId: number) {
-  const tables = await sql<{ name: string }>`
-    select name from sqlite_master where type = 'table'
-      and name not like 'sqlite_%' and name <> 'reports'`.execute(ctx.db);
-  for (const { name } of tables.rows) {
-    const keys = await sql<{
-      table: string;
-      from: string;
-    }>`select * from pragma_foreign_key_list(${name})`.execute(ctx.db);
-    for (const key of keys.rows)
+  const tables = (await tableNames(ctx.db)).filter((n) => n !== "reports");
+  for (const name of tables) {
+    for (const key of await foreignKeys(ctx.db, name))
       if (key.table === "reports")
         await sql`delete from ${sql.table(name)} where ${sql.ref(key.from)} >= ${firstId}`.execute(
           ctx.db,
@@ -1201,10 +1191,7 @@ async function freshReports(ctx: TestContext, w: Core) {
     });
   // The organization asked for more time on the notified report (where the
   // schema has extension requests), so a triager can decide.
-  const columns = await sql<{
-    name: string;
-  }>`select name from pragma_table_info('reports')`.execute(ctx.db);
-  if (columns.rows.some((c) => c.name === "extension_requested_to"))
+  if ((await columnNames(ctx.db, "reports")).includes("extension_requested_to"))
     await sql`update reports set extension_requested_to = ${Date.parse("2026-09-30T23:59:00Z")}
       where id = ${reports[4]!.id}`.execute(ctx.db);
   // Files of another researcher, whose IDs a forged form may name.

@@ -28,6 +28,21 @@ export async function tableNames(db: Db): Promise<string[]> {
     .filter((n) => !n.startsWith("sqlite_") && !n.startsWith("kysely_"));
 }
 
+/** The columns of a table by name. */
+export async function columnNames(db: Db, table: string): Promise<string[]> {
+  const { rows } =
+    dialectOf(db) === "postgres"
+      ? await sql<{ name: string }>`
+          select column_name as name from information_schema.columns
+          where table_schema = current_schema() and table_name = ${table}`.execute(
+          db,
+        )
+      : await sql<{
+          name: string;
+        }>`select name from pragma_table_info(${table})`.execute(db);
+  return rows.map((r) => r.name);
+}
+
 /**
  * Every row of a table in a stable order: SQLite's rowid; on PostgreSQL the
  * primary key, or the whole row where the table has none.
