@@ -7,7 +7,7 @@
 import { toActor } from "../../src/users/service.js";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import { tableNames, tableRows } from "../support/database.js";
+import { tableNames, tablesRows } from "../support/database.js";
 import {
   can,
   type GlobalAction,
@@ -493,8 +493,7 @@ describe("access matrix", function () {
         !name.startsWith("reports_fts") && // an index derived from reports
         !["sessions", "audit_log"].includes(name),
     );
-    const dump: Record<string, unknown> = {};
-    for (const name of tables) dump[name] = await tableRows(ctx.db, name);
+    const dump = await tablesRows(ctx.db, tables);
     dump.audit_log = (
       await ctx.db
         .selectFrom("audit_log")

@@ -43,6 +43,35 @@ export async function columnNames(db: Db, table: string): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
+const primaryKeyCache = new WeakMap<Db, Map<string, string[]>>();
+
+/** PostgreSQL: the primary key columns of every table, read once per database. */
+async function primaryKeys(db: Db): Promise<Map<string, string[]>> {
+  let keys = primaryKeyCache.get(db);
+  if (keys) return keys;
+  const { rows } = await sql<{ table: string; column: string }>`
+    select c.relname as "table", a.attname as "column"
+    from pg_index i
+    join pg_class c on c.oid = i.indrelid
+    join pg_namespace n on n.oid = c.relnamespace
+    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+    where i.indisprimary and n.nspname = current_schema()
+    order by c.relname, array_position(i.indkey::int2[], a.attnum)`.execute(db);
+  keys = new Map();
+  for (const { table, column } of rows)
+    keys.set(table, [...(keys.get(table) ?? []), column]);
+  primaryKeyCache.set(db, keys);
+  return keys;
+}
+
+/** PostgreSQL: a stable order of a table's rows (aliased t): its key, else the whole row. */
+async function rowOrder(db: Db, table: string) {
+  const key = (await primaryKeys(db)).get(table) ?? [];
+  return key.length > 0
+    ? sql.join(key.map((column) => sql.ref(`t.${column}`)))
+    : sql`t::text`;
+}
+
 /**
  * Every row of a table in a stable order: SQLite's rowid; on PostgreSQL the
  * primary key, or the whole row where the table has none.
@@ -54,21 +83,39 @@ export async function tableRows(db: Db, table: string): Promise<Row[]> {
         db,
       )
     ).rows;
-  const { rows: key } = await sql<{ name: string }>`
-    select a.attname as name
-    from pg_index i
-    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
-    where i.indrelid = ${table}::regclass and i.indisprimary
-    order by array_position(i.indkey::int2[], a.attnum)`.execute(db);
-  const order =
-    key.length > 0
-      ? sql.join(key.map((k) => sql.ref(`t.${k.name}`)))
-      : sql`t::text`;
   return (
-    await sql<Row>`select t.* from ${sql.table(table)} as t order by ${order}`.execute(
+    await sql<Row>`select t.* from ${sql.table(table)} as t order by ${await rowOrder(db, table)}`.execute(
       db,
     )
   ).rows;
+}
+
+/**
+ * The rows of several tables ("nothing changed" snapshots), each in a
+ * stable order. On PostgreSQL in one statement, as JSON (one round trip
+ * instead of one per table): compare them with each other, not with
+ * tableRows.
+ */
+export async function tablesRows(
+  db: Db,
+  tables: string[],
+): Promise<Record<string, unknown>> {
+  const dump: Record<string, unknown> = {};
+  if (dialectOf(db) !== "postgres") {
+    for (const table of tables) dump[table] = await tableRows(db, table);
+    return dump;
+  }
+  if (tables.length === 0) return dump;
+  const columns = [];
+  for (const table of tables)
+    columns.push(
+      sql`(select coalesce(json_agg(t order by ${await rowOrder(db, table)}), '[]'::json)
+        from ${sql.table(table)} as t) as ${sql.ref(table)}`,
+    );
+  const { rows } = await sql<Record<string, unknown>>`select ${sql.join(
+    columns,
+  )}`.execute(db);
+  return rows[0]!;
 }
 
 /** The columns of `table` that reference another table, and which. */
