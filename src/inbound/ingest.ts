@@ -108,6 +108,49 @@ export async function ingestMail(
   // OpenPGP mail to the desk is read decrypted; what cannot be is held.
   const content = contentKey(parsed.mail);
   const opened = await openInboundMail(deps, parsed.mail, envelope);
+  return inTurn(deps.db, () => storeAndDecide(deps, raw, content, opened));
+}
+
+/**
+ * How many messages one instance stores and decides at once; the others
+ * wait their turn, in arrival order. Deciding a reply takes connections of
+ * the database pool, whose wait for a free one is bounded: on PostgreSQL a
+ * burst of 2,000 deliveries at once left 800 replies held ("could not be
+ * posted: timeout exceeded when trying to connect") instead of posted.
+ * Waiting here has no limit, and an MTA waits for its answer. (SQLite's one
+ * connection serializes them anyway.)
+ */
+const DECIDING_AT_ONCE = 4;
+
+const queues = new WeakMap<
+  object,
+  { running: number; waiting: (() => void)[] }
+>();
+
+/** Runs fn when fewer than DECIDING_AT_ONCE others run on this database. */
+async function inTurn<T>(db: object, fn: () => Promise<T>): Promise<T> {
+  let queue = queues.get(db);
+  if (!queue) queues.set(db, (queue = { running: 0, waiting: [] }));
+  const q = queue;
+  if (q.running >= DECIDING_AT_ONCE)
+    await new Promise<void>((resolve) => q.waiting.push(resolve));
+  else q.running += 1;
+  try {
+    return await fn();
+  } finally {
+    // The next in line takes this one's place (running stays the same).
+    const next = q.waiting.shift();
+    if (next) next();
+    else q.running -= 1;
+  }
+}
+
+async function storeAndDecide(
+  deps: IngestDeps,
+  raw: Buffer,
+  content: string,
+  opened: Awaited<ReturnType<typeof openInboundMail>>,
+): Promise<IngestResult> {
   let mail = opened.mail;
   const store = (messageId: string) =>
     insertReceived(deps.db, {
