@@ -2,10 +2,8 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import path from "node:path";
-import SqliteDatabase from "better-sqlite3";
 import { afterEach, describe, it } from "mocha";
 import nodemailer from "nodemailer";
-import { databaseFile } from "../../src/db/index.js";
 import {
   startInboundListener,
   type InboundListener,
@@ -24,6 +22,7 @@ import {
   type TestContext,
   type TestUser,
 } from "../support/harness.js";
+import { holdWriteLock } from "../support/database.js";
 import { noDns } from "../support/inbound.js";
 
 const DOMAIN = "desk.example.test";
@@ -176,9 +175,9 @@ describe("inbound mail: the SMTP/LMTP listener, with nodemailer as the sending c
 
   it("answers 451 when the database is busy, and takes the message when retried", async function () {
     this.timeout(30_000);
-    await setUp();
-    const other = new SqliteDatabase(databaseFile(ctx.dataDir));
-    other.exec("BEGIN EXCLUSIVE");
+    // PostgreSQL: a write waiting on the lock fails after 2 s.
+    await setUp({ DATABASE_STATEMENT_TIMEOUT_MS: "2000" });
+    const release = await holdWriteLock(ctx, "inbound_messages");
     const message = {
       from: researcher.email,
       to: address,
@@ -192,8 +191,7 @@ describe("inbound mail: the SMTP/LMTP listener, with nodemailer as the sending c
         (err: { responseCode?: number }) => err.responseCode === 451,
       );
     } finally {
-      other.exec("ROLLBACK");
-      other.close();
+      await release();
     }
     const info = await client().sendMail(message);
     assert.match(info.response, /^250 OK posted/);

@@ -3,9 +3,12 @@
 // their rows ("a refused request changes nothing"), foreign keys, counting
 // writes, and triggers that make a write fail. The one place where the
 // tests' raw SQL differs between the two.
+import SqliteDatabase from "better-sqlite3";
 import { sql } from "kysely";
+import pg from "pg";
+import type { Config } from "../../src/config.js";
 import { dialectOf } from "../../src/db/dialect.js";
-import type { Db } from "../../src/db/index.js";
+import { databaseFile, type Db } from "../../src/db/index.js";
 
 export type Row = Record<string, unknown>;
 
@@ -244,4 +247,34 @@ export async function dropTrigger(
   if (dialectOf(db) === "postgres")
     await sql`drop trigger ${sql.raw(name)} on ${sql.table(table)}`.execute(db);
   else await sql`drop trigger ${sql.raw(name)}`.execute(db);
+}
+
+/**
+ * The database busy, as another process holding its write lock would make
+ * it: SQLite a second connection in BEGIN EXCLUSIVE (the app's writes fail
+ * after its busy timeout); PostgreSQL a second connection holding an
+ * EXCLUSIVE lock on `table` (the app's writes to it wait, then fail at its
+ * statement timeout, DATABASE_STATEMENT_TIMEOUT_MS). Answers the release.
+ */
+export async function holdWriteLock(
+  ctx: { config: Config; dataDir: string },
+  table: string,
+): Promise<() => Promise<void>> {
+  const url = ctx.config.database.url;
+  if (url) {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query("begin");
+    await client.query(`lock table ${table} in exclusive mode`);
+    return async () => {
+      await client.query("rollback");
+      await client.end();
+    };
+  }
+  const other = new SqliteDatabase(databaseFile(ctx.dataDir));
+  other.exec("BEGIN EXCLUSIVE");
+  return async () => {
+    other.exec("ROLLBACK");
+    other.close();
+  };
 }
