@@ -16,6 +16,9 @@ function scratch() {
   return { sqlite, cache: withStatementCache(sqlite, () => undefined) };
 }
 
+// SQLite only by nature, also under TEST_DATABASE_URL: statements.ts is the
+// better-sqlite3 statement cache (PostgreSQL goes through pg), tested on
+// SQLite databases of its own.
 describe("statements read as arrays, rows built in JavaScript", () => {
   it("returns exactly the rows better-sqlite3 returns: keys, order, nulls, numbers, blobs, duplicate names", () => {
     const { sqlite, cache } = scratch();
