@@ -102,7 +102,6 @@ export function createApp(deps: Deps) {
   // The JSON API: bearer tokens, no session, no CSRF, its own errors.
   app.use(apiRoutes(deps));
 
-  app.use(refuseNulInPath);
   app.use(
     express.urlencoded({ extended: false, limit: "1mb", parameterLimit: 200 }),
   );
@@ -230,6 +229,9 @@ export function createApp(deps: Deps) {
     next();
   });
 
+  // After the CSRF check (a forged form is 403 whatever its path) and the
+  // not-found limit, before any route looks up an ID of its path.
+  app.use(refuseNulInPath);
   app.use(twoFactorRoutes(deps));
   app.use(accountSecurityRoutes(deps));
   app.use(accountRoutes(deps, passport));

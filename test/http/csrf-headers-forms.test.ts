@@ -342,12 +342,18 @@ describe("CSRF, security headers and hostile form input", () => {
   });
 
   it("answers 404 to a NUL byte in a page's path on either database, before any lookup", async () => {
-    const before = await snapshot(ctx);
+    // Nothing changes but the audit log, which records each "not found".
+    const unaudited = async () => {
+      const state = JSON.parse(await snapshot(ctx));
+      delete state.counts.audit_log;
+      return state;
+    };
+    const before = await unaudited();
     const revoke = await admin.post("/account/tokens/%00/revoke", {});
     assert.equal(revoke.status, 404);
     const page = await admin.agent.get(`/reports/${reportId}%00`);
     assert.equal(page.status, 404);
-    assert.equal(await snapshot(ctx), before);
+    assert.deepEqual(await unaudited(), before);
   });
 
   it("refuses an unknown role and keeps the admin form filled", async () => {
