@@ -120,7 +120,7 @@ export async function ingestMail(
  * Waiting here has no limit, and an MTA waits for its answer. (SQLite's one
  * connection serializes them anyway.)
  */
-const DECIDING_AT_ONCE = 4;
+const DECIDING_AT_ONCE = 8;
 
 const queues = new WeakMap<
   object,
