@@ -447,6 +447,38 @@ export async function pingDatabase(db: AnyDb): Promise<void> {
   await sql`select 1`.execute(db);
 }
 
+/** PostgreSQL's error codes (SQLSTATE) of a database busy for now. */
+const POSTGRES_BUSY = new Set([
+  "57014", // statement timeout (waiting on another's lock, or slow)
+  "55P03", // lock not available
+  "40001", // serialization failure
+  "40P01", // deadlock detected
+  "53000", // insufficient resources: disk, memory, connections
+  "53100",
+  "53200",
+  "53300",
+  "57P03", // cannot connect now (starting up)
+]);
+
+/**
+ * Whether a failed statement failed because the database is busy or short
+ * of something for now, so trying again later may work (an MTA's 451):
+ * SQLite's busy, locked, cannot-open, I/O and full-disk codes; PostgreSQL's
+ * timeouts, lock and serialization failures, resource limits, and no free
+ * connection of the pool in time.
+ */
+export function isDatabaseBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string")
+    return (
+      /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|PROTOCOL|NOMEM)/.test(code) ||
+      POSTGRES_BUSY.has(code)
+    );
+  return /timeout exceeded when trying to connect/.test(
+    String((error as Error | null)?.message),
+  );
+}
+
 // ---------------------------------------------------------------------------
 // Query hints and comparisons
 

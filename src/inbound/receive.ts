@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { isDatabaseBusy } from "../db/dialect.js";
 import type { IngestDeps, IngestResult } from "./ingest.js";
 import { ingestMail } from "./ingest.js";
 
@@ -23,13 +24,9 @@ export function exitCodeFor(result: IngestResult): number {
   return EXIT.accepted;
 }
 
-/** SQLite errors that pass: a busy or locked database, one that cannot be opened now, a full disk. */
+/** Errors that pass: a busy or locked database, one that cannot be reached now, a full disk. */
 export function isTransientError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return (
-    typeof code === "string" &&
-    /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|PROTOCOL|NOMEM)/.test(code)
-  );
+  return isDatabaseBusy(error);
 }
 
 /** Reads a stream whole, refusing more than `maxBytes`. */

@@ -188,7 +188,9 @@ describe("inbound mail: the SMTP/LMTP listener, with nodemailer as the sending c
     try {
       await assert.rejects(
         client().sendMail(message),
-        (err: { responseCode?: number }) => err.responseCode === 451,
+        (err: { responseCode?: number; response?: string }) =>
+          err.responseCode === 451 &&
+          /busy, try again later/.test(err.response ?? ""),
       );
     } finally {
       await release();
