@@ -3,9 +3,14 @@ import { CompiledQuery, sql, type Kysely } from "kysely";
 /*
  * Query plans for the tests that say which index serves a query and that
  * nothing is sorted. SQLite: the detail lines of EXPLAIN QUERY PLAN.
- * PostgreSQL: the nodes of EXPLAIN (FORMAT JSON), planned with
+ * PostgreSQL: the nodes of EXPLAIN (FORMAT JSON), after ANALYZE and with
  * `enable_seqscan = off` so that the tests' tiny tables do not make a
- * sequential scan look cheaper than the index that serves a real desk.
+ * sequential scan look cheaper than the index that serves a real desk
+ * (and `enable_sort = off` where a test says an index gives the order).
+ * What the tests can say on PostgreSQL: which indexes serve, that no
+ * table is scanned whole, and where no Sort node is; which of two indexes
+ * the planner prefers follows the tables' statistics, so it is asserted
+ * only where one index alone can serve.
  */
 
 /** SQLite's EXPLAIN QUERY PLAN of a compiled query: its detail lines. */
