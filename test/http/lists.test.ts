@@ -525,7 +525,7 @@ describe("report lists", () => {
       );
     }
 
-    /** PostgreSQL's plan of the same query (below each test's SQLite plan). */
+    /** PostgreSQL's plan of the same query: each test reads it first on PostgreSQL. */
     const onPostgres = () => dialectOf(ctx.db) === "postgres";
     async function pgPlan(
       query: ListQuery,
