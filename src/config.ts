@@ -277,6 +277,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         "  SESSION_SECRET: required in production (32+ characters)",
       );
   }
+  // The capture is recorded by SQLite's statement wrapper (src/db/statements.ts)
+  // for bench/limit.ts, which replays it with better-sqlite3.
+  if (e.SQL_CAPTURE_FILE && e.DATABASE_URL)
+    problems.push(
+      "  SQL_CAPTURE_FILE: SQLite only (the benchmark's limit replays the statements with better-sqlite3); unset DATABASE_URL",
+    );
   if (problems.length)
     throw new ConfigError("Invalid configuration:\n" + problems.join("\n"));
   const dataDir = path.resolve(projectRoot, e.DATA_DIR);

@@ -74,4 +74,20 @@ describe("dialect.ts (what differs between SQLite and PostgreSQL)", () => {
         /DATABASE_URL: must be a PostgreSQL URL/.test(e.message),
     );
   });
+
+  it("refuses SQL_CAPTURE_FILE with DATABASE_URL: the benchmark replays the capture with SQLite", () => {
+    const env = {
+      NODE_ENV: "test",
+      DATA_DIR: "/tmp/dd-config-test",
+      SESSION_SECRET: "x".repeat(32),
+      SQL_CAPTURE_FILE: "/tmp/dd-capture",
+    };
+    assert.equal(loadConfig(env).sqlCaptureFile, "/tmp/dd-capture");
+    assert.throws(
+      () => loadConfig({ ...env, DATABASE_URL: "postgres://desk@db/desk" }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /SQL_CAPTURE_FILE: SQLite only/.test(e.message),
+    );
+  });
 });
