@@ -2,6 +2,7 @@ import v8 from "node:v8";
 import { createApp } from "./app.js";
 import { systemClock } from "./clock.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { startChangeListener } from "./db/changes.js";
 import { openConfiguredDatabase } from "./db/index.js";
 import { migrateToLatest } from "./db/migrate.js";
 import { startInboundListener } from "./inbound/listener.js";
@@ -11,7 +12,7 @@ import { createTransport } from "./mail/transport.js";
 import { createMailWorker } from "./mail/worker.js";
 import { startSearchIndexer } from "./reports/list-service.js";
 import { startScheduler } from "./reports/reminders.js";
-import { loadSettings } from "./settings/service.js";
+import { followSettings, loadSettings } from "./settings/service.js";
 import { issueSetupLinkIfNeeded } from "./users/service.js";
 import { createWebhookWorker } from "./webhooks/delivery.js";
 
@@ -50,6 +51,14 @@ async function main() {
 
   const settings = await loadSettings(db, config);
   const deps = { db, config, clock: systemClock, logger, settings };
+  // PostgreSQL: what other instances change (organizations, settings)
+  // reaches this one's kept copies at once (src/db/changes.ts).
+  const changes = await startChangeListener({
+    db,
+    url: config.database.url,
+    logger,
+  });
+  followSettings(deps);
   const setupLink = await issueSetupLinkIfNeeded(deps);
   if (setupLink) {
     logger.warn(
@@ -90,6 +99,7 @@ async function main() {
       scheduler.stop(),
       searchIndexer.stop(),
       inbound?.close(),
+      changes.stop(),
     ])
       .then(() => db.destroy())
       .then(
