@@ -40,6 +40,8 @@ interface FeedState {
   listening: boolean;
   handlers: Set<Handler>;
   waiters: Set<Handler>;
+  /** Resolved when the listening connection listens (again). */
+  listeningWaiters: Set<() => void>;
 }
 
 const feeds = new WeakMap<object, FeedState>();
@@ -56,6 +58,7 @@ function feedOf(db: Kysely<any>): FeedState {
         listening: false,
         handlers: new Set(),
         waiters: new Set(),
+        listeningWaiters: new Set(),
       }),
     );
   return state;
@@ -129,6 +132,13 @@ export function nextChange(db: Kysely<any>, topic: ChangeTopic): Promise<void> {
     };
     state.waiters.add(waiter);
   });
+}
+
+/** Resolves when this instance's listening connection listens again (tests). */
+export function whenListening(db: Kysely<any>): Promise<void> {
+  const state = feedOf(db);
+  if (state.listening) return Promise.resolve();
+  return new Promise((resolve) => state.listeningWaiters.add(resolve));
 }
 
 export interface ChangeListener {
@@ -215,6 +225,8 @@ export async function startChangeListener(options: {
     state.listening = true;
     // What changed while nobody listened is not known.
     everythingChanged();
+    for (const resolve of state.listeningWaiters) resolve();
+    state.listeningWaiters.clear();
   };
 
   await connect();
