@@ -133,6 +133,14 @@ export class ClockStore implements Store {
 }
 
 /**
+ * A key as PostgreSQL's text can hold it: keys carry what was typed (an
+ * email), and text has no NUL character, so "%" and NUL are escaped.
+ */
+function stored(key: string): string {
+  return key.replaceAll("%", "%25").replaceAll("\u0000", "%00");
+}
+
+/**
  * The counters of one instance's database (PostgreSQL, several app
  * instances): every instance counts into the same row of rate_limit_hits,
  * so a limit holds across the load balancer. Windows are fixed, on the
@@ -167,13 +175,21 @@ export class DatabaseStore implements Store {
 
   async get(key: string) {
     const now = this.clock.now().getTime();
-    return this.info(await findRateLimitCounter(this.db, this.name, key, now));
+    return this.info(
+      await findRateLimitCounter(this.db, this.name, stored(key), now),
+    );
   }
 
   async increment(key: string) {
     const now = this.clock.now().getTime();
     return this.info(
-      await countRateLimitHit(this.db, this.name, key, now, this.windowMs),
+      await countRateLimitHit(
+        this.db,
+        this.name,
+        stored(key),
+        now,
+        this.windowMs,
+      ),
     );
   }
 
@@ -181,13 +197,13 @@ export class DatabaseStore implements Store {
     await uncountRateLimitHit(
       this.db,
       this.name,
-      key,
+      stored(key),
       this.clock.now().getTime(),
     );
   }
 
   async resetKey(key: string) {
-    await deleteRateLimitCounter(this.db, this.name, key);
+    await deleteRateLimitCounter(this.db, this.name, stored(key));
   }
 }
 

@@ -10,7 +10,10 @@ import {
 } from "../../src/db/changes.js";
 import { openPostgres } from "../../src/db/index.js";
 import type { Deps } from "../../src/deps.js";
-import { pruneRateLimitCounters } from "../../src/http/rate-limits.js";
+import {
+  DatabaseStore,
+  pruneRateLimitCounters,
+} from "../../src/http/rate-limits.js";
 import { followSettings, loadSettings } from "../../src/settings/service.js";
 import { apiClient, checkerFor, tokenFor } from "../support/api.js";
 import { insertReport } from "../support/fixtures.js";
@@ -127,6 +130,15 @@ describe("PostgreSQL: rate limits and kept copies shared by two instances", func
       .where("name", "=", "sign_in_account")
       .execute();
     assert.deepEqual(left, []);
+  });
+
+  it("keeps apart keys that PostgreSQL's text could not hold as typed (NUL, %)", async () => {
+    const store = new DatabaseStore(a.db, a.clock, "typed_keys");
+    store.init({ windowMs: MINUTE } as Parameters<DatabaseStore["init"]>[0]);
+    assert.equal((await store.increment("acct:a\u0000b")).totalHits, 1);
+    assert.equal((await store.increment("acct:a\u0000b")).totalHits, 2);
+    assert.equal((await store.increment("acct:a%00b")).totalHits, 1);
+    assert.equal((await store.get("acct:a\u0000b")).totalHits, 2);
   });
 
   it("counts web comments on one instance and API comments on the other together", async () => {
