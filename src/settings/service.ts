@@ -148,8 +148,9 @@ function savedFrom(rows: { key: string; value: unknown }[]): SavedClocks {
 
 /**
  * The effective policy: the environment's values overlaid by what an admin
- * saved. Held in memory (one process, one database file) so the deadline
- * code reads it synchronously; loaded at start-up and replaced on save.
+ * saved. Held in memory so the deadline code reads it synchronously;
+ * loaded at start-up and replaced on save, and on PostgreSQL read again
+ * when another instance saved (followSettings).
  */
 export class SettingsStore {
   readonly #defaults: ClockValues;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { sql } from "kysely";
 import { after, before, beforeEach, describe, it } from "mocha";
+import supertest from "supertest";
 import { createApp } from "../../src/app.js";
 import {
   nextChange,
@@ -20,6 +21,7 @@ import { insertReport } from "../support/fixtures.js";
 import {
   anonymous,
   createUser,
+  csrfFrom,
   signedIn,
   type TestContext,
 } from "../support/harness.js";
@@ -130,6 +132,30 @@ describe("PostgreSQL: rate limits and kept copies shared by two instances", func
       .where("name", "=", "sign_in_account")
       .execute();
     assert.deepEqual(left, []);
+  });
+
+  it("a session signed in on A works on B, and signing out on B ends it on A", async () => {
+    const who = await createUser(a, "researcher");
+    const onA = await anonymous(a);
+    const signIn = await onA.post("/login", {
+      email: who.email,
+      password: who.password,
+    });
+    assert.equal(signIn.status, 303);
+    const cookie = signIn.headers["set-cookie"]![0]!.split(";")[0]!;
+    const account = await supertest(b.app)
+      .get("/account")
+      .set("Cookie", cookie);
+    assert.equal(account.status, 200);
+    const out = await supertest(b.app)
+      .post("/logout")
+      .set("Cookie", cookie)
+      .type("form")
+      .send({ _csrf: csrfFrom(account.text) });
+    assert.equal(out.status, 303);
+    const after = await supertest(a.app).get("/account").set("Cookie", cookie);
+    assert.equal(after.status, 303);
+    assert.match(after.headers.location ?? "", /^\/login/);
   });
 
   it("keeps apart keys that PostgreSQL's text could not hold as typed (NUL, %)", async () => {
