@@ -23,7 +23,7 @@ import { actorOf } from "./http/middleware.js";
 import { publicRoutes } from "./http/public-routes.js";
 import "./http/types.js";
 import { fileUploads } from "./http/uploads.js";
-import { limiter, MINUTE_MS } from "./http/rate-limits.js";
+import { MINUTE_MS, outcomeLimiter } from "./http/rate-limits.js";
 import { recordAudit } from "./audit/service.js";
 import { auditContextOf } from "./audit/routes.js";
 import { publicDir, viewsDir } from "./paths.js";
@@ -201,7 +201,7 @@ export function createApp(deps: Deps) {
   // Guessing report IDs shows up as a run of "not found" answers: a few are
   // normal, dozens are enumeration. Each is audited (error handler below).
   app.use(
-    limiter(deps, {
+    outcomeLimiter(deps, {
       name: "not_found",
       windowMs: 15 * MINUTE_MS,
       limit: 60,

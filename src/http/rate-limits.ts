@@ -255,22 +255,65 @@ export function limiter(
             !options.counts!(req, res),
         }
       : {}),
-    handler: async (req: Request, res: Response, next: NextFunction) => {
-      try {
-        await recordAudit(deps.db, {
-          action: "auth.rate_limited",
-          actor: req.user ?? null,
-          details: { limit: options.name },
-          request: auditContextOf(req),
-          at: deps.clock.now(),
-        });
-      } finally {
-        if (options.refused)
-          await options.refused(req, res, options.message).catch(next);
-        else renderRefusal(res, options.message);
-      }
-    },
+    handler: refusal(deps, options),
   });
+}
+
+/** Audits a refused request and answers it with the limit's page or form. */
+function refusal(deps: Pick<Deps, "db" | "clock">, options: LimitOptions) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      await recordAudit(deps.db, {
+        action: "auth.rate_limited",
+        actor: req.user ?? null,
+        details: { limit: options.name },
+        request: auditContextOf(req),
+        at: deps.clock.now(),
+      });
+    } finally {
+      if (options.refused)
+        await options.refused(req, res, options.message).catch(next);
+      else renderRefusal(res, options.message);
+    }
+  };
+}
+
+/**
+ * A limit on an outcome every request can have (a "not found"), for a
+ * limiter in front of every page: the counter is read before the request
+ * and written only when the outcome counts. express-rate-limit writes a hit
+ * before each request and takes it back after, which on PostgreSQL was two
+ * writes on one row per page view, the same row for all of a person's
+ * requests at once. Within an instance a read waits for that key's
+ * counting still under way, so a run of 404s is never read short.
+ */
+export function outcomeLimiter(
+  deps: Pick<Deps, "db" | "clock" | "config" | "logger">,
+  options: LimitOptions & { counts: (req: Request, res: Response) => boolean },
+) {
+  const store = counterStore(deps, options.name);
+  store.init?.({ windowMs: options.windowMs } as Options);
+  const pending = new Map<string, Promise<unknown>>();
+  const refuse = refusal(deps, options);
+  return async (req: Request, res: Response, next: NextFunction) => {
+    if (!deps.config.rateLimits) return next();
+    const key = (options.key ?? whoKey)(req);
+    await pending.get(key);
+    const { totalHits } = (await store.get!(key)) ?? { totalHits: 0 };
+    if (totalHits >= options.limit) return refuse(req, res, next);
+    res.on("finish", () => {
+      if (!options.counts(req, res)) return;
+      const counted = Promise.resolve(store.increment(key))
+        .catch((err) =>
+          deps.logger.error({ err, limit: options.name }, "could not count"),
+        )
+        .finally(() => {
+          if (pending.get(key) === counted) pending.delete(key);
+        });
+      pending.set(key, counted);
+    });
+    next();
+  };
 }
 
 function renderRefusal(res: Response, message: string) {

@@ -134,6 +134,32 @@ describe("PostgreSQL: rate limits and kept copies shared by two instances", func
     assert.deepEqual(left, []);
   });
 
+  it("counts pages not found on both instances together, and a page found writes no counter", async () => {
+    const who = await createUser(a, "researcher");
+    const onA = await signedIn(a, who);
+    const onB = await signedIn(b, who);
+    const notFound = () =>
+      a.db
+        .selectFrom("rate_limit_hits")
+        .select(["hits"])
+        .where("name", "=", "not_found")
+        .where("key", "=", `user:${who.user.id}`)
+        .executeTakeFirst();
+    // Every page passes the not-found limit: reading it costs no write.
+    assert.equal((await onA.agent.get("/reports")).status, 200);
+    assert.equal((await onB.agent.get("/reports")).status, 200);
+    assert.equal(await notFound(), undefined);
+
+    for (let i = 0; i < 30; i += 1) {
+      assert.equal((await onA.agent.get(`/reports/R-404-${i}`)).status, 404);
+      assert.equal((await onB.agent.get(`/reports/R-405-${i}`)).status, 404);
+    }
+    assert.equal((await notFound())?.hits, 60);
+    // The sixty-first asks too many, on either instance, whatever the page.
+    assert.equal((await onA.agent.get("/reports")).status, 429);
+    assert.equal((await onB.agent.get("/reports/R-406")).status, 429);
+  });
+
   it("a session signed in on A works on B, and signing out on B ends it on A", async () => {
     const who = await createUser(a, "researcher");
     const onA = await anonymous(a);
