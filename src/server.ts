@@ -27,6 +27,9 @@ import { createWebhookWorker } from "./webhooks/delivery.js";
  */
 v8.setFlagsFromString("--heap-growing-percent=50");
 
+/** How long requests in flight may take to finish after SIGTERM. */
+const SHUTDOWN_GRACE_MS = 20_000;
+
 async function main() {
   let config;
   try {
@@ -90,10 +93,24 @@ async function main() {
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, "shutting down");
-    server.close();
+    // No new connections; requests in flight finish (they need the
+    // database), and a kept-alive connection is closed once it is idle.
+    const drained = new Promise<void>((resolve) =>
+      server.close(() => resolve()),
+    );
     server.closeIdleConnections();
+    const idle = setInterval(() => server.closeIdleConnections(), 100);
+    const cutOff = setTimeout(
+      () => server.closeAllConnections(),
+      SHUTDOWN_GRACE_MS,
+    );
+    drained.then(() => {
+      clearInterval(idle);
+      clearTimeout(cutOff);
+    });
     // Let the message in flight finish, then close the database.
     Promise.all([
+      drained,
       worker.stop(),
       webhooks.stop(),
       scheduler.stop(),

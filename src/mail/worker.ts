@@ -3,7 +3,12 @@ import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
 import type { Db } from "../db/index.js";
 import { addressNextFanout } from "./outbox.js";
-import { claimDueMessages, markAttemptFailed, markSent } from "./repository.js";
+import {
+  claimDueMessages,
+  markAttemptFailed,
+  markSent,
+  releaseClaims,
+} from "./repository.js";
 import type { MailTransport } from "./transport.js";
 import { sealedVersion } from "./sealed.js";
 import { replyAddressing } from "../inbound/reply-tokens.js";
@@ -16,6 +21,8 @@ export const LEASE_MS = 2 * 60_000;
 const BATCH = 20;
 const BACKOFF_BASE_MS = 30_000;
 const BACKOFF_CAP_MS = 3_600_000;
+/** Between tries to record a delivered message while the database is away. */
+const RECORD_RETRY_MS = 500;
 
 /** Exponential backoff with jitter: about 30 s, 1 min, 2 min … capped at an hour. */
 export function backoffMs(attempt: number, random = Math.random): number {
@@ -58,7 +65,9 @@ export function createMailWorker(deps: MailWorkerDeps) {
     let addressing = true;
     for (;;) {
       if (stopping) return result;
-      const batch = await claimDueMessages(db, clock.now(), LEASE_MS, BATCH);
+      const claimedAt = clock.now();
+      const leaseUntil = claimedAt.getTime() + LEASE_MS;
+      const batch = await claimDueMessages(db, claimedAt, LEASE_MS, BATCH);
       if (batch.length < BATCH && addressing) {
         // A notice to many (the triage team's) is addressed once the queue
         // runs short: at the pace mail leaves, not all at once behind a
@@ -76,11 +85,22 @@ export function createMailWorker(deps: MailWorkerDeps) {
         else if (batch.length === 0) continue;
       }
       if (batch.length === 0) return result;
-      for (const message of batch) {
-        // Claimed but not started: the lease hands these to the next run.
-        if (stopping) return result;
+      for (const [i, message] of batch.entries()) {
+        // Claimed but not started: given back, for another instance now.
+        if (stopping) {
+          await releaseClaims(
+            db,
+            batch.slice(i).map((m) => m.id),
+            leaseUntil,
+          ).catch((err: unknown) =>
+            // Then the lease hands them to the next run, as after a crash.
+            logger.warn({ err }, "could not give back claimed mail"),
+          );
+          return result;
+        }
         const threaded =
           message.threadId && message.threadId !== message.messageId;
+        let response: string;
         try {
           // Resolved now, for the recipient as they stand now (sealed.ts).
           const encrypted = await sealedVersion(deps, message);
@@ -98,7 +118,7 @@ export function createMailWorker(deps: MailWorkerDeps) {
           // A report by email's mail: its intake token as a reference too.
           const intakeRef =
             !reply && message.replyTo ? intakeReference(message.replyTo) : null;
-          const response = await transport.send({
+          response = await transport.send({
             from: config.mailFrom,
             to: message.toAddress,
             subject: message.subject,
@@ -124,8 +144,6 @@ export function createMailWorker(deps: MailWorkerDeps) {
               references: [thread, reply.reference].filter(Boolean).join(" "),
             }),
           });
-          await markSent(db, message.id, clock.now(), response);
-          result.sent += 1;
         } catch (err) {
           const attempt = message.attempts + 1;
           const error = err instanceof Error ? err.message : String(err);
@@ -140,7 +158,31 @@ export function createMailWorker(deps: MailWorkerDeps) {
             { messageId: message.messageId, attempt, error, giveUp },
             "mail delivery failed",
           );
+          continue;
         }
+        await recordSent(message.id, response);
+        result.sent += 1;
+      }
+    }
+  }
+
+  /**
+   * The message has left: it must be recorded, or another instance sends it
+   * again when the lease ends. While the database is unreachable (a restart)
+   * this tries again until half the lease is gone (real time, not the clock).
+   */
+  async function recordSent(id: number, response: string) {
+    const giveUpAt = Date.now() + LEASE_MS / 2;
+    for (;;) {
+      try {
+        return await markSent(db, id, clock.now(), response);
+      } catch (err) {
+        if (Date.now() >= giveUpAt) throw err;
+        logger.warn(
+          { err, id },
+          "could not record a sent message; trying again",
+        );
+        await new Promise((resolve) => setTimeout(resolve, RECORD_RETRY_MS));
       }
     }
   }
