@@ -3,6 +3,7 @@ import type { DbOrTx } from "../db/index.js";
 import type { CaseGrant, ParticipantFacts } from "../auth/policy.js";
 import {
   dialectOf,
+  withAdvisoryLock,
   fullTextMatch,
   indexReportsStatement,
 } from "../db/dialect.js";
@@ -479,7 +480,8 @@ export const INDEX_BATCH = 500;
  * segment for each transaction, which per report was the largest cost of
  * filing one (migration 2026-11-30-02). Runs before the index is read and
  * every second (startSearchIndexer), yielding to requests between batches.
- * Returns how many reports were indexed.
+ * Each batch holds the lock "search_index". Returns how many reports were
+ * indexed.
  */
 export async function indexPendingReports(db: DbOrTx): Promise<number> {
   let indexed = 0;
@@ -491,9 +493,9 @@ export async function indexPendingReports(db: DbOrTx): Promise<number> {
       .executeTakeFirst();
     if (!waiting) return indexed;
     if (indexed > 0) await new Promise((resolve) => setImmediate(resolve));
-    indexed += db.isTransaction
-      ? await indexBatch(db)
-      : await db.transaction().execute(indexBatch);
+    // Several instances (PostgreSQL) index one at a time: two batches of
+    // the same waiting reports would both insert them (reports_fts_pkey).
+    indexed += await withAdvisoryLock(db, "search_index", indexBatch);
   }
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
@@ -137,6 +137,15 @@ describe("PostgreSQL: two app instances on one database", function () {
     }
   });
 
+  afterEach(function () {
+    // What the instances logged above info, when a test failed.
+    if (this.currentTest?.state === "failed")
+      for (const instance of instances)
+        for (const line of instance.log)
+          if (/"level":(40|50|60)/.test(line))
+            console.error(instance.name, line.slice(0, 600));
+  });
+
   after(async () => {
     for (const instance of instances) await instance.stop();
     await db?.destroy();
@@ -153,7 +162,13 @@ describe("PostgreSQL: two app instances on one database", function () {
           `${(i % 2 ? b : a).baseUrl}/reports/new`,
           reportFields({ title: `Concurrent report ${i}` }),
         );
-        return { i, status: res.status, location: res.headers.get("location") };
+        const text = res.status === 303 ? "" : await res.text();
+        return {
+          i,
+          status: res.status,
+          location: res.headers.get("location"),
+          message: /<p>([^<]*)<\/p>/.exec(text)?.[1],
+        };
       }),
     );
     assert.deepEqual(
@@ -201,6 +216,13 @@ describe("PostgreSQL: two app instances on one database", function () {
       due.map((id) => `${id} ack_overdue`).sort(),
     );
     assert.ok((await allMailDeliveredOnce()) > mails, "the reminders mailed");
+    // Nothing failed on either instance meanwhile (two search indexers once
+    // inserted the same reports: reports_fts_pkey).
+    for (const instance of [a, b])
+      assert.deepEqual(
+        instance.log.filter((line) => /"level":(50|60)/.test(line)),
+        [],
+      );
   });
 
   it("a session signed in on A works on B, and signing out on B ends it on A", async () => {
@@ -299,7 +321,8 @@ describe("PostgreSQL: two app instances on one database", function () {
     let outageSubmission: Response | undefined;
     let outageHtml = "";
     try {
-      execFileSync("pg_ctlcluster", [
+      // Asynchronously: the submissions go on while PostgreSQL stops.
+      await run("pg_ctlcluster", [
         "--skip-systemctl-redirect",
         "15",
         "main",
@@ -313,13 +336,13 @@ describe("PostgreSQL: two app instances on one database", function () {
       );
       outageHtml = await outageSubmission.text();
     } finally {
-      execFileSync("pg_ctlcluster", [
+      await run("pg_ctlcluster", [
         "--skip-systemctl-redirect",
         "15",
         "main",
         "start",
       ]);
-      execFileSync("pg_isready", ["-h", "127.0.0.1", "-p", "5432", "-t", "30"]);
+      await run("pg_isready", ["-h", "127.0.0.1", "-p", "5432", "-t", "30"]);
     }
     assert.deepEqual(outage503, [503, 503]);
     assert.equal(outageSubmission!.status, 503);
