@@ -13,7 +13,8 @@ import { mustEnrollTwoFactor } from "./auth/policy.js";
 import { twoFactorRoutes } from "./auth/two-factor-routes.js";
 import { accountSecurityRoutes } from "./auth/account-routes.js";
 import { DatabaseSessionStore } from "./auth/session-store.js";
-import { expiredFormKeeper } from "./auth/kept-forms.js";
+import { expiredFormKeeper, sentTextFields } from "./auth/kept-forms.js";
+import { isDatabaseUnavailable } from "./db/dialect.js";
 import type { Deps } from "./deps.js";
 import { formatDateTime, ROLE_LABELS } from "./format.js";
 import { escapeHtml } from "./http/html.js";
@@ -240,6 +241,7 @@ export function createApp(deps: Deps) {
 
   app.use(
     async (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+      if (isDatabaseUnavailable(err)) return tryAgain(deps, err, req, res);
       const status = httpStatusOf(err);
       if (status >= 500)
         logger.error({ err, url: req.originalUrl }, "request failed");
@@ -265,6 +267,30 @@ export function createApp(deps: Deps) {
   );
 
   return app;
+}
+
+/**
+ * The database is unreachable (PostgreSQL restarting): 503, and a form
+ * that was sent is shown again as typed, to send once it is back. Nothing
+ * was saved, so sending it again files it once.
+ */
+async function tryAgain(deps: Deps, err: unknown, req: Request, res: Response) {
+  deps.logger.warn({ err, url: req.originalUrl }, "database unavailable");
+  const fields = req.method === "POST" ? await sentTextFields(req, res) : null;
+  if (res.headersSent) return;
+  res.status(503).set("Retry-After", "30");
+  res.locals.currentUser ??= null;
+  res.locals.nav ??= [];
+  res.locals.flash ??= [];
+  res.locals.csrfToken ??= () => "";
+  res.render("errors/try-again", {
+    title: "Try again in a minute",
+    kept: fields && {
+      action: req.originalUrl,
+      multipart: Boolean(req.is("multipart/form-data")),
+      fields: Object.entries(fields),
+    },
+  });
 }
 
 /** A signed-in person asked for a report that is not theirs to see (or none). */
