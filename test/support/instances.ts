@@ -152,7 +152,12 @@ export class Client {
     const res = await this.post(`${baseUrl}/login`, { email, password });
     if (res.status !== 303)
       throw new Error(`sign-in failed for ${email}: ${res.status}`);
-    await this.page(`${baseUrl}/reports/new`);
+    const form = await this.fetch(`${baseUrl}/reports/new`);
+    const html = await form.text();
+    const token = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
+    if (form.status !== 200 || !token)
+      throw new Error(`no report form for ${email}: ${form.status}`);
+    this.csrf = token;
   }
 }
 
