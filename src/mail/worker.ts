@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
+import { isDatabaseUnavailable } from "../db/dialect.js";
 import type { Db } from "../db/index.js";
 import { addressNextFanout } from "./outbox.js";
 import {
@@ -21,7 +22,7 @@ export const LEASE_MS = 2 * 60_000;
 const BATCH = 20;
 const BACKOFF_BASE_MS = 30_000;
 const BACKOFF_CAP_MS = 3_600_000;
-/** Between tries to record a delivered message while the database is away. */
+/** Between tries to record mail delivery while the database is away. */
 const RECORD_RETRY_MS = 500;
 
 /** Exponential backoff with jitter: about 30 s, 1 min, 2 min … capped at an hour. */
@@ -88,19 +89,13 @@ export function createMailWorker(deps: MailWorkerDeps) {
       for (const [i, message] of batch.entries()) {
         // Claimed but not started: given back, for another instance now.
         if (stopping) {
-          await releaseClaims(
-            db,
-            batch.slice(i).map((m) => m.id),
-            leaseUntil,
-          ).catch((err: unknown) =>
-            // Then the lease hands them to the next run, as after a crash.
-            logger.warn({ err }, "could not give back claimed mail"),
-          );
+          await giveBack(batch.slice(i), leaseUntil);
           return result;
         }
         const threaded =
           message.threadId && message.threadId !== message.messageId;
         let response: string;
+        let sending = false;
         try {
           // Resolved now, for the recipient as they stand now (sealed.ts).
           const encrypted = await sealedVersion(deps, message);
@@ -118,6 +113,7 @@ export function createMailWorker(deps: MailWorkerDeps) {
           // A report by email's mail: its intake token as a reference too.
           const intakeRef =
             !reply && message.replyTo ? intakeReference(message.replyTo) : null;
+          sending = true;
           response = await transport.send({
             from: config.mailFrom,
             to: message.toAddress,
@@ -145,13 +141,21 @@ export function createMailWorker(deps: MailWorkerDeps) {
             }),
           });
         } catch (err) {
+          if (!sending && isDatabaseUnavailable(err)) {
+            // The desk's database failed, not the mail: this message and
+            // the rest go back to the queue, no attempt counted.
+            await giveBack(batch.slice(i), leaseUntil);
+            return result;
+          }
           const attempt = message.attempts + 1;
           const error = err instanceof Error ? err.message : String(err);
           const giveUp = attempt >= config.mailMaxAttempts;
           const retryAt = giveUp
             ? null
             : new Date(clock.now().getTime() + backoffMs(attempt));
-          await markAttemptFailed(db, message.id, error, retryAt);
+          await persist(() =>
+            markAttemptFailed(db, message.id, error, retryAt),
+          );
           if (giveUp) result.failed += 1;
           else result.retried += 1;
           logger.warn(
@@ -160,31 +164,44 @@ export function createMailWorker(deps: MailWorkerDeps) {
           );
           continue;
         }
-        await recordSent(message.id, response);
+        // It has left: it must be recorded, or another instance sends it
+        // again when the lease ends.
+        await persist(() => markSent(db, message.id, clock.now(), response));
         result.sent += 1;
       }
     }
   }
 
   /**
-   * The message has left: it must be recorded, or another instance sends it
-   * again when the lease ends. While the database is unreachable (a restart)
-   * this tries again until half the lease is gone (real time, not the clock).
+   * Writes what happened to claimed mail. While the database is unreachable
+   * (PostgreSQL restarting) this tries again until half the lease is gone
+   * (real time, not the clock); the claims hold meanwhile.
    */
-  async function recordSent(id: number, response: string) {
+  async function persist(write: () => Promise<void>) {
     const giveUpAt = Date.now() + LEASE_MS / 2;
     for (;;) {
       try {
-        return await markSent(db, id, clock.now(), response);
+        return await write();
       } catch (err) {
-        if (Date.now() >= giveUpAt) throw err;
-        logger.warn(
-          { err, id },
-          "could not record a sent message; trying again",
-        );
+        if (!isDatabaseUnavailable(err) || Date.now() >= giveUpAt) throw err;
+        logger.warn({ err }, "could not record mail delivery; trying again");
         await new Promise((resolve) => setTimeout(resolve, RECORD_RETRY_MS));
       }
     }
+  }
+
+  /** Gives claimed, unstarted mail back to the queue, for any instance now. */
+  async function giveBack(messages: { id: number }[], leaseUntil: number) {
+    await persist(() =>
+      releaseClaims(
+        db,
+        messages.map((m) => m.id),
+        leaseUntil,
+      ),
+    ).catch((err: unknown) =>
+      // Then the lease hands them to the next run, as after a crash.
+      logger.warn({ err }, "could not give back claimed mail"),
+    );
   }
 
   /** Sends everything due now; concurrent calls share one run. */
