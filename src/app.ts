@@ -115,20 +115,32 @@ export function createApp(deps: Deps) {
     deps.clock,
     config.sessionIdleMs,
   );
-  app.use(
-    session({
-      name: SESSION_COOKIE,
-      secret: config.sessionSecret,
-      store,
-      resave: false,
-      saveUninitialized: false,
-      rolling: true,
-      cookie: {
-        httpOnly: true,
-        sameSite: "lax",
-        secure: config.secureCookies,
-        maxAge: config.sessionIdleMs,
-      },
+  const sessions = session({
+    name: SESSION_COOKIE,
+    secret: config.sessionSecret,
+    store,
+    resave: false,
+    saveUninitialized: false,
+    rolling: true,
+    cookie: {
+      httpOnly: true,
+      sameSite: "lax",
+      secure: config.secureCookies,
+      maxAge: config.sessionIdleMs,
+    },
+  });
+  // express-session saves the session while the answer is already on its
+  // way (it holds back the last byte). A save that fails then (the database
+  // went away) reached Express's final handler, which cut the connection:
+  // the report was filed, its author saw no answer. The answer is finished
+  // instead; only that save (a flash message, a touch) is lost.
+  app.use((req: Request, res: Response, next: NextFunction) =>
+    sessions(req, res, (err?: unknown) => {
+      if (err && res.headersSent) {
+        logger.warn({ err, url: req.originalUrl }, "session not saved");
+        return;
+      }
+      next(err);
     }),
   );
 

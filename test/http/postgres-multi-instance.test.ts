@@ -26,6 +26,22 @@ import { TestSmtpServer } from "../support/smtp.js";
  */
 
 const run = promisify(execFile);
+
+/** A log line without its stack traces. */
+function brief(line: string): string {
+  try {
+    const { level, time, msg, err, url } = JSON.parse(line) as {
+      level: number;
+      time: number;
+      msg?: string;
+      err?: { message?: string; code?: string };
+      url?: string;
+    };
+    return `${new Date(time).toISOString()} ${level} ${msg} ${url ?? ""} ${err?.code ?? ""} ${err?.message ?? ""}`;
+  } catch {
+    return line;
+  }
+}
 const RESEARCHERS = 20;
 const SUBMISSIONS = 200;
 const REPORT_URL = /^\/reports\/(DD-[0-9A-Z]{4}-[0-9A-Z]{4})$/;
@@ -143,7 +159,7 @@ describe("PostgreSQL: two app instances on one database", function () {
       for (const instance of instances)
         for (const line of instance.log)
           if (!line.includes('"level":30'))
-            console.error(instance.name, line.slice(0, 600));
+            console.error(instance.name, brief(line));
   });
 
   after(async () => {
@@ -159,7 +175,8 @@ describe("PostgreSQL: two app instances on one database", function () {
       Array.from({ length: SUBMISSIONS }, async (_, i) => {
         const { client } = researchers[i % RESEARCHERS]!;
         const res = await client.postMultipart(
-          `${(i % 2 ? b : a).baseUrl}/reports/new`,
+          // Each researcher's on both instances, whichever signed them in.
+          `${((i + Math.floor(i / RESEARCHERS)) % 2 ? b : a).baseUrl}/reports/new`,
           reportFields({ title: `Concurrent report ${i}` }),
         );
         const text = res.status === 303 ? "" : await res.text();
@@ -286,7 +303,8 @@ describe("PostgreSQL: two app instances on one database", function () {
 
   it("keeps every accepted report and mails nothing twice across a PostgreSQL restart; 503 and the form kept meanwhile", async () => {
     const accepted: string[] = [];
-    const keptPages: string[] = [];
+    let keptForms = 0;
+    const unanswered: string[] = [];
     const unexpected: string[] = [];
     let stopping = false;
     let n = 0;
@@ -304,11 +322,17 @@ describe("PostgreSQL: two app instances on one database", function () {
           );
           const html = await res.text();
           if (res.status === 303) accepted.push(title);
-          else if (res.status === 503 && html.includes(title))
-            keptPages.push(html);
+          else if (res.status === 503 && html.includes(title)) keptForms += 1;
           else unexpected.push(`${instance.name} ${res.status}: ${html}`);
         } catch (err) {
-          unexpected.push(`${instance.name}: ${(err as Error).message}`);
+          // No answer at all (the connection cut: EPIPE, reset). It was
+          // once in about 150 outage submissions: filed, then the session's
+          // save failed after the answer had begun (fixed in app.ts).
+          const cause = (err as Error).cause as Error | undefined;
+          unanswered.push(title);
+          console.warn(
+            `${instance.name}: ${title}: no answer (${cause?.message ?? (err as Error).message})`,
+          );
         }
       }
     };
@@ -356,28 +380,31 @@ describe("PostgreSQL: two app instances on one database", function () {
     await until(() => accepted.length >= afterRestart + 8);
     stopping = true;
     await Promise.all(submitters);
-    assert.deepEqual(unexpected, []);
+    assert.deepEqual(
+      unexpected,
+      [],
+      `${keptForms} answered 503 with the form kept`,
+    );
 
     // The kept form, sent again as it is, files the report once.
     const { client } = researchers[8]!;
+    const unescape = (html: string) =>
+      html
+        .replace(/&#39;/g, "'")
+        .replace(/&quot;/g, '"')
+        .replace(/&lt;/g, "<")
+        .replace(/&gt;/g, ">")
+        .replace(/&amp;/g, "&");
     const again = new FormData();
     for (const [, name, value] of outageHtml.matchAll(
-      /<(?:input type="hidden"|textarea id="[^"]*") name="([^"]+)"(?: value="([^"]*)")?/g,
+      /<input type="hidden" name="([^"]+)" value="([^"]*)"/g,
     ))
-      again.append(name!, value ?? "");
-    const textareas = [
-      ...outageHtml.matchAll(
-        /<textarea id="[^"]*" name="([^"]+)"[^>]*>([^<]*)</g,
-      ),
-    ];
-    for (const [, name, value] of textareas)
-      again.set(
-        name!,
-        value!
-          .replace(/&#39;/g, "'")
-          .replace(/&quot;/g, '"')
-          .replace(/&amp;/g, "&"),
-      );
+      again.append(name!, unescape(value!));
+    for (const [, name, value] of outageHtml.matchAll(
+      /<textarea id="[^"]*" name="([^"]+)"[^>]*>([^<]*)<\/textarea>/g,
+    ))
+      again.append(name!, unescape(value!));
+    assert.equal(again.get("title"), "Filed while the database was away");
     const resent = await client.fetch(`${b.baseUrl}/reports/new`, {
       method: "POST",
       body: again,
@@ -394,7 +421,12 @@ describe("PostgreSQL: two app instances on one database", function () {
         1,
         `${title} stored once`,
       );
-    assert.equal(titles.length - before, accepted.length);
+    assert.deepEqual(unanswered, [], "every submission was answered");
+    assert.equal(
+      titles.length - before,
+      accepted.length,
+      "nothing answered 503 was stored",
+    );
     await allMailDeliveredOnce();
   });
 
