@@ -300,9 +300,23 @@ async function tryAgain(deps: Deps, err: unknown, req: Request, res: Response) {
     kept: fields && {
       action: req.originalUrl,
       multipart: Boolean(req.is("multipart/form-data")),
-      fields: Object.entries(fields),
+      fields: Object.entries(fields).map(([name, value]) => ({
+        name,
+        value,
+        label: fieldLabel(name),
+      })),
     },
   });
+}
+
+/** A form field's name as a person reads it: "newOrganization" → "New organization". */
+export function fieldLabel(name: string): string {
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/[_\-[\]]+/g, " ")
+    .trim()
+    .toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
 /** A signed-in person asked for a report that is not theirs to see (or none). */
