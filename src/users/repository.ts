@@ -1,6 +1,7 @@
 import type { Selectable } from "kysely";
 import type { Role } from "../auth/policy.js";
 import type { Db, DbOrTx } from "../db/index.js";
+import { preparedQuery } from "../db/prepared.js";
 import type { UsersTable } from "../db/schema.js";
 import type { NotifyLevel, User } from "./types.js";
 
@@ -40,7 +41,8 @@ function toUser(
  * only the cases they are given, and the ones they administer.
  */
 async function orgIdsOf(db: DbOrTx, userId: number): Promise<Memberships> {
-  return (await membershipsOf(db, [userId])).get(userId) ?? NO_ORGS;
+  const rows = (await membershipsOfOne(db, userId)).rows;
+  return membershipsByUser(rows).get(userId) ?? NO_ORGS;
 }
 
 type Memberships = {
@@ -54,15 +56,34 @@ async function membershipsOf(
   db: DbOrTx,
   userIds: readonly number[],
 ): Promise<Map<number, Memberships>> {
-  const byUser = new Map<number, Memberships>();
-  if (userIds.length === 0) return byUser;
-  const rows = await db
+  if (userIds.length === 0) return new Map();
+  return membershipsByUser(await membershipsQuery(db, userIds).execute());
+}
+
+function membershipsQuery(db: DbOrTx, userIds: readonly number[]) {
+  return db
     .selectFrom("org_members as m")
     .innerJoin("organizations as o", "o.id", "m.org_id")
     .select(["m.user_id", "m.org_id", "m.is_admin", "o.members_see_all"])
     .where("m.user_id", "in", [...userIds])
-    .orderBy("m.org_id")
-    .execute();
+    .orderBy("m.org_id");
+}
+
+// One user's memberships (every signed-in request reads them): the same
+// SQL as membershipsQuery's for one user, built once.
+const membershipsOfOne = preparedQuery((db, userId: number) =>
+  membershipsQuery(db, [userId]),
+);
+
+function membershipsByUser(
+  rows: readonly {
+    user_id: number;
+    org_id: number;
+    is_admin: number;
+    members_see_all: number;
+  }[],
+): Map<number, Memberships> {
+  const byUser = new Map<number, Memberships>();
   for (const r of rows) {
     let m = byUser.get(r.user_id);
     if (!m) {
@@ -111,13 +132,14 @@ export async function findUserById(
   db: DbOrTx,
   id: number,
 ): Promise<User | undefined> {
-  const row = await db
-    .selectFrom("users")
-    .selectAll()
-    .where("id", "=", id)
-    .executeTakeFirst();
+  const row = (await userById(db, id)).rows[0];
   return row && toUser(row, await orgIdsOf(db, row.id));
 }
+
+// Read on every signed-in request (passport's deserialize): built once.
+const userById = preparedQuery((db, id: number) =>
+  db.selectFrom("users").selectAll().where("id", "=", id),
+);
 
 export async function findUserByPublicId(
   db: DbOrTx,

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { sql } from "kysely";
+import { describe, it } from "mocha";
+import { openDatabase } from "../../src/db/index.js";
+import { preparedQuery } from "../../src/db/prepared.js";
+
+async function scratch() {
+  const { db } = openDatabase(":memory:");
+  await sql`create table sessions (sid text primary key, data text, expires_at integer, last_seen_at integer)`.execute(
+    db,
+  );
+  await sql`insert into sessions values ('a', '{"n":1}', 10, 1), ('b', '{"n":2}', 20, 2), ('c', '{"n":3}', 30, 3)`.execute(
+    db,
+  );
+  return db;
+}
+
+describe("prepared queries: built once, run with each call's values", () => {
+  it("returns what the query built with those values returns, building it once", async () => {
+    const db = await scratch();
+    let builds = 0;
+    const byIdAbove = preparedQuery((d, sid: string, above: number) => {
+      builds += 1;
+      return d
+        .selectFrom("sessions")
+        .select(["sid", "data", "expires_at"])
+        .where("sid", "in", [sid])
+        .where("expires_at", ">", above)
+        .orderBy("sid");
+    });
+    for (const [sid, above] of [
+      ["a", 0],
+      ["b", 0],
+      ["b", 25],
+      ["zz", 0],
+    ] as const) {
+      const expected = await db
+        .selectFrom("sessions")
+        .select(["sid", "data", "expires_at"])
+        .where("sid", "in", [sid])
+        .where("expires_at", ">", above)
+        .orderBy("sid")
+        .execute();
+      assert.deepEqual((await byIdAbove(db, sid, above)).rows, expected);
+    }
+    // In a transaction too, still without building it again.
+    const inTx = await db
+      .transaction()
+      .execute(async (tx) => (await byIdAbove(tx, "c", 5)).rows);
+    assert.deepEqual(inTx, [{ sid: "c", data: '{"n":3}', expires_at: 30 }]);
+    assert.equal(builds, 1);
+    await db.destroy();
+  });
+
+  it("runs writes with their values", async () => {
+    const db = await scratch();
+    const touch = preparedQuery((d, sid: string, at: number) =>
+      d
+        .updateTable("sessions")
+        .set({ expires_at: at, last_seen_at: at })
+        .where("sid", "=", sid),
+    );
+    await touch(db, "b", 99);
+    await touch(db, "c", 77);
+    const rows = await db
+      .selectFrom("sessions")
+      .select(["sid", "expires_at", "last_seen_at"])
+      .orderBy("sid")
+      .execute();
+    assert.deepEqual(rows, [
+      { sid: "a", expires_at: 10, last_seen_at: 1 },
+      { sid: "b", expires_at: 99, last_seen_at: 99 },
+      { sid: "c", expires_at: 77, last_seen_at: 77 },
+    ]);
+    await db.destroy();
+  });
+
+  it("refuses a query that does not carry every argument as a value", async () => {
+    const db = await scratch();
+    const shaped = preparedQuery((d, sid: string) => {
+      // Inspects its argument: the SQL would depend on the value.
+      const q = d.selectFrom("sessions").select("sid");
+      return typeof sid === "string" ? q.where("sid", "=", sid) : q;
+    });
+    await assert.rejects(
+      async () => shaped(db, "a"),
+      /prepared query uses 0 of 1 arguments/,
+    );
+    await db.destroy();
+  });
+});
