@@ -1,4 +1,5 @@
 import type { DbOrTx } from "../db/index.js";
+import { preparedQuery } from "../db/prepared.js";
 import type { Severity } from "./cvss.js";
 import type { ClockFacts } from "./clocks.js";
 import type { State } from "./workflow.js";
@@ -117,16 +118,19 @@ export async function markReportRead(
   reportId: number,
   at: Date,
 ): Promise<void> {
-  await db
-    .insertInto("report_reads")
-    .values({ user_id: userId, report_id: reportId, read_at: at.getTime() })
-    .onConflict((oc) =>
-      oc
-        .columns(["user_id", "report_id"])
-        .doUpdateSet({ read_at: at.getTime() }),
-    )
-    .execute();
+  await markReadQuery(db, userId, reportId, at.getTime());
 }
+
+// Every report view by a signed-in user: built once.
+const markReadQuery = preparedQuery(
+  (db, userId: number, reportId: number, at: number) =>
+    db
+      .insertInto("report_reads")
+      .values({ user_id: userId, report_id: reportId, read_at: at })
+      .onConflict((oc) =>
+        oc.columns(["user_id", "report_id"]).doUpdateSet({ read_at: at }),
+      ),
+);
 
 /** What the clocks read from the reports in these states, with their kept next deadline. */
 export async function clockFactsInStates(

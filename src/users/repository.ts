@@ -41,8 +41,7 @@ function toUser(
  * only the cases they are given, and the ones they administer.
  */
 async function orgIdsOf(db: DbOrTx, userId: number): Promise<Memberships> {
-  const rows = (await membershipsOfOne(db, userId)).rows;
-  return membershipsByUser(rows).get(userId) ?? NO_ORGS;
+  return (await membershipsOf(db, [userId])).get(userId) ?? NO_ORGS;
 }
 
 type Memberships = {
@@ -57,22 +56,17 @@ async function membershipsOf(
   userIds: readonly number[],
 ): Promise<Map<number, Memberships>> {
   if (userIds.length === 0) return new Map();
-  return membershipsByUser(await membershipsQuery(db, userIds).execute());
+  return membershipsByUser((await membershipsQuery(db, userIds)).rows);
 }
 
-function membershipsQuery(db: DbOrTx, userIds: readonly number[]) {
-  return db
+// Every signed-in request reads its user's memberships: built once.
+const membershipsQuery = preparedQuery((db, userIds: readonly number[]) =>
+  db
     .selectFrom("org_members as m")
     .innerJoin("organizations as o", "o.id", "m.org_id")
     .select(["m.user_id", "m.org_id", "m.is_admin", "o.members_see_all"])
-    .where("m.user_id", "in", [...userIds])
-    .orderBy("m.org_id");
-}
-
-// One user's memberships (every signed-in request reads them): the same
-// SQL as membershipsQuery's for one user, built once.
-const membershipsOfOne = preparedQuery((db, userId: number) =>
-  membershipsQuery(db, [userId]),
+    .where("m.user_id", "in", userIds)
+    .orderBy("m.org_id"),
 );
 
 function membershipsByUser(
@@ -335,11 +329,13 @@ const activeStaffKept = new WeakMap<
   { version: number; list: readonly User[] }
 >();
 
+// Read on every queue and report page: built once.
+const usersVersion = preparedQuery((db) =>
+  db.selectFrom("users_version").select("version"),
+);
+
 export async function listActiveStaff(db: DbOrTx, keptIn: Db): Promise<User[]> {
-  const { version } = await db
-    .selectFrom("users_version")
-    .select("version")
-    .executeTakeFirstOrThrow();
+  const { version } = (await usersVersion(db)).rows[0]!;
   const kept = activeStaffKept.get(keptIn);
   if (kept && kept.version === version) return [...kept.list];
   const list = await readActiveStaff(db);

@@ -52,6 +52,36 @@ describe("prepared queries: built once, run with each call's values", () => {
     await db.destroy();
   });
 
+  it("takes a list as one value per element, prepared once per length", async () => {
+    const db = await scratch();
+    let builds = 0;
+    const bySids = preparedQuery(
+      (d, sids: readonly string[], above: number) => {
+        builds += 1;
+        return d
+          .selectFrom("sessions")
+          .select("sid")
+          .where("sid", "in", sids)
+          .where("expires_at", ">", above)
+          .orderBy("sid");
+      },
+    );
+    const sids = async (list: string[], above = 0) =>
+      (await bySids(db, list, above)).rows.map((r) => r.sid);
+    assert.deepEqual(await sids(["c", "a"]), ["a", "c"]);
+    assert.deepEqual(await sids(["b", "c"], 25), ["c"]);
+    assert.deepEqual(await sids(["b"]), ["b"]);
+    assert.deepEqual(await sids(["a", "b", "c"]), ["a", "b", "c"]);
+    assert.deepEqual(await sids(["x", "a"]), ["a"]);
+    assert.equal(builds, 3);
+    // A list over 100 is built on every run, not kept.
+    const many = Array.from({ length: 101 }, (_, i) => `s${i}`).concat("b");
+    assert.deepEqual(await sids(many), ["b"]);
+    assert.deepEqual(await sids(many), ["b"]);
+    assert.equal(builds, 5);
+    await db.destroy();
+  });
+
   it("runs writes with their values", async () => {
     const db = await scratch();
     const touch = preparedQuery((d, sid: string, at: number) =>
@@ -84,7 +114,7 @@ describe("prepared queries: built once, run with each call's values", () => {
     });
     await assert.rejects(
       async () => shaped(db, "a"),
-      /prepared query uses 0 of 1 arguments/,
+      /prepared query uses 0 of 1 values/,
     );
     await db.destroy();
   });
