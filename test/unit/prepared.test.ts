@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { sql } from "kysely";
 import { describe, it } from "mocha";
 import { openDatabase } from "../../src/db/index.js";
-import { preparedQuery } from "../../src/db/prepared.js";
+import { keptQuery, preparedQuery } from "../../src/db/prepared.js";
 
 async function scratch() {
   const { db } = openDatabase(":memory:");
@@ -116,6 +116,38 @@ describe("prepared queries: built once, run with each call's values", () => {
       async () => shaped(db, "a"),
       /prepared query uses 0 of 1 values/,
     );
+    await db.destroy();
+  });
+
+  it("keeps a query wholly decided by its description, by the description", async () => {
+    const db = await scratch();
+    let builds = 0;
+    const page = keptQuery(
+      (d, { above, sids }: { above: number; sids?: string[] }) => {
+        builds += 1;
+        let q = d
+          .selectFrom("sessions")
+          .select("sid")
+          .where("expires_at", ">", above);
+        if (sids) q = q.where("sid", "in", sids);
+        return q.orderBy("sid");
+      },
+    );
+    const sids = async (description: { above: number; sids?: string[] }) =>
+      (await page(db, description)).rows.map((r) => r.sid);
+    assert.deepEqual(await sids({ above: 15 }), ["b", "c"]);
+    assert.deepEqual(await sids({ above: 15, sids: ["a", "c"] }), ["c"]);
+    assert.deepEqual(await sids({ above: 5 }), ["a", "b", "c"]);
+    assert.equal(builds, 3);
+    // Asked again: the kept SQL, run again on the rows as they are now.
+    await db
+      .updateTable("sessions")
+      .set({ expires_at: 1 })
+      .where("sid", "=", "b")
+      .execute();
+    assert.deepEqual(await sids({ above: 15 }), ["c"]);
+    assert.deepEqual(await sids({ above: 15, sids: ["a", "c"] }), ["c"]);
+    assert.equal(builds, 3);
     await db.destroy();
   });
 });
