@@ -6,6 +6,7 @@ import {
 } from "../db/changes.js";
 import { equalsIgnoringCase } from "../db/dialect.js";
 import type { DbOrTx } from "../db/index.js";
+import { preparedQuery } from "../db/prepared.js";
 import type { OrganizationsTable } from "../db/schema.js";
 import type {
   Organization,
@@ -84,13 +85,14 @@ export async function findOrganizationById(
   db: DbOrTx,
   id: number,
 ): Promise<Organization | undefined> {
-  const row = await db
-    .selectFrom("organizations")
-    .selectAll()
-    .where("id", "=", id)
-    .executeTakeFirst();
+  const row = (await organizationById(db, id)).rows[0];
   return row && toOrganization(row);
 }
+
+// Read on report pages (the lead organization, the triage form): built once.
+const organizationById = preparedQuery((db, id: number) =>
+  db.selectFrom("organizations").selectAll().where("id", "=", id),
+);
 
 /**
  * Every organization by name, for pickers and filters (see the cache above).

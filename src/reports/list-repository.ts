@@ -1,5 +1,6 @@
 import { sql, type SelectQueryBuilder, type ExpressionBuilder } from "kysely";
 import type { DbOrTx } from "../db/index.js";
+import { keptQuery } from "../db/prepared.js";
 import type { CaseGrant, ParticipantFacts } from "../auth/policy.js";
 import {
   dialectOf,
@@ -745,6 +746,13 @@ function searchPageQuery(
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
 
+// The same page asked for again (every view of the queue's first page) is
+// not built again: the query is a function of the page's description.
+const listPageQuery = keptQuery(
+  (db, { query, scopeSize }: { query: ListQuery; scopeSize: number | null }) =>
+    reportListQuery(db, query, scopeSize),
+);
+
 export async function findReportListPage(
   db: DbOrTx,
   query: ListQuery,
@@ -754,7 +762,7 @@ export async function findReportListPage(
     text && query.scope.kind !== "all" && text.atMost !== null
       ? await countInScope(db, query.scope)
       : null;
-  const rows = await reportListQuery(db, query, scopeSize).execute();
+  const { rows } = await listPageQuery(db, { query, scopeSize });
   const more = rows.length > query.limit;
   const pageRows = more ? rows.slice(0, query.limit) : rows;
   const items = await withParticipants(
