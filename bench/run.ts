@@ -1294,7 +1294,7 @@ async function runPass(
           limit: limitResult,
         });
         note(
-          `${group.name} at ${connections}: app ${fmt(appResult.rps, 1)}/s (p50 ${appResult.p50} ms, p99 ${appResult.p99} ms), ceiling ${fmt(ceilingResult.rps, 1)}/s, limit ${fmt(limitResult.rps, 1)}/s, ratio ${(appResult.rps / ceilingResult.rps).toFixed(2)}, limit ratio ${(appResult.rps / limitResult.rps).toFixed(2)}`,
+          `${group.name} at ${connections}: app ${fmt(appResult.rps, 1)}/s (p50 ${appResult.p50} ms, p99 ${appResult.p99} ms), ceiling ${fmt(ceilingResult.rps, 1)}/s, limit ${fmt(limitResult.rps, 1)}/s, ratio ${(appResult.rps / ceilingResult.rps).toFixed(2)}, limit ratio ${fixed(appResult.rps / limitResult.rps, 2)}`,
         );
       }
     }
@@ -1664,7 +1664,7 @@ async function runPass(
           fmt(p.limit.rps, 1).padStart(12),
           fmt(p.limit.p50).padStart(7),
           fmt(p.limit.p99).padStart(7),
-          (p.app.rps / p.limit.rps).toFixed(2).padStart(12),
+          fixed(p.app.rps / p.limit.rps, 2).padStart(12),
         ].join(" "),
       );
     }
@@ -1674,7 +1674,7 @@ async function runPass(
     for (const p of pages) {
       const per = (m: Measurement) => m.cpuMs / Math.max(m.ok, 1);
       out(
-        `  ${p.name.padEnd(36)} ${String(p.connections).padStart(3)}  app ${per(p.app).toFixed(2)}  ceiling ${per(p.ceiling).toFixed(2)}  limit ${per(p.limit).toFixed(2)}  limit ÷ app ${(per(p.limit) / per(p.app)).toFixed(2)}`,
+        `  ${p.name.padEnd(36)} ${String(p.connections).padStart(3)}  app ${per(p.app).toFixed(2)}  ceiling ${per(p.ceiling).toFixed(2)}  limit ${fixed(per(p.limit), 2)}  limit ÷ app ${fixed(per(p.limit) / per(p.app), 2)}`,
       );
     }
     for (const line of statementSummary) out(`limit's SQL, ${line}`);
