@@ -85,7 +85,8 @@ export async function copySqliteToPostgres(
 ): Promise<CopyResult> {
   if (!existsSync(sourceFile))
     throw new CopyRefused(`No database at ${sourceFile} (check DATA_DIR).`);
-  await refuseForeignTables(target);
+  // Before anything is written, the migrations included.
+  await refuseNonEmpty(target);
 
   await migrateSource(sourceFile);
   await migrateToLatest(target);
@@ -97,7 +98,6 @@ export async function copySqliteToPostgres(
     source.exec("begin");
     try {
       const tables = inForeignKeyOrder(sourceTables(source));
-      await refuseRows(target, tables);
       await refuseMissingColumns(target, tables);
       return await target
         .transaction()
@@ -305,19 +305,21 @@ async function targetTables(target: Db): Promise<string[]> {
   return rows.map((r) => r.table_name);
 }
 
-/** A database with tables of something else is never migrated into. */
-async function refuseForeignTables(target: Db): Promise<void> {
+/**
+ * An empty target: no tables, or a Disclosure Desk schema whose tables
+ * hold no rows but the migrations' own (TARGET_OWN). A database with tables
+ * of something else is never migrated into.
+ */
+async function refuseNonEmpty(target: Db): Promise<void> {
   const tables = await targetTables(target);
-  if (tables.length > 0 && !tables.includes("kysely_migration"))
+  if (tables.length === 0) return;
+  if (!tables.includes("kysely_migration"))
     throw new CopyRefused(
       `The target database is not empty: it has ${tables.length} tables (${tables.slice(0, 3).join(", ")}…) and is not a Disclosure Desk database. Copy into a new, empty database (createdb).`,
     );
-}
-
-/** Rows in any table the copy fills: the target is in use. */
-async function refuseRows(target: Db, tables: SourceTable[]): Promise<void> {
   const anyDb = target as unknown as Kysely<any>;
-  for (const { name } of tables) {
+  for (const name of tables.sort()) {
+    if (name.startsWith("kysely_") || TARGET_OWN.has(name)) continue;
     if (
       await anyDb
         .selectFrom(name)
