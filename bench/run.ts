@@ -1124,6 +1124,16 @@ async function runPass(
 
   note(`starting the app on ${base} (NODE_ENV=production)`);
   const app = await startApp(store, env, note, { wait: false });
+  // An app that dies mid-run (PostgreSQL restarted under it, say) would
+  // leave the bench waiting for answers that never come: stop at once.
+  const appDied = (code: number | null) => {
+    process.stderr.write(
+      `the app exited (code ${code}) while "${phase}":\n${app.log.slice(-30).join("\n")}\n`,
+    );
+    for (const side of [ceiling, limit]) side?.child.kill();
+    process.exit(1);
+  };
+  app.child.once("exit", appDied);
   let ceiling: ReturnType<typeof spawnNode> | undefined;
   let limit: ReturnType<typeof spawnNode> | undefined;
   const pages: PageResult[] = [];
@@ -1571,6 +1581,7 @@ async function runPass(
       );
 
     rssMb = processMemoryMb(app.child.pid!, "VmHWM");
+    app.child.off("exit", appDied);
     await stopChild(app.child);
 
     // ---- growth: CPU per view on smaller databases, seeded when missing ----
@@ -1719,6 +1730,7 @@ async function runPass(
     );
   } finally {
     clearInterval(rssSampler);
+    app.child.off("exit", appDied);
     await stopChild(app.child);
     if (ceiling) await stopChild(ceiling.child);
     if (limit) await stopChild(limit.child);
