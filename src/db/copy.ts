@@ -249,7 +249,12 @@ function sourceTables(source: SqliteDatabase.Database): SourceTable[] {
       !TARGET_OWN.has(t.name) &&
       !virtual.some((v) => t.name === v || t.name.startsWith(`${v}_`)),
   );
-  return copied.map(({ name }) => {
+  return copied.map(({ name, sql }) => {
+    // Pages are read by rowid (copyTable).
+    if (/\bwithout\s+rowid\b/i.test(sql ?? ""))
+      throw new Error(
+        `${name} is a WITHOUT ROWID table: db:copy reads tables by rowid and must learn its key first.`,
+      );
     const columns = (
       source.pragma(`table_info("${name}")`) as { name: string }[]
     ).map((c) => c.name);
