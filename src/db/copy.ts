@@ -142,11 +142,16 @@ async function copyTables(
     on conflict do nothing`.execute(tx);
   const indexed = await indexPendingReports(tx);
 
-  for (const { name, rows } of copied) {
+  // Counted on both sides (the source in the copy's read transaction),
+  // not taken from the copy's own tally.
+  for (const { name } of copied) {
+    const inSource = Number(
+      source.prepare(`select count(*) from "${name}"`).pluck().get(),
+    );
     const onTarget = await countRows(anyTx, name);
-    if (onTarget !== rows)
+    if (onTarget !== inSource)
       throw new Error(
-        `${name}: ${rows} rows in SQLite, ${onTarget} on PostgreSQL; nothing was committed.`,
+        `${name}: ${inSource} rows in SQLite, ${onTarget} on PostgreSQL; nothing was committed.`,
       );
   }
   const audit = await verifyAuditChain(tx);
