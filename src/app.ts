@@ -13,7 +13,8 @@ import { mustEnrollTwoFactor } from "./auth/policy.js";
 import { twoFactorRoutes } from "./auth/two-factor-routes.js";
 import { accountSecurityRoutes } from "./auth/account-routes.js";
 import { DatabaseSessionStore } from "./auth/session-store.js";
-import { expiredFormKeeper } from "./auth/kept-forms.js";
+import { expiredFormKeeper, sentTextFields } from "./auth/kept-forms.js";
+import { isDatabaseUnavailable } from "./db/dialect.js";
 import type { Deps } from "./deps.js";
 import { formatDateTime, ROLE_LABELS } from "./format.js";
 import { escapeHtml } from "./http/html.js";
@@ -23,7 +24,7 @@ import { actorOf } from "./http/middleware.js";
 import { publicRoutes } from "./http/public-routes.js";
 import "./http/types.js";
 import { fileUploads } from "./http/uploads.js";
-import { limiter, MINUTE_MS } from "./http/rate-limits.js";
+import { MINUTE_MS, outcomeLimiter } from "./http/rate-limits.js";
 import { recordAudit } from "./audit/service.js";
 import { auditContextOf } from "./audit/routes.js";
 import { publicDir, viewsDir } from "./paths.js";
@@ -114,20 +115,32 @@ export function createApp(deps: Deps) {
     deps.clock,
     config.sessionIdleMs,
   );
-  app.use(
-    session({
-      name: SESSION_COOKIE,
-      secret: config.sessionSecret,
-      store,
-      resave: false,
-      saveUninitialized: false,
-      rolling: true,
-      cookie: {
-        httpOnly: true,
-        sameSite: "lax",
-        secure: config.secureCookies,
-        maxAge: config.sessionIdleMs,
-      },
+  const sessions = session({
+    name: SESSION_COOKIE,
+    secret: config.sessionSecret,
+    store,
+    resave: false,
+    saveUninitialized: false,
+    rolling: true,
+    cookie: {
+      httpOnly: true,
+      sameSite: "lax",
+      secure: config.secureCookies,
+      maxAge: config.sessionIdleMs,
+    },
+  });
+  // express-session saves the session while the answer is already on its
+  // way (it holds back the last byte). A save that fails then (the database
+  // went away) reached Express's final handler, which cut the connection:
+  // the report was filed, its author saw no answer. The answer is finished
+  // instead; only that save (a flash message, a touch) is lost.
+  app.use((req: Request, res: Response, next: NextFunction) =>
+    sessions(req, res, (err?: unknown) => {
+      if (err && res.headersSent) {
+        logger.warn({ err, url: req.originalUrl }, "session not saved");
+        return;
+      }
+      next(err);
     }),
   );
 
@@ -201,7 +214,7 @@ export function createApp(deps: Deps) {
   // Guessing report IDs shows up as a run of "not found" answers: a few are
   // normal, dozens are enumeration. Each is audited (error handler below).
   app.use(
-    limiter(deps, {
+    outcomeLimiter(deps, {
       name: "not_found",
       windowMs: 15 * MINUTE_MS,
       limit: 60,
@@ -240,6 +253,7 @@ export function createApp(deps: Deps) {
 
   app.use(
     async (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+      if (isDatabaseUnavailable(err)) return tryAgain(deps, err, req, res);
       const status = httpStatusOf(err);
       if (status >= 500)
         logger.error({ err, url: req.originalUrl }, "request failed");
@@ -265,6 +279,44 @@ export function createApp(deps: Deps) {
   );
 
   return app;
+}
+
+/**
+ * The database is unreachable (PostgreSQL restarting): 503, and a form
+ * that was sent is shown again as typed, to send once it is back. Nothing
+ * was saved, so sending it again files it once.
+ */
+async function tryAgain(deps: Deps, err: unknown, req: Request, res: Response) {
+  deps.logger.warn({ err, url: req.originalUrl }, "database unavailable");
+  const fields = req.method === "POST" ? await sentTextFields(req, res) : null;
+  if (res.headersSent) return;
+  res.status(503).set("Retry-After", "30");
+  res.locals.currentUser ??= null;
+  res.locals.nav ??= [];
+  res.locals.flash ??= [];
+  res.locals.csrfToken ??= () => "";
+  res.render("errors/try-again", {
+    title: "Try again in a minute",
+    kept: fields && {
+      action: req.originalUrl,
+      multipart: Boolean(req.is("multipart/form-data")),
+      fields: Object.entries(fields).map(([name, value]) => ({
+        name,
+        value,
+        label: fieldLabel(name),
+      })),
+    },
+  });
+}
+
+/** A form field's name as a person reads it: "newOrganization" → "New organization". */
+export function fieldLabel(name: string): string {
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/[_\-[\]]+/g, " ")
+    .trim()
+    .toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
 /** A signed-in person asked for a report that is not theirs to see (or none). */

@@ -292,7 +292,7 @@ async function dbCopy(
       `Audit chain OK on the target: ${result.audit.count} entries, head ${result.audit.headHash}`,
     );
     out.log(
-      `Attachment files are not in the database: they stay in ${config.dataDir}/attachments, which every instance must read (README).`,
+      `Attachment files are not in the database: they stay in ${config.attachmentsDir}; copy them to the directory every instance shares (ATTACHMENTS_DIR, README).`,
     );
     return 0;
   } catch (error) {

@@ -18,6 +18,7 @@ const envSchema = z.object({
   HOST: z.string().min(1).default("127.0.0.1"),
   BASE_URL: z.url({ protocol: /^https?$/ }).default("http://localhost:3000"),
   DATA_DIR: z.string().min(1).default("db/data"),
+  ATTACHMENTS_DIR: z.string().min(1).optional(),
   DATABASE_URL: z
     .string()
     .regex(
@@ -120,6 +121,13 @@ export interface Config {
   host: string;
   baseUrl: string;
   dataDir: string;
+  /**
+   * The content-addressed attachment files (default DATA_DIR/attachments).
+   * Several instances on one PostgreSQL database share one directory: each
+   * file is named by its SHA-256 and renamed into place whole, so instances
+   * writing the same bytes at once cannot corrupt it.
+   */
+  attachmentsDir: string;
   /**
    * PostgreSQL (DATABASE_URL) or, when null, the SQLite file in dataDir.
    * The pool and the statement timeout apply to PostgreSQL only.
@@ -277,6 +285,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         "  SESSION_SECRET: required in production (32+ characters)",
       );
   }
+  // The capture is recorded by SQLite's statement wrapper (src/db/statements.ts)
+  // for bench/limit.ts, which replays it with better-sqlite3.
+  if (e.SQL_CAPTURE_FILE && e.DATABASE_URL)
+    problems.push(
+      "  SQL_CAPTURE_FILE: SQLite only (the benchmark's limit replays the statements with better-sqlite3); unset DATABASE_URL",
+    );
   if (problems.length)
     throw new ConfigError("Invalid configuration:\n" + problems.join("\n"));
   const dataDir = path.resolve(projectRoot, e.DATA_DIR);
@@ -297,6 +311,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     baseUrl,
     dataDir,
+    attachmentsDir: e.ATTACHMENTS_DIR
+      ? path.resolve(projectRoot, e.ATTACHMENTS_DIR)
+      : path.join(dataDir, "attachments"),
     database: {
       url: e.DATABASE_URL || null,
       poolSize: e.DATABASE_POOL_SIZE,

@@ -2,6 +2,7 @@ import v8 from "node:v8";
 import { createApp } from "./app.js";
 import { systemClock } from "./clock.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { startChangeListener } from "./db/changes.js";
 import { openConfiguredDatabase } from "./db/index.js";
 import { migrateToLatest } from "./db/migrate.js";
 import { startInboundListener } from "./inbound/listener.js";
@@ -11,7 +12,7 @@ import { createTransport } from "./mail/transport.js";
 import { createMailWorker } from "./mail/worker.js";
 import { startSearchIndexer } from "./reports/list-service.js";
 import { startScheduler } from "./reports/reminders.js";
-import { loadSettings } from "./settings/service.js";
+import { followSettings, loadSettings } from "./settings/service.js";
 import { issueSetupLinkIfNeeded } from "./users/service.js";
 import { createWebhookWorker } from "./webhooks/delivery.js";
 
@@ -25,6 +26,9 @@ import { createWebhookWorker } from "./webhooks/delivery.js";
  * it sets the next limit, so setting it here takes effect (`--trace-gc`).
  */
 v8.setFlagsFromString("--heap-growing-percent=50");
+
+/** How long requests in flight may take to finish after SIGTERM. */
+const SHUTDOWN_GRACE_MS = 20_000;
 
 async function main() {
   let config;
@@ -50,6 +54,14 @@ async function main() {
 
   const settings = await loadSettings(db, config);
   const deps = { db, config, clock: systemClock, logger, settings };
+  // PostgreSQL: what other instances change (organizations, settings)
+  // reaches this one's kept copies at once (src/db/changes.ts).
+  const changes = await startChangeListener({
+    db,
+    url: config.database.url,
+    logger,
+  });
+  followSettings(deps);
   const setupLink = await issueSetupLinkIfNeeded(deps);
   if (setupLink) {
     logger.warn(
@@ -81,15 +93,30 @@ async function main() {
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, "shutting down");
-    server.close();
+    // No new connections; requests in flight finish (they need the
+    // database), and a kept-alive connection is closed once it is idle.
+    const drained = new Promise<void>((resolve) =>
+      server.close(() => resolve()),
+    );
     server.closeIdleConnections();
+    const idle = setInterval(() => server.closeIdleConnections(), 100);
+    const cutOff = setTimeout(
+      () => server.closeAllConnections(),
+      SHUTDOWN_GRACE_MS,
+    );
+    drained.then(() => {
+      clearInterval(idle);
+      clearTimeout(cutOff);
+    });
     // Let the message in flight finish, then close the database.
     Promise.all([
+      drained,
       worker.stop(),
       webhooks.stop(),
       scheduler.stop(),
       searchIndexer.stop(),
       inbound?.close(),
+      changes.stop(),
     ])
       .then(() => db.destroy())
       .then(

@@ -1,4 +1,5 @@
 import type { DbOrTx } from "../db/index.js";
+import { preparedQuery } from "../db/prepared.js";
 import {
   CREDIT_TYPES,
   type AdvisoryCredit,
@@ -30,15 +31,16 @@ function parseCredits(json: string | null): AdvisoryCredit[] | null {
   );
 }
 
+// Read on every report page where an advisory can come of it: built once.
+const advisoryOf = preparedQuery((db, reportId: number) =>
+  db.selectFrom("advisories").selectAll().where("report_id", "=", reportId),
+);
+
 export async function findAdvisory(
   db: DbOrTx,
   reportId: number,
 ): Promise<AdvisoryDraft | undefined> {
-  const row = await db
-    .selectFrom("advisories")
-    .selectAll()
-    .where("report_id", "=", reportId)
-    .executeTakeFirst();
+  const row = (await advisoryOf(db, reportId)).rows[0];
   return (
     row && {
       title: row.title,
@@ -284,13 +286,16 @@ export async function firstReachedStates(
   db: DbOrTx,
   reportId: number,
 ): Promise<Map<string, Date>> {
-  const rows = await db
+  const { rows } = await firstReachedQuery(db, reportId);
+  return new Map(rows.map((r) => [r.to_state!, new Date(Number(r.at))]));
+}
+
+const firstReachedQuery = preparedQuery((db, reportId: number) =>
+  db
     .selectFrom("report_events")
     .select(["to_state", (eb) => eb.fn.min("created_at").as("at")])
     .where("report_id", "=", reportId)
     .where("kind", "=", "transition")
     .where("to_state", "is not", null)
-    .groupBy("to_state")
-    .execute();
-  return new Map(rows.map((r) => [r.to_state!, new Date(Number(r.at))]));
-}
+    .groupBy("to_state"),
+);

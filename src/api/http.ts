@@ -17,12 +17,7 @@ import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
 import type { Deps } from "../deps.js";
 import { HttpError, NotFoundError } from "../http/errors.js";
-import {
-  ClockStore,
-  HOUR_MS,
-  MINUTE_MS,
-  sharedCounters,
-} from "../http/rate-limits.js";
+import { counterStore, HOUR_MS, MINUTE_MS } from "../http/rate-limits.js";
 import { loadReportFor } from "../reports/service.js";
 import type { Participation } from "../reports/participations.js";
 import { participationFor } from "../reports/participations-service.js";
@@ -171,7 +166,7 @@ export function perTokenLimit(deps: Deps): RequestHandler {
     legacyHeaders: false,
     identifier: "per-token",
     keyGenerator: (_req, res) => `token:${apiContext(res).caller.token.id}`,
-    store: new ClockStore(deps.clock),
+    store: counterStore(deps, "api_token"),
     handler: (_req: Request, res: Response) =>
       sendProblem(
         res,
@@ -201,7 +196,7 @@ export function perAccountLimit(
     legacyHeaders: false,
     // The same key and counters as the web's limiter of this name.
     keyGenerator: (_req, res) => `user:${apiContext(res).caller.user.id}`,
-    store: new ClockStore(deps.clock, sharedCounters(deps, options.name)),
+    store: counterStore(deps, options.name, { shared: true }),
     // Only what went through counts, as on the web.
     skipFailedRequests: true,
     handler: async (_req: Request, res: Response) => {

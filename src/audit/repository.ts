@@ -1,6 +1,7 @@
 import type { Selectable } from "kysely";
 import type { ReportAccessFacts } from "../auth/policy.js";
 import type { DbOrTx } from "../db/index.js";
+import { preparedQuery } from "../db/prepared.js";
 import type { AuditLogTable } from "../db/schema.js";
 import type { AuditEntry, AuditFilter, AuditListItem } from "./types.js";
 
@@ -30,35 +31,68 @@ function toEntry(row: Selectable<AuditLogTable>): AuditEntry {
 export async function lastAuditLink(
   db: DbOrTx,
 ): Promise<{ id: number; hash: string } | undefined> {
-  return db
+  return (await lastLinkQuery(db)).rows[0];
+}
+
+// Every audited action (a report view among them) reads and writes the head.
+const lastLinkQuery = preparedQuery((db) =>
+  db
     .selectFrom("audit_log")
     .select(["id", "hash"])
     .orderBy("id", "desc")
-    .limit(1)
-    .executeTakeFirst();
-}
+    .limit(1),
+);
+const insertEntryQuery = preparedQuery(
+  (
+    db,
+    id: number,
+    at: number,
+    actorId: number | null,
+    actorLabel: string,
+    action: string,
+    targetType: string | null,
+    targetId: string | null,
+    ip: string | null,
+    userAgent: string | null,
+    details: string,
+    prevHash: string,
+    hash: string,
+  ) =>
+    db.insertInto("audit_log").values({
+      id,
+      at,
+      actor_id: actorId,
+      actor_label: actorLabel,
+      action,
+      target_type: targetType,
+      target_id: targetId,
+      ip,
+      user_agent: userAgent,
+      details,
+      prev_hash: prevHash,
+      hash,
+    }),
+);
 
 export async function insertAuditEntry(
   db: DbOrTx,
   entry: AuditEntry,
 ): Promise<void> {
-  await db
-    .insertInto("audit_log")
-    .values({
-      id: entry.id,
-      at: entry.at.getTime(),
-      actor_id: entry.actorId,
-      actor_label: entry.actorLabel,
-      action: entry.action,
-      target_type: entry.targetType,
-      target_id: entry.targetId,
-      ip: entry.ip,
-      user_agent: entry.userAgent,
-      details: entry.details,
-      prev_hash: entry.prevHash,
-      hash: entry.hash,
-    })
-    .execute();
+  await insertEntryQuery(
+    db,
+    entry.id,
+    entry.at.getTime(),
+    entry.actorId,
+    entry.actorLabel,
+    entry.action,
+    entry.targetType,
+    entry.targetId,
+    entry.ip,
+    entry.userAgent,
+    entry.details,
+    entry.prevHash,
+    entry.hash,
+  );
 }
 
 /** A page of the chain in id order, for verification (bounded memory). */

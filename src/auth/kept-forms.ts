@@ -156,6 +156,31 @@ export function expiredFormKeeper(deps: Deps, cookieName: string) {
   return { recognize, keep };
 }
 
+/** Fields never written back into a page. */
+const NEVER_SHOWN = /password|^code$|secret|recovery/i;
+
+/**
+ * What a form sent, its text fields only, to show it again when it could
+ * not be saved (the database was unreachable): the parsed body, or a
+ * multipart one read now (files are dropped). Passwords are left out.
+ */
+export async function sentTextFields(
+  req: Request,
+  res: Response,
+): Promise<Record<string, string | string[]>> {
+  let body: unknown = req.body;
+  const empty = !body || Object.keys(body as object).length === 0;
+  if (empty && req.is("multipart/form-data") && req.readable)
+    body = await readTextFields(req, res, KEPT_FORM_MAX_BYTES).then(
+      (read) => read.body,
+      () => ({}),
+    );
+  const fields: Record<string, string | string[]> = {};
+  for (const [key, value] of Object.entries(formValues(body)))
+    if (!NEVER_SHOWN.test(key)) fields[key] = value as string | string[];
+  return fields;
+}
+
 /** The kept form for this user, if it is theirs and still fresh. */
 export function keptFormFor(
   pending: Request["session"]["pendingForm"],

@@ -5,7 +5,7 @@ import type { Deps } from "../deps.js";
 import { flash } from "../http/middleware.js";
 import { homeFor } from "../http/navigation.js";
 import { parseForm } from "../http/validation.js";
-import { HOUR_MS, limiter } from "../http/rate-limits.js";
+import { counterStore, HOUR_MS, limiter } from "../http/rate-limits.js";
 import type { User } from "../users/types.js";
 import {
   completeSetup,
@@ -48,6 +48,7 @@ export function accountRoutes(
     skip: () => !enabled,
     standardHeaders: "draft-7",
     legacyHeaders: false,
+    store: counterStore(deps, "sign_in_ip"),
     handler: tooMany(
       "Too many sign-in attempts from your network. Wait 15 minutes and try again.",
     ),
@@ -58,6 +59,7 @@ export function accountRoutes(
     skip: () => !enabled,
     standardHeaders: false,
     legacyHeaders: false,
+    store: counterStore(deps, "sign_in_account"),
     keyGenerator: (req) =>
       "acct:" +
       String(req.body?.email ?? "")

@@ -1,19 +1,24 @@
 import type { DbOrTx } from "../db/index.js";
+import { preparedQuery } from "../db/prepared.js";
 
 export interface StoredSession {
   data: string;
   expiresAt: number;
 }
 
+// Read on every request that carries a session cookie: built once.
+const sessionById = preparedQuery((db, sid: string) =>
+  db
+    .selectFrom("sessions")
+    .select(["data", "expires_at"])
+    .where("sid", "=", sid),
+);
+
 export async function readSession(
   db: DbOrTx,
   sid: string,
 ): Promise<StoredSession | undefined> {
-  const row = await db
-    .selectFrom("sessions")
-    .select(["data", "expires_at"])
-    .where("sid", "=", sid)
-    .executeTakeFirst();
+  const row = (await sessionById(db, sid)).rows[0];
   return row && { data: row.data, expiresAt: row.expires_at };
 }
 
@@ -81,17 +86,21 @@ export async function updateSession(
     .execute();
 }
 
+const touchQuery = preparedQuery(
+  (db, sid: string, expiresAt: number, now: number) =>
+    db
+      .updateTable("sessions")
+      .set({ expires_at: expiresAt, last_seen_at: now })
+      .where("sid", "=", sid),
+);
+
 export async function touchSession(
   db: DbOrTx,
   sid: string,
   expiresAt: number,
   now: number,
 ) {
-  await db
-    .updateTable("sessions")
-    .set({ expires_at: expiresAt, last_seen_at: now })
-    .where("sid", "=", sid)
-    .execute();
+  await touchQuery(db, sid, expiresAt, now);
 }
 
 export interface UserSessionRow {

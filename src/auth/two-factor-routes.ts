@@ -5,7 +5,7 @@ import { recordAudit } from "../audit/service.js";
 import { auditContextOf } from "../audit/routes.js";
 import type { Deps } from "../deps.js";
 import { flash, requireSignIn } from "../http/middleware.js";
-import { HOUR_MS, limiter } from "../http/rate-limits.js";
+import { counterStore, HOUR_MS, limiter } from "../http/rate-limits.js";
 import { parseForm } from "../http/validation.js";
 import { findUserById } from "../users/repository.js";
 import { isStaffRole } from "./policy.js";
@@ -81,6 +81,7 @@ export function twoFactorRoutes(deps: Deps) {
     skip: () => !enabled,
     standardHeaders: false,
     legacyHeaders: false,
+    store: counterStore(deps, "two_factor_account"),
     keyGenerator: (req) =>
       `2fa:${req.session.twoFactorPending?.userId ?? "none"}`,
     handler: tooMany,
@@ -91,6 +92,7 @@ export function twoFactorRoutes(deps: Deps) {
     skip: () => !enabled,
     standardHeaders: "draft-7",
     legacyHeaders: false,
+    store: counterStore(deps, "two_factor_ip"),
     handler: tooMany,
   });
 

@@ -91,18 +91,43 @@ export interface PostgresOptions {
 }
 
 /**
- * How long to wait for a connection (a new one, or a free one of the pool)
- * before a query fails: the health check answers 503 within it while the
- * server is down, instead of hanging.
+ * How long to wait for PostgreSQL to accept a new connection before a
+ * query fails: the health check answers 503 within it while the server is
+ * down, instead of hanging.
  */
 const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * How long a query waits for a free connection of the pool. A burst of
+ * requests queues behind the pool (as on SQLite behind its one writer)
+ * instead of failing after the connect timeout: 200 submissions at once on
+ * two instances of 5 connections waited up to 8 s. Past this the request
+ * is answered 503 "try again" (src/app.ts).
+ */
+const POOL_WAIT_MS = 30_000;
+
+/**
+ * A pool connection: the connect timeout of its own (pg-pool's option is
+ * the wait), and a listener for a connection that breaks while taken from
+ * the pool but between statements (a transaction's, or the one holding the
+ * scheduler's lock while it works): without one, pg throws the error at the
+ * process, which ended both instances when PostgreSQL restarted. Its next
+ * statement fails instead ("not queryable", a 503) and the pool drops it
+ * when it comes back.
+ */
+class PoolClient extends pg.Client {
+  constructor(config?: pg.ClientConfig) {
+    super({ ...config, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    this.on("error", () => undefined);
+  }
+}
 
 export function createPostgresPool(options: PostgresOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize,
     statement_timeout: options.statementTimeoutMs,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    connectionTimeoutMillis: POOL_WAIT_MS,
+    Client: PoolClient,
     types: postgresTypes,
   });
   // A connection that breaks while idle (PostgreSQL restarted) is taken out
@@ -485,6 +510,25 @@ export function equalsIgnoringCase(
 export function isUniqueViolation(err: unknown): boolean {
   const code = String((err as { code?: unknown } | null)?.code);
   return code.startsWith("SQLITE_CONSTRAINT") || code === "23505";
+}
+
+/**
+ * The database cannot be reached for now (PostgreSQL restarting or away):
+ * refused or dropped connections, the server shutting down or starting, a
+ * connection that timed out. Nothing was saved; the same request can be
+ * sent again in a moment. SQLite, a file in the process, never is.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = String(e?.code ?? "");
+  // Class 08: connection exception; 57P01-57P03: shutdown, crash, starting.
+  if (/^(08...|57P0[123])$/.test(code)) return true;
+  if (["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT"].includes(code))
+    return true;
+  const message = String(e?.message ?? "");
+  return /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(
+    message,
+  );
 }
 
 // ---------------------------------------------------------------------------

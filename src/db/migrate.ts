@@ -41,7 +41,9 @@ import * as participations from "../../db/migrations/2026-12-08-01-participation
 import * as apiTokens from "../../db/migrations/2026-12-08-10-api-tokens.js";
 import * as webhooks from "../../db/migrations/2026-12-08-20-webhooks.js";
 import * as eventAudiences from "../../db/migrations/2026-12-08-50-event-audiences.js";
+import * as postgresIndexOrder from "../../db/migrations/2026-12-09-71-postgres-index-order.js";
 import * as answerClock from "../../db/migrations/2026-12-08-51-answer-clock.js";
+import * as rateLimitHits from "../../db/migrations/2026-12-09-10-rate-limit-hits.js";
 import { forMigrations } from "./dialect.js";
 import * as stateSeverityDue from "../../db/migrations/2026-12-08-30-state-severity-due.js";
 import * as reporterState from "../../db/migrations/2026-12-08-30-reporter-state.js";
@@ -97,6 +99,8 @@ const migrations: Record<string, Migration> = {
   "2026-12-08-30-state-severity-due": stateSeverityDue,
   "2026-12-08-30-reporter-state": reporterState,
   "2026-12-08-51-answer-clock": answerClock,
+  "2026-12-09-10-rate-limit-hits": rateLimitHits,
+  "2026-12-09-71-postgres-index-order": postgresIndexOrder,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -374,6 +374,17 @@ export interface ReportReadsTable {
   read_at: number;
 }
 
+/**
+ * A rate limit's counter in one fixed window, shared by every instance on
+ * PostgreSQL (src/http/rate-limit-repository.ts).
+ */
+export interface RateLimitHitsTable {
+  name: string;
+  key: string;
+  hits: number;
+  reset_at: number;
+}
+
 /** A staff member's saved queue view (reports/saved-views.ts). */
 export interface SavedViewsTable {
   id: Generated<number>;
@@ -486,6 +497,7 @@ export interface Database {
   inbound_messages: InboundMessagesTable;
   reply_tokens: ReplyTokensTable;
   report_reads: ReportReadsTable;
+  rate_limit_hits: RateLimitHitsTable;
   saved_views: SavedViewsTable;
   api_tokens: ApiTokensTable;
   api_idempotency: ApiIdempotencyTable;

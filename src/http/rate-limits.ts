@@ -8,7 +8,17 @@ import {
 import { auditContextOf } from "../audit/routes.js";
 import { recordAudit } from "../audit/service.js";
 import type { Clock } from "../clock.js";
+import { dialectOf } from "../db/dialect.js";
+import type { Db } from "../db/index.js";
 import type { Deps } from "../deps.js";
+import {
+  countRateLimitHit,
+  deleteEndedRateLimitCounters,
+  deleteRateLimitCounter,
+  findRateLimitCounter,
+  uncountRateLimitHit,
+  type RateLimitCounter,
+} from "./rate-limit-repository.js";
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 60 * MINUTE_MS;
@@ -123,6 +133,106 @@ export class ClockStore implements Store {
 }
 
 /**
+ * A key as PostgreSQL's text can hold it: keys carry what was typed (an
+ * email), and text has no NUL character, so "%" and NUL are escaped.
+ */
+function stored(key: string): string {
+  return key.replaceAll("%", "%25").replaceAll("\u0000", "%00");
+}
+
+/**
+ * The counters of one instance's database (PostgreSQL, several app
+ * instances): every instance counts into the same row of rate_limit_hits,
+ * so a limit holds across the load balancer. Windows are fixed, on the
+ * app's clock, as ClockStore's.
+ */
+export class DatabaseStore implements Store {
+  readonly localKeys = false;
+  /** Keeps express-rate-limit's "counted twice" check per limit. */
+  readonly prefix: string;
+  private windowMs = MINUTE_MS;
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    /** The limit's name: its rows, shared by every limiter of that name. */
+    private readonly name: string,
+  ) {
+    this.prefix = `${name}:`;
+  }
+
+  init(options: Options) {
+    this.windowMs = options.windowMs;
+  }
+
+  private info(counter: RateLimitCounter | undefined) {
+    const now = this.clock.now().getTime();
+    const resetAt = counter?.resetAt ?? now + this.windowMs;
+    return {
+      totalHits: counter?.hits ?? 0,
+      resetTime: new Date(Date.now() + (resetAt - now)),
+    };
+  }
+
+  async get(key: string) {
+    const now = this.clock.now().getTime();
+    return this.info(
+      await findRateLimitCounter(this.db, this.name, stored(key), now),
+    );
+  }
+
+  async increment(key: string) {
+    const now = this.clock.now().getTime();
+    return this.info(
+      await countRateLimitHit(
+        this.db,
+        this.name,
+        stored(key),
+        now,
+        this.windowMs,
+      ),
+    );
+  }
+
+  async decrement(key: string) {
+    await uncountRateLimitHit(
+      this.db,
+      this.name,
+      stored(key),
+      this.clock.now().getTime(),
+    );
+  }
+
+  async resetKey(key: string) {
+    await deleteRateLimitCounter(this.db, this.name, stored(key));
+  }
+}
+
+/**
+ * Where the counters of the limit `name` live, chosen here once for every
+ * limiter: in memory on SQLite (one process, no query per request), in the
+ * database on PostgreSQL (several instances count together). `shared`: the
+ * web's and the API's limiters of this name count into one counter; in the
+ * database every limiter of a name does.
+ */
+export function counterStore(
+  deps: Pick<Deps, "db" | "clock">,
+  name: string,
+  options: { shared?: boolean } = {},
+): Store {
+  if (dialectOf(deps.db) === "postgres")
+    return new DatabaseStore(deps.db, deps.clock, name);
+  return new ClockStore(
+    deps.clock,
+    options.shared ? sharedCounters(deps, name) : undefined,
+  );
+}
+
+/** Deletes the database counters whose window ended (the scheduler's round). */
+export function pruneRateLimitCounters(deps: Pick<Deps, "db" | "clock">) {
+  return deleteEndedRateLimitCounters(deps.db, deps.clock.now().getTime());
+}
+
+/**
  * A rate limit with a clear page and an audit entry when it is hit, so
  * brute force and ID enumeration are both slow and visible.
  */
@@ -137,10 +247,7 @@ export function limiter(
     standardHeaders: "draft-7",
     legacyHeaders: false,
     keyGenerator: options.key ?? whoKey,
-    store: new ClockStore(
-      deps.clock,
-      options.shared ? sharedCounters(deps, options.name) : undefined,
-    ),
+    store: counterStore(deps, options.name, { shared: options.shared }),
     ...(options.counts
       ? {
           skipSuccessfulRequests: true,
@@ -148,22 +255,65 @@ export function limiter(
             !options.counts!(req, res),
         }
       : {}),
-    handler: async (req: Request, res: Response, next: NextFunction) => {
-      try {
-        await recordAudit(deps.db, {
-          action: "auth.rate_limited",
-          actor: req.user ?? null,
-          details: { limit: options.name },
-          request: auditContextOf(req),
-          at: deps.clock.now(),
-        });
-      } finally {
-        if (options.refused)
-          await options.refused(req, res, options.message).catch(next);
-        else renderRefusal(res, options.message);
-      }
-    },
+    handler: refusal(deps, options),
   });
+}
+
+/** Audits a refused request and answers it with the limit's page or form. */
+function refusal(deps: Pick<Deps, "db" | "clock">, options: LimitOptions) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      await recordAudit(deps.db, {
+        action: "auth.rate_limited",
+        actor: req.user ?? null,
+        details: { limit: options.name },
+        request: auditContextOf(req),
+        at: deps.clock.now(),
+      });
+    } finally {
+      if (options.refused)
+        await options.refused(req, res, options.message).catch(next);
+      else renderRefusal(res, options.message);
+    }
+  };
+}
+
+/**
+ * A limit on an outcome every request can have (a "not found"), for a
+ * limiter in front of every page: the counter is read before the request
+ * and written only when the outcome counts. express-rate-limit writes a hit
+ * before each request and takes it back after, which on PostgreSQL was two
+ * writes on one row per page view, the same row for all of a person's
+ * requests at once. Within an instance a read waits for that key's
+ * counting still under way, so a run of 404s is never read short.
+ */
+export function outcomeLimiter(
+  deps: Pick<Deps, "db" | "clock" | "config" | "logger">,
+  options: LimitOptions & { counts: (req: Request, res: Response) => boolean },
+) {
+  const store = counterStore(deps, options.name);
+  store.init?.({ windowMs: options.windowMs } as Options);
+  const pending = new Map<string, Promise<unknown>>();
+  const refuse = refusal(deps, options);
+  return async (req: Request, res: Response, next: NextFunction) => {
+    if (!deps.config.rateLimits) return next();
+    const key = (options.key ?? whoKey)(req);
+    await pending.get(key);
+    const { totalHits } = (await store.get!(key)) ?? { totalHits: 0 };
+    if (totalHits >= options.limit) return refuse(req, res, next);
+    res.on("finish", () => {
+      if (!options.counts(req, res)) return;
+      const counted = Promise.resolve(store.increment(key))
+        .catch((err) =>
+          deps.logger.error({ err, limit: options.name }, "could not count"),
+        )
+        .finally(() => {
+          if (pending.get(key) === counted) pending.delete(key);
+        });
+      pending.set(key, counted);
+    });
+    next();
+  };
 }
 
 function renderRefusal(res: Response, message: string) {

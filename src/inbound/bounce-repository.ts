@@ -1,4 +1,5 @@
 import type { DbOrTx } from "../db/index.js";
+import { preparedQuery } from "../db/prepared.js";
 
 /** The outbox row a delivery report is about. */
 export async function findOutboxForBounce(db: DbOrTx, id: number) {
@@ -64,17 +65,21 @@ export async function clearBouncing(db: DbOrTx, address: string) {
 }
 
 /** An organization's contacts whose mail bounces. */
-export async function bouncingContactsOf(db: DbOrTx, orgIds: number[]) {
-  if (orgIds.length === 0) return [];
-  const rows = await db
+// Read on every report page a triager opens: built once per list length.
+const bouncingQuery = preparedQuery((db, orgIds: readonly number[]) =>
+  db
     .selectFrom("users")
     .innerJoin("org_members", "org_members.user_id", "users.id")
     .select(["users.email", "users.mail_bouncing_since", "org_members.org_id"])
     .where("org_members.org_id", "in", orgIds)
     .where("users.mail_bouncing_since", "is not", null)
     .where("users.disabled_at", "is", null)
-    .orderBy("users.email")
-    .execute();
+    .orderBy("users.email"),
+);
+
+export async function bouncingContactsOf(db: DbOrTx, orgIds: number[]) {
+  if (orgIds.length === 0) return [];
+  const { rows } = await bouncingQuery(db, orgIds);
   return rows.map((r) => ({
     orgId: r.org_id,
     email: r.email,

@@ -1,4 +1,5 @@
 import type { DbOrTx } from "../db/index.js";
+import { preparedQuery } from "../db/prepared.js";
 
 /** The reports-by-email record (src/inbound/intake.ts); tokens arrive hashed. */
 export interface EmailReport {
@@ -125,13 +126,17 @@ export async function findEmailReportByReplyHash(db: DbOrTx, hash: string) {
 }
 
 export async function findEmailReport(db: DbOrTx, reportId: number) {
-  const row = await db
-    .selectFrom("email_reports")
-    .select(COLUMNS)
-    .where("report_id", "=", reportId)
-    .executeTakeFirst();
+  const row = (await emailReportOf(db, reportId)).rows[0];
   return row && toEmailReport(row);
 }
+
+// Read on every report page a triager opens: built once.
+const emailReportOf = preparedQuery((db, reportId: number) =>
+  db
+    .selectFrom("email_reports")
+    .select(COLUMNS)
+    .where("report_id", "=", reportId),
+);
 
 /** Reports by email filed since a moment: from one sender, or from anyone. */
 export async function countEmailReportsSince(

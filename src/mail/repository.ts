@@ -266,6 +266,26 @@ export async function markSent(
     .execute();
 }
 
+/**
+ * Gives claimed messages back to the queue, due as they were (an instance
+ * stopping hands what it has not started to the others at once, not when
+ * the lease ends). Only while the claim is still this one's.
+ */
+export async function releaseClaims(
+  db: DbOrTx,
+  ids: number[],
+  leaseUntil: number,
+) {
+  if (ids.length === 0) return;
+  await db
+    .updateTable("outbox")
+    .set({ status: "queued", lease_until: null })
+    .where("id", "in", ids)
+    .where("status", "=", "sending")
+    .where("lease_until", "=", leaseUntil)
+    .execute();
+}
+
 /** A failed attempt: try again at `retryAt`, or give up (null) and mark it failed. */
 export async function markAttemptFailed(
   db: DbOrTx,

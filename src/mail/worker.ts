@@ -1,9 +1,15 @@
 import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
+import { isDatabaseUnavailable } from "../db/dialect.js";
 import type { Db } from "../db/index.js";
 import { addressNextFanout } from "./outbox.js";
-import { claimDueMessages, markAttemptFailed, markSent } from "./repository.js";
+import {
+  claimDueMessages,
+  markAttemptFailed,
+  markSent,
+  releaseClaims,
+} from "./repository.js";
 import type { MailTransport } from "./transport.js";
 import { sealedVersion } from "./sealed.js";
 import { replyAddressing } from "../inbound/reply-tokens.js";
@@ -16,6 +22,8 @@ export const LEASE_MS = 2 * 60_000;
 const BATCH = 20;
 const BACKOFF_BASE_MS = 30_000;
 const BACKOFF_CAP_MS = 3_600_000;
+/** Between tries to record mail delivery while the database is away. */
+const RECORD_RETRY_MS = 500;
 
 /** Exponential backoff with jitter: about 30 s, 1 min, 2 min … capped at an hour. */
 export function backoffMs(attempt: number, random = Math.random): number {
@@ -58,7 +66,9 @@ export function createMailWorker(deps: MailWorkerDeps) {
     let addressing = true;
     for (;;) {
       if (stopping) return result;
-      const batch = await claimDueMessages(db, clock.now(), LEASE_MS, BATCH);
+      const claimedAt = clock.now();
+      const leaseUntil = claimedAt.getTime() + LEASE_MS;
+      const batch = await claimDueMessages(db, claimedAt, LEASE_MS, BATCH);
       if (batch.length < BATCH && addressing) {
         // A notice to many (the triage team's) is addressed once the queue
         // runs short: at the pace mail leaves, not all at once behind a
@@ -76,11 +86,16 @@ export function createMailWorker(deps: MailWorkerDeps) {
         else if (batch.length === 0) continue;
       }
       if (batch.length === 0) return result;
-      for (const message of batch) {
-        // Claimed but not started: the lease hands these to the next run.
-        if (stopping) return result;
+      for (const [i, message] of batch.entries()) {
+        // Claimed but not started: given back, for another instance now.
+        if (stopping) {
+          await giveBack(batch.slice(i), leaseUntil);
+          return result;
+        }
         const threaded =
           message.threadId && message.threadId !== message.messageId;
+        let response: string;
+        let sending = false;
         try {
           // Resolved now, for the recipient as they stand now (sealed.ts).
           const encrypted = await sealedVersion(deps, message);
@@ -98,7 +113,8 @@ export function createMailWorker(deps: MailWorkerDeps) {
           // A report by email's mail: its intake token as a reference too.
           const intakeRef =
             !reply && message.replyTo ? intakeReference(message.replyTo) : null;
-          const response = await transport.send({
+          sending = true;
+          response = await transport.send({
             from: config.mailFrom,
             to: message.toAddress,
             subject: message.subject,
@@ -124,25 +140,68 @@ export function createMailWorker(deps: MailWorkerDeps) {
               references: [thread, reply.reference].filter(Boolean).join(" "),
             }),
           });
-          await markSent(db, message.id, clock.now(), response);
-          result.sent += 1;
         } catch (err) {
+          if (!sending && isDatabaseUnavailable(err)) {
+            // The desk's database failed, not the mail: this message and
+            // the rest go back to the queue, no attempt counted.
+            await giveBack(batch.slice(i), leaseUntil);
+            return result;
+          }
           const attempt = message.attempts + 1;
           const error = err instanceof Error ? err.message : String(err);
           const giveUp = attempt >= config.mailMaxAttempts;
           const retryAt = giveUp
             ? null
             : new Date(clock.now().getTime() + backoffMs(attempt));
-          await markAttemptFailed(db, message.id, error, retryAt);
+          await persist(() =>
+            markAttemptFailed(db, message.id, error, retryAt),
+          );
           if (giveUp) result.failed += 1;
           else result.retried += 1;
           logger.warn(
             { messageId: message.messageId, attempt, error, giveUp },
             "mail delivery failed",
           );
+          continue;
         }
+        // It has left: it must be recorded, or another instance sends it
+        // again when the lease ends.
+        await persist(() => markSent(db, message.id, clock.now(), response));
+        result.sent += 1;
       }
     }
+  }
+
+  /**
+   * Writes what happened to claimed mail. While the database is unreachable
+   * (PostgreSQL restarting) this tries again until half the lease is gone
+   * (real time, not the clock); the claims hold meanwhile.
+   */
+  async function persist(write: () => Promise<void>) {
+    const giveUpAt = Date.now() + LEASE_MS / 2;
+    for (;;) {
+      try {
+        return await write();
+      } catch (err) {
+        if (!isDatabaseUnavailable(err) || Date.now() >= giveUpAt) throw err;
+        logger.warn({ err }, "could not record mail delivery; trying again");
+        await new Promise((resolve) => setTimeout(resolve, RECORD_RETRY_MS));
+      }
+    }
+  }
+
+  /** Gives claimed, unstarted mail back to the queue, for any instance now. */
+  async function giveBack(messages: { id: number }[], leaseUntil: number) {
+    await persist(() =>
+      releaseClaims(
+        db,
+        messages.map((m) => m.id),
+        leaseUntil,
+      ),
+    ).catch((err: unknown) =>
+      // Then the lease hands them to the next run, as after a crash.
+      logger.warn({ err }, "could not give back claimed mail"),
+    );
   }
 
   /** Sends everything due now; concurrent calls share one run. */

@@ -1,6 +1,12 @@
 import { sql, type Selectable } from "kysely";
+import {
+  announceChange,
+  cacheLifetime,
+  changeGeneration,
+} from "../db/changes.js";
 import { equalsIgnoringCase } from "../db/dialect.js";
 import type { DbOrTx } from "../db/index.js";
+import { preparedQuery } from "../db/prepared.js";
 import type { OrganizationsTable } from "../db/schema.js";
 import type {
   Organization,
@@ -21,27 +27,22 @@ function toOrganization(row: Selectable<OrganizationsTable>): Organization {
 /**
  * The list of every organization (500 in the benchmark's seed, one `<option>`
  * each on the queue, the report form and the report page) is kept in memory:
- * reading and mapping it cost more than the queue's own list query. Any
- * organization written by this process drops it (generation below); one
- * written by another process (the command line) is seen within a minute.
+ * reading and mapping it cost more than the queue's own list query. Adding
+ * one drops it (announceChange, src/db/changes.ts): in this instance at once,
+ * in the other instances on PostgreSQL when their change notice arrives
+ * (within milliseconds of the commit). One written by another process on
+ * SQLite (the command line) is seen within a minute.
  */
 const ORGANIZATIONS_CACHE_MS = 60_000;
-let organizationsGeneration = 0;
 const organizationsCache = new WeakMap<
   object,
   { generation: number; until: number; list: readonly Organization[] }
 >();
 
-/** Call after any change to organizations (done here by the writers). */
-export function organizationsChanged() {
-  organizationsGeneration++;
-}
-
 export async function insertOrganization(
   db: DbOrTx,
   org: { publicId: string; name: string; createdAt: Date },
 ): Promise<Organization> {
-  organizationsChanged();
   const row = await db
     .insertInto("organizations")
     .values({
@@ -51,6 +52,7 @@ export async function insertOrganization(
     })
     .returningAll()
     .executeTakeFirstOrThrow();
+  await announceChange(db, "organizations");
   return toOrganization(row);
 }
 
@@ -83,13 +85,14 @@ export async function findOrganizationById(
   db: DbOrTx,
   id: number,
 ): Promise<Organization | undefined> {
-  const row = await db
-    .selectFrom("organizations")
-    .selectAll()
-    .where("id", "=", id)
-    .executeTakeFirst();
+  const row = (await organizationById(db, id)).rows[0];
   return row && toOrganization(row);
 }
+
+// Read on report pages (the lead organization, the triage form): built once.
+const organizationById = preparedQuery((db, id: number) =>
+  db.selectFrom("organizations").selectAll().where("id", "=", id),
+);
 
 /**
  * Every organization by name, for pickers and filters (see the cache above).
@@ -103,19 +106,15 @@ export async function listOrganizations(
   if (db.isTransaction) return readOrganizations(db);
   const now = Date.now();
   const cached = organizationsCache.get(db);
-  if (
-    cached &&
-    cached.generation === organizationsGeneration &&
-    cached.until > now
-  )
+  const generation = changeGeneration(db, "organizations");
+  if (cached && cached.generation === generation && cached.until > now)
     return cached.list;
-  const generation = organizationsGeneration;
   const list = Object.freeze(await readOrganizations(db));
-  // A write during the read leaves the cache empty for the next caller.
-  if (generation === organizationsGeneration)
+  // A change during the read leaves the cache empty for the next caller.
+  if (generation === changeGeneration(db, "organizations"))
     organizationsCache.set(db, {
       generation,
-      until: now + ORGANIZATIONS_CACHE_MS,
+      until: now + cacheLifetime(db, ORGANIZATIONS_CACHE_MS),
       list,
     });
   return list;

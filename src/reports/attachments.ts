@@ -162,9 +162,10 @@ export function sanitizeFileName(name: string): string {
   return clean || "attachment";
 }
 
-export function storedPath(dataDir: string, sha256: string): string {
+/** Where the file with these bytes lives in ATTACHMENTS_DIR. */
+export function storedPath(attachmentsDir: string, sha256: string): string {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error("not a sha256");
-  return path.join(dataDir, "attachments", sha256.slice(0, 2), sha256);
+  return path.join(attachmentsDir, sha256.slice(0, 2), sha256);
 }
 
 export function contentHash(bytes: Buffer): string {
@@ -176,8 +177,8 @@ export function contentHash(bytes: Buffer): string {
  * once. Called after the attachment's row is written: the clean-up removes a
  * file only when no row names it.
  */
-export function storeUpload(dataDir: string, bytes: Buffer): void {
-  const target = storedPath(dataDir, contentHash(bytes));
+export function storeUpload(attachmentsDir: string, bytes: Buffer): void {
+  const target = storedPath(attachmentsDir, contentHash(bytes));
   if (!existsSync(target)) {
     mkdirSync(path.dirname(target), { recursive: true });
     // Renamed into place so a reader never sees half a file under its hash.
@@ -205,7 +206,7 @@ export async function deleteAbandonedUploads(
     const inUse = await attachmentHashesInUse(tx, hashes);
     for (const sha256 of hashes)
       if (!inUse.has(sha256))
-        rmSync(storedPath(deps.config.dataDir, sha256), { force: true });
+        rmSync(storedPath(deps.config.attachmentsDir, sha256), { force: true });
     return hashes.length;
   });
 }

@@ -1,8 +1,10 @@
 import { sql, type SelectQueryBuilder, type ExpressionBuilder } from "kysely";
 import type { DbOrTx } from "../db/index.js";
+import { keptQuery } from "../db/prepared.js";
 import type { CaseGrant, ParticipantFacts } from "../auth/policy.js";
 import {
   dialectOf,
+  withAdvisoryLock,
   fullTextMatch,
   indexReportsStatement,
 } from "../db/dialect.js";
@@ -479,7 +481,8 @@ export const INDEX_BATCH = 500;
  * segment for each transaction, which per report was the largest cost of
  * filing one (migration 2026-11-30-02). Runs before the index is read and
  * every second (startSearchIndexer), yielding to requests between batches.
- * Returns how many reports were indexed.
+ * Each batch holds the lock "search_index". Returns how many reports were
+ * indexed.
  */
 export async function indexPendingReports(db: DbOrTx): Promise<number> {
   let indexed = 0;
@@ -491,9 +494,9 @@ export async function indexPendingReports(db: DbOrTx): Promise<number> {
       .executeTakeFirst();
     if (!waiting) return indexed;
     if (indexed > 0) await new Promise((resolve) => setImmediate(resolve));
-    indexed += db.isTransaction
-      ? await indexBatch(db)
-      : await db.transaction().execute(indexBatch);
+    // Several instances (PostgreSQL) index one at a time: two batches of
+    // the same waiting reports would both insert them (reports_fts_pkey).
+    indexed += await withAdvisoryLock(db, "search_index", indexBatch);
   }
 }
 
@@ -743,6 +746,13 @@ function searchPageQuery(
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
 
+// The same page asked for again (every view of the queue's first page) is
+// not built again: the query is a function of the page's description.
+const listPageQuery = keptQuery(
+  (db, { query, scopeSize }: { query: ListQuery; scopeSize: number | null }) =>
+    reportListQuery(db, query, scopeSize),
+);
+
 export async function findReportListPage(
   db: DbOrTx,
   query: ListQuery,
@@ -752,7 +762,7 @@ export async function findReportListPage(
     text && query.scope.kind !== "all" && text.atMost !== null
       ? await countInScope(db, query.scope)
       : null;
-  const rows = await reportListQuery(db, query, scopeSize).execute();
+  const { rows } = await listPageQuery(db, { query, scopeSize });
   const more = rows.length > query.limit;
   const pageRows = more ? rows.slice(0, query.limit) : rows;
   const items = await withParticipants(

@@ -211,10 +211,14 @@ export async function reportPage(
           ),
     error: commentForm.errors.audience ?? null,
   };
+  // Most entries name no organization: those skip the search through every
+  // organization (500 in the benchmark, twice per entry: 2 % of a view).
   const orgName = (id: number | null) =>
-    caseOrgs.find((o) => o.id === id)?.name ??
-    organizations.find((o) => o.id === id)?.name ??
-    null;
+    id === null
+      ? null
+      : (caseOrgs.find((o) => o.id === id)?.name ??
+        organizations.find((o) => o.id === id)?.name ??
+        null);
   // A message is shared with one organization: chosen when several were notified.
   const shareOrgs = caseOrgs.filter((o) =>
     report.participants.some(

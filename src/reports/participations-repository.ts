@@ -6,6 +6,7 @@
 import type { Selectable } from "kysely";
 import type { CaseGrant, ParticipantFacts } from "../auth/policy.js";
 import type { DbOrTx } from "../db/index.js";
+import { preparedQuery } from "../db/prepared.js";
 import type { ParticipationsTable } from "../db/schema.js";
 import type { Participation, ParticipationStatus } from "./participations.js";
 
@@ -42,6 +43,23 @@ function toParticipation(
   };
 }
 
+// Run for every report and list page read (the access facts): built once.
+const participantFactsQuery = preparedQuery(
+  (db, reportIds: readonly number[]) =>
+    db
+      .selectFrom("participations")
+      .select(["report_id", "organization_id", "notified_at"])
+      .where("report_id", "in", reportIds)
+      .where("removed_at", "is", null)
+      .orderBy("id"),
+);
+const grantsQuery = preparedQuery((db, reportIds: readonly number[]) =>
+  db
+    .selectFrom("org_case_grants")
+    .select(["report_id", "user_id", "org_id"])
+    .where("report_id", "in", reportIds),
+);
+
 /** The participants of several reports at once, as the policy reads them (removed ones left out). */
 export async function participantFactsFor(
   db: DbOrTx,
@@ -49,13 +67,7 @@ export async function participantFactsFor(
 ): Promise<Map<number, ParticipantFacts[]>> {
   const byReport = new Map<number, ParticipantFacts[]>();
   if (reportIds.length === 0) return byReport;
-  const rows = await db
-    .selectFrom("participations")
-    .select(["report_id", "organization_id", "notified_at"])
-    .where("report_id", "in", [...reportIds])
-    .where("removed_at", "is", null)
-    .orderBy("id")
-    .execute();
+  const { rows } = await participantFactsQuery(db, reportIds);
   for (const r of rows) {
     const list = byReport.get(r.report_id) ?? [];
     list.push({
@@ -74,11 +86,7 @@ export async function grantsFor(
 ): Promise<Map<number, CaseGrant[]>> {
   const byReport = new Map<number, CaseGrant[]>();
   if (reportIds.length === 0) return byReport;
-  const rows = await db
-    .selectFrom("org_case_grants")
-    .select(["report_id", "user_id", "org_id"])
-    .where("report_id", "in", [...reportIds])
-    .execute();
+  const { rows } = await grantsQuery(db, reportIds);
   for (const r of rows) {
     const list = byReport.get(r.report_id) ?? [];
     list.push({ userId: r.user_id, orgId: r.org_id });
@@ -112,16 +120,18 @@ export async function listParticipations(
   db: DbOrTx,
   reportId: number,
 ): Promise<Participation[]> {
-  const rows = await db
+  return (await participationsQuery(db, reportId)).rows.map(toParticipation);
+}
+
+const participationsQuery = preparedQuery((db, reportId: number) =>
+  db
     .selectFrom("participations as p")
     .innerJoin("organizations as o", "o.id", "p.organization_id")
     .selectAll("p")
     .select(["o.name as org_name", "o.public_id as org_public_id"])
     .where("p.report_id", "=", reportId)
-    .orderBy("p.id")
-    .execute();
-  return rows.map(toParticipation);
-}
+    .orderBy("p.id"),
+);
 
 export async function findParticipation(
   db: DbOrTx,
@@ -419,6 +429,37 @@ export interface AnswerCounts {
  * answered, and how many were notified before `silentBefore` (the answer
  * clock's length ago) without answering.
  */
+// Every queue page reads them for its rows: built once per page length.
+const answerCountsQuery = preparedQuery(
+  (db, reportIds: readonly number[], before: number) =>
+    db
+      .selectFrom("participations")
+      .where("report_id", "in", reportIds)
+      .where("removed_at", "is", null)
+      .where("notified_at", "is not", null)
+      .groupBy("report_id")
+      .select((eb) => [
+        "report_id",
+        eb.fn.countAll<number>().as("notified"),
+        eb.fn.count<number>("answered_at").as("answered"),
+        eb.fn
+          .sum<number>(
+            eb
+              .case()
+              .when(
+                eb.and([
+                  eb("answered_at", "is", null),
+                  eb("notified_at", "<", before),
+                ]),
+              )
+              .then(1)
+              .else(0)
+              .end(),
+          )
+          .as("silent"),
+      ]),
+);
+
 export async function answerCountsFor(
   db: DbOrTx,
   reportIds: readonly number[],
@@ -426,34 +467,11 @@ export async function answerCountsFor(
 ): Promise<Map<number, AnswerCounts>> {
   const counts = new Map<number, AnswerCounts>();
   if (reportIds.length === 0) return counts;
-  const before = silentBefore.getTime();
-  const rows = await db
-    .selectFrom("participations")
-    .where("report_id", "in", [...reportIds])
-    .where("removed_at", "is", null)
-    .where("notified_at", "is not", null)
-    .groupBy("report_id")
-    .select((eb) => [
-      "report_id",
-      eb.fn.countAll<number>().as("notified"),
-      eb.fn.count<number>("answered_at").as("answered"),
-      eb.fn
-        .sum<number>(
-          eb
-            .case()
-            .when(
-              eb.and([
-                eb("answered_at", "is", null),
-                eb("notified_at", "<", before),
-              ]),
-            )
-            .then(1)
-            .else(0)
-            .end(),
-        )
-        .as("silent"),
-    ])
-    .execute();
+  const { rows } = await answerCountsQuery(
+    db,
+    reportIds,
+    silentBefore.getTime(),
+  );
   for (const r of rows)
     counts.set(r.report_id, {
       notified: Number(r.notified),

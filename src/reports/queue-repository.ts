@@ -1,4 +1,5 @@
 import type { DbOrTx } from "../db/index.js";
+import { preparedQuery } from "../db/prepared.js";
 import type { Severity } from "./cvss.js";
 import type { ClockFacts } from "./clocks.js";
 import type { State } from "./workflow.js";
@@ -25,6 +26,72 @@ export interface QueueSignals {
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
 
+// Every queue page reads them for its rows: built once per page length.
+const signalsQuery = preparedQuery(
+  (db, publicIds: readonly string[], viewerId: number) =>
+    db
+      .selectFrom("reports as r")
+      .leftJoin("report_events as e", "e.report_id", "r.id")
+      .leftJoin("users as u", "u.id", "e.actor_id")
+      .leftJoin("report_reads as rr", (join) =>
+        join.onRef("rr.report_id", "=", "r.id").on("rr.user_id", "=", viewerId),
+      )
+      .where("r.public_id", "in", publicIds)
+      .groupBy("r.id")
+      .select((eb) => [
+        "r.public_id",
+        "r.state",
+        "r.extension_requested_to",
+        eb.fn.max("rr.read_at").as("read_at"),
+        eb.fn
+          .max(
+            eb
+              .case()
+              .when("u.role", "in", ["triager", "admin"])
+              .then(eb.ref("e.created_at"))
+              .end(),
+          )
+          .as("staff_at"),
+        eb.fn
+          .max(
+            eb
+              .case()
+              .when(
+                eb.and([
+                  eb("e.actor_id", "=", eb.ref("r.reporter_id")),
+                  eb("e.kind", "!=", "submitted"),
+                ]),
+              )
+              .then(eb.ref("e.created_at"))
+              .end(),
+          )
+          .as("researcher_at"),
+        eb.fn
+          .max(
+            eb
+              .case()
+              .when("u.role", "=", "org_contact")
+              .then(eb.ref("e.created_at"))
+              .end(),
+          )
+          .as("org_at"),
+        eb.fn
+          .max(
+            eb
+              .case()
+              .when(
+                eb.or([
+                  eb("e.actor_id", "is", null),
+                  eb("e.actor_id", "!=", viewerId),
+                ]),
+              )
+              .then(eb.ref("e.created_at"))
+              .end(),
+          )
+          .as("others_at"),
+      ]),
+);
+
 /** The markers' facts for a page of reports (by public ID), for one viewer. */
 export async function findQueueSignals(
   db: DbOrTx,
@@ -32,68 +99,7 @@ export async function findQueueSignals(
   viewerId: number,
 ): Promise<Map<string, QueueSignals>> {
   if (publicIds.length === 0) return new Map();
-  const rows = await db
-    .selectFrom("reports as r")
-    .leftJoin("report_events as e", "e.report_id", "r.id")
-    .leftJoin("users as u", "u.id", "e.actor_id")
-    .leftJoin("report_reads as rr", (join) =>
-      join.onRef("rr.report_id", "=", "r.id").on("rr.user_id", "=", viewerId),
-    )
-    .where("r.public_id", "in", [...publicIds])
-    .groupBy("r.id")
-    .select((eb) => [
-      "r.public_id",
-      "r.state",
-      "r.extension_requested_to",
-      eb.fn.max("rr.read_at").as("read_at"),
-      eb.fn
-        .max(
-          eb
-            .case()
-            .when("u.role", "in", ["triager", "admin"])
-            .then(eb.ref("e.created_at"))
-            .end(),
-        )
-        .as("staff_at"),
-      eb.fn
-        .max(
-          eb
-            .case()
-            .when(
-              eb.and([
-                eb("e.actor_id", "=", eb.ref("r.reporter_id")),
-                eb("e.kind", "!=", "submitted"),
-              ]),
-            )
-            .then(eb.ref("e.created_at"))
-            .end(),
-        )
-        .as("researcher_at"),
-      eb.fn
-        .max(
-          eb
-            .case()
-            .when("u.role", "=", "org_contact")
-            .then(eb.ref("e.created_at"))
-            .end(),
-        )
-        .as("org_at"),
-      eb.fn
-        .max(
-          eb
-            .case()
-            .when(
-              eb.or([
-                eb("e.actor_id", "is", null),
-                eb("e.actor_id", "!=", viewerId),
-              ]),
-            )
-            .then(eb.ref("e.created_at"))
-            .end(),
-        )
-        .as("others_at"),
-    ])
-    .execute();
+  const { rows } = await signalsQuery(db, publicIds, viewerId);
   return new Map(
     rows.map((row) => [
       row.public_id,
@@ -117,16 +123,19 @@ export async function markReportRead(
   reportId: number,
   at: Date,
 ): Promise<void> {
-  await db
-    .insertInto("report_reads")
-    .values({ user_id: userId, report_id: reportId, read_at: at.getTime() })
-    .onConflict((oc) =>
-      oc
-        .columns(["user_id", "report_id"])
-        .doUpdateSet({ read_at: at.getTime() }),
-    )
-    .execute();
+  await markReadQuery(db, userId, reportId, at.getTime());
 }
+
+// Every report view by a signed-in user: built once.
+const markReadQuery = preparedQuery(
+  (db, userId: number, reportId: number, at: number) =>
+    db
+      .insertInto("report_reads")
+      .values({ user_id: userId, report_id: reportId, read_at: at })
+      .onConflict((oc) =>
+        oc.columns(["user_id", "report_id"]).doUpdateSet({ read_at: at }),
+      ),
+);
 
 /** What the clocks read from the reports in these states, with their kept next deadline. */
 export async function clockFactsInStates(

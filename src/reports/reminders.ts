@@ -21,6 +21,7 @@ import { ORG_ANSWER_CLOCK } from "./clocks.js";
 import { findReportById } from "./repository.js";
 import { deleteAbandonedUploads } from "./attachments.js";
 import { pruneExpiredSessions } from "../auth/session-store.js";
+import { pruneRateLimitCounters } from "../http/rate-limits.js";
 import { applyTransition } from "./service.js";
 import type { Report } from "./types.js";
 import { planTransition, type Audience } from "./workflow.js";
@@ -313,6 +314,7 @@ export function startScheduler(
         const removed = await deleteAbandonedUploads(deps);
         if (removed) logger.info({ removed }, "abandoned uploads deleted");
         await pruneExpiredSessions(deps);
+        await pruneRateLimitCounters(deps);
       });
     },
     (err) => logger.error({ err }, "reminder run failed"),

@@ -1,5 +1,6 @@
 import { sql, type Selectable } from "kysely";
 import type { DbOrTx } from "../db/index.js";
+import { preparedQuery } from "../db/prepared.js";
 import type { AttachmentsTable, ReportsTable } from "../db/schema.js";
 import { NO_DEADLINE } from "./clocks.js";
 import type { Severity } from "./cvss.js";
@@ -183,22 +184,20 @@ async function withAccess(
   );
 }
 
+// Every report page and every step on a report reads it: built once.
+const reportByPublicId = preparedQuery((db, publicId: string) =>
+  db.selectFrom("reports").selectAll().where("public_id", "=", publicId),
+);
+const reportById = preparedQuery((db, id: number) =>
+  db.selectFrom("reports").selectAll().where("id", "=", id),
+);
+
 export async function findReportByPublicId(db: DbOrTx, publicId: string) {
-  const row = await db
-    .selectFrom("reports")
-    .selectAll()
-    .where("public_id", "=", publicId)
-    .executeTakeFirst();
-  return withAccess(db, row);
+  return withAccess(db, (await reportByPublicId(db, publicId)).rows[0]);
 }
 
 export async function findReportById(db: DbOrTx, id: number) {
-  const row = await db
-    .selectFrom("reports")
-    .selectAll()
-    .where("id", "=", id)
-    .executeTakeFirst();
-  return withAccess(db, row);
+  return withAccess(db, (await reportById(db, id)).rows[0]);
 }
 
 export interface StateChange {
@@ -395,6 +394,53 @@ export async function findEventById(db: DbOrTx, id: number) {
   );
 }
 
+// Every report page reads its timeline: built once per reader's lists.
+const eventsQuery = preparedQuery(
+  (
+    db,
+    reportId: number,
+    audiences: readonly EventAudience[],
+    orgIds: readonly number[],
+  ) =>
+    db
+      .selectFrom("report_events as e")
+      .leftJoin("users as u", "u.id", "e.actor_id")
+      .select([
+        "e.id",
+        "e.actor_id",
+        "u.display_name",
+        "u.role",
+        "e.kind",
+        "e.action",
+        "e.from_state",
+        "e.to_state",
+        "e.visibility",
+        "e.audience",
+        "e.audience_org_id",
+        "e.body",
+        "e.created_at",
+        "e.shared_at",
+        "e.mail_message_id",
+        "e.mail_encrypted",
+        "e.mail_signed_by",
+      ])
+      .where("e.report_id", "=", reportId)
+      .where((eb) =>
+        eb.or([
+          ...(audiences.length > 0 ? [eb("e.audience", "in", audiences)] : []),
+          ...(orgIds.length > 0
+            ? [
+                eb.and([
+                  eb("e.audience", "in", ["org", "org_researcher"]),
+                  eb("e.audience_org_id", "in", orgIds),
+                ]),
+              ]
+            : []),
+        ]),
+      )
+      .orderBy("e.id"),
+);
+
 /**
  * The timeline, oldest first, with only the events the reader may read
  * (policy.ts readableEvents; canReadEvent is the same rule in code).
@@ -406,44 +452,7 @@ export async function listEvents(
 ): Promise<TimelineEvent[]> {
   const { audiences, orgIds } = readable;
   if (audiences.length === 0 && orgIds.length === 0) return [];
-  const rows = await db
-    .selectFrom("report_events as e")
-    .leftJoin("users as u", "u.id", "e.actor_id")
-    .select([
-      "e.id",
-      "e.actor_id",
-      "u.display_name",
-      "u.role",
-      "e.kind",
-      "e.action",
-      "e.from_state",
-      "e.to_state",
-      "e.visibility",
-      "e.audience",
-      "e.audience_org_id",
-      "e.body",
-      "e.created_at",
-      "e.shared_at",
-      "e.mail_message_id",
-      "e.mail_encrypted",
-      "e.mail_signed_by",
-    ])
-    .where("e.report_id", "=", reportId)
-    .where((eb) =>
-      eb.or([
-        ...(audiences.length > 0 ? [eb("e.audience", "in", audiences)] : []),
-        ...(orgIds.length > 0
-          ? [
-              eb.and([
-                eb("e.audience", "in", ["org", "org_researcher"]),
-                eb("e.audience_org_id", "in", orgIds),
-              ]),
-            ]
-          : []),
-      ]),
-    )
-    .orderBy("e.id")
-    .execute();
+  const { rows } = await eventsQuery(db, reportId, audiences, orgIds);
   return rows.map((r) => ({
     id: r.id,
     actorId: r.actor_id,
@@ -532,14 +541,16 @@ export async function listAttachments(
   db: DbOrTx,
   reportId: number,
 ): Promise<Attachment[]> {
-  const rows = await db
+  return (await attachmentsQuery(db, reportId)).rows.map(toAttachment);
+}
+
+const attachmentsQuery = preparedQuery((db, reportId: number) =>
+  db
     .selectFrom("attachments")
     .selectAll()
     .where("report_id", "=", reportId)
-    .orderBy("id")
-    .execute();
-  return rows.map(toAttachment);
-}
+    .orderBy("id"),
+);
 
 /** Files kept from a form that failed validation: only the owner's, only unlinked. */
 export async function findPendingAttachments(
@@ -638,13 +649,13 @@ export async function markAttachmentRemoved(
 /** Names of the people a report page mentions (reporter, assignee). */
 export async function userNames(db: DbOrTx, ids: readonly number[]) {
   if (ids.length === 0) return new Map<number, string>();
-  const rows = await db
-    .selectFrom("users")
-    .select(["id", "display_name"])
-    .where("id", "in", ids as number[])
-    .execute();
+  const { rows } = await userNamesQuery(db, ids);
   return new Map(rows.map((r) => [r.id, r.display_name]));
 }
+
+const userNamesQuery = preparedQuery((db, ids: readonly number[]) =>
+  db.selectFrom("users").select(["id", "display_name"]).where("id", "in", ids),
+);
 
 export interface RelatedReport {
   publicId: string;

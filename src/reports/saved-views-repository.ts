@@ -1,4 +1,5 @@
 import type { DbOrTx } from "../db/index.js";
+import { preparedQuery } from "../db/prepared.js";
 
 /* All SQL for saved queue views. */
 
@@ -42,14 +43,17 @@ export async function listSavedViews(
   db: DbOrTx,
   userId: number,
 ): Promise<SavedView[]> {
-  const rows = await db
+  return (await savedViewsOf(db, userId)).rows.map(toView);
+}
+
+// Every queue page lists its reader's saved views: built once.
+const savedViewsOf = preparedQuery((db, userId: number) =>
+  db
     .selectFrom("saved_views")
     .select(COLUMNS)
     .where("user_id", "=", userId)
-    .orderBy("name")
-    .execute();
-  return rows.map(toView);
-}
+    .orderBy("name"),
+);
 
 export async function findSavedView(
   db: DbOrTx,

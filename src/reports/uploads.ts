@@ -109,7 +109,7 @@ export async function acceptUploads(
       });
       return attachment;
     });
-    storeUpload(deps.config.dataDir, cleaned);
+    storeUpload(deps.config.attachmentsDir, cleaned);
     kept.push(keptView(attachment));
   }
   const errors = [
@@ -214,7 +214,7 @@ export async function attachmentFor(
     at: deps.clock.now(),
   });
   return {
-    file: storedPath(deps.config.dataDir, attachment.sha256),
+    file: storedPath(deps.config.attachmentsDir, attachment.sha256),
     fileName: shownFileName(actor, accessFacts(report), attachment, position),
     mediaType: servedMediaType(attachment.mediaType),
     inline: isImage(attachment.mediaType),

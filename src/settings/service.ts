@@ -3,6 +3,7 @@ import { recordAudit } from "../audit/service.js";
 import { refreshComputedQueueDue } from "../reports/queue.js";
 import type { AuditDetails, AuditRequestContext } from "../audit/types.js";
 import type { Config } from "../config.js";
+import { announceChange, onChange } from "../db/changes.js";
 import type { DbOrTx } from "../db/index.js";
 import type { Deps } from "../deps.js";
 import { NotFoundError } from "../http/errors.js";
@@ -147,13 +148,16 @@ function savedFrom(rows: { key: string; value: unknown }[]): SavedClocks {
 
 /**
  * The effective policy: the environment's values overlaid by what an admin
- * saved. Held in memory (one process, one database file) so the deadline
- * code reads it synchronously; loaded at start-up and replaced on save.
+ * saved. Held in memory so the deadline code reads it synchronously;
+ * loaded at start-up and replaced on save, and on PostgreSQL read again
+ * when another instance saved (followSettings).
  */
 export class SettingsStore {
   readonly #defaults: ClockValues;
   #saved: SavedClocks = {};
   #clocks: Clocks;
+  /** Reloads started; only the latest one's answer is kept. */
+  #loads = 0;
 
   constructor(defaults: Clocks, saved: SavedClocks = {}) {
     this.#defaults = Object.freeze(clockValues(defaults));
@@ -180,10 +184,30 @@ export class SettingsStore {
     this.#clocks = clocksOf({ ...this.#defaults, ...this.#saved });
   }
 
-  /** Reads the saved values again (at start-up). */
+  /** Reads the saved values again (at start-up, and when another instance saved). */
   async reload(db: DbOrTx): Promise<void> {
-    this.replace(savedFrom(await listSettings(db)));
+    const load = ++this.#loads;
+    const saved = savedFrom(await listSettings(db));
+    if (load === this.#loads) this.replace(saved);
   }
+}
+
+/**
+ * Keeps this instance's settings those of the database: on PostgreSQL,
+ * when another instance saved them (its change notice), or when notices
+ * were lost, they are read again (src/db/changes.ts). Returns how to stop.
+ */
+export function followSettings(
+  deps: Pick<Deps, "db" | "settings" | "logger">,
+): () => void {
+  return onChange(deps.db, async (topic) => {
+    if (topic !== "settings") return;
+    try {
+      await deps.settings.reload(deps.db);
+    } catch (err) {
+      deps.logger.error({ err }, "settings could not be read again");
+    }
+  });
 }
 
 /** The store for a migrated database: environment defaults and saved values. */
@@ -287,6 +311,7 @@ export async function saveClockSettings(
       request,
       at: now,
     });
+    await announceChange(tx, "settings");
     return changed;
   });
   deps.settings.replace(next);

@@ -1,6 +1,7 @@
 import type { Selectable } from "kysely";
 import type { Role } from "../auth/policy.js";
 import type { Db, DbOrTx } from "../db/index.js";
+import { preparedQuery } from "../db/prepared.js";
 import type { UsersTable } from "../db/schema.js";
 import type { NotifyLevel, User } from "./types.js";
 
@@ -54,15 +55,29 @@ async function membershipsOf(
   db: DbOrTx,
   userIds: readonly number[],
 ): Promise<Map<number, Memberships>> {
-  const byUser = new Map<number, Memberships>();
-  if (userIds.length === 0) return byUser;
-  const rows = await db
+  if (userIds.length === 0) return new Map();
+  return membershipsByUser((await membershipsQuery(db, userIds)).rows);
+}
+
+// Every signed-in request reads its user's memberships: built once.
+const membershipsQuery = preparedQuery((db, userIds: readonly number[]) =>
+  db
     .selectFrom("org_members as m")
     .innerJoin("organizations as o", "o.id", "m.org_id")
     .select(["m.user_id", "m.org_id", "m.is_admin", "o.members_see_all"])
-    .where("m.user_id", "in", [...userIds])
-    .orderBy("m.org_id")
-    .execute();
+    .where("m.user_id", "in", userIds)
+    .orderBy("m.org_id"),
+);
+
+function membershipsByUser(
+  rows: readonly {
+    user_id: number;
+    org_id: number;
+    is_admin: number;
+    members_see_all: number;
+  }[],
+): Map<number, Memberships> {
+  const byUser = new Map<number, Memberships>();
   for (const r of rows) {
     let m = byUser.get(r.user_id);
     if (!m) {
@@ -111,13 +126,14 @@ export async function findUserById(
   db: DbOrTx,
   id: number,
 ): Promise<User | undefined> {
-  const row = await db
-    .selectFrom("users")
-    .selectAll()
-    .where("id", "=", id)
-    .executeTakeFirst();
+  const row = (await userById(db, id)).rows[0];
   return row && toUser(row, await orgIdsOf(db, row.id));
 }
+
+// Read on every signed-in request (passport's deserialize): built once.
+const userById = preparedQuery((db, id: number) =>
+  db.selectFrom("users").selectAll().where("id", "=", id),
+);
 
 export async function findUserByPublicId(
   db: DbOrTx,
@@ -313,11 +329,13 @@ const activeStaffKept = new WeakMap<
   { version: number; list: readonly User[] }
 >();
 
+// Read on every queue and report page: built once.
+const usersVersion = preparedQuery((db) =>
+  db.selectFrom("users_version").select("version"),
+);
+
 export async function listActiveStaff(db: DbOrTx, keptIn: Db): Promise<User[]> {
-  const { version } = await db
-    .selectFrom("users_version")
-    .select("version")
-    .executeTakeFirstOrThrow();
+  const { version } = (await usersVersion(db)).rows[0]!;
   const kept = activeStaffKept.get(keptIn);
   if (kept && kept.version === version) return [...kept.list];
   const list = await readActiveStaff(db);

@@ -71,7 +71,7 @@ describe("uploads never attached to a report", () => {
     const notes = path.join(ctx.dataDir, "notes.txt");
     writeFileSync(notes, "curl -v https://portal.example.test/booking?id=1\n");
     const [old] = await abandon([{ path: notes }]);
-    const file = storedPath(ctx.dataDir, old!.sha256);
+    const file = storedPath(ctx.config.attachmentsDir, old!.sha256);
     assert.ok(existsSync(file));
 
     ctx.clock.advance(23 * HOUR);
@@ -92,7 +92,9 @@ describe("uploads never attached to a report", () => {
     assert.equal(await row(old!.public_id), undefined, "the row is gone");
     assert.equal(existsSync(file), false, "the file is gone");
     assert.ok(await row(recent!.public_id), "a younger upload stays");
-    assert.ok(existsSync(storedPath(ctx.dataDir, recent!.sha256)));
+    assert.ok(
+      existsSync(storedPath(ctx.config.attachmentsDir, recent!.sha256)),
+    );
 
     // The form that still carries the deleted file's ID files without it.
     researcher = await signedIn(ctx, researcherUser);
@@ -121,7 +123,9 @@ describe("uploads never attached to a report", () => {
     await runScheduler();
     assert.equal(await row(pending!.public_id), undefined);
     researcher = await signedIn(ctx, researcherUser);
-    assert.ok(existsSync(storedPath(ctx.dataDir, pending!.sha256)));
+    assert.ok(
+      existsSync(storedPath(ctx.config.attachmentsDir, pending!.sha256)),
+    );
     const page = await researcher.agent.get(`/reports/${id}`);
     const href = /href="(\/reports\/[^"]+\/attachments\/[^"]+)"/.exec(
       page.text,

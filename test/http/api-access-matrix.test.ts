@@ -264,7 +264,7 @@ describe("API access matrix", function () {
     );
     await insertAttachmentRow(ctx, bobs.id, users.bob.user.id);
     // The rows' file (their sha256 is all zeros), so a download can succeed.
-    const file = storedPath(ctx.dataDir, "0".repeat(64));
+    const file = storedPath(ctx.config.attachmentsDir, "0".repeat(64));
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, "hello");
 

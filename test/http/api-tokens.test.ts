@@ -8,11 +8,11 @@ import { after, before, describe, it } from "mocha";
 import { runCli } from "../../src/cli.js";
 import { sha256Hex } from "../../src/ids.js";
 import {
+  cliEnv,
   createTestContext,
   createUser,
   shown,
   signedIn,
-  TEST_ENV,
   type TestContext,
 } from "../support/harness.js";
 
@@ -134,7 +134,7 @@ describe("npm run cli -- token:create", () => {
     };
     return { lines, out: out as unknown as Console };
   };
-  const env = () => ({ ...TEST_ENV, DATA_DIR: ctx.dataDir });
+  const env = () => cliEnv(ctx);
   before(async () => {
     ctx = await createTestContext({ env: { RATE_LIMITS: "false" } });
   });

@@ -47,14 +47,20 @@ describe("npm run cli -- backup <file> (SQLite)", function () {
       at: ctx.clock.now(),
     });
 
+  let dataDir: string;
+
   before(async () => {
-    ctx = await createTestContext();
+    // SQLite's online backup, so SQLite also under TEST_DATABASE_URL (a data
+    // directory of its own); PostgreSQL deployments use pg_dump (README).
+    dataDir = mkdtempSync(path.join(os.tmpdir(), "dd-backup-data-"));
+    ctx = await createTestContext({ dataDir });
     outDir = mkdtempSync(path.join(os.tmpdir(), "dd-backup-"));
     // Enough pages that the copy takes several steps.
     for (let i = 0; i < 3000; i++) await append(i);
   });
   after(async () => {
     await ctx.close();
+    rmSync(dataDir, { recursive: true, force: true });
     rmSync(outDir, { recursive: true, force: true });
   });
 

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import { sql } from "kysely";
+import { tableRows } from "../support/database.js";
 import { createTransport } from "../../src/mail/transport.js";
 import { createMailWorker } from "../../src/mail/worker.js";
 import { runDueReminders } from "../../src/reports/reminders.js";
@@ -81,12 +81,7 @@ describe("inside an organization: its administrator, colleagues and who sees whi
       .execute();
 
   async function snapshot() {
-    const rows = async (table: string) =>
-      (
-        await sql`select * from ${sql.table(table)} order by rowid`.execute(
-          ctx.db,
-        )
-      ).rows;
+    const rows = (table: string) => tableRows(ctx.db, table);
     return {
       members: await rows("org_members"),
       grants: await rows("org_case_grants"),

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { CompiledQuery } from "kysely";
 import { after, before, describe, it } from "mocha";
 import { reportListQuery } from "../../src/reports/list-repository.js";
+import { dialectOf } from "../../src/db/dialect.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
+import { postgresPlan, sqlitePlan } from "../support/query-plan.js";
 import {
   createTestContext,
   createUser,
@@ -283,12 +284,13 @@ describe("search by report ID, CWE and CVE, with excerpts of the match", () => {
         direction: "desc",
         limit: 25,
       }).compile();
-      const { rows } = await ctx.db.executeQuery<{ detail: string }>(
-        CompiledQuery.raw(`explain query plan ${compiled.sql}`, [
-          ...compiled.parameters,
-        ]),
-      );
-      const details = rows.map((r) => r.detail).join("\n");
+      if (dialectOf(ctx.db) === "postgres") {
+        const p = await postgresPlan(ctx.db, compiled);
+        assert.ok(p.uses("advisories_cve_id"), p.text);
+        assert.deepEqual(p.seqScans(), [], p.text);
+        continue;
+      }
+      const details = (await sqlitePlan(ctx.db, compiled)).join("\n");
       assert.match(
         details,
         /advisories USING (COVERING )?INDEX advisories_cve_id/,

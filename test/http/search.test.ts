@@ -10,7 +10,7 @@ import {
 } from "../../src/reports/list-repository.js";
 import { startSearchIndexer } from "../../src/reports/list-service.js";
 import { searchWords, toSearchQuery } from "../../src/reports/search-query.js";
-import { databaseFile, openDatabase } from "../../src/db/index.js";
+import { openConfiguredDatabase } from "../../src/db/index.js";
 import { createOrg, insertReport } from "../support/fixtures.js";
 import {
   anonymous,
@@ -155,11 +155,13 @@ describe("full-text search", () => {
     // wrote it (here another connection, as the command line would).
     const before = idsOn((await search(triager, "limi")).text);
     assert.ok(!before.includes(ids.aliceUnsent!));
-    const other = openDatabase(databaseFile(ctx.dataDir));
+    const other = openConfiguredDatabase(ctx.config).db;
     try {
-      other.sqlite
-        .prepare("update reports set title = ? where public_id = ?")
-        .run("Appointment export leaks names, limitless", ids.aliceUnsent!);
+      await other
+        .updateTable("reports")
+        .set({ title: "Appointment export leaks names, limitless" })
+        .where("public_id", "=", ids.aliceUnsent!)
+        .execute();
       assert.deepEqual(
         new Set(idsOn((await search(triager, "limi")).text)),
         new Set([...before, ids.aliceUnsent]),
@@ -169,15 +171,17 @@ describe("full-text search", () => {
       assert.deepEqual(idsOn((await search(triager, "spar")).text), [
         ids.bobBank,
       ]);
-      other.sqlite
-        .prepare("update organizations set name = ? where name = ?")
-        .run("Sparbank Nord", "Sparkasse Nord");
+      await other
+        .updateTable("organizations")
+        .set({ name: "Sparbank Nord" })
+        .where("name", "=", "Sparkasse Nord")
+        .execute();
       assert.deepEqual(idsOn((await search(triager, "spar")).text), [
         ids.bobBank,
       ]);
       assert.deepEqual(idsOn((await search(triager, "sparkasse")).text), []);
     } finally {
-      other.sqlite.close();
+      await other.destroy();
     }
   });
 

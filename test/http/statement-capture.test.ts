@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -20,14 +20,23 @@ interface Line {
 describe("SQL_CAPTURE_FILE (the benchmark's statement capture)", () => {
   let ctx: TestContext;
   let file: string;
+  let dataDir: string;
 
   beforeEach(async () => {
     file = path.join(os.tmpdir(), `dd-capture-${process.pid}-${Date.now()}`);
-    ctx = await createTestContext({ env: { SQL_CAPTURE_FILE: file } });
+    // SQLite only, also under TEST_DATABASE_URL (a data directory of its
+    // own): bench/limit.ts replays the capture with better-sqlite3, and the
+    // configuration refuses SQL_CAPTURE_FILE with DATABASE_URL.
+    dataDir = mkdtempSync(path.join(os.tmpdir(), "dd-capture-data-"));
+    ctx = await createTestContext({
+      dataDir,
+      env: { SQL_CAPTURE_FILE: file },
+    });
   });
   afterEach(async () => {
     await ctx.close();
     rmSync(file, { force: true });
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   const lines = () =>

@@ -3,7 +3,7 @@ import { after, before, describe, it } from "mocha";
 import fc from "fast-check";
 import supertest from "supertest";
 import { createApp } from "../../src/app.js";
-import { databaseFile, openDatabase } from "../../src/db/index.js";
+import { openConfiguredDatabase } from "../../src/db/index.js";
 import { CWE_OTHER } from "../../src/reports/cwe.js";
 import { STATES, type State } from "../../src/reports/workflow.js";
 import { computeStats } from "../../src/stats/service.js";
@@ -424,7 +424,7 @@ describe("public statistics and reports not published", () => {
   }
 
   async function publicPage(): Promise<string> {
-    const { db } = openDatabase(databaseFile(ctx.dataDir));
+    const { db } = openConfiguredDatabase(ctx.config);
     try {
       const res = await supertest(createApp({ ...ctx.deps, db })).get("/stats");
       assert.equal(res.status, 200);

@@ -57,6 +57,22 @@ export const TEST_ENV = {
   BASE_URL: "http://localhost:3000",
 } as const;
 
+/**
+ * The environment of a CLI command (`npm run cli -- …`) on the context's
+ * database: its DATA_DIR, and its DATABASE_URL when it is PostgreSQL.
+ */
+export function cliEnv(
+  ctx: Pick<TestContext, "config" | "dataDir">,
+): Record<string, string> {
+  return {
+    ...TEST_ENV,
+    DATA_DIR: ctx.dataDir,
+    ...(ctx.config.database.url
+      ? { DATABASE_URL: ctx.config.database.url }
+      : {}),
+  };
+}
+
 export function testConfig(
   dataDir: string,
   env: Record<string, string> = {},

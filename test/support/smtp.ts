@@ -22,6 +22,8 @@ export class TestSmtpServer {
     return envelope;
   }
   mode: SmtpMode = "accept";
+  /** A slow server: each message is answered this long after its end. */
+  delayMs = 0;
   port = 0;
   private server: SMTPServer | undefined;
 
@@ -33,7 +35,8 @@ export class TestSmtpServer {
       onData: (stream, session, callback) => {
         const chunks: Buffer[] = [];
         stream.on("data", (c: Buffer) => chunks.push(c));
-        stream.on("end", () => {
+        stream.on("end", () => setTimeout(finish, this.delayMs));
+        const finish = () => {
           if (this.mode === "tempfail") {
             return callback(
               Object.assign(new Error("Try again later"), {
@@ -57,7 +60,7 @@ export class TestSmtpServer {
             });
             callback();
           }, callback);
-        });
+        };
       },
     });
     await new Promise<void>((resolve, reject) => {

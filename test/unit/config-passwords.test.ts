@@ -31,6 +31,23 @@ describe("configuration", () => {
     }
   });
 
+  it("keeps attachments in DATA_DIR/attachments unless ATTACHMENTS_DIR names a shared one", () => {
+    const dir = tmp();
+    try {
+      assert.equal(
+        loadConfig({ DATA_DIR: dir }).attachmentsDir,
+        path.join(dir, "attachments"),
+      );
+      assert.equal(
+        loadConfig({ DATA_DIR: dir, ATTACHMENTS_DIR: "/srv/desk-files" })
+          .attachmentsDir,
+        "/srv/desk-files",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("generates a development session secret once and keeps it in DATA_DIR", () => {
     const dir = tmp();
     try {

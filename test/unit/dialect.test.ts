@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig } from "../../src/config.js";
-import { advisoryLockKey, parseInt8, toTsQuery } from "../../src/db/dialect.js";
+import {
+  advisoryLockKey,
+  isDatabaseUnavailable,
+  parseInt8,
+  toTsQuery,
+} from "../../src/db/dialect.js";
 
 describe("dialect.ts (what differs between SQLite and PostgreSQL)", () => {
   it("reads FTS5 queries of the forms the app builds as tsqueries", () => {
@@ -25,6 +30,45 @@ describe("dialect.ts (what differs between SQLite and PostgreSQL)", () => {
     );
     // Accents folded, as FTS5's remove_diacritics folds them.
     assert.equal(toTsQuery('"Zürich"*'), "'zurich':*");
+  });
+
+  it("tells a database that cannot be reached (try again) from a failed statement", () => {
+    const unavailable = [
+      Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), {
+        code: "ECONNREFUSED",
+      }),
+      Object.assign(new Error("the database system is shutting down"), {
+        code: "57P03",
+      }),
+      Object.assign(
+        new Error("terminating connection due to administrator command"),
+        {
+          code: "57P01",
+        },
+      ),
+      new Error("Connection terminated unexpectedly"),
+      new Error("Connection terminated due to connection timeout"),
+      new Error("timeout exceeded when trying to connect"),
+      new Error(
+        "Client has encountered a connection error and is not queryable",
+      ),
+    ];
+    for (const err of unavailable)
+      assert.ok(isDatabaseUnavailable(err), err.message);
+    const failed = [
+      Object.assign(new Error("duplicate key value"), { code: "23505" }),
+      Object.assign(new Error("canceling statement due to statement timeout"), {
+        code: "57014",
+      }),
+      Object.assign(new Error("UNIQUE constraint failed"), {
+        code: "SQLITE_CONSTRAINT_UNIQUE",
+      }),
+      new Error("Connection refused by policy"),
+      null,
+      "ECONNREFUSED",
+    ];
+    for (const err of failed)
+      assert.equal(isDatabaseUnavailable(err), false, String(err));
   });
 
   it("reads int8 as a number, and refuses one a number cannot hold", () => {
@@ -72,6 +116,22 @@ describe("dialect.ts (what differs between SQLite and PostgreSQL)", () => {
       (e: unknown) =>
         e instanceof ConfigError &&
         /DATABASE_URL: must be a PostgreSQL URL/.test(e.message),
+    );
+  });
+
+  it("refuses SQL_CAPTURE_FILE with DATABASE_URL: the benchmark replays the capture with SQLite", () => {
+    const env = {
+      NODE_ENV: "test",
+      DATA_DIR: "/tmp/dd-config-test",
+      SESSION_SECRET: "x".repeat(32),
+      SQL_CAPTURE_FILE: "/tmp/dd-capture",
+    };
+    assert.equal(loadConfig(env).sqlCaptureFile, "/tmp/dd-capture");
+    assert.throws(
+      () => loadConfig({ ...env, DATABASE_URL: "postgres://desk@db/desk" }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /SQL_CAPTURE_FILE: SQLite only/.test(e.message),
     );
   });
 });
