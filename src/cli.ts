@@ -3,7 +3,12 @@ import { parseArgs } from "node:util";
 import { systemClock } from "./clock.js";
 import { loadConfig } from "./config.js";
 import { BackupRefused, backupSqliteFile } from "./db/backup.js";
-import { databaseFile, openConfiguredDatabase } from "./db/index.js";
+import { copySqliteToPostgres, CopyRefused } from "./db/copy.js";
+import {
+  databaseFile,
+  openConfiguredDatabase,
+  openPostgres,
+} from "./db/index.js";
 import { migrateToLatest } from "./db/migrate.js";
 import { createLogger } from "./logger.js";
 import { isRole, ROLES } from "./auth/policy.js";
@@ -42,6 +47,10 @@ const USAGE = `Usage: npm run cli -- <command> [options]
   backup <file>
       Copy the SQLite database, consistently, while the app runs (never
       overwrites <file>). With DATABASE_URL, use pg_dump (README, Backups).
+  db:copy --to postgres://…
+      Copy the SQLite database in DATA_DIR into an empty PostgreSQL
+      database (migrated first), keeping every id; then check row counts
+      and the audit chain there. Exit code 2 if the target is not empty.
   mail:receive [--sender S] [--recipient R]
       Receive one message on standard input (an MTA pipe). Exit 0 accepted,
       65 malformed, 67 unknown recipient or token, 75 try again later.
@@ -61,6 +70,7 @@ export async function runCli(
   }
   if (command === "mail:receive") return mailReceive(rest, env, out, stdin);
   if (command === "backup") return backup(rest, env, out);
+  if (command === "db:copy") return dbCopy(rest, env, out);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -242,6 +252,66 @@ async function backup(
     }
     throw error;
   }
+}
+
+/** `db:copy --to postgres://…`: a SQLite deployment moved to PostgreSQL. */
+async function dbCopy(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  out: Pick<Console, "log" | "error">,
+): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { to: { type: "string" } },
+    strict: true,
+  });
+  if (!values.to || !/^postgres(ql)?:\/\//.test(values.to)) {
+    out.error(
+      "Usage: npm run cli -- db:copy --to postgres://user@host/database",
+    );
+    return 2;
+  }
+  const config = loadConfig(env);
+  const source = databaseFile(config.dataDir);
+  // No statement timeout: one batch or the index of a large desk may take
+  // longer than a page may.
+  const target = openPostgres({
+    url: values.to,
+    poolSize: 2,
+    statementTimeoutMs: 0,
+  });
+  try {
+    out.log(`Copying ${source} into ${redacted(values.to)}…`);
+    const result = await copySqliteToPostgres(source, target.db, {
+      onTable: ({ name, rows }) => out.log(`  ${name}: ${rows} rows`),
+    });
+    out.log(
+      `Copied ${result.tables.length} tables; ${result.indexed} reports indexed for search; row counts equal.`,
+    );
+    out.log(
+      `Audit chain OK on the target: ${result.audit.count} entries, head ${result.audit.headHash}`,
+    );
+    out.log(
+      `Attachment files are not in the database: they stay in ${config.attachmentsDir}; copy them to the directory every instance shares (ATTACHMENTS_DIR, README).`,
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof CopyRefused) {
+      out.error(error.message);
+      return 2;
+    }
+    out.error(`db:copy failed: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    await target.db.destroy();
+  }
+}
+
+/** A connection URL without its password, for printing. */
+function redacted(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = "***";
+  return parsed.toString();
 }
 
 /**
