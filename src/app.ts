@@ -66,6 +66,14 @@ export function createApp(deps: Deps) {
   app.set("view cache", config.env !== "development");
   // Every view's helper for <select>s (kept lists' tags are built once).
   app.locals.optionTags = optionTags;
+  // The app as a response that gets no ETag sees it: Express's res.send
+  // reads the ETag function from res.app's settings, here none. Every other
+  // setting is the app's own (read through the prototype).
+  const withoutETag: typeof app = Object.create(app, {
+    settings: {
+      value: Object.create(app.settings, { "etag fn": { value: undefined } }),
+    },
+  });
 
   // The benchmark's statement capture (SQL_CAPTURE_FILE), before anything
   // else so every statement of the request is in it.
@@ -206,8 +214,13 @@ export function createApp(deps: Deps) {
     res.locals.path = req.path;
     res.locals.flash = req.session.flash ?? [];
     res.locals.formatDateTime = formatDateTime;
-    // Signed-in pages hold report details: no browser or proxy may keep them.
-    if (user) res.set("Cache-Control", "no-store");
+    // Signed-in pages hold report details: no browser or proxy may keep them,
+    // so none revalidates them either: they get no ETag (Express hashes the
+    // whole page for one, 1.5–3 % of a view; bench/README.md).
+    if (user) {
+      res.set("Cache-Control", "no-store");
+      res.app = withoutETag;
+    }
     delete req.session.flash;
     next();
   });
