@@ -19,6 +19,7 @@ import type { Deps } from "./deps.js";
 import { formatDateTime, ROLE_LABELS } from "./format.js";
 import { escapeHtml } from "./http/html.js";
 import { optionTags } from "./http/option-tags.js";
+import { gateRouter } from "./http/router-gate.js";
 import { HttpError } from "./http/errors.js";
 import { refuseNulInPath } from "./http/validation.js";
 import { actorOf } from "./http/middleware.js";
@@ -107,9 +108,9 @@ export function createApp(deps: Deps) {
 
   // Static files and probes need no session: served before it.
   app.use("/public", express.static(publicDir, { maxAge: "1h", index: false }));
-  app.use(publicRoutes(deps));
+  app.use(gateRouter(publicRoutes(deps)));
   // The JSON API: bearer tokens, no session, no CSRF, its own errors.
-  app.use(apiRoutes(deps));
+  app.use(gateRouter(apiRoutes(deps)));
 
   app.use(
     express.urlencoded({ extended: false, limit: "1mb", parameterLimit: 200 }),
@@ -258,10 +259,10 @@ export function createApp(deps: Deps) {
   // After the CSRF check (a forged form is 403 whatever its path) and the
   // not-found limit, before any route looks up an ID of its path.
   app.use(refuseNulInPath);
-  app.use(twoFactorRoutes(deps));
-  app.use(accountSecurityRoutes(deps));
-  app.use(accountRoutes(deps, passport));
-  app.use(adminUserRoutes(deps));
+  app.use(gateRouter(twoFactorRoutes(deps)));
+  app.use(gateRouter(accountSecurityRoutes(deps)));
+  app.use(gateRouter(accountRoutes(deps, passport)));
+  app.use(gateRouter(adminUserRoutes(deps)));
   registerFeatureRoutes(app, deps);
 
   app.use((_req: Request, _res: Response, next: NextFunction) =>
