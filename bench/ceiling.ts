@@ -189,6 +189,9 @@ async function main() {
   app.set("view options", { root: viewsDir, escape: escapeHtml });
   app.set("view cache", true);
   app.locals.optionTags = optionTags; // as the app
+  // Every page here is a signed-in page, which the app sends with no-store
+  // and without an ETag (src/app.ts): neither side hashes the page.
+  app.set("etag", false);
   const statementsFile = process.env.BENCH_STATEMENTS;
   const runStatements = statementsFile
     ? limitRunner(databaseFile(config.dataDir), statementsFile)

@@ -7,6 +7,13 @@
  *   npx tsc -p tsconfig.build.json
  *   npx tsx bench/profile.ts --urls /queue [--as triager|researcher]
  *     [--connections 16] [--duration 10] [--submit [--receipt]] [--smtp] [--no-prof] [--top 30]
+ *     [--limit]
+ *
+ * --limit profiles the stack's limit (bench/limit.ts) on the same URLs
+ * instead of the app: the app is started once without the profiler to
+ * capture its statements for each URL (two visits, the second kept, as
+ * bench/run.ts does), then `node --cpu-prof dist/bench/ceiling.js` with
+ * BENCH_STATEMENTS is loaded and profiled. Its "app CPU" is the limit's.
  *
  * --submit POSTs the report form (as the researcher) instead of GETs;
  * with --receipt each POST is followed by the receipt page, as in the bench.
@@ -17,8 +24,8 @@
  * peak RSS (VmHWM), which includes the sign-in's password hash (32 MiB).
  */
 import autocannon from "autocannon";
-import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { databaseFile, openDatabase } from "../src/db/index.js";
@@ -38,6 +45,8 @@ import {
   signIn,
   startSmtp,
 } from "./run.js";
+import { pickCaptured } from "./limit.js";
+import type { CeilingPlan } from "./plan.js";
 
 interface ProfileNode {
   id: number;
@@ -114,6 +123,7 @@ async function main() {
   const connections = Number(argValue(args, "connections") ?? 16);
   const duration = Number(argValue(args, "duration") ?? 10);
   const prof = !argFlag(args, "no-prof");
+  const limitMode = argFlag(args, "limit");
   const smtp = argFlag(args, "smtp") ? await startSmtp() : null;
   const profDir = mkdtempSync(path.join(os.tmpdir(), "dd-prof-"));
   const port = await freePort();
@@ -122,53 +132,145 @@ async function main() {
   dropQueuedMail(sqlite, ["queued", "sending"]);
   sqlite.pragma("wal_checkpoint(TRUNCATE)");
   sqlite.close();
-  const child = spawn(
-    process.execPath,
-    [
-      ...(prof ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : []),
-      ...(process.env.APP_NODE_FLAGS ?? "").split(" ").filter(Boolean),
-      "dist/src/server.js",
-    ],
-    {
-      cwd: projectRoot,
-      stdio: ["ignore", "inherit", "inherit"],
-      env: {
-        ...process.env,
-        NODE_ENV: "production",
-        HOST: "127.0.0.1",
-        PORT: String(port),
-        BASE_URL: "https://desk.bench.example",
-        DATA_DIR: dataDir,
-        SESSION_SECRET: "bench-session-secret-".padEnd(64, "x"),
-        TRUST_PROXY: "loopback",
-        SMTP_URL: smtp?.url ?? "smtp://127.0.0.1:9",
-        LOG_LEVEL: "warn",
-        RATE_LIMITS: "false",
+  const env = {
+    ...process.env,
+    NODE_ENV: "production",
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    BASE_URL: "https://desk.bench.example",
+    DATA_DIR: dataDir,
+    SESSION_SECRET: "bench-session-secret-".padEnd(64, "x"),
+    TRUST_PROXY: "loopback",
+    SMTP_URL: smtp?.url ?? "smtp://127.0.0.1:9",
+    LOG_LEVEL: "warn",
+    RATE_LIMITS: "false",
+  };
+  const startApp = (extraEnv: Record<string, string>, profile: boolean) =>
+    spawn(
+      process.execPath,
+      [
+        ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : []),
+        ...(process.env.APP_NODE_FLAGS ?? "").split(" ").filter(Boolean),
+        "dist/src/server.js",
+      ],
+      {
+        cwd: projectRoot,
+        stdio: ["ignore", "inherit", "inherit"],
+        env: { ...env, ...extraEnv },
       },
-    },
-  );
-  try {
+    );
+  const appReady = async () => {
     for (let i = 0; ; i++) {
       const ok = await fetch(`${base}/healthz`).then(
         (r) => r.ok,
         () => false,
       );
-      if (ok) break;
+      if (ok) return;
       if (i > 3000) throw new Error("app did not start");
       await new Promise((r) => setTimeout(r, 100));
     }
-    const cookie = await signIn(
-      base,
-      as === "researcher" ? BENCH_RESEARCHER_EMAIL : BENCH_TRIAGER_EMAIL,
+  };
+  const stop = async (child: ChildProcess) => {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+  };
+  const userEmail =
+    as === "researcher" ? BENCH_RESEARCHER_EMAIL : BENCH_TRIAGER_EMAIL;
+
+  let child: ChildProcess;
+  let target = base;
+  let cookie = "";
+  if (limitMode) {
+    // The limit (bench/limit.ts): the app's statements for each URL are
+    // captured from the app first, as bench/run.ts does, then the limit
+    // process alone is profiled.
+    const captureFile = path.join(profDir, "statements.jsonl");
+    const statementsFile = path.join(profDir, "statements.json");
+    const capturing = startApp({ SQL_CAPTURE_FILE: captureFile }, false);
+    try {
+      await appReady();
+      const signedIn = await signIn(base, userEmail);
+      for (let pass = 0; pass < 2; pass++)
+        for (const url of urls) {
+          const res = await fetch(base + url, {
+            headers: { "x-forwarded-proto": "https", cookie: signedIn },
+          });
+          await res.arrayBuffer();
+          if (res.status !== 200)
+            throw new Error(`capture: ${url} answered ${res.status}`);
+        }
+    } finally {
+      await stop(capturing);
+    }
+    writeFileSync(
+      statementsFile,
+      JSON.stringify(Object.fromEntries(pickCaptured(captureFile, urls))),
     );
+    const { sqlite: db } = openDatabase(databaseFile(dataDir));
+    const userId = Number(
+      db.prepare("select id from users where email = ?").pluck().get(userEmail),
+    );
+    db.close();
+    const plan: CeilingPlan = {
+      pages: urls.map((url) => ({
+        url,
+        kind: url.startsWith("/reports/")
+          ? "report"
+          : url.startsWith("/search")
+            ? "search"
+            : url.startsWith("/my")
+              ? "mine"
+              : "queue",
+        userId,
+      })),
+    };
+    child = spawn(
+      process.execPath,
+      [
+        ...(prof ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : []),
+        "dist/bench/ceiling.js",
+      ],
+      {
+        cwd: projectRoot,
+        stdio: ["ignore", "pipe", "inherit"],
+        env: {
+          ...env,
+          PORT: "0",
+          BENCH_PLAN: JSON.stringify(plan),
+          BENCH_STATEMENTS: statementsFile,
+        },
+      },
+    );
+    const limitPort = await new Promise<number>((resolve, reject) => {
+      let out = "";
+      child.stdout!.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        const m = /limit ready on (\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      child.once("exit", (code) => reject(new Error(`limit exited ${code}`)));
+    });
+    target = `http://127.0.0.1:${limitPort}`;
+  } else {
+    child = startApp({}, prof);
+  }
+  try {
+    if (!limitMode) {
+      await appReady();
+      cookie = await signIn(base, userEmail);
+    }
     let next = 0;
-    const headers = { "x-forwarded-proto": "https", cookie };
+    const headers: Record<string, string> = {
+      "x-forwarded-proto": "https",
+      ...(cookie && { cookie }),
+    };
     const submit = argFlag(args, "submit")
-      ? await submitForm(base, headers)
+      ? await submitForm(target, headers)
       : null;
     const cpuBefore = cpuMsOf(child.pid!);
     const result = await autocannon({
-      url: base + urls[0],
+      url: target + urls[0],
       connections,
       duration,
       timeout: 30,
@@ -223,15 +325,15 @@ async function main() {
       `${urls.join(",")} at ${connections}: ${(answered / result.duration).toFixed(1)} req/s ${submit ? "3xx" : "2xx"}, non2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms; app CPU ${((1000 * cpuMs) / Math.max(answered, 1)).toFixed(0)} µs a request, peak RSS ${peakRssMb.toFixed(0)} MB`,
     );
   } finally {
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await exited;
+    await stop(child);
     if (smtp) {
       console.log(`mail delivered meanwhile: ${smtp.state.count}`);
       await smtp.close();
     }
   }
   if (prof) {
+    // In --limit mode the capturing app ran without the profiler: the one
+    // profile is the limit's.
     const file = readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"));
     if (file) {
       console.log(`profile: ${path.join(profDir, file)}`);

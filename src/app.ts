@@ -19,6 +19,7 @@ import type { Deps } from "./deps.js";
 import { formatDateTime, ROLE_LABELS } from "./format.js";
 import { escapeHtml } from "./http/html.js";
 import { optionTags } from "./http/option-tags.js";
+import { gateRouter } from "./http/router-gate.js";
 import { HttpError } from "./http/errors.js";
 import { refuseNulInPath } from "./http/validation.js";
 import { actorOf } from "./http/middleware.js";
@@ -66,6 +67,14 @@ export function createApp(deps: Deps) {
   app.set("view cache", config.env !== "development");
   // Every view's helper for <select>s (kept lists' tags are built once).
   app.locals.optionTags = optionTags;
+  // The app as a response that gets no ETag sees it: Express's res.send
+  // reads the ETag function from res.app's settings, here none. Every other
+  // setting is the app's own (read through the prototype).
+  const withoutETag: typeof app = Object.create(app, {
+    settings: {
+      value: Object.create(app.settings, { "etag fn": { value: undefined } }),
+    },
+  });
 
   // The benchmark's statement capture (SQL_CAPTURE_FILE), before anything
   // else so every statement of the request is in it.
@@ -99,9 +108,9 @@ export function createApp(deps: Deps) {
 
   // Static files and probes need no session: served before it.
   app.use("/public", express.static(publicDir, { maxAge: "1h", index: false }));
-  app.use(publicRoutes(deps));
+  app.use(gateRouter(publicRoutes(deps)));
   // The JSON API: bearer tokens, no session, no CSRF, its own errors.
-  app.use(apiRoutes(deps));
+  app.use(gateRouter(apiRoutes(deps)));
 
   app.use(
     express.urlencoded({ extended: false, limit: "1mb", parameterLimit: 200 }),
@@ -206,8 +215,13 @@ export function createApp(deps: Deps) {
     res.locals.path = req.path;
     res.locals.flash = req.session.flash ?? [];
     res.locals.formatDateTime = formatDateTime;
-    // Signed-in pages hold report details: no browser or proxy may keep them.
-    if (user) res.set("Cache-Control", "no-store");
+    // Signed-in pages hold report details: no browser or proxy may keep them,
+    // so none revalidates them either: they get no ETag (Express hashes the
+    // whole page for one, 1.5–3 % of a view; bench/README.md).
+    if (user) {
+      res.set("Cache-Control", "no-store");
+      res.app = withoutETag;
+    }
     delete req.session.flash;
     next();
   });
@@ -245,10 +259,10 @@ export function createApp(deps: Deps) {
   // After the CSRF check (a forged form is 403 whatever its path) and the
   // not-found limit, before any route looks up an ID of its path.
   app.use(refuseNulInPath);
-  app.use(twoFactorRoutes(deps));
-  app.use(accountSecurityRoutes(deps));
-  app.use(accountRoutes(deps, passport));
-  app.use(adminUserRoutes(deps));
+  app.use(gateRouter(twoFactorRoutes(deps)));
+  app.use(gateRouter(accountSecurityRoutes(deps)));
+  app.use(gateRouter(accountRoutes(deps, passport)));
+  app.use(gateRouter(adminUserRoutes(deps)));
   registerFeatureRoutes(app, deps);
 
   app.use((_req: Request, _res: Response, next: NextFunction) =>

@@ -97,7 +97,9 @@ export async function grantsFor(
 
 /**
  * Gives each item its access facts' participants and grants, in two
- * queries for the whole page.
+ * queries for the whole page. The items are the caller's own, just built
+ * from their rows: each gets its two lists in place (copying every item of
+ * a queue page with a spread cost 1.7 % of a queue view, bench/README.md).
  */
 export async function withParticipants<T extends { id: number }>(
   db: DbOrTx,
@@ -108,11 +110,15 @@ export async function withParticipants<T extends { id: number }>(
     participantFactsFor(db, ids),
     grantsFor(db, ids),
   ]);
-  return items.map((item) => ({
-    ...item,
-    participants: participants.get(item.id) ?? [],
-    grants: grants.get(item.id) ?? [],
-  }));
+  const withLists = items as (T & {
+    participants: ParticipantFacts[];
+    grants: CaseGrant[];
+  })[];
+  for (const item of withLists) {
+    item.participants = participants.get(item.id) ?? [];
+    item.grants = grants.get(item.id) ?? [];
+  }
+  return withLists;
 }
 
 /** Every participation of a report, removed ones included (the panel lists them apart). */

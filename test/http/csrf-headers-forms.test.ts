@@ -143,6 +143,28 @@ describe("CSRF, security headers and hostile form input", () => {
     }
   });
 
+  it("gives a signed-in page no-store and no ETag; a public page keeps its ETag and answers 304", async () => {
+    // A page no browser or proxy stores is never revalidated: its ETag (a
+    // hash of the whole page) would never be used.
+    for (const page of ["/queue", `/reports/${reportId}`, "/account"]) {
+      const res = await admin.agent.get(page);
+      assert.equal(res.status, 200, page);
+      assert.equal(res.headers["cache-control"], "no-store", page);
+      assert.equal(res.headers.etag, undefined, page);
+    }
+    // What anyone may keep (the advisories and their feed) is revalidated.
+    const visitor = await anonymous(ctx);
+    for (const page of ["/advisories", "/advisories.atom"]) {
+      const res = await visitor.agent.get(page);
+      assert.equal(res.status, 200, page);
+      assert.ok(res.headers.etag, page);
+      const again = await visitor.agent
+        .get(page)
+        .set("If-None-Match", res.headers.etag!);
+      assert.equal(again.status, 304, page);
+    }
+  });
+
   it("sets HttpOnly, SameSite=Lax session cookies, Secure when the public URL is https", async () => {
     const res = await supertest(ctx.app).get("/login");
     const cookie = String(res.headers["set-cookie"]);
