@@ -17,8 +17,9 @@ postgres_pid=$!
 
 # The files that always use PostgreSQL (test/http/postgres-*.test.ts; one
 # restarts the server) run in the PostgreSQL pass only, not twice at once.
+# Without TEST_DATABASE_URL, createTestContext gives SQLite files.
 echo "== SQLite: every suite"
-npx mocha --ignore 'test/http/postgres-*.test.ts' "$@"
+env -u TEST_DATABASE_URL npx mocha --ignore 'test/http/postgres-*.test.ts' "$@"
 sqlite_status=$?
 
 wait "$postgres_pid"
