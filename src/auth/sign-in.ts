@@ -22,10 +22,30 @@ export function signIn(
     };
     if (pendingForm?.userId === user.id) req.session.pendingForm = pendingForm;
     if (welcome) flash(req, "success", welcome);
-    res.redirect(
-      303,
+    redirectOnceStored(
+      req,
+      res,
+      next,
       returnTo ? safeReturnPath(returnTo) : homeFor(toActor(user)),
     );
+  });
+}
+
+/**
+ * Redirects once the session is in the store. express-session would save
+ * it while the redirect's head is already on its way, and a browser that
+ * follows at once could read the session before that save and have what
+ * the next page stores (its form's CSRF token) overwritten by it.
+ */
+function redirectOnceStored(
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  to: string,
+) {
+  req.session.save((err) => {
+    if (err) return next(err);
+    res.redirect(303, to);
   });
 }
 
@@ -46,6 +66,6 @@ export function askForSecondFactor(
     req.session.twoFactorPending = { userId: user.id, since: now.getTime() };
     if (returnTo) req.session.returnTo = returnTo;
     if (pendingForm?.userId === user.id) req.session.pendingForm = pendingForm;
-    res.redirect(303, "/login/2fa");
+    redirectOnceStored(req, res, next, "/login/2fa");
   });
 }

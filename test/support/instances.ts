@@ -152,11 +152,9 @@ export class Client {
     const res = await this.post(`${baseUrl}/login`, { email, password });
     if (res.status !== 303)
       throw new Error(`sign-in failed for ${email}: ${res.status}`);
-    // Read to its end: express-session sends the headers before its last
-    // save of the session is written (it holds back only the last byte).
-    // A client that follows the redirect at once can have its next save
-    // (the form's CSRF token) overwritten by that one: every form of the
-    // session then answers 403. Seen on PostgreSQL under load; not fixed yet.
+    // The sign-in's redirect comes once its session is stored
+    // (src/auth/sign-in.ts, test/http/sign-in-saved.test.ts); the body is
+    // read only to free the connection.
     await res.text();
     const form = await this.fetch(`${baseUrl}/reports/new`);
     const html = await form.text();
