@@ -216,16 +216,21 @@ export function advisoryLockKey(name: string): string {
  * Takes the named lock for the rest of the transaction tx: on PostgreSQL
  * `pg_advisory_xact_lock` (another instance taking it waits until tx ends);
  * on SQLite nothing, as the transaction already holds the one write lock
- * once it writes.
+ * once it writes. Shared holders do not wait for each other, only for an
+ * exclusive one (and it for them).
  */
 export async function lockInTransaction(
   tx: AnyDb,
   name: string,
+  mode: "exclusive" | "shared" = "exclusive",
 ): Promise<void> {
-  if (dialectOf(tx) === "postgres")
-    await sql`select pg_advisory_xact_lock(${advisoryLockKey(name)}::bigint)`.execute(
-      tx,
-    );
+  if (dialectOf(tx) !== "postgres") return;
+  const key = advisoryLockKey(name);
+  await (
+    mode === "shared"
+      ? sql`select pg_advisory_xact_lock_shared(${key}::bigint)`
+      : sql`select pg_advisory_xact_lock(${key}::bigint)`
+  ).execute(tx);
 }
 
 /**

@@ -12,6 +12,7 @@ import { fileTypeFromFile } from "file-type";
 import { PDFDict, PDFDocument, PDFName, PDFStream } from "pdf-lib";
 import sharp from "sharp";
 import { can, type Actor, type ReportAccessFacts } from "../auth/policy.js";
+import { lockInTransaction } from "../db/dialect.js";
 import type { Deps } from "../deps.js";
 import {
   attachmentHashesInUse,
@@ -174,8 +175,9 @@ export function contentHash(bytes: Buffer): string {
 
 /**
  * Writes bytes into the content-addressed store; the same bytes are stored
- * once. Called after the attachment's row is written: the clean-up removes a
- * file only when no row names it.
+ * once. Called after the attachment's row is written, in its transaction
+ * holding ATTACHMENT_FILES_LOCK: the clean-up removes a file only when no
+ * row names it.
  */
 export function storeUpload(attachmentsDir: string, bytes: Buffer): void {
   const target = storedPath(attachmentsDir, contentHash(bytes));
@@ -192,16 +194,28 @@ export function storeUpload(attachmentsDir: string, bytes: Buffer): void {
 export const ABANDONED_UPLOAD_MS = 24 * 3_600_000;
 
 /**
+ * Held by an upload's transaction (shared: uploads do not wait for each
+ * other) while it writes its row and then its file, and by the clean-up
+ * (exclusive) while it decides which files no row names and removes them.
+ * On SQLite the one write lock does this; on PostgreSQL, with instances
+ * sharing ATTACHMENTS_DIR, the clean-up could otherwise miss an upload of
+ * the same bytes not yet committed and remove the file it had just found
+ * in place.
+ */
+export const ATTACHMENT_FILES_LOCK = "attachment_files";
+
+/**
  * Deletes uploads never attached to a report (their form failed and was not
  * sent again) a day after they came, rows and files. A file is removed inside
- * the deleting transaction, while SQLite's write lock holds back any upload
- * of the same bytes, and only when no other attachment names it.
+ * the deleting transaction, holding ATTACHMENT_FILES_LOCK, and only when no
+ * other attachment names it.
  */
 export async function deleteAbandonedUploads(
   deps: Pick<Deps, "db" | "clock" | "config">,
 ): Promise<number> {
   const before = new Date(deps.clock.now().getTime() - ABANDONED_UPLOAD_MS);
   return deps.db.transaction().execute(async (tx) => {
+    await lockInTransaction(tx, ATTACHMENT_FILES_LOCK);
     const hashes = [...new Set(await deleteAbandonedAttachments(tx, before))];
     const inUse = await attachmentHashesInUse(tx, hashes);
     for (const sha256 of hashes)

@@ -5,12 +5,14 @@
 import { can, type Actor } from "../auth/policy.js";
 import { recordAudit } from "../audit/service.js";
 import type { AuditRequestContext } from "../audit/types.js";
+import { lockInTransaction } from "../db/dialect.js";
 import type { Deps } from "../deps.js";
 import { NotFoundError } from "../http/errors.js";
 import { MAX_FILES } from "../http/uploads.js";
 import type { Outcome } from "../http/validation.js";
 import { newPublicId } from "../ids.js";
 import {
+  ATTACHMENT_FILES_LOCK,
   contentHash,
   isImage,
   sanitizeFileName,
@@ -89,6 +91,7 @@ export async function acceptUploads(
     const sha256 = contentHash(cleaned);
     const now = deps.clock.now();
     const attachment = await deps.db.transaction().execute(async (tx) => {
+      await lockInTransaction(tx, ATTACHMENT_FILES_LOCK, "shared");
       const attachment = await insertAttachment(tx, {
         publicId: newPublicId(),
         reportId: null,
@@ -107,9 +110,9 @@ export async function acceptUploads(
         request,
         at: now,
       });
+      storeUpload(deps.config.attachmentsDir, cleaned);
       return attachment;
     });
-    storeUpload(deps.config.attachmentsDir, cleaned);
     kept.push(keptView(attachment));
   }
   const errors = [
