@@ -30,14 +30,71 @@ const LENGTH = 220;
 
 /** As the index compares words: without accents, lower case. */
 function fold(word: string): string {
+  // ASCII has nothing to decompose or strip (most words: normalize() is
+  // the dearest step of a search page's excerpts).
+  if (ASCII.test(word)) return word.toLowerCase();
   return word.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
 }
 
+const ASCII = /^[\x00-\x7f]*$/;
+/**
+ * White space to write as one space: runs, and any other white space than
+ * a space. A single space, most of them, is left as it is (as /\s+/ →
+ * " " would write it, without a new string for each).
+ */
+const SPACES = /\s{2,}|[^\S ]/g;
+/** A word as the excerpt splits the text (and as ASCII has it). */
+const WORDS = /[\p{L}\p{N}]+/gu;
+const ASCII_WORD = /^[a-z0-9]+$/;
+const isAsciiWordChar = (c: number) =>
+  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
 function matcher(terms: readonly SearchTerm[]) {
   const folded = terms.map((t) => ({ ...t, word: fold(t.word) }));
-  return (token: string) => {
+  const matches = (token: string) => {
     const f = fold(token);
     return folded.some((t) => (t.prefix ? f.startsWith(t.word) : f === t.word));
+  };
+  /** Word by word: any text. */
+  const firstWord = (text: string) => {
+    const words = new RegExp(WORDS);
+    for (let word = words.exec(text); word; word = words.exec(text))
+      if (matches(word[0])) return word.index;
+    return -1;
+  };
+  // An ASCII text folds to its lower case and its words are [A-Za-z0-9]
+  // runs, so a matching word is where a term's letters stand at a word's
+  // start (and, for a whole word, at its end); a term with any other
+  // character matches no word of it. Most texts are ASCII: this finds the
+  // first match without reading a description word by word.
+  const asciiTerms = folded.filter((t) => ASCII_WORD.test(t.word));
+  const allTermsPlain = folded.every(
+    (t) => t.word !== "" && (ASCII_WORD.test(t.word) || !ASCII.test(t.word)),
+  );
+  const firstAsciiWord = (text: string) => {
+    const lower = text.toLowerCase();
+    let first = -1;
+    for (const t of asciiTerms) {
+      for (
+        let at = lower.indexOf(t.word);
+        at !== -1 && (first === -1 || at < first);
+        at = lower.indexOf(t.word, at + 1)
+      ) {
+        if (at > 0 && isAsciiWordChar(lower.charCodeAt(at - 1))) continue;
+        const after = at + t.word.length;
+        if (!t.prefix && isAsciiWordChar(lower.charCodeAt(after))) continue;
+        first = at;
+      }
+    }
+    return first;
+  };
+  return {
+    matches,
+    /** Where the first matching word of the text starts, or -1. */
+    firstMatch: (text: string) =>
+      allTermsPlain && ASCII.test(text)
+        ? firstAsciiWord(text)
+        : firstWord(text),
   };
 }
 
@@ -62,17 +119,12 @@ export function snippetOf(
   fields: readonly SnippetField[],
 ): Snippet | null {
   if (terms.length === 0) return null;
-  const matches = matcher(terms);
+  const { matches, firstMatch } = matcher(terms);
   for (const field of fields) {
-    const text = field.text.replace(/\s+/g, " ").trim();
-    const tokens = [...text.matchAll(/[\p{L}\p{N}]+/gu)].map((m) => ({
-      start: m.index,
-      end: m.index + m[0].length,
-      match: matches(m[0]),
-    }));
-    const first = tokens.find((t) => t.match);
-    if (!first) continue;
-    const start = atSpace(text, first.start - LEAD, true);
+    const text = field.text.replace(SPACES, " ").trim();
+    const firstAt = firstMatch(text);
+    if (firstAt === -1) continue;
+    const start = atSpace(text, firstAt - LEAD, true);
     const end = atSpace(text, start + LENGTH, false);
     const segments: SnippetSegment[] = [];
     const push = (piece: string, match: boolean) => {
@@ -83,11 +135,18 @@ export function snippetOf(
     };
     if (start > 0) push("…", false);
     let at = start;
-    for (const t of tokens) {
-      if (!t.match || t.start < start || t.end > end) continue;
-      push(text.slice(at, t.start), false);
-      push(text.slice(t.start, t.end), true);
-      at = t.end;
+    // Words from the first match on (start is never after it), in order:
+    // the first that ends past the excerpt ends the loop. A description is
+    // kilobytes, its excerpt 220 characters.
+    const words = new RegExp(WORDS);
+    words.lastIndex = firstAt;
+    for (let word = words.exec(text); word; word = words.exec(text)) {
+      const wordEnd = word.index + word[0].length;
+      if (wordEnd > end) break;
+      if (!matches(word[0])) continue;
+      push(text.slice(at, word.index), false);
+      push(text.slice(word.index, wordEnd), true);
+      at = wordEnd;
     }
     push(text.slice(at, end), false);
     if (end < text.length) push("…", false);

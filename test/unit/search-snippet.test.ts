@@ -42,6 +42,32 @@ describe("search excerpts", () => {
     assert.equal(snippetOf([], [{ label: "W", text: "none" }]), null);
   });
 
+  it("finds a word only at a word's start, in plain ASCII as in accented text, and the first match of any term", () => {
+    const fields = (text: string) => [{ label: "D", text }];
+    // "reset" inside "preset" and "Passwords" past the term are no whole word.
+    const whole = [
+      { word: "reset", prefix: false },
+      { word: "password", prefix: false },
+    ];
+    assert.equal(
+      marked(
+        snippetOf(whole, fields("A preset Passwords RESET, then password.")),
+      ),
+      "A preset Passwords [RESET], then [password].",
+    );
+    assert.equal(
+      marked(snippetOf(words("pass"), fields("bypass PASSWORDS"))),
+      "bypass [PASSWORDS]",
+    );
+    // The same in a text with an accent, read word by word.
+    assert.equal(
+      marked(snippetOf(whole, fields("Café: preset Passwords reset"))),
+      "Café: preset Passwords [reset]",
+    );
+    // A term of other characters than letters and digits matches no word.
+    assert.equal(snippetOf(words("c++"), fields("c++ code")), null);
+  });
+
   it("reads the search box: an ID, a CWE, a CVE ID or words", () => {
     assert.deepEqual(searchTarget(" dd-7k2q-9m4d "), {
       kind: "report",
