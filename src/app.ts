@@ -4,7 +4,6 @@ import express, {
   type Request,
   type Response,
 } from "express";
-import session from "express-session";
 import helmet from "helmet";
 import { Passport } from "passport";
 import { Strategy as LocalStrategy } from "passport-local";
@@ -13,6 +12,7 @@ import { mustEnrollTwoFactor } from "./auth/policy.js";
 import { twoFactorRoutes } from "./auth/two-factor-routes.js";
 import { accountSecurityRoutes } from "./auth/account-routes.js";
 import { DatabaseSessionStore } from "./auth/session-store.js";
+import { sessions } from "./auth/session.js";
 import { expiredFormKeeper, sentTextFields } from "./auth/kept-forms.js";
 import { isDatabaseUnavailable } from "./db/dialect.js";
 import type { Deps } from "./deps.js";
@@ -125,32 +125,14 @@ export function createApp(deps: Deps) {
     deps.clock,
     config.sessionIdleMs,
   );
-  const sessions = session({
-    name: SESSION_COOKIE,
-    secret: config.sessionSecret,
-    store,
-    resave: false,
-    saveUninitialized: false,
-    rolling: true,
-    cookie: {
-      httpOnly: true,
-      sameSite: "lax",
+  app.use(
+    sessions({
+      name: SESSION_COOKIE,
+      secret: config.sessionSecret,
+      store,
+      maxAgeMs: config.sessionIdleMs,
       secure: config.secureCookies,
-      maxAge: config.sessionIdleMs,
-    },
-  });
-  // express-session saves the session while the answer is already on its
-  // way (it holds back the last byte). A save that fails then (the database
-  // went away) reached Express's final handler, which cut the connection:
-  // the report was filed, its author saw no answer. The answer is finished
-  // instead; only that save (a flash message, a touch) is lost.
-  app.use((req: Request, res: Response, next: NextFunction) =>
-    sessions(req, res, (err?: unknown) => {
-      if (err && res.headersSent) {
-        logger.warn({ err, url: req.originalUrl }, "session not saved");
-        return;
-      }
-      next(err);
+      logger,
     }),
   );
 

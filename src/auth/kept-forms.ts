@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { cookieValue, unsignedSessionId } from "./session.js";
 import type { NextFunction, Request, Response } from "express";
 import type { Deps } from "../deps.js";
 import { HttpError } from "../http/errors.js";
@@ -21,41 +21,6 @@ export const KEPT_FORM_TTL_MS = 2 * HOUR_MS;
 
 const TOO_LONG =
   "Your session ended before the report was sent, and the report is too long to keep until you sign in again. Go back, copy what you wrote, sign in and paste it into a new report.";
-
-/**
- * The session id in express-session's signed cookie ("s:" + id + "." +
- * HMAC-SHA256 in base64), or null when there is none or it is forged.
- */
-export function signedSessionId(
-  cookieHeader: string | undefined,
-  name: string,
-  secret: string,
-): string | null {
-  for (const part of cookieHeader?.split(";") ?? []) {
-    const eq = part.indexOf("=");
-    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
-    let value: string;
-    try {
-      value = decodeURIComponent(part.slice(eq + 1).trim());
-    } catch {
-      return null;
-    }
-    const dot = value.lastIndexOf(".");
-    if (!value.startsWith("s:") || dot < 2) return null;
-    const sid = value.slice(2, dot);
-    const expected = Buffer.from(
-      createHmac("sha256", secret)
-        .update(sid)
-        .digest("base64")
-        .replace(/=+$/, ""),
-    );
-    const given = Buffer.from(value.slice(dot + 1));
-    return given.length === expected.length && timingSafeEqual(given, expected)
-      ? sid
-      : null;
-  }
-  return null;
-}
 
 /**
  * A report must not be lost to an expired session, and an anonymous request
@@ -82,11 +47,11 @@ export function expiredFormKeeper(deps: Deps, cookieName: string) {
     next: NextFunction,
   ) => {
     if (req.method === "POST" && req.path === KEPT_FORM_PATH) {
-      const sid = signedSessionId(
-        req.headers.cookie,
-        cookieName,
-        deps.config.sessionSecret,
-      );
+      const cookie = cookieValue(req.headers.cookie, cookieName);
+      const sid =
+        cookie === null
+          ? null
+          : unsignedSessionId(cookie, deps.config.sessionSecret);
       const now = deps.clock.now().getTime();
       if (sid)
         req.expiredSignIn = await findExpiredSignIn(

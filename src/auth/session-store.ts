@@ -1,4 +1,4 @@
-import session from "express-session";
+import type session from "express-session";
 import type { Clock } from "../clock.js";
 import type { Db } from "../db/index.js";
 import type { Deps } from "../deps.js";
@@ -12,8 +12,6 @@ import {
   updateSession,
 } from "./session-repository.js";
 
-type Callback = (err?: unknown, value?: any) => void;
-
 /**
  * An unchanged session's expiry is moved forward in the database at most
  * this often: with a rolling session every page view was otherwise a write
@@ -25,33 +23,25 @@ export const TOUCH_INTERVAL_MS = 60_000;
 const REMEMBERED_SESSIONS = 10_000;
 
 /** The signed-in user's id as passport keeps it in the session. */
-function userIdOf(sess: session.SessionData): number | null {
-  const user = (sess as { passport?: { user?: unknown } }).passport?.user;
+function userIdOf(data: object): number | null {
+  const user = (data as { passport?: { user?: unknown } }).passport?.user;
   return typeof user === "number" ? user : null;
 }
 
 /**
  * Sessions live in the database so they survive a restart and can be ended
  * for one user (disable, password change). Expiry is idle time, judged by the
- * injected clock so tests can move it.
+ * injected clock so tests can move it. Used by src/auth/session.ts.
  */
-export class DatabaseSessionStore extends session.Store {
+export class DatabaseSessionStore {
   /** The expiry last read or written for a session id. */
   private readonly storedExpiry = new Map<string, number>();
-  /**
-   * Session objects that have a row: read from the database, or inserted by
-   * this request. Any other session express-session saves was just generated
-   * (first save, or regenerated at sign-in and sign-out) under a fresh id.
-   */
-  private readonly hasRow = new WeakSet<object>();
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly idleMs: number,
-  ) {
-    super();
-  }
+  ) {}
 
   private remember(sid: string, expiresAt: number) {
     this.storedExpiry.delete(sid);
@@ -64,74 +54,53 @@ export class DatabaseSessionStore extends session.Store {
     return this.clock.now().getTime() + this.idleMs;
   }
 
-  override get(sid: string, cb: Callback): void {
-    readSession(this.db, sid).then((row) => {
-      if (!row || row.expiresAt <= this.clock.now().getTime()) {
-        this.storedExpiry.delete(sid);
-        return cb(null, null);
-      }
-      this.remember(sid, row.expiresAt);
-      cb(null, JSON.parse(row.data));
-    }, cb);
-  }
-
-  override createSession(
-    req: Parameters<session.Store["createSession"]>[0],
-    sess: session.SessionData,
-  ) {
-    const created = super.createSession(req, sess);
-    this.hasRow.add(created);
-    return created;
+  /** The session's data, or null when there is none or it expired. */
+  async get(sid: string): Promise<Record<string, unknown> | null> {
+    const row = await readSession(this.db, sid);
+    if (!row || row.expiresAt <= this.clock.now().getTime()) {
+      this.storedExpiry.delete(sid);
+      return null;
+    }
+    this.remember(sid, row.expiresAt);
+    return JSON.parse(row.data) as Record<string, unknown>;
   }
 
   /**
-   * Inserts only a session generated in this request; any other is updated
-   * and stays gone if it was ended meanwhile (the row is not brought back).
+   * Inserts a session generated in this request (`isNew`); any other is
+   * updated and stays gone if it was ended meanwhile (the row is not
+   * brought back).
    */
-  override set(sid: string, sess: session.SessionData, cb?: Callback): void {
+  async save(
+    sid: string,
+    data: object,
+    json: string,
+    isNew: boolean,
+  ): Promise<void> {
     const expiresAt = this.expiry();
-    const isNew = !this.hasRow.has(sess);
-    (isNew ? insertSession : updateSession)(
+    await (isNew ? insertSession : updateSession)(
       this.db,
       sid,
-      userIdOf(sess),
-      JSON.stringify(sess),
+      userIdOf(data),
+      json,
       expiresAt,
-      sess.client ?? null,
+      (data as session.SessionData).client ?? null,
       this.clock.now().getTime(),
-    ).then(
-      () => {
-        if (isNew) this.hasRow.add(sess);
-        this.remember(sid, expiresAt);
-        cb?.();
-      },
-      (err) => cb?.(err),
     );
+    this.remember(sid, expiresAt);
   }
 
-  /** Called for a session read but not changed by the request. */
-  override touch(sid: string, _sess: session.SessionData, cb?: Callback): void {
+  /** Moves an unchanged session's expiry forward (at most once a minute). */
+  async touch(sid: string): Promise<void> {
     const expiresAt = this.expiry();
     const stored = this.storedExpiry.get(sid);
-    if (stored !== undefined && expiresAt - stored < TOUCH_INTERVAL_MS) {
-      cb?.();
-      return;
-    }
-    touchSession(this.db, sid, expiresAt, this.clock.now().getTime()).then(
-      () => {
-        this.remember(sid, expiresAt);
-        cb?.();
-      },
-      (err) => cb?.(err),
-    );
+    if (stored !== undefined && expiresAt - stored < TOUCH_INTERVAL_MS) return;
+    await touchSession(this.db, sid, expiresAt, this.clock.now().getTime());
+    this.remember(sid, expiresAt);
   }
 
-  override destroy(sid: string, cb?: Callback): void {
+  async destroy(sid: string): Promise<void> {
     this.storedExpiry.delete(sid);
-    deleteSession(this.db, sid).then(
-      () => cb?.(),
-      (err) => cb?.(err),
-    );
+    await deleteSession(this.db, sid);
   }
 }
 

@@ -32,10 +32,10 @@ export function signIn(
 }
 
 /**
- * Redirects once the session is in the store. express-session would save
- * it while the redirect's head is already on its way, and a browser that
- * follows at once could read the session before that save and have what
- * the next page stores (its form's CSRF token) overwritten by it.
+ * Redirects once the session is in the store, or shows the error when it
+ * could not be stored: the session middleware (src/auth/session.ts) holds
+ * every answer until its save, but a save that fails there is only
+ * logged, and a sign-in that was not stored must not look like one.
  */
 function redirectOnceStored(
   req: Request,
