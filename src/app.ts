@@ -149,12 +149,24 @@ export function createApp(deps: Deps) {
     ),
   );
   passport.serializeUser((user, done) => done(null, user.id));
-  passport.deserializeUser((id: unknown, done) => {
-    if (typeof id !== "number") return done(null, false);
-    sessionUser(deps, id).then((user) => done(null, user ?? false), done);
+  // No compatibility properties for passport 0.4's strategies (none here).
+  app.use(passport.initialize({ compat: false }));
+  // The signed-in user, from the id passport keeps in the session, as its
+  // session strategy restores it (an account gone or disabled signs out),
+  // without building an authenticator for every request.
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    const kept = (req.session as { passport?: { user?: unknown } }).passport;
+    if (kept?.user === undefined) return next();
+    const id = kept.user;
+    (typeof id === "number"
+      ? sessionUser(deps, id)
+      : Promise.resolve(null)
+    ).then((user) => {
+      if (user) req.user = user;
+      else delete kept.user;
+      next();
+    }, next);
   });
-  app.use(passport.initialize());
-  app.use(passport.session());
 
   const csrf = csrfSync({
     getTokenFromRequest: (req) => {
