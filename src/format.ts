@@ -26,16 +26,24 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
  * CPU in bench/README.md).
  */
 const FORMATTED_KEPT = 20_000;
-const formatted = new Map<string, string>();
+/** Formatted dates by zone, then by instant (a number key: no string to build). */
+const formatted = new Map<string, Map<number, string>>();
+let formattedCount = 0;
 
 /** Dates are always shown with their time zone, so a deadline is never ambiguous. */
 export function formatDateTime(date: Date, timeZone = "UTC"): string {
-  const key = `${date.getTime()} ${timeZone}`;
-  let text = formatted.get(key);
+  let zone = formatted.get(timeZone);
+  if (zone === undefined) formatted.set(timeZone, (zone = new Map()));
+  const at = date.getTime();
+  let text = zone.get(at);
   if (text === undefined) {
     text = `${formatterFor(timeZone).format(date)} ${timeZone}`;
-    if (formatted.size >= FORMATTED_KEPT) formatted.clear();
-    formatted.set(key, text);
+    if (formattedCount >= FORMATTED_KEPT) {
+      for (const kept of formatted.values()) kept.clear();
+      formattedCount = 0;
+    }
+    zone.set(at, text);
+    formattedCount += 1;
   }
   return text;
 }
