@@ -259,11 +259,11 @@ export async function triageQueue(
   ]);
   return {
     ...page,
+    // The rows are this page's own: each gets its markers in place.
     items: page.items.map((item) => {
       const s = signals.get(item.publicId);
-      return s
-        ? { ...item, markers: [...item.markers, ...markersOf(s)] }
-        : item;
+      if (s) item.markers.push(...markersOf(s));
+      return item;
     }),
     values,
     filtered:
