@@ -75,22 +75,14 @@ interface SessionState {
   replacing: boolean;
 }
 
-const STATE = Symbol("session state");
-const hidden = (value: unknown) => ({
-  value,
-  writable: true,
-  enumerable: false,
-  configurable: true,
-});
-
 /**
- * A session: its data are its own enumerable properties (JSON.stringify
- * of it is what is stored); its id, cookie and state are not enumerable.
+ * A session: its data are its own properties (JSON.stringify of it is
+ * what is stored); its id, cookie and state are private.
  */
 class Session {
-  declare id: string;
-  declare cookie: SessionCookie;
-  declare [STATE]: SessionState;
+  readonly #id: string;
+  readonly #cookie: SessionCookie;
+  readonly #state: SessionState;
   [key: string]: unknown;
 
   constructor(
@@ -99,30 +91,43 @@ class Session {
     id: string,
     data: Record<string, unknown> | null,
   ) {
-    Object.defineProperties(this, {
-      id: hidden(id),
-      cookie: hidden(
-        new SessionCookie(options.maxAgeMs, options.secure, Date.now()),
-      ),
-      [STATE]: hidden({
-        req,
-        options,
-        savedJson: null,
-        hasRow: false,
-        replacing: false,
-      }),
-    });
+    this.#id = id;
+    this.#cookie = new SessionCookie(
+      options.maxAgeMs,
+      options.secure,
+      Date.now(),
+    );
+    this.#state = {
+      req,
+      options,
+      savedJson: null,
+      hasRow: false,
+      replacing: false,
+    };
     if (data) {
       // Rows written by express-session hold its cookie too: not data.
       delete data.cookie;
+      delete data.id;
       Object.assign(this, data);
-      this[STATE].savedJson = JSON.stringify(this);
-      this[STATE].hasRow = true;
+      this.#state.savedJson = JSON.stringify(this);
+      this.#state.hasRow = true;
     }
   }
 
+  get id() {
+    return this.#id;
+  }
+
+  get cookie() {
+    return this.#cookie;
+  }
+
+  static stateOf(session: Session) {
+    return session.#state;
+  }
+
   save(callback?: Callback) {
-    const state = this[STATE];
+    const state = this.#state;
     const json = JSON.stringify(this);
     state.options.store.save(this.id, this, json, !state.hasRow).then(
       () => {
@@ -137,10 +142,11 @@ class Session {
 
   /** A new session under a new id; the old one is ended in the store. */
   regenerate(callback: Callback) {
-    const { req, options } = this[STATE];
+    const { req, options } = this.#state;
     const replace = () =>
-      (startSession(req, options, newSessionId(), null)[STATE].replacing =
-        true);
+      (Session.stateOf(
+        startSession(req, options, newSessionId(), null),
+      ).replacing = true);
     options.store.destroy(this.id).then(
       () => {
         replace();
@@ -155,14 +161,14 @@ class Session {
   }
 
   destroy(callback: Callback) {
-    const { req, options } = this[STATE];
+    const { req, options } = this.#state;
     delete (req as { session?: unknown }).session;
     options.store.destroy(this.id).then(() => callback(), callback);
     return this;
   }
 
   reload(callback: Callback) {
-    const { req, options } = this[STATE];
+    const { req, options } = this.#state;
     options.store.get(this.id).then((data) => {
       if (!data) return callback(new Error("failed to load session"));
       startSession(req, options, this.id, data);
@@ -172,7 +178,7 @@ class Session {
   }
 
   resetMaxAge() {
-    const { options } = this[STATE];
+    const { options } = this.#state;
     this.cookie.expires = new Date(Date.now() + options.maxAgeMs);
     return this;
   }
@@ -301,7 +307,7 @@ function holdAnswerUntilStored(
   // This middleware's own object, or none once destroyed.
   const session = () => req.session as unknown as Session | undefined;
   const changed = (s: Session) => {
-    const { savedJson, replacing } = s[STATE];
+    const { savedJson, replacing } = Session.stateOf(s);
     const json = JSON.stringify(s);
     // A session never stored is saved once it holds something, or when it
     // replaced the request's own (sign-in, sign-out).
@@ -315,7 +321,7 @@ function holdAnswerUntilStored(
     if (s && (!options.secure || req.secure)) {
       // Rolling: every answer renews the cookie of a stored session; a new
       // one gets its cookie once it is to be stored.
-      if (s[STATE].hasRow || changed(s))
+      if (Session.stateOf(s).hasRow || changed(s))
         this.appendHeader("Set-Cookie", cookieHeader(s, options, signedValue));
     }
     return (writeHead as (...a: unknown[]) => Response).apply(this, args);
@@ -345,7 +351,7 @@ function holdAnswerUntilStored(
   function storeSession(s: Session, done: Callback) {
     s.resetMaxAge();
     if (changed(s)) return void s.save(done);
-    if (!s[STATE].hasRow) return done();
+    if (!Session.stateOf(s).hasRow) return done();
     options.store.touch(s.id).then(() => done(), done);
   }
 }
