@@ -1,6 +1,6 @@
 import { sql, type SelectQueryBuilder, type ExpressionBuilder } from "kysely";
 import type { DbOrTx } from "../db/index.js";
-import { keptQuery } from "../db/prepared.js";
+import { keptQuery, preparedQuery } from "../db/prepared.js";
 import type { CaseGrant, ParticipantFacts } from "../auth/policy.js";
 import {
   dialectOf,
@@ -844,11 +844,34 @@ async function countInScope(
  * the list may contain: a cursor naming anybody else's report finds nothing,
  * exactly like a report that does not exist.
  */
+// The cursor's report, looked up on every page after the first: prepared
+// where the scope is one plain condition (the staff's "all", a researcher's
+// own), built where an organization's lists decide the query's shape.
+const cursorIdInAll = preparedQuery((db, publicId: string) =>
+  db
+    .selectFrom("reports as r")
+    .select("r.id")
+    .where("r.public_id", "=", publicId),
+);
+const cursorIdOfReporter = preparedQuery(
+  (db, reporterId: number, publicId: string) =>
+    db
+      .selectFrom("reports as r")
+      .select("r.id")
+      .where("r.reporter_id", "=", reporterId)
+      .where("r.public_id", "=", publicId),
+);
+
 export async function findCursorId(
   db: DbOrTx,
   scope: ListScope,
   publicId: string,
 ): Promise<number | undefined> {
+  if (scope.kind === "all")
+    return (await cursorIdInAll(db, publicId)).rows[0]?.id;
+  if (scope.kind === "reporter")
+    return (await cursorIdOfReporter(db, scope.reporterId, publicId)).rows[0]
+      ?.id;
   const row = await applyScope(db.selectFrom("reports as r"), scope)
     .select("r.id")
     .where("r.public_id", "=", publicId)
