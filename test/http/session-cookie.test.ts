@@ -42,6 +42,18 @@ describe("the session cookie", () => {
       (r) => r.sid,
     );
 
+  /** A researcher signed in, and the ID of their one session. */
+  const signedInSession = async () => {
+    const who = await createUser(ctx, "researcher");
+    await signedIn(ctx, who);
+    const { sid } = await ctx.db
+      .selectFrom("sessions")
+      .select("sid")
+      .where("user_id", "=", who.user.id)
+      .executeTakeFirstOrThrow();
+    return { who, sid };
+  };
+
   it("sends no cookie and stores no session for a page that keeps nothing", async () => {
     const before = await sessionRows();
     const res = await supertest(ctx.app).get("/advisories");
@@ -70,16 +82,8 @@ describe("the session cookie", () => {
   });
 
   it("keeps a signed-in session whose cookie express-session signed, and renews its cookie on every page", async () => {
-    const who = await createUser(ctx, "researcher");
-    await signedIn(ctx, who);
-    const [sid] = (
-      await ctx.db
-        .selectFrom("sessions")
-        .select("sid")
-        .where("user_id", "=", who.user.id)
-        .execute()
-    ).map((r) => r.sid);
-    const cookie = `${SESSION_COOKIE}=${signed(sid!, ctx.config.sessionSecret)}`;
+    const { who, sid } = await signedInSession();
+    const cookie = `${SESSION_COOKIE}=${signed(sid, ctx.config.sessionSecret)}`;
     const page = await supertest(ctx.app).get("/reports").set("Cookie", cookie);
     assert.equal(page.status, 200);
     assert.match(page.text, new RegExp(who.user.displayName));
@@ -87,19 +91,11 @@ describe("the session cookie", () => {
   });
 
   it("refuses a cookie with a forged signature: a new, empty session, the row named untouched", async () => {
-    const who = await createUser(ctx, "researcher");
-    await signedIn(ctx, who);
-    const [sid] = (
-      await ctx.db
-        .selectFrom("sessions")
-        .select("sid")
-        .where("user_id", "=", who.user.id)
-        .execute()
-    ).map((r) => r.sid);
+    const { who, sid } = await signedInSession();
     for (const forged of [
-      signed(sid!, "another secret"),
+      signed(sid, "another secret"),
       encodeURIComponent(`s:${sid}`),
-      sid!,
+      sid,
       `s%3A${sid}.%E0%A4%A`,
     ]) {
       const res = await supertest(ctx.app)
@@ -107,7 +103,7 @@ describe("the session cookie", () => {
         .set("Cookie", `${SESSION_COOKIE}=${forged}`);
       assert.equal(res.status, 303, forged);
       assert.equal(res.headers.location, "/login");
-      assert.doesNotMatch(setCookie(res) ?? "", new RegExp(sid!), forged);
+      assert.doesNotMatch(setCookie(res) ?? "", new RegExp(sid), forged);
     }
     assert.equal(await countSessions(ctx, who.user.id), 1);
   });
