@@ -4,11 +4,12 @@ import type { Logger } from "pino";
 import type { DatabaseSessionStore } from "./session-store.js";
 
 /*
- * The session middleware. It keeps express-session's behaviour and its
- * interface (`req.session` with save, regenerate and destroy, which
- * passport and csrf-sync are written against; the types stay those of
- * @types/express-session) and its cookie (`s:` + id + `.` + HMAC-SHA256,
- * so sessions survive the change), in the steps this app needs:
+ * The session middleware. It keeps express-session's behaviour, the part
+ * of its interface that passport and csrf-sync use (`req.session` with its
+ * data, `id`, save, regenerate and destroy; the types stay those of
+ * @types/express-session, of which nothing else is used) and its cookie
+ * (`s:` + id + `.` + HMAC-SHA256, so sessions survive the change), in the
+ * steps this app needs:
  *
  * - the session is read from the store when the cookie's signature is
  *   right (a verified cookie is remembered: the same secret gives the
@@ -41,28 +42,6 @@ export interface SessionOptions {
   logger: Logger;
 }
 
-/**
- * The cookie's attributes, as express-session's `req.session.cookie`. Its
- * expiry is the browser's, in real time; the session's own expiry is the
- * store's, by the injected clock.
- */
-class SessionCookie {
-  readonly httpOnly = true;
-  readonly path = "/";
-  readonly sameSite = "lax" as const;
-  expires: Date;
-  constructor(
-    readonly originalMaxAge: number,
-    readonly secure: boolean,
-    now: number,
-  ) {
-    this.expires = new Date(now + originalMaxAge);
-  }
-  get maxAge() {
-    return this.expires.getTime() - Date.now();
-  }
-}
-
 /** What the middleware knows of one request's session, kept off its data. */
 interface SessionState {
   req: Request;
@@ -77,11 +56,10 @@ interface SessionState {
 
 /**
  * A session: its data are its own properties (JSON.stringify of it is
- * what is stored); its id, cookie and state are private.
+ * what is stored); its id and state are private.
  */
 class Session {
   readonly #id: string;
-  readonly #cookie: SessionCookie;
   readonly #state: SessionState;
   [key: string]: unknown;
 
@@ -92,11 +70,6 @@ class Session {
     data: Record<string, unknown> | null,
   ) {
     this.#id = id;
-    this.#cookie = new SessionCookie(
-      options.maxAgeMs,
-      options.secure,
-      Date.now(),
-    );
     this.#state = {
       req,
       options,
@@ -116,10 +89,6 @@ class Session {
 
   get id() {
     return this.#id;
-  }
-
-  get cookie() {
-    return this.#cookie;
   }
 
   static stateOf(session: Session) {
@@ -165,26 +134,6 @@ class Session {
     delete (req as { session?: unknown }).session;
     options.store.destroy(this.id).then(() => callback(), callback);
     return this;
-  }
-
-  reload(callback: Callback) {
-    const { req, options } = this.#state;
-    options.store.get(this.id).then((data) => {
-      if (!data) return callback(new Error("failed to load session"));
-      startSession(req, options, this.id, data);
-      callback();
-    }, callback);
-    return this;
-  }
-
-  resetMaxAge() {
-    const { options } = this.#state;
-    this.cookie.expires = new Date(Date.now() + options.maxAgeMs);
-    return this;
-  }
-
-  touch() {
-    return this.resetMaxAge();
   }
 }
 
@@ -335,34 +284,33 @@ function holdAnswerUntilStored(
     const s = session();
     if (ending) return finish();
     ending = true;
-    if (!s || res.headersSent) {
-      // Streamed (the head is out) or destroyed: nothing to hold back.
-      if (s) storeSession(s, () => {});
-      finish();
-      return this;
-    }
+    if (!s) return finish();
+    // Streamed (the head is out): stored beside the rest of the answer.
+    const streamed = res.headersSent;
+    if (streamed) finish();
     storeSession(s, (err) => {
       if (err) logger.warn({ err, url: req.originalUrl }, "session not saved");
-      finish();
+      if (!streamed) finish();
     });
     return this;
   } as Response["end"];
 
   function storeSession(s: Session, done: Callback) {
-    s.resetMaxAge();
     if (changed(s)) return void s.save(done);
     if (!Session.stateOf(s).hasRow) return done();
     options.store.touch(s.id).then(() => done(), done);
   }
 }
 
+/** The cookie, renewed: its expiry is the browser's, in real time (the session's own is the store's, by the injected clock). */
 function cookieHeader(
   s: Session,
   options: SessionOptions,
   signedValue: (sid: string) => string,
 ) {
+  const expires = new Date(Date.now() + options.maxAgeMs);
   return (
-    `${options.name}=${signedValue(s.id)}; Path=/; Expires=${s.cookie.expires.toUTCString()}; HttpOnly` +
+    `${options.name}=${signedValue(s.id)}; Path=/; Expires=${expires.toUTCString()}; HttpOnly` +
     `${options.secure ? "; Secure" : ""}; SameSite=Lax`
   );
 }
