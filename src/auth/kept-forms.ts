@@ -1,4 +1,4 @@
-import { cookieValue, unsignedSessionId } from "./session.js";
+import { signedSessionId } from "./session.js";
 import type { NextFunction, Request, Response } from "express";
 import type { Deps } from "../deps.js";
 import { HttpError } from "../http/errors.js";
@@ -47,11 +47,11 @@ export function expiredFormKeeper(deps: Deps, cookieName: string) {
     next: NextFunction,
   ) => {
     if (req.method === "POST" && req.path === KEPT_FORM_PATH) {
-      const cookie = cookieValue(req.headers.cookie, cookieName);
-      const sid =
-        cookie === null
-          ? null
-          : unsignedSessionId(cookie, deps.config.sessionSecret);
+      const sid = signedSessionId(
+        req.headers.cookie,
+        cookieName,
+        deps.config.sessionSecret,
+      );
       const now = deps.clock.now().getTime();
       if (sid)
         req.expiredSignIn = await findExpiredSignIn(

@@ -156,10 +156,7 @@ function startSession(
 }
 
 /** The session id a signed cookie value ("s:" + id + "." + MAC) holds, or null. */
-export function unsignedSessionId(
-  value: string,
-  secret: string,
-): string | null {
+function unsignedSessionId(value: string, secret: string): string | null {
   const dot = value.lastIndexOf(".");
   if (!value.startsWith("s:") || dot < 2) return null;
   const sid = value.slice(2, dot);
@@ -178,11 +175,18 @@ function signature(sid: string, secret: string) {
     .replace(/=+$/, "");
 }
 
-/** The first value of a cookie in a Cookie header, decoded; null if none or malformed. */
-export function cookieValue(
+/** The session id the signed session cookie of a Cookie header names, or null (none, malformed or forged). */
+export function signedSessionId(
   header: string | undefined,
   name: string,
+  secret: string,
 ): string | null {
+  const value = cookieValue(header, name);
+  return value === null ? null : unsignedSessionId(value, secret);
+}
+
+/** The first value of a cookie in a Cookie header, decoded; null if none or malformed. */
+function cookieValue(header: string | undefined, name: string): string | null {
   if (!header) return null;
   for (const part of header.split(";")) {
     const eq = part.indexOf("=");
