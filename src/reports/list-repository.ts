@@ -839,29 +839,26 @@ async function countInScope(
   return row.n;
 }
 
+const cursorIdQuery = (db: DbOrTx, scope: ListScope, publicId: string) =>
+  applyScope(db.selectFrom("reports as r"), scope)
+    .select("r.id")
+    .where("r.public_id", "=", publicId);
+// Looked up on every page after the first: prepared where the scope is one
+// plain condition (the staff's "all", a researcher's own), built where an
+// organization's lists decide the query's shape.
+const cursorIdInAll = preparedQuery((db, publicId: string) =>
+  cursorIdQuery(db, { kind: "all" }, publicId),
+);
+const cursorIdOfReporter = preparedQuery(
+  (db, reporterId: number, publicId: string) =>
+    cursorIdQuery(db, { kind: "reporter", reporterId }, publicId),
+);
+
 /**
  * The internal id behind a cursor's report, looked up only among the reports
  * the list may contain: a cursor naming anybody else's report finds nothing,
  * exactly like a report that does not exist.
  */
-// The cursor's report, looked up on every page after the first: prepared
-// where the scope is one plain condition (the staff's "all", a researcher's
-// own), built where an organization's lists decide the query's shape.
-const cursorIdInAll = preparedQuery((db, publicId: string) =>
-  db
-    .selectFrom("reports as r")
-    .select("r.id")
-    .where("r.public_id", "=", publicId),
-);
-const cursorIdOfReporter = preparedQuery(
-  (db, reporterId: number, publicId: string) =>
-    db
-      .selectFrom("reports as r")
-      .select("r.id")
-      .where("r.reporter_id", "=", reporterId)
-      .where("r.public_id", "=", publicId),
-);
-
 export async function findCursorId(
   db: DbOrTx,
   scope: ListScope,
@@ -872,9 +869,5 @@ export async function findCursorId(
   if (scope.kind === "reporter")
     return (await cursorIdOfReporter(db, scope.reporterId, publicId)).rows[0]
       ?.id;
-  const row = await applyScope(db.selectFrom("reports as r"), scope)
-    .select("r.id")
-    .where("r.public_id", "=", publicId)
-    .executeTakeFirst();
-  return row?.id;
+  return (await cursorIdQuery(db, scope, publicId).executeTakeFirst())?.id;
 }
