@@ -28,14 +28,6 @@ export interface SnippetField {
 const LEAD = 60;
 const LENGTH = 220;
 
-/** As the index compares words: without accents, lower case. */
-function fold(word: string): string {
-  // ASCII has nothing to decompose or strip (most words: normalize() is
-  // the dearest step of a search page's excerpts).
-  if (ASCII.test(word)) return word.toLowerCase();
-  return word.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
-}
-
 const ASCII = /^[\x00-\x7f]*$/;
 /**
  * White space to write as one space: runs, and any other white space than
@@ -48,6 +40,14 @@ const WORDS = /[\p{L}\p{N}]+/gu;
 const ASCII_WORD = /^[a-z0-9]+$/;
 const isAsciiWordChar = (c: number) =>
   (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
+/** As the index compares words: without accents, lower case. */
+function fold(word: string): string {
+  // ASCII has nothing to decompose or strip (most words: normalize() is
+  // the dearest step of a search page's excerpts).
+  if (ASCII.test(word)) return word.toLowerCase();
+  return word.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
+}
 
 function matcher(terms: readonly SearchTerm[]) {
   const folded = terms.map((t) => ({ ...t, word: fold(t.word) }));
